@@ -1,0 +1,72 @@
+import type { ErrorBody, FileEntry, ShardDetail, TemplateSummary } from '@tandem/protocol';
+import { TandemError } from './tandem-error.js';
+
+/**
+ * Typed helpers over the REST API (fetch; browsers and Node 20+).
+ * @example
+ * const rest = new TandemRest({ url: 'http://127.0.0.1:3000', token })
+ * const { shard } = await rest.createShard({ templateId: 'react', name: 'demo' })
+ */
+export class TandemRest {
+  constructor(private readonly options: { url: string; token: string | (() => string) }) {}
+
+  listTemplates(): Promise<{ templates: TemplateSummary[] }> {
+    return this.request('GET', '/templates');
+  }
+
+  createShard(body: { templateId: string; name: string }): Promise<{ shard: ShardDetail }> {
+    return this.request('POST', '/shards', body);
+  }
+
+  getShard(id: string): Promise<{ shard: ShardDetail }> {
+    return this.request('GET', `/shards/${encodeURIComponent(id)}`);
+  }
+
+  readFile(id: string, path: string): Promise<{ file: FileEntry; content: string }> {
+    return this.request('GET', `/shards/${encodeURIComponent(id)}/files/${encodePath(path)}`);
+  }
+
+  writeFile(id: string, path: string, content: string): Promise<{ file: FileEntry; version: number; created: boolean }> {
+    return this.request('PUT', `/shards/${encodeURIComponent(id)}/files/${encodePath(path)}`, { content });
+  }
+
+  deleteFile(id: string, path: string): Promise<{ files: FileEntry[]; version: number }> {
+    return this.request('DELETE', `/shards/${encodeURIComponent(id)}/files/${encodePath(path)}`);
+  }
+
+  /** A token for someone else to open this shard (read or write). */
+  shareToken(id: string, access: 'read' | 'write'): Promise<{ token: string; access: 'read' | 'write' }> {
+    return this.request('POST', `/shards/${encodeURIComponent(id)}/tokens`, { access });
+  }
+
+  /** The shard as a zip archive. */
+  async downloadZip(id: string): Promise<Blob> {
+    const response = await this.fetch('GET', `/shards/${encodeURIComponent(id)}/zip`);
+    return response.blob();
+  }
+
+  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const response = await this.fetch(method, path, body);
+    return (await response.json()) as T;
+  }
+
+  private async fetch(method: string, path: string, body?: unknown): Promise<Response> {
+    const token = typeof this.options.token === 'string' ? this.options.token : this.options.token();
+    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const response = await fetch(`${this.options.url.replace(/\/+$/, '')}${path}`, {
+      method,
+      headers,
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    if (!response.ok) {
+      const payload = (await response.json().catch(() => null)) as { error?: ErrorBody } | null;
+      throw new TandemError(payload?.error ?? { code: 'INTERNAL', message: `HTTP ${response.status}` });
+    }
+    return response;
+  }
+}
+
+function encodePath(path: string): string {
+  return path.split('/').map(encodeURIComponent).join('/');
+}

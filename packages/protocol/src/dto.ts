@@ -1,0 +1,71 @@
+import type { FileId, ShardId } from './ids.js';
+
+/** Pinned package versions, name → exact version. */
+export type DependencyMap = Record<string, string>;
+
+/** One file in a shard's tree. */
+export type FileEntry = {
+  id: FileId;
+  /** Canonical relative POSIX path. */
+  path: string;
+};
+
+/** A shard without its file contents. */
+export type ShardSummary = {
+  id: ShardId;
+  name: string;
+  templateId: string;
+  templateRevision: number;
+  dependencies: DependencyMap;
+  devDependencies: DependencyMap;
+  createdAt: string;
+  updatedAt: string;
+  /** Watermark of the last sync: the shard clock value up to which the database is current. */
+  lastSyncTimestamp: number;
+};
+
+/** A shard with its file tree. */
+export type ShardDetail = ShardSummary & { files: FileEntry[] };
+
+/** One template of the catalogue as listed by the API (without file contents). */
+export type TemplateSummary = {
+  id: string;
+  revision: number;
+  title: string;
+  description?: string;
+  framework: string;
+  language: 'js' | 'ts';
+  runtime: 'static' | 'browser' | 'node';
+  transforms: string[];
+  entry: string;
+  activeFile: string;
+  openFiles?: string[];
+  dependencies: DependencyMap;
+  devDependencies: DependencyMap;
+  files: string[];
+};
+
+/** What the server answers to `shard:join`. */
+export type JoinResult = {
+  shard: ShardSummary;
+  files: FileEntry[];
+  /** Whether the token lets this user write. */
+  canWrite: boolean;
+  /** The shard clock now; every later event carries a higher version. */
+  version: number;
+};
+
+/** What the server answers to `file:sync`: step 2 of the Yjs sync protocol plus its own step 1. */
+export type FileSyncResult = {
+  fileId: FileId;
+  /** The updates the client lacks (Y.encodeStateAsUpdate against the client's state vector). */
+  update: Uint8Array;
+  /** The server's state vector, so the client can send what the server lacks. */
+  stateVector: Uint8Array;
+};
+
+/** A tree change as broadcast to the room. */
+export type TreeChange =
+  | { kind: 'created'; file: FileEntry }
+  | { kind: 'renamed'; moves: Array<{ id: FileId; from: string; to: string }> }
+  | { kind: 'deleted'; files: FileEntry[] };

@@ -1,0 +1,61 @@
+import type { Ack, ErrorBody } from './errors.js';
+import type { FileEntry, FileSyncResult, JoinResult, TreeChange } from './dto.js';
+import type {
+  FileCreatePayload,
+  FileDeletePayload,
+  FileEditPayload,
+  FileRenamePayload,
+  FileSyncPayload,
+  JoinPayload,
+  LeavePayload,
+  PresenceUpdatePayload,
+} from './schemas.js';
+import type { FileId, ShardId } from './ids.js';
+
+/** Callback shape of every acknowledged client event. */
+export type AckFn<T> = (ack: Ack<T>) => void;
+
+/**
+ * Events a client sends. Commands are imperative `noun:verb`. Every one is acknowledged with
+ * `{ ok: true, data }` or `{ ok: false, error: { code, message } }`.
+ */
+export type ClientToServerEvents = {
+  /** Join a shard's room; loads the shard into the cache when nobody had it open. */
+  'shard:join': (payload: JoinPayload, ack: AckFn<JoinResult>) => void;
+  /** Leave a shard's room. */
+  'shard:leave': (payload: LeavePayload, ack: AckFn<null>) => void;
+  /** Yjs sync step 1 for one file: send the client's state vector, get what it lacks. */
+  'file:sync': (payload: FileSyncPayload, ack: AckFn<FileSyncResult>) => void;
+  /** Apply a Yjs update to a file. The ack means the update is stored in Redis. */
+  'file:edit': (payload: FileEditPayload, ack: AckFn<{ version: number }>) => void;
+  /** Create a file (with optional initial text). */
+  'file:create': (payload: FileCreatePayload, ack: AckFn<{ file: FileEntry; version: number }>) => void;
+  /** Rename or move a file or a whole folder. */
+  'file:rename': (
+    payload: FileRenamePayload,
+    ack: AckFn<{ moves: Array<{ id: FileId; from: string; to: string }>; version: number }>,
+  ) => void;
+  /** Delete a file or a whole folder. */
+  'file:delete': (payload: FileDeletePayload, ack: AckFn<{ files: FileEntry[]; version: number }>) => void;
+  /** Relay a y-protocols awareness update (cursor, selection, open file, user). Never stored. */
+  'presence:update': (payload: PresenceUpdatePayload, ack?: AckFn<null>) => void;
+};
+
+/** Notices the server sends; past tense `noun:verb`. */
+export type ServerToClientEvents = {
+  /** Someone applied a Yjs update to a file. */
+  'file:edited': (event: { shardId: ShardId; fileId: FileId; update: Uint8Array; version: number }) => void;
+  /** The file tree changed. */
+  'tree:changed': (event: { shardId: ShardId; change: TreeChange; version: number }) => void;
+  /** Awareness of other collaborators changed (a y-protocols awareness update, coalesced per tick). */
+  'presence:updated': (event: { shardId: ShardId; update: Uint8Array }) => void;
+  /** Someone joined: send your full local awareness state (presence:update) so they see you. */
+  'presence:requested': (event: { shardId: ShardId }) => void;
+  /** The database now holds each listed file at least up to the given version. */
+  'shard:saved': (event: { shardId: ShardId; version: number; files: Array<{ id: FileId; version: number }> }) => void;
+  /** The server refused something outside an ack (e.g. an unacknowledged presence update), or revoked access. */
+  'shard:error': (event: { shardId: ShardId | null; error: ErrorBody }) => void;
+};
+
+/** Events between server instances (unused: cross-instance traffic goes through the Redis adapter). */
+export type InterServerEvents = Record<string, never>;

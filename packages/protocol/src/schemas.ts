@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import { isFileId, isShardId, type FileId, type ShardId } from './ids.js';
+
+/**
+ * zod schemas for every client → server payload and REST body. The server parses every
+ * untrusted value with these; the client SDK can use them to fail early.
+ */
+
+const shardId = z.custom<ShardId>(isShardId, 'must be a shard id (a lowercase UUID)');
+const fileId = z.custom<FileId>(isFileId, 'must be a file id (8 to 64 characters of A-Z a-z 0-9 _ -)');
+const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'must be binary (Uint8Array / Buffer)');
+
+export const JoinPayload = z.strictObject({ shardId });
+export const LeavePayload = z.strictObject({ shardId });
+export const FileSyncPayload = z.strictObject({ shardId, fileId, stateVector: bytes });
+export const FileEditPayload = z.strictObject({ shardId, fileId, update: bytes });
+export const FileCreatePayload = z.strictObject({
+  shardId,
+  path: z.string(),
+  content: z.string().optional(),
+});
+export const FileRenamePayload = z.strictObject({ shardId, from: z.string(), to: z.string() });
+export const FileDeletePayload = z.strictObject({ shardId, path: z.string() });
+export const PresenceUpdatePayload = z.strictObject({ shardId, update: bytes });
+
+export const CreateShardBody = z.strictObject({
+  templateId: z.string().min(1).max(64),
+  name: z.string().trim().min(1).max(200),
+});
+export const WriteFileBody = z.strictObject({ content: z.string() });
+
+export type JoinPayload = z.infer<typeof JoinPayload>;
+export type LeavePayload = z.infer<typeof LeavePayload>;
+export type FileSyncPayload = z.infer<typeof FileSyncPayload>;
+export type FileEditPayload = z.infer<typeof FileEditPayload>;
+export type FileCreatePayload = z.infer<typeof FileCreatePayload>;
+export type FileRenamePayload = z.infer<typeof FileRenamePayload>;
+export type FileDeletePayload = z.infer<typeof FileDeletePayload>;
+export type PresenceUpdatePayload = z.infer<typeof PresenceUpdatePayload>;
+export type CreateShardBody = z.infer<typeof CreateShardBody>;
+export type WriteFileBody = z.infer<typeof WriteFileBody>;

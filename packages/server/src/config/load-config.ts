@@ -1,0 +1,141 @@
+import { AppError } from '../errors/index.js';
+import { ErrorCode } from '@tandem/protocol';
+import { envSchema, type Env } from './schema.js';
+
+/** Which part of the system this process runs. */
+export type Role = 'all' | 'api' | 'worker';
+
+export type DatabaseConfig =
+  | { kind: 'postgres'; url: string; poolSize: number }
+  | { kind: 'sqlite'; file: string };
+
+/** The grouped, deep-frozen configuration. Each module receives only its slice. */
+export type Config = Readonly<{
+  http: Readonly<{ port: number; host: string; bodyLimitBytes: number; webEnabled: boolean; previewCdnUrl: string }>;
+  auth: Readonly<{
+    jwtSecret: string | undefined;
+    jwksUrl: string | undefined;
+    issuer: string | undefined;
+    audience: string | undefined;
+    tokenTtlSeconds: number;
+    insecureDev: boolean;
+  }>;
+  redis: Readonly<{ url: string; keyPrefix: string; shardedPubSub: boolean }>;
+  database: Readonly<DatabaseConfig>;
+  limits: Readonly<{
+    maxUpdateBytes: number;
+    maxFileBytes: number;
+    maxFilesPerShard: number;
+    maxPathLength: number;
+    maxPathDepth: number;
+    eventsPerSecond: number;
+    eventsBurst: number;
+    socketMaxMessageBytes: number;
+  }>;
+  cache: Readonly<{ lockTtlMs: number; memberTtlMs: number; heartbeatMs: number; evictGraceMs: number }>;
+  jobs: Readonly<{
+    concurrency: number;
+    limitMax: number;
+    limitDurationMs: number;
+    attempts: number;
+    backoffMs: number;
+    intervalMs: number;
+    batchSize: number;
+  }>;
+  log: Readonly<{ level: Env['LOG_LEVEL']; pretty: boolean }>;
+  shutdown: Readonly<{ timeoutMs: number }>;
+}>;
+
+/** The secret used when TANDEM_INSECURE_DEV is set and no secret is configured. Public: never use it in production. */
+export const INSECURE_DEV_SECRET = 'tandem-insecure-development-secret-do-not-use';
+
+/**
+ * Reads the environment once, reports every problem at once, and returns a frozen Config.
+ * The only reader of process.env (callers pass it in).
+ */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new AppError(ErrorCode.VALIDATION_FAILED, `invalid configuration:\n  ${problems.join('\n  ')}`, {
+      details: { problems },
+    });
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+  if (e.RATE_EVENTS_BURST < e.RATE_EVENTS_PER_SECOND) {
+    problems.push('RATE_EVENTS_BURST: must be at least RATE_EVENTS_PER_SECOND');
+  }
+  if (e.CACHE_HEARTBEAT_MS * 2 > e.CACHE_MEMBER_TTL_MS) {
+    problems.push('CACHE_HEARTBEAT_MS: must be at most half of CACHE_MEMBER_TTL_MS so live members never expire');
+  }
+  if (e.MAX_UPDATE_BYTES > e.SOCKET_MAX_MESSAGE_BYTES) {
+    problems.push('MAX_UPDATE_BYTES: must not exceed SOCKET_MAX_MESSAGE_BYTES');
+  }
+  if (problems.length > 0) {
+    throw new AppError(ErrorCode.VALIDATION_FAILED, `invalid configuration:\n  ${problems.join('\n  ')}`, {
+      details: { problems },
+    });
+  }
+  return deepFreeze({
+    http: {
+      port: e.PORT,
+      host: e.HOST,
+      bodyLimitBytes: e.HTTP_BODY_LIMIT_BYTES,
+      webEnabled: e.WEB_ENABLED,
+      previewCdnUrl: e.PREVIEW_CDN_URL.replace(/\/+$/, ''),
+    },
+    auth: {
+      jwtSecret: e.AUTH_JWT_SECRET ?? (e.TANDEM_INSECURE_DEV && e.AUTH_JWKS_URL === undefined ? INSECURE_DEV_SECRET : undefined),
+      jwksUrl: e.AUTH_JWKS_URL,
+      issuer: e.AUTH_ISSUER,
+      audience: e.AUTH_AUDIENCE,
+      tokenTtlSeconds: e.AUTH_TOKEN_TTL_SECONDS,
+      insecureDev: e.TANDEM_INSECURE_DEV,
+    },
+    redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, shardedPubSub: e.REDIS_SHARDED_PUBSUB },
+    database: parseDatabaseUrl(e.DATABASE_URL, e.DATABASE_POOL_SIZE),
+    limits: {
+      maxUpdateBytes: e.MAX_UPDATE_BYTES,
+      maxFileBytes: e.MAX_FILE_BYTES,
+      maxFilesPerShard: e.MAX_FILES_PER_SHARD,
+      maxPathLength: e.MAX_PATH_LENGTH,
+      maxPathDepth: e.MAX_PATH_DEPTH,
+      eventsPerSecond: e.RATE_EVENTS_PER_SECOND,
+      eventsBurst: e.RATE_EVENTS_BURST,
+      socketMaxMessageBytes: e.SOCKET_MAX_MESSAGE_BYTES,
+    },
+    cache: {
+      lockTtlMs: e.CACHE_LOCK_TTL_MS,
+      memberTtlMs: e.CACHE_MEMBER_TTL_MS,
+      heartbeatMs: e.CACHE_HEARTBEAT_MS,
+      evictGraceMs: e.CACHE_EVICT_GRACE_MS,
+    },
+    jobs: {
+      concurrency: e.SYNC_CONCURRENCY,
+      limitMax: e.SYNC_LIMIT_MAX,
+      limitDurationMs: e.SYNC_LIMIT_DURATION_MS,
+      attempts: e.SYNC_ATTEMPTS,
+      backoffMs: e.SYNC_BACKOFF_MS,
+      intervalMs: e.SYNC_INTERVAL_MS,
+      batchSize: e.SYNC_BATCH_SIZE,
+    },
+    log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY },
+    shutdown: { timeoutMs: e.SHUTDOWN_TIMEOUT_MS },
+  });
+}
+
+function parseDatabaseUrl(url: string, poolSize: number): DatabaseConfig {
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return { kind: 'postgres', url, poolSize };
+  const file = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : url;
+  return { kind: 'sqlite', file: file === '' ? ':memory:' : file };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,111 @@
+import { z } from 'zod';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+/**
+ * Every environment variable Tandem reads, with its default. The single source of truth:
+ * `.env.example` lists exactly these keys (a unit test keeps them in step).
+ */
+export const envSchema = z.object({
+  // http
+  /** TCP port of the HTTP + socket.io server. Default 3000; 0 picks a free port. */
+  PORT: int(0, 65535).default(3000),
+  /** Interface to listen on. Default 127.0.0.1; use 0.0.0.0 behind a load balancer. */
+  HOST: z.string().min(1).default('127.0.0.1'),
+  /** Largest accepted HTTP request body, in bytes. Default 2 MiB. */
+  HTTP_BODY_LIMIT_BYTES: int(1024, 64 * 1024 * 1024).default(2 * 1024 * 1024),
+  /** Serve the browser editor at `/`. Default true. */
+  WEB_ENABLED: bool.default(true),
+  /** Base URL of the ESM CDN the browser preview loads dependencies from. Default https://esm.sh. */
+  PREVIEW_CDN_URL: z.url().default('https://esm.sh'),
+
+  // auth
+  /** HS256 secret that signs access tokens (at least 32 characters). Required unless TANDEM_INSECURE_DEV is set or AUTH_JWKS_URL is given. */
+  AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** JWKS URL for verifying RS256/ES256 tokens signed by the host application. Optional. */
+  AUTH_JWKS_URL: z.url().optional(),
+  /** Expected `iss` claim. Default: not checked. */
+  AUTH_ISSUER: z.string().min(1).optional(),
+  /** Expected `aud` claim. Default: not checked. */
+  AUTH_AUDIENCE: z.string().min(1).optional(),
+  /** Lifetime of tokens minted by `tandem token` and the editor's share links, in seconds. Default 7 days. */
+  AUTH_TOKEN_TTL_SECONDS: int(60, 365 * 24 * 3600).default(7 * 24 * 3600),
+  /** Development only: start without AUTH_JWT_SECRET, signing with a fixed, publicly known secret. Default false. */
+  TANDEM_INSECURE_DEV: bool.default(false),
+
+  // redis
+  /** Redis URL (redis://, rediss://). Default redis://127.0.0.1:6379. */
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').default('redis://127.0.0.1:6379'),
+  /** Prefix of every Redis key, pub/sub channel and BullMQ queue. Default "tandem". */
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:_-]{1,64}$/)
+    .default('tandem'),
+  /** Use sharded pub/sub (SPUBLISH, Redis 7+) for the socket.io adapter. Default true. */
+  REDIS_SHARDED_PUBSUB: bool.default(true),
+
+  // database
+  /** postgres://… for PostgreSQL, or a SQLite file path (sqlite:path or a plain path). Default: embedded SQLite at ./data/tandem.sqlite. */
+  DATABASE_URL: z.string().min(1).default('sqlite:./data/tandem.sqlite'),
+  /** Maximum PostgreSQL connections per process. Default 10. */
+  DATABASE_POOL_SIZE: int(1, 200).default(10),
+
+  // limits
+  /** Largest Yjs update accepted in one edit, in bytes. Default 256 KiB. */
+  MAX_UPDATE_BYTES: int(64, 64 * 1024 * 1024).default(256 * 1024),
+  /** Largest file, in bytes of UTF-8 text. Default 2 MiB. */
+  MAX_FILE_BYTES: int(1024, 256 * 1024 * 1024).default(2 * 1024 * 1024),
+  /** Most files one shard may hold. Default 2000. */
+  MAX_FILES_PER_SHARD: int(1, 100_000).default(2000),
+  /** Longest file path, in characters. Default 512. */
+  MAX_PATH_LENGTH: int(16, 4096).default(512),
+  /** Deepest file path, in segments. Default 16. */
+  MAX_PATH_DEPTH: int(1, 256).default(16),
+  /** Sustained events per second one socket may send (token bucket refill). Default 100. */
+  RATE_EVENTS_PER_SECOND: int(1, 100_000).default(100),
+  /** Burst size of the per-socket token bucket. Default 300. */
+  RATE_EVENTS_BURST: int(1, 1_000_000).default(300),
+  /** socket.io maxHttpBufferSize: the largest single message, in bytes. Default 8 MiB (a first sync of a large file). */
+  SOCKET_MAX_MESSAGE_BYTES: int(64 * 1024, 256 * 1024 * 1024).default(8 * 1024 * 1024),
+
+  // cache
+  /** TTL of the populate/evict lock of a shard, in ms. Default 15000. */
+  CACHE_LOCK_TTL_MS: int(1000, 600_000).default(15_000),
+  /** A member (socket) that has not been refreshed for this long is considered gone, in ms. Default 30000. */
+  CACHE_MEMBER_TTL_MS: int(1000, 3_600_000).default(30_000),
+  /** How often each instance refreshes its members, in ms. Default 10000. */
+  CACHE_HEARTBEAT_MS: int(100, 600_000).default(10_000),
+  /** Wait after the last leave before flush-and-evict, in ms. Default 5000. */
+  CACHE_EVICT_GRACE_MS: int(0, 3_600_000).default(5_000),
+
+  // jobs
+  /** Sync jobs processed at once per worker. Default 3. */
+  SYNC_CONCURRENCY: int(1, 256).default(3),
+  /** Rate limiter: at most this many sync jobs… Default 10. */
+  SYNC_LIMIT_MAX: int(1, 100_000).default(10),
+  /** …per this many ms, across the whole cluster. Default 10000. */
+  SYNC_LIMIT_DURATION_MS: int(1, 3_600_000).default(10_000),
+  /** Attempts per sync job before it is failed. Default 10. */
+  SYNC_ATTEMPTS: int(1, 1000).default(10),
+  /** Base delay of the exponential retry backoff, in ms. Default 1000. */
+  SYNC_BACKOFF_MS: int(1, 3_600_000).default(1_000),
+  /** How often the scheduler looks for shards with unsynced changes, in ms. Default 2000. */
+  SYNC_INTERVAL_MS: int(50, 3_600_000).default(2_000),
+  /** Most shards one sync job flushes. Default 100. */
+  SYNC_BATCH_SIZE: int(1, 10_000).default(100),
+
+  // log
+  /** pino level: fatal, error, warn, info, debug, trace, silent. Default info. */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Human-readable logs (development). Default false (JSON lines). */
+  LOG_PRETTY: bool.default(false),
+
+  // shutdown
+  /** Deadline for graceful shutdown, in ms. Default 20000. */
+  SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(20_000),
+});
+
+export type Env = z.infer<typeof envSchema>;

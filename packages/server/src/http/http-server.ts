@@ -1,0 +1,219 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import {
+  CreateShardBody,
+  ErrorCode,
+  isShardId,
+  WriteFileBody,
+  type ShardId,
+} from '@tandem/protocol';
+import { AppError, httpStatusOf, toAppError } from '../errors/index.js';
+import type { Config } from '../config/index.js';
+import type { Logger } from '../logging/index.js';
+import type { AuthService, Principal } from '../auth/index.js';
+import { assertAccess } from '../auth/index.js';
+import type { ShardService } from '../shards/index.js';
+import type { TemplateRegistry } from '../templates/index.js';
+import { buildOpenApi } from './openapi.js';
+
+export type HttpDeps = {
+  config: Config['http'];
+  limits: Config['limits'];
+  logger: Logger;
+  auth: AuthService;
+  shards: ShardService;
+  templates: TemplateRegistry;
+  /** Whether the process is ready to serve (false while starting and shutting down). */
+  isReady: () => boolean;
+  /** Extra readiness checks (Redis, database); throw when not ready. */
+  checkDependencies: () => Promise<void>;
+  /** Prometheus text for /metrics, if metrics are enabled. */
+  metrics?: () => Promise<{ contentType: string; body: string }>;
+  /** Registers extra routes (the web editor's static files). */
+  extraRoutes?: (app: FastifyInstance) => Promise<void>;
+};
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+const PUBLIC_ROUTES = new Set(['/healthz', '/readyz', '/openapi.json', '/metrics']);
+
+const MoveBody = z.strictObject({ from: z.string(), to: z.string() });
+const CreateFileBody = z.strictObject({ path: z.string(), content: z.string().optional() });
+const ShareBody = z.strictObject({ access: z.enum(['read', 'write']), ttlSeconds: z.number().int().min(60).optional() });
+
+/** Builds the Fastify instance with every REST route, the error handler and auth. Does not listen. */
+export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger.child({ module: 'http' }) as FastifyBaseLogger,
+    bodyLimit: deps.config.bodyLimitBytes,
+    // Per-request logs are noise at info level; errors are logged once by the error handler.
+    logController: new LogController({ disableRequestLogging: true }),
+    genReqId: () => crypto.randomUUID(),
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const appError = fromFastifyError(error);
+    const status = httpStatusOf(appError.code);
+    if (status >= 500 && appError.code !== ErrorCode.UNAVAILABLE && appError.code !== ErrorCode.SHARD_UNAVAILABLE) {
+      request.log.error({ err: appError.cause ?? error, url: request.url }, 'request failed');
+    } else {
+      request.log.debug({ code: appError.code, url: request.url }, 'request refused');
+    }
+    void reply.status(status).send({ error: appError.toBody() });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply
+      .status(404)
+      .send({ error: { code: ErrorCode.NOT_FOUND, message: `no route ${request.method} ${request.url.split('?')[0]}` } });
+  });
+
+  app.addHook('onRequest', async (request) => {
+    const path = request.url.split('?')[0] ?? '';
+    if (!deps.isReady() && path !== '/healthz' && path !== '/readyz') {
+      throw new AppError(ErrorCode.UNAVAILABLE, 'the server is shutting down or starting; retry on another instance');
+    }
+    if (PUBLIC_ROUTES.has(path) || !isApiPath(path)) return;
+    request.principal = await deps.auth.verify(bearer(request));
+  });
+
+  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/readyz', async (_request, reply) => {
+    if (!deps.isReady()) return reply.status(503).send({ ready: false, reason: 'shutting down or starting' });
+    try {
+      await deps.checkDependencies();
+    } catch (error) {
+      return reply.status(503).send({ ready: false, reason: String(error instanceof Error ? error.message : error) });
+    }
+    return { ready: true };
+  });
+  app.get('/openapi.json', async () => buildOpenApi());
+  if (deps.metrics !== undefined) {
+    const metrics = deps.metrics;
+    app.get('/metrics', async (_request, reply) => {
+      const { contentType, body } = await metrics();
+      return reply.type(contentType).send(body);
+    });
+  }
+
+  app.get('/templates', async () => ({ templates: deps.templates.list() }));
+  app.get('/templates/:id', async (request) => {
+    const { id } = request.params as { id: string };
+    const template = deps.templates.get(id);
+    if (template === undefined) throw new AppError(ErrorCode.TEMPLATE_NOT_FOUND, `no template "${id}"; GET /templates lists them`);
+    return { template };
+  });
+
+  app.post('/shards', async (request, reply) => {
+    const body = parse(CreateShardBody, request.body);
+    const shard = await deps.shards.create(principalOf(request), body);
+    return reply.status(201).send({ shard });
+  });
+  app.get('/shards/:id', async (request) => ({ shard: await deps.shards.get(principalOf(request), shardIdOf(request)) }));
+  app.get('/shards/:id/zip', async (request, reply) => {
+    const { name, bytes } = await deps.shards.zip(principalOf(request), shardIdOf(request));
+    const filename = `${name.replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 80) || 'shard'}.zip`;
+    return reply
+      .type('application/zip')
+      .header('content-disposition', `attachment; filename="${filename}"`)
+      .send(Buffer.from(bytes));
+  });
+  app.post('/shards/:id/tokens', async (request, reply) => {
+    const shardId = shardIdOf(request);
+    const principal = principalOf(request);
+    assertAccess(principal, shardId, 'write');
+    await deps.shards.get(principal, shardId);
+    const body = parse(ShareBody, request.body);
+    const token = await deps.auth.mint(
+      { sub: `share:${crypto.randomUUID()}`, name: 'Guest', shards: { [shardId]: body.access } },
+      body.ttlSeconds,
+    );
+    return reply.status(201).send({ token, access: body.access });
+  });
+
+  app.get('/shards/:id/files/*', async (request, reply) => {
+    const { file, content } = await deps.shards.readFile(principalOf(request), shardIdOf(request), wildcard(request));
+    if ((request.query as Record<string, unknown>)['raw'] !== undefined) {
+      return reply.type('text/plain; charset=utf-8').send(content);
+    }
+    return { file, content };
+  });
+  app.put('/shards/:id/files/*', async (request, reply) => {
+    const body = parse(WriteFileBody, request.body);
+    const result = await deps.shards.writeFile(principalOf(request), shardIdOf(request), wildcard(request), body.content);
+    return reply.status(result.created ? 201 : 200).send(result);
+  });
+  app.post('/shards/:id/files', async (request, reply) => {
+    const body = parse(CreateFileBody, request.body);
+    const result = await deps.shards.createFile(principalOf(request), shardIdOf(request), body.path, body.content ?? '');
+    return reply.status(201).send(result);
+  });
+  app.delete('/shards/:id/files/*', async (request) =>
+    deps.shards.deleteFile(principalOf(request), shardIdOf(request), wildcard(request)),
+  );
+  app.post('/shards/:id/move', async (request) => {
+    const body = parse(MoveBody, request.body);
+    return deps.shards.renameFile(principalOf(request), shardIdOf(request), body.from, body.to);
+  });
+
+  if (deps.extraRoutes !== undefined) await deps.extraRoutes(app);
+  return app;
+}
+
+function isApiPath(path: string): boolean {
+  return path.startsWith('/shards') || path.startsWith('/templates');
+}
+
+function bearer(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (header === undefined) return undefined;
+  const match = /^Bearer\s+(\S+)$/i.exec(header);
+  return match?.[1];
+}
+
+function principalOf(request: FastifyRequest): Principal {
+  if (request.principal === undefined) throw new AppError(ErrorCode.UNAUTHENTICATED, 'a bearer token is required');
+  return request.principal;
+}
+
+function shardIdOf(request: FastifyRequest): ShardId {
+  const { id } = request.params as { id: string };
+  if (!isShardId(id)) throw new AppError(ErrorCode.SHARD_NOT_FOUND, 'no shard with this id (ids are UUIDs)');
+  return id;
+}
+
+function wildcard(request: FastifyRequest): string {
+  return (request.params as Record<string, string>)['*'] ?? '';
+}
+
+function parse<T>(schema: z.ZodType<T>, value: unknown): T {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const issues = result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+    throw new AppError(
+      ErrorCode.VALIDATION_FAILED,
+      `invalid request body: ${issues.map((i) => `${i.path || '(body)'}: ${i.message}`).join('; ')}`,
+      { details: { issues } },
+    );
+  }
+  return result.data;
+}
+
+function fromFastifyError(error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  const code = (error as { code?: unknown }).code;
+  const statusCode = (error as { statusCode?: unknown }).statusCode;
+  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    return new AppError(ErrorCode.PAYLOAD_TOO_LARGE, 'the request body is larger than allowed', { cause: error });
+  }
+  if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
+    const message = error instanceof Error ? error.message : 'bad request';
+    return new AppError(ErrorCode.VALIDATION_FAILED, `bad request: ${message}`, { cause: error });
+  }
+  return toAppError(error);
+}
+
+export type { FastifyInstance, FastifyReply };

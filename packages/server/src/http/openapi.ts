@@ -1,0 +1,136 @@
+import { z } from 'zod';
+import { CreateShardBody, ErrorCode, WriteFileBody } from '@tandem/protocol';
+
+const errorSchema = {
+  type: 'object',
+  properties: {
+    error: {
+      type: 'object',
+      properties: {
+        code: { type: 'string', enum: Object.values(ErrorCode) },
+        message: { type: 'string' },
+        details: { type: 'object' },
+      },
+      required: ['code', 'message'],
+    },
+  },
+};
+
+function body(schema: z.ZodType): Record<string, unknown> {
+  return { required: true, content: { 'application/json': { schema: z.toJSONSchema(schema, { io: 'input' }) } } };
+}
+
+const errors = (...statuses: number[]) =>
+  Object.fromEntries(
+    statuses.map((s) => [String(s), { description: 'error', content: { 'application/json': { schema: errorSchema } } }]),
+  );
+
+const shardParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
+const pathParam = { name: '*', in: 'path', required: true, schema: { type: 'string' }, description: 'file path' };
+
+let cached: Record<string, unknown> | undefined;
+
+/** The OpenAPI 3.1 description of the REST API, served at /openapi.json. */
+export function buildOpenApi(): Record<string, unknown> {
+  cached ??= {
+    openapi: '3.1.0',
+    info: {
+      title: 'Tandem',
+      version: '0.1.0',
+      description:
+        'Realtime collaboration server for browser code editors. Every route except /healthz, /readyz, /metrics and /openapi.json needs `Authorization: Bearer <JWT>`. Errors are `{ error: { code, message, details? } }` with a stable code.',
+    },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      schemas: { Error: errorSchema },
+    },
+    security: [{ bearer: [] }],
+    paths: {
+      '/healthz': { get: { summary: 'Liveness', security: [], responses: { '200': { description: 'alive' } } } },
+      '/readyz': {
+        get: {
+          summary: 'Readiness (Redis and database reachable, not shutting down)',
+          security: [],
+          responses: { '200': { description: 'ready' }, '503': { description: 'not ready' } },
+        },
+      },
+      '/metrics': { get: { summary: 'Prometheus metrics', security: [], responses: { '200': { description: 'text' } } } },
+      '/templates': { get: { summary: 'List templates', responses: { '200': { description: 'templates' }, ...errors(401) } } },
+      '/templates/{id}': {
+        get: {
+          summary: 'Read a template with its files',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { '200': { description: 'template' }, ...errors(401, 404) },
+        },
+      },
+      '/shards': {
+        post: {
+          summary: 'Create a shard from a template',
+          requestBody: body(CreateShardBody),
+          responses: { '201': { description: 'created: { shard }' }, ...errors(400, 401, 403, 404, 413) },
+        },
+      },
+      '/shards/{id}': {
+        get: {
+          summary: 'Read a shard: metadata and file tree',
+          parameters: [shardParam],
+          responses: { '200': { description: '{ shard }' }, ...errors(401, 403, 404) },
+        },
+      },
+      '/shards/{id}/zip': {
+        get: {
+          summary: 'Download the shard as a zip archive',
+          parameters: [shardParam],
+          responses: { '200': { description: 'application/zip' }, ...errors(401, 403, 404) },
+        },
+      },
+      '/shards/{id}/tokens': {
+        post: {
+          summary: 'Mint a share token for this shard (read or write)',
+          parameters: [shardParam],
+          requestBody: body(z.strictObject({ access: z.enum(['read', 'write']), ttlSeconds: z.number().int().optional() })),
+          responses: { '201': { description: '{ token, access }' }, ...errors(400, 401, 403, 404) },
+        },
+      },
+      '/shards/{id}/files': {
+        post: {
+          summary: 'Create a file (409 FILE_EXISTS if present)',
+          parameters: [shardParam],
+          requestBody: body(z.strictObject({ path: z.string(), content: z.string().optional() })),
+          responses: { '201': { description: '{ file, version }' }, ...errors(400, 401, 403, 404, 409, 413) },
+        },
+      },
+      '/shards/{id}/files/{*}': {
+        get: {
+          summary: 'Read a file (?raw for text/plain)',
+          parameters: [shardParam, pathParam],
+          responses: { '200': { description: '{ file, content }' }, ...errors(400, 401, 403, 404) },
+        },
+        put: {
+          summary: 'Write a file (creates it when missing); live collaborators see the change',
+          parameters: [shardParam, pathParam],
+          requestBody: body(WriteFileBody),
+          responses: {
+            '200': { description: 'replaced' },
+            '201': { description: 'created' },
+            ...errors(400, 401, 403, 404, 409, 413),
+          },
+        },
+        delete: {
+          summary: 'Delete a file or a folder',
+          parameters: [shardParam, pathParam],
+          responses: { '200': { description: '{ files, version }' }, ...errors(400, 401, 403, 404) },
+        },
+      },
+      '/shards/{id}/move': {
+        post: {
+          summary: 'Rename or move a file or folder',
+          parameters: [shardParam],
+          requestBody: body(z.strictObject({ from: z.string(), to: z.string() })),
+          responses: { '200': { description: '{ moves, version }' }, ...errors(400, 401, 403, 404, 409) },
+        },
+      },
+    },
+  };
+  return cached;
+}

@@ -1,0 +1,188 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { spawnSync } from 'node:child_process';
+import { Redis } from 'ioredis';
+import { loadConfig, type Config, type Role } from './config/index.js';
+import { createLogger, type Logger } from './logging/index.js';
+import { createApp } from './app.js';
+import { createAuthService } from './auth/index.js';
+import { createShardRepository } from './persistence/index.js';
+import { RedisManager } from './redis/index.js';
+import { toAppError } from './errors/index.js';
+
+const USAGE = `usage: tandem <command> [options]
+
+commands:
+  serve [--role all|api|worker]   start the server (default role: all)
+  migrate                         create or upgrade the database schema, then exit
+  token [--sub ID] [--name NAME] [--role admin|user] [--shard ID=read|write ...] [--create] [--ttl SECONDS]
+                                  print a signed access token (needs AUTH_JWT_SECRET or TANDEM_INSECURE_DEV)
+
+configuration comes from environment variables; see .env.example`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve':
+      return serve(rest);
+    case 'migrate':
+      return migrate();
+    case 'token':
+      return token(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+      process.stdout.write(`${USAGE}\n`);
+      return command === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`unknown command "${command}"\n${USAGE}\n`);
+      return 2;
+  }
+}
+
+function readConfig(): Config {
+  return loadConfig(process.env);
+}
+
+async function serve(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { role: { type: 'string', default: 'all' } }, strict: true });
+  const role = values.role as Role;
+  if (!['all', 'api', 'worker'].includes(role)) throw new Error(`--role must be all, api or worker (got "${role}")`);
+  const config = readConfig();
+  const logger = createLogger({ level: config.log.level, pretty: config.log.pretty });
+  await ensureRedis(config, logger);
+  const app = await createApp(config, logger, { role });
+  let stopping = false;
+  const shutdown = (reason: string, code: number) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ reason }, 'shutting down');
+    const deadline = setTimeout(() => {
+      logger.fatal({ timeoutMs: config.shutdown.timeoutMs }, 'shutdown deadline passed; exiting');
+      process.exit(1);
+    }, config.shutdown.timeoutMs);
+    deadline.unref();
+    app
+      .close()
+      .then(() => RedisManager.getInstance().closeAll())
+      .then(
+        () => process.exit(code),
+        (error: unknown) => {
+          logger.fatal({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM', 0));
+  process.on('SIGINT', () => shutdown('SIGINT', 0));
+  process.on('uncaughtException', (error) => {
+    logger.fatal({ err: error }, 'uncaught exception');
+    shutdown('uncaughtException', 1);
+  });
+  process.on('unhandledRejection', (error) => {
+    logger.fatal({ err: error }, 'unhandled rejection');
+    shutdown('unhandledRejection', 1);
+  });
+  await app.start();
+  return -1;
+}
+
+/**
+ * Checks Redis before anything else so a missing Redis is one clear line, not a stack trace.
+ * In development (REDIS_URL unset) a locally installed redis-server is started if none answers.
+ */
+async function ensureRedis(config: Config, logger: Logger): Promise<void> {
+  if (await pingRedis(config.redis.url)) return;
+  if (process.env['REDIS_URL'] === undefined && hasRedisServer()) {
+    logger.warn('no Redis at the default REDIS_URL; starting a local redis-server for development');
+    const port = new URL(config.redis.url).port || '6379';
+    spawnSync('redis-server', ['--daemonize', 'yes', '--port', port, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+      stdio: 'ignore',
+    });
+    for (let i = 0; i < 50; i++) {
+      if (await pingRedis(config.redis.url)) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(
+    `Redis is not reachable at REDIS_URL=${redactUrl(config.redis.url)}. Start Redis (redis-server) or set REDIS_URL to a reachable server.`,
+  );
+}
+
+async function pingRedis(url: string): Promise<boolean> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2000 });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    await redis.ping();
+    return true;
+  } catch {
+    // Unreachable: the caller explains what to do.
+    return false;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+function hasRedisServer(): boolean {
+  return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+function redactUrl(url: string): string {
+  return url.replace(/\/\/([^@/]*)@/, '//***@');
+}
+
+async function migrate(): Promise<number> {
+  const config = readConfig();
+  const repository = createShardRepository(config.database);
+  try {
+    await repository.migrate();
+    process.stdout.write(`database schema is up to date (${config.database.kind})\n`);
+    return 0;
+  } finally {
+    await repository.close();
+  }
+}
+
+async function token(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      sub: { type: 'string', default: 'dev' },
+      name: { type: 'string' },
+      role: { type: 'string', default: 'admin' },
+      shard: { type: 'string', multiple: true },
+      create: { type: 'boolean', default: false },
+      ttl: { type: 'string' },
+    },
+    strict: true,
+  });
+  const config = readConfig();
+  const auth = createAuthService(config.auth);
+  const shards: Record<string, 'read' | 'write'> = {};
+  for (const grant of values.shard ?? []) {
+    const [id, access] = grant.split('=');
+    if (id === undefined || (access !== 'read' && access !== 'write')) throw new Error(`--shard takes ID=read or ID=write (got "${grant}")`);
+    shards[id] = access;
+  }
+  if (values.role !== 'admin' && values.role !== 'user') throw new Error('--role must be admin or user');
+  const ttl = values.ttl === undefined ? undefined : Number(values.ttl);
+  const jwt = await auth.mint(
+    { sub: values.sub, name: values.name ?? values.sub, role: values.role, shards, create: values.create },
+    ttl,
+  );
+  process.stdout.write(`${jwt}\n`);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (error: unknown) => {
+    const appError = toAppError(error);
+    const message = appError.code === 'INTERNAL' && error instanceof Error ? error.message : appError.message;
+    process.stderr.write(`tandem: ${message}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,11 @@
+/**
+ * persistence — the only door to the database: the IShardRepository contract, its PostgreSQL
+ * and SQLite implementations (one Kysely-based store), the schema migrations, and
+ * createShardRepository(config) that picks one.
+ * Imports only config types, errors and @tandem/protocol; it knows nothing of Redis, sockets
+ * or jobs, and callers reach it only through this file.
+ */
+export type { IShardRepository, Shard, ShardMeta, StoredFile, SyncBatch, SyncResult } from './shard-repository.js';
+export { createShardRepository, type CreateShardRepositoryOptions } from './create-shard-repository.js';
+export { PostgresShardRepository, type PostgresShardRepositoryOptions } from './postgres-shard-repository.js';
+export { SqliteShardRepository, type SqliteShardRepositoryOptions } from './sqlite-shard-repository.js';

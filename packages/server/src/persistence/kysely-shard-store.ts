@@ -1,0 +1,396 @@
+import { ErrorCode, type DependencyMap, type FileId, type ShardId } from '@tandem/protocol';
+import type { Kysely, Transaction } from 'kysely';
+import { AppError } from '../errors/index.js';
+import {
+  migrateToLatest,
+  type DbTime,
+  type ShardDatabase,
+  type ShardFilesTable,
+  type ShardsTable,
+  type SqlDialectKind,
+} from './migrations.js';
+import type { IShardRepository, Shard, ShardMeta, StoredFile, SyncBatch, SyncResult } from './shard-repository.js';
+
+/** Rows per multi-row statement: far below both databases' bind-parameter limits (7 per file row). */
+const MAX_ROWS_PER_STATEMENT = 100;
+/** Text and Yjs state per multi-row statement, so a batch of large files never becomes one huge message. */
+const MAX_BYTES_PER_STATEMENT = 8 * 1024 * 1024;
+
+type FileInput = Omit<StoredFile, 'updatedAt'>;
+
+/**
+ * IShardRepository over Kysely: every query, the sync rules and the row mapping, written once
+ * for PostgreSQL and SQLite. Subclasses build the Kysely instance (driver, pool or file
+ * handle) and supply what truly differs: write exclusion within a process (SQLite) and the
+ * schema of the migration history (PostgreSQL). The remaining dialect differences are two
+ * small branches here: row locks (`FOR UPDATE`, PostgreSQL only) and how a moment is stored.
+ */
+export abstract class KyselyShardStore implements IShardRepository {
+  protected readonly db: Kysely<ShardDatabase>;
+  readonly #dialect: SqlDialectKind;
+  #closed: Promise<void> | undefined;
+
+  protected constructor(db: Kysely<ShardDatabase>, dialect: SqlDialectKind) {
+    this.db = db;
+    this.#dialect = dialect;
+  }
+
+  /** Runs one write transaction (or the migration). The default runs it as is; SQLite queues it per file. */
+  protected withWriteLock<T>(write: () => Promise<T>): Promise<T> {
+    return write();
+  }
+
+  /** The schema that holds the migration history tables, or undefined where there are no schemas. */
+  protected migrationTableSchema(): Promise<string | undefined> {
+    return Promise.resolve(undefined);
+  }
+
+  async migrate(): Promise<void> {
+    this.#assertOpen();
+    const migrationTableSchema = await this.migrationTableSchema();
+    await this.withWriteLock(() => migrateToLatest(this.db, { dialect: this.#dialect, migrationTableSchema }));
+  }
+
+  async findMetaById(id: ShardId): Promise<ShardMeta | null> {
+    this.#assertOpen();
+    const row = await this.db.selectFrom('shards').selectAll().where('id', '=', id).executeTakeFirst();
+    return row === undefined ? null : toShardMeta(row);
+  }
+
+  async findById(id: ShardId): Promise<Shard | null> {
+    this.#assertOpen();
+    // One snapshot for the row and its files, so a concurrent save or sync is seen whole or not at all.
+    return this.db
+      .transaction()
+      .setAccessMode('read only')
+      .setIsolationLevel('repeatable read')
+      .execute(async (trx) => {
+        const row = await trx.selectFrom('shards').selectAll().where('id', '=', id).executeTakeFirst();
+        if (row === undefined) return null;
+        const files = await trx.selectFrom('shard_files').selectAll().where('shard_id', '=', id).execute();
+        return { ...toShardMeta(row), files: files.map(toStoredFile).sort(byPath) };
+      });
+  }
+
+  async save(shard: Shard): Promise<void> {
+    this.#assertOpen();
+    assertShard(shard);
+    const row: ShardsTable = {
+      id: shard.id,
+      name: shard.name,
+      template_id: shard.templateId,
+      template_revision: shard.templateRevision,
+      dependencies: JSON.stringify(shard.dependencies),
+      dev_dependencies: JSON.stringify(shard.devDependencies),
+      created_at: this.#toDbTime(shard.createdAt),
+      updated_at: this.#toDbTime(shard.updatedAt),
+      last_sync_timestamp: shard.lastSyncTimestamp,
+    };
+    await this.withWriteLock(() =>
+      this.db.transaction().execute(async (trx) => {
+        // The shard row first: on PostgreSQL it is the lock every writer of this shard takes first.
+        await trx
+          .insertInto('shards')
+          .values(row)
+          .onConflict((oc) =>
+            oc.column('id').doUpdateSet((eb) => ({
+              name: eb.ref('excluded.name'),
+              template_id: eb.ref('excluded.template_id'),
+              template_revision: eb.ref('excluded.template_revision'),
+              dependencies: eb.ref('excluded.dependencies'),
+              dev_dependencies: eb.ref('excluded.dev_dependencies'),
+              created_at: eb.ref('excluded.created_at'),
+              updated_at: eb.ref('excluded.updated_at'),
+              last_sync_timestamp: eb.ref('excluded.last_sync_timestamp'),
+            })),
+          )
+          .execute();
+        await trx.deleteFrom('shard_files').where('shard_id', '=', shard.id).execute();
+        for (const chunk of chunkFiles(shard.files)) {
+          await trx
+            .insertInto('shard_files')
+            .values(chunk.map((file) => this.#fileRow(shard.id, file, file.updatedAt)))
+            .execute();
+        }
+      }),
+    );
+  }
+
+  async applySync(batch: SyncBatch): Promise<SyncResult> {
+    this.#assertOpen();
+    assertSyncBatch(batch);
+    const upserts = latestPerFile(batch.upserts);
+    const dependencies =
+      batch.dependencies === undefined
+        ? undefined
+        : {
+            dependencies: JSON.stringify(batch.dependencies.dependencies),
+            dev_dependencies: JSON.stringify(batch.dependencies.devDependencies),
+          };
+    return this.withWriteLock(() =>
+      this.db.transaction().execute(async (trx) => {
+        const stored = await this.#readShardForUpdate(trx, batch.shardId);
+        if (stored === undefined) {
+          throw new AppError(
+            ErrorCode.SHARD_NOT_FOUND,
+            `shard ${batch.shardId} does not exist; create it before syncing its files`,
+            { details: { shardId: batch.shardId } },
+          );
+        }
+        const now = new Date();
+        let written = 0;
+        for (const chunk of chunkFiles(upserts))
+          written += await this.#upsertIfNotNewer(trx, batch.shardId, chunk, now);
+        let deleted = 0;
+        for (const chunk of chunkRows(batch.deletes)) deleted += await deleteIfNotNewer(trx, batch.shardId, chunk);
+
+        const advances = batch.lastSyncTimestamp > stored.last_sync_timestamp;
+        const dependenciesChange =
+          dependencies !== undefined &&
+          (dependencies.dependencies !== stored.dependencies ||
+            dependencies.dev_dependencies !== stored.dev_dependencies);
+        // A batch that changes nothing leaves the row alone too, so replaying it is a true no-op.
+        if (written + deleted > 0 || advances || dependenciesChange) {
+          await trx
+            .updateTable('shards')
+            .set({
+              ...dependencies,
+              updated_at: this.#toDbTime(now),
+              // Safe to compute here: the row is locked (PostgreSQL) or the database is (SQLite).
+              last_sync_timestamp: Math.max(stored.last_sync_timestamp, batch.lastSyncTimestamp),
+            })
+            .where('id', '=', batch.shardId)
+            .execute();
+        }
+        return { written, deleted, skipped: batch.upserts.length + batch.deletes.length - written - deleted };
+      }),
+    );
+  }
+
+  async delete(id: ShardId): Promise<boolean> {
+    this.#assertOpen();
+    // Files go with the row: shard_files.shard_id is ON DELETE CASCADE.
+    const result = await this.withWriteLock(() =>
+      this.db.deleteFrom('shards').where('id', '=', id).executeTakeFirstOrThrow(),
+    );
+    return result.numDeletedRows > 0n;
+  }
+
+  close(): Promise<void> {
+    this.#closed ??= this.db.destroy();
+    return this.#closed;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed !== undefined) {
+      throw new AppError(ErrorCode.UNAVAILABLE, 'the shard repository is closed; create a new one to use the database');
+    }
+  }
+
+  #toDbTime(date: Date): DbTime {
+    return this.#dialect === 'postgres' ? date : date.getTime();
+  }
+
+  #fileRow(shardId: ShardId, file: FileInput, updatedAt: Date): ShardFilesTable {
+    return {
+      shard_id: shardId,
+      file_id: file.id,
+      path: file.path,
+      content: file.content,
+      ydoc_state: file.ydocState,
+      version: file.version,
+      updated_at: this.#toDbTime(updatedAt),
+    };
+  }
+
+  /** The shard's sync columns, locking the row on PostgreSQL; undefined when it does not exist. */
+  #readShardForUpdate(trx: Transaction<ShardDatabase>, id: ShardId) {
+    const query = trx
+      .selectFrom('shards')
+      .select(['last_sync_timestamp', 'dependencies', 'dev_dependencies'])
+      .where('id', '=', id);
+    // PostgreSQL: the row lock queues concurrent syncs and saves of one shard, so the
+    // watermark read here is still the stored one at commit. SQLite: the transaction began
+    // with BEGIN IMMEDIATE and already excludes every other writer (and has no FOR UPDATE).
+    return (this.#dialect === 'postgres' ? query.forUpdate() : query).executeTakeFirst();
+  }
+
+  /**
+   * Inserts new files and overwrites stored ones whose version is older, or equal with
+   * different path, text or state. An equal version with identical data is left alone (a
+   * replayed batch keeps updated_at and counts as skipped). Returns the rows written.
+   */
+  async #upsertIfNotNewer(
+    trx: Transaction<ShardDatabase>,
+    shardId: ShardId,
+    files: FileInput[],
+    now: Date,
+  ): Promise<number> {
+    const rows = await trx
+      .insertInto('shard_files')
+      .values(files.map((file) => this.#fileRow(shardId, file, now)))
+      .onConflict((oc) =>
+        oc
+          .columns(['shard_id', 'file_id'])
+          .doUpdateSet((eb) => ({
+            path: eb.ref('excluded.path'),
+            content: eb.ref('excluded.content'),
+            ydoc_state: eb.ref('excluded.ydoc_state'),
+            version: eb.ref('excluded.version'),
+            updated_at: eb.ref('excluded.updated_at'),
+          }))
+          .where((eb) =>
+            eb.or([
+              eb('shard_files.version', '<', eb.ref('excluded.version')),
+              eb.and([
+                eb('shard_files.version', '=', eb.ref('excluded.version')),
+                eb.or([
+                  eb('shard_files.path', '<>', eb.ref('excluded.path')),
+                  eb('shard_files.content', '<>', eb.ref('excluded.content')),
+                  eb('shard_files.ydoc_state', '<>', eb.ref('excluded.ydoc_state')),
+                ]),
+              ]),
+            ]),
+          ),
+      )
+      // RETURNING lists inserted and updated rows only, on both databases.
+      .returning('file_id')
+      .execute();
+    return rows.length;
+  }
+}
+
+/** Deletes the listed files whose stored version is not newer than the deletion; returns the rows deleted. */
+async function deleteIfNotNewer(
+  trx: Transaction<ShardDatabase>,
+  shardId: ShardId,
+  deletes: ReadonlyArray<{ id: FileId; version: number }>,
+): Promise<number> {
+  const result = await trx
+    .deleteFrom('shard_files')
+    .where('shard_id', '=', shardId)
+    .where((eb) => eb.or(deletes.map((d) => eb.and([eb('file_id', '=', d.id), eb('version', '<=', d.version)]))))
+    .executeTakeFirstOrThrow();
+  return Number(result.numDeletedRows);
+}
+
+/**
+ * One entry per file id: the highest version, the later entry on ties. That is the state
+ * applying the entries one by one would leave, and a single INSERT … ON CONFLICT may not
+ * touch one row twice (PostgreSQL rejects it).
+ */
+function latestPerFile(files: readonly FileInput[]): FileInput[] {
+  const byId = new Map<FileId, FileInput>();
+  for (const file of files) {
+    const seen = byId.get(file.id);
+    if (seen === undefined || seen.version <= file.version) byId.set(file.id, file);
+  }
+  return [...byId.values()];
+}
+
+function* chunkFiles<T extends { content: string; ydocState: Uint8Array }>(files: readonly T[]): Generator<T[]> {
+  let chunk: T[] = [];
+  let bytes = 0;
+  for (const file of files) {
+    const size = Buffer.byteLength(file.content, 'utf8') + file.ydocState.byteLength;
+    if (chunk.length > 0 && (chunk.length >= MAX_ROWS_PER_STATEMENT || bytes + size > MAX_BYTES_PER_STATEMENT)) {
+      yield chunk;
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(file);
+    bytes += size;
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
+function* chunkRows<T>(rows: readonly T[]): Generator<T[]> {
+  for (let start = 0; start < rows.length; start += MAX_ROWS_PER_STATEMENT) {
+    yield rows.slice(start, start + MAX_ROWS_PER_STATEMENT);
+  }
+}
+
+function toShardMeta(row: ShardsTable): ShardMeta {
+  return {
+    id: row.id as ShardId,
+    name: row.name,
+    templateId: row.template_id,
+    templateRevision: row.template_revision,
+    dependencies: parseDependencyMap(row.dependencies, row.id, 'dependencies'),
+    devDependencies: parseDependencyMap(row.dev_dependencies, row.id, 'dev_dependencies'),
+    createdAt: fromDbTime(row.created_at),
+    updatedAt: fromDbTime(row.updated_at),
+    lastSyncTimestamp: row.last_sync_timestamp,
+  };
+}
+
+function toStoredFile(row: ShardFilesTable): StoredFile {
+  return {
+    id: row.file_id as FileId,
+    path: row.path,
+    content: row.content,
+    ydocState: row.ydoc_state,
+    version: row.version,
+    updatedAt: fromDbTime(row.updated_at),
+  };
+}
+
+function fromDbTime(value: DbTime): Date {
+  return value instanceof Date ? value : new Date(value);
+}
+
+/** Code-unit order, the same on both databases (their collations differ). */
+function byPath(a: StoredFile, b: StoredFile): number {
+  return a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
+}
+
+function parseDependencyMap(text: string, shardId: string, column: string): DependencyMap {
+  const value: unknown = JSON.parse(text);
+  if (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.values(value).every((v) => typeof v === 'string')
+  ) {
+    return value as DependencyMap;
+  }
+  throw new AppError(
+    ErrorCode.INTERNAL,
+    `shards.${column} of shard ${shardId} is not a JSON object of version strings; repair the row`,
+  );
+}
+
+function assertClockValue(value: number, what: string): void {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new AppError(ErrorCode.VALIDATION_FAILED, `${what} must be a non-negative safe integer, got ${value}`);
+  }
+}
+
+function assertSyncBatch(batch: SyncBatch): void {
+  assertClockValue(batch.lastSyncTimestamp, `lastSyncTimestamp of the sync batch for shard ${batch.shardId}`);
+  for (const file of batch.upserts) assertClockValue(file.version, `version of upserted file ${file.id}`);
+  for (const file of batch.deletes) assertClockValue(file.version, `version of deleted file ${file.id}`);
+}
+
+function assertShard(shard: Shard): void {
+  assertClockValue(shard.lastSyncTimestamp, `lastSyncTimestamp of shard ${shard.id}`);
+  const ids = new Set<string>();
+  const paths = new Set<string>();
+  for (const file of shard.files) {
+    assertClockValue(file.version, `version of file ${file.id}`);
+    if (ids.has(file.id)) {
+      throw new AppError(
+        ErrorCode.VALIDATION_FAILED,
+        `shard ${shard.id} lists file id ${file.id} twice; ids are unique`,
+      );
+    }
+    if (paths.has(file.path)) {
+      throw new AppError(
+        ErrorCode.VALIDATION_FAILED,
+        `shard ${shard.id} lists path ${file.path} twice; paths are unique`,
+      );
+    }
+    ids.add(file.id);
+    paths.add(file.path);
+  }
+}

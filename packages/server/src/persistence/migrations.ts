@@ -1,0 +1,142 @@
+import { ErrorCode } from '@tandem/protocol';
+import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { AppError } from '../errors/index.js';
+
+/** The SQL databases the repository runs on. */
+export type SqlDialectKind = 'postgres' | 'sqlite';
+
+/**
+ * A moment as a column stores it: `timestamptz` (read back as Date) on PostgreSQL,
+ * integer milliseconds since the epoch on SQLite.
+ */
+export type DbTime = Date | number;
+
+/** The `shards` table: one row per shard. */
+export type ShardsTable = {
+  id: string;
+  name: string;
+  template_id: string;
+  template_revision: number;
+  /** JSON text of a DependencyMap. */
+  dependencies: string;
+  /** JSON text of a DependencyMap. */
+  dev_dependencies: string;
+  created_at: DbTime;
+  updated_at: DbTime;
+  /** bigint on PostgreSQL, read back as a number (see PostgresShardRepository). */
+  last_sync_timestamp: number;
+};
+
+/** The `shard_files` table: one row per file, keyed by (shard_id, file_id). */
+export type ShardFilesTable = {
+  shard_id: string;
+  file_id: string;
+  path: string;
+  content: string;
+  /** bytea on PostgreSQL, blob on SQLite; both read back as a Buffer. */
+  ydoc_state: Uint8Array;
+  version: number;
+  updated_at: DbTime;
+};
+
+/** The tables the migrations below create, as Kysely sees them. */
+export type ShardDatabase = {
+  shards: ShardsTable;
+  shard_files: ShardFilesTable;
+};
+
+/** Kysely's bookkeeping tables get our own names so another Kysely app in the same schema keeps its history. */
+const MIGRATION_TABLE = 'tandem_migration';
+const MIGRATION_LOCK_TABLE = 'tandem_migration_lock';
+
+const COLUMN_TYPES = {
+  postgres: { bigint: 'bigint', binary: 'bytea', time: 'timestamptz' },
+  sqlite: { bigint: 'integer', binary: 'blob', time: 'integer' },
+} as const;
+
+/**
+ * The schema history, oldest first (the migrator sorts by name). A migration, once released,
+ * never changes: add a new one instead.
+ */
+function createMigrations(dialect: SqlDialectKind): Record<string, Migration> {
+  const types = COLUMN_TYPES[dialect];
+  return {
+    '0001_create_shards': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .createTable('shards')
+          .addColumn('id', 'text', (col) => col.primaryKey())
+          .addColumn('name', 'text', (col) => col.notNull())
+          .addColumn('template_id', 'text', (col) => col.notNull())
+          .addColumn('template_revision', 'integer', (col) => col.notNull())
+          .addColumn('dependencies', 'text', (col) => col.notNull())
+          .addColumn('dev_dependencies', 'text', (col) => col.notNull())
+          .addColumn('created_at', types.time, (col) => col.notNull())
+          .addColumn('updated_at', types.time, (col) => col.notNull())
+          .addColumn('last_sync_timestamp', types.bigint, (col) => col.notNull().defaultTo(0))
+          .execute();
+        await db.schema
+          .createTable('shard_files')
+          .addColumn('shard_id', 'text', (col) => col.notNull().references('shards.id').onDelete('cascade'))
+          .addColumn('file_id', 'text', (col) => col.notNull())
+          .addColumn('path', 'text', (col) => col.notNull())
+          .addColumn('content', 'text', (col) => col.notNull())
+          .addColumn('ydoc_state', types.binary, (col) => col.notNull())
+          .addColumn('version', types.bigint, (col) => col.notNull())
+          .addColumn('updated_at', types.time, (col) => col.notNull())
+          .addPrimaryKeyConstraint('shard_files_pkey', ['shard_id', 'file_id'])
+          .execute();
+        // Not unique: swapping two paths inside one batch passes through a moment where both
+        // rows hold the same path. Path uniqueness is the caller's invariant, not a constraint.
+        await db.schema
+          .createIndex('shard_files_shard_id_path_idx')
+          .on('shard_files')
+          .columns(['shard_id', 'path'])
+          .execute();
+      },
+      async down(db: Kysely<unknown>): Promise<void> {
+        await db.schema.dropTable('shard_files').execute();
+        await db.schema.dropTable('shards').execute();
+      },
+    },
+  };
+}
+
+/** The migrations for one dialect, as a static provider for Kysely's Migrator. */
+function createMigrationProvider(dialect: SqlDialectKind): MigrationProvider {
+  return { getMigrations: () => Promise.resolve(createMigrations(dialect)) };
+}
+
+/**
+ * Brings the schema to the latest migration.
+ *
+ * Concurrency: on PostgreSQL, Kysely's migrator holds a session advisory lock
+ * (`pg_advisory_lock`, one fixed key per database) around a transaction that reads the
+ * history and runs what is pending, so concurrent callers run one after another and later
+ * ones find nothing to do. On SQLite the caller must pass a Kysely instance whose adapter
+ * reports transactional DDL and whose write transactions start with `BEGIN IMMEDIATE` (see
+ * SqliteShardRepository): the history is then read and written under SQLite's write lock.
+ *
+ * @param migrationTableSchema PostgreSQL: the schema that holds the history tables. Pass it
+ *   always: without it Kysely looks for the history table in every schema of the database.
+ */
+export async function migrateToLatest(
+  db: Kysely<ShardDatabase>,
+  options: { dialect: SqlDialectKind; migrationTableSchema?: string | undefined },
+): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider: createMigrationProvider(options.dialect),
+    migrationTableName: MIGRATION_TABLE,
+    migrationLockTableName: MIGRATION_LOCK_TABLE,
+    ...(options.migrationTableSchema === undefined ? {} : { migrationTableSchema: options.migrationTableSchema }),
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error === undefined) return;
+  const failed = results?.find((result) => result.status === 'Error');
+  const message =
+    failed === undefined
+      ? 'database migration could not start; check that the database is reachable and the user may create tables'
+      : `database migration ${failed.migrationName} failed and was rolled back; fix the cause and start again`;
+  throw new AppError(ErrorCode.INTERNAL, message, { cause: error });
+}

@@ -1,0 +1,98 @@
+import type { DependencyMap, FileId, ShardId } from '@tandem/protocol';
+
+/** One file as the database stores it. */
+export type StoredFile = {
+  id: FileId;
+  /** Canonical relative POSIX path, unique within the shard. */
+  path: string;
+  /** Plain text of the file (what REST, zip download and search read). */
+  content: string;
+  /** Full Yjs document state (Y.encodeStateAsUpdate) whose Y.Text "content" equals `content`. */
+  ydocState: Uint8Array;
+  /** Shard clock value of the last change written for this file. */
+  version: number;
+  updatedAt: Date;
+};
+
+/** A shard's row without its files. */
+export type ShardMeta = {
+  id: ShardId;
+  name: string;
+  templateId: string;
+  templateRevision: number;
+  dependencies: DependencyMap;
+  devDependencies: DependencyMap;
+  createdAt: Date;
+  updatedAt: Date;
+  /**
+   * Sync watermark: the shard clock value (a per-shard sequence taken in Redis in the same
+   * atomic step as each edit) up to which the database holds every change. The product brief
+   * calls it a timestamp; it is a logical one, never a machine's wall clock.
+   */
+  lastSyncTimestamp: number;
+};
+
+/** A shard with all of its files. */
+export type Shard = ShardMeta & { files: StoredFile[] };
+
+/**
+ * What one sync writes for one shard, in one transaction. Upserts are applied before deletes;
+ * several upserts of one file id collapse to the one with the highest version (the later on
+ * ties), which is what applying them one by one would leave. Versions and the watermark are
+ * non-negative safe integers (VALIDATION_FAILED otherwise).
+ */
+export type SyncBatch = {
+  shardId: ShardId;
+  /** The new watermark. The stored one only moves forward: max(stored, this). */
+  lastSyncTimestamp: number;
+  /**
+   * Changed or created files. A row is written only if its stored version is not newer. At an
+   * equal version it is written only when path, content or state differ: a replayed batch
+   * leaves every row, updated_at included, untouched.
+   */
+  upserts: Array<Omit<StoredFile, 'updatedAt'>>;
+  /** Deleted files. A row is deleted only if its stored version is not newer than the deletion. */
+  deletes: Array<{ id: FileId; version: number }>;
+  /** New dependency maps (from an edited package.json), if they changed. */
+  dependencies?: { dependencies: DependencyMap; devDependencies: DependencyMap };
+};
+
+/**
+ * Rows a sync actually changed. `skipped` counts the batch entries (upserts and deletes) that
+ * changed no row: stale ones (the stored version is newer), equal-version rewrites of
+ * identical data, deletes of files that do not exist, and collapsed duplicate upserts. So
+ * written + deleted + skipped = upserts.length + deletes.length, and replaying a batch
+ * reports everything as skipped.
+ */
+export type SyncResult = { written: number; deleted: number; skipped: number };
+
+/**
+ * The only door to the database. Implementations: PostgresShardRepository and
+ * SqliteShardRepository; both pass test/contract/shard-repository.contract.ts.
+ */
+export interface IShardRepository {
+  /** Creates or upgrades the schema. Safe to call on every start and from several processes. */
+  migrate(): Promise<void>;
+  /** The shard with all files (sorted by path, in code-unit order), read from one snapshot; or null. */
+  findById(id: ShardId): Promise<Shard | null>;
+  /** The shard's row without files, or null. */
+  findMetaById(id: ShardId): Promise<ShardMeta | null>;
+  /**
+   * Writes a whole shard in one transaction: creates it, or replaces its row (every column,
+   * timestamps and watermark included, exactly as given) and its full file set (files not in
+   * `shard.files` are deleted). Throws VALIDATION_FAILED when a file id or path appears twice.
+   */
+  save(shard: Shard): Promise<void>;
+  /**
+   * Writes a sync batch and the new watermark in one transaction, all or nothing. Idempotent:
+   * running the same batch twice, or an older batch after a newer one, changes nothing
+   * further. The shard row (watermark, dependencies, updated_at = now) is written only when
+   * the batch changed something. Throws AppError SHARD_NOT_FOUND when the shard does not
+   * exist (checked inside the transaction).
+   */
+  applySync(batch: SyncBatch): Promise<SyncResult>;
+  /** Deletes a shard and its files. Returns whether it existed. */
+  delete(id: ShardId): Promise<boolean>;
+  /** Closes the pool or file handle. Idempotent. */
+  close(): Promise<void>;
+}

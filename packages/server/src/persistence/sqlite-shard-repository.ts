@@ -1,0 +1,143 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { ErrorCode } from '@tandem/protocol';
+import Database from 'better-sqlite3';
+import {
+  CompiledQuery,
+  Kysely,
+  SqliteAdapter,
+  SqliteDialect,
+  SqliteDriver,
+  type DatabaseConnection,
+  type DialectAdapter,
+  type Driver,
+  type SqliteDialectConfig,
+  type TransactionSettings,
+} from 'kysely';
+import { AppError } from '../errors/index.js';
+import { KyselyShardStore } from './kysely-shard-store.js';
+import type { ShardDatabase } from './migrations.js';
+
+/** How long a statement waits for another connection's write lock before failing with SQLITE_BUSY. */
+const BUSY_TIMEOUT_MS = 5000;
+
+/** Options of SqliteShardRepository. */
+export type SqliteShardRepositoryOptions = {
+  /**
+   * Path of the database file; its parent folder is created if missing. `':memory:'` opens a
+   * private in-memory database (gone on close, not shared with any other handle).
+   */
+  file: string;
+};
+
+/**
+ * IShardRepository on an embedded SQLite file (better-sqlite3), the zero-setup default.
+ *
+ * Each instance opens its own handle on first use, in WAL mode with `busy_timeout` 5000 and
+ * `foreign_keys=ON`. Several handles may use one file at once, from this thread, worker
+ * threads or other processes: write transactions start with `BEGIN IMMEDIATE`, so a writer
+ * waits (up to the busy timeout) for the write lock instead of failing halfway, and readers
+ * never wait for writers. better-sqlite3 is synchronous, so that wait blocks the calling
+ * thread; handles of one file in the same thread therefore queue their writes in this module
+ * instead, because a blocked thread could never let the current writer finish.
+ */
+export class SqliteShardRepository extends KyselyShardStore {
+  readonly #writeQueueKey: string | undefined;
+
+  constructor(options: SqliteShardRepositoryOptions) {
+    super(
+      new Kysely<ShardDatabase>({
+        dialect: new SqliteShardDialect({ database: () => Promise.resolve(openDatabase(options.file)) }),
+      }),
+      'sqlite',
+    );
+    this.#writeQueueKey = isInMemory(options.file) ? undefined : resolve(options.file);
+  }
+
+  protected override withWriteLock<T>(write: () => Promise<T>): Promise<T> {
+    return this.#writeQueueKey === undefined ? write() : runExclusive(this.#writeQueueKey, write);
+  }
+}
+
+function isInMemory(file: string): boolean {
+  return file === ':memory:' || file === '';
+}
+
+function openDatabase(file: string): Database.Database {
+  const inMemory = isInMemory(file);
+  if (!inMemory) mkdirSync(dirname(resolve(file)), { recursive: true });
+  // `timeout` is busy_timeout, set before anything else so that even the switch to WAL waits
+  // for a handle that is opening the same file in another process.
+  const db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
+  try {
+    const mode: unknown = db.pragma('journal_mode = WAL', { simple: true });
+    if (!inMemory && mode !== 'wal') {
+      throw new AppError(
+        ErrorCode.INTERNAL,
+        `SQLite could not switch ${file} to WAL mode (it reports "${String(mode)}"); put the database on a local filesystem`,
+      );
+    }
+    db.pragma('foreign_keys = ON');
+    return db;
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+/** Tail of the write queue of each database file used in this thread, while writes are pending. */
+const writeQueues = new Map<string, Promise<void>>();
+
+async function runExclusive<T>(key: string, task: () => Promise<T>): Promise<T> {
+  const previous = writeQueues.get(key) ?? Promise.resolve();
+  let release = (): void => undefined;
+  const done = new Promise<void>((resolveDone) => {
+    release = resolveDone;
+  });
+  const tail = previous.then(() => done);
+  writeQueues.set(key, tail);
+  await previous;
+  try {
+    return await task();
+  } finally {
+    release();
+    if (writeQueues.get(key) === tail) writeQueues.delete(key);
+  }
+}
+
+/** Kysely's SQLite dialect with the transaction behaviour described on SqliteShardRepository. */
+class SqliteShardDialect extends SqliteDialect {
+  readonly #config: SqliteDialectConfig;
+
+  constructor(config: SqliteDialectConfig) {
+    super(config);
+    this.#config = config;
+  }
+
+  override createDriver(): Driver {
+    return new ImmediateTransactionSqliteDriver(this.#config);
+  }
+
+  override createAdapter(): DialectAdapter {
+    return new TransactionalDdlSqliteAdapter();
+  }
+}
+
+class ImmediateTransactionSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection, settings?: TransactionSettings): Promise<void> {
+    // A deferred transaction that reads and then writes cannot wait for the write lock: if
+    // another handle committed after its first read, SQLite fails it at once (SQLITE_BUSY,
+    // busy_timeout does not apply). Taking the lock at BEGIN makes writers queue instead.
+    const begin = settings?.accessMode === 'read only' ? 'begin' : 'begin immediate';
+    await connection.executeQuery(CompiledQuery.raw(begin));
+  }
+}
+
+class TransactionalDdlSqliteAdapter extends SqliteAdapter {
+  // SQLite does run DDL in transactions. Saying so makes Kysely's migrator read the history
+  // and run pending migrations in one BEGIN IMMEDIATE transaction: the cross-process
+  // migration lock SQLite otherwise lacks (Kysely's SQLite lock is a no-op).
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
+}

@@ -1,0 +1,370 @@
+import type { Server as HttpServer } from 'node:http';
+import { Server, type Socket } from 'socket.io';
+import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
+import type { Redis } from 'ioredis';
+import {
+  ErrorCode,
+  FileCreatePayload,
+  FileDeletePayload,
+  FileEditPayload,
+  FileRenamePayload,
+  FileSyncPayload,
+  JoinPayload,
+  LeavePayload,
+  PresenceUpdatePayload,
+  type Ack,
+  type ClientToServerEvents,
+  type InterServerEvents,
+  type ServerToClientEvents,
+  type ShardId,
+  type TreeChange,
+  type FileId,
+} from '@tandem/protocol';
+import type { z } from 'zod';
+import { AppError, toAppError } from '../errors/index.js';
+import type { Config } from '../config/index.js';
+import type { Logger } from '../logging/index.js';
+import type { AuthService, Principal } from '../auth/index.js';
+import type { ShardEvents, ShardService } from '../shards/index.js';
+import type { ShardCache } from '../shard-cache/index.js';
+import { TokenBucket } from './token-bucket.js';
+import { PresenceRelay } from './presence-relay.js';
+
+export type SocketData = {
+  principal: Principal;
+  joined: Set<ShardId>;
+  bucket: TokenBucket;
+};
+
+export type TandemServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+type TandemSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+
+export type SocketServiceDeps = {
+  httpServer: HttpServer;
+  pubClient: Redis;
+  subClient: Redis;
+  instanceId: string;
+  keyPrefix: string;
+  shardedPubSub: boolean;
+  limits: Config['limits'];
+  cache: Config['cache'];
+  logger: Logger;
+  auth: AuthService;
+};
+
+/** The room of a shard. */
+export function roomOf(shardId: ShardId): string {
+  return `shard:${shardId}`;
+}
+
+/**
+ * The socket.io server: one room per shard, the Redis adapter carrying broadcasts between
+ * instances, handshake auth, per-socket rate limits, and one handler per client event.
+ * Created in two steps (create, then attach the ShardService) because the service needs the
+ * room broadcaster this class provides.
+ */
+export class SocketService {
+  readonly io: TandemServer;
+  private shards: ShardService | undefined;
+  private shardCache: ShardCache | undefined;
+  private readonly local = new Map<ShardId, Set<string>>();
+  private heartbeat: NodeJS.Timeout | undefined;
+  private readonly presence: PresenceRelay;
+  private closing: Promise<void> | undefined;
+  private readonly log: Logger;
+
+  constructor(private readonly deps: SocketServiceDeps) {
+    this.log = deps.logger.child({ module: 'realtime' });
+    this.io = new Server(deps.httpServer, {
+      maxHttpBufferSize: deps.limits.socketMaxMessageBytes,
+      serveClient: false,
+      cors: { origin: true, credentials: false },
+      connectionStateRecovery: undefined,
+    });
+    const adapterKey = `${deps.keyPrefix}:socket.io`;
+    this.io.adapter(
+      deps.shardedPubSub
+        ? createShardedAdapter(deps.pubClient, deps.subClient, { channelPrefix: adapterKey, subscriptionMode: 'dynamic' })
+        : createAdapter(deps.pubClient, deps.subClient, { key: adapterKey }),
+    );
+    this.presence = new PresenceRelay((shardId, update) => {
+      this.io.to(roomOf(shardId)).emit('presence:updated', { shardId, update });
+    });
+    this.io.use((socket, next) => {
+      const token: unknown = socket.handshake.auth['token'];
+      deps.auth
+        .verify(typeof token === 'string' ? token : undefined)
+        .then((principal) => {
+          socket.data.principal = principal;
+          socket.data.joined = new Set();
+          socket.data.bucket = new TokenBucket(deps.limits.eventsPerSecond, deps.limits.eventsBurst);
+          next();
+        })
+        .catch((error: unknown) => {
+          const appError = toAppError(error);
+          const err = new Error(appError.message) as Error & { data: unknown };
+          err.data = appError.toBody();
+          next(err);
+        });
+    });
+  }
+
+  /** The broadcaster the ShardService uses. */
+  readonly events: ShardEvents = {
+    fileEdited: (shardId: ShardId, fileId: FileId, update: Uint8Array, version: number, exceptSocketId?: string) => {
+      const target = exceptSocketId === undefined ? this.io.to(roomOf(shardId)) : this.io.to(roomOf(shardId)).except(exceptSocketId);
+      target.emit('file:edited', { shardId, fileId, update, version });
+    },
+    treeChanged: (shardId: ShardId, change: TreeChange, version: number) => {
+      this.io.to(roomOf(shardId)).emit('tree:changed', { shardId, change, version });
+    },
+  };
+
+  /** Wires the event handlers and starts the membership heartbeat. */
+  attach(shards: ShardService, cache: ShardCache): void {
+    this.shards = shards;
+    this.shardCache = cache;
+    this.io.on('connection', (socket) => this.onConnection(socket));
+    this.heartbeat = setInterval(() => void this.refreshMembers(), this.deps.cache.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  /** Sockets connected to this instance. */
+  connectedCount(): number {
+    return this.io.of('/').sockets.size;
+  }
+
+  /** Shards with members on this instance. */
+  localShardCount(): number {
+    return this.local.size;
+  }
+
+  private member(socketId: string): string {
+    return `${this.deps.instanceId}:${socketId}`;
+  }
+
+  private onConnection(socket: TandemSocket): void {
+    const log = this.log.child({ socketId: socket.id, userId: socket.data.principal.userId });
+    log.debug('socket connected');
+    const expiresAt = socket.data.principal.expiresAtMs;
+    let expiry: NodeJS.Timeout | undefined;
+    if (expiresAt !== null) {
+      expiry = setTimeout(
+        () => {
+          socket.emit('shard:error', {
+            shardId: null,
+            error: { code: ErrorCode.TOKEN_EXPIRED, message: 'your token expired; reconnect with a new one' },
+          });
+          socket.disconnect(true);
+        },
+        Math.max(0, Math.min(expiresAt - Date.now(), 2 ** 31 - 1)),
+      );
+      expiry.unref();
+    }
+
+    socket.use((packet, next) => {
+      const ack = typeof packet[packet.length - 1] === 'function' ? (packet[packet.length - 1] as (a: Ack<never>) => void) : undefined;
+      if (!socket.data.bucket.take()) {
+        const error = { code: ErrorCode.RATE_LIMITED, message: 'too many events; slow down' };
+        if (ack !== undefined) ack({ ok: false, error });
+        else socket.emit('shard:error', { shardId: null, error });
+        return;
+      }
+      next();
+    });
+
+    this.handle(socket, 'shard:join', JoinPayload, async ({ shardId }) => {
+      const result = await this.service().join(socket.data.principal, shardId, this.member(socket.id));
+      if (!socket.connected) {
+        // Disconnected while loading: undo the membership the join just added.
+        await this.service().leave(shardId, this.member(socket.id));
+        throw new AppError(ErrorCode.UNAVAILABLE, 'disconnected during join');
+      }
+      await socket.join(roomOf(shardId));
+      socket.data.joined.add(shardId);
+      this.addLocal(shardId, socket.id);
+      socket.to(roomOf(shardId)).emit('presence:requested', { shardId });
+      return result;
+    });
+    this.handle(socket, 'shard:leave', LeavePayload, async ({ shardId }) => {
+      if (!socket.data.joined.has(shardId)) return null;
+      await this.leaveShard(socket, shardId);
+      return null;
+    });
+    this.handle(socket, 'file:sync', FileSyncPayload, async ({ shardId, fileId, stateVector }) => {
+      this.requireJoined(socket, shardId);
+      return this.service().syncFile(socket.data.principal, shardId, fileId, stateVector);
+    });
+    this.handle(socket, 'file:edit', FileEditPayload, async ({ shardId, fileId, update }) => {
+      this.requireJoined(socket, shardId);
+      const version = await this.service().edit(socket.data.principal, shardId, fileId, update, socket.id);
+      return { version };
+    });
+    this.handle(socket, 'file:create', FileCreatePayload, async ({ shardId, path, content }) => {
+      this.requireJoined(socket, shardId);
+      return this.service().createFile(socket.data.principal, shardId, path, content ?? '');
+    });
+    this.handle(socket, 'file:rename', FileRenamePayload, async ({ shardId, from, to }) => {
+      this.requireJoined(socket, shardId);
+      return this.service().renameFile(socket.data.principal, shardId, from, to);
+    });
+    this.handle(socket, 'file:delete', FileDeletePayload, async ({ shardId, path }) => {
+      this.requireJoined(socket, shardId);
+      return this.service().deleteFile(socket.data.principal, shardId, path);
+    });
+    this.handle(socket, 'presence:update', PresenceUpdatePayload, async ({ shardId, update }) => {
+      this.requireJoined(socket, shardId);
+      if (update.byteLength > 64 * 1024) throw new AppError(ErrorCode.PAYLOAD_TOO_LARGE, 'a presence update may hold at most 64 KiB');
+      if (!this.presence.push(shardId, update)) {
+        throw new AppError(ErrorCode.UPDATE_MALFORMED, 'the presence update is not a valid awareness update');
+      }
+      return null;
+    });
+
+    socket.onAny((event: unknown, ...args: unknown[]) => {
+      if (typeof event === 'string' && KNOWN_EVENTS.has(event)) return;
+      const ack = args[args.length - 1];
+      if (typeof ack === 'function') {
+        (ack as (a: Ack<never>) => void)({ ok: false, error: { code: ErrorCode.NOT_FOUND, message: `unknown event "${String(event)}"` } });
+      }
+    });
+
+    socket.on('disconnect', (reason) => {
+      if (expiry !== undefined) clearTimeout(expiry);
+      log.debug({ reason }, 'socket disconnected');
+      for (const shardId of socket.data.joined) {
+        this.leaveShard(socket, shardId).catch((error: unknown) =>
+          log.warn({ err: error, shardId }, 'leave on disconnect failed; the member will expire'),
+        );
+      }
+    });
+  }
+
+  private handle<E extends keyof ClientToServerEvents, S extends z.ZodType>(
+    socket: TandemSocket,
+    event: E,
+    schema: S,
+    run: (payload: z.infer<S>) => Promise<unknown>,
+  ): void {
+    const listener = async (payload: unknown, ack?: unknown) => {
+      const reply = typeof ack === 'function' ? (ack as (a: Ack<unknown>) => void) : undefined;
+      try {
+        const parsed = schema.safeParse(payload);
+        if (!parsed.success) {
+          throw new AppError(ErrorCode.VALIDATION_FAILED, `invalid ${event} payload: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(payload)'}: ${i.message}`).join('; ')}`);
+        }
+        const data = await run(parsed.data);
+        reply?.({ ok: true, data });
+      } catch (error) {
+        const appError = toAppError(error);
+        if (appError.code === ErrorCode.INTERNAL) {
+          this.log.error({ err: appError.cause ?? error, event, socketId: socket.id }, 'event failed');
+        }
+        if (reply !== undefined) reply({ ok: false, error: appError.toBody() });
+        else socket.emit('shard:error', { shardId: null, error: appError.toBody() });
+      }
+    };
+    // socket.io's typed `on` cannot express "one generic listener for any event"; the payload
+    // is validated by the schema above, so the listener takes `unknown`.
+    (socket as unknown as { on(event: string, listener: (...args: unknown[]) => void): void }).on(event, (payload, ack) =>
+      void listener(payload, ack),
+    );
+  }
+
+  private requireJoined(socket: TandemSocket, shardId: ShardId): void {
+    if (!socket.data.joined.has(shardId)) {
+      throw new AppError(ErrorCode.NOT_JOINED, 'join the shard (shard:join) before using it', { details: { shardId } });
+    }
+  }
+
+  private async leaveShard(socket: TandemSocket, shardId: ShardId): Promise<void> {
+    socket.data.joined.delete(shardId);
+    this.removeLocal(shardId, socket.id);
+    await socket.leave(roomOf(shardId));
+    await this.service().leave(shardId, this.member(socket.id));
+  }
+
+  private addLocal(shardId: ShardId, socketId: string): void {
+    let set = this.local.get(shardId);
+    if (set === undefined) {
+      set = new Set();
+      this.local.set(shardId, set);
+    }
+    set.add(socketId);
+  }
+
+  private removeLocal(shardId: ShardId, socketId: string): void {
+    const set = this.local.get(shardId);
+    if (set === undefined) return;
+    set.delete(socketId);
+    if (set.size === 0) this.local.delete(shardId);
+  }
+
+  private async refreshMembers(): Promise<void> {
+    const cache = this.shardCache;
+    if (cache === undefined) return;
+    await Promise.all(
+      [...this.local].map(([shardId, sockets]) =>
+        cache
+          .refreshMembers(
+            shardId,
+            [...sockets].map((s) => this.member(s)),
+          )
+          .catch((error: unknown) => this.log.warn({ err: error, shardId }, 'member heartbeat failed')),
+      ),
+    );
+  }
+
+  private service(): ShardService {
+    if (this.shards === undefined) throw new Error('SocketService.attach() was not called');
+    return this.shards;
+  }
+
+  /**
+   * Tells every local socket to reconnect elsewhere, removes their memberships, and closes the
+   * socket.io server (not the HTTP server, which its owner closes). Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
+    this.presence.close();
+    const sockets = [...this.io.of('/').sockets.values()];
+    for (const socket of sockets) {
+      socket.emit('shard:error', {
+        shardId: null,
+        error: { code: ErrorCode.UNAVAILABLE, message: 'server shutting down; reconnecting to another instance' },
+      });
+    }
+    const leaves: Array<Promise<void>> = [];
+    for (const socket of sockets) {
+      for (const shardId of socket.data.joined) leaves.push(this.leaveShard(socket, shardId));
+      socket.disconnect(true);
+    }
+    const results = await Promise.allSettled(leaves);
+    for (const r of results) {
+      if (r.status === 'rejected') this.log.warn({ err: r.reason }, 'leave during shutdown failed; the member will expire');
+    }
+    // io.close() would also close the HTTP server, which Fastify owns; close the engine and
+    // the adapter only.
+    this.io.engine.close();
+    await new Promise<void>((resolve) => {
+      const adapter = this.io.of('/').adapter as unknown as { close?: () => Promise<void> | void };
+      Promise.resolve(adapter.close?.()).then(resolve, resolve);
+    });
+  }
+}
+
+const KNOWN_EVENTS = new Set<string>([
+  'shard:join',
+  'shard:leave',
+  'file:sync',
+  'file:edit',
+  'file:create',
+  'file:rename',
+  'file:delete',
+  'presence:update',
+]);

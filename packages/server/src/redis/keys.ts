@@ -1,0 +1,72 @@
+import { isShardId, type FileId, type ShardId } from '@tandem/protocol';
+
+/**
+ * Every Redis key name lives here. Per shard: `meta` (hash: loaded marker, name, template,
+ * dependencies, firstDirtyAt), `tree` (hash fileId → path; a rename changes one field),
+ * `doc:<fileId>` (list of Yjs updates, oldest first; after population or compaction the first
+ * is the merged state), `dirty` (zset fileId → shard clock of its last unsynced change),
+ * `members` (zset `<instance>:<socket>` → expiry ms), `lock` (populate lock), `seq` (the shard
+ * clock), `gen` (hash fileId → compaction generation), `docbytes` (hash fileId → bytes held).
+ * Shard keys are `<prefix>:shard:{<shardId>}:<part>`: the
+ * braces are a hash tag, so all keys of one shard map to one Redis Cluster slot and the
+ * multi-key scripts work on a cluster.
+ */
+export type ShardKeyPart = 'meta' | 'tree' | 'dirty' | 'members' | 'lock' | 'seq' | 'gen' | 'docbytes' | { doc: FileId };
+
+export type ShardKeys = {
+  meta: string;
+  tree: string;
+  dirty: string;
+  members: string;
+  lock: string;
+  seq: string;
+  gen: string;
+  docbytes: string;
+  doc(fileId: FileId): string;
+  /** Prefix shared by all doc keys (for scans). */
+  docPrefix: string;
+};
+
+export function shardKeys(prefix: string, shardId: ShardId): ShardKeys {
+  const base = `${prefix}:shard:{${shardId}}`;
+  return {
+    meta: `${base}:meta`,
+    tree: `${base}:tree`,
+    dirty: `${base}:dirty`,
+    members: `${base}:members`,
+    lock: `${base}:lock`,
+    seq: `${base}:seq`,
+    gen: `${base}:gen`,
+    docbytes: `${base}:docbytes`,
+    doc: (fileId) => `${base}:doc:${fileId}`,
+    docPrefix: `${base}:doc:`,
+  };
+}
+
+/** Sorted set of open (cached) shards → last activity time: what the sweep and scheduler scan. */
+export function openShardsKey(prefix: string): string {
+  return `${prefix}:open-shards`;
+}
+
+/** Sorted set of shards with unsynced changes → time of the oldest unsynced change. */
+export function dirtyShardsKey(prefix: string): string {
+  return `${prefix}:dirty-shards`;
+}
+
+/** Parses a shard key back into its shard id and part; throws on anything else. */
+export function parseShardKey(prefix: string, key: string): { shardId: ShardId; part: ShardKeyPart } {
+  const head = `${prefix}:shard:{`;
+  if (!key.startsWith(head)) throw new Error(`not a shard key: ${key}`);
+  const close = key.indexOf('}:', head.length);
+  if (close === -1) throw new Error(`malformed shard key: ${key}`);
+  const shardId = key.slice(head.length, close);
+  if (!isShardId(shardId)) throw new Error(`malformed shard id in key: ${key}`);
+  const rest = key.slice(close + 2);
+  const simple = ['meta', 'tree', 'dirty', 'members', 'lock', 'seq', 'gen', 'docbytes'] as const;
+  const found = simple.find((p) => p === rest);
+  if (found !== undefined) return { shardId, part: found };
+  if (rest.startsWith('doc:') && /^[A-Za-z0-9_-]{8,64}$/.test(rest.slice(4))) {
+    return { shardId, part: { doc: rest.slice(4) as FileId } };
+  }
+  throw new Error(`unknown shard key part: ${key}`);
+}

@@ -1,0 +1,246 @@
+/**
+ * The atomic steps of the shard cache, as Redis Lua scripts. Every key a script touches
+ * belongs to one shard and shares its hash tag (doc keys are derived from the doc prefix
+ * passed in ARGV, which is in the same slot), so the scripts run unchanged on Redis Cluster.
+ *
+ * Errors are returned as `error_reply` with one of our error codes as the message so the
+ * caller can map them without parsing prose.
+ */
+
+const NOW_MS = `local __t = redis.call('TIME'); local now = tonumber(__t[1]) * 1000 + math.floor(tonumber(__t[2]) / 1000)`;
+
+// Path collision rules shared by create and rename: exact or ASCII-case-insensitive twins,
+// a file where a folder is, or a folder where a file is.
+const COLLIDES = `
+local function collides(existing, target)
+  if existing == target or string.lower(existing) == string.lower(target) then return true end
+  local le, lt = string.lower(existing), string.lower(target)
+  if string.sub(le, 1, #lt + 1) == lt .. '/' then return true end
+  if string.sub(lt, 1, #le + 1) == le .. '/' then return true end
+  return false
+end`;
+
+/** KEYS: meta, tree, doc, dirty, seq, docbytes. ARGV: fileId, update, maxDocBytes. → new version */
+export const EDIT = `
+if redis.call('HGET', KEYS[1], 'loaded') ~= '1' then return redis.error_reply('NOT_LOADED') end
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return redis.error_reply('FILE_NOT_FOUND') end
+local size = tonumber(redis.call('HGET', KEYS[6], ARGV[1]) or '0') + string.len(ARGV[2])
+if size > tonumber(ARGV[3]) then return redis.error_reply('FILE_TOO_LARGE') end
+local v = redis.call('INCR', KEYS[5])
+redis.call('RPUSH', KEYS[3], ARGV[2])
+redis.call('HSET', KEYS[6], ARGV[1], size)
+redis.call('ZADD', KEYS[4], v, ARGV[1])
+if redis.call('HEXISTS', KEYS[1], 'firstDirtyAt') == 0 then
+  ${NOW_MS}
+  redis.call('HSET', KEYS[1], 'firstDirtyAt', now)
+end
+return v
+`;
+
+/** KEYS: meta, tree, doc, dirty, seq, docbytes. ARGV: fileId, path, state, maxFiles. → new version */
+export const CREATE_FILE = `
+${COLLIDES}
+if redis.call('HGET', KEYS[1], 'loaded') ~= '1' then return redis.error_reply('NOT_LOADED') end
+if redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[4]) then return redis.error_reply('TOO_MANY_FILES') end
+local paths = redis.call('HVALS', KEYS[2])
+for _, p in ipairs(paths) do
+  if collides(p, ARGV[2]) then return redis.error_reply('FILE_EXISTS') end
+end
+local v = redis.call('INCR', KEYS[5])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('DEL', KEYS[3])
+redis.call('RPUSH', KEYS[3], ARGV[3])
+redis.call('HSET', KEYS[6], ARGV[1], string.len(ARGV[3]))
+redis.call('ZADD', KEYS[4], v, ARGV[1])
+if redis.call('HEXISTS', KEYS[1], 'firstDirtyAt') == 0 then
+  ${NOW_MS}
+  redis.call('HSET', KEYS[1], 'firstDirtyAt', now)
+end
+return v
+`;
+
+/**
+ * Renames a file, or every file of a folder. KEYS: meta, tree, dirty, seq. ARGV: from, to.
+ * → { version, id1, from1, to1, id2, ... }
+ */
+export const RENAME = `
+${COLLIDES}
+if redis.call('HGET', KEYS[1], 'loaded') ~= '1' then return redis.error_reply('NOT_LOADED') end
+local from, to = ARGV[1], ARGV[2]
+if string.sub(to, 1, #from + 1) == from .. '/' then return redis.error_reply('PATH_INVALID') end
+local all = redis.call('HGETALL', KEYS[2])
+local moving, staying = {}, {}
+for i = 1, #all, 2 do
+  local id, p = all[i], all[i + 1]
+  if p == from or string.sub(p, 1, #from + 1) == from .. '/' then
+    table.insert(moving, { id, p, to .. string.sub(p, #from + 1) })
+  else
+    table.insert(staying, p)
+  end
+end
+if #moving == 0 then return redis.error_reply('FILE_NOT_FOUND') end
+for _, m in ipairs(moving) do
+  for _, p in ipairs(staying) do
+    if collides(p, m[3]) then return redis.error_reply('FILE_EXISTS') end
+  end
+end
+local v = redis.call('INCR', KEYS[4])
+local out = { v }
+for _, m in ipairs(moving) do
+  redis.call('HSET', KEYS[2], m[1], m[3])
+  redis.call('ZADD', KEYS[3], v, m[1])
+  table.insert(out, m[1]); table.insert(out, m[2]); table.insert(out, m[3])
+end
+if redis.call('HEXISTS', KEYS[1], 'firstDirtyAt') == 0 then
+  ${NOW_MS}
+  redis.call('HSET', KEYS[1], 'firstDirtyAt', now)
+end
+return out
+`;
+
+/**
+ * Deletes a file, or every file of a folder. The doc lists stay until the sync that
+ * writes the deletion removes them. KEYS: meta, tree, dirty, seq. ARGV: path.
+ * → { version, id1, path1, ... }
+ */
+export const DELETE = `
+if redis.call('HGET', KEYS[1], 'loaded') ~= '1' then return redis.error_reply('NOT_LOADED') end
+local target = ARGV[1]
+local all = redis.call('HGETALL', KEYS[2])
+local gone = {}
+for i = 1, #all, 2 do
+  local id, p = all[i], all[i + 1]
+  if p == target or string.sub(p, 1, #target + 1) == target .. '/' then table.insert(gone, { id, p }) end
+end
+if #gone == 0 then return redis.error_reply('FILE_NOT_FOUND') end
+local v = redis.call('INCR', KEYS[4])
+local out = { v }
+for _, g in ipairs(gone) do
+  redis.call('HDEL', KEYS[2], g[1])
+  redis.call('ZADD', KEYS[3], v, g[1])
+  table.insert(out, g[1]); table.insert(out, g[2])
+end
+if redis.call('HEXISTS', KEYS[1], 'firstDirtyAt') == 0 then
+  ${NOW_MS}
+  redis.call('HSET', KEYS[1], 'firstDirtyAt', now)
+end
+return out
+`;
+
+/** Adds or refreshes a member. KEYS: members. ARGV: member, ttlMs. → live member count */
+export const MEMBER_ADD = `
+${NOW_MS}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+return redis.call('ZCARD', KEYS[1])
+`;
+
+/** Removes a member. KEYS: members. ARGV: member. → live member count left */
+export const MEMBER_REMOVE = `
+${NOW_MS}
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+return redis.call('ZCARD', KEYS[1])
+`;
+
+/** Extends the expiry of existing members only. KEYS: members. ARGV: ttlMs, member... */
+export const MEMBER_REFRESH = `
+${NOW_MS}
+local n = 0
+for i = 2, #ARGV do
+  n = n + redis.call('ZADD', KEYS[1], 'XX', 'CH', now + tonumber(ARGV[1]), ARGV[i])
+end
+return n
+`;
+
+/** Live member count after pruning expired ones. KEYS: members. */
+export const MEMBER_COUNT = `
+${NOW_MS}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+return redis.call('ZCARD', KEYS[1])
+`;
+
+/** Releases a lock only if we still own it. KEYS: lock. ARGV: token. */
+export const UNLOCK = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+/**
+ * Atomic read of everything a sync needs. KEYS: meta, tree, dirty, seq, gen. ARGV: docPrefix.
+ * → { loaded, seq, firstDirtyAt, { fileId, version, path or '', gen, update1, update2, ... }, ... }
+ */
+export const SNAPSHOT = `
+local loaded = redis.call('HGET', KEYS[1], 'loaded') or '0'
+local seq = redis.call('GET', KEYS[4]) or '0'
+local firstDirtyAt = redis.call('HGET', KEYS[1], 'firstDirtyAt') or '0'
+local out = { loaded, seq, firstDirtyAt }
+local dirty = redis.call('ZRANGE', KEYS[3], 0, -1, 'WITHSCORES')
+for i = 1, #dirty, 2 do
+  local f = dirty[i]
+  local entry = { f, dirty[i + 1], redis.call('HGET', KEYS[2], f) or '', redis.call('HGET', KEYS[5], f) or '0' }
+  local updates = redis.call('LRANGE', ARGV[1] .. f, 0, -1)
+  for _, u in ipairs(updates) do table.insert(entry, u) end
+  table.insert(out, entry)
+end
+return out
+`;
+
+/**
+ * After a sync committed: replace the first n updates of each written file with their merged
+ * state (only if no other compaction ran since the snapshot: same gen), drop deleted files'
+ * lists, and clear dirty entries not newer than what was written.
+ * KEYS: meta, tree, dirty, gen, docbytes. ARGV: docPrefix, snapshotTimeMs, then per file:
+ * fileId, version, gen, n, mergedState.
+ * → number of dirty entries left
+ */
+export const COMPACT = `
+local prefix = ARGV[1]
+for i = 3, #ARGV, 5 do
+  local f, v, g, n, merged = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], tonumber(ARGV[i + 3]), ARGV[i + 4]
+  local doc = prefix .. f
+  local score = redis.call('ZSCORE', KEYS[3], f)
+  if redis.call('HEXISTS', KEYS[2], f) == 1 then
+    if (redis.call('HGET', KEYS[4], f) or '0') == g and redis.call('LLEN', doc) >= n then
+      local rest = redis.call('LRANGE', doc, n, -1)
+      local bytes = string.len(merged)
+      for _, u in ipairs(rest) do bytes = bytes + string.len(u) end
+      redis.call('LTRIM', doc, n, -1)
+      redis.call('LPUSH', doc, merged)
+      redis.call('HINCRBY', KEYS[4], f, 1)
+      redis.call('HSET', KEYS[5], f, bytes)
+    end
+  elseif score == false or tonumber(score) <= v then
+    redis.call('DEL', doc)
+    redis.call('HDEL', KEYS[4], f)
+    redis.call('HDEL', KEYS[5], f)
+  end
+  if score ~= false and tonumber(score) <= v then redis.call('ZREM', KEYS[3], f) end
+end
+local left = redis.call('ZCARD', KEYS[3])
+if left == 0 then
+  redis.call('HDEL', KEYS[1], 'firstDirtyAt')
+elseif redis.call('HEXISTS', KEYS[1], 'firstDirtyAt') == 1 then
+  redis.call('HSET', KEYS[1], 'firstDirtyAt', ARGV[2])
+end
+return left
+`;
+
+/**
+ * Deletes every key of a shard, but only when nobody is in it, nothing is unsynced and no
+ * populate holds the lock. KEYS: meta, tree, dirty, members, lock, seq, gen, docbytes.
+ * ARGV: docPrefix. → 'EVICTED' | 'MEMBERS' | 'DIRTY' | 'LOCKED'
+ */
+export const EVICT = `
+${NOW_MS}
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
+if redis.call('ZCARD', KEYS[4]) > 0 then return 'MEMBERS' end
+if redis.call('ZCARD', KEYS[3]) > 0 then return 'DIRTY' end
+if redis.call('EXISTS', KEYS[5]) == 1 then return 'LOCKED' end
+local ids = redis.call('HKEYS', KEYS[2])
+for _, f in ipairs(ids) do redis.call('DEL', ARGV[1] .. f) end
+local held = redis.call('HKEYS', KEYS[8])
+for _, f in ipairs(held) do redis.call('DEL', ARGV[1] .. f) end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[6], KEYS[7], KEYS[8])
+return 'EVICTED'
+`;

@@ -1,0 +1,473 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+import {
+  ErrorCode,
+  isErrorCode,
+  type DependencyMap,
+  type FileEntry,
+  type FileId,
+  type ShardId,
+} from '@tandem/protocol';
+import { AppError } from '../errors/index.js';
+import type { Config } from '../config/index.js';
+import type { Logger } from '../logging/index.js';
+import type { IShardRepository } from '../persistence/index.js';
+import { openShardsKey, shardKeys, type ShardKeys } from '../redis/index.js';
+import * as lua from './lua-scripts.js';
+import { stateFromText } from './ydoc.js';
+
+/** The cached description of an open shard. */
+export type CachedMeta = {
+  id: ShardId;
+  name: string;
+  templateId: string;
+  templateRevision: number;
+  dependencies: DependencyMap;
+  devDependencies: DependencyMap;
+  createdAt: string;
+  updatedAt: string;
+  lastSyncTimestamp: number;
+  /** ms since the epoch (Redis clock) of the oldest unsynced change, or null. */
+  firstDirtyAt: number | null;
+};
+
+/** One dirty file as an atomic snapshot reads it. */
+export type SnapshotFile = {
+  id: FileId;
+  /** Shard clock of the file's last change. */
+  version: number;
+  /** null when the file was deleted. */
+  path: string | null;
+  gen: string;
+  updates: Uint8Array[];
+};
+
+export type ShardSnapshot = {
+  loaded: boolean;
+  seq: number;
+  firstDirtyAt: number | null;
+  files: SnapshotFile[];
+};
+
+export type CompactEntry = { id: FileId; version: number; gen: string; count: number; state: Uint8Array };
+
+export type EvictOutcome = 'EVICTED' | 'MEMBERS' | 'DIRTY' | 'LOCKED';
+
+type Scripts = {
+  tandemEdit(...args: Array<string | Buffer | number>): Promise<number>;
+  tandemCreateFile(...args: Array<string | Buffer | number>): Promise<number>;
+  tandemRename(...args: Array<string | Buffer | number>): Promise<Array<string | number>>;
+  tandemDelete(...args: Array<string | Buffer | number>): Promise<Array<string | number>>;
+  tandemMemberAdd(...args: Array<string | number>): Promise<number>;
+  tandemMemberRemove(...args: Array<string | number>): Promise<number>;
+  tandemMemberRefresh(...args: Array<string | number>): Promise<number>;
+  tandemMemberCount(...args: Array<string | number>): Promise<number>;
+  tandemUnlock(...args: string[]): Promise<number>;
+  tandemSnapshotBuffer(...args: string[]): Promise<unknown[]>;
+  tandemCompact(...args: Array<string | Buffer | number>): Promise<number>;
+  tandemEvict(...args: string[]): Promise<string>;
+};
+
+const SCRIPT_DEFS: Array<[name: string, numberOfKeys: number, lua: string]> = [
+  ['tandemEdit', 6, lua.EDIT],
+  ['tandemCreateFile', 6, lua.CREATE_FILE],
+  ['tandemRename', 4, lua.RENAME],
+  ['tandemDelete', 4, lua.DELETE],
+  ['tandemMemberAdd', 1, lua.MEMBER_ADD],
+  ['tandemMemberRemove', 1, lua.MEMBER_REMOVE],
+  ['tandemMemberRefresh', 1, lua.MEMBER_REFRESH],
+  ['tandemMemberCount', 1, lua.MEMBER_COUNT],
+  ['tandemUnlock', 1, lua.UNLOCK],
+  // ioredis adds a `…Buffer` variant of every script; the snapshot is read through it.
+  ['tandemSnapshot', 5, lua.SNAPSHOT],
+  ['tandemCompact', 5, lua.COMPACT],
+  ['tandemEvict', 8, lua.EVICT],
+];
+
+/** Registers the Lua scripts on a connection (idempotent) and returns it typed. */
+export function withScripts(redis: Redis): Redis & Scripts {
+  for (const [name, numberOfKeys, lua] of SCRIPT_DEFS) {
+    if (!(name in redis)) redis.defineCommand(name, { numberOfKeys, lua });
+  }
+  return redis as Redis & Scripts;
+}
+
+export type ShardCacheDeps = {
+  redis: Redis;
+  repository: IShardRepository;
+  logger: Logger;
+  keyPrefix: string;
+  cache: Config['cache'];
+  limits: Config['limits'];
+};
+
+/**
+ * The live state of open shards in Redis: single-flight population from the database,
+ * cluster-wide membership, and the atomic edit and file-tree steps. Holds no document in
+ * memory; any instance can serve any shard.
+ */
+export class ShardCache {
+  private readonly redis: Redis & Scripts;
+  private readonly loading = new Map<ShardId, Promise<void>>();
+
+  constructor(private readonly deps: ShardCacheDeps) {
+    this.redis = withScripts(deps.redis);
+  }
+
+  keys(shardId: ShardId): ShardKeys {
+    return shardKeys(this.deps.keyPrefix, shardId);
+  }
+
+  async isLoaded(shardId: ShardId): Promise<boolean> {
+    return (await this.redis.hget(this.keys(shardId).meta, 'loaded')) === '1';
+  }
+
+  /**
+   * Makes sure the shard is in Redis, loading it from the database exactly once across the
+   * cluster: concurrent callers in this process share one promise, other processes wait for
+   * the lock holder. A failed load leaves the shard closed (never empty).
+   */
+  ensureLoaded(shardId: ShardId): Promise<void> {
+    const inFlight = this.loading.get(shardId);
+    if (inFlight !== undefined) return inFlight;
+    const promise = this.load(shardId).finally(() => this.loading.delete(shardId));
+    this.loading.set(shardId, promise);
+    return promise;
+  }
+
+  private async load(shardId: ShardId): Promise<void> {
+    const k = this.keys(shardId);
+    const deadline = Date.now() + this.deps.cache.lockTtlMs * 2;
+    let waitMs = 5;
+    while (Date.now() < deadline) {
+      if (await this.isLoaded(shardId)) return;
+      const token = randomUUID();
+      const locked = await this.redis.set(k.lock, token, 'PX', this.deps.cache.lockTtlMs, 'NX');
+      if (locked === 'OK') {
+        try {
+          // Another instance may have finished loading between our check and the lock.
+          if (await this.isLoaded(shardId)) return;
+          await this.populate(shardId, k);
+          return;
+        } finally {
+          await this.redis.tandemUnlock(k.lock, token);
+        }
+      }
+      await sleep(waitMs);
+      waitMs = Math.min(waitMs * 2, 100);
+    }
+    throw new AppError(ErrorCode.SHARD_UNAVAILABLE, 'the shard is being loaded elsewhere and did not become ready; retry', {
+      details: { shardId },
+    });
+  }
+
+  private async populate(shardId: ShardId, k: ShardKeys): Promise<void> {
+    let shard;
+    try {
+      shard = await this.deps.repository.findById(shardId);
+    } catch (error) {
+      throw new AppError(ErrorCode.SHARD_UNAVAILABLE, 'the shard could not be loaded from the database; retry', {
+        details: { shardId },
+        cause: error,
+      });
+    }
+    if (shard === null) throw new AppError(ErrorCode.SHARD_NOT_FOUND, 'no shard with this id', { details: { shardId } });
+    const started = Date.now();
+    // Registered first, so the sweep can clean up after a populate that dies half-way.
+    await this.redis.zadd(openShardsKey(this.deps.keyPrefix), Date.now(), shardId);
+    const clock = Math.max(shard.lastSyncTimestamp, ...shard.files.map((f) => f.version));
+    const CHUNK = 100;
+    for (let i = 0; i < shard.files.length; i += CHUNK) {
+      const pipeline = this.redis.pipeline();
+      for (const f of shard.files.slice(i, i + CHUNK)) {
+        pipeline.del(k.doc(f.id));
+        pipeline.rpush(k.doc(f.id), Buffer.from(f.ydocState));
+        pipeline.hset(k.tree, f.id, f.path);
+        pipeline.hset(k.docbytes, f.id, f.ydocState.byteLength);
+      }
+      await execOrThrow(pipeline);
+    }
+    const tx = this.redis.multi();
+    // The clock never moves back: after a Redis flush it restarts from the database watermark.
+    tx.set(k.seq, String(clock), 'NX');
+    tx.hset(k.meta, {
+      name: shard.name,
+      templateId: shard.templateId,
+      templateRevision: String(shard.templateRevision),
+      dependencies: JSON.stringify(shard.dependencies),
+      devDependencies: JSON.stringify(shard.devDependencies),
+      createdAt: shard.createdAt.toISOString(),
+      updatedAt: shard.updatedAt.toISOString(),
+      lastSyncTimestamp: String(shard.lastSyncTimestamp),
+      loaded: '1',
+    });
+    await execOrThrow(tx);
+    this.deps.logger.info(
+      { shardId, files: shard.files.length, durationMs: Date.now() - started },
+      'shard loaded into cache',
+    );
+  }
+
+  async meta(shardId: ShardId): Promise<CachedMeta | null> {
+    const m = await this.redis.hgetall(this.keys(shardId).meta);
+    if (m['loaded'] !== '1') return null;
+    return {
+      id: shardId,
+      name: m['name'] ?? '',
+      templateId: m['templateId'] ?? '',
+      templateRevision: Number(m['templateRevision'] ?? 0),
+      dependencies: JSON.parse(m['dependencies'] ?? '{}') as DependencyMap,
+      devDependencies: JSON.parse(m['devDependencies'] ?? '{}') as DependencyMap,
+      createdAt: m['createdAt'] ?? '',
+      updatedAt: m['updatedAt'] ?? '',
+      lastSyncTimestamp: Number(m['lastSyncTimestamp'] ?? 0),
+      firstDirtyAt: m['firstDirtyAt'] === undefined ? null : Number(m['firstDirtyAt']),
+    };
+  }
+
+  /** Records what a sync wrote, so later loads of the meta show it. */
+  async setSynced(shardId: ShardId, lastSyncTimestamp: number, dependencies?: { dependencies: DependencyMap; devDependencies: DependencyMap }): Promise<void> {
+    const k = this.keys(shardId);
+    if (!(await this.isLoaded(shardId))) return;
+    const fields: Record<string, string> = { lastSyncTimestamp: String(lastSyncTimestamp), updatedAt: new Date().toISOString() };
+    if (dependencies !== undefined) {
+      fields['dependencies'] = JSON.stringify(dependencies.dependencies);
+      fields['devDependencies'] = JSON.stringify(dependencies.devDependencies);
+    }
+    await this.redis.hset(k.meta, fields);
+  }
+
+  /** The shard's file tree, sorted by path. */
+  async tree(shardId: ShardId): Promise<FileEntry[]> {
+    const all = await this.redis.hgetall(this.keys(shardId).tree);
+    return Object.entries(all)
+      .map(([id, path]) => ({ id: id as FileId, path }))
+      .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  }
+
+  /** The current shard clock. */
+  async version(shardId: ShardId): Promise<number> {
+    return Number((await this.redis.get(this.keys(shardId).seq)) ?? 0);
+  }
+
+  async pathOf(shardId: ShardId, fileId: FileId): Promise<string | null> {
+    return this.redis.hget(this.keys(shardId).tree, fileId);
+  }
+
+  /** All stored updates of a file, oldest first (the first is its merged state). */
+  async updates(shardId: ShardId, fileId: FileId): Promise<Uint8Array[]> {
+    return this.redis.lrangeBuffer(this.keys(shardId).doc(fileId), 0, -1);
+  }
+
+  /** Appends a Yjs update and marks the file dirty in one atomic step. Returns the new version. */
+  async appendUpdate(shardId: ShardId, fileId: FileId, update: Uint8Array): Promise<number> {
+    const k = this.keys(shardId);
+    return this.loadedOp(shardId, () =>
+      this.redis.tandemEdit(
+        k.meta,
+        k.tree,
+        k.doc(fileId),
+        k.dirty,
+        k.seq,
+        k.docbytes,
+        fileId,
+        Buffer.from(update.buffer, update.byteOffset, update.byteLength),
+        this.deps.limits.maxFileBytes,
+      ),
+    );
+  }
+
+  /** Creates a file (path already canonical). Throws FILE_EXISTS, TOO_MANY_FILES. */
+  async createFile(shardId: ShardId, path: string, content: string): Promise<{ file: FileEntry; version: number }> {
+    const k = this.keys(shardId);
+    const id = newFileId();
+    const state = stateFromText(content);
+    if (state.byteLength > this.deps.limits.maxFileBytes) {
+      throw new AppError(ErrorCode.FILE_TOO_LARGE, `a file may hold at most ${this.deps.limits.maxFileBytes} bytes`);
+    }
+    const version = await this.loadedOp(shardId, () =>
+      this.redis.tandemCreateFile(
+        k.meta,
+        k.tree,
+        k.doc(id),
+        k.dirty,
+        k.seq,
+        k.docbytes,
+        id,
+        path,
+        Buffer.from(state),
+        this.deps.limits.maxFilesPerShard,
+      ),
+    );
+    return { file: { id, path }, version };
+  }
+
+  /** Renames a file or a folder (paths canonical). */
+  async rename(
+    shardId: ShardId,
+    from: string,
+    to: string,
+  ): Promise<{ moves: Array<{ id: FileId; from: string; to: string }>; version: number }> {
+    const k = this.keys(shardId);
+    const out = await this.loadedOp(shardId, () => this.redis.tandemRename(k.meta, k.tree, k.dirty, k.seq, from, to));
+    const moves: Array<{ id: FileId; from: string; to: string }> = [];
+    for (let i = 1; i + 2 < out.length; i += 3) {
+      moves.push({ id: String(out[i]) as FileId, from: String(out[i + 1]), to: String(out[i + 2]) });
+    }
+    return { moves, version: Number(out[0]) };
+  }
+
+  /** Deletes a file or a folder (path canonical). */
+  async delete(shardId: ShardId, path: string): Promise<{ files: FileEntry[]; version: number }> {
+    const k = this.keys(shardId);
+    const out = await this.loadedOp(shardId, () => this.redis.tandemDelete(k.meta, k.tree, k.dirty, k.seq, path));
+    const files: FileEntry[] = [];
+    for (let i = 1; i + 1 < out.length; i += 2) files.push({ id: String(out[i]) as FileId, path: String(out[i + 1]) });
+    return { files, version: Number(out[0]) };
+  }
+
+  /**
+   * Runs a cache step that needs the shard loaded. If Redis lost the shard (flushed or
+   * restarted without persistence) while people are in it, loads it again and retries once.
+   */
+  private async loadedOp<T>(shardId: ShardId, op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (error) {
+      if (scriptErrorCode(error) !== 'NOT_LOADED') throw mapScriptError(error, shardId);
+    }
+    this.deps.logger.warn({ shardId }, 'shard missing from cache during an operation; reloading');
+    await this.ensureLoaded(shardId);
+    try {
+      return await op();
+    } catch (error) {
+      throw mapScriptError(error, shardId);
+    }
+  }
+
+  // ---- membership ------------------------------------------------------------------------
+
+  /** Adds (or refreshes) a member; returns the live member count. */
+  addMember(shardId: ShardId, member: string): Promise<number> {
+    return this.redis.tandemMemberAdd(this.keys(shardId).members, member, this.deps.cache.memberTtlMs);
+  }
+
+  /** Removes a member; returns how many live members are left in the whole cluster. */
+  removeMember(shardId: ShardId, member: string): Promise<number> {
+    return this.redis.tandemMemberRemove(this.keys(shardId).members, member);
+  }
+
+  /** Extends the expiry of this instance's members of one shard. */
+  async refreshMembers(shardId: ShardId, members: readonly string[]): Promise<void> {
+    if (members.length === 0) return;
+    await this.redis.tandemMemberRefresh(this.keys(shardId).members, this.deps.cache.memberTtlMs, ...members);
+  }
+
+  /** Live members in the cluster (expired ones pruned). */
+  memberCount(shardId: ShardId): Promise<number> {
+    return this.redis.tandemMemberCount(this.keys(shardId).members);
+  }
+
+  /** Shards currently cached, with the time each was opened. */
+  async openShards(): Promise<ShardId[]> {
+    return (await this.redis.zrange(openShardsKey(this.deps.keyPrefix), '0', '-1')) as ShardId[];
+  }
+
+  /** Number of files with unsynced changes. */
+  dirtyCount(shardId: ShardId): Promise<number> {
+    return this.redis.zcard(this.keys(shardId).dirty);
+  }
+
+  // ---- sync support ------------------------------------------------------------------------
+
+  /** Atomic read of the shard clock and every dirty file's updates. */
+  async snapshot(shardId: ShardId): Promise<ShardSnapshot> {
+    const k = this.keys(shardId);
+    const raw = await this.redis.tandemSnapshotBuffer(k.meta, k.tree, k.dirty, k.seq, k.gen, k.docPrefix);
+    const [loaded, seq, firstDirtyAt, ...entries] = raw as [Buffer, Buffer, Buffer, ...Buffer[][]];
+    const files = entries.map((entry): SnapshotFile => {
+      const [id, version, path, gen, ...updates] = entry as [Buffer, Buffer, Buffer, Buffer, ...Buffer[]];
+      const p = path.toString('utf8');
+      return {
+        id: id.toString('utf8') as FileId,
+        version: Number(version.toString()),
+        path: p === '' ? null : p,
+        gen: gen.toString(),
+        updates,
+      };
+    });
+    const first = Number(firstDirtyAt.toString());
+    return {
+      loaded: loaded.toString() === '1',
+      seq: Number(seq.toString()),
+      firstDirtyAt: first === 0 ? null : first,
+      files,
+    };
+  }
+
+  /** After a committed sync: compacts written files and clears their dirty marks. Returns dirty files left. */
+  async compact(shardId: ShardId, snapshotTimeMs: number, entries: readonly CompactEntry[]): Promise<number> {
+    const k = this.keys(shardId);
+    const args: Array<string | Buffer | number> = [k.docPrefix, snapshotTimeMs];
+    for (const e of entries) args.push(e.id, e.version, e.gen, e.count, Buffer.from(e.state));
+    return this.redis.tandemCompact(k.meta, k.tree, k.dirty, k.gen, k.docbytes, ...args);
+  }
+
+  /** Deletes the shard's keys if nobody is in it and nothing is unsynced. */
+  async evict(shardId: ShardId): Promise<EvictOutcome> {
+    const k = this.keys(shardId);
+    const outcome = (await this.redis.tandemEvict(
+      k.meta,
+      k.tree,
+      k.dirty,
+      k.members,
+      k.lock,
+      k.seq,
+      k.gen,
+      k.docbytes,
+      k.docPrefix,
+    )) as EvictOutcome;
+    if (outcome === 'EVICTED') {
+      await this.redis.zrem(openShardsKey(this.deps.keyPrefix), shardId);
+      this.deps.logger.info({ shardId }, 'shard evicted from cache');
+    }
+    return outcome;
+  }
+}
+
+/** A new random file id (16 url-safe characters). */
+export function newFileId(): FileId {
+  return randomBytes(12).toString('base64url') as FileId;
+}
+
+function scriptErrorCode(error: unknown): string | null {
+  if (!(error instanceof Error)) return null;
+  const m = /^(?:ERR )?([A-Z_]+)$/.exec(error.message.trim());
+  return m?.[1] ?? null;
+}
+
+const SCRIPT_ERROR_MESSAGES: Partial<Record<string, string>> = {
+  FILE_NOT_FOUND: 'no file with this id or path in the shard',
+  FILE_TOO_LARGE: 'the file would exceed the maximum file size',
+  TOO_MANY_FILES: 'the shard already holds the maximum number of files',
+  FILE_EXISTS: 'a file or folder already exists at that path (names are compared ignoring case)',
+  PATH_INVALID: 'a folder cannot be moved into itself',
+};
+
+function mapScriptError(error: unknown, shardId: ShardId): unknown {
+  const code = scriptErrorCode(error);
+  if (code !== null && code !== 'NOT_LOADED' && isErrorCode(code)) {
+    return new AppError(code, SCRIPT_ERROR_MESSAGES[code] ?? code, { details: { shardId } });
+  }
+  if (code === 'NOT_LOADED') {
+    return new AppError(ErrorCode.SHARD_UNAVAILABLE, 'the shard is not loaded; retry', { details: { shardId } });
+  }
+  return error;
+}
+
+async function execOrThrow(pipeline: { exec(): Promise<Array<[Error | null, unknown]> | null> }): Promise<void> {
+  const results = await pipeline.exec();
+  if (results === null) throw new Error('Redis transaction was aborted');
+  for (const [error] of results) if (error !== null) throw error;
+}

@@ -1,0 +1,344 @@
+import { randomUUID } from 'node:crypto';
+import * as Y from 'yjs';
+import { zipSync, strToU8 } from 'fflate';
+import {
+  describePathProblem,
+  ErrorCode,
+  normalizePath,
+  type FileEntry,
+  type FileId,
+  type FileSyncResult,
+  type ShardDetail,
+  type ShardId,
+  type ShardSummary,
+  type TreeChange,
+} from '@tandem/protocol';
+import { AppError } from '../errors/index.js';
+import type { Config } from '../config/index.js';
+import type { Logger } from '../logging/index.js';
+import type { IShardRepository, ShardMeta, StoredFile } from '../persistence/index.js';
+import type { TemplateRegistry } from '../templates/index.js';
+import {
+  isValidUpdate,
+  newFileId,
+  stateFromText,
+  textFromUpdates,
+  updateToText,
+  type CachedMeta,
+  type ShardCache,
+} from '../shard-cache/index.js';
+import { assertAccess, accessTo, type Principal } from '../auth/index.js';
+
+/** Where the service announces changes so live collaborators see them (the socket rooms). */
+export interface ShardEvents {
+  fileEdited(shardId: ShardId, fileId: FileId, update: Uint8Array, version: number, exceptSocketId?: string): void;
+  treeChanged(shardId: ShardId, change: TreeChange, version: number): void;
+}
+
+export type ShardServiceDeps = {
+  repository: IShardRepository;
+  cache: ShardCache;
+  templates: TemplateRegistry;
+  logger: Logger;
+  limits: Config['limits'];
+  events: ShardEvents;
+  /** Called when the last member anywhere in the cluster left a shard. */
+  onLastLeave: (shardId: ShardId) => void;
+};
+
+/**
+ * Every read and write of a shard goes through here, whether it comes from REST or from a
+ * socket: writes land in the Redis cache (loading the shard if needed) and are broadcast to
+ * the room, so REST edits reach live collaborators and sync persists everything the same way.
+ */
+export class ShardService {
+  constructor(private readonly deps: ShardServiceDeps) {}
+
+  // ---- shards ----------------------------------------------------------------------------
+
+  async create(principal: Principal, input: { templateId: string; name: string }): Promise<ShardDetail> {
+    if (!principal.canCreate) {
+      throw new AppError(ErrorCode.FORBIDDEN, 'your token does not allow creating shards (needs role admin or create: true)');
+    }
+    const template = this.deps.templates.get(input.templateId);
+    if (template === undefined) {
+      throw new AppError(ErrorCode.TEMPLATE_NOT_FOUND, `no template "${input.templateId}"; GET /templates lists them`);
+    }
+    const now = new Date();
+    const files: StoredFile[] = Object.entries(template.files).map(([path, file]) => ({
+      id: newFileId(),
+      path,
+      content: file.content,
+      ydocState: stateFromText(file.content),
+      version: 0,
+      updatedAt: now,
+    }));
+    const shard = {
+      id: randomUUID() as ShardId,
+      name: input.name,
+      templateId: template.id,
+      templateRevision: template.revision,
+      dependencies: { ...template.dependencies },
+      devDependencies: { ...template.devDependencies },
+      createdAt: now,
+      updatedAt: now,
+      lastSyncTimestamp: 0,
+      files,
+    };
+    await this.deps.repository.save(shard);
+    this.deps.logger.info({ shardId: shard.id, templateId: template.id, userId: principal.userId }, 'shard created');
+    return { ...summaryFromMeta(shard), files: sortEntries(files.map((f) => ({ id: f.id, path: f.path }))) };
+  }
+
+  /** The shard and its file tree: from the cache when open (the live tree), else the database. */
+  async get(principal: Principal, shardId: ShardId): Promise<ShardDetail> {
+    assertAccess(principal, shardId, 'read');
+    const cached = await this.deps.cache.meta(shardId);
+    if (cached !== null) {
+      const files = await this.deps.cache.tree(shardId);
+      // Re-check: an eviction between the two reads would show an empty tree.
+      if (await this.deps.cache.isLoaded(shardId)) return { ...summaryFromCache(cached), files };
+    }
+    const shard = await this.findOrThrow(shardId);
+    return { ...summaryFromMeta(shard), files: sortEntries(shard.files.map((f) => ({ id: f.id, path: f.path }))) };
+  }
+
+  async readFile(principal: Principal, shardId: ShardId, rawPath: string): Promise<{ file: FileEntry; content: string }> {
+    assertAccess(principal, shardId, 'read');
+    const path = this.canonical(rawPath);
+    if (await this.deps.cache.isLoaded(shardId)) {
+      const file = (await this.deps.cache.tree(shardId)).find((f) => f.path === path);
+      if (file !== undefined) {
+        const updates = await this.deps.cache.updates(shardId, file.id);
+        if (updates.length > 0) return { file, content: textFromUpdates(updates) };
+      } else if (await this.deps.cache.isLoaded(shardId)) {
+        throw fileNotFound(path);
+      }
+    }
+    const shard = await this.findOrThrow(shardId);
+    const stored = shard.files.find((f) => f.path === path);
+    if (stored === undefined) throw fileNotFound(path);
+    return { file: { id: stored.id, path: stored.path }, content: stored.content };
+  }
+
+  /** Replaces a file's text (creating the file if it does not exist). */
+  async writeFile(
+    principal: Principal,
+    shardId: ShardId,
+    rawPath: string,
+    content: string,
+  ): Promise<{ file: FileEntry; version: number; created: boolean }> {
+    assertAccess(principal, shardId, 'write');
+    const path = this.canonical(rawPath);
+    this.checkFileSize(content);
+    return this.transiently(shardId, async () => {
+      const existing = (await this.deps.cache.tree(shardId)).find((f) => f.path === path);
+      if (existing === undefined) {
+        const created = await this.deps.cache.createFile(shardId, path, content);
+        this.deps.events.treeChanged(shardId, { kind: 'created', file: created.file }, created.version);
+        return { ...created, created: true };
+      }
+      const updates = await this.deps.cache.updates(shardId, existing.id);
+      const update = updateToText(updates, content);
+      if (update === null) return { file: existing, version: await this.deps.cache.version(shardId), created: false };
+      const version = await this.deps.cache.appendUpdate(shardId, existing.id, update);
+      this.deps.events.fileEdited(shardId, existing.id, update, version);
+      return { file: existing, version, created: false };
+    });
+  }
+
+  async createFile(
+    principal: Principal,
+    shardId: ShardId,
+    rawPath: string,
+    content = '',
+  ): Promise<{ file: FileEntry; version: number }> {
+    assertAccess(principal, shardId, 'write');
+    const path = this.canonical(rawPath);
+    this.checkFileSize(content);
+    return this.transiently(shardId, async () => {
+      const created = await this.deps.cache.createFile(shardId, path, content);
+      this.deps.events.treeChanged(shardId, { kind: 'created', file: created.file }, created.version);
+      return created;
+    });
+  }
+
+  async renameFile(
+    principal: Principal,
+    shardId: ShardId,
+    rawFrom: string,
+    rawTo: string,
+  ): Promise<{ moves: Array<{ id: FileId; from: string; to: string }>; version: number }> {
+    assertAccess(principal, shardId, 'write');
+    const from = this.canonical(rawFrom);
+    const to = this.canonical(rawTo);
+    if (from === to) throw new AppError(ErrorCode.PATH_INVALID, 'the new path equals the old one');
+    return this.transiently(shardId, async () => {
+      const result = await this.deps.cache.rename(shardId, from, to);
+      this.deps.events.treeChanged(shardId, { kind: 'renamed', moves: result.moves }, result.version);
+      return result;
+    });
+  }
+
+  async deleteFile(principal: Principal, shardId: ShardId, rawPath: string): Promise<{ files: FileEntry[]; version: number }> {
+    assertAccess(principal, shardId, 'write');
+    const path = this.canonical(rawPath);
+    return this.transiently(shardId, async () => {
+      const result = await this.deps.cache.delete(shardId, path);
+      this.deps.events.treeChanged(shardId, { kind: 'deleted', files: result.files }, result.version);
+      return result;
+    });
+  }
+
+  /** The whole shard as a zip archive of its current text. */
+  async zip(principal: Principal, shardId: ShardId): Promise<{ name: string; bytes: Uint8Array }> {
+    const shard = await this.get(principal, shardId);
+    const entries: Record<string, Uint8Array> = {};
+    for (const file of shard.files) {
+      entries[file.path] = strToU8((await this.readFile(principal, shardId, file.path)).content);
+    }
+    return { name: shard.name, bytes: zipSync(entries, { level: 6 }) };
+  }
+
+  // ---- realtime ----------------------------------------------------------------------------
+
+  /** Adds a member and loads the shard if needed. On failure the member is removed again. */
+  async join(principal: Principal, shardId: ShardId, member: string): Promise<{ shard: ShardSummary; files: FileEntry[]; canWrite: boolean; version: number }> {
+    assertAccess(principal, shardId, 'read');
+    // Member first, then load: an eviction that runs after this point sees the member and
+    // backs off; one that ran before leaves nothing, and the load below starts afresh.
+    await this.deps.cache.addMember(shardId, member);
+    try {
+      await this.deps.cache.ensureLoaded(shardId);
+      const meta = await this.deps.cache.meta(shardId);
+      if (meta === null) throw new AppError(ErrorCode.SHARD_UNAVAILABLE, 'the shard is not loaded; retry');
+      const [files, version] = await Promise.all([this.deps.cache.tree(shardId), this.deps.cache.version(shardId)]);
+      return { shard: summaryFromCache(meta), files, canWrite: accessTo(principal, shardId) === 'write', version };
+    } catch (error) {
+      await this.leave(shardId, member);
+      throw error;
+    }
+  }
+
+  /** Removes a member; the last one out anywhere triggers the last-leave hook. */
+  async leave(shardId: ShardId, member: string): Promise<void> {
+    const left = await this.deps.cache.removeMember(shardId, member);
+    if (left === 0) this.deps.onLastLeave(shardId);
+  }
+
+  /** Yjs sync step 1 → step 2: what the client lacks, plus the server's state vector. */
+  async syncFile(principal: Principal, shardId: ShardId, fileId: FileId, stateVector: Uint8Array): Promise<FileSyncResult> {
+    assertAccess(principal, shardId, 'read');
+    const updates = await this.fileUpdates(shardId, fileId);
+    const merged = updates.length === 1 ? (updates[0] as Uint8Array) : Y.mergeUpdates(updates);
+    let update: Uint8Array;
+    try {
+      update = Y.diffUpdate(merged, stateVector);
+    } catch (error) {
+      throw new AppError(ErrorCode.UPDATE_MALFORMED, 'the state vector could not be decoded', { cause: error });
+    }
+    return { fileId, update, stateVector: Y.encodeStateVectorFromUpdate(merged) };
+  }
+
+  /** Validates and stores a Yjs update, then broadcasts it. The returned version means it is in Redis. */
+  async edit(principal: Principal, shardId: ShardId, fileId: FileId, update: Uint8Array, exceptSocketId?: string): Promise<number> {
+    assertAccess(principal, shardId, 'write');
+    if (update.byteLength > this.deps.limits.maxUpdateBytes) {
+      throw new AppError(ErrorCode.PAYLOAD_TOO_LARGE, `an update may hold at most ${this.deps.limits.maxUpdateBytes} bytes`);
+    }
+    if (!isValidUpdate(update)) {
+      throw new AppError(ErrorCode.UPDATE_MALFORMED, 'the update is not a valid Yjs update for a text file');
+    }
+    const version = await this.deps.cache.appendUpdate(shardId, fileId, update);
+    this.deps.events.fileEdited(shardId, fileId, update, version, exceptSocketId);
+    return version;
+  }
+
+  // ---- helpers -------------------------------------------------------------------------------
+
+  private async fileUpdates(shardId: ShardId, fileId: FileId): Promise<Uint8Array[]> {
+    if ((await this.deps.cache.pathOf(shardId, fileId)) === null) {
+      if (!(await this.deps.cache.isLoaded(shardId))) await this.deps.cache.ensureLoaded(shardId);
+      if ((await this.deps.cache.pathOf(shardId, fileId)) === null) {
+        throw new AppError(ErrorCode.FILE_NOT_FOUND, 'no file with this id in the shard', { details: { fileId } });
+      }
+    }
+    return this.deps.cache.updates(shardId, fileId);
+  }
+
+  /** Runs a write with the shard open, as a short-lived member, so eviction cannot interleave. */
+  private async transiently<T>(shardId: ShardId, op: () => Promise<T>): Promise<T> {
+    const member = `rest:${randomUUID()}`;
+    await this.deps.cache.addMember(shardId, member);
+    try {
+      await this.deps.cache.ensureLoaded(shardId);
+      return await op();
+    } finally {
+      await this.leave(shardId, member);
+    }
+  }
+
+  private canonical(raw: string): string {
+    const limits = { maxPathLength: this.deps.limits.maxPathLength, maxPathDepth: this.deps.limits.maxPathDepth };
+    const result = normalizePath(raw, limits);
+    if (!result.ok) {
+      throw new AppError(ErrorCode.PATH_INVALID, `invalid path: ${describePathProblem(result.problem, limits)}`, {
+        details: { problem: result.problem },
+      });
+    }
+    return result.path;
+  }
+
+  private checkFileSize(content: string): void {
+    if (Buffer.byteLength(content, 'utf8') > this.deps.limits.maxFileBytes) {
+      throw new AppError(ErrorCode.FILE_TOO_LARGE, `a file may hold at most ${this.deps.limits.maxFileBytes} bytes`);
+    }
+  }
+
+  private async findOrThrow(shardId: ShardId) {
+    let shard;
+    try {
+      shard = await this.deps.repository.findById(shardId);
+    } catch (error) {
+      throw new AppError(ErrorCode.SHARD_UNAVAILABLE, 'the database is not reachable; retry', { cause: error });
+    }
+    if (shard === null) throw new AppError(ErrorCode.SHARD_NOT_FOUND, 'no shard with this id', { details: { shardId } });
+    return shard;
+  }
+}
+
+function fileNotFound(path: string): AppError {
+  return new AppError(ErrorCode.FILE_NOT_FOUND, `no file at "${path}"`, { details: { path } });
+}
+
+function sortEntries(files: FileEntry[]): FileEntry[] {
+  return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+function summaryFromMeta(meta: ShardMeta): ShardSummary {
+  return {
+    id: meta.id,
+    name: meta.name,
+    templateId: meta.templateId,
+    templateRevision: meta.templateRevision,
+    dependencies: meta.dependencies,
+    devDependencies: meta.devDependencies,
+    createdAt: meta.createdAt.toISOString(),
+    updatedAt: meta.updatedAt.toISOString(),
+    lastSyncTimestamp: meta.lastSyncTimestamp,
+  };
+}
+
+function summaryFromCache(meta: CachedMeta): ShardSummary {
+  return {
+    id: meta.id,
+    name: meta.name,
+    templateId: meta.templateId,
+    templateRevision: meta.templateRevision,
+    dependencies: meta.dependencies,
+    devDependencies: meta.devDependencies,
+    createdAt: meta.createdAt,
+    updatedAt: meta.updatedAt,
+    lastSyncTimestamp: meta.lastSyncTimestamp,
+  };
+}

@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto';
+import { ErrorCode } from '@tandem/protocol';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AppError } from '../../src/errors/index.js';
+import { createShardRepository, type IShardRepository } from '../../src/persistence/index.js';
+import { TEST_POSTGRES_URL } from '../support/services.js';
+import { describeShardRepositoryContract, makeFile, makeShard } from './shard-repository.contract.js';
+
+// Each test file owns its schemas: created here, dropped after, so parallel files never meet.
+const suffix = randomUUID().replaceAll('-', '').slice(0, 12);
+const schema = `test_shards_${suffix}`;
+const urlSchema = `test_shards_url_${suffix}`;
+const freshSchema = `test_shards_fresh_${suffix}`;
+const admin = new pg.Client({ connectionString: TEST_POSTGRES_URL });
+
+function openRepository(options: { schema?: string; url?: string } = {}): IShardRepository {
+  return createShardRepository(
+    { kind: 'postgres', url: options.url ?? TEST_POSTGRES_URL, poolSize: 4 },
+    options.schema === undefined ? {} : { schema: options.schema },
+  );
+}
+
+async function tablesIn(name: string): Promise<string[]> {
+  const { rows } = await admin.query<{ table_name: string }>(
+    'select table_name from information_schema.tables where table_schema = $1 order by table_name',
+    [name],
+  );
+  return rows.map((row) => row.table_name);
+}
+
+beforeAll(async () => {
+  await admin.connect();
+  await admin.query(`create schema "${schema}"`);
+  await admin.query(`create schema "${urlSchema}"`);
+});
+
+afterAll(async () => {
+  for (const name of [schema, urlSchema, freshSchema]) await admin.query(`drop schema if exists "${name}" cascade`);
+  await admin.end();
+});
+
+describeShardRepositoryContract('PostgresShardRepository', () => {
+  const repo = openRepository({ schema });
+  return Promise.resolve({ repo, cleanup: () => repo.close() });
+});
+
+describe('PostgresShardRepository', () => {
+  it('creates its tables in the schema option, with PostgreSQL column types', async () => {
+    const repo = openRepository({ schema });
+    await repo.migrate();
+    await repo.close();
+    expect(await tablesIn(schema)).toEqual(['shard_files', 'shards', 'tandem_migration', 'tandem_migration_lock']);
+    const { rows } = await admin.query<{ table_name: string; column_name: string; data_type: string }>(
+      `select table_name, column_name, data_type from information_schema.columns
+       where table_schema = $1 and column_name in ('last_sync_timestamp', 'version', 'ydoc_state', 'updated_at')
+       order by table_name, column_name`,
+      [schema],
+    );
+    expect(rows.map((r) => `${r.table_name}.${r.column_name}: ${r.data_type}`)).toEqual([
+      'shard_files.updated_at: timestamp with time zone',
+      'shard_files.version: bigint',
+      'shard_files.ydoc_state: bytea',
+      'shards.last_sync_timestamp: bigint',
+      'shards.updated_at: timestamp with time zone',
+    ]);
+  });
+
+  it('honours a search_path set in the connection string', async () => {
+    const url = new URL(TEST_POSTGRES_URL);
+    url.searchParams.set('options', `-c search_path=${urlSchema}`);
+    const repo = openRepository({ url: url.toString() });
+    try {
+      await repo.migrate();
+      const shard = makeShard([makeFile('a.ts', 'a')]);
+      await repo.save(shard);
+      expect(await tablesIn(urlSchema)).toContain('shards');
+      const { rows } = await admin.query(`select id from "${urlSchema}".shards where id = $1`, [shard.id]);
+      expect(rows).toHaveLength(1);
+    } finally {
+      await repo.close();
+    }
+  });
+
+  it('migrates a fresh schema from several pools at once (advisory lock), creating the schema', async () => {
+    const repos = Array.from({ length: 4 }, () => openRepository({ schema: freshSchema }));
+    try {
+      await Promise.all(repos.map((repo) => repo.migrate()));
+      const { rows } = await admin.query(`select name from "${freshSchema}".tandem_migration`);
+      expect(rows).toEqual([{ name: '0001_create_shards' }]);
+      expect(await tablesIn(freshSchema)).toContain('shard_files');
+    } finally {
+      await Promise.all(repos.map((repo) => repo.close()));
+    }
+  });
+
+  it('rejects a schema name that is not a plain identifier', () => {
+    let error: unknown;
+    try {
+      openRepository({ schema: 'x"; drop table shards; --' });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(AppError);
+    expect((error as AppError).code).toBe(ErrorCode.VALIDATION_FAILED);
+  });
+});

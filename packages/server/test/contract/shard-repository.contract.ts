@@ -1,0 +1,455 @@
+import { randomUUID } from 'node:crypto';
+import { ErrorCode, type FileId, type ShardId } from '@tandem/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { AppError } from '../../src/errors/index.js';
+import type { IShardRepository, Shard, StoredFile, SyncBatch } from '../../src/persistence/index.js';
+
+/** One open repository on the suite's store, and how to close it. */
+export type ShardRepositoryHandle = { repo: IShardRepository; cleanup(): Promise<void> };
+
+/**
+ * Opens a new repository instance (its own pool or file handle) on the same store every time
+ * it is called, so the suite can race two instances. The store itself (schema, file) belongs
+ * to the calling test file, which creates it before and removes it after the suite.
+ */
+export type ShardRepositoryFactory = () => Promise<ShardRepositoryHandle>;
+
+export function newShardId(): ShardId {
+  return randomUUID() as ShardId;
+}
+
+export function newFileId(): FileId {
+  return randomUUID().replaceAll('-', '').slice(0, 20) as FileId;
+}
+
+/** A real Yjs state whose Y.Text "content" holds `text`. */
+export function yjsState(text: string): Uint8Array {
+  const doc = new Y.Doc();
+  doc.getText('content').insert(0, text);
+  const state = Y.encodeStateAsUpdate(doc);
+  doc.destroy();
+  return state;
+}
+
+export function textOf(state: Uint8Array): string {
+  const doc = new Y.Doc();
+  Y.applyUpdate(doc, state);
+  const text = doc.getText('content').toString();
+  doc.destroy();
+  return text;
+}
+
+/** A date with whole milliseconds, in the past so that "now" is always later. */
+function pastDate(daysAgo: number): Date {
+  return new Date(Date.UTC(2024, 0, 1, 12, 0, 0, 123) - daysAgo * 86_400_000);
+}
+
+export function makeFile(path: string, text: string, version = 1, overrides: Partial<StoredFile> = {}): StoredFile {
+  return {
+    id: newFileId(),
+    path,
+    content: text,
+    ydocState: yjsState(text),
+    version,
+    updatedAt: pastDate(3),
+    ...overrides,
+  };
+}
+
+export function makeShard(files: StoredFile[] = [], overrides: Partial<Shard> = {}): Shard {
+  return {
+    id: newShardId(),
+    name: 'demo shard',
+    templateId: 'react',
+    templateRevision: 3,
+    dependencies: { react: '18.3.1', 'react-dom': '18.3.1' },
+    devDependencies: { vite: '5.4.0', '@types/react': '18.3.3' },
+    createdAt: pastDate(10),
+    updatedAt: pastDate(5),
+    lastSyncTimestamp: 0,
+    files,
+    ...overrides,
+  };
+}
+
+function toUpsert(file: StoredFile): SyncBatch['upserts'][number] {
+  return { id: file.id, path: file.path, content: file.content, ydocState: file.ydocState, version: file.version };
+}
+
+/** Binary columns come back as Buffer or Uint8Array; compare bytes, not classes. */
+function comparable(shard: Shard | null): unknown {
+  if (shard === null) return null;
+  return {
+    ...shard,
+    files: shard.files
+      .map((file) => ({ ...file, ydocState: Array.from(file.ydocState) }))
+      .sort((a, b) => a.id.localeCompare(b.id)),
+  };
+}
+
+async function expectAppError(promise: Promise<unknown>, code: ErrorCode): Promise<void> {
+  const error: unknown = await promise.then(
+    () => undefined,
+    (rejection: unknown) => rejection,
+  );
+  expect(error).toBeInstanceOf(AppError);
+  expect((error as AppError).code).toBe(code);
+}
+
+/** Registers the IShardRepository contract suite for one implementation. */
+export function describeShardRepositoryContract(name: string, open: ShardRepositoryFactory): void {
+  describe(`IShardRepository contract: ${name}`, () => {
+    let handle: ShardRepositoryHandle;
+    let repo: IShardRepository;
+
+    beforeAll(async () => {
+      handle = await open();
+      repo = handle.repo;
+      await repo.migrate();
+    });
+
+    afterAll(async () => {
+      await handle.cleanup();
+    });
+
+    async function stored(id: ShardId): Promise<Shard> {
+      const shard = await repo.findById(id);
+      if (shard === null) throw new Error(`shard ${id} should exist`);
+      return shard;
+    }
+
+    function fileOf(shard: Shard, id: FileId): StoredFile {
+      const file = shard.files.find((f) => f.id === id);
+      if (file === undefined) throw new Error(`file ${id} should exist`);
+      return file;
+    }
+
+    describe('save and find', () => {
+      it('round-trips a shard with unicode text, binary Yjs state and dependency maps', async () => {
+        const text = 'export const greeting = "héllo wörld, 你好, 🎉";\n\tline two\r\n';
+        const binary = makeFile('src/bytes.bin', '', 7, { ydocState: Uint8Array.from({ length: 256 }, (_, i) => i) });
+        const shard = makeShard([makeFile('src/App.tsx', text, 41), makeFile('README.md', '# Ünïcødé 📦', 2), binary], {
+          name: 'Ärger & 日本語',
+          dependencies: { '@scope/pkg': '^1.2.3', 'ünïcode-dep': 'npm:other@2' },
+          // Beyond 32 bits: proves bigint columns come back as exact numbers.
+          lastSyncTimestamp: 2 ** 40 + 7,
+        });
+
+        await repo.save(shard);
+        const found = await stored(shard.id);
+
+        expect(comparable(found)).toEqual(comparable(shard));
+        expect(found.files.map((f) => f.path)).toEqual(['README.md', 'src/App.tsx', 'src/bytes.bin']);
+        expect(typeof found.lastSyncTimestamp).toBe('number');
+        expect(found.createdAt).toBeInstanceOf(Date);
+        const app = found.files.find((f) => f.path === 'src/App.tsx');
+        expect(app?.ydocState).toBeInstanceOf(Uint8Array);
+        expect(app?.version).toBe(41);
+        expect(app?.updatedAt).toBeInstanceOf(Date);
+        expect(textOf(app?.ydocState ?? new Uint8Array())).toBe(text);
+
+        const { files: _files, ...meta } = shard;
+        expect(await repo.findMetaById(shard.id)).toEqual(meta);
+      });
+
+      it('returns null for an unknown shard', async () => {
+        expect(await repo.findById(newShardId())).toBeNull();
+        expect(await repo.findMetaById(newShardId())).toBeNull();
+      });
+
+      it('replaces the row and the whole file set on a second save', async () => {
+        const keep = makeFile('keep.ts', 'old', 1);
+        const shard = makeShard([keep, makeFile('gone.ts', 'bye', 1), makeFile('also-gone.ts', 'bye', 1)]);
+        await repo.save(shard);
+
+        const replacement: Shard = {
+          ...shard,
+          name: 'renamed',
+          templateRevision: 4,
+          devDependencies: {},
+          files: [{ ...keep, content: 'new', ydocState: yjsState('new'), version: 2 }, makeFile('added.ts', 'hi', 2)],
+        };
+        await repo.save(replacement);
+
+        expect(comparable(await repo.findById(shard.id))).toEqual(comparable(replacement));
+      });
+
+      it('rejects a shard that lists a file id or a path twice', async () => {
+        const file = makeFile('a.ts', 'a');
+        await expectAppError(repo.save(makeShard([file, { ...file, path: 'b.ts' }])), ErrorCode.VALIDATION_FAILED);
+        await expectAppError(repo.save(makeShard([file, makeFile('a.ts', 'b')])), ErrorCode.VALIDATION_FAILED);
+      });
+    });
+
+    describe('applySync', () => {
+      it('writes only the given files and advances the watermark', async () => {
+        const [a, b, c] = [makeFile('a.ts', 'a', 1), makeFile('b.ts', 'b', 1), makeFile('c.ts', 'c', 1)];
+        const shard = makeShard([a, b, c], { lastSyncTimestamp: 1 });
+        await repo.save(shard);
+        const created = makeFile('d.ts', 'd', 2);
+        const before = Date.now();
+
+        const result = await repo.applySync({
+          shardId: shard.id,
+          lastSyncTimestamp: 2,
+          upserts: [toUpsert({ ...b, content: 'b2', ydocState: yjsState('b2'), version: 2 }), toUpsert(created)],
+          deletes: [],
+        });
+
+        expect(result).toEqual({ written: 2, deleted: 0, skipped: 0 });
+        const after = await stored(shard.id);
+        expect(after.lastSyncTimestamp).toBe(2);
+        expect(after.updatedAt.getTime()).toBeGreaterThanOrEqual(before - 1000);
+        expect(after.files).toHaveLength(4);
+        // Untouched rows keep their version and updated_at: the sync wrote nothing to them.
+        for (const untouched of [a, c]) {
+          const file = fileOf(after, untouched.id);
+          expect(file.version).toBe(1);
+          expect(file.updatedAt).toEqual(untouched.updatedAt);
+        }
+        const written = fileOf(after, b.id);
+        expect(written).toMatchObject({ content: 'b2', version: 2, path: 'b.ts' });
+        expect(textOf(written.ydocState)).toBe('b2');
+        expect(written.updatedAt.getTime()).toBeGreaterThanOrEqual(before - 1000);
+        expect(fileOf(after, created.id)).toMatchObject({ content: 'd', version: 2, path: 'd.ts' });
+        expect(after.dependencies).toEqual(shard.dependencies);
+      });
+
+      it('deletes files whose stored version is not newer, and skips the rest', async () => {
+        const [a, b] = [makeFile('a.ts', 'a', 5), makeFile('b.ts', 'b', 5)];
+        const shard = makeShard([a, b]);
+        await repo.save(shard);
+
+        const result = await repo.applySync({
+          shardId: shard.id,
+          lastSyncTimestamp: 6,
+          upserts: [],
+          deletes: [
+            { id: a.id, version: 6 },
+            { id: b.id, version: 4 }, // stale: b was changed after this deletion
+            { id: newFileId(), version: 6 }, // never existed
+          ],
+        });
+
+        expect(result).toEqual({ written: 0, deleted: 1, skipped: 2 });
+        expect((await stored(shard.id)).files.map((f) => f.id)).toEqual([b.id]);
+      });
+
+      it('never moves the watermark back', async () => {
+        const shard = makeShard([]);
+        await repo.save(shard);
+        await repo.applySync({ shardId: shard.id, lastSyncTimestamp: 10, upserts: [], deletes: [] });
+        await repo.applySync({ shardId: shard.id, lastSyncTimestamp: 5, upserts: [], deletes: [] });
+        expect((await repo.findMetaById(shard.id))?.lastSyncTimestamp).toBe(10);
+      });
+
+      it('skips files whose stored version is newer, and rewrites equal versions only when they differ', async () => {
+        const file = makeFile('a.ts', 'v5', 5);
+        const shard = makeShard([file], { lastSyncTimestamp: 5 });
+        await repo.save(shard);
+
+        const stale = await repo.applySync({
+          shardId: shard.id,
+          lastSyncTimestamp: 3,
+          upserts: [{ ...toUpsert(file), content: 'v3', ydocState: yjsState('v3'), version: 3 }],
+          deletes: [],
+        });
+        expect(stale).toEqual({ written: 0, deleted: 0, skipped: 1 });
+        expect(comparable(await repo.findById(shard.id))).toEqual(comparable(shard));
+
+        const equalButDifferent = await repo.applySync({
+          shardId: shard.id,
+          lastSyncTimestamp: 5,
+          upserts: [{ ...toUpsert(file), content: 'v5 again', ydocState: yjsState('v5 again') }],
+          deletes: [],
+        });
+        expect(equalButDifferent).toEqual({ written: 1, deleted: 0, skipped: 0 });
+        expect(fileOf(await stored(shard.id), file.id).content).toBe('v5 again');
+      });
+
+      it('is idempotent: a replayed batch changes nothing and reports every entry as skipped', async () => {
+        const [a, b] = [makeFile('a.ts', 'a', 1), makeFile('b.ts', 'b', 1)];
+        const shard = makeShard([a, b], { lastSyncTimestamp: 1 });
+        await repo.save(shard);
+        const batch: SyncBatch = {
+          shardId: shard.id,
+          lastSyncTimestamp: 3,
+          upserts: [
+            toUpsert({ ...a, content: 'a3', ydocState: yjsState('a3'), version: 3 }),
+            toUpsert(makeFile('c.ts', 'c', 2)),
+          ],
+          deletes: [{ id: b.id, version: 3 }],
+          dependencies: { dependencies: { react: '19.0.0' }, devDependencies: {} },
+        };
+
+        expect(await repo.applySync(batch)).toEqual({ written: 2, deleted: 1, skipped: 0 });
+        const once = await repo.findById(shard.id);
+        expect(await repo.applySync(batch)).toEqual({ written: 0, deleted: 0, skipped: 3 });
+        const twice = await repo.findById(shard.id);
+
+        expect(comparable(twice)).toEqual(comparable(once));
+        expect(twice?.dependencies).toEqual({ react: '19.0.0' });
+        expect(twice?.devDependencies).toEqual({});
+        expect(twice?.lastSyncTimestamp).toBe(3);
+      });
+
+      it('swaps two paths inside one batch', async () => {
+        const [a, b] = [makeFile('a.ts', 'A', 1), makeFile('b.ts', 'B', 1)];
+        const shard = makeShard([a, b]);
+        await repo.save(shard);
+
+        const result = await repo.applySync({
+          shardId: shard.id,
+          lastSyncTimestamp: 2,
+          upserts: [toUpsert({ ...a, path: 'b.ts', version: 2 }), toUpsert({ ...b, path: 'a.ts', version: 2 })],
+          deletes: [],
+        });
+
+        expect(result.written).toBe(2);
+        const after = await stored(shard.id);
+        expect(fileOf(after, a.id)).toMatchObject({ path: 'b.ts', content: 'A' });
+        expect(fileOf(after, b.id)).toMatchObject({ path: 'a.ts', content: 'B' });
+      });
+
+      it('collapses repeated entries for one file to the newest', async () => {
+        const shard = makeShard([]);
+        await repo.save(shard);
+        const file = makeFile('a.ts', 'x', 1);
+
+        const result = await repo.applySync({
+          shardId: shard.id,
+          lastSyncTimestamp: 4,
+          upserts: [toUpsert({ ...file, content: 'v4', version: 4 }), toUpsert({ ...file, content: 'v2', version: 2 })],
+          deletes: [],
+        });
+
+        expect(result).toEqual({ written: 1, deleted: 0, skipped: 1 });
+        expect(fileOf(await stored(shard.id), file.id)).toMatchObject({ content: 'v4', version: 4 });
+      });
+
+      it('is atomic: a batch that fails halfway leaves nothing written', async () => {
+        const existing = makeFile('existing.ts', 'keep me', 1);
+        const shard = makeShard([existing], { lastSyncTimestamp: 1 });
+        await repo.save(shard);
+        const before = comparable(await repo.findById(shard.id));
+        // Enough rows for several statements; the last one violates NOT NULL in the database.
+        const valid = Array.from({ length: 250 }, (_, i) => toUpsert(makeFile(`gen/f${i}.ts`, `// ${i}`, 2)));
+        const broken = { ...toUpsert(makeFile('broken.ts', 'x', 2)), path: null as unknown as string };
+
+        await expect(
+          repo.applySync({
+            shardId: shard.id,
+            lastSyncTimestamp: 2,
+            upserts: [...valid, broken],
+            deletes: [{ id: existing.id, version: 2 }],
+            dependencies: { dependencies: {}, devDependencies: {} },
+          }),
+        ).rejects.toThrow();
+
+        expect(comparable(await repo.findById(shard.id))).toEqual(before);
+      });
+
+      it('throws SHARD_NOT_FOUND for an unknown shard and writes nothing', async () => {
+        const shardId = newShardId();
+        await expectAppError(
+          repo.applySync({ shardId, lastSyncTimestamp: 1, upserts: [toUpsert(makeFile('a.ts', 'a'))], deletes: [] }),
+          ErrorCode.SHARD_NOT_FOUND,
+        );
+        expect(await repo.findById(shardId)).toBeNull();
+      });
+
+      it('rejects versions that are not safe non-negative integers', async () => {
+        const shard = makeShard([]);
+        await repo.save(shard);
+        const file = toUpsert(makeFile('a.ts', 'a'));
+        for (const version of [1.5, -1, Number.NaN, 2 ** 53]) {
+          await expectAppError(
+            repo.applySync({ shardId: shard.id, lastSyncTimestamp: 1, upserts: [{ ...file, version }], deletes: [] }),
+            ErrorCode.VALIDATION_FAILED,
+          );
+        }
+      });
+    });
+
+    describe('delete', () => {
+      it('deletes the shard and its files, and reports whether it existed', async () => {
+        const shard = makeShard([makeFile('a.ts', 'a'), makeFile('b.ts', 'b')]);
+        await repo.save(shard);
+
+        expect(await repo.delete(shard.id)).toBe(true);
+        expect(await repo.findById(shard.id)).toBeNull();
+        expect(await repo.delete(shard.id)).toBe(false);
+        // Re-create the id without files: rows left behind by a missing cascade would reappear.
+        await repo.save({ ...shard, files: [] });
+        expect((await stored(shard.id)).files).toEqual([]);
+      });
+    });
+
+    describe('several instances', () => {
+      it('migrates again, also concurrently, without harm', async () => {
+        const shard = makeShard([makeFile('a.ts', 'a')]);
+        await repo.save(shard);
+        const [first, second] = await Promise.all([open(), open()]);
+        try {
+          await Promise.all([repo.migrate(), first.repo.migrate(), second.repo.migrate()]);
+          expect(comparable(await first.repo.findById(shard.id))).toEqual(comparable(shard));
+        } finally {
+          await Promise.all([first.cleanup(), second.cleanup()]);
+        }
+      });
+
+      it('ends consistent when two instances sync one shard at once', async () => {
+        const files = Array.from({ length: 8 }, (_, i) => makeFile(`src/f${i}.ts`, 'v0', 0));
+        const shard = makeShard(files);
+        await repo.save(shard);
+        const other = await open();
+        try {
+          const last = 40;
+          const batches = Array.from({ length: last }, (_, i): SyncBatch => {
+            const version = i + 1;
+            return {
+              shardId: shard.id,
+              lastSyncTimestamp: version,
+              upserts: files.map((f) =>
+                toUpsert({ ...f, content: `v${version}`, ydocState: yjsState(`v${version}`), version }),
+              ),
+              deletes: [],
+            };
+          });
+          // Oldest first on one instance, newest first on the other, all at once: plenty of
+          // interleaving and of stale writes to skip.
+          const forward = batches.filter((_, i) => i % 2 === 0);
+          const backward = batches.filter((_, i) => i % 2 === 1).reverse();
+          const results = await Promise.all([
+            ...forward.map((batch) => repo.applySync(batch)),
+            ...backward.map((batch) => other.repo.applySync(batch)),
+          ]);
+
+          const after = await stored(shard.id);
+          expect(after.lastSyncTimestamp).toBe(last);
+          for (const file of after.files) {
+            expect(file).toMatchObject({ version: last, content: `v${last}` });
+            expect(textOf(file.ydocState)).toBe(`v${last}`);
+          }
+          for (const result of results) {
+            expect(result.written + result.deleted + result.skipped).toBe(files.length);
+          }
+        } finally {
+          await other.cleanup();
+        }
+      });
+    });
+
+    describe('close', () => {
+      it('is idempotent and later calls fail with UNAVAILABLE', async () => {
+        const extra = await open();
+        await extra.repo.findMetaById(newShardId());
+        await Promise.all([extra.repo.close(), extra.repo.close()]);
+        await extra.repo.close();
+        await expectAppError(extra.repo.findById(newShardId()), ErrorCode.UNAVAILABLE);
+        await extra.cleanup();
+      });
+    });
+  });
+}

@@ -1,0 +1,191 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { FileId, ShardId } from '@tandem/protocol';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createShardRepository, type IShardRepository, type SyncResult } from '../../src/persistence/index.js';
+import {
+  describeShardRepositoryContract,
+  makeFile,
+  makeShard,
+  newFileId,
+  textOf,
+  yjsState,
+} from './shard-repository.contract.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tandem-sqlite-'));
+// A folder that does not exist yet: the repository creates it.
+const contractFile = join(dir, 'contract', 'nested', 'shards.db');
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function openRepository(file: string): IShardRepository {
+  return createShardRepository({ kind: 'sqlite', file });
+}
+
+describeShardRepositoryContract('SqliteShardRepository', () => {
+  const repo = openRepository(contractFile);
+  return Promise.resolve({ repo, cleanup: () => repo.close() });
+});
+
+type WorkerMessage =
+  { type: 'migrated' } | { type: 'done'; results: SyncResult[] } | { type: 'failed'; message: string };
+
+/**
+ * Runs in a worker thread: opens its own SqliteShardRepository (the TypeScript source, through
+ * tsx) on the same file, migrates, then writes the batches the main thread asks for.
+ */
+const WORKER_SCRIPT = `
+import { parentPort, workerData } from 'node:worker_threads';
+
+const pace = () => new Promise((resolve) => setTimeout(resolve, 1));
+
+try {
+  const { tsImport } = await import(workerData.tsxApiUrl);
+  const { SqliteShardRepository } = await tsImport(workerData.moduleUrl, import.meta.url);
+  const repo = new SqliteShardRepository({ file: workerData.file });
+  await repo.migrate();
+  parentPort.postMessage({ type: 'migrated' });
+  parentPort.once('message', async ({ batches }) => {
+    try {
+      const results = [];
+      for (const batch of batches) {
+        results.push(await repo.applySync(batch));
+        await pace();
+      }
+      await repo.close();
+      parentPort.postMessage({ type: 'done', results });
+    } catch (error) {
+      parentPort.postMessage({ type: 'failed', message: String(error?.stack ?? error) });
+    }
+  });
+} catch (error) {
+  parentPort.postMessage({ type: 'failed', message: String(error?.stack ?? error) });
+}
+`;
+
+/**
+ * Spaces one side's batches like separate sync jobs. Back to back, one thread would take
+ * SQLite's lock again within microseconds of releasing it and starve the other (its busy
+ * handler sleeps in steps of milliseconds), so the two would not interleave at all.
+ */
+function pace(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 1));
+}
+
+function nextMessage<T extends WorkerMessage['type']>(
+  worker: Worker,
+  type: T,
+  timeoutMs: number,
+): Promise<Extract<WorkerMessage, { type: T }>> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => finish(new Error(`worker sent no "${type}" within ${timeoutMs} ms`)), timeoutMs);
+    const onMessage = (message: WorkerMessage): void => {
+      if (message.type === 'failed') finish(new Error(`worker failed: ${message.message}`));
+      else if (message.type === type) finish(undefined, message as Extract<WorkerMessage, { type: T }>);
+    };
+    const onError = (error: Error): void => finish(error);
+    function finish(error: Error | undefined, message?: Extract<WorkerMessage, { type: T }>): void {
+      clearTimeout(timer);
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+      if (message !== undefined) resolve(message);
+      else reject(error ?? new Error('worker ended'));
+    }
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+  });
+}
+
+describe('SqliteShardRepository', () => {
+  it('works on a private in-memory database', async () => {
+    const repo = openRepository(':memory:');
+    try {
+      await repo.migrate();
+      const shard = makeShard([makeFile('a.ts', 'in memory')]);
+      await repo.save(shard);
+      expect((await repo.findById(shard.id))?.files[0]?.content).toBe('in memory');
+    } finally {
+      await repo.close();
+    }
+  });
+
+  it('uses WAL mode, so other handles read while one writes', async () => {
+    const file = join(dir, 'wal', 'shards.db');
+    const repo = openRepository(file);
+    try {
+      await repo.migrate();
+      const probe = new Database(file, { readonly: true });
+      try {
+        expect(probe.pragma('journal_mode', { simple: true })).toBe('wal');
+      } finally {
+        probe.close();
+      }
+    } finally {
+      await repo.close();
+    }
+  });
+
+  it('shares one file with a worker thread that migrates and writes at the same time', async () => {
+    const file = join(dir, 'worker', 'shards.db');
+    const scriptPath = join(dir, 'repository-worker.mjs');
+    writeFileSync(scriptPath, WORKER_SCRIPT);
+    const worker = new Worker(scriptPath, {
+      // The worker resolves workspace packages from source, as vitest does.
+      execArgv: ['--conditions=source'],
+      workerData: {
+        file,
+        tsxApiUrl: import.meta.resolve('tsx/esm/api'),
+        moduleUrl: new URL('../../src/persistence/sqlite-shard-repository.ts', import.meta.url).href,
+      },
+    });
+    const repo = openRepository(file);
+    try {
+      // Both migrate a fresh file at once: BEGIN IMMEDIATE is the lock between the threads.
+      await Promise.all([repo.migrate(), nextMessage(worker, 'migrated', 20_000)]);
+      const shared = makeFile('shared.ts', 'v0', 0);
+      const shard = makeShard([shared]);
+      await repo.save(shard);
+
+      const rounds = 30;
+      const batch = (shardId: ShardId, version: number, own: FileId) => ({
+        shardId,
+        lastSyncTimestamp: version,
+        upserts: [
+          { id: shared.id, path: shared.path, content: `v${version}`, ydocState: yjsState(`v${version}`), version },
+          { id: own, path: `own/${own}.ts`, content: `by ${version}`, ydocState: yjsState(`by ${version}`), version },
+        ],
+        deletes: [],
+      });
+      // The worker takes the odd versions, this thread the even ones; each writes its own files too.
+      const workerBatches = Array.from({ length: rounds }, (_, i) => batch(shard.id, 2 * i + 1, newFileId()));
+      const mainBatches = Array.from({ length: rounds }, (_, i) => batch(shard.id, 2 * i + 2, newFileId()));
+      const workerDone = nextMessage(worker, 'done', 20_000);
+      worker.postMessage({ batches: workerBatches });
+      const mainResults: SyncResult[] = [];
+      for (const b of mainBatches) {
+        mainResults.push(await repo.applySync(b));
+        await pace();
+      }
+      const { results: workerResults } = await workerDone;
+
+      const after = await repo.findById(shard.id);
+      expect(after?.lastSyncTimestamp).toBe(2 * rounds);
+      expect(after?.files).toHaveLength(1 + 2 * rounds);
+      const sharedAfter = after?.files.find((f) => f.id === shared.id);
+      expect(sharedAfter).toMatchObject({ version: 2 * rounds, content: `v${2 * rounds}` });
+      expect(textOf(sharedAfter?.ydocState ?? new Uint8Array())).toBe(`v${2 * rounds}`);
+      for (const result of [...mainResults, ...workerResults]) {
+        expect(result.written + result.skipped).toBe(2);
+        expect(result.written).toBeGreaterThanOrEqual(1); // its own new file, at least
+      }
+    } finally {
+      await repo.close();
+      await worker.terminate();
+    }
+  });
+});
