@@ -1,0 +1,134 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import type { TandemClient } from '@tandem/client-sdk';
+import {
+  connectClient,
+  createShard,
+  createTestDatabase,
+  startTestApp,
+  uniquePrefix,
+  type RunningApp,
+  type TestDatabase,
+} from '../support/test-app.js';
+import { startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
+import { TEST_REDIS_URL } from '../support/services.js';
+import { waitFor } from '../support/wait-for.js';
+import { shardKeys } from '../../src/redis/index.js';
+
+describe('reconnecting to another instance', () => {
+  const prefix = uniquePrefix();
+  let db: TestDatabase;
+  const apps: RunningApp[] = [];
+  const clients: TandemClient[] = [];
+  let proxy: TcpProxy;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('sqlite');
+    for (let i = 0; i < 2; i++) apps.push(await startTestApp({ prefix, databaseUrl: db.url }));
+    proxy = await TcpProxy.start(apps[0]!.port);
+  });
+
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    await proxy.close();
+    for (const a of apps) await a.app.close();
+    await db.drop();
+  });
+
+  it('merges edits made offline into the shard when the client comes back on another instance', async () => {
+    const shardId = await createShard(apps[0]!.url);
+    const roaming = await connectClient(proxy.url);
+    const staying = await connectClient(apps[1]!.url);
+    clients.push(roaming, staying);
+    const a = await roaming.join(shardId);
+    const b = await staying.join(shardId);
+    const ta = await a.openFile('src/main.js');
+    const tb = await b.openFile('src/main.js');
+    ta.insert(0, 'online-edit;');
+    await waitFor(() => tb.toString().startsWith('online-edit;'), 5000, 'first edit');
+
+    roaming.socket.disconnect();
+    await waitFor(() => a.status === 'offline', 5000, 'offline status');
+    ta.insert(0, 'offline-edit-1;');
+    ta.insert(ta.length, ';offline-edit-2');
+    tb.insert(0, 'meanwhile;');
+    await b.flushed();
+    expect(tb.toString()).not.toContain('offline-edit');
+
+    proxy.retarget(apps[1]!.port);
+    roaming.socket.connect();
+    await waitFor(() => a.status === 'saved' || a.status === 'live', 10_000, 'rejoined');
+    await waitFor(
+      () =>
+        ta.toString() === tb.toString() &&
+        tb.toString().includes('offline-edit-1;') &&
+        tb.toString().includes(';offline-edit-2') &&
+        ta.toString().includes('meanwhile;'),
+      10_000,
+      'offline edits merged both ways',
+    );
+  });
+});
+
+describe('an instance killed with SIGKILL', () => {
+  const prefix = uniquePrefix();
+  let db: TestDatabase;
+  let p1: ServerProcess;
+  let p2: ServerProcess;
+  let proxy: TcpProxy;
+  const clients: TandemClient[] = [];
+  let redis: Redis;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('postgres');
+    [p1, p2] = await Promise.all([
+      startServerProcess({ prefix, databaseUrl: db.url }),
+      startServerProcess({ prefix, databaseUrl: db.url }),
+    ]);
+    proxy = await TcpProxy.start(p1.port);
+    redis = new Redis(TEST_REDIS_URL);
+  });
+
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    await proxy.close();
+    await p1.kill('SIGKILL');
+    await p2.kill('SIGTERM');
+    redis.disconnect();
+    await db.drop();
+  });
+
+  it('loses no acknowledged edit: clients reconnect elsewhere and dead members expire', async () => {
+    const shardId = await createShard(p2.url);
+    const victim = await connectClient(proxy.url);
+    const observer = await connectClient(p2.url);
+    clients.push(victim, observer);
+    const a = await victim.join(shardId);
+    const b = await observer.join(shardId);
+    const ta = await a.openFile('index.html');
+    const tb = await b.openFile('index.html');
+    const typed: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      const word = `w${i};`;
+      typed.push(word);
+      ta.insert(ta.length, word);
+    }
+    await a.flushed();
+    const members = shardKeys(prefix, shardId).members;
+    expect(await redis.zcard(members)).toBe(2);
+
+    await p1.kill('SIGKILL');
+    proxy.retarget(p2.port);
+    proxy.dropAll();
+    await waitFor(() => a.status === 'saved' || a.status === 'live', 15_000, 'victim reconnected to p2');
+    ta.insert(ta.length, 'after-failover;');
+    await waitFor(() => tb.toString().includes('after-failover;'), 10_000, 'edit after failover');
+    for (const word of typed) expect(tb.toString()).toContain(word);
+    // The dead instance's member expires (TTL 2 s); the reconnected one and the observer stay.
+    await waitFor(async () => {
+      await redis.zremrangebyscore(members, '-inf', Date.now());
+      return (await redis.zcard(members)) === 2;
+    }, 10_000, 'dead member expired');
+  });
+});

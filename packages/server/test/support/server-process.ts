@@ -1,0 +1,72 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { dirname, resolve } from 'node:path';
+import { TEST_JWT_SECRET } from './test-app.js';
+import { TEST_REDIS_URL } from './services.js';
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
+
+/** A Tandem server in its own process (so a test can kill -9 it). */
+export type ServerProcess = { child: ChildProcess; url: string; port: number; output: () => string; kill(signal?: NodeJS.Signals): Promise<number | null> };
+
+export async function startServerProcess(options: {
+  prefix: string;
+  databaseUrl: string;
+  args?: string[];
+  env?: Record<string, string>;
+}): Promise<ServerProcess> {
+  const child = spawn(
+    process.execPath,
+    ['--conditions=source', '--import', 'tsx', 'packages/server/src/main.ts', 'serve', ...(options.args ?? [])],
+    {
+      cwd: REPO_ROOT,
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        PORT: '0',
+        HOST: '127.0.0.1',
+        REDIS_URL: TEST_REDIS_URL,
+        REDIS_KEY_PREFIX: options.prefix,
+        DATABASE_URL: options.databaseUrl,
+        AUTH_JWT_SECRET: TEST_JWT_SECRET,
+        LOG_LEVEL: 'info',
+        WEB_ENABLED: 'false',
+        CACHE_MEMBER_TTL_MS: '2000',
+        CACHE_HEARTBEAT_MS: '500',
+        CACHE_EVICT_GRACE_MS: '200',
+        SYNC_INTERVAL_MS: '200',
+        ...options.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolveExit) => child.on('exit', (code) => resolveExit(code)));
+  const port = await new Promise<number>((resolvePort, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start in 30 s:\n${out}`)), 30_000);
+    const onData = () => {
+      const m = /"url":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(out);
+      if (m !== null) {
+        clearTimeout(timer);
+        child.stdout?.off('data', onData);
+        resolvePort(Number(m[1]));
+      }
+    };
+    child.stdout?.on('data', onData);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code} before listening:\n${out}`));
+    });
+  });
+  return {
+    child,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    output: () => out,
+    kill: async (signal = 'SIGKILL') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}

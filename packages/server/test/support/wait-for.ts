@@ -1,0 +1,29 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * Polls `check` until it returns a truthy value (or stops throwing), then returns it. Fails with
+ * the last error or a message naming `what` after `timeoutMs`. Tests synchronise on state, not sleeps.
+ */
+export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 10_000, what = 'condition'): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  let delay = 5;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== null && value !== false) return value as NonNullable<T>;
+      lastError = undefined;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      if (lastError instanceof Error) {
+        lastError.message = `waitFor(${what}) timed out after ${timeoutMs} ms: ${lastError.message}`;
+        throw lastError;
+      }
+      throw new Error(`waitFor(${what}) timed out after ${timeoutMs} ms`);
+    }
+    await sleep(delay);
+    delay = Math.min(delay * 2, 50);
+  }
+}
