@@ -6,7 +6,8 @@
  * **External rule.** Every mapped package is requested with `external=` listing every *other*
  * mapped package that is a framework runtime (a family of {@link isFrameworkRuntime}: react,
  * preact, vue, svelte, solid, angular, lit). So `react-dom` gets `?external=react`, a user library
- * such as `react-router` gets `?external=react,react-dom`, and `react` gets none. The CDN leaves
+ * such as `react-router` gets `?external=react,react-dom`, and `react` gets `?external=react-dom`
+ * (harmless: it never imports it; one uniform rule beats guessing who imports whom). The CDN leaves
  * bare imports of those names in the modules it serves, and the browser resolves them through this
  * one map, where each name has exactly one URL: a framework runtime can therefore never be loaded
  * twice (two Reacts → "invalid hook call"), whatever version ranges the packages declare for it.
@@ -79,8 +80,8 @@ const PACKAGE_NAME = /^(?:@[a-z0-9~-][a-z0-9._~-]*\/)?[a-z0-9~-][a-z0-9._~-]*$/;
  * @example
  * buildImportMap({ react: '19.3.1', 'react-dom': '19.3.1' }, { cdnBaseUrl: 'https://esm.sh' })
  * // { imports: {
- * //   react: 'https://esm.sh/react@19.3.1',
- * //   'react/': 'https://esm.sh/react@19.3.1/',
+ * //   react: 'https://esm.sh/react@19.3.1?external=react-dom',
+ * //   'react/': 'https://esm.sh/react@19.3.1&external=react-dom/',
  * //   'react-dom': 'https://esm.sh/react-dom@19.3.1?external=react',
  * //   'react-dom/': 'https://esm.sh/react-dom@19.3.1&external=react/' } }
  */
