@@ -1,38 +1,56 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
 import type { ShardId } from '@tandem/protocol';
 import type { Config, Role } from './config/index.js';
 import type { Logger } from './logging/index.js';
+import { Metrics } from './metrics/index.js';
 import { RedisManager } from './redis/index.js';
 import { createShardRepository, type IShardRepository } from './persistence/index.js';
-import { createTemplateRegistry, type TemplateRegistry } from './templates/index.js';
+import { createTemplateRegistry, packageJsonDependencies, type TemplateRegistry } from './templates/index.js';
 import { createAuthService, type AuthService } from './auth/index.js';
 import { ShardCache } from './shard-cache/index.js';
+import {
+  createSyncWorker,
+  savedChannel,
+  syncShard,
+  SyncQueue,
+  SyncScheduler,
+  type SyncShardDeps,
+  type SyncShardResult,
+} from './sync-jobs/index.js';
 import { ShardService } from './shards/index.js';
 import { SocketService } from './realtime/index.js';
 import { createHttpServer } from './http/index.js';
-import type { FastifyInstance } from 'fastify';
 
 export type AppOptions = {
-  /** Which parts run in this process. Default `all`. */
+  /** Which parts run in this process: `all` (default), `api` (no job processing) or `worker` (jobs only). */
   role?: Role;
   /** Id of this instance in membership keys. Default: a random UUID. */
   instanceId?: string;
-  /** Called after the last member anywhere left a shard (the sync module hooks flush-and-evict here). */
+  /** Also called after the last member anywhere left a shard (tests observe it). */
   onLastLeave?: (shardId: ShardId) => void;
   /** A prebuilt template registry (tests share one). */
   templates?: TemplateRegistry;
+  /** Registers extra routes (the web editor). */
+  extraRoutes?: (app: FastifyInstance) => Promise<void>;
 };
 
 export type App = {
   readonly instanceId: string;
+  readonly role: Role;
   readonly config: Config;
   readonly auth: AuthService;
   readonly repository: IShardRepository;
   readonly cache: ShardCache;
   readonly shards: ShardService;
-  readonly sockets: SocketService;
+  readonly sockets: SocketService | undefined;
+  readonly scheduler: SyncScheduler;
+  readonly queue: SyncQueue;
+  readonly metrics: Metrics;
   readonly http: FastifyInstance;
+  /** Flushes one shard to the database in this process (shutdown uses it; so can tests). */
+  flush(shardId: ShardId, options?: { evict?: boolean }): Promise<SyncShardResult>;
   /** Starts listening; resolves with the bound port. */
   start(): Promise<{ port: number; url: string }>;
   /** Graceful shutdown in the documented order. Idempotent. */
@@ -44,16 +62,17 @@ export type App = {
  * The only place modules are wired together.
  */
 export async function createApp(config: Config, logger: Logger, options: AppOptions = {}): Promise<App> {
+  const role = options.role ?? 'all';
+  const serveApi = role !== 'worker';
+  const runWorker = role !== 'api';
   const instanceId = options.instanceId ?? randomUUID();
   const log = logger.child({ instanceId });
   const redisManager = RedisManager.getInstance();
   redisManager.configure({ url: config.redis.url });
   const scope = `app:${instanceId}`;
   const cacheRedis = redisManager.getConnection(`${scope}:default`);
-  const pubRedis = redisManager.getConnection(`${scope}:pub`);
-  const subRedis = redisManager.getConnection(`${scope}:sub`);
-
   const repository = createShardRepository(config.database);
+  const metrics = new Metrics();
   const closeSteps: Array<[string, () => Promise<void>]> = [];
   let ready = false;
 
@@ -73,10 +92,37 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       keyPrefix: config.redis.keyPrefix,
       cache: config.cache,
       limits: config.limits,
+      onLoad: () => metrics.shardLoads.inc(),
     });
+    const queue = new SyncQueue(redisManager.getConnection(`${scope}:queue`), config.redis.keyPrefix, config.jobs);
+    const scheduler = new SyncScheduler({
+      redis: cacheRedis,
+      cache,
+      queue,
+      logger: log.child({ module: 'sync-scheduler' }),
+      keyPrefix: config.redis.keyPrefix,
+      jobs: config.jobs,
+      evictGraceMs: config.cache.evictGraceMs,
+      onScan: (scan) => {
+        metrics.openShards.set(scan.openShards);
+        metrics.dirtyShards.set(scan.dirtyShards);
+        metrics.unsyncedFiles.set(scan.dirtyFiles);
+        metrics.syncLagSeconds.set(scan.oldestDirtyAt === null ? 0 : Math.max(0, Date.now() - scan.oldestDirtyAt) / 1000);
+      },
+    });
+    const channel = savedChannel(config.redis.keyPrefix);
+    const syncDeps: SyncShardDeps = {
+      cache,
+      repository,
+      logger: log.child({ module: 'sync-jobs' }),
+      publishSaved: async (event) => {
+        await cacheRedis.publish(channel, JSON.stringify(event));
+      },
+      dependenciesOf: packageJsonDependencies,
+    };
 
     // The socket server attaches to Fastify's HTTP server, and the ShardService broadcasts
-    // through the socket server: build the HTTP server around a late-bound service.
+    // through the socket server: the HTTP routes see the service through a late binding.
     let shardService: ShardService | undefined;
     const http = await createHttpServer({
       config: config.http,
@@ -88,56 +134,120 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
         return shardService;
       },
       templates,
+      apiRoutes: serveApi,
       isReady: () => ready,
       checkDependencies: async () => {
         await cacheRedis.ping();
       },
+      metrics: async () => {
+        metrics.connectedSockets.set(sockets?.connectedCount() ?? 0);
+        metrics.queueDepth.set(await queue.depth());
+        return metrics.render();
+      },
+      ...(options.extraRoutes === undefined ? {} : { extraRoutes: options.extraRoutes }),
     });
-    const sockets = new SocketService({
-      httpServer: http.server,
-      pubClient: pubRedis,
-      subClient: subRedis,
-      instanceId,
-      keyPrefix: config.redis.keyPrefix,
-      shardedPubSub: config.redis.shardedPubSub,
-      limits: config.limits,
-      cache: config.cache,
-      logger: log,
-      auth,
-    });
+    const sockets = serveApi
+      ? new SocketService({
+          httpServer: http.server,
+          pubClient: redisManager.getConnection(`${scope}:pub`),
+          subClient: redisManager.getConnection(`${scope}:sub`),
+          instanceId,
+          keyPrefix: config.redis.keyPrefix,
+          shardedPubSub: config.redis.shardedPubSub,
+          limits: config.limits,
+          cache: config.cache,
+          logger: log,
+          auth,
+        })
+      : undefined;
     shardService = new ShardService({
       repository,
       cache,
       templates,
       logger: log.child({ module: 'shards' }),
       limits: config.limits,
-      events: sockets.events,
-      onLastLeave: options.onLastLeave ?? (() => undefined),
+      events: sockets?.events ?? { fileEdited: () => undefined, treeChanged: () => undefined },
+      onLastLeave: (shardId) => {
+        scheduler.noteLastLeave(shardId).catch((error: unknown) => log.warn({ err: error, shardId }, 'could not record last leave'));
+        options.onLastLeave?.(shardId);
+      },
+      onEdit: () => metrics.edits.inc(),
     });
-    sockets.attach(shardService, cache);
+    if (sockets !== undefined) {
+      sockets.attach(shardService, cache);
+      await sockets.relaySaved(redisManager.getConnection(`${scope}:events`), channel);
+    }
+    const worker = runWorker
+      ? createSyncWorker({
+          connection: redisManager.getConnection(`${scope}:worker`),
+          config,
+          logger: log,
+          events: {
+            completed: (_result, durationMs) => {
+              metrics.syncJobs.inc({ status: 'completed' });
+              metrics.syncJobDuration.observe(durationMs / 1000);
+            },
+            failed: (willRetry) => metrics.syncJobs.inc({ status: willRetry ? 'retried' : 'failed' }),
+          },
+        })
+      : undefined;
+    scheduler.start();
     const service = shardService;
 
-    closeSteps.push(['sockets', () => sockets.close()]);
+    const flush = (shardId: ShardId, flushOptions: { evict?: boolean } = {}) =>
+      syncShard(syncDeps, shardId, { evict: flushOptions.evict ?? false });
+    // Shutdown, in order: stop accepting (readiness false, 503s), tell sockets to reconnect
+    // elsewhere, flush the shards this instance served, stop the scheduler and the worker
+    // (after its active jobs), the producer, then Redis and the database.
+    let served: ShardId[] = [];
+    closeSteps.push([
+      'sockets',
+      async () => {
+        served = sockets?.localShards() ?? [];
+        await sockets?.close();
+      },
+    ]);
     closeSteps.push(['http', () => http.close()]);
+    closeSteps.push([
+      'flush',
+      async () => {
+        const results = await Promise.allSettled(served.map((id) => flush(id)));
+        const failed = results.filter((r) => r.status === 'rejected');
+        if (failed.length > 0) {
+          throw new AggregateError(
+            failed.map((f) => (f as PromiseRejectedResult).reason),
+            `${failed.length} of ${served.length} shards could not be flushed; their edits stay in Redis for the next sync`,
+          );
+        }
+      },
+    ]);
+    closeSteps.push(['scheduler', () => scheduler.close()]);
+    closeSteps.push(['worker', async () => worker?.close()]);
+    closeSteps.push(['queue', () => queue.close()]);
     closeSteps.push(['redis', () => redisManager.closeScope(scope)]);
     closeSteps.push(['database', () => repository.close()]);
 
     let closing: Promise<void> | undefined;
     const app: App = {
       instanceId,
+      role,
       config,
       auth,
       repository,
       cache,
       shards: service,
       sockets,
+      scheduler,
+      queue,
+      metrics,
       http,
+      flush,
       async start() {
         await http.listen({ port: config.http.port, host: config.http.host });
         ready = true;
         const { port } = http.server.address() as AddressInfo;
         const url = `http://${config.http.host}:${port}`;
-        log.info({ url, role: options.role ?? 'all' }, 'listening');
+        log.info({ url, role }, 'listening');
         return { port, url };
       },
       close() {

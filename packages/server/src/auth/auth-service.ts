@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, errors as joseErrors, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { z } from 'zod';
 import { ErrorCode, type ShardId } from '@tandem/protocol';
 import { AppError } from '../errors/index.js';
@@ -80,11 +80,13 @@ export function createAuthService(config: Config['auth']): AuthService {
   };
 
   async function verifyPayload(token: string): Promise<JWTPayload> {
-    if (jwks !== undefined) {
-      return (await jwtVerify(token, jwks, verifyOptions)).payload;
+    // With both configured, HS256 tokens are the ones this server minted (share links) and
+    // everything else comes from the host's JWKS. The secret only ever verifies HS256.
+    if (secret !== undefined && (jwks === undefined || decodeProtectedHeader(token).alg === 'HS256')) {
+      return (await jwtVerify(token, secret, { ...verifyOptions, algorithms: ['HS256'] })).payload;
     }
-    // secret is defined here: the constructor refuses to build without one of the two.
-    return (await jwtVerify(token, secret as Uint8Array, { ...verifyOptions, algorithms: ['HS256'] })).payload;
+    // jwks is defined here: the constructor refuses to build without one of the two.
+    return (await jwtVerify(token, jwks as JWTVerifyGetKey, verifyOptions)).payload;
   }
 
   return {

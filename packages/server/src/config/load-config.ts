@@ -41,6 +41,8 @@ export type Config = Readonly<{
     backoffMs: number;
     intervalMs: number;
     batchSize: number;
+    lockDurationMs: number;
+    stalledIntervalMs: number;
   }>;
   log: Readonly<{ level: Env['LOG_LEVEL']; pretty: boolean }>;
   shutdown: Readonly<{ timeoutMs: number }>;
@@ -56,28 +58,15 @@ export const INSECURE_DEV_SECRET = 'tandem-insecure-development-secret-do-not-us
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = envSchema.safeParse(cleaned);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  // Cross-field checks run on the fields that parsed, so one bad variable does not hide them.
+  problems.push(...crossFieldProblems(cleaned));
+  if (!parsed.success || problems.length > 0) {
     throw new AppError(ErrorCode.VALIDATION_FAILED, `invalid configuration:\n  ${problems.join('\n  ')}`, {
       details: { problems },
     });
   }
   const e = parsed.data;
-  const problems: string[] = [];
-  if (e.RATE_EVENTS_BURST < e.RATE_EVENTS_PER_SECOND) {
-    problems.push('RATE_EVENTS_BURST: must be at least RATE_EVENTS_PER_SECOND');
-  }
-  if (e.CACHE_HEARTBEAT_MS * 2 > e.CACHE_MEMBER_TTL_MS) {
-    problems.push('CACHE_HEARTBEAT_MS: must be at most half of CACHE_MEMBER_TTL_MS so live members never expire');
-  }
-  if (e.MAX_UPDATE_BYTES > e.SOCKET_MAX_MESSAGE_BYTES) {
-    problems.push('MAX_UPDATE_BYTES: must not exceed SOCKET_MAX_MESSAGE_BYTES');
-  }
-  if (problems.length > 0) {
-    throw new AppError(ErrorCode.VALIDATION_FAILED, `invalid configuration:\n  ${problems.join('\n  ')}`, {
-      details: { problems },
-    });
-  }
   return deepFreeze({
     http: {
       port: e.PORT,
@@ -120,15 +109,44 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       backoffMs: e.SYNC_BACKOFF_MS,
       intervalMs: e.SYNC_INTERVAL_MS,
       batchSize: e.SYNC_BATCH_SIZE,
+      lockDurationMs: e.SYNC_LOCK_DURATION_MS,
+      stalledIntervalMs: e.SYNC_STALLED_INTERVAL_MS,
     },
     log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY },
     shutdown: { timeoutMs: e.SHUTDOWN_TIMEOUT_MS },
   });
 }
 
+function crossFieldProblems(env: Record<string, unknown>): string[] {
+  const field = <K extends keyof Env>(key: K): Env[K] | undefined => {
+    const result = envSchema.shape[key].safeParse(env[key]);
+    return result.success ? (result.data as Env[K]) : undefined;
+  };
+  const problems: string[] = [];
+  const rate = field('RATE_EVENTS_PER_SECOND');
+  const burst = field('RATE_EVENTS_BURST');
+  if (rate !== undefined && burst !== undefined && burst < rate) {
+    problems.push('RATE_EVENTS_BURST: must be at least RATE_EVENTS_PER_SECOND');
+  }
+  const heartbeatMs = field('CACHE_HEARTBEAT_MS');
+  const memberTtlMs = field('CACHE_MEMBER_TTL_MS');
+  if (heartbeatMs !== undefined && memberTtlMs !== undefined && heartbeatMs * 2 > memberTtlMs) {
+    problems.push('CACHE_HEARTBEAT_MS: must be at most half of CACHE_MEMBER_TTL_MS so live members never expire');
+  }
+  const maxUpdateBytes = field('MAX_UPDATE_BYTES');
+  const socketMaxMessageBytes = field('SOCKET_MAX_MESSAGE_BYTES');
+  if (maxUpdateBytes !== undefined && socketMaxMessageBytes !== undefined && maxUpdateBytes > socketMaxMessageBytes) {
+    problems.push('MAX_UPDATE_BYTES: must not exceed SOCKET_MAX_MESSAGE_BYTES');
+  }
+  return problems;
+}
+
 function parseDatabaseUrl(url: string, poolSize: number): DatabaseConfig {
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return { kind: 'postgres', url, poolSize };
-  const file = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : url;
+  let file = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : url;
+  // URL form with an empty authority: sqlite:///abs/path and sqlite://./relative. Left as it
+  // was, `//./data/x` would resolve to /data/x at the filesystem root.
+  if (url.startsWith('sqlite://')) file = file.slice(2);
   return { kind: 'sqlite', file: file === '' ? ':memory:' : file };
 }
 

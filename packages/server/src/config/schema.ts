@@ -96,6 +96,10 @@ export const envSchema = z.object({
   SYNC_INTERVAL_MS: int(50, 3_600_000).default(2_000),
   /** Most shards one sync job flushes. Default 100. */
   SYNC_BATCH_SIZE: int(1, 10_000).default(100),
+  /** How long a running job's lock lasts without renewal before the job counts as stalled, in ms. Default 30000. */
+  SYNC_LOCK_DURATION_MS: int(1000, 3_600_000).default(30_000),
+  /** How often workers look for stalled jobs (their worker died) to run them again, in ms. Default 30000. */
+  SYNC_STALLED_INTERVAL_MS: int(500, 3_600_000).default(30_000),
 
   // log
   /** pino level: fatal, error, warn, info, debug, trace, silent. Default info. */

@@ -23,6 +23,8 @@ export type HttpDeps = {
   auth: AuthService;
   shards: ShardService;
   templates: TemplateRegistry;
+  /** Register the REST API (false for a worker-only process, which serves health and metrics only). */
+  apiRoutes?: boolean;
   /** Whether the process is ready to serve (false while starting and shutting down). */
   isReady: () => boolean;
   /** Extra readiness checks (Redis, database); throw when not ready. */
@@ -99,6 +101,12 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     });
   }
 
+  if (deps.apiRoutes !== false) registerApiRoutes(app, deps);
+  if (deps.extraRoutes !== undefined) await deps.extraRoutes(app);
+  return app;
+}
+
+function registerApiRoutes(app: FastifyInstance, deps: HttpDeps): void {
   app.get('/templates', async () => ({ templates: deps.templates.list() }));
   app.get('/templates/:id', async (request) => {
     const { id } = request.params as { id: string };
@@ -158,9 +166,6 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     const body = parse(MoveBody, request.body);
     return deps.shards.renameFile(principalOf(request), shardIdOf(request), body.from, body.to);
   });
-
-  if (deps.extraRoutes !== undefined) await deps.extraRoutes(app);
-  return app;
 }
 
 function isApiPath(path: string): boolean {

@@ -19,8 +19,10 @@ import {
   type ShardId,
   type TreeChange,
   type FileId,
+  isFileId,
+  isShardId,
 } from '@tandem/protocol';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { AppError, toAppError } from '../errors/index.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
@@ -135,8 +137,26 @@ export class SocketService {
   }
 
   /** Shards with members on this instance. */
-  localShardCount(): number {
-    return this.local.size;
+  localShards(): ShardId[] {
+    return [...this.local.keys()];
+  }
+
+  /**
+   * Relays "saved" notices published by sync jobs (from any process) to this instance's sockets
+   * in the shard's room. `subscriber` is a connection dedicated to this subscription.
+   */
+  async relaySaved(subscriber: Redis, channel: string): Promise<void> {
+    subscriber.on('message', (from: string, message: string) => {
+      if (from !== channel) return;
+      const parsed = SavedNotice.safeParse(safeJson(message));
+      if (!parsed.success) {
+        this.log.warn({ channel }, 'ignoring a malformed saved notice');
+        return;
+      }
+      const event = parsed.data;
+      this.io.local.to(roomOf(event.shardId)).emit('shard:saved', event);
+    });
+    await subscriber.subscribe(channel);
   }
 
   private member(socketId: string): string {
@@ -355,6 +375,21 @@ export class SocketService {
       const adapter = this.io.of('/').adapter as unknown as { close?: () => Promise<void> | void };
       Promise.resolve(adapter.close?.()).then(resolve, resolve);
     });
+  }
+}
+
+const SavedNotice = z.object({
+  shardId: z.custom<ShardId>(isShardId),
+  version: z.number().int().nonnegative(),
+  files: z.array(z.object({ id: z.custom<FileId>(isFileId), version: z.number().int().nonnegative() })),
+});
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    // Malformed JSON is reported by the schema check as a malformed notice.
+    return undefined;
   }
 }
 

@@ -3,4 +3,4 @@
  * Imports only protocol types; knows nothing of shards' meaning.
  */
 export { RedisManager, ConnectionName, type ConnectionOptions } from './redis-manager.js';
-export { shardKeys, openShardsKey, dirtyShardsKey, parseShardKey, type ShardKeys, type ShardKeyPart } from './keys.js';
+export { shardKeys, openShardsKey, emptySinceKey, schedulerLockKey, parseShardKey, type ShardKeys, type ShardKeyPart } from './keys.js';

@@ -48,9 +48,14 @@ export function openShardsKey(prefix: string): string {
   return `${prefix}:open-shards`;
 }
 
-/** Sorted set of shards with unsynced changes → time of the oldest unsynced change. */
-export function dirtyShardsKey(prefix: string): string {
-  return `${prefix}:dirty-shards`;
+/** Sorted set of open shards nobody is in → when they became empty (eviction after a grace period). */
+export function emptySinceKey(prefix: string): string {
+  return `${prefix}:empty-since`;
+}
+
+/** The scheduler's leader lock: one scheduler tick at a time in the whole cluster. */
+export function schedulerLockKey(prefix: string): string {
+  return `${prefix}:scheduler-lock`;
 }
 
 /** Parses a shard key back into its shard id and part; throws on anything else. */

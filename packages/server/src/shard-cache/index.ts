@@ -14,5 +14,6 @@ export {
   type SnapshotFile,
   type CompactEntry,
   type EvictOutcome,
+  type ShardInspection,
 } from './shard-cache.js';
 export { TEXT_NAME, stateFromText, textFromUpdates, mergeToState, updateToText, isValidUpdate } from './ydoc.js';

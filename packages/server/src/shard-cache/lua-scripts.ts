@@ -244,3 +244,19 @@ for _, f in ipairs(held) do redis.call('DEL', ARGV[1] .. f) end
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[6], KEYS[7], KEYS[8])
 return 'EVICTED'
 `;
+
+/**
+ * What the scheduler needs to know about one open shard, in one round trip.
+ * KEYS: meta, dirty, members, lock. → { loaded, firstDirtyAt, dirtyFiles, liveMembers, locked }
+ */
+export const INSPECT = `
+${NOW_MS}
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+return {
+  redis.call('HGET', KEYS[1], 'loaded') or '0',
+  redis.call('HGET', KEYS[1], 'firstDirtyAt') or '0',
+  redis.call('ZCARD', KEYS[2]),
+  redis.call('ZCARD', KEYS[3]),
+  redis.call('EXISTS', KEYS[4])
+}
+`;

@@ -13,7 +13,7 @@ import { AppError } from '../errors/index.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
 import type { IShardRepository } from '../persistence/index.js';
-import { openShardsKey, shardKeys, type ShardKeys } from '../redis/index.js';
+import { emptySinceKey, openShardsKey, shardKeys, type ShardKeys } from '../redis/index.js';
 import * as lua from './lua-scripts.js';
 import { stateFromText } from './ydoc.js';
 
@@ -54,6 +54,14 @@ export type CompactEntry = { id: FileId; version: number; gen: string; count: nu
 
 export type EvictOutcome = 'EVICTED' | 'MEMBERS' | 'DIRTY' | 'LOCKED';
 
+export type ShardInspection = {
+  loaded: boolean;
+  firstDirtyAt: number | null;
+  dirtyFiles: number;
+  liveMembers: number;
+  locked: boolean;
+};
+
 type Scripts = {
   tandemEdit(...args: Array<string | Buffer | number>): Promise<number>;
   tandemCreateFile(...args: Array<string | Buffer | number>): Promise<number>;
@@ -67,6 +75,7 @@ type Scripts = {
   tandemSnapshotBuffer(...args: string[]): Promise<unknown[]>;
   tandemCompact(...args: Array<string | Buffer | number>): Promise<number>;
   tandemEvict(...args: string[]): Promise<string>;
+  tandemInspect(...args: string[]): Promise<[string, string, number, number, number]>;
 };
 
 const SCRIPT_DEFS: Array<[name: string, numberOfKeys: number, lua: string]> = [
@@ -83,6 +92,7 @@ const SCRIPT_DEFS: Array<[name: string, numberOfKeys: number, lua: string]> = [
   ['tandemSnapshot', 5, lua.SNAPSHOT],
   ['tandemCompact', 5, lua.COMPACT],
   ['tandemEvict', 8, lua.EVICT],
+  ['tandemInspect', 4, lua.INSPECT],
 ];
 
 /** Registers the Lua scripts on a connection (idempotent) and returns it typed. */
@@ -100,6 +110,8 @@ export type ShardCacheDeps = {
   keyPrefix: string;
   cache: Config['cache'];
   limits: Config['limits'];
+  /** Called after this process loaded a shard from the database (metrics). */
+  onLoad?: (shardId: ShardId, durationMs: number) => void;
 };
 
 /**
@@ -203,10 +215,9 @@ export class ShardCache {
       loaded: '1',
     });
     await execOrThrow(tx);
-    this.deps.logger.info(
-      { shardId, files: shard.files.length, durationMs: Date.now() - started },
-      'shard loaded into cache',
-    );
+    const durationMs = Date.now() - started;
+    this.deps.logger.info({ shardId, files: shard.files.length, durationMs }, 'shard loaded into cache');
+    this.deps.onLoad?.(shardId, durationMs);
   }
 
   async meta(shardId: ShardId): Promise<CachedMeta | null> {
@@ -374,6 +385,38 @@ export class ShardCache {
     return (await this.redis.zrange(openShardsKey(this.deps.keyPrefix), '0', '-1')) as ShardId[];
   }
 
+  /** Scheduler view of one shard: loaded, oldest unsynced change, dirty files, live members, lock held. */
+  async inspect(shardId: ShardId): Promise<ShardInspection> {
+    const k = this.keys(shardId);
+    const [loaded, firstDirtyAt, dirtyFiles, liveMembers, locked] = await this.redis.tandemInspect(k.meta, k.dirty, k.members, k.lock);
+    const first = Number(firstDirtyAt);
+    return {
+      loaded: loaded === '1',
+      firstDirtyAt: first === 0 ? null : first,
+      dirtyFiles: Number(dirtyFiles),
+      liveMembers: Number(liveMembers),
+      locked: Number(locked) === 1,
+    };
+  }
+
+  /** Records that nobody is in the shard any more (kept if already recorded). */
+  async noteEmpty(shardId: ShardId, atMs: number): Promise<void> {
+    await this.redis.zadd(emptySinceKey(this.deps.keyPrefix), 'NX', atMs, shardId);
+  }
+
+  /** Forgets that the shard was empty (someone is in it again). */
+  async clearEmpty(shardId: ShardId): Promise<void> {
+    await this.redis.zrem(emptySinceKey(this.deps.keyPrefix), shardId);
+  }
+
+  /** When each empty shard became empty. */
+  async emptySince(): Promise<Map<ShardId, number>> {
+    const flat = await this.redis.zrange(emptySinceKey(this.deps.keyPrefix), '0', '-1', 'WITHSCORES');
+    const out = new Map<ShardId, number>();
+    for (let i = 0; i + 1 < flat.length; i += 2) out.set(flat[i] as ShardId, Number(flat[i + 1]));
+    return out;
+  }
+
   /** Number of files with unsynced changes. */
   dirtyCount(shardId: ShardId): Promise<number> {
     return this.redis.zcard(this.keys(shardId).dirty);
@@ -430,6 +473,7 @@ export class ShardCache {
     )) as EvictOutcome;
     if (outcome === 'EVICTED') {
       await this.redis.zrem(openShardsKey(this.deps.keyPrefix), shardId);
+      await this.redis.zrem(emptySinceKey(this.deps.keyPrefix), shardId);
       this.deps.logger.info({ shardId }, 'shard evicted from cache');
     }
     return outcome;

@@ -44,6 +44,8 @@ export type ShardServiceDeps = {
   events: ShardEvents;
   /** Called when the last member anywhere in the cluster left a shard. */
   onLastLeave: (shardId: ShardId) => void;
+  /** Called after each accepted edit (metrics). */
+  onEdit?: () => void;
 };
 
 /**
@@ -251,6 +253,7 @@ export class ShardService {
     }
     const version = await this.deps.cache.appendUpdate(shardId, fileId, update);
     this.deps.events.fileEdited(shardId, fileId, update, version, exceptSocketId);
+    this.deps.onEdit?.();
     return version;
   }
 

@@ -10,10 +10,15 @@ export class TcpProxy {
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
   private target: number;
+  private paused = false;
 
   private constructor(targetPort: number) {
     this.target = targetPort;
     this.server = net.createServer((client) => {
+      if (this.paused) {
+        client.destroy();
+        return;
+      }
       const upstream = net.connect(this.target, '127.0.0.1');
       this.sockets.add(client);
       this.sockets.add(upstream);
@@ -42,6 +47,20 @@ export class TcpProxy {
 
   retarget(port: number): void {
     this.target = port;
+  }
+
+  /** Cuts every connection and refuses new ones until resume(): the target looks down. */
+  pause(): void {
+    this.paused = true;
+    this.dropAll();
+  }
+
+  resume(): void {
+    this.paused = false;
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
   }
 
   dropAll(): void {

@@ -1,0 +1,309 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { ErrorCode } from '@tandem/protocol';
+import { AppError } from '../errors/index.js';
+import { INSECURE_DEV_SECRET, loadConfig } from './load-config.js';
+import { envSchema } from './schema.js';
+
+const envExample = readFileSync(new URL('../../../../.env.example', import.meta.url), 'utf8');
+const schemaSource = readFileSync(new URL('./schema.ts', import.meta.url), 'utf8');
+
+/** `KEY=value` lines of .env.example, commented out or not, in file order. */
+function exampleEntries(): Array<{ key: string; value: string; commented: boolean; group: string | undefined }> {
+  const entries: Array<{ key: string; value: string; commented: boolean; group: string | undefined }> = [];
+  let group: string | undefined;
+  for (const line of envExample.split('\n')) {
+    const heading = /^# ---- (\w+) -+$/.exec(line);
+    if (heading !== null) {
+      group = heading[1];
+      continue;
+    }
+    const m = /^(#\s*)?([A-Z][A-Z0-9_]*)=(.*)$/.exec(line);
+    if (m !== null) entries.push({ key: m[2] ?? '', value: m[3] ?? '', commented: m[1] !== undefined, group });
+  }
+  return entries;
+}
+
+/** The schema's keys with the `// group` comment they sit under, in declaration order. */
+function schemaGroups(): Array<{ key: string; group: string | undefined }> {
+  const out: Array<{ key: string; group: string | undefined }> = [];
+  let group: string | undefined;
+  for (const line of schemaSource.split('\n')) {
+    const heading = /^\s*\/\/ (\w+)\s*$/.exec(line);
+    if (heading !== null) group = heading[1];
+    const key = /^\s*([A-Z][A-Z0-9_]*):/.exec(line);
+    if (key !== null) out.push({ key: key[1] ?? '', group });
+  }
+  return out;
+}
+
+function configError(env: Record<string, string | undefined>): AppError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(AppError);
+    return error as AppError;
+  }
+  throw new Error('loadConfig accepted an invalid environment');
+}
+
+function problemsOf(error: AppError): string[] {
+  return (error.details?.['problems'] ?? []) as string[];
+}
+
+describe('.env.example', () => {
+  it('lists exactly the keys of envSchema, each once', () => {
+    const keys = exampleEntries().map((e) => e.key);
+    expect(new Set(keys).size).toBe(keys.length);
+    expect([...keys].sort()).toEqual(Object.keys(envSchema.shape).sort());
+  });
+
+  it('groups the keys under the same headings, in the same order, as schema.ts', () => {
+    const fromSchema = schemaGroups();
+    expect(fromSchema.map((e) => e.key).sort()).toEqual(Object.keys(envSchema.shape).sort());
+    expect(fromSchema.every((e) => e.group !== undefined)).toBe(true);
+    expect(exampleEntries().map((e) => ({ key: e.key, group: e.group }))).toEqual(fromSchema);
+    expect([...new Set(fromSchema.map((e) => e.group))]).toEqual([
+      'http',
+      'auth',
+      'redis',
+      'database',
+      'limits',
+      'cache',
+      'jobs',
+      'log',
+      'shutdown',
+    ]);
+  });
+
+  it('shows each default as the schema declares it, and has a comment line before every key', () => {
+    const lines = envExample.split('\n');
+    for (const entry of exampleEntries()) {
+      const schema = envSchema.shape[entry.key as keyof typeof envSchema.shape];
+      const defaulted: unknown = schema.parse(undefined);
+      if (defaulted === undefined) {
+        // No default (optional or required): the example leaves the value empty.
+        expect(entry.value, entry.key).toBe('');
+      } else {
+        expect(entry.commented, `${entry.key} has a default, so it is commented out`).toBe(true);
+        expect(schema.parse(entry.value), entry.key).toEqual(defaulted);
+      }
+      const index = lines.findIndex((l) => new RegExp(`^(#\\s*)?${entry.key}=`).test(l));
+      expect(lines[index - 1], `comment above ${entry.key}`).toMatch(/^# \S/);
+    }
+  });
+
+  it('loads as a valid configuration when copied as it is', () => {
+    const env = Object.fromEntries(exampleEntries().filter((e) => !e.commented).map((e) => [e.key, e.value]));
+    expect(() => loadConfig(env)).not.toThrow();
+  });
+});
+
+describe('loadConfig', () => {
+  it('applies the schema defaults to an empty environment, grouped by concern', () => {
+    const config = loadConfig({});
+    expect(Object.keys(config).sort()).toEqual(['auth', 'cache', 'database', 'http', 'jobs', 'limits', 'log', 'redis', 'shutdown']);
+    expect(config).toMatchObject({
+      http: {
+        port: 3000,
+        host: '127.0.0.1',
+        bodyLimitBytes: 2 * 1024 * 1024,
+        webEnabled: true,
+        previewCdnUrl: 'https://esm.sh',
+      },
+      auth: {
+        jwtSecret: undefined,
+        jwksUrl: undefined,
+        issuer: undefined,
+        audience: undefined,
+        tokenTtlSeconds: 7 * 24 * 3600,
+        insecureDev: false,
+      },
+      redis: { url: 'redis://127.0.0.1:6379', keyPrefix: 'tandem', shardedPubSub: true },
+      database: { kind: 'sqlite', file: './data/tandem.sqlite' },
+      limits: {
+        maxUpdateBytes: 256 * 1024,
+        maxFileBytes: 2 * 1024 * 1024,
+        maxFilesPerShard: 2000,
+        maxPathLength: 512,
+        maxPathDepth: 16,
+        eventsPerSecond: 100,
+        eventsBurst: 300,
+        socketMaxMessageBytes: 8 * 1024 * 1024,
+      },
+      cache: { lockTtlMs: 15_000, memberTtlMs: 30_000, heartbeatMs: 10_000, evictGraceMs: 5_000 },
+      jobs: {
+        concurrency: 3,
+        limitMax: 10,
+        limitDurationMs: 10_000,
+        attempts: 10,
+        backoffMs: 1_000,
+        intervalMs: 2_000,
+        batchSize: 100,
+      },
+      log: { level: 'info', pretty: false },
+      shutdown: { timeoutMs: 20_000 },
+    });
+  });
+
+  it('treats empty strings as unset and ignores variables it does not know', () => {
+    const config = loadConfig({ PORT: '', LOG_LEVEL: '', HOME: '/root', PATH: '/usr/bin', AUTH_JWT_SECRET: undefined });
+    expect(config.http.port).toBe(3000);
+    expect(config.log.level).toBe('info');
+    expect(config.auth.jwtSecret).toBeUndefined();
+  });
+
+  it('coerces numbers and booleans', () => {
+    const config = loadConfig({
+      PORT: '0',
+      WEB_ENABLED: 'no',
+      LOG_PRETTY: 'yes',
+      REDIS_SHARDED_PUBSUB: '0',
+      TANDEM_INSECURE_DEV: '1',
+      MAX_FILE_BYTES: '4096',
+      PREVIEW_CDN_URL: 'https://cdn.example.com///',
+    });
+    expect(config.http.port).toBe(0);
+    expect(config.http.webEnabled).toBe(false);
+    expect(config.log.pretty).toBe(true);
+    expect(config.redis.shardedPubSub).toBe(false);
+    expect(config.auth.insecureDev).toBe(true);
+    expect(config.limits.maxFileBytes).toBe(4096);
+    expect(config.http.previewCdnUrl).toBe('https://cdn.example.com');
+  });
+
+  it('reports every problem at once, naming each variable', () => {
+    const error = configError({
+      PORT: 'eighty',
+      HTTP_BODY_LIMIT_BYTES: '10',
+      LOG_LEVEL: 'loud',
+      REDIS_URL: 'http://127.0.0.1:6379',
+      REDIS_KEY_PREFIX: 'has space',
+      AUTH_JWT_SECRET: 'too-short',
+      WEB_ENABLED: 'maybe',
+      AUTH_JWKS_URL: 'not a url',
+    });
+    expect(error.code).toBe(ErrorCode.VALIDATION_FAILED);
+    const named = [
+      'PORT',
+      'HTTP_BODY_LIMIT_BYTES',
+      'LOG_LEVEL',
+      'REDIS_URL',
+      'REDIS_KEY_PREFIX',
+      'AUTH_JWT_SECRET',
+      'WEB_ENABLED',
+      'AUTH_JWKS_URL',
+    ];
+    for (const key of named) {
+      expect(error.message).toContain(`${key}:`);
+      expect(problemsOf(error).some((p) => p.startsWith(`${key}:`))).toBe(true);
+    }
+    expect(problemsOf(error)).toHaveLength(named.length);
+    expect(error.message).toContain('must be at least 32 characters');
+    expect(error.message).toContain('must start with redis:// or rediss://');
+  });
+
+  it('reports cross-field problems together with field problems', () => {
+    const error = configError({ PORT: '-1', RATE_EVENTS_PER_SECOND: '50', RATE_EVENTS_BURST: '10' });
+    expect(problemsOf(error).map((p) => p.split(':')[0]).sort()).toEqual(['PORT', 'RATE_EVENTS_BURST']);
+  });
+
+  describe('cross-field checks', () => {
+    it('needs a burst of at least the sustained rate', () => {
+      expect(problemsOf(configError({ RATE_EVENTS_PER_SECOND: '50', RATE_EVENTS_BURST: '49' }))).toEqual([
+        'RATE_EVENTS_BURST: must be at least RATE_EVENTS_PER_SECOND',
+      ]);
+      expect(loadConfig({ RATE_EVENTS_PER_SECOND: '50', RATE_EVENTS_BURST: '50' }).limits.eventsBurst).toBe(50);
+    });
+
+    it('needs the heartbeat to be at most half the member TTL', () => {
+      expect(problemsOf(configError({ CACHE_MEMBER_TTL_MS: '3000', CACHE_HEARTBEAT_MS: '1501' }))[0]).toMatch(
+        /^CACHE_HEARTBEAT_MS: must be at most half of CACHE_MEMBER_TTL_MS/,
+      );
+      expect(loadConfig({ CACHE_MEMBER_TTL_MS: '3000', CACHE_HEARTBEAT_MS: '1500' }).cache.heartbeatMs).toBe(1500);
+    });
+
+    it('needs an update to fit in one socket message', () => {
+      expect(
+        problemsOf(configError({ MAX_UPDATE_BYTES: String(9 * 1024 * 1024), SOCKET_MAX_MESSAGE_BYTES: String(8 * 1024 * 1024) })),
+      ).toEqual(['MAX_UPDATE_BYTES: must not exceed SOCKET_MAX_MESSAGE_BYTES']);
+    });
+
+    it('reports all cross-field problems at once', () => {
+      const error = configError({
+        RATE_EVENTS_PER_SECOND: '50',
+        RATE_EVENTS_BURST: '10',
+        CACHE_MEMBER_TTL_MS: '1000',
+        CACHE_HEARTBEAT_MS: '900',
+        MAX_UPDATE_BYTES: String(1024 * 1024),
+        SOCKET_MAX_MESSAGE_BYTES: String(512 * 1024),
+      });
+      expect(problemsOf(error).map((p) => p.split(':')[0])).toEqual([
+        'RATE_EVENTS_BURST',
+        'CACHE_HEARTBEAT_MS',
+        'MAX_UPDATE_BYTES',
+      ]);
+    });
+  });
+
+  it('returns a deep-frozen object', () => {
+    const config = loadConfig({ DATABASE_URL: 'postgres://u@h/db' });
+    const frozen = (value: unknown): boolean =>
+      value === null ||
+      typeof value !== 'object' ||
+      (Object.isFrozen(value) && Object.values(value as object).every(frozen));
+    expect(frozen(config)).toBe(true);
+    expect(() => {
+      (config.http as { port: number }).port = 1;
+    }).toThrow(TypeError);
+    expect(() => {
+      (config as unknown as { extra: unknown }).extra = {};
+    }).toThrow(TypeError);
+    expect(config.http.port).toBe(3000);
+  });
+
+  describe('auth', () => {
+    it('uses the configured secret', () => {
+      const secret = 'x'.repeat(32);
+      expect(loadConfig({ AUTH_JWT_SECRET: secret, TANDEM_INSECURE_DEV: 'true' }).auth.jwtSecret).toBe(secret);
+    });
+
+    it('falls back to the public development secret only with TANDEM_INSECURE_DEV and no JWKS', () => {
+      expect(loadConfig({ TANDEM_INSECURE_DEV: 'true' }).auth.jwtSecret).toBe(INSECURE_DEV_SECRET);
+      expect(loadConfig({}).auth.jwtSecret).toBeUndefined();
+      const withJwks = loadConfig({ TANDEM_INSECURE_DEV: 'true', AUTH_JWKS_URL: 'https://idp.example.com/jwks.json' });
+      expect(withJwks.auth.jwtSecret).toBeUndefined();
+      expect(withJwks.auth.jwksUrl).toBe('https://idp.example.com/jwks.json');
+    });
+  });
+
+  describe('DATABASE_URL', () => {
+    it.each([
+      ['postgres://user:pw@db.example.com:5432/tandem', { kind: 'postgres', url: 'postgres://user:pw@db.example.com:5432/tandem', poolSize: 10 }],
+      ['postgresql://db/tandem?sslmode=require', { kind: 'postgres', url: 'postgresql://db/tandem?sslmode=require', poolSize: 10 }],
+      ['sqlite:./data/app.sqlite', { kind: 'sqlite', file: './data/app.sqlite' }],
+      ['sqlite:/var/lib/tandem/db.sqlite', { kind: 'sqlite', file: '/var/lib/tandem/db.sqlite' }],
+      ['sqlite:///var/lib/tandem/db.sqlite', { kind: 'sqlite', file: '/var/lib/tandem/db.sqlite' }],
+      ['sqlite://./data/app.sqlite', { kind: 'sqlite', file: './data/app.sqlite' }],
+      ['sqlite:', { kind: 'sqlite', file: ':memory:' }],
+      ['sqlite::memory:', { kind: 'sqlite', file: ':memory:' }],
+      ['./tandem.db', { kind: 'sqlite', file: './tandem.db' }],
+      ['/tmp/tandem.db', { kind: 'sqlite', file: '/tmp/tandem.db' }],
+    ])('%s', (url, expected) => {
+      expect(loadConfig({ DATABASE_URL: url }).database).toEqual(expected);
+    });
+
+    it('defaults to the embedded SQLite file', () => {
+      expect(loadConfig({}).database).toEqual({ kind: 'sqlite', file: './data/tandem.sqlite' });
+    });
+
+    it('passes the pool size to PostgreSQL only', () => {
+      expect(loadConfig({ DATABASE_URL: 'postgres://h/db', DATABASE_POOL_SIZE: '3' }).database).toEqual({
+        kind: 'postgres',
+        url: 'postgres://h/db',
+        poolSize: 3,
+      });
+      expect(configError({ DATABASE_POOL_SIZE: '0' }).message).toContain('DATABASE_POOL_SIZE:');
+    });
+  });
+});

@@ -1,0 +1,11 @@
+/**
+ * sync-jobs — the BullMQ sync queue (producer), its worker (jobs in worker threads), the
+ * processor (thread entry), syncShard (the flush logic) and the cluster-wide scheduler.
+ * Imports shard-cache, persistence, redis, config, logging, errors, protocol; never realtime
+ * or http (saved versions are announced on a Redis channel the realtime module relays).
+ */
+export { syncShard, type SyncShardDeps, type SyncShardResult, type SavedEvent } from './sync-shard.js';
+export { SyncQueue, SYNC_QUEUE_NAME, bullPrefix } from './sync-queue.js';
+export { createSyncWorker, processorFile, type SyncWorkerEvents } from './sync-worker.js';
+export { SyncScheduler, type ScanSummary } from './sync-scheduler.js';
+export { SyncJobData, savedChannel, type SyncJobResult } from './sync-job-data.js';

@@ -1,0 +1,80 @@
+/**
+ * The sync job processor: the entry file BullMQ loads in a worker thread (a sandboxed
+ * processor with useWorkerThreads). Its own small composition root: it builds its own logger,
+ * Redis connection and database pool from the config handed over in workerData, imports no
+ * server singletons of the main thread, and only calls syncShard().
+ */
+import { threadId, workerData } from 'node:worker_threads';
+import { Redis } from 'ioredis';
+import { UnrecoverableError, type Job } from 'bullmq';
+import { pino } from 'pino';
+import { ErrorCode } from '@tandem/protocol';
+import { loadConfig, type Config } from '../config/index.js';
+import { toAppError } from '../errors/index.js';
+import { createShardRepository } from '../persistence/index.js';
+import { ShardCache } from '../shard-cache/index.js';
+import { packageJsonDependencies } from '../templates/package-json.js';
+import { syncShard, type SyncShardDeps } from './sync-shard.js';
+import { savedChannel, SyncJobData, type SyncJobResult } from './sync-job-data.js';
+
+let deps: SyncShardDeps | undefined;
+
+function build(): SyncShardDeps {
+  const handed = (workerData as { config?: Config } | null)?.config;
+  const config = handed ?? loadConfig(process.env);
+  const logger = pino({ name: 'tandem', level: config.log.level }).child({ module: 'sync-jobs', threadId });
+  const redis = new Redis(config.redis.url, { maxRetriesPerRequest: null, connectionName: `tandem:sync-thread:${threadId}` });
+  const repository = createShardRepository(config.database);
+  const cache = new ShardCache({
+    redis,
+    repository,
+    logger,
+    keyPrefix: config.redis.keyPrefix,
+    cache: config.cache,
+    limits: config.limits,
+  });
+  const channel = savedChannel(config.redis.keyPrefix);
+  return {
+    cache,
+    repository,
+    logger,
+    publishSaved: async (event) => {
+      await redis.publish(channel, JSON.stringify(event));
+    },
+    dependenciesOf: packageJsonDependencies,
+  };
+}
+
+export default async function processSyncJob(job: Job): Promise<SyncJobResult> {
+  deps ??= build();
+  const started = performance.now();
+  const parsed = SyncJobData.safeParse(job.data);
+  if (!parsed.success) throw new UnrecoverableError(`malformed sync job data: ${parsed.error.message}`);
+  const result: SyncJobResult = { threadId, synced: 0, written: 0, deleted: 0, evicted: 0, failed: [], durationMs: 0 };
+  let transient: unknown;
+  for (const { shardId, evict } of parsed.data.shards) {
+    try {
+      const r = await syncShard(deps, shardId, { evict });
+      result.synced++;
+      result.written += r.written;
+      result.deleted += r.deleted;
+      if (r.evicted === 'EVICTED') result.evicted++;
+      // Keep the job's lock alive across a long batch (a stalled check must not run it twice).
+      await job.updateProgress(result.synced);
+    } catch (error) {
+      const appError = toAppError(error);
+      result.failed.push({ shardId, code: appError.code });
+      if (appError.code === ErrorCode.SHARD_NOT_FOUND) {
+        deps.logger.warn({ shardId, jobId: job.id }, 'shard no longer in the database; skipping its sync');
+      } else {
+        deps.logger.warn({ err: error, shardId, jobId: job.id, attempt: job.attemptsMade + 1 }, 'shard sync failed; will retry');
+        transient ??= error;
+      }
+    }
+  }
+  result.durationMs = Math.round(performance.now() - started);
+  // A transient failure (database or Redis unavailable) fails the whole job so BullMQ retries it
+  // with backoff; re-running the shards that did succeed is harmless.
+  if (transient !== undefined) throw transient instanceof Error ? transient : new Error(String(transient));
+  return result;
+}

@@ -1,0 +1,75 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { ShardId } from '@tandem/protocol';
+import type { Config } from '../config/index.js';
+import type { SyncJobData } from './sync-job-data.js';
+
+export const SYNC_QUEUE_NAME = 'sync';
+
+/** The BullMQ prefix of the sync queue: under the configured key prefix, so tests and tenants never share queues. */
+export function bullPrefix(keyPrefix: string): string {
+  return `${keyPrefix}:bull`;
+}
+
+/**
+ * The producer side of the sync queue. One job syncs a batch of shards; shards are split into
+ * `concurrency` partitions by a stable hash, and each partition has at most one job waiting
+ * or running (BullMQ deduplication), so a shard never has two syncs queued at once.
+ */
+export class SyncQueue {
+  readonly queue: Queue<SyncJobData>;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    connection: Redis,
+    keyPrefix: string,
+    private readonly jobs: Config['jobs'],
+  ) {
+    this.queue = new Queue<SyncJobData>(SYNC_QUEUE_NAME, {
+      connection,
+      prefix: bullPrefix(keyPrefix),
+      defaultJobOptions: {
+        attempts: jobs.attempts,
+        backoff: { type: 'exponential', delay: jobs.backoffMs },
+        removeOnComplete: { count: 1000 },
+        removeOnFail: { count: 5000 },
+      },
+    });
+  }
+
+  /** The partition a shard belongs to (stable across processes). */
+  partitionOf(shardId: ShardId): number {
+    let h = 0;
+    for (let i = 0; i < shardId.length; i++) h = (h * 31 + shardId.charCodeAt(i)) | 0;
+    return Math.abs(h) % this.jobs.concurrency;
+  }
+
+  /** Enqueues one job per non-empty partition; a partition with a job still pending is skipped. */
+  async enqueue(shards: SyncJobData['shards']): Promise<number> {
+    const partitions = new Map<number, SyncJobData['shards']>();
+    for (const entry of shards) {
+      const p = this.partitionOf(entry.shardId);
+      const list = partitions.get(p) ?? [];
+      if (list.length < this.jobs.batchSize) list.push(entry);
+      partitions.set(p, list);
+    }
+    let added = 0;
+    for (const [p, list] of partitions) {
+      if (list.length === 0) continue;
+      await this.queue.add('sync', { shards: list }, { deduplication: { id: `partition-${p}` } });
+      added++;
+    }
+    return added;
+  }
+
+  /** Waiting + delayed + active + prioritized jobs. */
+  async depth(): Promise<number> {
+    const counts = await this.queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized');
+    return Object.values(counts).reduce((a, b) => a + b, 0);
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.queue.close();
+    return this.closing;
+  }
+}

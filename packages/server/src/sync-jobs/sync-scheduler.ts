@@ -1,0 +1,115 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { ShardId } from '@tandem/protocol';
+import type { Config } from '../config/index.js';
+import type { Logger } from '../logging/index.js';
+import { schedulerLockKey } from '../redis/index.js';
+import type { ShardCache } from '../shard-cache/index.js';
+import type { SyncQueue } from './sync-queue.js';
+
+/** What one scheduler scan saw (for metrics). */
+export type ScanSummary = {
+  openShards: number;
+  dirtyShards: number;
+  dirtyFiles: number;
+  /** ms since the epoch of the oldest unsynced change, or null. */
+  oldestDirtyAt: number | null;
+  evictCandidates: number;
+  enqueuedJobs: number;
+};
+
+/**
+ * The cluster's one periodic scheduler (a leader lock per tick): scans open shards, enqueues a
+ * sync for every shard with changes, and a flush-and-evict for every shard nobody has been in for
+ * the grace period — including shards whose members all expired because their instance died.
+ */
+export class SyncScheduler {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private readonly abort = new AbortController();
+  private readonly owner = randomUUID();
+  lastScan: ScanSummary | undefined;
+
+  constructor(
+    private readonly deps: {
+      redis: Redis;
+      cache: ShardCache;
+      queue: SyncQueue;
+      logger: Logger;
+      keyPrefix: string;
+      jobs: Config['jobs'];
+      evictGraceMs: number;
+      onScan?: (summary: ScanSummary) => void;
+    },
+  ) {}
+
+  start(): void {
+    const loop = () => {
+      if (this.abort.signal.aborted) return;
+      this.running = this.tick()
+        .then(() => undefined)
+        .catch((error: unknown) => this.deps.logger.warn({ err: error }, 'sync scheduler tick failed'))
+        .finally(() => {
+          if (!this.abort.signal.aborted) this.timer = setTimeout(loop, this.deps.jobs.intervalMs);
+        });
+    };
+    this.timer = setTimeout(loop, Math.min(this.deps.jobs.intervalMs, 100));
+  }
+
+  /** The last-leave hook: the shard is empty as of now; it is flushed and evicted after the grace period. */
+  async noteLastLeave(shardId: ShardId): Promise<void> {
+    await this.deps.cache.noteEmpty(shardId, Date.now());
+  }
+
+  /** One scan; returns what it saw, or null when another instance holds the tick. */
+  async tick(): Promise<ScanSummary | null> {
+    const lock = schedulerLockKey(this.deps.keyPrefix);
+    const got = await this.deps.redis.set(lock, this.owner, 'PX', Math.max(50, this.deps.jobs.intervalMs - 10), 'NX');
+    if (got !== 'OK') return null;
+    const now = Date.now();
+    const open = await this.deps.cache.openShards();
+    const empty = await this.deps.cache.emptySince();
+    const inspections = await Promise.all(open.map(async (id) => [id, await this.deps.cache.inspect(id)] as const));
+    const candidates: Array<{ shardId: ShardId; evict: boolean; firstDirtyAt: number }> = [];
+    const summary: ScanSummary = {
+      openShards: open.length,
+      dirtyShards: 0,
+      dirtyFiles: 0,
+      oldestDirtyAt: null,
+      evictCandidates: 0,
+      enqueuedJobs: 0,
+    };
+    for (const [shardId, s] of inspections) {
+      if (s.dirtyFiles > 0) {
+        summary.dirtyShards++;
+        summary.dirtyFiles += s.dirtyFiles;
+        const first = s.firstDirtyAt ?? now;
+        summary.oldestDirtyAt = Math.min(summary.oldestDirtyAt ?? first, first);
+      }
+      let evict = false;
+      if (s.liveMembers > 0) {
+        if (empty.has(shardId)) await this.deps.cache.clearEmpty(shardId);
+      } else if (!s.locked) {
+        const since = empty.get(shardId);
+        if (since === undefined) await this.deps.cache.noteEmpty(shardId, now);
+        else if (now - since >= this.deps.evictGraceMs) evict = true;
+      }
+      if (evict) summary.evictCandidates++;
+      if (s.dirtyFiles > 0 || evict) candidates.push({ shardId, evict, firstDirtyAt: s.firstDirtyAt ?? now });
+    }
+    // Oldest changes first, so a batch cut by the batch size never starves a shard.
+    candidates.sort((a, b) => a.firstDirtyAt - b.firstDirtyAt);
+    if (candidates.length > 0) {
+      summary.enqueuedJobs = await this.deps.queue.enqueue(candidates.map(({ shardId, evict }) => ({ shardId, evict })));
+    }
+    this.lastScan = summary;
+    this.deps.onScan?.(summary);
+    return summary;
+  }
+
+  async close(): Promise<void> {
+    this.abort.abort();
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    await this.running;
+  }
+}

@@ -1,0 +1,110 @@
+import { ErrorCode, type DependencyMap, type FileId, type ShardId } from '@tandem/protocol';
+import { AppError } from '../errors/index.js';
+import type { Logger } from '../logging/index.js';
+import type { IShardRepository, SyncBatch } from '../persistence/index.js';
+import { mergeToState, type CompactEntry, type EvictOutcome, type ShardCache } from '../shard-cache/index.js';
+
+export type SyncShardDeps = {
+  cache: ShardCache;
+  repository: IShardRepository;
+  logger: Logger;
+  /** Tells collaborators which versions are now in the database. */
+  publishSaved: (event: SavedEvent) => Promise<void>;
+  /** Reads the dependency maps out of package.json text (null when it does not parse). */
+  dependenciesOf: (packageJson: string) => { dependencies: DependencyMap; devDependencies: DependencyMap } | null;
+};
+
+export type SavedEvent = { shardId: ShardId; version: number; files: Array<{ id: FileId; version: number }> };
+
+export type SyncShardResult = {
+  shardId: ShardId;
+  /** Files whose rows this sync wrote or deleted. */
+  written: number;
+  deleted: number;
+  /** Dirty files already in the database (a previous sync committed but did not compact). */
+  alreadyStored: number;
+  /** The watermark the database now holds (0 when nothing was dirty). */
+  version: number;
+  evicted: EvictOutcome | null;
+  durationMs: number;
+};
+
+/**
+ * Flushes one shard from Redis to the database (the job logic; idempotent):
+ * 1. atomic snapshot of the shard clock S and every dirty file's updates;
+ * 2. the database's last_sync_timestamp L; files changed after L are merged (Y.mergeUpdates via
+ *    a Y.Doc round trip) and written with S, in one transaction — only those files;
+ * 3. only after the commit, Redis is compacted and dirty marks not newer than what was written
+ *    are cleared, so an edit that lands during the sync stays dirty for the next one;
+ * 4. optionally the shard is evicted, which Redis refuses atomically if anyone joined or anything
+ *    changed meanwhile.
+ * A job that dies anywhere re-runs safely: writes are keyed by file and version.
+ */
+export async function syncShard(
+  deps: SyncShardDeps,
+  shardId: ShardId,
+  options: { evict: boolean },
+): Promise<SyncShardResult> {
+  const started = performance.now();
+  const snapshotTimeMs = Date.now();
+  const snapshot = await deps.cache.snapshot(shardId);
+  const result: SyncShardResult = {
+    shardId,
+    written: 0,
+    deleted: 0,
+    alreadyStored: 0,
+    version: 0,
+    evicted: null,
+    durationMs: 0,
+  };
+
+  if (snapshot.files.length > 0) {
+    const meta = await deps.repository.findMetaById(shardId);
+    if (meta === null) {
+      throw new AppError(ErrorCode.SHARD_NOT_FOUND, 'the shard no longer exists in the database', { details: { shardId } });
+    }
+    const batch: SyncBatch = { shardId, lastSyncTimestamp: snapshot.seq, upserts: [], deletes: [] };
+    const compact: CompactEntry[] = [];
+    for (const file of snapshot.files) {
+      const merged = file.path === null ? null : mergeToState(file.updates);
+      compact.push({
+        id: file.id,
+        version: file.version,
+        gen: file.gen,
+        count: file.updates.length,
+        state: merged?.state ?? new Uint8Array(0),
+      });
+      if (file.version <= meta.lastSyncTimestamp) {
+        result.alreadyStored++;
+        continue;
+      }
+      if (file.path === null || merged === null) {
+        batch.deletes.push({ id: file.id, version: file.version });
+        continue;
+      }
+      batch.upserts.push({ id: file.id, path: file.path, content: merged.text, ydocState: merged.state, version: file.version });
+      if (file.path === 'package.json') {
+        const dependencies = deps.dependenciesOf(merged.text);
+        if (dependencies !== null) batch.dependencies = dependencies;
+      }
+    }
+    if (batch.upserts.length > 0 || batch.deletes.length > 0) {
+      const written = await deps.repository.applySync(batch);
+      result.written = written.written;
+      result.deleted = written.deleted;
+    }
+    result.version = snapshot.seq;
+    await deps.cache.compact(shardId, snapshotTimeMs, compact);
+    await deps.cache.setSynced(shardId, snapshot.seq, batch.dependencies);
+    await deps.publishSaved({
+      shardId,
+      version: snapshot.seq,
+      files: snapshot.files.map((f) => ({ id: f.id, version: f.version })),
+    });
+  }
+
+  if (options.evict) result.evicted = await deps.cache.evict(shardId);
+  result.durationMs = Math.round((performance.now() - started) * 10) / 10;
+  deps.logger.debug({ ...result }, 'shard synced');
+  return result;
+}
