@@ -123,14 +123,12 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
 
     // The socket server attaches to Fastify's HTTP server, and the ShardService broadcasts
     // through the socket server: the HTTP routes see the service through a late binding.
-    let shardService: ShardService | undefined;
     const http = await createHttpServer({
       config: config.http,
       limits: config.limits,
       logger: log,
       auth,
       get shards(): ShardService {
-        if (shardService === undefined) throw new Error('ShardService used before it was built');
         return shardService;
       },
       templates,
@@ -160,7 +158,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
           auth,
         })
       : undefined;
-    shardService = new ShardService({
+    const shardService: ShardService = new ShardService({
       repository,
       cache,
       templates,
@@ -192,7 +190,6 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
         })
       : undefined;
     scheduler.start();
-    const service = shardService;
 
     const flush = (shardId: ShardId, flushOptions: { evict?: boolean } = {}) =>
       syncShard(syncDeps, shardId, { evict: flushOptions.evict ?? false });
@@ -235,7 +232,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       auth,
       repository,
       cache,
-      shards: service,
+      shards: shardService,
       sockets,
       scheduler,
       queue,

@@ -9,11 +9,14 @@ import { createAuthService } from './auth/index.js';
 import { createShardRepository } from './persistence/index.js';
 import { RedisManager } from './redis/index.js';
 import { toAppError } from './errors/index.js';
+import { createWebRoutes, defaultWebDistDir, hasWebDist } from './web/index.js';
 
 const USAGE = `usage: tandem <command> [options]
 
 commands:
-  serve [--role all|api|worker]   start the server (default role: all)
+  serve [--role all|api|worker] [--insecure-dev]
+                                  start the server (default role: all); --insecure-dev allows
+                                  starting without AUTH_JWT_SECRET (development only)
   migrate                         create or upgrade the database schema, then exit
   token [--sub ID] [--name NAME] [--role admin|user] [--shard ID=read|write ...] [--create] [--ttl SECONDS]
                                   print a signed access token (needs AUTH_JWT_SECRET or TANDEM_INSECURE_DEV)
@@ -45,13 +48,18 @@ function readConfig(): Config {
 }
 
 async function serve(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { role: { type: 'string', default: 'all' } }, strict: true });
+  const { values } = parseArgs({
+    args,
+    options: { role: { type: 'string', default: 'all' }, 'insecure-dev': { type: 'boolean', default: false } },
+    strict: true,
+  });
   const role = values.role as Role;
   if (!['all', 'api', 'worker'].includes(role)) throw new Error(`--role must be all, api or worker (got "${role}")`);
-  const config = readConfig();
+  const config = loadConfig(values['insecure-dev'] ? { ...process.env, TANDEM_INSECURE_DEV: 'true' } : process.env);
   const logger = createLogger({ level: config.log.level, pretty: config.log.pretty });
   await ensureRedis(config, logger);
-  const app = await createApp(config, logger, { role });
+  const extraRoutes = role === 'worker' ? undefined : webRoutes(config, logger);
+  const app = await createApp(config, logger, { role, ...(extraRoutes === undefined ? {} : { extraRoutes }) });
   let stopping = false;
   const shutdown = (reason: string, code: number) => {
     if (stopping) return;
@@ -85,6 +93,21 @@ async function serve(args: string[]): Promise<number> {
   });
   await app.start();
   return -1;
+}
+
+/** The browser editor's routes when WEB_ENABLED and the editor is built; otherwise the API only. */
+function webRoutes(config: Config, logger: Logger): ReturnType<typeof createWebRoutes> | undefined {
+  if (!config.http.webEnabled) return undefined;
+  const distDir = defaultWebDistDir();
+  if (!hasWebDist(distDir)) {
+    logger.warn({ distDir }, 'the web editor is not built (npm run build -w @tandem/web-demo); serving the API only');
+    return undefined;
+  }
+  return createWebRoutes({
+    distDir,
+    previewCdnUrl: config.http.previewCdnUrl,
+    ...(config.auth.insecureDev ? { devTokenAuth: createAuthService(config.auth) } : {}),
+  });
 }
 
 /**

@@ -13,7 +13,7 @@ import { loadConfig, type Config } from '../config/index.js';
 import { toAppError } from '../errors/index.js';
 import { createShardRepository } from '../persistence/index.js';
 import { ShardCache } from '../shard-cache/index.js';
-import { packageJsonDependencies } from '../templates/package-json.js';
+import { packageJsonDependencies } from '../templates/index.js';
 import { syncShard, type SyncShardDeps } from './sync-shard.js';
 import { savedChannel, SyncJobData, type SyncJobResult } from './sync-job-data.js';
 
@@ -67,7 +67,8 @@ export default async function processSyncJob(job: Job): Promise<SyncJobResult> {
       if (appError.code === ErrorCode.SHARD_NOT_FOUND) {
         deps.logger.warn({ shardId, jobId: job.id }, 'shard no longer in the database; skipping its sync');
       } else {
-        deps.logger.warn({ err: error, shardId, jobId: job.id, attempt: job.attemptsMade + 1 }, 'shard sync failed; will retry');
+        // The job fails below and the worker logs that once; this line only adds which shard.
+        deps.logger.debug({ err: error, shardId, jobId: job.id, attempt: job.attemptsMade + 1 }, 'shard sync failed');
         transient ??= error;
       }
     }

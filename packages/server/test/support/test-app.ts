@@ -76,7 +76,7 @@ export type RunningApp = { app: App; url: string; port: number; config: Config }
 /** Starts a real app on port 0 against the test Redis and the given database. */
 export async function startTestApp(options: TestAppOptions): Promise<RunningApp> {
   const config = testConfig(options.prefix, options.databaseUrl, options.env);
-  const logger = pino({ level: options.logs === undefined ? 'warn' : 'debug' }, options.logs?.stream ?? process.stderr);
+  const logger = pino({ level: options.logs === undefined ? 'error' : 'debug' }, options.logs?.stream ?? process.stderr);
   const app = await createApp(config, logger, { templates: testTemplates(), ...options });
   const { port, url } = await app.start();
   return { app, url, port, config };
@@ -90,7 +90,7 @@ export function testConfig(prefix: string, databaseUrl: string, env: Record<stri
     REDIS_KEY_PREFIX: prefix,
     DATABASE_URL: databaseUrl,
     AUTH_JWT_SECRET: TEST_JWT_SECRET,
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: 'error',
     CACHE_MEMBER_TTL_MS: '3000',
     CACHE_HEARTBEAT_MS: '500',
     CACHE_EVICT_GRACE_MS: '200',

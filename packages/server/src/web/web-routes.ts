@@ -1,0 +1,93 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fastifyStatic from '@fastify/static';
+import type { FastifyInstance } from 'fastify';
+import { ErrorCode } from '@tandem/protocol';
+import type { AuthService } from '../auth/index.js';
+
+/** What `GET /config.json` tells the editor. */
+export type WebConfig = {
+  /** Base URL of the esm.sh-compatible CDN the live preview loads dependencies from. */
+  previewCdnUrl: string;
+  /** Whether `GET /dev/token` hands out development tokens (TANDEM_INSECURE_DEV). */
+  devToken: boolean;
+};
+
+export type WebRoutesOptions = {
+  /** The built editor: a folder holding index.html and assets/. */
+  distDir: string;
+  /** PREVIEW_CDN_URL. */
+  previewCdnUrl: string;
+  /**
+   * Mints the admin token of `GET /dev/token`. Give it only when TANDEM_INSECURE_DEV is set: the
+   * route then lets anyone who can reach the server act as an admin.
+   */
+  devTokenAuth?: Pick<AuthService, 'mint'>;
+};
+
+/**
+ * Paths that belong to the API (or to socket.io) and never fall back to the editor's index.html,
+ * so a mistyped API URL still gets a JSON 404 instead of an HTML page.
+ */
+const API_PREFIXES = ['/shards', '/templates', '/socket.io', '/healthz', '/readyz', '/metrics', '/openapi.json', '/dev/'];
+
+/** `packages/web-demo/dist`, found from this file both in `src/web/` and in the built `dist/web/`. */
+export function defaultWebDistDir(): string {
+  return fileURLToPath(new URL('../../../web-demo/dist/', import.meta.url));
+}
+
+/** Whether `distDir` holds a built editor. */
+export function hasWebDist(distDir: string): boolean {
+  return existsSync(join(distDir, 'index.html'));
+}
+
+/**
+ * Routes of the browser editor, for createApp's `extraRoutes`: static files of the build (hashed
+ * assets cached for a year, index.html revalidated), an SPA fallback to index.html for any other
+ * GET that is neither an API path nor a file name, `GET /config.json`, and `GET /dev/token` when
+ * `devTokenAuth` is given. These paths are outside the API prefixes, so the HTTP server's auth
+ * hook leaves them public.
+ */
+export function createWebRoutes(options: WebRoutesOptions): (app: FastifyInstance) => Promise<void> {
+  const config: WebConfig = { previewCdnUrl: options.previewCdnUrl, devToken: options.devTokenAuth !== undefined };
+  return async (app) => {
+    app.get('/config.json', async (_request, reply) => reply.header('cache-control', 'no-store').send(config));
+
+    const auth = options.devTokenAuth;
+    if (auth !== undefined) {
+      app.get('/dev/token', async (_request, reply) => {
+        const token = await auth.mint({ sub: 'dev', name: 'Developer', role: 'admin', create: true });
+        return reply.header('cache-control', 'no-store').send({ token });
+      });
+    }
+
+    // `wildcard: false` registers one route per built file (read once at startup), which leaves
+    // the catch-all route below free for the SPA fallback.
+    await app.register(fastifyStatic, {
+      root: options.distDir,
+      prefix: '/',
+      wildcard: false,
+      cacheControl: false,
+      setHeaders: (res, path) => {
+        // Vite names files under assets/ by content hash; everything else may change in place.
+        const immutable = /[\\/]assets[\\/]/.test(path);
+        res.setHeader('cache-control', immutable ? 'public, max-age=31536000, immutable' : 'no-cache');
+      },
+    });
+
+    app.get('/*', async (request, reply) => {
+      const path = request.url.split('?')[0] ?? '/';
+      if (isApiPath(path) || /\.[A-Za-z0-9]{1,8}$/.test(path)) {
+        return reply
+          .status(404)
+          .send({ error: { code: ErrorCode.NOT_FOUND, message: `no route ${request.method} ${path}` } });
+      }
+      return reply.header('cache-control', 'no-cache').sendFile('index.html');
+    });
+  };
+}
+
+function isApiPath(path: string): boolean {
+  return API_PREFIXES.some((prefix) => path === prefix.replace(/\/$/, '') || path.startsWith(prefix));
+}

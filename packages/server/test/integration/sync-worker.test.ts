@@ -1,0 +1,111 @@
+import { threadId } from 'node:worker_threads';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import type { TandemClient } from '@tandem/client-sdk';
+import {
+  connectClient,
+  createShard,
+  createTestDatabase,
+  startTestApp,
+  uniquePrefix,
+  type RunningApp,
+  type TestDatabase,
+} from '../support/test-app.js';
+import { startServerProcess } from '../support/server-process.js';
+import { TEST_REDIS_URL } from '../support/services.js';
+import { waitFor } from '../support/wait-for.js';
+
+describe('sync through the BullMQ worker (worker threads)', () => {
+  const prefix = uniquePrefix();
+  let db: TestDatabase;
+  let server: RunningApp;
+  let redis: Redis;
+  const clients: TandemClient[] = [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase('postgres');
+    server = await startTestApp({ prefix, databaseUrl: db.url });
+    redis = new Redis(TEST_REDIS_URL);
+  });
+
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    await server.app.close();
+    redis.disconnect();
+    await db.drop();
+  });
+
+  async function client(url = server.url): Promise<TandemClient> {
+    const c = await connectClient(url);
+    clients.push(c);
+    return c;
+  }
+
+  const shardKeyCount = async (shardId: string) => (await redis.keys(`${prefix}:shard:{${shardId}}*`)).length;
+
+  it('flushes edits in a worker thread and tells the editor they are saved', async () => {
+    const shardId = await createShard(server.url);
+    const session = await (await client()).join(shardId);
+    const text = await session.openFile('src/main.js');
+    text.insert(0, '// saved by the worker\n');
+    await session.saved(30_000);
+    expect(session.status).toBe('saved');
+    const stored = await server.app.repository.findById(shardId);
+    expect(stored!.files.find((f) => f.path === 'src/main.js')!.content).toBe(text.toString());
+
+    const completed = await server.app.queue.queue.getCompleted();
+    const threads = completed.map((j) => (j.returnvalue as { threadId: number }).threadId);
+    expect(threads.length).toBeGreaterThan(0);
+    for (const t of threads) expect(t).not.toBe(threadId);
+    expect(threads.every((t) => t > 0)).toBe(true);
+  });
+
+  it('flushes and evicts after the last collaborator leaves', async () => {
+    const shardId = await createShard(server.url);
+    const c = await client();
+    const session = await c.join(shardId);
+    (await session.openFile('index.html')).insert(0, '<!-- before leaving -->');
+    await session.flushed();
+    expect(await shardKeyCount(shardId)).toBeGreaterThan(0);
+    await c.leave(shardId);
+    await waitFor(async () => (await shardKeyCount(shardId)) === 0, 20_000, 'eviction');
+    const stored = await server.app.repository.findById(shardId);
+    expect(stored!.files.find((f) => f.path === 'index.html')!.content).toContain('<!-- before leaving -->');
+  });
+
+  it('sweeps a shard whose only instance died: members expire, the shard is flushed and evicted', async () => {
+    const shardId = await createShard(server.url);
+    const doomed = await startServerProcess({ prefix, databaseUrl: db.url, env: { SYNC_INTERVAL_MS: '3600000' } });
+    try {
+      const c = await client(doomed.url);
+      const session = await c.join(shardId);
+      (await session.openFile('index.html')).insert(0, '<!-- acked before the crash -->');
+      await session.flushed();
+      await doomed.kill('SIGKILL');
+      c.socket.disconnect();
+      await waitFor(async () => (await shardKeyCount(shardId)) === 0, 30_000, 'sweep eviction');
+      const stored = await server.app.repository.findById(shardId);
+      expect(stored!.files.find((f) => f.path === 'index.html')!.content).toContain('<!-- acked before the crash -->');
+    } finally {
+      await doomed.kill('SIGKILL');
+    }
+  });
+
+  it('exposes Prometheus metrics', async () => {
+    const res = await fetch(`${server.url}/metrics`);
+    expect(res.status).toBe(200);
+    const body = await res.text();
+    for (const name of [
+      'tandem_connected_sockets',
+      'tandem_open_shards',
+      'tandem_edits_total',
+      'tandem_sync_jobs_total{status="completed"}',
+      'tandem_sync_job_duration_seconds_bucket',
+      'tandem_sync_lag_seconds',
+      'tandem_unsynced_files',
+      'tandem_sync_queue_depth',
+    ]) {
+      expect(body).toContain(name);
+    }
+  });
+});
