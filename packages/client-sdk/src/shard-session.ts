@@ -16,6 +16,9 @@ import { Emitter } from './emitter.js';
 /** The name of the Y.Text holding a file's content in its Y.Doc (shared with the server). */
 export const TEXT_NAME = 'content';
 
+/** Refusals worth retrying later (the edit stays in the local document meanwhile). */
+const RETRYABLE = new Set<string>(['RATE_LIMITED', 'SHARD_UNAVAILABLE', 'UNAVAILABLE', 'INTERNAL', 'NOT_JOINED']);
+
 /** Origin of updates that came from the server; they are never sent back. */
 const REMOTE = Symbol('tandem-remote');
 
@@ -67,6 +70,8 @@ export class ShardSession extends Emitter<SessionEvents> {
   constructor(
     private readonly socket: TandemSocket,
     joined: { shard: ShardSummary; files: FileEntry[]; canWrite: boolean; version: number },
+    /** Tree changes that arrived while the join was in flight; those newer than the join are applied. */
+    early: Array<{ change: TreeChange; version: number }> = [],
   ) {
     super();
     this.shardId = joined.shard.id;
@@ -74,6 +79,7 @@ export class ShardSession extends Emitter<SessionEvents> {
     this.canWrite = joined.canWrite;
     this.savedVersion = joined.shard.lastSyncTimestamp;
     for (const f of joined.files) this.files.set(f.id, f.path);
+    for (const e of early) if (e.version > joined.version) this.applyTree(e.change);
     this.awareness = new Awareness(new Y.Doc());
     this.listen();
     this.setStatus(this.computeStatus());
@@ -184,8 +190,9 @@ export class ShardSession extends Emitter<SessionEvents> {
   /** Leaves the shard and frees every document. */
   async leave(): Promise<void> {
     if (this.closed) return;
-    this.closed = true;
+    // Tell the others we are gone before going quiet.
     removeAwarenessStates(this.awareness, [this.awareness.clientID], 'local');
+    this.closed = true;
     for (const off of this.detach) off();
     for (const file of this.open.values()) {
       file.unsubscribe();
@@ -210,7 +217,6 @@ export class ShardSession extends Emitter<SessionEvents> {
     this.savedVersion = Math.max(this.savedVersion, joined.shard.lastSyncTimestamp);
     this.files = new Map(joined.files.map((f) => [f.id, f.path]));
     this.emit('tree', this.tree(), null);
-    this.unacked = 0;
     await Promise.all([...this.open.values()].map((file) => this.syncFile(file)));
     this.sendFullPresence();
     this.setStatus(this.computeStatus());
@@ -303,11 +309,10 @@ export class ShardSession extends Emitter<SessionEvents> {
             this.lastAckedVersion = Math.max(this.lastAckedVersion, ack.data.version);
           } else {
             this.emit('error', ack.error);
-            // The edit is still in our document: a resync sends it again when possible.
+            // The edit is still in our document: for a passing refusal, a resync sends it again
+            // later. Permanent refusals (too large, read-only, malformed) are not retried.
             const file = this.open.get(fileId);
-            if (file !== undefined && ack.error.code !== 'READ_ONLY' && ack.error.code !== 'UPDATE_MALFORMED') {
-              setTimeout(() => void this.syncFile(file).catch(() => undefined), 1000);
-            }
+            if (file !== undefined && RETRYABLE.has(ack.error.code)) this.scheduleResync(file);
           }
         },
         () => undefined,
@@ -316,6 +321,25 @@ export class ShardSession extends Emitter<SessionEvents> {
         this.unacked = Math.max(0, this.unacked - 1);
         this.setStatus(this.computeStatus());
       });
+  }
+
+  private resyncDelayMs = 500;
+  private resyncTimer: ReturnType<typeof setTimeout> | undefined;
+
+  private scheduleResync(file: OpenFile): void {
+    if (this.resyncTimer !== undefined || this.closed) return;
+    const delay = this.resyncDelayMs;
+    this.resyncDelayMs = Math.min(this.resyncDelayMs * 2, 30_000);
+    this.resyncTimer = setTimeout(() => {
+      this.resyncTimer = undefined;
+      if (this.closed || this.open.get(file.id) !== file) return;
+      this.syncFile(file).then(
+        () => {
+          this.resyncDelayMs = 500;
+        },
+        () => this.scheduleResync(file),
+      );
+    }, delay);
   }
 
   private sendPresence(update: Uint8Array): void {

@@ -1,5 +1,5 @@
 import { io, type ManagerOptions, type SocketOptions } from 'socket.io-client';
-import type { ShardId } from '@tandem/protocol';
+import type { ShardId, TreeChange } from '@tandem/protocol';
 import { request, type TandemSocket } from './socket-types.js';
 import { ShardSession } from './shard-session.js';
 import { TandemError, unwrap } from './tandem-error.js';
@@ -38,6 +38,7 @@ export class TandemClient extends Emitter<ClientEvents> {
   readonly socket: TandemSocket;
   private readonly sessions = new Map<ShardId, ShardSession>();
   private currentStatus: ConnectionStatus = 'connecting';
+  private closed = false;
 
   constructor(options: TandemClientOptions) {
     super();
@@ -58,9 +59,17 @@ export class TandemClient extends Emitter<ClientEvents> {
         session.rejoin().catch((error: unknown) => this.emit('error', asTandemError(error)));
       }
     });
-    this.socket.on('disconnect', () => {
+    this.socket.on('disconnect', (reason) => {
       this.setStatus('disconnected');
       for (const session of this.sessions.values()) session.markOffline();
+      // A server that shuts down (or ends an expired session) disconnects us on purpose, which
+      // socket.io treats as final; reconnect anyway, to another instance behind the balancer
+      // (with a fresh token when `token` is a function).
+      if (reason === 'io server disconnect' && !this.closed) {
+        setTimeout(() => {
+          if (!this.closed && !this.socket.connected) this.socket.connect();
+        }, 100 + Math.random() * 400);
+      }
     });
     this.socket.on('connect_error', (error: Error & { data?: unknown }) => {
       this.setStatus('disconnected');
@@ -105,10 +114,21 @@ export class TandemClient extends Emitter<ClientEvents> {
     const existing = this.sessions.get(id);
     if (existing !== undefined) return existing;
     await this.connected();
-    const joined = unwrap(await request(this.socket, 'shard:join', { shardId: id }));
-    const session = new ShardSession(this.socket, joined);
-    this.sessions.set(id, session);
-    return session;
+    // Tree changes can reach us before the join's ack; keep them and let the session apply
+    // the ones newer than the tree it was given.
+    const early: Array<{ change: TreeChange; version: number }> = [];
+    const onTree = (e: { shardId: ShardId; change: TreeChange; version: number }) => {
+      if (e.shardId === id) early.push({ change: e.change, version: e.version });
+    };
+    this.socket.on('tree:changed', onTree);
+    try {
+      const joined = unwrap(await request(this.socket, 'shard:join', { shardId: id }));
+      const session = new ShardSession(this.socket, joined, early);
+      this.sessions.set(id, session);
+      return session;
+    } finally {
+      this.socket.off('tree:changed', onTree);
+    }
   }
 
   /** Leaves a shard. */
@@ -121,6 +141,7 @@ export class TandemClient extends Emitter<ClientEvents> {
 
   /** Leaves every shard and disconnects. */
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.all([...this.sessions.keys()].map((id) => this.leave(id)));
     this.socket.disconnect();
     this.setStatus('disconnected');

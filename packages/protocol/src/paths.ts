@@ -41,9 +41,11 @@ export function normalizePath(input: unknown, limits: PathLimits = DEFAULT_PATH_
   const nfc = input.normalize('NFC');
   if (CONTROL_RE.test(nfc)) return { ok: false, problem: 'control-character' };
   if (nfc.includes('\\')) return { ok: false, problem: 'backslash' };
-  if (nfc.startsWith('/') || /^[A-Za-z]:/.test(nfc)) return { ok: false, problem: 'absolute' };
+  if (nfc.startsWith('/')) return { ok: false, problem: 'absolute' };
   const segments = nfc.split('/').filter((s) => s !== '' && s !== '.');
   if (segments.length === 0) return { ok: false, problem: 'empty' };
+  // Checked on the first canonical segment: `./C:/x` must not become the drive path `C:/x`.
+  if (/^[A-Za-z]:/.test(segments[0] ?? '')) return { ok: false, problem: 'absolute' };
   // A segment that decodes to `..` (e.g. `%2e%2e`) would escape once a web server decodes it.
   if (segments.some((s) => s === '..' || decodesToDotDot(s))) return { ok: false, problem: 'dot-segment' };
   if (segments.some((s) => s.trim() === '')) return { ok: false, problem: 'empty' };

@@ -77,9 +77,10 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
   let ready = false;
 
   try {
-    await repository.migrate();
-    const templates = options.templates ?? createTemplateRegistry();
+    // Refuse a bad auth setup before touching the database.
     const auth = createAuthService(config.auth);
+    const templates = options.templates ?? createTemplateRegistry();
+    await repository.migrate();
     if (config.auth.insecureDev && config.auth.jwtSecret !== undefined && config.auth.jwksUrl === undefined) {
       log.warn(
         'TANDEM_INSECURE_DEV is set: tokens are signed with a publicly known development secret. Never run this in production.',

@@ -24,7 +24,10 @@ function authConfig(overrides: Partial<Config['auth']> = {}): Config['auth'] {
   };
 }
 
-function sign(claims: JWTPayload, options: { secret?: string; alg?: string; expSeconds?: number } = {}): Promise<string> {
+function sign(
+  claims: JWTPayload,
+  options: { secret?: string; alg?: string; expSeconds?: number } = {},
+): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   return new SignJWT(claims)
     .setProtectedHeader({ alg: options.alg ?? 'HS256' })
@@ -53,7 +56,13 @@ describe('createAuthService with an HS256 secret', () => {
   it('verifies what it mints', async () => {
     const token = await auth.mint({ sub: 'alice', name: 'Alice', shards: { [SHARD]: 'write' }, create: true }, 120);
     const p = await auth.verify(token);
-    expect(p).toMatchObject({ userId: 'alice', name: 'Alice', role: 'user', shards: { [SHARD]: 'write' }, canCreate: true });
+    expect(p).toMatchObject({
+      userId: 'alice',
+      name: 'Alice',
+      role: 'user',
+      shards: { [SHARD]: 'write' },
+      canCreate: true,
+    });
     const payload = decodeJwt(token);
     expect((payload.exp ?? 0) - (payload.iat ?? 0)).toBe(120);
     expect(p.expiresAtMs).toBe((payload.exp ?? 0) * 1000);
@@ -76,7 +85,9 @@ describe('createAuthService with an HS256 secret', () => {
   });
 
   it('accepts a token without exp (expiresAtMs null)', async () => {
-    const token = await new SignJWT({ sub: 'forever' }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(SECRET));
+    const token = await new SignJWT({ sub: 'forever' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .sign(new TextEncoder().encode(SECRET));
     expect((await auth.verify(token)).expiresAtMs).toBeNull();
   });
 
@@ -104,7 +115,9 @@ describe('createAuthService with an HS256 secret', () => {
 
   it('refuses a token whose payload was changed after signing', async () => {
     const [header, , signature] = (await sign({ sub: 'alice', role: 'user' })).split('.');
-    const forged = Buffer.from(JSON.stringify({ sub: 'alice', role: 'admin', exp: 9_999_999_999 })).toString('base64url');
+    const forged = Buffer.from(JSON.stringify({ sub: 'alice', role: 'admin', exp: 9_999_999_999 })).toString(
+      'base64url',
+    );
     expect((await rejection(auth.verify(`${header}.${forged}.${signature}`))).code).toBe(ErrorCode.UNAUTHENTICATED);
   });
 
@@ -116,7 +129,9 @@ describe('createAuthService with an HS256 secret', () => {
   });
 
   it('refuses other HMAC algorithms, even with the right secret', async () => {
-    expect((await rejection(auth.verify(await sign({ sub: 'alice' }, { alg: 'HS512' })))).code).toBe(ErrorCode.UNAUTHENTICATED);
+    expect((await rejection(auth.verify(await sign({ sub: 'alice' }, { alg: 'HS512' })))).code).toBe(
+      ErrorCode.UNAUTHENTICATED,
+    );
   });
 
   it('refuses a token that is not valid yet', async () => {
@@ -157,7 +172,9 @@ describe('issuer and audience', () => {
     ['another audience', { iss: 'https://host.example', aud: 'other-app' }],
     ['only the issuer', { iss: 'https://host.example' }],
   ])('refuses a token with %s', async (_name, claims) => {
-    expect((await rejection(strict.verify(await sign({ sub: 'alice', ...claims })))).code).toBe(ErrorCode.UNAUTHENTICATED);
+    expect((await rejection(strict.verify(await sign({ sub: 'alice', ...claims })))).code).toBe(
+      ErrorCode.UNAUTHENTICATED,
+    );
   });
 
   it('are not checked when not configured', async () => {
@@ -205,12 +222,18 @@ describe('createAuthService with a JWKS', () => {
   });
 
   function es256(claims: JWTPayload, key: CryptoKey = privateKey): Promise<string> {
-    return new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: 'host-1' }).setIssuedAt().setExpirationTime('5m').sign(key);
+    return new SignJWT(claims)
+      .setProtectedHeader({ alg: 'ES256', kid: 'host-1' })
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(key);
   }
 
   it('verifies tokens signed by the host application', async () => {
     const auth = createAuthService(authConfig({ jwtSecret: undefined, jwksUrl }));
-    expect((await auth.verify(await es256({ sub: 'host-user', shards: { [SHARD]: 'read' } }))).shards).toEqual({ [SHARD]: 'read' });
+    expect((await auth.verify(await es256({ sub: 'host-user', shards: { [SHARD]: 'read' } }))).shards).toEqual({
+      [SHARD]: 'read',
+    });
   });
 
   it('refuses tokens signed by another key, and HS256 tokens', async () => {

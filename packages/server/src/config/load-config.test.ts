@@ -94,7 +94,11 @@ describe('.env.example', () => {
   });
 
   it('loads as a valid configuration when copied as it is', () => {
-    const env = Object.fromEntries(exampleEntries().filter((e) => !e.commented).map((e) => [e.key, e.value]));
+    const env = Object.fromEntries(
+      exampleEntries()
+        .filter((e) => !e.commented)
+        .map((e) => [e.key, e.value]),
+    );
     expect(() => loadConfig(env)).not.toThrow();
   });
 });
@@ -102,7 +106,17 @@ describe('.env.example', () => {
 describe('loadConfig', () => {
   it('applies the schema defaults to an empty environment, grouped by concern', () => {
     const config = loadConfig({});
-    expect(Object.keys(config).sort()).toEqual(['auth', 'cache', 'database', 'http', 'jobs', 'limits', 'log', 'redis', 'shutdown']);
+    expect(Object.keys(config).sort()).toEqual([
+      'auth',
+      'cache',
+      'database',
+      'http',
+      'jobs',
+      'limits',
+      'log',
+      'redis',
+      'shutdown',
+    ]);
     expect(config).toMatchObject({
       http: {
         port: 3000,
@@ -205,7 +219,11 @@ describe('loadConfig', () => {
 
   it('reports cross-field problems together with field problems', () => {
     const error = configError({ PORT: '-1', RATE_EVENTS_PER_SECOND: '50', RATE_EVENTS_BURST: '10' });
-    expect(problemsOf(error).map((p) => p.split(':')[0]).sort()).toEqual(['PORT', 'RATE_EVENTS_BURST']);
+    expect(
+      problemsOf(error)
+        .map((p) => p.split(':')[0])
+        .sort(),
+    ).toEqual(['PORT', 'RATE_EVENTS_BURST']);
   });
 
   describe('cross-field checks', () => {
@@ -225,7 +243,9 @@ describe('loadConfig', () => {
 
     it('needs an update to fit in one socket message', () => {
       expect(
-        problemsOf(configError({ MAX_UPDATE_BYTES: String(9 * 1024 * 1024), SOCKET_MAX_MESSAGE_BYTES: String(8 * 1024 * 1024) })),
+        problemsOf(
+          configError({ MAX_UPDATE_BYTES: String(9 * 1024 * 1024), SOCKET_MAX_MESSAGE_BYTES: String(8 * 1024 * 1024) }),
+        ),
       ).toEqual(['MAX_UPDATE_BYTES: must not exceed SOCKET_MAX_MESSAGE_BYTES']);
     });
 
@@ -279,8 +299,14 @@ describe('loadConfig', () => {
 
   describe('DATABASE_URL', () => {
     it.each([
-      ['postgres://user:pw@db.example.com:5432/tandem', { kind: 'postgres', url: 'postgres://user:pw@db.example.com:5432/tandem', poolSize: 10 }],
-      ['postgresql://db/tandem?sslmode=require', { kind: 'postgres', url: 'postgresql://db/tandem?sslmode=require', poolSize: 10 }],
+      [
+        'postgres://user:pw@db.example.com:5432/tandem',
+        { kind: 'postgres', url: 'postgres://user:pw@db.example.com:5432/tandem', poolSize: 10 },
+      ],
+      [
+        'postgresql://db/tandem?sslmode=require',
+        { kind: 'postgres', url: 'postgresql://db/tandem?sslmode=require', poolSize: 10 },
+      ],
       ['sqlite:./data/app.sqlite', { kind: 'sqlite', file: './data/app.sqlite' }],
       ['sqlite:/var/lib/tandem/db.sqlite', { kind: 'sqlite', file: '/var/lib/tandem/db.sqlite' }],
       ['sqlite:///var/lib/tandem/db.sqlite', { kind: 'sqlite', file: '/var/lib/tandem/db.sqlite' }],

@@ -56,7 +56,10 @@ export const envSchema = z.object({
   // limits
   /** Largest Yjs update accepted in one edit, in bytes. Default 256 KiB. */
   MAX_UPDATE_BYTES: int(64, 64 * 1024 * 1024).default(256 * 1024),
-  /** Largest file, in bytes of UTF-8 text. Default 2 MiB. */
+  /**
+   * Largest file, in bytes of UTF-8 text (REST writes and creates). The Yjs data one file may hold
+   * in Redis between two syncs is bounded by four times this (each sync compacts it). Default 2 MiB.
+   */
   MAX_FILE_BYTES: int(1024, 256 * 1024 * 1024).default(2 * 1024 * 1024),
   /** Most files one shard may hold. Default 2000. */
   MAX_FILES_PER_SHARD: int(1, 100_000).default(2000),

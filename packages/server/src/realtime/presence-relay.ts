@@ -14,6 +14,8 @@ const MAX_ENTRIES_PER_SHARD = 1000;
  */
 export class PresenceRelay {
   private pending = new Map<ShardId, Map<number, Entry>>();
+  /** Per shard: awareness client id → the socket that owns it, with the last clock seen. */
+  private readonly owners = new Map<ShardId, Map<number, { socketId: string; clock: number }>>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -21,10 +23,45 @@ export class PresenceRelay {
     private readonly tickMs = 50,
   ) {}
 
-  /** Validates and queues an awareness update. Returns false when it does not decode. */
-  push(shardId: ShardId, update: Uint8Array): boolean {
+  /**
+   * Validates and queues an awareness update from one socket. A client id belongs to the first
+   * socket of this instance that used it, so one user cannot move or remove another's presence.
+   */
+  push(shardId: ShardId, socketId: string, update: Uint8Array): 'ok' | 'malformed' | 'not-yours' {
     const entries = decodeAwarenessUpdate(update);
-    if (entries === null) return false;
+    if (entries === null) return 'malformed';
+    let owners = this.owners.get(shardId);
+    if (owners === undefined) {
+      owners = new Map();
+      this.owners.set(shardId, owners);
+    }
+    for (const clientId of entries.keys()) {
+      const owner = owners.get(clientId);
+      if (owner !== undefined && owner.socketId !== socketId) return 'not-yours';
+    }
+    for (const [clientId, entry] of entries) {
+      if (entry.state === 'null') owners.delete(clientId);
+      else owners.set(clientId, { socketId, clock: entry.clock });
+    }
+    this.queue(shardId, entries);
+    return 'ok';
+  }
+
+  /** A socket left the shard: announce its clients as gone (state null, next clock). */
+  removeSocket(shardId: ShardId, socketId: string): void {
+    const owners = this.owners.get(shardId);
+    if (owners === undefined) return;
+    const removed = new Map<number, Entry>();
+    for (const [clientId, owner] of owners) {
+      if (owner.socketId !== socketId) continue;
+      owners.delete(clientId);
+      removed.set(clientId, { clock: owner.clock + 1, state: 'null' });
+    }
+    if (owners.size === 0) this.owners.delete(shardId);
+    if (removed.size > 0) this.queue(shardId, removed);
+  }
+
+  private queue(shardId: ShardId, entries: Map<number, Entry>): void {
     let map = this.pending.get(shardId);
     if (map === undefined) {
       map = new Map();
@@ -36,7 +73,6 @@ export class PresenceRelay {
       if (prev === undefined || prev.clock <= entry.clock) map.set(clientId, entry);
     }
     this.timer ??= setTimeout(() => this.flush(), this.tickMs);
-    return true;
   }
 
   private flush(): void {
@@ -59,6 +95,7 @@ export class PresenceRelay {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     this.pending.clear();
+    this.owners.clear();
   }
 }
 

@@ -168,19 +168,24 @@ export class SocketService {
     log.debug('socket connected');
     const expiresAt = socket.data.principal.expiresAtMs;
     let expiry: NodeJS.Timeout | undefined;
-    if (expiresAt !== null) {
-      expiry = setTimeout(
-        () => {
+    // setTimeout caps at ~24.8 days; longer-lived tokens re-arm the timer until they expire.
+    const armExpiry = () => {
+      if (expiresAt === null) return;
+      const left = expiresAt - Date.now();
+      if (left > MAX_TIMER_MS) {
+        expiry = setTimeout(armExpiry, MAX_TIMER_MS);
+      } else {
+        expiry = setTimeout(() => {
           socket.emit('shard:error', {
             shardId: null,
             error: { code: ErrorCode.TOKEN_EXPIRED, message: 'your token expired; reconnect with a new one' },
           });
           socket.disconnect(true);
-        },
-        Math.max(0, Math.min(expiresAt - Date.now(), 2 ** 31 - 1)),
-      );
+        }, Math.max(0, left));
+      }
       expiry.unref();
-    }
+    };
+    armExpiry();
 
     socket.use((packet, next) => {
       const ack = typeof packet[packet.length - 1] === 'function' ? (packet[packet.length - 1] as (a: Ack<never>) => void) : undefined;
@@ -194,13 +199,22 @@ export class SocketService {
     });
 
     this.handle(socket, 'shard:join', JoinPayload, async ({ shardId }) => {
-      const result = await this.service().join(socket.data.principal, shardId, this.member(socket.id));
+      const wasJoined = socket.data.joined.has(shardId);
+      // In the room before the tree is read: a change made meanwhile is either in the tree we
+      // return or in a tree:changed event with a higher version (the SDK keeps those).
+      await socket.join(roomOf(shardId));
+      let result;
+      try {
+        result = await this.service().join(socket.data.principal, shardId, this.member(socket.id));
+      } catch (error) {
+        if (!wasJoined) await socket.leave(roomOf(shardId));
+        throw error;
+      }
       if (!socket.connected) {
         // Disconnected while loading: undo the membership the join just added.
         await this.service().leave(shardId, this.member(socket.id));
         throw new AppError(ErrorCode.UNAVAILABLE, 'disconnected during join');
       }
-      await socket.join(roomOf(shardId));
       socket.data.joined.add(shardId);
       this.addLocal(shardId, socket.id);
       socket.to(roomOf(shardId)).emit('presence:requested', { shardId });
@@ -235,8 +249,12 @@ export class SocketService {
     this.handle(socket, 'presence:update', PresenceUpdatePayload, async ({ shardId, update }) => {
       this.requireJoined(socket, shardId);
       if (update.byteLength > 64 * 1024) throw new AppError(ErrorCode.PAYLOAD_TOO_LARGE, 'a presence update may hold at most 64 KiB');
-      if (!this.presence.push(shardId, update)) {
+      const outcome = this.presence.push(shardId, socket.id, update);
+      if (outcome === 'malformed') {
         throw new AppError(ErrorCode.UPDATE_MALFORMED, 'the presence update is not a valid awareness update');
+      }
+      if (outcome === 'not-yours') {
+        throw new AppError(ErrorCode.FORBIDDEN, 'the presence update names a client id that belongs to another connection');
       }
       return null;
     });
@@ -299,6 +317,8 @@ export class SocketService {
 
   private async leaveShard(socket: TandemSocket, shardId: ShardId): Promise<void> {
     socket.data.joined.delete(shardId);
+    // Others see this user go at once instead of after the awareness timeout.
+    this.presence.removeSocket(shardId, socket.id);
     this.removeLocal(shardId, socket.id);
     await socket.leave(roomOf(shardId));
     await this.service().leave(shardId, this.member(socket.id));
@@ -392,6 +412,9 @@ function safeJson(text: string): unknown {
     return undefined;
   }
 }
+
+/** Longest delay setTimeout accepts. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const KNOWN_EVENTS = new Set<string>([
   'shard:join',

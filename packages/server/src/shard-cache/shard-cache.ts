@@ -284,7 +284,7 @@ export class ShardCache {
         k.docbytes,
         fileId,
         Buffer.from(update.buffer, update.byteOffset, update.byteLength),
-        this.deps.limits.maxFileBytes,
+        maxDocBytes(this.deps.limits),
       ),
     );
   }
@@ -293,10 +293,10 @@ export class ShardCache {
   async createFile(shardId: ShardId, path: string, content: string): Promise<{ file: FileEntry; version: number }> {
     const k = this.keys(shardId);
     const id = newFileId();
-    const state = stateFromText(content);
-    if (state.byteLength > this.deps.limits.maxFileBytes) {
+    if (Buffer.byteLength(content, 'utf8') > this.deps.limits.maxFileBytes) {
       throw new AppError(ErrorCode.FILE_TOO_LARGE, `a file may hold at most ${this.deps.limits.maxFileBytes} bytes`);
     }
+    const state = stateFromText(content);
     const version = await this.loadedOp(shardId, () =>
       this.redis.tandemCreateFile(
         k.meta,
@@ -478,6 +478,15 @@ export class ShardCache {
     }
     return outcome;
   }
+}
+
+/**
+ * The Yjs data one file may hold in Redis between two syncs: its merged state plus every update
+ * since. Edit history costs more than the text it leaves (a replace is a delete and an insert),
+ * so the budget is four times the text limit; each sync compacts the list back to one state.
+ */
+export function maxDocBytes(limits: Config['limits']): number {
+  return limits.maxFileBytes * 4;
 }
 
 /** A new random file id (16 url-safe characters). */

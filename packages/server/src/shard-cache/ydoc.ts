@@ -80,6 +80,8 @@ export function isValidUpdate(update: Uint8Array): boolean {
     Y.decodeUpdate(update);
     Y.applyUpdate(doc, update);
     for (const name of doc.share.keys()) if (name !== TEXT_NAME) return false;
+    // A map written under the text's name would make the file unreadable as text.
+    if (doc.share.has(TEXT_NAME) && doc.getText(TEXT_NAME)._map.size > 0) return false;
     return true;
   } catch {
     // Any decoding or applying failure means the bytes are not a usable update; the caller

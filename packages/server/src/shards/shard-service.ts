@@ -66,6 +66,9 @@ export class ShardService {
     if (template === undefined) {
       throw new AppError(ErrorCode.TEMPLATE_NOT_FOUND, `no template "${input.templateId}"; GET /templates lists them`);
     }
+    if (Object.keys(template.files).length > this.deps.limits.maxFilesPerShard) {
+      throw new AppError(ErrorCode.TOO_MANY_FILES, `the template has more files than MAX_FILES_PER_SHARD (${this.deps.limits.maxFilesPerShard})`);
+    }
     const now = new Date();
     const files: StoredFile[] = Object.entries(template.files).map(([path, file]) => ({
       id: newFileId(),
@@ -176,6 +179,10 @@ export class ShardService {
     const to = this.canonical(rawTo);
     if (from === to) throw new AppError(ErrorCode.PATH_INVALID, 'the new path equals the old one');
     return this.transiently(shardId, async () => {
+      // A folder move must keep every moved path within the path limits too.
+      for (const file of await this.deps.cache.tree(shardId)) {
+        if (file.path.startsWith(`${from}/`)) this.canonical(to + file.path.slice(from.length));
+      }
       const result = await this.deps.cache.rename(shardId, from, to);
       this.deps.events.treeChanged(shardId, { kind: 'renamed', moves: result.moves }, result.version);
       return result;

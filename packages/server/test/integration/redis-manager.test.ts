@@ -61,7 +61,10 @@ describe('RedisManager', () => {
   });
 
   it('lets a caller add ioredis options and use another URL', async () => {
-    const c = manager.getConnection(`${scope}:custom`, { url: TEST_REDIS_URL, redisOptions: { enableAutoPipelining: true } });
+    const c = manager.getConnection(`${scope}:custom`, {
+      url: TEST_REDIS_URL,
+      redisOptions: { enableAutoPipelining: true },
+    });
     expect(c.options.enableAutoPipelining).toBe(true);
     expect(c.options.maxRetriesPerRequest).toBeNull();
     expect(await c.ping()).toBe('PONG');
@@ -82,7 +85,11 @@ describe('RedisManager', () => {
     expect(manager.names()).toContain(`${scope}:one-bis:default`);
     expect(other.status).toBe('ready');
     expect(await other.ping()).toBe('PONG');
-    await waitFor(async () => (await serverSideNames()).join() === `tandem:${scope}:one-bis:default`, 5000, 'server sees one client');
+    await waitFor(
+      async () => (await serverSideNames()).join() === `tandem:${scope}:one-bis:default`,
+      5000,
+      'server sees one client',
+    );
 
     // A closed name gets a fresh connection on next use.
     const again = manager.getConnection(`${scope}:one:default`);

@@ -1,0 +1,181 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { jwtVerify } from 'jose';
+import { INSECURE_DEV_SECRET } from '../../src/config/index.js';
+import { TEST_REDIS_URL } from '../support/services.js';
+
+const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
+const SHARD = '11111111-2222-4333-8444-555555555555';
+
+type Run = { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string };
+
+/**
+ * Runs the CLI as users do (`node --import tsx packages/server/src/main.ts …`, from the repo
+ * root) with only the given environment, and kills it if it outlives `timeoutMs`.
+ */
+function tandem(args: string[], env: Record<string, string>, timeoutMs = 20_000): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['--conditions=source', '--import', 'tsx', 'packages/server/src/main.ts', ...args],
+      {
+        cwd: repoRoot,
+        env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? tmpdir(), ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(
+        new Error(`tandem ${args.join(' ')} did not exit within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`),
+      );
+    }, timeoutMs);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+describe('tandem CLI', () => {
+  let dir: string;
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tandem-cli-'));
+  });
+
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it.concurrent('token prints a JWT with the requested claims (TANDEM_INSECURE_DEV)', async () => {
+    const run = await tandem(
+      [
+        'token',
+        '--sub',
+        'alice',
+        '--name',
+        'Alice A',
+        '--role',
+        'user',
+        '--shard',
+        `${SHARD}=read`,
+        '--create',
+        '--ttl',
+        '120',
+      ],
+      { TANDEM_INSECURE_DEV: 'true' },
+    );
+    expect(run.code, run.stderr).toBe(0);
+    const lines = run.stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const { payload, protectedHeader } = await jwtVerify(
+      lines[0] ?? '',
+      new TextEncoder().encode(INSECURE_DEV_SECRET),
+      {
+        algorithms: ['HS256'],
+      },
+    );
+    expect(protectedHeader.alg).toBe('HS256');
+    expect(payload).toMatchObject({
+      sub: 'alice',
+      name: 'Alice A',
+      role: 'user',
+      shards: { [SHARD]: 'read' },
+      create: true,
+    });
+    expect((payload.exp ?? 0) - (payload.iat ?? 0)).toBe(120);
+  });
+
+  it.concurrent('token signs with AUTH_JWT_SECRET and defaults to an admin "dev" token', async () => {
+    const secret = 'cli-test-secret-cli-test-secret-0123456789';
+    const run = await tandem(['token'], { AUTH_JWT_SECRET: secret, AUTH_TOKEN_TTL_SECONDS: '600' });
+    expect(run.code, run.stderr).toBe(0);
+    const { payload } = await jwtVerify(run.stdout.trim(), new TextEncoder().encode(secret));
+    expect(payload).toMatchObject({ sub: 'dev', role: 'admin' });
+    expect((payload.exp ?? 0) - (payload.iat ?? 0)).toBe(600);
+  });
+
+  it.concurrent('token without a secret fails, naming AUTH_JWT_SECRET', async () => {
+    const run = await tandem(['token'], {});
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain('AUTH_JWT_SECRET');
+  });
+
+  it.concurrent('migrate creates the SQLite database and its tables, then exits 0', async () => {
+    const file = join(dir, 'migrate', 'nested', 'tandem.sqlite');
+    const run = await tandem(['migrate'], { DATABASE_URL: `sqlite:${file}` });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain('database schema is up to date (sqlite)');
+    expect(existsSync(file)).toBe(true);
+    const db = new Database(file, { readonly: true });
+    try {
+      const tables = (
+        db.prepare("select name from sqlite_master where type = 'table'").all() as Array<{ name: string }>
+      ).map((t) => t.name);
+      expect(tables).toEqual(expect.arrayContaining(['shards', 'shard_files']));
+    } finally {
+      db.close();
+    }
+    // Running it again is harmless.
+    expect((await tandem(['migrate'], { DATABASE_URL: `sqlite:${file}` })).code).toBe(0);
+  });
+
+  it.concurrent('serve without a secret or the dev flag exits non-zero, naming AUTH_JWT_SECRET', async () => {
+    const run = await tandem(['serve'], {
+      PORT: '0',
+      REDIS_URL: TEST_REDIS_URL,
+      DATABASE_URL: `sqlite:${join(dir, 'serve-no-secret.sqlite')}`,
+      LOG_LEVEL: 'silent',
+    });
+    expect(run.code).not.toBe(0);
+    expect(run.code).not.toBeNull();
+    const lines = run.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^tandem: .*AUTH_JWT_SECRET/);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it.concurrent('serve with an unreachable REDIS_URL exits non-zero with one line naming REDIS_URL', async () => {
+    const run = await tandem(['serve'], {
+      PORT: '0',
+      REDIS_URL: 'redis://127.0.0.1:1',
+      TANDEM_INSECURE_DEV: 'true',
+      DATABASE_URL: `sqlite:${join(dir, 'serve-no-redis.sqlite')}`,
+      LOG_LEVEL: 'silent',
+    });
+    expect(run.code).not.toBe(0);
+    expect(run.code).not.toBeNull();
+    const lines = run.stderr.trim().split('\n');
+    expect(lines, run.stderr).toHaveLength(1);
+    expect(lines[0]).toMatch(/^tandem: Redis is not reachable at REDIS_URL=redis:\/\/127\.0\.0\.1:1\b/);
+  });
+
+  it.concurrent('serve with an invalid configuration lists every problem and exits non-zero', async () => {
+    const run = await tandem(['serve'], { PORT: 'eighty', LOG_LEVEL: 'loud', TANDEM_INSECURE_DEV: 'true' });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('PORT:');
+    expect(run.stderr).toContain('LOG_LEVEL:');
+  });
+
+  it.concurrent('an unknown command prints the usage and exits 2', async () => {
+    const run = await tandem(['frobnicate'], {});
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('unknown command "frobnicate"');
+    expect(run.stderr).toContain('usage: tandem');
+  });
+});
