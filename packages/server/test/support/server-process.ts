@@ -14,10 +14,16 @@ export async function startServerProcess(options: {
   databaseUrl: string;
   args?: string[];
   env?: Record<string, string>;
+  /** Run the TypeScript sources through tsx (default) or the built output in dist/. */
+  entry?: 'source' | 'dist';
 }): Promise<ServerProcess> {
+  const entry =
+    options.entry === 'dist'
+      ? ['packages/server/dist/main.js']
+      : ['--conditions=source', '--import', 'tsx', 'packages/server/src/main.ts'];
   const child = spawn(
     process.execPath,
-    ['--conditions=source', '--import', 'tsx', 'packages/server/src/main.ts', 'serve', ...(options.args ?? [])],
+    [...entry, 'serve', ...(options.args ?? [])],
     {
       cwd: REPO_ROOT,
       env: {

@@ -1,0 +1,43 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectClient, createShard, createTestDatabase, uniquePrefix, type TestDatabase } from '../support/test-app.js';
+import { startServerProcess, type ServerProcess } from '../support/server-process.js';
+
+const DIST_MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
+
+describe('the built server (dist/)', () => {
+  let db: TestDatabase;
+  let server: ServerProcess;
+
+  beforeAll(async () => {
+    if (!existsSync(DIST_MAIN)) throw new Error('packages/server/dist is missing: run `npm run build` first (npm test does)');
+    db = await createTestDatabase('sqlite');
+    server = await startServerProcess({ prefix: uniquePrefix(), databaseUrl: db.url, entry: 'dist' });
+  });
+
+  afterAll(async () => {
+    await server?.kill('SIGTERM');
+    await db?.drop();
+  });
+
+  it('serves edits and syncs them with the compiled processor in a worker thread', async () => {
+    const shardId = await createShard(server.url);
+    const client = await connectClient(server.url);
+    try {
+      const session = await client.join(shardId);
+      (await session.openFile('index.html')).insert(0, '<!-- from dist -->');
+      await session.saved(30_000);
+      expect(session.status).toBe('saved');
+    } finally {
+      await client.close();
+    }
+    const completed = server
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('"msg":"sync job completed"'))
+      .map((l) => JSON.parse(l) as { threadId: number });
+    expect(completed.length).toBeGreaterThan(0);
+    expect(completed.every((l) => l.threadId > 0)).toBe(true);
+  });
+});
