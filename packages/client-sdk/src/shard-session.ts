@@ -242,6 +242,12 @@ export class ShardSession extends Emitter<SessionEvents> {
     const onRequested = (e: { shardId: ShardId }) => {
       if (e.shardId === this.shardId) this.sendFullPresence();
     };
+    const onResync = (e: { shardId: ShardId }) => {
+      if (e.shardId !== this.shardId || this.closed) return;
+      // The server reloaded the shard and may lack our recent edits: rejoin (fresh tree) and
+      // run the handshake again for every open file.
+      this.rejoin().catch((error: unknown) => this.emit('error', { code: 'UNAVAILABLE', message: String(error) }));
+    };
     const onSaved = (e: { shardId: ShardId; version: number }) => {
       if (e.shardId !== this.shardId) return;
       this.savedVersion = Math.max(this.savedVersion, e.version);
@@ -256,6 +262,7 @@ export class ShardSession extends Emitter<SessionEvents> {
     this.socket.on('presence:updated', onPresence);
     this.socket.on('presence:requested', onRequested);
     this.socket.on('shard:saved', onSaved);
+    this.socket.on('shard:resync', onResync);
     this.socket.on('shard:error', onError);
     const onAwareness = (
       { added, updated, removed }: { added: number[]; updated: number[]; removed: number[] },
@@ -272,6 +279,7 @@ export class ShardSession extends Emitter<SessionEvents> {
       () => this.socket.off('presence:updated', onPresence),
       () => this.socket.off('presence:requested', onRequested),
       () => this.socket.off('shard:saved', onSaved),
+      () => this.socket.off('shard:resync', onResync),
       () => this.socket.off('shard:error', onError),
       () => this.awareness.off('update', onAwareness),
     );

@@ -53,6 +53,12 @@ export type ServerToClientEvents = {
   'presence:requested': (event: { shardId: ShardId }) => void;
   /** The database now holds each listed file at least up to the given version. */
   'shard:saved': (event: { shardId: ShardId; version: number; files: Array<{ id: FileId; version: number }> }) => void;
+  /**
+   * The shard was loaded again from the database while people were in it (Redis lost it): run
+   * the sync handshake (`file:sync`) again for every open file, so edits the server lost are
+   * sent back, and re-read the tree.
+   */
+  'shard:resync': (event: { shardId: ShardId }) => void;
   /** The server refused something outside an ack (e.g. an unacknowledged presence update), or revoked access. */
   'shard:error': (event: { shardId: ShardId | null; error: ErrorBody }) => void;
 };

@@ -93,7 +93,11 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       keyPrefix: config.redis.keyPrefix,
       cache: config.cache,
       limits: config.limits,
-      onLoad: () => metrics.shardLoads.inc(),
+      onLoad: (shardId) => {
+        metrics.shardLoads.inc();
+        // After Redis lost a shard, people still in it hold edits the reload lacks.
+        shardEvents.reloaded(shardId);
+      },
     });
     const queue = new SyncQueue(redisManager.getConnection(`${scope}:queue`), config.redis.keyPrefix, config.jobs);
     const scheduler = new SyncScheduler({
@@ -159,13 +163,14 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
           auth,
         })
       : undefined;
+    const shardEvents = sockets?.events ?? { fileEdited: () => undefined, treeChanged: () => undefined, reloaded: () => undefined };
     const shardService: ShardService = new ShardService({
       repository,
       cache,
       templates,
       logger: log.child({ module: 'shards' }),
       limits: config.limits,
-      events: sockets?.events ?? { fileEdited: () => undefined, treeChanged: () => undefined },
+      events: shardEvents,
       onLastLeave: (shardId) => {
         scheduler.noteLastLeave(shardId).catch((error: unknown) => log.warn({ err: error, shardId }, 'could not record last leave'));
         options.onLastLeave?.(shardId);

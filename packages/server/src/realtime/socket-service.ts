@@ -120,6 +120,9 @@ export class SocketService {
     treeChanged: (shardId: ShardId, change: TreeChange, version: number) => {
       this.io.to(roomOf(shardId)).emit('tree:changed', { shardId, change, version });
     },
+    reloaded: (shardId: ShardId) => {
+      this.io.to(roomOf(shardId)).emit('shard:resync', { shardId });
+    },
   };
 
   /** Wires the event handlers and starts the membership heartbeat. */

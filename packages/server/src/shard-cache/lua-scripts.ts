@@ -143,12 +143,16 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 return redis.call('ZCARD', KEYS[1])
 `;
 
-/** Extends the expiry of existing members only. KEYS: members. ARGV: ttlMs, member... */
+/**
+ * Extends the expiry of this instance's live members, re-adding any that Redis lost (a flush or
+ * a restart without persistence), so a shard people are in is never taken for empty.
+ * KEYS: members. ARGV: ttlMs, member...
+ */
 export const MEMBER_REFRESH = `
 ${NOW_MS}
 local n = 0
 for i = 2, #ARGV do
-  n = n + redis.call('ZADD', KEYS[1], 'XX', 'CH', now + tonumber(ARGV[1]), ARGV[i])
+  n = n + redis.call('ZADD', KEYS[1], 'CH', now + tonumber(ARGV[1]), ARGV[i])
 end
 return n
 `;

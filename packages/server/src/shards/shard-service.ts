@@ -33,6 +33,8 @@ import { assertAccess, accessTo, type Principal } from '../auth/index.js';
 export interface ShardEvents {
   fileEdited(shardId: ShardId, fileId: FileId, update: Uint8Array, version: number, exceptSocketId?: string): void;
   treeChanged(shardId: ShardId, change: TreeChange, version: number): void;
+  /** The shard was (re)loaded from the database; anyone already in it should resync. */
+  reloaded(shardId: ShardId): void;
 }
 
 export type ShardServiceDeps = {

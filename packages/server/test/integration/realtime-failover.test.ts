@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import type { TandemClient } from '@tandem/client-sdk';
 import {
+  adminToken,
   connectClient,
   createShard,
   createTestDatabase,
@@ -130,5 +131,56 @@ describe('an instance killed with SIGKILL', () => {
       await redis.zremrangebyscore(members, '-inf', Date.now());
       return (await redis.zcard(members)) === 2;
     }, 10_000, 'dead member expired');
+  });
+});
+
+describe('Redis losing every key of the app', () => {
+  const prefix = uniquePrefix();
+  let db: TestDatabase;
+  let server: RunningApp;
+  let redis: Redis;
+  const clients: TandemClient[] = [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase('sqlite');
+    server = await startTestApp({ prefix, databaseUrl: db.url, env: { SYNC_INTERVAL_MS: '3600000' } });
+    redis = new Redis(TEST_REDIS_URL);
+  });
+
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    await server.app.close();
+    redis.disconnect();
+    await db.drop();
+  });
+
+  it('reloads the shard and gets the lost edits back from the clients through the handshake', async () => {
+    const shardId = await createShard(server.url);
+    const a = await connectClient(server.url);
+    const b = await connectClient(server.url);
+    clients.push(a, b);
+    const sa = await a.join(shardId);
+    const sb = await b.join(shardId);
+    const ta = await sa.openFile('index.html');
+    const tb = await sb.openFile('index.html');
+    ta.insert(0, 'acked-then-lost;');
+    await sa.flushed();
+    await waitFor(() => tb.toString().startsWith('acked-then-lost;'), 5000);
+
+    // Everything the app had in Redis disappears (as after FLUSHALL or a restart without AOF).
+    const keys = await redis.keys(`${prefix}:*`);
+    expect(keys.length).toBeGreaterThan(0);
+    await redis.del(...keys);
+
+    tb.insert(tb.length, ';after-the-loss');
+    await sb.flushed();
+    await waitFor(async () => {
+      const res = await server.app.shards.readFile(await server.app.auth.verify(await adminToken()), shardId, 'index.html');
+      return res.content.includes('acked-then-lost;') && res.content.includes(';after-the-loss');
+    }, 10_000, 'server text restored from the clients');
+    await waitFor(() => ta.toString() === tb.toString(), 5000, 'clients converge');
+    await server.app.flush(shardId);
+    const stored = await server.app.repository.findById(shardId);
+    expect(stored!.files.find((f) => f.path === 'index.html')!.content).toBe(ta.toString());
   });
 });
