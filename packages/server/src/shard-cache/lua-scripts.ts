@@ -9,6 +9,16 @@
 
 const NOW_MS = `local __t = redis.call('TIME'); local now = tonumber(__t[1]) * 1000 + math.floor(tonumber(__t[2]) / 1000)`;
 
+// Records when the shard's oldest unsynced change happened (KEYS[1] is meta), for sync lag.
+const NOTE_FIRST_DIRTY = `
+if redis.call('HEXISTS', KEYS[1], 'firstDirtyAt') == 0 then
+  ${NOW_MS}
+  redis.call('HSET', KEYS[1], 'firstDirtyAt', now)
+end`;
+
+// Refuses a step on a shard that is not loaded (KEYS[1] is meta).
+const REQUIRE_LOADED = `if redis.call('HGET', KEYS[1], 'loaded') ~= '1' then return redis.error_reply('NOT_LOADED') end`;
+
 // Path collision rules shared by create and rename: exact or ASCII-case-insensitive twins,
 // a file where a folder is, or a folder where a file is.
 const COLLIDES = `
@@ -22,7 +32,7 @@ end`;
 
 /** KEYS: meta, tree, doc, dirty, seq, docbytes. ARGV: fileId, update, maxDocBytes. → new version */
 export const EDIT = `
-if redis.call('HGET', KEYS[1], 'loaded') ~= '1' then return redis.error_reply('NOT_LOADED') end
+${REQUIRE_LOADED}
 if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return redis.error_reply('FILE_NOT_FOUND') end
 local size = tonumber(redis.call('HGET', KEYS[6], ARGV[1]) or '0') + string.len(ARGV[2])
 if size > tonumber(ARGV[3]) then return redis.error_reply('FILE_TOO_LARGE') end
@@ -30,17 +40,14 @@ local v = redis.call('INCR', KEYS[5])
 redis.call('RPUSH', KEYS[3], ARGV[2])
 redis.call('HSET', KEYS[6], ARGV[1], size)
 redis.call('ZADD', KEYS[4], v, ARGV[1])
-if redis.call('HEXISTS', KEYS[1], 'firstDirtyAt') == 0 then
-  ${NOW_MS}
-  redis.call('HSET', KEYS[1], 'firstDirtyAt', now)
-end
+${NOTE_FIRST_DIRTY}
 return v
 `;
 
 /** KEYS: meta, tree, doc, dirty, seq, docbytes. ARGV: fileId, path, state, maxFiles. → new version */
 export const CREATE_FILE = `
 ${COLLIDES}
-if redis.call('HGET', KEYS[1], 'loaded') ~= '1' then return redis.error_reply('NOT_LOADED') end
+${REQUIRE_LOADED}
 if redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[4]) then return redis.error_reply('TOO_MANY_FILES') end
 local paths = redis.call('HVALS', KEYS[2])
 for _, p in ipairs(paths) do
@@ -52,10 +59,7 @@ redis.call('DEL', KEYS[3])
 redis.call('RPUSH', KEYS[3], ARGV[3])
 redis.call('HSET', KEYS[6], ARGV[1], string.len(ARGV[3]))
 redis.call('ZADD', KEYS[4], v, ARGV[1])
-if redis.call('HEXISTS', KEYS[1], 'firstDirtyAt') == 0 then
-  ${NOW_MS}
-  redis.call('HSET', KEYS[1], 'firstDirtyAt', now)
-end
+${NOTE_FIRST_DIRTY}
 return v
 `;
 
@@ -65,7 +69,7 @@ return v
  */
 export const RENAME = `
 ${COLLIDES}
-if redis.call('HGET', KEYS[1], 'loaded') ~= '1' then return redis.error_reply('NOT_LOADED') end
+${REQUIRE_LOADED}
 local from, to = ARGV[1], ARGV[2]
 if string.sub(to, 1, #from + 1) == from .. '/' then return redis.error_reply('PATH_INVALID') end
 local all = redis.call('HGETALL', KEYS[2])
@@ -91,10 +95,7 @@ for _, m in ipairs(moving) do
   redis.call('ZADD', KEYS[3], v, m[1])
   table.insert(out, m[1]); table.insert(out, m[2]); table.insert(out, m[3])
 end
-if redis.call('HEXISTS', KEYS[1], 'firstDirtyAt') == 0 then
-  ${NOW_MS}
-  redis.call('HSET', KEYS[1], 'firstDirtyAt', now)
-end
+${NOTE_FIRST_DIRTY}
 return out
 `;
 
@@ -104,7 +105,7 @@ return out
  * → { version, id1, path1, ... }
  */
 export const DELETE = `
-if redis.call('HGET', KEYS[1], 'loaded') ~= '1' then return redis.error_reply('NOT_LOADED') end
+${REQUIRE_LOADED}
 local target = ARGV[1]
 local all = redis.call('HGETALL', KEYS[2])
 local gone = {}
@@ -120,10 +121,7 @@ for _, g in ipairs(gone) do
   redis.call('ZADD', KEYS[3], v, g[1])
   table.insert(out, g[1]); table.insert(out, g[2])
 end
-if redis.call('HEXISTS', KEYS[1], 'firstDirtyAt') == 0 then
-  ${NOW_MS}
-  redis.call('HSET', KEYS[1], 'firstDirtyAt', now)
-end
+${NOTE_FIRST_DIRTY}
 return out
 `;
 

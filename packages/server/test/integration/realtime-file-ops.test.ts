@@ -1,40 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TandemClient, ShardSession } from '@tandem/client-sdk';
+import { describe, expect, it } from 'vitest';
+import type { ShardSession } from '@tandem/client-sdk';
 import { TandemRest } from '@tandem/client-sdk';
-import {
-  adminToken,
-  connectClient,
-  createShard,
-  createTestDatabase,
-  startTestApp,
-  uniquePrefix,
-  type RunningApp,
-  type TestDatabase,
-} from '../support/test-app.js';
+import { adminToken, createShard } from '../support/test-app.js';
+import { useTandem } from '../support/harness.js';
 import { waitFor } from '../support/wait-for.js';
 
 describe('file operations and REST writes reach live collaborators', () => {
-  const prefix = uniquePrefix();
-  let db: TestDatabase;
-  const apps: RunningApp[] = [];
-  const clients: TandemClient[] = [];
-
-  beforeAll(async () => {
-    db = await createTestDatabase('postgres');
-    for (let i = 0; i < 2; i++) apps.push(await startTestApp({ prefix, databaseUrl: db.url }));
-  });
-
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close()));
-    for (const a of apps) await a.app.close();
-    await db.drop();
-  });
-
-  async function session(shardId: string, i: number): Promise<ShardSession> {
-    const c = await connectClient(apps[i % 2]!.url);
-    clients.push(c);
-    return c.join(shardId);
-  }
+  const t = useTandem({ instances: 2, database: 'postgres' });
+  const apps = t.apps;
+  const session = t.session;
 
   const paths = (s: ShardSession) => s.tree().map((f) => f.path);
 

@@ -1,41 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ShardId } from '@tandem/protocol';
-import type { TandemClient } from '@tandem/client-sdk';
-import {
-  connectClient,
-  createShard,
-  createTestDatabase,
-  LogCapture,
-  startTestApp,
-  uniquePrefix,
-  type RunningApp,
-  type TestDatabase,
-} from '../support/test-app.js';
+import { createShard, LogCapture } from '../support/test-app.js';
+import { useTandem } from '../support/harness.js';
 import { waitFor } from '../support/wait-for.js';
 
 describe('realtime across three instances', () => {
-  const prefix = uniquePrefix();
   const logs = new LogCapture();
-  let db: TestDatabase;
-  const apps: RunningApp[] = [];
-  const clients: TandemClient[] = [];
-
-  beforeAll(async () => {
-    db = await createTestDatabase('postgres');
-    for (let i = 0; i < 3; i++) apps.push(await startTestApp({ prefix, databaseUrl: db.url, logs }));
-  });
-
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close()));
-    for (const a of apps) await a.app.close();
-    await db.drop();
-  });
-
-  async function client(i: number): Promise<TandemClient> {
-    const c = await connectClient(apps[i % apps.length]!.url);
-    clients.push(c);
-    return c;
-  }
+  const t = useTandem({ instances: 3, database: 'postgres', logs });
+  const apps = t.apps;
+  const client = t.client;
 
   it('an edit on one instance reaches clients on the others', async () => {
     const shardId = await createShard(apps[0]!.url);

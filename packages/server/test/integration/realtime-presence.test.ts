@@ -1,43 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { io } from 'socket.io-client';
 import { Awareness, encodeAwarenessUpdate } from 'y-protocols/awareness';
 import * as Y from 'yjs';
-import type { TandemClient, ShardSession } from '@tandem/client-sdk';
+import type { ShardSession } from '@tandem/client-sdk';
 import type { Ack } from '@tandem/protocol';
-import {
-  adminToken,
-  connectClient,
-  createShard,
-  createTestDatabase,
-  startTestApp,
-  uniquePrefix,
-  type RunningApp,
-  type TestDatabase,
-} from '../support/test-app.js';
+import { adminToken, createShard } from '../support/test-app.js';
+import { useTandem } from '../support/harness.js';
 import { waitFor } from '../support/wait-for.js';
 
 describe('presence', () => {
-  const prefix = uniquePrefix();
-  let db: TestDatabase;
-  const apps: RunningApp[] = [];
-  const clients: TandemClient[] = [];
-
-  beforeAll(async () => {
-    db = await createTestDatabase('sqlite');
-    for (let i = 0; i < 2; i++) apps.push(await startTestApp({ prefix, databaseUrl: db.url }));
-  });
-
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close()));
-    for (const a of apps) await a.app.close();
-    await db.drop();
-  });
-
-  async function session(shardId: string, i: number): Promise<ShardSession> {
-    const c = await connectClient(apps[i % 2]!.url);
-    clients.push(c);
-    return c.join(shardId);
-  }
+  const t = useTandem({ instances: 2 });
+  const apps = t.apps;
+  const session = t.session;
 
   const names = (s: ShardSession) =>
     [...s.awareness.getStates().values()]
@@ -66,8 +40,7 @@ describe('presence', () => {
   it('coalesces a burst of cursor moves and removes a user who leaves at once', async () => {
     const shardId = await createShard(apps[0]!.url);
     const mover = await session(shardId, 0);
-    const watcherClient = await connectClient(apps[1]!.url);
-    clients.push(watcherClient);
+    const watcherClient = await t.client(1);
     let received = 0;
     watcherClient.socket.on('presence:updated', () => received++);
     const watcher = await watcherClient.join(shardId);

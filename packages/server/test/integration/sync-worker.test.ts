@@ -2,42 +2,39 @@ import { threadId } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import type { TandemClient } from '@tandem/client-sdk';
-import {
-  connectClient,
-  createShard,
-  createTestDatabase,
-  startTestApp,
-  uniquePrefix,
-  type RunningApp,
-  type TestDatabase,
-} from '../support/test-app.js';
+import { connectClient, createShard } from '../support/test-app.js';
+import { useTandem } from '../support/harness.js';
 import { startServerProcess } from '../support/server-process.js';
 import { TEST_REDIS_URL } from '../support/services.js';
 import { waitFor } from '../support/wait-for.js';
 
 describe('sync through the BullMQ worker (worker threads)', () => {
-  const prefix = uniquePrefix();
-  let db: TestDatabase;
-  let server: RunningApp;
+  const t = useTandem({ database: 'postgres' });
+  const prefix = t.prefix;
   let redis: Redis;
-  const clients: TandemClient[] = [];
+  const extra: TandemClient[] = [];
+  const server = {
+    get url() {
+      return t.url(0);
+    },
+    get app() {
+      return t.apps[0]!.app;
+    },
+  };
 
-  beforeAll(async () => {
-    db = await createTestDatabase('postgres');
-    server = await startTestApp({ prefix, databaseUrl: db.url });
+  beforeAll(() => {
     redis = new Redis(TEST_REDIS_URL);
   });
 
   afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close()));
-    await server.app.close();
+    await Promise.all(extra.map((c) => c.close()));
     redis.disconnect();
-    await db.drop();
   });
 
-  async function client(url = server.url): Promise<TandemClient> {
+  async function client(url?: string): Promise<TandemClient> {
+    if (url === undefined) return t.client(0);
     const c = await connectClient(url);
-    clients.push(c);
+    extra.push(c);
     return c;
   }
 
@@ -75,7 +72,7 @@ describe('sync through the BullMQ worker (worker threads)', () => {
 
   it('sweeps a shard whose only instance died: members expire, the shard is flushed and evicted', async () => {
     const shardId = await createShard(server.url);
-    const doomed = await startServerProcess({ prefix, databaseUrl: db.url, env: { SYNC_INTERVAL_MS: '3600000' } });
+    const doomed = await startServerProcess({ prefix, databaseUrl: t.db.url, env: { SYNC_INTERVAL_MS: '3600000' } });
     try {
       const c = await client(doomed.url);
       const session = await c.join(shardId);
