@@ -68,7 +68,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
   const instanceId = options.instanceId ?? randomUUID();
   const log = logger.child({ instanceId });
   const redisManager = RedisManager.getInstance();
-  redisManager.configure({ url: config.redis.url });
+  redisManager.configure({ url: config.redis.url, clusterNodes: config.redis.clusterNodes });
   const scope = `app:${instanceId}`;
   const cacheRedis = redisManager.getConnection(`${scope}:default`);
   const repository = createShardRepository(config.database);
@@ -108,12 +108,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       keyPrefix: config.redis.keyPrefix,
       jobs: config.jobs,
       evictGraceMs: config.cache.evictGraceMs,
-      onScan: (scan) => {
-        metrics.openShards.set(scan.openShards);
-        metrics.dirtyShards.set(scan.dirtyShards);
-        metrics.unsyncedFiles.set(scan.dirtyFiles);
-        metrics.syncLagSeconds.set(scan.oldestDirtyAt === null ? 0 : Math.max(0, Date.now() - scan.oldestDirtyAt) / 1000);
-      },
+
     });
     const channel = savedChannel(config.redis.keyPrefix);
     const syncDeps: SyncShardDeps = {
@@ -145,6 +140,9 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       metrics: async () => {
         metrics.connectedSockets.set(sockets?.connectedCount() ?? 0);
         metrics.queueDepth.set(await queue.depth());
+        // Cluster-wide gauges come from the latest scan, whichever instance led it.
+        const scan = await scheduler.latestScan();
+        if (scan !== null) metrics.setScan(scan);
         return metrics.render();
       },
       ...(options.extraRoutes === undefined ? {} : { extraRoutes: options.extraRoutes }),
@@ -153,7 +151,8 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       ? new SocketService({
           httpServer: http.server,
           pubClient: redisManager.getConnection(`${scope}:pub`),
-          subClient: redisManager.getConnection(`${scope}:sub`),
+          // On a cluster, SSUBSCRIBE must reach the node owning each channel's slot.
+          subClient: redisManager.getConnection(`${scope}:sub`, { clusterOptions: { shardedSubscribers: config.redis.shardedPubSub } }),
           instanceId,
           keyPrefix: config.redis.keyPrefix,
           shardedPubSub: config.redis.shardedPubSub,

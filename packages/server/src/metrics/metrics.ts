@@ -14,6 +14,8 @@ export class Metrics {
   readonly syncLagSeconds: Gauge;
   readonly unsyncedFiles: Gauge;
   readonly dirtyShards: Gauge;
+  readonly unsyncedUpdates: Gauge;
+  readonly unsyncedBytes: Gauge;
   readonly queueDepth: Gauge;
   readonly shardLoads: Counter;
 
@@ -36,10 +38,29 @@ export class Metrics {
     });
     this.syncLagSeconds = new Gauge({ name: 'tandem_sync_lag_seconds', help: 'Age of the oldest change not yet in the database', registers });
     this.unsyncedFiles = new Gauge({ name: 'tandem_unsynced_files', help: 'Files with changes not yet in the database', registers });
+    this.unsyncedUpdates = new Gauge({ name: 'tandem_unsynced_updates', help: 'Yjs updates (edits) held in Redis and not yet in the database', registers });
+    this.unsyncedBytes = new Gauge({ name: 'tandem_unsynced_bytes', help: 'Bytes Redis holds for files with unsynced changes', registers });
     this.dirtyShards = new Gauge({ name: 'tandem_unsynced_shards', help: 'Shards with changes not yet in the database', registers });
     this.queueDepth = new Gauge({ name: 'tandem_sync_queue_depth', help: 'Sync jobs waiting, delayed or active', registers });
     this.shardLoads = new Counter({ name: 'tandem_shard_loads_total', help: 'Shards loaded from the database into Redis by this instance', registers });
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'tandem_' });
+  }
+
+  /** Sets the cluster-wide gauges from a scheduler scan. */
+  setScan(scan: {
+    openShards: number;
+    dirtyShards: number;
+    dirtyFiles: number;
+    unsyncedUpdates: number;
+    unsyncedBytes: number;
+    oldestDirtyAt: number | null;
+  }): void {
+    this.openShards.set(scan.openShards);
+    this.dirtyShards.set(scan.dirtyShards);
+    this.unsyncedFiles.set(scan.dirtyFiles);
+    this.unsyncedUpdates.set(scan.unsyncedUpdates);
+    this.unsyncedBytes.set(scan.unsyncedBytes);
+    this.syncLagSeconds.set(scan.oldestDirtyAt === null ? 0 : Math.max(0, Date.now() - scan.oldestDirtyAt) / 1000);
   }
 
   async render(): Promise<{ contentType: string; body: string }> {

@@ -53,6 +53,11 @@ export function emptySinceKey(prefix: string): string {
   return `${prefix}:empty-since`;
 }
 
+/** The last scheduler scan (JSON), so every instance reports the same cluster-wide gauges. */
+export function lastScanKey(prefix: string): string {
+  return `${prefix}:last-scan`;
+}
+
 /** The scheduler's leader lock: one scheduler tick at a time in the whole cluster. */
 export function schedulerLockKey(prefix: string): string {
   return `${prefix}:scheduler-lock`;

@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 
 /** Well-known connection names. Each role gets its own connection (see STYLE.md §6). */
 export const ConnectionName = {
@@ -13,12 +13,53 @@ export const ConnectionName = {
   WORKER: 'worker',
 } as const;
 
-export type ConnectionOptions = {
-  /** Redis URL; defaults to the one given to configure(). */
-  url?: string;
-  /** Extra ioredis options for this connection. */
-  redisOptions?: RedisOptions;
+/** A connection: one Redis, or a Redis Cluster client (same command API, keys routed by slot). */
+export type RedisConnection = Redis | Cluster;
+
+/** Where Redis is: one server at `url`, or a cluster seeded by `clusterNodes`. */
+export type RedisTarget = {
+  /** Redis URL. With `clusterNodes` it only supplies the username, password and TLS (rediss://). */
+  url: string;
+  /** Redis Cluster seed nodes; undefined or empty for a single Redis. */
+  clusterNodes?: ReadonlyArray<Readonly<{ host: string; port: number }>> | undefined;
 };
+
+export type ConnectionOptions = {
+  /** Redis URL of a single Redis; defaults to the target given to configure() (which may be a cluster). */
+  url?: string;
+  /** Extra ioredis options for this connection (on a cluster: for each node connection). */
+  redisOptions?: RedisOptions;
+  /** Extra ioredis Cluster options, used only on a cluster (e.g. `shardedSubscribers` for SSUBSCRIBE). */
+  clusterOptions?: ClusterOptions;
+};
+
+/**
+ * Creates one connection to the target: a `Redis`, or a `Cluster` when seed nodes are given.
+ * Every connection gets `maxRetriesPerRequest: null` (BullMQ workers require it) and a name.
+ */
+export function createRedisConnection(
+  target: RedisTarget,
+  connectionName: string,
+  options: Omit<ConnectionOptions, 'url'> = {},
+): RedisConnection {
+  const base: RedisOptions = { maxRetriesPerRequest: null, connectionName, ...options.redisOptions };
+  const nodes = target.clusterNodes ?? [];
+  if (nodes.length === 0) return new Redis(target.url, base);
+  return new Cluster(
+    nodes.map((n) => ({ host: n.host, port: n.port })),
+    { ...options.clusterOptions, redisOptions: { ...credentialsOf(target.url), ...base, ...options.clusterOptions?.redisOptions } },
+  );
+}
+
+/** The username, password and TLS of a Redis URL, applied to every cluster node. */
+function credentialsOf(url: string): RedisOptions {
+  const parsed = new URL(url);
+  const out: RedisOptions = {};
+  if (parsed.username !== '') out.username = decodeURIComponent(parsed.username);
+  if (parsed.password !== '') out.password = decodeURIComponent(parsed.password);
+  if (parsed.protocol === 'rediss:') out.tls = {};
+  return out;
+}
 
 /**
  * One per process (the product brief's singleton): a pool of named ioredis connections,
@@ -27,8 +68,8 @@ export type ConnectionOptions = {
  */
 export class RedisManager {
   private static redisManagerInst: RedisManager | undefined;
-  private readonly pool = new Map<string, Redis>();
-  private defaultUrl: string | undefined;
+  private readonly pool = new Map<string, RedisConnection>();
+  private target: RedisTarget | undefined;
 
   private constructor() {}
 
@@ -37,22 +78,29 @@ export class RedisManager {
     return RedisManager.redisManagerInst;
   }
 
-  /** Sets the URL used by connections that do not name one. Called once by the composition root. */
-  configure(options: { url: string }): void {
-    this.defaultUrl = options.url;
+  /**
+   * Sets where connections that do not name a URL go: one Redis at `url`, or the cluster seeded
+   * by `clusterNodes`. Called once by the composition root.
+   */
+  configure(options: RedisTarget): void {
+    this.target = { url: options.url, clusterNodes: options.clusterNodes };
   }
 
-  /** The connection with this name, created on first use (maxRetriesPerRequest: null, as BullMQ requires). */
-  getConnection(name: string = ConnectionName.DEFAULT, options: ConnectionOptions = {}): Redis {
+  /** Whether configure() named a Redis Cluster. */
+  isCluster(): boolean {
+    return (this.target?.clusterNodes?.length ?? 0) > 0;
+  }
+
+  /**
+   * The connection with this name, created on first use (maxRetriesPerRequest: null, as BullMQ
+   * requires): a `Cluster` when configure() named cluster nodes and no `url` is given, else a `Redis`.
+   */
+  getConnection(name: string = ConnectionName.DEFAULT, options: ConnectionOptions = {}): RedisConnection {
     const existing = this.pool.get(name);
     if (existing !== undefined) return existing;
-    const url = options.url ?? this.defaultUrl;
-    if (url === undefined) throw new Error('RedisManager.configure({ url }) must be called before getConnection()');
-    const connection = new Redis(url, {
-      maxRetriesPerRequest: null,
-      connectionName: `tandem:${name}`,
-      ...options.redisOptions,
-    });
+    const target: RedisTarget | undefined = options.url === undefined ? this.target : { url: options.url };
+    if (target === undefined) throw new Error('RedisManager.configure({ url }) must be called before getConnection()');
+    const connection = createRedisConnection(target, `tandem:${name}`, options);
     this.pool.set(name, connection);
     return connection;
   }
@@ -89,7 +137,7 @@ export class RedisManager {
   }
 }
 
-async function quitOrDisconnect(connection: Redis): Promise<void> {
+async function quitOrDisconnect(connection: RedisConnection): Promise<void> {
   // quit() waits for pending replies; on a connection that never connected or is already
   // gone it would wait for a reconnect that may never come, so disconnect instead.
   if (connection.status === 'ready') {

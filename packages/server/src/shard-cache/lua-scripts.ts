@@ -249,16 +249,26 @@ return 'EVICTED'
 
 /**
  * What the scheduler needs to know about one open shard, in one round trip.
- * KEYS: meta, dirty, members, lock. → { loaded, firstDirtyAt, dirtyFiles, liveMembers, locked }
+ * KEYS: meta, dirty, members, lock, docbytes. ARGV: docPrefix.
+ * → { loaded, firstDirtyAt, dirtyFiles, liveMembers, locked, unsyncedUpdates, unsyncedBytes }
  */
 export const INSPECT = `
 ${NOW_MS}
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+local dirty = redis.call('ZRANGE', KEYS[2], 0, -1)
+local updates, bytes = 0, 0
+for _, f in ipairs(dirty) do
+  -- The first entry of a list is the stored (or last synced) state; the rest are unsynced.
+  updates = updates + math.max(0, redis.call('LLEN', ARGV[1] .. f) - 1)
+  bytes = bytes + tonumber(redis.call('HGET', KEYS[5], f) or '0')
+end
 return {
   redis.call('HGET', KEYS[1], 'loaded') or '0',
   redis.call('HGET', KEYS[1], 'firstDirtyAt') or '0',
-  redis.call('ZCARD', KEYS[2]),
+  #dirty,
   redis.call('ZCARD', KEYS[3]),
-  redis.call('EXISTS', KEYS[4])
+  redis.call('EXISTS', KEYS[4]),
+  updates,
+  bytes
 }
 `;

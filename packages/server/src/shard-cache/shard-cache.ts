@@ -60,6 +60,10 @@ export type ShardInspection = {
   dirtyFiles: number;
   liveMembers: number;
   locked: boolean;
+  /** Yjs updates not yet in the database (all dirty files). */
+  unsyncedUpdates: number;
+  /** Bytes Redis holds for the dirty files (their state plus unsynced updates). */
+  unsyncedBytes: number;
 };
 
 type Scripts = {
@@ -75,7 +79,7 @@ type Scripts = {
   tandemSnapshotBuffer(...args: string[]): Promise<unknown[]>;
   tandemCompact(...args: Array<string | Buffer | number>): Promise<number>;
   tandemEvict(...args: string[]): Promise<string>;
-  tandemInspect(...args: string[]): Promise<[string, string, number, number, number]>;
+  tandemInspect(...args: string[]): Promise<[string, string, number, number, number, number, number]>;
 };
 
 const SCRIPT_DEFS: Array<[name: string, numberOfKeys: number, lua: string]> = [
@@ -92,7 +96,7 @@ const SCRIPT_DEFS: Array<[name: string, numberOfKeys: number, lua: string]> = [
   ['tandemSnapshot', 5, lua.SNAPSHOT],
   ['tandemCompact', 5, lua.COMPACT],
   ['tandemEvict', 8, lua.EVICT],
-  ['tandemInspect', 4, lua.INSPECT],
+  ['tandemInspect', 5, lua.INSPECT],
 ];
 
 /** Registers the Lua scripts on a connection (idempotent) and returns it typed. */
@@ -388,7 +392,8 @@ export class ShardCache {
   /** Scheduler view of one shard: loaded, oldest unsynced change, dirty files, live members, lock held. */
   async inspect(shardId: ShardId): Promise<ShardInspection> {
     const k = this.keys(shardId);
-    const [loaded, firstDirtyAt, dirtyFiles, liveMembers, locked] = await this.redis.tandemInspect(k.meta, k.dirty, k.members, k.lock);
+    const [loaded, firstDirtyAt, dirtyFiles, liveMembers, locked, unsyncedUpdates, unsyncedBytes] =
+      await this.redis.tandemInspect(k.meta, k.dirty, k.members, k.lock, k.docbytes, k.docPrefix);
     const first = Number(firstDirtyAt);
     return {
       loaded: loaded === '1',
@@ -396,6 +401,8 @@ export class ShardCache {
       dirtyFiles: Number(dirtyFiles),
       liveMembers: Number(liveMembers),
       locked: Number(locked) === 1,
+      unsyncedUpdates: Number(unsyncedUpdates),
+      unsyncedBytes: Number(unsyncedBytes),
     };
   }
 

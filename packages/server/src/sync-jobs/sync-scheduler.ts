@@ -1,17 +1,31 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
 import type { ShardId } from '@tandem/protocol';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
-import { schedulerLockKey } from '../redis/index.js';
+import { lastScanKey, schedulerLockKey } from '../redis/index.js';
 import type { ShardCache } from '../shard-cache/index.js';
 import type { SyncQueue } from './sync-queue.js';
+
+const ScanSchema = z.object({
+  openShards: z.number(),
+  dirtyShards: z.number(),
+  dirtyFiles: z.number(),
+  unsyncedUpdates: z.number(),
+  unsyncedBytes: z.number(),
+  oldestDirtyAt: z.number().nullable(),
+  evictCandidates: z.number(),
+  enqueuedJobs: z.number(),
+});
 
 /** What one scheduler scan saw (for metrics). */
 export type ScanSummary = {
   openShards: number;
   dirtyShards: number;
   dirtyFiles: number;
+  unsyncedUpdates: number;
+  unsyncedBytes: number;
   /** ms since the epoch of the oldest unsynced change, or null. */
   oldestDirtyAt: number | null;
   evictCandidates: number;
@@ -75,6 +89,8 @@ export class SyncScheduler {
       openShards: open.length,
       dirtyShards: 0,
       dirtyFiles: 0,
+      unsyncedUpdates: 0,
+      unsyncedBytes: 0,
       oldestDirtyAt: null,
       evictCandidates: 0,
       enqueuedJobs: 0,
@@ -83,6 +99,8 @@ export class SyncScheduler {
       if (s.dirtyFiles > 0) {
         summary.dirtyShards++;
         summary.dirtyFiles += s.dirtyFiles;
+        summary.unsyncedUpdates += s.unsyncedUpdates;
+        summary.unsyncedBytes += s.unsyncedBytes;
         const first = s.firstDirtyAt ?? now;
         summary.oldestDirtyAt = Math.min(summary.oldestDirtyAt ?? first, first);
       }
@@ -103,8 +121,22 @@ export class SyncScheduler {
       summary.enqueuedJobs = await this.deps.queue.enqueue(candidates.map(({ shardId, evict }) => ({ shardId, evict })));
     }
     this.lastScan = summary;
+    await this.deps.redis.set(
+      lastScanKey(this.deps.keyPrefix),
+      JSON.stringify({ ...summary, at: now }),
+      'PX',
+      Math.max(10_000, this.deps.jobs.intervalMs * 10),
+    );
     this.deps.onScan?.(summary);
     return summary;
+  }
+
+  /** The latest scan of any instance (the leader changes), or null when none is recent. */
+  async latestScan(): Promise<ScanSummary | null> {
+    const raw = await this.deps.redis.get(lastScanKey(this.deps.keyPrefix));
+    if (raw === null) return null;
+    const parsed = ScanSchema.safeParse(JSON.parse(raw));
+    return parsed.success ? parsed.data : null;
   }
 
   async close(): Promise<void> {

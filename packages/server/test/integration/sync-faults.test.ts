@@ -74,6 +74,12 @@ describe('a database outage', () => {
       const failed = await server.app.queue.queue.getJobs(['delayed', 'active', 'waiting', 'failed']);
       return failed.some((j) => j.attemptsMade >= 2);
     }, 20_000, 'retries');
+    // The backlog shows in the metrics an operator alerts on.
+    await waitFor(async () => {
+      const body = await (await fetch(`${server.url}/metrics`)).text();
+      const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(body)?.[1] ?? 'NaN');
+      return value('tandem_unsynced_updates') >= 20 && value('tandem_unsynced_files') >= 1 && value('tandem_sync_lag_seconds') > 0 && value('tandem_unsynced_bytes') > 0;
+    }, 10_000, 'backlog metrics');
     // Everyone leaves: past the grace period the shard is still cached, because it is not flushed.
     await c.leave(shardId);
     await new Promise((r) => setTimeout(r, 1500));

@@ -100,6 +100,8 @@ describe('sync through the BullMQ worker (worker threads)', () => {
       'tandem_sync_job_duration_seconds_bucket',
       'tandem_sync_lag_seconds',
       'tandem_unsynced_files',
+      'tandem_unsynced_updates',
+      'tandem_unsynced_bytes',
       'tandem_sync_queue_depth',
     ]) {
       expect(body).toContain(name);
