@@ -2,7 +2,7 @@
  * web — serves the browser editor (the built `@tandem/web-demo` in `packages/web-demo/dist`) at
  * `/` with an SPA fallback, its runtime settings at `GET /config.json`, and, only with
  * TANDEM_INSECURE_DEV, an admin development token at `GET /dev/token`. Registered into the HTTP
- * server through createApp's `extraRoutes`. Imports auth (types), config types and protocol;
+ * server through createApp's `extraRoutes`. Imports only auth (types) and protocol;
  * never http, realtime, shards or sync-jobs.
  */
 export { createWebRoutes, defaultWebDistDir, hasWebDist, type WebRoutesOptions, type WebConfig } from './web-routes.js';

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
@@ -30,7 +31,16 @@ export type WebRoutesOptions = {
  * Paths that belong to the API (or to socket.io) and never fall back to the editor's index.html,
  * so a mistyped API URL still gets a JSON 404 instead of an HTML page.
  */
-const API_PREFIXES = ['/shards', '/templates', '/socket.io', '/healthz', '/readyz', '/metrics', '/openapi.json', '/dev/'];
+const API_PREFIXES = [
+  '/shards',
+  '/templates',
+  '/socket.io',
+  '/healthz',
+  '/readyz',
+  '/metrics',
+  '/openapi.json',
+  '/dev/',
+];
 
 /** `packages/web-demo/dist`, found from this file both in `src/web/` and in the built `dist/web/`. */
 export function defaultWebDistDir(): string {
@@ -43,9 +53,9 @@ export function hasWebDist(distDir: string): boolean {
 }
 
 /**
- * Routes of the browser editor, for createApp's `extraRoutes`: static files of the build (hashed
- * assets cached for a year, index.html revalidated), an SPA fallback to index.html for any other
- * GET that is neither an API path nor a file name, `GET /config.json`, and `GET /dev/token` when
+ * Routes of the browser editor, for createApp's `extraRoutes`: files of the build (hashed assets
+ * cached for a year, the rest revalidated), an SPA fallback to index.html for any other GET that
+ * is neither an API path nor a file name, `GET /config.json`, and `GET /dev/token` when
  * `devTokenAuth` is given. These paths are outside the API prefixes, so the HTTP server's auth
  * hook leaves them public.
  */
@@ -62,12 +72,11 @@ export function createWebRoutes(options: WebRoutesOptions): (app: FastifyInstanc
       });
     }
 
-    // `wildcard: false` registers one route per built file (read once at startup), which leaves
-    // the catch-all route below free for the SPA fallback.
+    // Only the reply.sendFile decorator: the catch-all route below decides what each path is,
+    // reading the folder per request, so a rebuild is served without a restart.
     await app.register(fastifyStatic, {
       root: options.distDir,
-      prefix: '/',
-      wildcard: false,
+      serve: false,
       cacheControl: false,
       setHeaders: (res, path) => {
         // Vite names files under assets/ by content hash; everything else may change in place.
@@ -78,14 +87,37 @@ export function createWebRoutes(options: WebRoutesOptions): (app: FastifyInstanc
 
     app.get('/*', async (request, reply) => {
       const path = request.url.split('?')[0] ?? '/';
+      const file = await builtFile(options.distDir, path);
+      if (file !== null) return reply.sendFile(file);
       if (isApiPath(path) || /\.[A-Za-z0-9]{1,8}$/.test(path)) {
         return reply
           .status(404)
           .send({ error: { code: ErrorCode.NOT_FOUND, message: `no route ${request.method} ${path}` } });
       }
-      return reply.header('cache-control', 'no-cache').sendFile('index.html');
+      return reply.sendFile('index.html');
     });
   };
+}
+
+/** The file of the build that `urlPath` names, relative to distDir; null for folders, misses and escapes. */
+async function builtFile(distDir: string, urlPath: string): Promise<string | null> {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(urlPath);
+  } catch {
+    // A malformed escape names no file.
+    return null;
+  }
+  const relativePath = normalize(decoded).replace(/^[\\/]+/, '');
+  if (relativePath === '' || relativePath.startsWith('..') || decoded.includes('\0')) return null;
+  const absolute = resolve(distDir, relativePath);
+  if (!absolute.startsWith(resolve(distDir) + sep)) return null;
+  try {
+    return (await stat(absolute)).isFile() ? relativePath.split(sep).join('/') : null;
+  } catch {
+    // Not in the build: the caller falls back to the editor or a 404.
+    return null;
+  }
 }
 
 function isApiPath(path: string): boolean {

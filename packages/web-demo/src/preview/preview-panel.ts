@@ -1,0 +1,210 @@
+import { buildImportMap, type ImportMap, type ShardSession } from '@tandem/client-sdk';
+import type { FileId, TemplateSummary } from '@tandem/protocol';
+import type * as Y from 'yjs';
+import { debounce, h } from '../dom.js';
+import type { PreviewRequest, PreviewResponse } from './compile-worker.js';
+
+/** Wait after the last edit before rebuilding the preview, in ms. */
+const PREVIEW_DEBOUNCE_MS = 300;
+
+/**
+ * The live preview of a `static` or `browser` project: keeps every file of the shard open (so
+ * edits by anyone show up), rebuilds the page in a Web Worker 300 ms after the last change, and
+ * shows it in an iframe sandboxed to `allow-scripts` (an opaque origin: the project's code cannot
+ * reach the editor's token or cookies). Dependencies come from an import map built from the live
+ * package.json's `dependencies` (the shard's stored ones if package.json does not parse).
+ */
+export class PreviewPanel {
+  readonly element: HTMLElement;
+  private readonly frame: HTMLIFrameElement;
+  private readonly problems: HTMLElement;
+  private readonly state: HTMLElement;
+  private readonly texts = new Map<FileId, { text: Y.Text; stop: () => void }>();
+  private readonly worker: Worker;
+  private readonly schedule = debounce(() => this.rebuild(), PREVIEW_DEBOUNCE_MS);
+  private readonly detach: Array<() => void> = [];
+  private requestId = 0;
+  /** Problems found before the worker ran (package.json, import map), shown with the worker's. */
+  private pendingProblems: string[] = [];
+  private builds = 0;
+  private destroyed = false;
+
+  constructor(
+    private readonly session: ShardSession,
+    private readonly template: Pick<TemplateSummary, 'entry' | 'framework'>,
+    private readonly cdnBaseUrl: string,
+  ) {
+    this.frame = h('iframe', {
+      class: 'preview-frame',
+      sandbox: 'allow-scripts',
+      title: 'Preview',
+      'data-builds': '0',
+    });
+    this.problems = h('div', { class: 'preview-problems', hidden: true, role: 'alert' });
+    this.state = h('span', { class: 'preview-state' }, 'Building…');
+    this.element = h(
+      'section',
+      { class: 'preview', 'aria-label': 'Preview' },
+      h(
+        'div',
+        { class: 'pane-header' },
+        h('span', { class: 'pane-title' }, 'Preview'),
+        this.state,
+        h(
+          'button',
+          { type: 'button', class: 'button small', onclick: () => this.rebuild(), title: 'Rebuild the preview' },
+          'Reload',
+        ),
+      ),
+      this.problems,
+      this.frame,
+    );
+    this.worker = new Worker(new URL('./compile-worker.ts', import.meta.url), {
+      type: 'module',
+      name: 'tandem-preview',
+    });
+    this.worker.addEventListener('message', (event: MessageEvent<PreviewResponse>) => this.onResult(event.data));
+    this.worker.addEventListener('error', (event) =>
+      this.showProblems([`the preview worker failed: ${event.message}`]),
+    );
+  }
+
+  /** Opens every file of the shard and builds the first preview. */
+  start(): void {
+    this.detach.push(this.session.on('tree', () => void this.openFiles()));
+    void this.openFiles();
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+    this.schedule.cancel();
+    for (const off of this.detach) off();
+    for (const { stop } of this.texts.values()) stop();
+    this.texts.clear();
+    this.worker.terminate();
+  }
+
+  private async openFiles(): Promise<void> {
+    const present = new Set(this.session.tree().map((f) => f.id));
+    for (const [id, entry] of this.texts) {
+      if (present.has(id)) continue;
+      entry.stop();
+      this.texts.delete(id);
+    }
+    await Promise.all(
+      this.session.tree().map(async (file) => {
+        if (this.texts.has(file.id)) return;
+        try {
+          const text = await this.session.openFile(file.id);
+          if (this.destroyed || this.texts.has(file.id)) return;
+          const onChange = () => this.schedule();
+          text.observe(onChange);
+          this.texts.set(file.id, { text, stop: () => text.unobserve(onChange) });
+        } catch {
+          // Deleted meanwhile: the next tree event drops it.
+        }
+      }),
+    );
+    this.schedule();
+  }
+
+  private snapshot(): Record<string, string> {
+    const files: Record<string, string> = {};
+    for (const file of this.session.tree()) {
+      const entry = this.texts.get(file.id);
+      if (entry !== undefined) files[file.path] = entry.text.toString();
+    }
+    return files;
+  }
+
+  private rebuild(): void {
+    if (this.destroyed) return;
+    const files = this.snapshot();
+    const problems: string[] = [];
+    let importMap: ImportMap = { imports: {} };
+    try {
+      importMap = buildImportMap(dependenciesOf(files, this.session.shard.dependencies, problems), {
+        cdnBaseUrl: this.cdnBaseUrl,
+      });
+    } catch (error) {
+      problems.push(error instanceof Error ? error.message : String(error));
+    }
+    this.pendingProblems = problems;
+    this.state.textContent = 'Building…';
+    const request: PreviewRequest = {
+      id: ++this.requestId,
+      files,
+      entry: this.template.entry,
+      framework: this.template.framework,
+      importMap,
+    };
+    this.worker.postMessage(request);
+  }
+
+  private onResult(result: PreviewResponse): void {
+    if (result.id !== this.requestId || this.destroyed) return;
+    if ('error' in result) {
+      this.showProblems([...this.pendingProblems, result.error]);
+      this.state.textContent = 'Failed';
+      return;
+    }
+    this.showProblems([...this.pendingProblems, ...result.problems]);
+    this.frame.srcdoc = result.html;
+    this.builds++;
+    this.frame.dataset['builds'] = String(this.builds);
+    this.state.textContent = `Updated ${new Date().toLocaleTimeString()}`;
+  }
+
+  private showProblems(problems: string[]): void {
+    this.problems.hidden = problems.length === 0;
+    this.problems.replaceChildren(...problems.map((p) => h('div', { class: 'problem' }, p)));
+  }
+}
+
+/**
+ * The runtime dependencies of the live package.json, else the shard's stored ones. A package.json
+ * that does not parse while someone is typing in it keeps the preview on the stored set.
+ */
+function dependenciesOf(
+  files: Record<string, string>,
+  stored: Record<string, string>,
+  problems: string[],
+): Record<string, string> {
+  const text = files['package.json'];
+  if (text === undefined) return stored;
+  try {
+    const parsed = JSON.parse(text) as { dependencies?: unknown };
+    const deps = parsed.dependencies;
+    if (deps === undefined) return {};
+    if (typeof deps !== 'object' || deps === null || Array.isArray(deps))
+      throw new Error('"dependencies" is not an object');
+    return Object.fromEntries(Object.entries(deps).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  } catch (error) {
+    problems.push(
+      `package.json: ${error instanceof Error ? error.message : String(error)} (using the saved dependencies)`,
+    );
+    return stored;
+  }
+}
+
+/** The panel shown instead of a preview for `node` templates (Next.js, Node, Angular). */
+export function nodeRuntimeNotice(templateTitle: string, download: () => void): HTMLElement {
+  return h(
+    'section',
+    { class: 'preview preview-unsupported', 'aria-label': 'Preview' },
+    h('div', { class: 'pane-header' }, h('span', { class: 'pane-title' }, 'Preview')),
+    h(
+      'div',
+      { class: 'notice' },
+      h('h3', {}, 'This project needs a Node runtime'),
+      h(
+        'p',
+        {},
+        `${templateTitle} projects run on Node.js (a dev server and a build step), which the browser preview does not provide. `,
+        'Download the project and run it locally: ',
+      ),
+      h('pre', {}, 'npm install\nnpm run dev'),
+      h('button', { type: 'button', class: 'button primary', onclick: download }, 'Download .zip'),
+    ),
+  );
+}
