@@ -7,16 +7,19 @@ import { createLogger, type Logger } from './logging/index.js';
 import { createApp } from './app.js';
 import { createAuthService } from './auth/index.js';
 import { createShardRepository } from './persistence/index.js';
-import { RedisManager } from './redis/index.js';
+import { createRedisConnection, RedisManager } from './redis/index.js';
 import { toAppError } from './errors/index.js';
 import { createWebRoutes, defaultWebDistDir, hasWebDist } from './web/index.js';
+import { isClusterPrimary, runClusterPrimary, takeWorkersFlag } from './cluster-primary.js';
 
 const USAGE = `usage: tandem <command> [options]
 
 commands:
-  serve [--role all|api|worker] [--insecure-dev]
+  serve [--role all|api|worker] [--insecure-dev] [--workers [N|auto]]
                                   start the server (default role: all); --insecure-dev allows
-                                  starting without AUTH_JWT_SECRET (development only)
+                                  starting without AUTH_JWT_SECRET (development only);
+                                  --workers runs N server processes on one port (default: one
+                                  per core; websocket transport, no sticky sessions)
   migrate                         create or upgrade the database schema, then exit
   token [--sub ID] [--name NAME] [--role admin|user] [--shard ID=read|write ...] [--create] [--ttl SECONDS]
                                   print a signed access token (needs AUTH_JWT_SECRET or TANDEM_INSECURE_DEV)
@@ -47,7 +50,9 @@ function readConfig(): Config {
   return loadConfig(process.env);
 }
 
-async function serve(args: string[]): Promise<number> {
+async function serve(rawArgs: string[]): Promise<number> {
+  // serve --workers N: see cluster-primary.ts (the primary supervises, each worker serves).
+  const { workers, args } = takeWorkersFlag(rawArgs);
   const { values } = parseArgs({
     args,
     options: { role: { type: 'string', default: 'all' }, 'insecure-dev': { type: 'boolean', default: false } },
@@ -58,6 +63,9 @@ async function serve(args: string[]): Promise<number> {
   const config = loadConfig(values['insecure-dev'] ? { ...process.env, TANDEM_INSECURE_DEV: 'true' } : process.env);
   const logger = createLogger({ level: config.log.level, pretty: config.log.pretty });
   await ensureRedis(config, logger);
+  if (workers > 1 && isClusterPrimary()) {
+    return runClusterPrimary({ workers, logger, shutdownTimeoutMs: config.shutdown.timeoutMs });
+  }
   const extraRoutes = role === 'worker' ? undefined : webRoutes(config, logger);
   const app = await createApp(config, logger, { role, ...(extraRoutes === undefined ? {} : { extraRoutes }) });
   let stopping = false;
@@ -115,6 +123,13 @@ function webRoutes(config: Config, logger: Logger): ReturnType<typeof createWebR
  * In development (REDIS_URL unset) a locally installed redis-server is started if none answers.
  */
 async function ensureRedis(config: Config, logger: Logger): Promise<void> {
+  const clusterNodes = config.redis.clusterNodes;
+  if (clusterNodes !== undefined) {
+    if (await pingCluster(config)) return;
+    throw new Error(
+      `no healthy Redis Cluster (cluster_state:ok) at REDIS_CLUSTER_NODES=${clusterNodes.map((n) => `${n.host}:${n.port}`).join(',')}. Start the cluster (scripts/redis-cluster.sh start for a local one) or fix REDIS_CLUSTER_NODES.`,
+    );
+  }
   if (await pingRedis(config.redis.url)) return;
   if (process.env['REDIS_URL'] === undefined && hasRedisServer()) {
     logger.warn('no Redis at the default REDIS_URL; starting a local redis-server for development');
@@ -144,6 +159,25 @@ async function pingRedis(url: string): Promise<boolean> {
     return false;
   } finally {
     redis.disconnect();
+  }
+}
+
+/** Whether the cluster answers and reports `cluster_state:ok` (every slot served). */
+async function pingCluster(config: Config): Promise<boolean> {
+  const cluster = createRedisConnection(config.redis, 'tandem:startup-check', {
+    redisOptions: { maxRetriesPerRequest: 0, connectTimeout: 2000 },
+    clusterOptions: { lazyConnect: true, clusterRetryStrategy: () => null },
+  });
+  cluster.on('error', () => undefined);
+  try {
+    await cluster.connect();
+    const info = await cluster.cluster('INFO');
+    return /cluster_state:ok/.test(info);
+  } catch {
+    // Unreachable or not a cluster: the caller explains what to do.
+    return false;
+  } finally {
+    cluster.disconnect();
   }
 }
 

@@ -332,4 +332,36 @@ describe('loadConfig', () => {
       expect(configError({ DATABASE_POOL_SIZE: '0' }).message).toContain('DATABASE_POOL_SIZE:');
     });
   });
+
+  describe('REDIS_CLUSTER_NODES', () => {
+    it('is unset by default (one Redis at REDIS_URL)', () => {
+      expect(loadConfig({}).redis.clusterNodes).toBeUndefined();
+    });
+
+    it('parses comma-separated host:port pairs, ignoring spaces', () => {
+      expect(loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7001, redis-b.internal:7002 ,10.0.0.3:6379' }).redis.clusterNodes).toEqual([
+        { host: '127.0.0.1', port: 7001 },
+        { host: 'redis-b.internal', port: 7002 },
+        { host: '10.0.0.3', port: 6379 },
+      ]);
+    });
+
+    it.each(['127.0.0.1', '127.0.0.1:', ':7001', '127.0.0.1:7001,', 'a:1;b:2', 'a:b'])('refuses %j', (value) => {
+      expect(problemsOf(configError({ REDIS_CLUSTER_NODES: value }))).toEqual(['REDIS_CLUSTER_NODES: must be comma-separated host:port pairs']);
+    });
+
+    it('refuses a port outside 1-65535', () => {
+      expect(problemsOf(configError({ REDIS_CLUSTER_NODES: 'a:7001,b:70000' }))).toEqual([
+        'REDIS_CLUSTER_NODES: every port must be between 1 and 65535',
+      ]);
+    });
+  });
+
+  describe('MAX_CONNECTIONS_PER_USER', () => {
+    it('defaults to 20 and accepts 1 or more', () => {
+      expect(loadConfig({}).limits.maxConnectionsPerUser).toBe(20);
+      expect(loadConfig({ MAX_CONNECTIONS_PER_USER: '1' }).limits.maxConnectionsPerUser).toBe(1);
+      expect(configError({ MAX_CONNECTIONS_PER_USER: '0' }).message).toContain('MAX_CONNECTIONS_PER_USER:');
+    });
+  });
 });

@@ -20,7 +20,13 @@ export type Config = Readonly<{
     tokenTtlSeconds: number;
     insecureDev: boolean;
   }>;
-  redis: Readonly<{ url: string; keyPrefix: string; shardedPubSub: boolean }>;
+  redis: Readonly<{
+    url: string;
+    keyPrefix: string;
+    shardedPubSub: boolean;
+    /** Redis Cluster seed nodes; undefined for a single Redis at `url`. */
+    clusterNodes: ReadonlyArray<Readonly<{ host: string; port: number }>> | undefined;
+  }>;
   database: Readonly<DatabaseConfig>;
   limits: Readonly<{
     maxUpdateBytes: number;
@@ -31,6 +37,7 @@ export type Config = Readonly<{
     eventsPerSecond: number;
     eventsBurst: number;
     socketMaxMessageBytes: number;
+    maxConnectionsPerUser: number;
   }>;
   cache: Readonly<{ lockTtlMs: number; memberTtlMs: number; heartbeatMs: number; evictGraceMs: number }>;
   jobs: Readonly<{
@@ -83,7 +90,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       tokenTtlSeconds: e.AUTH_TOKEN_TTL_SECONDS,
       insecureDev: e.TANDEM_INSECURE_DEV,
     },
-    redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, shardedPubSub: e.REDIS_SHARDED_PUBSUB },
+    redis: {
+      url: e.REDIS_URL,
+      keyPrefix: e.REDIS_KEY_PREFIX,
+      shardedPubSub: e.REDIS_SHARDED_PUBSUB,
+      clusterNodes: e.REDIS_CLUSTER_NODES === undefined ? undefined : parseClusterNodes(e.REDIS_CLUSTER_NODES),
+    },
     database: parseDatabaseUrl(e.DATABASE_URL, e.DATABASE_POOL_SIZE),
     limits: {
       maxUpdateBytes: e.MAX_UPDATE_BYTES,
@@ -94,6 +106,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       eventsPerSecond: e.RATE_EVENTS_PER_SECOND,
       eventsBurst: e.RATE_EVENTS_BURST,
       socketMaxMessageBytes: e.SOCKET_MAX_MESSAGE_BYTES,
+      maxConnectionsPerUser: e.MAX_CONNECTIONS_PER_USER,
     },
     cache: {
       lockTtlMs: e.CACHE_LOCK_TTL_MS,
@@ -138,7 +151,20 @@ function crossFieldProblems(env: Record<string, unknown>): string[] {
   if (maxUpdateBytes !== undefined && socketMaxMessageBytes !== undefined && maxUpdateBytes > socketMaxMessageBytes) {
     problems.push('MAX_UPDATE_BYTES: must not exceed SOCKET_MAX_MESSAGE_BYTES');
   }
+  const clusterNodes = field('REDIS_CLUSTER_NODES');
+  if (clusterNodes !== undefined && parseClusterNodes(clusterNodes).some((n) => n.port < 1 || n.port > 65535)) {
+    problems.push('REDIS_CLUSTER_NODES: every port must be between 1 and 65535');
+  }
   return problems;
+}
+
+/** `host:port,host:port` (the schema checked the shape) → seed nodes. */
+function parseClusterNodes(list: string): Array<{ host: string; port: number }> {
+  return list.split(',').map((entry) => {
+    const trimmed = entry.trim();
+    const colon = trimmed.lastIndexOf(':');
+    return { host: trimmed.slice(0, colon), port: Number(trimmed.slice(colon + 1)) };
+  });
 }
 
 function parseDatabaseUrl(url: string, poolSize: number): DatabaseConfig {

@@ -46,6 +46,15 @@ export const envSchema = z.object({
     .default('tandem'),
   /** Use sharded pub/sub (SPUBLISH, Redis 7+) for the socket.io adapter. Default true. */
   REDIS_SHARDED_PUBSUB: bool.default(true),
+  /**
+   * Redis Cluster seed nodes, comma-separated `host:port` (e.g. `127.0.0.1:7001,127.0.0.1:7002`).
+   * When set, every connection is an ioredis Cluster client and REDIS_URL only supplies the
+   * username, password and TLS (rediss://) used for every node. Default: unset (one Redis at REDIS_URL).
+   */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .regex(/^\s*[^\s:,]+:\d{1,5}\s*(,\s*[^\s:,]+:\d{1,5}\s*)*$/, 'must be comma-separated host:port pairs')
+    .optional(),
 
   // database
   /** postgres://… for PostgreSQL, or a SQLite file path (sqlite:path or a plain path). Default: embedded SQLite at ./data/tandem.sqlite. */
@@ -73,6 +82,11 @@ export const envSchema = z.object({
   RATE_EVENTS_BURST: int(1, 1_000_000).default(300),
   /** socket.io maxHttpBufferSize: the largest single message, in bytes. Default 8 MiB (a first sync of a large file). */
   SOCKET_MAX_MESSAGE_BYTES: int(64 * 1024, 256 * 1024 * 1024).default(8 * 1024 * 1024),
+  /**
+   * Most socket connections one user (token `sub`) may hold open on one server instance at once;
+   * further handshakes are refused with RATE_LIMITED. Counted per instance, not cluster-wide. Default 20.
+   */
+  MAX_CONNECTIONS_PER_USER: int(1, 100_000).default(20),
 
   // cache
   /** TTL of the populate/evict lock of a shard, in ms. Default 15000. */

@@ -1,7 +1,7 @@
 import type { Server as HttpServer } from 'node:http';
 import { Server, type Socket } from 'socket.io';
 import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import {
   ErrorCode,
   FileCreatePayload,
@@ -43,8 +43,8 @@ type TandemSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServ
 
 export type SocketServiceDeps = {
   httpServer: HttpServer;
-  pubClient: Redis;
-  subClient: Redis;
+  pubClient: Redis | Cluster;
+  subClient: Redis | Cluster;
   instanceId: string;
   keyPrefix: string;
   shardedPubSub: boolean;
@@ -74,6 +74,10 @@ export class SocketService {
   private readonly presence: PresenceRelay;
   private closing: Promise<void> | undefined;
   private readonly log: Logger;
+  /** Per user id: the sockets this instance holds for that user (the connection cap). */
+  private readonly userSockets = new Map<string, Set<string>>();
+  /** Per shard: the open presence-request window and the sockets that joined during it. */
+  private readonly presenceRequests = new Map<ShardId, { joiners: Set<string>; timer: NodeJS.Timeout }>();
 
   constructor(private readonly deps: SocketServiceDeps) {
     this.log = deps.logger.child({ module: 'realtime' });
@@ -82,6 +86,12 @@ export class SocketService {
       serveClient: false,
       cors: { origin: true, credentials: false },
       connectionStateRecovery: undefined,
+    });
+    // engine.io keeps each connection's upgrade request (headers, raw socket references) for the
+    // connection's whole life; nothing reads it after the handshake (socket.handshake copies what
+    // auth needs), so drop it, as socket.io's memory-usage guide suggests for idle-heavy servers.
+    this.io.engine.on('connection', (raw: { request: unknown }) => {
+      raw.request = null;
     });
     const adapterKey = `${deps.keyPrefix}:socket.io`;
     this.io.adapter(
@@ -97,6 +107,7 @@ export class SocketService {
       deps.auth
         .verify(typeof token === 'string' ? token : undefined)
         .then((principal) => {
+          this.reserveConnection(socket, principal.userId);
           socket.data.principal = principal;
           socket.data.joined = new Set();
           socket.data.bucket = new TokenBucket(deps.limits.eventsPerSecond, deps.limits.eventsBurst);
@@ -148,7 +159,7 @@ export class SocketService {
    * Relays "saved" notices published by sync jobs (from any process) to this instance's sockets
    * in the shard's room. `subscriber` is a connection dedicated to this subscription.
    */
-  async relaySaved(subscriber: Redis, channel: string): Promise<void> {
+  async relaySaved(subscriber: Redis | Cluster, channel: string): Promise<void> {
     subscriber.on('message', (from: string, message: string) => {
       if (from !== channel) return;
       const parsed = SavedNotice.safeParse(safeJson(message));
@@ -167,8 +178,10 @@ export class SocketService {
   }
 
   private onConnection(socket: TandemSocket): void {
-    const log = this.log.child({ socketId: socket.id, userId: socket.data.principal.userId });
-    log.debug('socket connected');
+    // Made on first use: a pino child per connection costs memory for every idle socket.
+    let child: Logger | undefined;
+    const log = () => (child ??= this.log.child({ socketId: socket.id, userId: socket.data.principal.userId }));
+    if (this.log.isLevelEnabled('debug')) log().debug('socket connected');
     const expiresAt = socket.data.principal.expiresAtMs;
     let expiry: NodeJS.Timeout | undefined;
     // setTimeout caps at ~24.8 days; longer-lived tokens re-arm the timer until they expire.
@@ -192,10 +205,18 @@ export class SocketService {
 
     socket.use((packet, next) => {
       const ack = typeof packet[packet.length - 1] === 'function' ? (packet[packet.length - 1] as (a: Ack<never>) => void) : undefined;
-      if (!socket.data.bucket.take()) {
-        const error = { code: ErrorCode.RATE_LIMITED, message: 'too many events; slow down' };
+      const refuse = (error: { code: ErrorCode; message: string }) => {
         if (ack !== undefined) ack({ ok: false, error });
         else socket.emit('shard:error', { shardId: null, error });
+      };
+      // The expiry timer disconnects the socket, but a busy event loop may run it late: an event
+      // that arrives after `exp` is refused here, so no write lands on an expired token.
+      if (expiresAt !== null && Date.now() >= expiresAt) {
+        refuse({ code: ErrorCode.TOKEN_EXPIRED, message: 'your token expired; reconnect with a new one' });
+        return;
+      }
+      if (!socket.data.bucket.take()) {
+        refuse({ code: ErrorCode.RATE_LIMITED, message: 'too many events; slow down' });
         return;
       }
       next();
@@ -220,7 +241,7 @@ export class SocketService {
       }
       socket.data.joined.add(shardId);
       this.addLocal(shardId, socket.id);
-      socket.to(roomOf(shardId)).emit('presence:requested', { shardId });
+      this.requestPresence(shardId, socket.id);
       return result;
     });
     this.handle(socket, 'shard:leave', LeavePayload, async ({ shardId }) => {
@@ -272,10 +293,10 @@ export class SocketService {
 
     socket.on('disconnect', (reason) => {
       if (expiry !== undefined) clearTimeout(expiry);
-      log.debug({ reason }, 'socket disconnected');
+      if (this.log.isLevelEnabled('debug')) log().debug({ reason }, 'socket disconnected');
       for (const shardId of socket.data.joined) {
         this.leaveShard(socket, shardId).catch((error: unknown) =>
-          log.warn({ err: error, shardId }, 'leave on disconnect failed; the member will expire'),
+          log().warn({ err: error, shardId }, 'leave on disconnect failed; the member will expire'),
         );
       }
     });
@@ -310,6 +331,69 @@ export class SocketService {
     (socket as unknown as { on(event: string, listener: (...args: unknown[]) => void): void }).on(event, (payload, ack) =>
       void listener(payload, ack),
     );
+  }
+
+  /**
+   * Asks the room (but the joiners) for their presence, at most once per
+   * PRESENCE_REQUEST_WINDOW_MS per shard on this instance: the first join of a quiet shard asks at
+   * once, joins within the window are answered by one request at its end. Every SDK in the room
+   * answers a request with a presence update, which costs it one event of its own rate budget, so
+   * one request per join would let anyone who may read a shard flood joins (each within their own
+   * limit) until every collaborator's edits are refused with RATE_LIMITED.
+   */
+  private requestPresence(shardId: ShardId, joinerId: string): void {
+    const open = this.presenceRequests.get(shardId);
+    if (open !== undefined) {
+      open.joiners.add(joinerId);
+      return;
+    }
+    this.io.to(roomOf(shardId)).except(joinerId).emit('presence:requested', { shardId });
+    this.openPresenceWindow(shardId);
+  }
+
+  private openPresenceWindow(shardId: ShardId): void {
+    const timer = setTimeout(() => {
+      const window = this.presenceRequests.get(shardId);
+      this.presenceRequests.delete(shardId);
+      if (window === undefined || window.joiners.size === 0) return;
+      this.io.to(roomOf(shardId)).except([...window.joiners]).emit('presence:requested', { shardId });
+      // Still busy: keep throttling.
+      this.openPresenceWindow(shardId);
+    }, PRESENCE_REQUEST_WINDOW_MS);
+    timer.unref();
+    this.presenceRequests.set(shardId, { joiners: new Set(), timer });
+  }
+
+  /**
+   * Counts the socket against its user's connection cap (MAX_CONNECTIONS_PER_USER, per instance);
+   * throws RATE_LIMITED when the user already holds that many. Released when the socket
+   * disconnects or its transport closes, whichever comes first (a handshake whose client went
+   * away before it completed never emits `disconnect`).
+   */
+  private reserveConnection(socket: TandemSocket, userId: string): void {
+    // A client that left while its token was being verified is dropped by socket.io; holding a
+    // slot for it would leak, because its transport's close event has already fired.
+    if (socket.conn.readyState !== 'open') return;
+    let held = this.userSockets.get(userId);
+    if (held === undefined) {
+      held = new Set();
+      this.userSockets.set(userId, held);
+    }
+    const max = this.deps.limits.maxConnectionsPerUser;
+    if (held.size >= max) {
+      throw new AppError(
+        ErrorCode.RATE_LIMITED,
+        `too many connections for this user on this server (at most ${max}); close some before opening more`,
+      );
+    }
+    held.add(socket.id);
+    const set = held;
+    const release = () => {
+      set.delete(socket.id);
+      if (set.size === 0 && this.userSockets.get(userId) === set) this.userSockets.delete(userId);
+    };
+    socket.once('disconnect', release);
+    socket.conn.once('close', release);
   }
 
   private requireJoined(socket: TandemSocket, shardId: ShardId): void {
@@ -375,6 +459,8 @@ export class SocketService {
   private async doClose(): Promise<void> {
     if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
     this.presence.close();
+    for (const { timer } of this.presenceRequests.values()) clearTimeout(timer);
+    this.presenceRequests.clear();
     const sockets = [...this.io.of('/').sockets.values()];
     for (const socket of sockets) {
       socket.emit('shard:error', {
@@ -415,6 +501,9 @@ function safeJson(text: string): unknown {
     return undefined;
   }
 }
+
+/** Shortest time between two presence:requested of one shard from one instance (see requestPresence). */
+const PRESENCE_REQUEST_WINDOW_MS = 250;
 
 /** Longest delay setTimeout accepts. */
 const MAX_TIMER_MS = 2 ** 31 - 1;

@@ -5,13 +5,13 @@
  * server singletons of the main thread, and only calls syncShard().
  */
 import { threadId, workerData } from 'node:worker_threads';
-import { Redis } from 'ioredis';
 import { UnrecoverableError, type Job } from 'bullmq';
 import { pino } from 'pino';
 import { ErrorCode } from '@tandem/protocol';
 import { loadConfig, type Config } from '../config/index.js';
 import { toAppError } from '../errors/index.js';
 import { createShardRepository } from '../persistence/index.js';
+import { createRedisConnection } from '../redis/index.js';
 import { ShardCache } from '../shard-cache/index.js';
 import { packageJsonDependencies } from '../templates/index.js';
 import { syncShard, type SyncShardDeps } from './sync-shard.js';
@@ -23,7 +23,7 @@ function build(): SyncShardDeps {
   const handed = (workerData as { config?: Config } | null)?.config;
   const config = handed ?? loadConfig(process.env);
   const logger = pino({ name: 'tandem', level: config.log.level }).child({ module: 'sync-jobs', threadId });
-  const redis = new Redis(config.redis.url, { maxRetriesPerRequest: null, connectionName: `tandem:sync-thread:${threadId}` });
+  const redis = createRedisConnection(config.redis, `tandem:sync-thread:${threadId}`);
   const repository = createShardRepository(config.database);
   const cache = new ShardCache({
     redis,

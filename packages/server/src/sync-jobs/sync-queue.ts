@@ -1,14 +1,19 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { ShardId } from '@tandem/protocol';
 import type { Config } from '../config/index.js';
 import type { SyncJobData } from './sync-job-data.js';
 
 export const SYNC_QUEUE_NAME = 'sync';
 
-/** The BullMQ prefix of the sync queue: under the configured key prefix, so tests and tenants never share queues. */
-export function bullPrefix(keyPrefix: string): string {
-  return `${keyPrefix}:bull`;
+/**
+ * The BullMQ prefix of the sync queue: under the configured key prefix, so tests and tenants never
+ * share queues. On a Redis Cluster the prefix is a hash tag (`{tandem}:bull`): BullMQ's scripts
+ * touch several keys of a queue at once, so they must all hash to one slot (BullMQ docs,
+ * "Redis Cluster"). A single Redis keeps the plain `tandem:bull`.
+ */
+export function bullPrefix(keyPrefix: string, cluster = false): string {
+  return cluster ? `{${keyPrefix}}:bull` : `${keyPrefix}:bull`;
 }
 
 /**
@@ -21,13 +26,13 @@ export class SyncQueue {
   private closing: Promise<void> | undefined;
 
   constructor(
-    connection: Redis,
+    connection: Redis | Cluster,
     keyPrefix: string,
     private readonly jobs: Config['jobs'],
   ) {
     this.queue = new Queue<SyncJobData>(SYNC_QUEUE_NAME, {
       connection,
-      prefix: bullPrefix(keyPrefix),
+      prefix: bullPrefix(keyPrefix, connection.isCluster),
       defaultJobOptions: {
         attempts: jobs.attempts,
         backoff: { type: 'exponential', delay: jobs.backoffMs },

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import { Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
 import { bullPrefix, SYNC_QUEUE_NAME } from './sync-queue.js';
@@ -29,7 +29,7 @@ export type SyncWorkerEvents = {
  * useWorkerThreads), `concurrency` at a time, under the cluster-wide limiter.
  */
 export function createSyncWorker(deps: {
-  connection: Redis;
+  connection: Redis | Cluster;
   config: Config;
   logger: Logger;
   events?: SyncWorkerEvents;
@@ -38,7 +38,7 @@ export function createSyncWorker(deps: {
   const { file, execArgv } = processorFile();
   const worker = new Worker<SyncJobData, SyncJobResult>(SYNC_QUEUE_NAME, file, {
     connection: deps.connection,
-    prefix: bullPrefix(config.redis.keyPrefix),
+    prefix: bullPrefix(config.redis.keyPrefix, deps.connection.isCluster),
     concurrency: config.jobs.concurrency,
     limiter: { max: config.jobs.limitMax, duration: config.jobs.limitDurationMs },
     lockDuration: config.jobs.lockDurationMs,

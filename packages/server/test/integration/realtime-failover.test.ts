@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { TandemClient } from '@tandem/client-sdk';
 import {
   adminToken,
@@ -13,7 +13,7 @@ import {
 } from '../support/test-app.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
-import { TEST_REDIS_URL } from '../support/services.js';
+import { createTestRedis, testRedisKeys } from '../support/services.js';
 import { waitFor } from '../support/wait-for.js';
 import { shardKeys } from '../../src/redis/index.js';
 
@@ -79,7 +79,7 @@ describe('an instance killed with SIGKILL', () => {
   let p2: ServerProcess;
   let proxy: TcpProxy;
   const clients: TandemClient[] = [];
-  let redis: Redis;
+  let redis: Redis | Cluster;
 
   beforeAll(async () => {
     db = await createTestDatabase('postgres');
@@ -88,7 +88,7 @@ describe('an instance killed with SIGKILL', () => {
       startServerProcess({ prefix, databaseUrl: db.url }),
     ]);
     proxy = await TcpProxy.start(p1.port);
-    redis = new Redis(TEST_REDIS_URL);
+    redis = createTestRedis();
   });
 
   afterAll(async () => {
@@ -138,13 +138,13 @@ describe('Redis losing every key of the app', () => {
   const prefix = uniquePrefix();
   let db: TestDatabase;
   let server: RunningApp;
-  let redis: Redis;
+  let redis: Redis | Cluster;
   const clients: TandemClient[] = [];
 
   beforeAll(async () => {
     db = await createTestDatabase('sqlite');
     server = await startTestApp({ prefix, databaseUrl: db.url, env: { SYNC_INTERVAL_MS: '3600000' } });
-    redis = new Redis(TEST_REDIS_URL);
+    redis = createTestRedis();
   });
 
   afterAll(async () => {
@@ -168,9 +168,9 @@ describe('Redis losing every key of the app', () => {
     await waitFor(() => tb.toString().startsWith('acked-then-lost;'), 5000);
 
     // Everything the app had in Redis disappears (as after FLUSHALL or a restart without AOF).
-    const keys = await redis.keys(`${prefix}:*`);
+    const keys = await testRedisKeys(redis, `${prefix}:*`);
     expect(keys.length).toBeGreaterThan(0);
-    await redis.del(...keys);
+    for (const key of keys) await redis.del(key); // keys of several slots: no multi-key DEL on a cluster
 
     tb.insert(tb.length, ';after-the-loss');
     await sb.flushed();

@@ -40,7 +40,8 @@ describe('RedisManager', () => {
   });
 
   it('returns one connection per name, named on the server', async () => {
-    const a = manager.getConnection(`${scope}:a`);
+    // configure() above names a single Redis, so these are `Redis`, not `Cluster`.
+    const a = manager.getConnection(`${scope}:a`) as Redis;
     expect(manager.getConnection(`${scope}:a`)).toBe(a);
     const b = manager.getConnection(`${scope}:b`);
     expect(b).not.toBe(a);
@@ -54,7 +55,7 @@ describe('RedisManager', () => {
   });
 
   it('creates connections with maxRetriesPerRequest null (as BullMQ workers require)', async () => {
-    const c = manager.getConnection(`${scope}:${ConnectionName.WORKER}`);
+    const c = manager.getConnection(`${scope}:${ConnectionName.WORKER}`) as Redis;
     expect(c.options.maxRetriesPerRequest).toBeNull();
     expect(await c.ping()).toBe('PONG');
     await manager.closeScope(scope);
@@ -64,7 +65,7 @@ describe('RedisManager', () => {
     const c = manager.getConnection(`${scope}:custom`, {
       url: TEST_REDIS_URL,
       redisOptions: { enableAutoPipelining: true },
-    });
+    }) as Redis;
     expect(c.options.enableAutoPipelining).toBe(true);
     expect(c.options.maxRetriesPerRequest).toBeNull();
     expect(await c.ping()).toBe('PONG');

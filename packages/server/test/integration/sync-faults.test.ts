@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import pg from 'pg';
 import { Queue } from 'bullmq';
 import type { TandemClient } from '@tandem/client-sdk';
@@ -14,7 +14,7 @@ import {
 } from '../support/test-app.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
-import { TEST_POSTGRES_URL, TEST_REDIS_URL } from '../support/services.js';
+import { createTestRedis, TEST_POSTGRES_URL, TEST_REDIS_CLUSTER_NODES } from '../support/services.js';
 import { waitFor } from '../support/wait-for.js';
 import { bullPrefix, SYNC_QUEUE_NAME } from '../../src/sync-jobs/index.js';
 import { createShardRepository } from '../../src/persistence/index.js';
@@ -36,7 +36,7 @@ describe('a database outage', () => {
   let db: TestDatabase;
   let pgProxy: TcpProxy;
   let server: RunningApp;
-  let redis: Redis;
+  let redis: Redis | Cluster;
   const clients: TandemClient[] = [];
 
   beforeAll(async () => {
@@ -44,7 +44,7 @@ describe('a database outage', () => {
     pgProxy = await TcpProxy.start(Number(new URL(TEST_POSTGRES_URL).port || 5432));
     const proxied = db.url.replace(/127\.0\.0\.1:\d+/, `127.0.0.1:${pgProxy.port}`);
     server = await startTestApp({ prefix, databaseUrl: proxied, env: FAST_JOBS });
-    redis = new Redis(TEST_REDIS_URL);
+    redis = createTestRedis();
   });
 
   afterAll(async () => {
@@ -131,7 +131,7 @@ describe('a sync worker killed in the middle of a job', () => {
     try {
       text.insert(0, '<!-- written while the worker dies -->');
       await session.flushed();
-      const queue = new Queue(SYNC_QUEUE_NAME, { connection: { url: TEST_REDIS_URL }, prefix: bullPrefix(prefix) });
+      const queue = new Queue(SYNC_QUEUE_NAME, { connection: createTestRedis(), prefix: bullPrefix(prefix, TEST_REDIS_CLUSTER_NODES !== undefined) });
       try {
         await waitFor(async () => (await queue.getActiveCount()) > 0, 20_000, 'job active');
         await worker.kill('SIGKILL');
@@ -151,7 +151,7 @@ describe('a sync worker killed in the middle of a job', () => {
     );
     expect(await storedContent(db.url, shardId, 'index.html')).toBe(text.toString());
     const stalledLog = /stalled|moved to wait/i.test(replacement.output());
-    const queue = new Queue(SYNC_QUEUE_NAME, { connection: { url: TEST_REDIS_URL }, prefix: bullPrefix(prefix) });
+    const queue = new Queue(SYNC_QUEUE_NAME, { connection: createTestRedis(), prefix: bullPrefix(prefix, TEST_REDIS_CLUSTER_NODES !== undefined) });
     try {
       const done = await queue.getCompleted();
       expect(done.some((j) => j.stalledCounter >= 1) || stalledLog).toBe(true);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { ShardId } from '@tandem/protocol';
 import type { TandemClient } from '@tandem/client-sdk';
 import {
@@ -14,7 +14,7 @@ import {
   type TestDatabase,
 } from '../support/test-app.js';
 import { waitFor } from '../support/wait-for.js';
-import { TEST_REDIS_URL } from '../support/services.js';
+import { createTestRedis, testRedisKeys } from '../support/services.js';
 
 describe.each(['postgres', 'sqlite'] as const)('syncShard against %s', (kind) => {
   const prefix = uniquePrefix();
@@ -177,9 +177,9 @@ describe.each(['postgres', 'sqlite'] as const)('syncShard against %s', (kind) =>
     expect(await server.app.cache.evict(shardId)).toBe('DIRTY');
     const done = await server.app.flush(shardId, { evict: true });
     expect(done.evicted).toBe('EVICTED');
-    const redis = new Redis(TEST_REDIS_URL);
+    const redis = createTestRedis();
     try {
-      expect(await redis.keys(`${prefix}:shard:{${shardId}}*`)).toEqual([]);
+      expect(await testRedisKeys(redis, `${prefix}:shard:{${shardId}}*`)).toEqual([]);
     } finally {
       redis.disconnect();
     }

@@ -1,17 +1,17 @@
 import { threadId } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { TandemClient } from '@tandem/client-sdk';
 import { connectClient, createShard } from '../support/test-app.js';
 import { useTandem } from '../support/harness.js';
 import { startServerProcess } from '../support/server-process.js';
-import { TEST_REDIS_URL } from '../support/services.js';
+import { createTestRedis, testRedisKeys } from '../support/services.js';
 import { waitFor } from '../support/wait-for.js';
 
 describe('sync through the BullMQ worker (worker threads)', () => {
   const t = useTandem({ database: 'postgres' });
   const prefix = t.prefix;
-  let redis: Redis;
+  let redis: Redis | Cluster;
   const extra: TandemClient[] = [];
   const server = {
     get url() {
@@ -23,7 +23,7 @@ describe('sync through the BullMQ worker (worker threads)', () => {
   };
 
   beforeAll(() => {
-    redis = new Redis(TEST_REDIS_URL);
+    redis = createTestRedis();
   });
 
   afterAll(async () => {
@@ -38,7 +38,7 @@ describe('sync through the BullMQ worker (worker threads)', () => {
     return c;
   }
 
-  const shardKeyCount = async (shardId: string) => (await redis.keys(`${prefix}:shard:{${shardId}}*`)).length;
+  const shardKeyCount = async (shardId: string) => (await testRedisKeys(redis, `${prefix}:shard:{${shardId}}*`)).length;
 
   it('flushes edits in a worker thread and tells the editor they are saved', async () => {
     const shardId = await createShard(server.url);

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 import { TEST_JWT_SECRET } from './test-app.js';
-import { TEST_REDIS_URL } from './services.js';
+import { TEST_REDIS_CLUSTER_NODES, TEST_REDIS_URL } from './services.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 
@@ -40,6 +40,7 @@ export async function startServerProcess(options: {
         CACHE_HEARTBEAT_MS: '500',
         CACHE_EVICT_GRACE_MS: '200',
         SYNC_INTERVAL_MS: '200',
+        ...(TEST_REDIS_CLUSTER_NODES === undefined ? {} : { REDIS_CLUSTER_NODES: TEST_REDIS_CLUSTER_NODES }),
         ...options.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -11,7 +11,7 @@ import { createApp, type App, type AppOptions } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config/index.js';
 import { createTemplateRegistry, type TemplateRegistry } from '../../src/templates/index.js';
 import { createAuthService, type TokenClaims } from '../../src/auth/index.js';
-import { TEST_POSTGRES_URL, TEST_REDIS_URL, uniquePrefix } from './services.js';
+import { TEST_POSTGRES_URL, TEST_REDIS_CLUSTER_NODES, TEST_REDIS_URL, uniquePrefix } from './services.js';
 
 export const TEST_JWT_SECRET = 'test-secret-test-secret-test-secret-0123456789';
 
@@ -96,6 +96,7 @@ export function testConfig(prefix: string, databaseUrl: string, env: Record<stri
     CACHE_EVICT_GRACE_MS: '200',
     SYNC_INTERVAL_MS: '200',
     WEB_ENABLED: 'false',
+    ...(TEST_REDIS_CLUSTER_NODES === undefined ? {} : { REDIS_CLUSTER_NODES: TEST_REDIS_CLUSTER_NODES }),
     ...env,
   });
 }
