@@ -55,6 +55,20 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     // Per-request logs are noise at info level; errors are logged once by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => crypto.randomUUID(),
+    // Errors Fastify raises before routing (a malformed percent-escape in the URL) get the API's error body too.
+    // Errors Fastify raises before routing (e.g. a malformed percent-escape) get our error shape too.
+    frameworkErrors: (error, _request, reply) => {
+      const appError = fromFastifyError(error);
+      void (reply as FastifyReply).status(httpStatusOf(appError.code)).send({ error: appError.toBody() });
+    },
+    // A request Node's HTTP parser rejects never reaches Fastify's handlers: answer it in our shape.
+    clientErrorHandler: (_error, socket) => {
+      if (!socket.writable) return;
+      const body = JSON.stringify({ error: { code: ErrorCode.VALIDATION_FAILED, message: 'malformed HTTP request' } });
+      socket.end(
+        `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    },
   });
 
   app.setErrorHandler((error, request, reply) => {
