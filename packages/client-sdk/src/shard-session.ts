@@ -193,6 +193,8 @@ export class ShardSession extends Emitter<SessionEvents> {
     // Tell the others we are gone before going quiet.
     removeAwarenessStates(this.awareness, [this.awareness.clientID], 'local');
     this.closed = true;
+    clearTimeout(this.rejoinTimer);
+    clearTimeout(this.resyncTimer);
     for (const off of this.detach) off();
     for (const file of this.open.values()) {
       file.unsubscribe();
@@ -207,8 +209,48 @@ export class ShardSession extends Emitter<SessionEvents> {
 
   // ---- internals ------------------------------------------------------------------------------
 
-  /** @internal called by the client after a reconnect: join again and resync every open file. */
-  async rejoin(): Promise<void> {
+  private rejoining: Promise<void> | undefined;
+  private rejoinAgain = false;
+  private rejoinDelayMs = 500;
+  private rejoinTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /**
+   * @internal called by the client after a reconnect, on `shard:resync`, and by the session when
+   * the server no longer counts it as joined: join again and resync every open file. One at a
+   * time (a request during one runs once more after it). A failed rejoin (e.g. the shard cannot be
+   * loaded while the database is down) is retried with backoff while connected: until it
+   * succeeds, nothing this session types reaches the server.
+   */
+  rejoin(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    if (this.rejoining !== undefined) {
+      this.rejoinAgain = true;
+      return this.rejoining;
+    }
+    const run = async () => {
+      do {
+        this.rejoinAgain = false;
+        await this.joinAgain();
+      } while (this.rejoinAgain && !this.closed);
+    };
+    const rejoining = run()
+      .then(
+        () => {
+          this.rejoinDelayMs = 500;
+        },
+        (error: unknown) => {
+          this.scheduleRejoin();
+          throw error;
+        },
+      )
+      .finally(() => {
+        this.rejoining = undefined;
+      });
+    this.rejoining = rejoining;
+    return rejoining;
+  }
+
+  private async joinAgain(): Promise<void> {
     if (this.closed) return;
     this.setStatus('connecting');
     const joined = unwrap(await request(this.socket, 'shard:join', { shardId: this.shardId }));
@@ -217,9 +259,30 @@ export class ShardSession extends Emitter<SessionEvents> {
     this.savedVersion = Math.max(this.savedVersion, joined.shard.lastSyncTimestamp);
     this.files = new Map(joined.files.map((f) => [f.id, f.path]));
     this.emit('tree', this.tree(), null);
-    await Promise.all([...this.open.values()].map((file) => this.syncFile(file)));
+    const results = await Promise.allSettled([...this.open.values()].map((file) => this.syncFile(file)));
+    for (const r of results) {
+      if (r.status === 'fulfilled') continue;
+      // A file the server no longer has stays open locally (its text is kept); anything else
+      // fails the rejoin, which is then retried.
+      if (r.reason instanceof TandemError && r.reason.code === 'FILE_NOT_FOUND') this.emit('error', { code: 'FILE_NOT_FOUND', message: r.reason.message });
+      else throw r.reason;
+    }
     this.sendFullPresence();
     this.setStatus(this.computeStatus());
+  }
+
+  private scheduleRejoin(): void {
+    if (this.rejoinTimer !== undefined || this.closed) return;
+    // Capped like socket.io's reconnection delay (a join is cheap), with jitter so the clients
+    // of a shard do not come back in step.
+    const delay = this.rejoinDelayMs * (0.75 + Math.random() / 2);
+    this.rejoinDelayMs = Math.min(this.rejoinDelayMs * 2, 5_000);
+    this.rejoinTimer = setTimeout(() => {
+      this.rejoinTimer = undefined;
+      // Disconnected meanwhile: the reconnect rejoins.
+      if (this.closed || !this.socket.connected) return;
+      this.rejoin().catch((error: unknown) => this.emit('error', errorBody(error)));
+    }, delay);
   }
 
   /** @internal */
@@ -320,7 +383,10 @@ export class ShardSession extends Emitter<SessionEvents> {
             // The edit is still in our document: for a passing refusal, a resync sends it again
             // later. Permanent refusals (too large, read-only, malformed) are not retried.
             const file = this.open.get(fileId);
-            if (file !== undefined && RETRYABLE.has(ack.error.code)) this.scheduleResync(file);
+            // The server forgot this socket's join (e.g. a rejoin failed): join again, which
+            // also resyncs every open file.
+            if (ack.error.code === 'NOT_JOINED') this.scheduleRejoin();
+            else if (file !== undefined && RETRYABLE.has(ack.error.code)) this.scheduleResync(file);
           }
         },
         () => undefined,
@@ -345,7 +411,10 @@ export class ShardSession extends Emitter<SessionEvents> {
         () => {
           this.resyncDelayMs = 500;
         },
-        () => this.scheduleResync(file),
+        (error: unknown) => {
+          if (error instanceof TandemError && error.code === 'NOT_JOINED') this.scheduleRejoin();
+          else this.scheduleResync(file);
+        },
       );
     }, delay);
   }
@@ -414,6 +483,11 @@ export class ShardSession extends Emitter<SessionEvents> {
 /** socket.io delivers binary as Buffer (Node) or ArrayBuffer (browser); Yjs wants Uint8Array. */
 export function toU8(value: Uint8Array | ArrayBuffer): Uint8Array {
   return value instanceof Uint8Array ? value : new Uint8Array(value);
+}
+
+function errorBody(error: unknown): ErrorBody {
+  if (error instanceof TandemError) return { code: error.code as ErrorBody['code'], message: error.message };
+  return { code: 'UNAVAILABLE', message: error instanceof Error ? error.message : String(error) };
 }
 
 /** An empty Yjs update encodes as [0, 0]; anything longer carries content. */

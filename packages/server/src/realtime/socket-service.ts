@@ -87,12 +87,6 @@ export class SocketService {
       cors: { origin: true, credentials: false },
       connectionStateRecovery: undefined,
     });
-    // engine.io keeps each connection's upgrade request (headers, raw socket references) for the
-    // connection's whole life; nothing reads it after the handshake (socket.handshake copies what
-    // auth needs), so drop it, as socket.io's memory-usage guide suggests for idle-heavy servers.
-    this.io.engine.on('connection', (raw: { request: unknown }) => {
-      raw.request = null;
-    });
     const adapterKey = `${deps.keyPrefix}:socket.io`;
     this.io.adapter(
       deps.shardedPubSub
@@ -178,10 +172,8 @@ export class SocketService {
   }
 
   private onConnection(socket: TandemSocket): void {
-    // Made on first use: a pino child per connection costs memory for every idle socket.
-    let child: Logger | undefined;
-    const log = () => (child ??= this.log.child({ socketId: socket.id, userId: socket.data.principal.userId }));
-    if (this.log.isLevelEnabled('debug')) log().debug('socket connected');
+    const log = this.log.child({ socketId: socket.id, userId: socket.data.principal.userId });
+    log.debug('socket connected');
     const expiresAt = socket.data.principal.expiresAtMs;
     let expiry: NodeJS.Timeout | undefined;
     // setTimeout caps at ~24.8 days; longer-lived tokens re-arm the timer until they expire.
@@ -293,10 +285,10 @@ export class SocketService {
 
     socket.on('disconnect', (reason) => {
       if (expiry !== undefined) clearTimeout(expiry);
-      if (this.log.isLevelEnabled('debug')) log().debug({ reason }, 'socket disconnected');
+      log.debug({ reason }, 'socket disconnected');
       for (const shardId of socket.data.joined) {
         this.leaveShard(socket, shardId).catch((error: unknown) =>
-          log().warn({ err: error, shardId }, 'leave on disconnect failed; the member will expire'),
+          log.warn({ err: error, shardId }, 'leave on disconnect failed; the member will expire'),
         );
       }
     });

@@ -13,6 +13,7 @@ export {
   type ShardSnapshot,
   type SnapshotFile,
   type CompactEntry,
+  type CompactOutcome,
   type EvictOutcome,
   type ShardInspection,
 } from './shard-cache.js';

@@ -170,13 +170,14 @@ return 0
 
 /**
  * Atomic read of everything a sync needs. KEYS: meta, tree, dirty, seq, gen. ARGV: docPrefix.
- * → { loaded, seq, firstDirtyAt, { fileId, version, path or '', gen, update1, update2, ... }, ... }
+ * → { loaded, seq, firstDirtyAt, loadId, { fileId, version, path or '', gen, update1, update2, ... }, ... }
  */
 export const SNAPSHOT = `
 local loaded = redis.call('HGET', KEYS[1], 'loaded') or '0'
 local seq = redis.call('GET', KEYS[4]) or '0'
 local firstDirtyAt = redis.call('HGET', KEYS[1], 'firstDirtyAt') or '0'
-local out = { loaded, seq, firstDirtyAt }
+local loadId = redis.call('HGET', KEYS[1], 'loadId') or ''
+local out = { loaded, seq, firstDirtyAt, loadId }
 local dirty = redis.call('ZRANGE', KEYS[3], 0, -1, 'WITHSCORES')
 for i = 1, #dirty, 2 do
   local f = dirty[i]
@@ -192,13 +193,47 @@ return out
  * After a sync committed: replace the first n updates of each written file with their merged
  * state (only if no other compaction ran since the snapshot: same gen), drop deleted files'
  * lists, and clear dirty entries not newer than what was written.
- * KEYS: meta, tree, dirty, gen, docbytes. ARGV: docPrefix, snapshotTimeMs, then per file:
- * fileId, version, gen, n, mergedState.
- * → number of dirty entries left
+ *
+ * Only while the shard is still the load the snapshot was taken from (same loadId). If Redis
+ * lost the shard meanwhile (a flush, or a restart without persistence) and it was loaded again
+ * from the database, that load's clock restarted at the watermark it read, which may be below
+ * the one this sync just committed, and its edits (clients' restores included) carry versions
+ * the database now claims to hold. So: move the clock past the committed watermark, append the
+ * snapshot's merged states (Yjs merges are idempotent), and mark every dirty or merged file
+ * dirty again with a fresh version, so the next sync writes them all. Not cached at all: the
+ * next load reads the database after this commit, unless a load holds the lock now (it may
+ * have read the database before the commit): → -2, the caller retries once it is done.
+ * KEYS: meta, tree, dirty, gen, docbytes, seq, lock. ARGV: docPrefix, snapshotTimeMs, loadId,
+ * snapshotSeq, then per file: fileId, version, gen, n, mergedState.
+ * → number of dirty entries left; -1 when the shard is not the snapshot's load; -2 while loading
  */
 export const COMPACT = `
 local prefix = ARGV[1]
-for i = 3, #ARGV, 5 do
+if redis.call('HGET', KEYS[1], 'loaded') ~= '1' then
+  if redis.call('EXISTS', KEYS[7]) == 1 then return -2 end
+  return -1
+end
+if (redis.call('HGET', KEYS[1], 'loadId') or '') ~= ARGV[3] then
+  if tonumber(redis.call('GET', KEYS[6]) or '0') < tonumber(ARGV[4]) then redis.call('SET', KEYS[6], ARGV[4]) end
+  local again, seen = {}, {}
+  for i = 5, #ARGV, 5 do
+    local f, merged = ARGV[i], ARGV[i + 4]
+    if string.len(merged) > 0 and redis.call('HEXISTS', KEYS[2], f) == 1 then
+      redis.call('RPUSH', prefix .. f, merged)
+      redis.call('HINCRBY', KEYS[5], f, string.len(merged))
+      if not seen[f] then seen[f] = true; table.insert(again, f) end
+    end
+  end
+  for _, f in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
+    if not seen[f] then seen[f] = true; table.insert(again, f) end
+  end
+  for _, f in ipairs(again) do redis.call('ZADD', KEYS[3], redis.call('INCR', KEYS[6]), f) end
+  if #again > 0 then
+    ${NOTE_FIRST_DIRTY}
+  end
+  return -1
+end
+for i = 5, #ARGV, 5 do
   local f, v, g, n, merged = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], tonumber(ARGV[i + 3]), ARGV[i + 4]
   local doc = prefix .. f
   local score = redis.call('ZSCORE', KEYS[3], f)

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import {
   ErrorCode,
   isErrorCode,
@@ -47,10 +47,19 @@ export type ShardSnapshot = {
   loaded: boolean;
   seq: number;
   firstDirtyAt: number | null;
+  /** Which load of the shard into Redis the snapshot read ('' for none). */
+  loadId: string;
   files: SnapshotFile[];
 };
 
 export type CompactEntry = { id: FileId; version: number; gen: string; count: number; state: Uint8Array };
+
+/**
+ * What compaction did: `compacted` the load the snapshot read; `stale`: the shard is no longer
+ * that load (reloaded or not cached), nothing was trimmed and every change stays dirty;
+ * `loading`: a load is running, try again when it is done.
+ */
+export type CompactOutcome = { kind: 'compacted'; dirtyLeft: number } | { kind: 'stale' } | { kind: 'loading' };
 
 export type EvictOutcome = 'EVICTED' | 'MEMBERS' | 'DIRTY' | 'LOCKED';
 
@@ -94,21 +103,21 @@ const SCRIPT_DEFS: Array<[name: string, numberOfKeys: number, lua: string]> = [
   ['tandemUnlock', 1, lua.UNLOCK],
   // ioredis adds a `…Buffer` variant of every script; the snapshot is read through it.
   ['tandemSnapshot', 5, lua.SNAPSHOT],
-  ['tandemCompact', 5, lua.COMPACT],
+  ['tandemCompact', 7, lua.COMPACT],
   ['tandemEvict', 8, lua.EVICT],
   ['tandemInspect', 5, lua.INSPECT],
 ];
 
 /** Registers the Lua scripts on a connection (idempotent) and returns it typed. */
-export function withScripts(redis: Redis): Redis & Scripts {
+export function withScripts(redis: Redis | Cluster): (Redis | Cluster) & Scripts {
   for (const [name, numberOfKeys, lua] of SCRIPT_DEFS) {
     if (!(name in redis)) redis.defineCommand(name, { numberOfKeys, lua });
   }
-  return redis as Redis & Scripts;
+  return redis as (Redis | Cluster) & Scripts;
 }
 
 export type ShardCacheDeps = {
-  redis: Redis;
+  redis: Redis | Cluster;
   repository: IShardRepository;
   logger: Logger;
   keyPrefix: string;
@@ -124,7 +133,7 @@ export type ShardCacheDeps = {
  * memory; any instance can serve any shard.
  */
 export class ShardCache {
-  private readonly redis: Redis & Scripts;
+  private readonly redis: (Redis | Cluster) & Scripts;
   private readonly loading = new Map<ShardId, Promise<void>>();
 
   constructor(private readonly deps: ShardCacheDeps) {
@@ -217,6 +226,8 @@ export class ShardCache {
       updatedAt: shard.updatedAt.toISOString(),
       lastSyncTimestamp: String(shard.lastSyncTimestamp),
       loaded: '1',
+      // Tells a sync that snapshotted an earlier load (before Redis lost the shard) from this one.
+      loadId: randomUUID(),
     });
     await execOrThrow(tx);
     const durationMs = Date.now() - started;
@@ -435,7 +446,7 @@ export class ShardCache {
   async snapshot(shardId: ShardId): Promise<ShardSnapshot> {
     const k = this.keys(shardId);
     const raw = await this.redis.tandemSnapshotBuffer(k.meta, k.tree, k.dirty, k.seq, k.gen, k.docPrefix);
-    const [loaded, seq, firstDirtyAt, ...entries] = raw as [Buffer, Buffer, Buffer, ...Buffer[][]];
+    const [loaded, seq, firstDirtyAt, loadId, ...entries] = raw as [Buffer, Buffer, Buffer, Buffer, ...Buffer[][]];
     const files = entries.map((entry): SnapshotFile => {
       const [id, version, path, gen, ...updates] = entry as [Buffer, Buffer, Buffer, Buffer, ...Buffer[]];
       const p = path.toString('utf8');
@@ -452,16 +463,30 @@ export class ShardCache {
       loaded: loaded.toString() === '1',
       seq: Number(seq.toString()),
       firstDirtyAt: first === 0 ? null : first,
+      loadId: loadId.toString(),
       files,
     };
   }
 
-  /** After a committed sync: compacts written files and clears their dirty marks. Returns dirty files left. */
-  async compact(shardId: ShardId, snapshotTimeMs: number, entries: readonly CompactEntry[]): Promise<number> {
+  /**
+   * After a committed sync: compacts written files and clears their dirty marks, if the shard is
+   * still the load the snapshot read. Otherwise (Redis lost the shard and it was loaded again)
+   * it keeps the new load's clock above the committed watermark and leaves everything dirty
+   * (see COMPACT). `loading`: a load is running that may have read the database before the
+   * commit; call again once it is done.
+   */
+  async compact(
+    shardId: ShardId,
+    snapshot: Pick<ShardSnapshot, 'loadId' | 'seq'> & { timeMs: number },
+    entries: readonly CompactEntry[],
+  ): Promise<CompactOutcome> {
     const k = this.keys(shardId);
-    const args: Array<string | Buffer | number> = [k.docPrefix, snapshotTimeMs];
+    const args: Array<string | Buffer | number> = [k.docPrefix, snapshot.timeMs, snapshot.loadId, snapshot.seq];
     for (const e of entries) args.push(e.id, e.version, e.gen, e.count, Buffer.from(e.state));
-    return this.redis.tandemCompact(k.meta, k.tree, k.dirty, k.gen, k.docbytes, ...args);
+    const left = await this.redis.tandemCompact(k.meta, k.tree, k.dirty, k.gen, k.docbytes, k.seq, k.lock, ...args);
+    if (left === -2) return { kind: 'loading' };
+    if (left === -1) return { kind: 'stale' };
+    return { kind: 'compacted', dirtyLeft: left };
   }
 
   /** Deletes the shard's keys if nobody is in it and nothing is unsynced. */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { z } from 'zod';
 import type { ShardId } from '@tandem/protocol';
 import type { Config } from '../config/index.js';
@@ -46,7 +46,7 @@ export class SyncScheduler {
 
   constructor(
     private readonly deps: {
-      redis: Redis;
+      redis: Redis | Cluster;
       cache: ShardCache;
       queue: SyncQueue;
       logger: Logger;

@@ -1,8 +1,16 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, type DependencyMap, type FileId, type ShardId } from '@tandem/protocol';
 import { AppError } from '../errors/index.js';
 import type { Logger } from '../logging/index.js';
 import type { IShardRepository, SyncBatch } from '../persistence/index.js';
-import { mergeToState, type CompactEntry, type EvictOutcome, type ShardCache } from '../shard-cache/index.js';
+import {
+  mergeToState,
+  type CompactEntry,
+  type CompactOutcome,
+  type EvictOutcome,
+  type ShardCache,
+  type ShardSnapshot,
+} from '../shard-cache/index.js';
 
 export type SyncShardDeps = {
   cache: ShardCache;
@@ -26,6 +34,8 @@ export type SyncShardResult = {
   /** The watermark the database now holds (0 when nothing was dirty). */
   version: number;
   evicted: EvictOutcome | null;
+  /** The shard was no longer the load the snapshot read when the sync committed (see COMPACT). */
+  stale: boolean;
   durationMs: number;
 };
 
@@ -55,6 +65,7 @@ export async function syncShard(
     alreadyStored: 0,
     version: 0,
     evicted: null,
+    stale: false,
     durationMs: 0,
   };
 
@@ -94,13 +105,21 @@ export async function syncShard(
       result.deleted = written.deleted;
     }
     result.version = snapshot.seq;
-    await deps.cache.compact(shardId, snapshotTimeMs, compact);
-    await deps.cache.setSynced(shardId, snapshot.seq, batch.dependencies);
-    await deps.publishSaved({
-      shardId,
-      version: snapshot.seq,
-      files: snapshot.files.map((f) => ({ id: f.id, version: f.version })),
-    });
+    const outcome = await compactAfterCommit(deps, shardId, { timeMs: snapshotTimeMs, loadId: snapshot.loadId, seq: snapshot.seq }, compact);
+    if (outcome.kind === 'compacted') {
+      await deps.cache.setSynced(shardId, snapshot.seq, batch.dependencies);
+      await deps.publishSaved({
+        shardId,
+        version: snapshot.seq,
+        files: snapshot.files.map((f) => ({ id: f.id, version: f.version })),
+      });
+    } else {
+      // Redis lost the shard while this sync ran (and may have loaded it again): the versions
+      // there are not the ones we just wrote, so no "saved" notice; COMPACT left every change
+      // dirty above the committed watermark for the next sync.
+      result.stale = true;
+      deps.logger.warn({ shardId, version: snapshot.seq }, 'shard left or was reloaded into the cache during its sync; its changes stay dirty for the next sync');
+    }
   }
 
   if (options.evict) result.evicted = await deps.cache.evict(shardId);
@@ -108,3 +127,31 @@ export async function syncShard(
   deps.logger.debug({ ...result }, 'shard synced');
   return result;
 }
+
+/**
+ * Compaction after the commit. While a load of the shard is running it may have read the
+ * database before our commit, so we wait for it to finish (bounded: a load holds its lock for at
+ * most CACHE_LOCK_TTL_MS) and then compact against what it loaded.
+ */
+async function compactAfterCommit(
+  deps: SyncShardDeps,
+  shardId: ShardId,
+  snapshot: Pick<ShardSnapshot, 'loadId' | 'seq'> & { timeMs: number },
+  entries: CompactEntry[],
+): Promise<CompactOutcome> {
+  const deadline = Date.now() + LOAD_WAIT_MS;
+  let waitMs = 10;
+  for (;;) {
+    const outcome = await deps.cache.compact(shardId, snapshot, entries);
+    if (outcome.kind !== 'loading') return outcome;
+    if (Date.now() > deadline) {
+      deps.logger.warn({ shardId }, 'a load of the shard did not finish while its sync waited to compact; leaving it dirty');
+      return { kind: 'stale' };
+    }
+    await sleep(waitMs);
+    waitMs = Math.min(waitMs * 2, 200);
+  }
+}
+
+/** Longest a sync waits for a concurrent load of its shard before compacting (the default lock TTL is 15 s). */
+const LOAD_WAIT_MS = 30_000;
