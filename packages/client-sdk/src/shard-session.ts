@@ -256,7 +256,15 @@ export class ShardSession extends Emitter<SessionEvents> {
     const joined = unwrap(await request(this.socket, 'shard:join', { shardId: this.shardId }));
     this.shard = joined.shard;
     this.canWrite = joined.canWrite;
-    this.savedVersion = Math.max(this.savedVersion, joined.shard.lastSyncTimestamp);
+    if (joined.version < this.lastAckedVersion) {
+      // The shard clock restarted (Redis lost the shard and it was reloaded from the database):
+      // versions from before are meaningless now. What the reload lacks, the handshake below
+      // sends again and gets new acks for.
+      this.lastAckedVersion = joined.version;
+      this.savedVersion = joined.shard.lastSyncTimestamp;
+    } else {
+      this.savedVersion = Math.max(this.savedVersion, joined.shard.lastSyncTimestamp);
+    }
     this.files = new Map(joined.files.map((f) => [f.id, f.path]));
     this.emit('tree', this.tree(), null);
     const results = await Promise.allSettled([...this.open.values()].map((file) => this.syncFile(file)));

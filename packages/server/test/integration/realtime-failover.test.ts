@@ -182,5 +182,7 @@ describe('Redis losing every key of the app', () => {
     await server.app.flush(shardId);
     const stored = await server.app.repository.findById(shardId);
     expect(stored!.files.find((f) => f.path === 'index.html')!.content).toBe(ta.toString());
+    // The clock restarted with the reload; "saved" still arrives for both editors.
+    await Promise.all([sa.saved(10_000), sb.saved(10_000)]);
   });
 });

@@ -51,7 +51,10 @@ export async function startServerProcess(options: {
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolveExit) => child.on('exit', (code) => resolveExit(code)));
   const port = await new Promise<number>((resolvePort, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in 30 s:\n${out}`)), 30_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`server did not start in 30 s:\n${out}`));
+    }, 30_000);
     const onData = () => {
       const m = /"url":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(out);
       if (m !== null) {
