@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import type { Cluster, Redis } from 'ioredis';
 import type { ShardId } from '@tandem/protocol';
 import type { TandemClient } from '@tandem/client-sdk';
 import {
