@@ -31,6 +31,7 @@ import type { ShardEvents, ShardService } from '../shards/index.js';
 import type { ShardCache } from '../shard-cache/index.js';
 import { TokenBucket } from './token-bucket.js';
 import { PresenceRelay } from './presence-relay.js';
+import { localFirst } from './local-first-adapter.js';
 
 export type SocketData = {
   principal: Principal;
@@ -88,11 +89,10 @@ export class SocketService {
       connectionStateRecovery: undefined,
     });
     const adapterKey = `${deps.keyPrefix}:socket.io`;
-    this.io.adapter(
-      deps.shardedPubSub
-        ? createShardedAdapter(deps.pubClient, deps.subClient, { channelPrefix: adapterKey, subscriptionMode: 'dynamic' })
-        : createAdapter(deps.pubClient, deps.subClient, { key: adapterKey }),
-    );
+    const adapter = deps.shardedPubSub
+      ? createShardedAdapter(deps.pubClient, deps.subClient, { channelPrefix: adapterKey, subscriptionMode: 'dynamic' })
+      : createAdapter(deps.pubClient, deps.subClient, { key: adapterKey });
+    this.io.adapter(localFirst(adapter));
     this.presence = new PresenceRelay((shardId, update) => {
       this.io.to(roomOf(shardId)).emit('presence:updated', { shardId, update });
     });

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient, createShard, createTestDatabase, uniquePrefix, type TestDatabase } from '../support/test-app.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { waitFor } from '../support/wait-for.js';
 
 const DIST_MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 
@@ -32,11 +33,16 @@ describe('the built server (dist/)', () => {
     } finally {
       await client.close();
     }
-    const completed = server
-      .output()
-      .split('\n')
-      .filter((l) => l.includes('"msg":"sync job completed"'))
-      .map((l) => JSON.parse(l) as { threadId: number });
+    // The job publishes "saved" before it returns, and the worker logs its completion only after
+    // BullMQ has recorded it in Redis: the log line may trail the notice by a moment.
+    const completed = await waitFor(() => {
+      const lines = server
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('"msg":"sync job completed"'))
+        .map((l) => JSON.parse(l) as { threadId: number });
+      return lines.length > 0 ? lines : null;
+    }, 10_000, 'the sync job completion log');
     expect(completed.length).toBeGreaterThan(0);
     expect(completed.every((l) => l.threadId > 0)).toBe(true);
   });

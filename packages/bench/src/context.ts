@@ -1,0 +1,12 @@
+import type { BenchEnv } from './targets/deployments.js';
+
+/** What every scenario gets: where Redis is, the run's key prefix, timings, quick mode. */
+export type BenchContext = BenchEnv & {
+  quick: boolean;
+  timing: { warmupMs: number; durationMs: number; drainMs: number };
+  /** Where server CPU profiles go (--profile), else undefined. */
+  profileDir: string | undefined;
+  log: (line: string) => void;
+  /** Only these fan-out cases (labels such as "1×25×50ms"); all when undefined. */
+  caseFilter: string[] | undefined;
+};

@@ -1,0 +1,98 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import type { BenchContext } from './context.js';
+import type { ScenarioResult } from './results.js';
+import { killAll } from './targets/processes.js';
+import { fanoutScenario, presenceScenario, scaleoutScenario, type TargetName } from './scenarios/fanout-scenarios.js';
+import { idleScenario } from './scenarios/idle.js';
+import { joinScenario } from './scenarios/join.js';
+import { syncScenario } from './scenarios/sync.js';
+
+export const SCENARIOS = ['fanout', 'scaleout', 'presence', 'idle', 'join', 'sync'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+export type BenchOptions = {
+  scenarios?: ScenarioName[];
+  targets?: TargetName[];
+  quick?: boolean;
+  redisUrl?: string;
+  /** Workers for the `serve --workers N` row of scale-out. Default: the number of cores. */
+  workers?: number;
+  /** Write V8 CPU profiles of the server processes here. */
+  profileDir?: string;
+  /** Override the measured window (ms). */
+  durationMs?: number;
+  /** Only these fan-out cases, e.g. ["1×25×50ms"]. */
+  cases?: string[];
+  onResult?: (result: ScenarioResult) => void;
+  log?: (line: string) => void;
+};
+
+/** Runs the selected scenarios in order and returns one result per case and target. */
+export async function runBench(options: BenchOptions = {}): Promise<ScenarioResult[]> {
+  const quick = options.quick ?? false;
+  const scenarios = options.scenarios ?? [...SCENARIOS];
+  const targets = options.targets ?? ['tandem', 'relay', 'hocuspocus'];
+  const nodeFlags: string[] = [];
+  if (options.profileDir !== undefined) {
+    mkdirSync(options.profileDir, { recursive: true });
+    nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${options.profileDir}`);
+  }
+  const ctx: BenchContext = {
+    redisUrl: options.redisUrl ?? process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379',
+    prefix: `bench:${randomUUID().slice(0, 8)}`,
+    nodeFlags,
+    quick,
+    timing: quick
+      ? { warmupMs: 1000, durationMs: options.durationMs ?? 3000, drainMs: 15_000 }
+      : { warmupMs: 5000, durationMs: options.durationMs ?? 12_000, drainMs: 10_000 },
+    profileDir: options.profileDir,
+    log: options.log ?? (() => undefined),
+    caseFilter: options.cases,
+  };
+  const results: ScenarioResult[] = [];
+  const emit = (r: ScenarioResult) => {
+    results.push(r);
+    options.onResult?.(r);
+  };
+  const onSignal = () => {
+    killAll();
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    for (const scenario of scenarios) {
+      switch (scenario) {
+        case 'fanout':
+          await fanoutScenario(ctx, targets, emit);
+          break;
+        case 'scaleout':
+          await scaleoutScenario(
+            ctx,
+            targets,
+            options.workers ?? (await import('node:os')).availableParallelism(),
+            emit,
+          );
+          break;
+        case 'presence':
+          if (targets.includes('tandem')) await presenceScenario(ctx, emit);
+          break;
+        case 'idle':
+          await idleScenario(ctx, targets, emit);
+          break;
+        case 'join':
+          if (targets.includes('tandem')) await joinScenario(ctx, emit);
+          break;
+        case 'sync':
+          if (targets.includes('tandem')) await syncScenario(ctx, emit);
+          break;
+      }
+    }
+  } finally {
+    killAll();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  return results;
+}

@@ -1,0 +1,66 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  connectClient,
+  createShard,
+  createTestDatabase,
+  uniquePrefix,
+  type TestDatabase,
+} from '../support/test-app.js';
+import { startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { waitFor } from '../support/wait-for.js';
+
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number);
+  } catch {
+    // Gone.
+    return [];
+  }
+}
+
+describe('serve --workers 2 (node:cluster, one port)', () => {
+  let db: TestDatabase;
+  let server: ServerProcess;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('sqlite');
+    server = await startServerProcess({ prefix: uniquePrefix(), databaseUrl: db.url, args: ['--workers', '2'] });
+  });
+
+  afterAll(async () => {
+    await server?.kill('SIGKILL');
+    await db?.drop();
+  });
+
+  it('serves from two full instances on one port, and stops them all on SIGTERM', async () => {
+    await waitFor(
+      () => (server.output().match(/"msg":"listening"/g) ?? []).length === 2,
+      30_000,
+      'both workers listening',
+    );
+    const workers = childrenOf(server.child.pid!);
+    expect(workers).toHaveLength(2);
+    const instanceIds = new Set([...server.output().matchAll(/"instanceId":"([0-9a-f-]{36})"/g)].map((m) => m[1]));
+    expect(instanceIds.size).toBe(2);
+
+    const shardId = await createShard(server.url);
+    const clients = await Promise.all([0, 1, 2, 3].map(() => connectClient(server.url)));
+    try {
+      const texts = await Promise.all(clients.map(async (c) => (await c.join(shardId)).openFile('index.html')));
+      texts.forEach((t, i) => t.insert(0, `<!-- ${i} -->`));
+      await waitFor(
+        () => texts.every((t) => t.toString() === texts[0]!.toString() && /<!-- 3 -->/.test(t.toString())),
+        10_000,
+        'convergence',
+      );
+      expect([0, 1, 2, 3].every((i) => texts[0]!.toString().includes(`<!-- ${i} -->`))).toBe(true);
+    } finally {
+      await Promise.all(clients.map((c) => c.close()));
+    }
+
+    expect(await server.kill('SIGTERM')).toBe(0);
+    expect(server.output()).toContain('"msg":"worker stopped"');
+    for (const pid of workers) expect(() => process.kill(pid, 0)).toThrow();
+  });
+});
