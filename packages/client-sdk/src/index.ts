@@ -5,7 +5,14 @@
  */
 export { buildImportMap, isFrameworkRuntime, type ImportMap, type ImportMapOptions } from './import-map.js';
 export { TandemClient, type TandemClientOptions, type ConnectionStatus } from './tandem-client.js';
-export { ShardSession, TEXT_NAME, toU8, type SessionStatus, type SessionEvents, type PresenceUser } from './shard-session.js';
+export {
+  ShardSession,
+  TEXT_NAME,
+  toU8,
+  type SessionStatus,
+  type SessionEvents,
+  type PresenceUser,
+} from './shard-session.js';
 export { TandemRest } from './rest-client.js';
 export { TandemError, unwrap } from './tandem-error.js';
 export type { TandemSocket } from './socket-types.js';

@@ -26,7 +26,11 @@ export class TandemRest {
     return this.request('GET', `/shards/${encodeURIComponent(id)}/files/${encodePath(path)}`);
   }
 
-  writeFile(id: string, path: string, content: string): Promise<{ file: FileEntry; version: number; created: boolean }> {
+  writeFile(
+    id: string,
+    path: string,
+    content: string,
+  ): Promise<{ file: FileEntry; version: number; created: boolean }> {
     return this.request('PUT', `/shards/${encodeURIComponent(id)}/files/${encodePath(path)}`, { content });
   }
 

@@ -1,14 +1,6 @@
 import * as Y from 'yjs';
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
-import type {
-  Ack,
-  ErrorBody,
-  FileEntry,
-  FileId,
-  ShardId,
-  ShardSummary,
-  TreeChange,
-} from '@tandem/protocol';
+import type { Ack, ErrorBody, FileEntry, FileId, ShardId, ShardSummary, TreeChange } from '@tandem/protocol';
 import { request, type TandemSocket } from './socket-types.js';
 import { TandemError, unwrap } from './tandem-error.js';
 import { Emitter } from './emitter.js';
@@ -91,7 +83,9 @@ export class ShardSession extends Emitter<SessionEvents> {
 
   /** The file tree, sorted by path. */
   tree(): FileEntry[] {
-    return [...this.files].map(([id, path]) => ({ id, path })).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    return [...this.files]
+      .map(([id, path]) => ({ id, path }))
+      .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
   /** The id of the file at `path`, if any. */
@@ -109,7 +103,8 @@ export class ShardSession extends Emitter<SessionEvents> {
    */
   async openFile(pathOrId: string): Promise<Y.Text> {
     const id = this.files.has(pathOrId as FileId) ? (pathOrId as FileId) : this.fileId(pathOrId);
-    if (id === undefined) throw new TandemError({ code: 'FILE_NOT_FOUND', message: `no file "${pathOrId}" in the shard` });
+    if (id === undefined)
+      throw new TandemError({ code: 'FILE_NOT_FOUND', message: `no file "${pathOrId}" in the shard` });
     const existing = this.open.get(id);
     if (existing !== undefined) {
       await existing.ready;
@@ -150,9 +145,7 @@ export class ShardSession extends Emitter<SessionEvents> {
   }
 
   async createFile(path: string, content = ''): Promise<FileEntry> {
-    const data = unwrap(
-      await request(this.socket, 'file:create', { shardId: this.shardId, path, content }),
-    );
+    const data = unwrap(await request(this.socket, 'file:create', { shardId: this.shardId, path, content }));
     this.applyTree({ kind: 'created', file: data.file });
     return data.file;
   }
@@ -272,7 +265,8 @@ export class ShardSession extends Emitter<SessionEvents> {
       if (r.status === 'fulfilled') continue;
       // A file the server no longer has stays open locally (its text is kept); anything else
       // fails the rejoin, which is then retried.
-      if (r.reason instanceof TandemError && r.reason.code === 'FILE_NOT_FOUND') this.emit('error', { code: 'FILE_NOT_FOUND', message: r.reason.message });
+      if (r.reason instanceof TandemError && r.reason.code === 'FILE_NOT_FOUND')
+        this.emit('error', { code: 'FILE_NOT_FOUND', message: r.reason.message });
       else throw r.reason;
     }
     this.sendFullPresence();

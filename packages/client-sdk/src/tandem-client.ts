@@ -66,9 +66,12 @@ export class TandemClient extends Emitter<ClientEvents> {
       // socket.io treats as final; reconnect anyway, to another instance behind the balancer
       // (with a fresh token when `token` is a function).
       if (reason === 'io server disconnect' && !this.closed) {
-        setTimeout(() => {
-          if (!this.closed && !this.socket.connected) this.socket.connect();
-        }, 100 + Math.random() * 400);
+        setTimeout(
+          () => {
+            if (!this.closed && !this.socket.connected) this.socket.connect();
+          },
+          100 + Math.random() * 400,
+        );
       }
     });
     this.socket.on('connect_error', (error: Error & { data?: unknown }) => {

@@ -11,14 +11,7 @@ export const DEFAULT_PATH_LIMITS: PathLimits = Object.freeze({ maxPathLength: 51
 
 /** Why a path was refused. */
 export type PathProblem =
-  | 'empty'
-  | 'absolute'
-  | 'backslash'
-  | 'control-character'
-  | 'dot-segment'
-  | 'too-long'
-  | 'too-deep'
-  | 'not-a-string';
+  'empty' | 'absolute' | 'backslash' | 'control-character' | 'dot-segment' | 'too-long' | 'too-deep' | 'not-a-string';
 
 export type PathResult = { ok: true; path: string } | { ok: false; problem: PathProblem };
 

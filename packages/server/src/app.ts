@@ -108,7 +108,6 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       keyPrefix: config.redis.keyPrefix,
       jobs: config.jobs,
       evictGraceMs: config.cache.evictGraceMs,
-
     });
     const channel = savedChannel(config.redis.keyPrefix);
     const syncDeps: SyncShardDeps = {
@@ -152,7 +151,9 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
           httpServer: http.server,
           pubClient: redisManager.getConnection(`${scope}:pub`),
           // On a cluster, SSUBSCRIBE must reach the node owning each channel's slot.
-          subClient: redisManager.getConnection(`${scope}:sub`, { clusterOptions: { shardedSubscribers: config.redis.shardedPubSub } }),
+          subClient: redisManager.getConnection(`${scope}:sub`, {
+            clusterOptions: { shardedSubscribers: config.redis.shardedPubSub },
+          }),
           instanceId,
           keyPrefix: config.redis.keyPrefix,
           shardedPubSub: config.redis.shardedPubSub,
@@ -162,7 +163,11 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
           auth,
         })
       : undefined;
-    const shardEvents = sockets?.events ?? { fileEdited: () => undefined, treeChanged: () => undefined, reloaded: () => undefined };
+    const shardEvents = sockets?.events ?? {
+      fileEdited: () => undefined,
+      treeChanged: () => undefined,
+      reloaded: () => undefined,
+    };
     const shardService: ShardService = new ShardService({
       repository,
       cache,
@@ -171,7 +176,9 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       limits: config.limits,
       events: shardEvents,
       onLastLeave: (shardId) => {
-        scheduler.noteLastLeave(shardId).catch((error: unknown) => log.warn({ err: error, shardId }, 'could not record last leave'));
+        scheduler
+          .noteLastLeave(shardId)
+          .catch((error: unknown) => log.warn({ err: error, shardId }, 'could not record last leave'));
         options.onLastLeave?.(shardId);
       },
       onEdit: () => metrics.edits.inc(),

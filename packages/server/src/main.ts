@@ -134,9 +134,13 @@ async function ensureRedis(config: Config, logger: Logger): Promise<void> {
   if (process.env['REDIS_URL'] === undefined && hasRedisServer()) {
     logger.warn('no Redis at the default REDIS_URL; starting a local redis-server for development');
     const port = new URL(config.redis.url).port || '6379';
-    spawnSync('redis-server', ['--daemonize', 'yes', '--port', port, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-      stdio: 'ignore',
-    });
+    spawnSync(
+      'redis-server',
+      ['--daemonize', 'yes', '--port', port, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      {
+        stdio: 'ignore',
+      },
+    );
     for (let i = 0; i < 50; i++) {
       if (await pingRedis(config.redis.url)) return;
       await new Promise((r) => setTimeout(r, 100));
@@ -148,7 +152,12 @@ async function ensureRedis(config: Config, logger: Logger): Promise<void> {
 }
 
 async function pingRedis(url: string): Promise<boolean> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2000 });
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 2000,
+  });
   redis.on('error', () => undefined);
   try {
     await redis.connect();
@@ -219,7 +228,8 @@ async function token(args: string[]): Promise<number> {
   const shards: Record<string, 'read' | 'write'> = {};
   for (const grant of values.shard ?? []) {
     const [id, access] = grant.split('=');
-    if (id === undefined || (access !== 'read' && access !== 'write')) throw new Error(`--shard takes ID=read or ID=write (got "${grant}")`);
+    if (id === undefined || (access !== 'read' && access !== 'write'))
+      throw new Error(`--shard takes ID=read or ID=write (got "${grant}")`);
     shards[id] = access;
   }
   if (values.role !== 'admin' && values.role !== 'user') throw new Error('--role must be admin or user');

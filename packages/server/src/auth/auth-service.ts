@@ -1,4 +1,12 @@
-import { createRemoteJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import {
+  createRemoteJWKSet,
+  decodeProtectedHeader,
+  errors as joseErrors,
+  jwtVerify,
+  SignJWT,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+} from 'jose';
 import { z } from 'zod';
 import { ErrorCode, type ShardId } from '@tandem/protocol';
 import { AppError } from '../errors/index.js';
@@ -60,7 +68,9 @@ export function assertAccess(principal: Principal, shardId: ShardId, needed: 're
     throw new AppError(ErrorCode.FORBIDDEN, 'your token does not grant access to this shard', { details: { shardId } });
   }
   if (needed === 'write' && access === 'read') {
-    throw new AppError(ErrorCode.READ_ONLY, 'your token grants read-only access to this shard', { details: { shardId } });
+    throw new AppError(ErrorCode.READ_ONLY, 'your token grants read-only access to this shard', {
+      details: { shardId },
+    });
   }
 }
 

@@ -339,7 +339,9 @@ describe('loadConfig', () => {
     });
 
     it('parses comma-separated host:port pairs, ignoring spaces', () => {
-      expect(loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7001, redis-b.internal:7002 ,10.0.0.3:6379' }).redis.clusterNodes).toEqual([
+      expect(
+        loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7001, redis-b.internal:7002 ,10.0.0.3:6379' }).redis.clusterNodes,
+      ).toEqual([
         { host: '127.0.0.1', port: 7001 },
         { host: 'redis-b.internal', port: 7002 },
         { host: '10.0.0.3', port: 6379 },
@@ -347,7 +349,9 @@ describe('loadConfig', () => {
     });
 
     it.each(['127.0.0.1', '127.0.0.1:', ':7001', '127.0.0.1:7001,', 'a:1;b:2', 'a:b'])('refuses %j', (value) => {
-      expect(problemsOf(configError({ REDIS_CLUSTER_NODES: value }))).toEqual(['REDIS_CLUSTER_NODES: must be comma-separated host:port pairs']);
+      expect(problemsOf(configError({ REDIS_CLUSTER_NODES: value }))).toEqual([
+        'REDIS_CLUSTER_NODES: must be comma-separated host:port pairs',
+      ]);
     });
 
     it('refuses a port outside 1-65535', () => {

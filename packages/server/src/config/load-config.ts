@@ -5,9 +5,7 @@ import { envSchema, type Env } from './schema.js';
 /** Which part of the system this process runs. */
 export type Role = 'all' | 'api' | 'worker';
 
-export type DatabaseConfig =
-  | { kind: 'postgres'; url: string; poolSize: number }
-  | { kind: 'sqlite'; file: string };
+export type DatabaseConfig = { kind: 'postgres'; url: string; poolSize: number } | { kind: 'sqlite'; file: string };
 
 /** The grouped, deep-frozen configuration. Each module receives only its slice. */
 export type Config = Readonly<{
@@ -83,7 +81,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       previewCdnUrl: e.PREVIEW_CDN_URL.replace(/\/+$/, ''),
     },
     auth: {
-      jwtSecret: e.AUTH_JWT_SECRET ?? (e.TANDEM_INSECURE_DEV && e.AUTH_JWKS_URL === undefined ? INSECURE_DEV_SECRET : undefined),
+      jwtSecret:
+        e.AUTH_JWT_SECRET ?? (e.TANDEM_INSECURE_DEV && e.AUTH_JWKS_URL === undefined ? INSECURE_DEV_SECRET : undefined),
       jwksUrl: e.AUTH_JWKS_URL,
       issuer: e.AUTH_ISSUER,
       audience: e.AUTH_AUDIENCE,

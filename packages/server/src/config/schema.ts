@@ -38,7 +38,10 @@ export const envSchema = z.object({
 
   // redis
   /** Redis URL (redis://, rediss://). Default redis://127.0.0.1:6379. */
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').default('redis://127.0.0.1:6379'),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
+    .default('redis://127.0.0.1:6379'),
   /** Prefix of every Redis key, pub/sub channel and BullMQ queue. Default "tandem". */
   REDIS_KEY_PREFIX: z
     .string()

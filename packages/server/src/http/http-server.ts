@@ -1,12 +1,12 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import { z } from 'zod';
-import {
-  CreateShardBody,
-  ErrorCode,
-  isShardId,
-  WriteFileBody,
-  type ShardId,
-} from '@tandem/protocol';
+import { CreateShardBody, ErrorCode, isShardId, WriteFileBody, type ShardId } from '@tandem/protocol';
 import { AppError, httpStatusOf, toAppError } from '../errors/index.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
@@ -45,7 +45,10 @@ const PUBLIC_ROUTES = new Set(['/healthz', '/readyz', '/openapi.json', '/metrics
 
 const MoveBody = z.strictObject({ from: z.string(), to: z.string() });
 const CreateFileBody = z.strictObject({ path: z.string(), content: z.string().optional() });
-const ShareBody = z.strictObject({ access: z.enum(['read', 'write']), ttlSeconds: z.number().int().min(60).optional() });
+const ShareBody = z.strictObject({
+  access: z.enum(['read', 'write']),
+  ttlSeconds: z.number().int().min(60).optional(),
+});
 
 /** Builds the Fastify instance with every REST route, the error handler and auth. Does not listen. */
 export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
@@ -84,7 +87,9 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   app.setNotFoundHandler((request, reply) => {
     void reply
       .status(404)
-      .send({ error: { code: ErrorCode.NOT_FOUND, message: `no route ${request.method} ${request.url.split('?')[0]}` } });
+      .send({
+        error: { code: ErrorCode.NOT_FOUND, message: `no route ${request.method} ${request.url.split('?')[0]}` },
+      });
   });
 
   app.addHook('onRequest', async (request) => {
@@ -125,7 +130,8 @@ function registerApiRoutes(app: FastifyInstance, deps: HttpDeps): void {
   app.get('/templates/:id', async (request) => {
     const { id } = request.params as { id: string };
     const template = deps.templates.get(id);
-    if (template === undefined) throw new AppError(ErrorCode.TEMPLATE_NOT_FOUND, `no template "${id}"; GET /templates lists them`);
+    if (template === undefined)
+      throw new AppError(ErrorCode.TEMPLATE_NOT_FOUND, `no template "${id}"; GET /templates lists them`);
     return { template };
   });
 
@@ -134,7 +140,9 @@ function registerApiRoutes(app: FastifyInstance, deps: HttpDeps): void {
     const shard = await deps.shards.create(principalOf(request), body);
     return reply.status(201).send({ shard });
   });
-  app.get('/shards/:id', async (request) => ({ shard: await deps.shards.get(principalOf(request), shardIdOf(request)) }));
+  app.get('/shards/:id', async (request) => ({
+    shard: await deps.shards.get(principalOf(request), shardIdOf(request)),
+  }));
   app.get('/shards/:id/zip', async (request, reply) => {
     const { name, bytes } = await deps.shards.zip(principalOf(request), shardIdOf(request));
     const filename = `${name.replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 80) || 'shard'}.zip`;
@@ -165,12 +173,22 @@ function registerApiRoutes(app: FastifyInstance, deps: HttpDeps): void {
   });
   app.put('/shards/:id/files/*', async (request, reply) => {
     const body = parse(WriteFileBody, request.body);
-    const result = await deps.shards.writeFile(principalOf(request), shardIdOf(request), wildcard(request), body.content);
+    const result = await deps.shards.writeFile(
+      principalOf(request),
+      shardIdOf(request),
+      wildcard(request),
+      body.content,
+    );
     return reply.status(result.created ? 201 : 200).send(result);
   });
   app.post('/shards/:id/files', async (request, reply) => {
     const body = parse(CreateFileBody, request.body);
-    const result = await deps.shards.createFile(principalOf(request), shardIdOf(request), body.path, body.content ?? '');
+    const result = await deps.shards.createFile(
+      principalOf(request),
+      shardIdOf(request),
+      body.path,
+      body.content ?? '',
+    );
     return reply.status(201).send(result);
   });
   app.delete('/shards/:id/files/*', async (request) =>

@@ -22,7 +22,10 @@ function body(schema: z.ZodType): Record<string, unknown> {
 
 const errors = (...statuses: number[]) =>
   Object.fromEntries(
-    statuses.map((s) => [String(s), { description: 'error', content: { 'application/json': { schema: errorSchema } } }]),
+    statuses.map((s) => [
+      String(s),
+      { description: 'error', content: { 'application/json': { schema: errorSchema } } },
+    ]),
   );
 
 const shardParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
@@ -54,8 +57,12 @@ export function buildOpenApi(): Record<string, unknown> {
           responses: { '200': { description: 'ready' }, '503': { description: 'not ready' } },
         },
       },
-      '/metrics': { get: { summary: 'Prometheus metrics', security: [], responses: { '200': { description: 'text' } } } },
-      '/templates': { get: { summary: 'List templates', responses: { '200': { description: 'templates' }, ...errors(401) } } },
+      '/metrics': {
+        get: { summary: 'Prometheus metrics', security: [], responses: { '200': { description: 'text' } } },
+      },
+      '/templates': {
+        get: { summary: 'List templates', responses: { '200': { description: 'templates' }, ...errors(401) } },
+      },
       '/templates/{id}': {
         get: {
           summary: 'Read a template with its files',
@@ -88,7 +95,9 @@ export function buildOpenApi(): Record<string, unknown> {
         post: {
           summary: 'Mint a share token for this shard (read or write)',
           parameters: [shardParam],
-          requestBody: body(z.strictObject({ access: z.enum(['read', 'write']), ttlSeconds: z.number().int().optional() })),
+          requestBody: body(
+            z.strictObject({ access: z.enum(['read', 'write']), ttlSeconds: z.number().int().optional() }),
+          ),
           responses: { '201': { description: '{ token, access }' }, ...errors(400, 401, 403, 404) },
         },
       },

@@ -8,7 +8,14 @@ export function createLogger(options: { level: string; pretty: boolean; name?: s
     name: options.name ?? 'tandem',
     level: options.level,
     redact: {
-      paths: ['token', '*.token', 'req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'auth.token'],
+      paths: [
+        'token',
+        '*.token',
+        'req.headers.authorization',
+        'req.headers.cookie',
+        'headers.authorization',
+        'auth.token',
+      ],
       censor: '[redacted]',
     },
   };

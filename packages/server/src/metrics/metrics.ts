@@ -21,9 +21,21 @@ export class Metrics {
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
-    this.connectedSockets = new Gauge({ name: 'tandem_connected_sockets', help: 'Sockets connected to this instance', registers });
-    this.openShards = new Gauge({ name: 'tandem_open_shards', help: 'Shards cached in Redis (cluster-wide, from the last scheduler scan)', registers });
-    this.edits = new Counter({ name: 'tandem_edits_total', help: 'Edits (Yjs updates) accepted by this instance', registers });
+    this.connectedSockets = new Gauge({
+      name: 'tandem_connected_sockets',
+      help: 'Sockets connected to this instance',
+      registers,
+    });
+    this.openShards = new Gauge({
+      name: 'tandem_open_shards',
+      help: 'Shards cached in Redis (cluster-wide, from the last scheduler scan)',
+      registers,
+    });
+    this.edits = new Counter({
+      name: 'tandem_edits_total',
+      help: 'Edits (Yjs updates) accepted by this instance',
+      registers,
+    });
     this.syncJobs = new Counter({
       name: 'tandem_sync_jobs_total',
       help: 'Sync jobs finished by this instance, by status (completed, failed, retried)',
@@ -36,13 +48,41 @@ export class Metrics {
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
-    this.syncLagSeconds = new Gauge({ name: 'tandem_sync_lag_seconds', help: 'Age of the oldest change not yet in the database', registers });
-    this.unsyncedFiles = new Gauge({ name: 'tandem_unsynced_files', help: 'Files with changes not yet in the database', registers });
-    this.unsyncedUpdates = new Gauge({ name: 'tandem_unsynced_updates', help: 'Yjs updates (edits) held in Redis and not yet in the database', registers });
-    this.unsyncedBytes = new Gauge({ name: 'tandem_unsynced_bytes', help: 'Bytes Redis holds for files with unsynced changes', registers });
-    this.dirtyShards = new Gauge({ name: 'tandem_unsynced_shards', help: 'Shards with changes not yet in the database', registers });
-    this.queueDepth = new Gauge({ name: 'tandem_sync_queue_depth', help: 'Sync jobs waiting, delayed or active', registers });
-    this.shardLoads = new Counter({ name: 'tandem_shard_loads_total', help: 'Shards loaded from the database into Redis by this instance', registers });
+    this.syncLagSeconds = new Gauge({
+      name: 'tandem_sync_lag_seconds',
+      help: 'Age of the oldest change not yet in the database',
+      registers,
+    });
+    this.unsyncedFiles = new Gauge({
+      name: 'tandem_unsynced_files',
+      help: 'Files with changes not yet in the database',
+      registers,
+    });
+    this.unsyncedUpdates = new Gauge({
+      name: 'tandem_unsynced_updates',
+      help: 'Yjs updates (edits) held in Redis and not yet in the database',
+      registers,
+    });
+    this.unsyncedBytes = new Gauge({
+      name: 'tandem_unsynced_bytes',
+      help: 'Bytes Redis holds for files with unsynced changes',
+      registers,
+    });
+    this.dirtyShards = new Gauge({
+      name: 'tandem_unsynced_shards',
+      help: 'Shards with changes not yet in the database',
+      registers,
+    });
+    this.queueDepth = new Gauge({
+      name: 'tandem_sync_queue_depth',
+      help: 'Sync jobs waiting, delayed or active',
+      registers,
+    });
+    this.shardLoads = new Counter({
+      name: 'tandem_shard_loads_total',
+      help: 'Shards loaded from the database into Redis by this instance',
+      registers,
+    });
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'tandem_' });
   }
 

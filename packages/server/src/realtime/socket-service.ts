@@ -119,7 +119,8 @@ export class SocketService {
   /** The broadcaster the ShardService uses. */
   readonly events: ShardEvents = {
     fileEdited: (shardId: ShardId, fileId: FileId, update: Uint8Array, version: number, exceptSocketId?: string) => {
-      const target = exceptSocketId === undefined ? this.io.to(roomOf(shardId)) : this.io.to(roomOf(shardId)).except(exceptSocketId);
+      const target =
+        exceptSocketId === undefined ? this.io.to(roomOf(shardId)) : this.io.to(roomOf(shardId)).except(exceptSocketId);
       target.emit('file:edited', { shardId, fileId, update, version });
     },
     treeChanged: (shardId: ShardId, change: TreeChange, version: number) => {
@@ -183,20 +184,26 @@ export class SocketService {
       if (left > MAX_TIMER_MS) {
         expiry = setTimeout(armExpiry, MAX_TIMER_MS);
       } else {
-        expiry = setTimeout(() => {
-          socket.emit('shard:error', {
-            shardId: null,
-            error: { code: ErrorCode.TOKEN_EXPIRED, message: 'your token expired; reconnect with a new one' },
-          });
-          socket.disconnect(true);
-        }, Math.max(0, left));
+        expiry = setTimeout(
+          () => {
+            socket.emit('shard:error', {
+              shardId: null,
+              error: { code: ErrorCode.TOKEN_EXPIRED, message: 'your token expired; reconnect with a new one' },
+            });
+            socket.disconnect(true);
+          },
+          Math.max(0, left),
+        );
       }
       expiry.unref();
     };
     armExpiry();
 
     socket.use((packet, next) => {
-      const ack = typeof packet[packet.length - 1] === 'function' ? (packet[packet.length - 1] as (a: Ack<never>) => void) : undefined;
+      const ack =
+        typeof packet[packet.length - 1] === 'function'
+          ? (packet[packet.length - 1] as (a: Ack<never>) => void)
+          : undefined;
       const refuse = (error: { code: ErrorCode; message: string }) => {
         if (ack !== undefined) ack({ ok: false, error });
         else socket.emit('shard:error', { shardId: null, error });
@@ -264,13 +271,17 @@ export class SocketService {
     });
     this.handle(socket, 'presence:update', PresenceUpdatePayload, async ({ shardId, update }) => {
       this.requireJoined(socket, shardId);
-      if (update.byteLength > 64 * 1024) throw new AppError(ErrorCode.PAYLOAD_TOO_LARGE, 'a presence update may hold at most 64 KiB');
+      if (update.byteLength > 64 * 1024)
+        throw new AppError(ErrorCode.PAYLOAD_TOO_LARGE, 'a presence update may hold at most 64 KiB');
       const outcome = this.presence.push(shardId, socket.id, update);
       if (outcome === 'malformed') {
         throw new AppError(ErrorCode.UPDATE_MALFORMED, 'the presence update is not a valid awareness update');
       }
       if (outcome === 'not-yours') {
-        throw new AppError(ErrorCode.FORBIDDEN, 'the presence update names a client id that belongs to another connection');
+        throw new AppError(
+          ErrorCode.FORBIDDEN,
+          'the presence update names a client id that belongs to another connection',
+        );
       }
       return null;
     });
@@ -279,7 +290,10 @@ export class SocketService {
       if (typeof event === 'string' && KNOWN_EVENTS.has(event)) return;
       const ack = args[args.length - 1];
       if (typeof ack === 'function') {
-        (ack as (a: Ack<never>) => void)({ ok: false, error: { code: ErrorCode.NOT_FOUND, message: `unknown event "${String(event)}"` } });
+        (ack as (a: Ack<never>) => void)({
+          ok: false,
+          error: { code: ErrorCode.NOT_FOUND, message: `unknown event "${String(event)}"` },
+        });
       }
     });
 
@@ -305,7 +319,10 @@ export class SocketService {
       try {
         const parsed = schema.safeParse(payload);
         if (!parsed.success) {
-          throw new AppError(ErrorCode.VALIDATION_FAILED, `invalid ${event} payload: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(payload)'}: ${i.message}`).join('; ')}`);
+          throw new AppError(
+            ErrorCode.VALIDATION_FAILED,
+            `invalid ${event} payload: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(payload)'}: ${i.message}`).join('; ')}`,
+          );
         }
         const data = await run(parsed.data);
         reply?.({ ok: true, data });
@@ -320,8 +337,9 @@ export class SocketService {
     };
     // socket.io's typed `on` cannot express "one generic listener for any event"; the payload
     // is validated by the schema above, so the listener takes `unknown`.
-    (socket as unknown as { on(event: string, listener: (...args: unknown[]) => void): void }).on(event, (payload, ack) =>
-      void listener(payload, ack),
+    (socket as unknown as { on(event: string, listener: (...args: unknown[]) => void): void }).on(
+      event,
+      (payload, ack) => void listener(payload, ack),
     );
   }
 
@@ -348,7 +366,10 @@ export class SocketService {
       const window = this.presenceRequests.get(shardId);
       this.presenceRequests.delete(shardId);
       if (window === undefined || window.joiners.size === 0) return;
-      this.io.to(roomOf(shardId)).except([...window.joiners]).emit('presence:requested', { shardId });
+      this.io
+        .to(roomOf(shardId))
+        .except([...window.joiners])
+        .emit('presence:requested', { shardId });
       // Still busy: keep throttling.
       this.openPresenceWindow(shardId);
     }, PRESENCE_REQUEST_WINDOW_MS);
@@ -467,7 +488,8 @@ export class SocketService {
     }
     const results = await Promise.allSettled(leaves);
     for (const r of results) {
-      if (r.status === 'rejected') this.log.warn({ err: r.reason }, 'leave during shutdown failed; the member will expire');
+      if (r.status === 'rejected')
+        this.log.warn({ err: r.reason }, 'leave during shutdown failed; the member will expire');
     }
     // io.close() would also close the HTTP server, which Fastify owns; close the engine and
     // the adapter only.

@@ -10,4 +10,13 @@ export {
   type RedisConnection,
   type RedisTarget,
 } from './redis-manager.js';
-export { shardKeys, openShardsKey, emptySinceKey, schedulerLockKey, lastScanKey, parseShardKey, type ShardKeys, type ShardKeyPart } from './keys.js';
+export {
+  shardKeys,
+  openShardsKey,
+  emptySinceKey,
+  schedulerLockKey,
+  lastScanKey,
+  parseShardKey,
+  type ShardKeys,
+  type ShardKeyPart,
+} from './keys.js';

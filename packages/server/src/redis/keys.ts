@@ -11,7 +11,8 @@ import { isShardId, type FileId, type ShardId } from '@tandem/protocol';
  * braces are a hash tag, so all keys of one shard map to one Redis Cluster slot and the
  * multi-key scripts work on a cluster.
  */
-export type ShardKeyPart = 'meta' | 'tree' | 'dirty' | 'members' | 'lock' | 'seq' | 'gen' | 'docbytes' | { doc: FileId };
+export type ShardKeyPart =
+  'meta' | 'tree' | 'dirty' | 'members' | 'lock' | 'seq' | 'gen' | 'docbytes' | { doc: FileId };
 
 export type ShardKeys = {
   meta: string;

@@ -47,7 +47,10 @@ export function createRedisConnection(
   if (nodes.length === 0) return new Redis(target.url, base);
   return new Cluster(
     nodes.map((n) => ({ host: n.host, port: n.port })),
-    { ...options.clusterOptions, redisOptions: { ...credentialsOf(target.url), ...base, ...options.clusterOptions?.redisOptions } },
+    {
+      ...options.clusterOptions,
+      redisOptions: { ...credentialsOf(target.url), ...base, ...options.clusterOptions?.redisOptions },
+    },
   );
 }
 

@@ -182,9 +182,13 @@ export class ShardCache {
       await sleep(waitMs);
       waitMs = Math.min(waitMs * 2, 100);
     }
-    throw new AppError(ErrorCode.SHARD_UNAVAILABLE, 'the shard is being loaded elsewhere and did not become ready; retry', {
-      details: { shardId },
-    });
+    throw new AppError(
+      ErrorCode.SHARD_UNAVAILABLE,
+      'the shard is being loaded elsewhere and did not become ready; retry',
+      {
+        details: { shardId },
+      },
+    );
   }
 
   private async populate(shardId: ShardId, k: ShardKeys): Promise<void> {
@@ -197,7 +201,8 @@ export class ShardCache {
         cause: error,
       });
     }
-    if (shard === null) throw new AppError(ErrorCode.SHARD_NOT_FOUND, 'no shard with this id', { details: { shardId } });
+    if (shard === null)
+      throw new AppError(ErrorCode.SHARD_NOT_FOUND, 'no shard with this id', { details: { shardId } });
     const started = Date.now();
     // Registered first, so the sweep can clean up after a populate that dies half-way.
     await this.redis.zadd(openShardsKey(this.deps.keyPrefix), Date.now(), shardId);
@@ -253,10 +258,17 @@ export class ShardCache {
   }
 
   /** Records what a sync wrote, so later loads of the meta show it. */
-  async setSynced(shardId: ShardId, lastSyncTimestamp: number, dependencies?: { dependencies: DependencyMap; devDependencies: DependencyMap }): Promise<void> {
+  async setSynced(
+    shardId: ShardId,
+    lastSyncTimestamp: number,
+    dependencies?: { dependencies: DependencyMap; devDependencies: DependencyMap },
+  ): Promise<void> {
     const k = this.keys(shardId);
     if (!(await this.isLoaded(shardId))) return;
-    const fields: Record<string, string> = { lastSyncTimestamp: String(lastSyncTimestamp), updatedAt: new Date().toISOString() };
+    const fields: Record<string, string> = {
+      lastSyncTimestamp: String(lastSyncTimestamp),
+      updatedAt: new Date().toISOString(),
+    };
     if (dependencies !== undefined) {
       fields['dependencies'] = JSON.stringify(dependencies.dependencies);
       fields['devDependencies'] = JSON.stringify(dependencies.devDependencies);

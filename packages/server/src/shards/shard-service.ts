@@ -62,14 +62,20 @@ export class ShardService {
 
   async create(principal: Principal, input: { templateId: string; name: string }): Promise<ShardDetail> {
     if (!principal.canCreate) {
-      throw new AppError(ErrorCode.FORBIDDEN, 'your token does not allow creating shards (needs role admin or create: true)');
+      throw new AppError(
+        ErrorCode.FORBIDDEN,
+        'your token does not allow creating shards (needs role admin or create: true)',
+      );
     }
     const template = this.deps.templates.get(input.templateId);
     if (template === undefined) {
       throw new AppError(ErrorCode.TEMPLATE_NOT_FOUND, `no template "${input.templateId}"; GET /templates lists them`);
     }
     if (Object.keys(template.files).length > this.deps.limits.maxFilesPerShard) {
-      throw new AppError(ErrorCode.TOO_MANY_FILES, `the template has more files than MAX_FILES_PER_SHARD (${this.deps.limits.maxFilesPerShard})`);
+      throw new AppError(
+        ErrorCode.TOO_MANY_FILES,
+        `the template has more files than MAX_FILES_PER_SHARD (${this.deps.limits.maxFilesPerShard})`,
+      );
     }
     const now = new Date();
     const files: StoredFile[] = Object.entries(template.files).map(([path, file]) => ({
@@ -110,7 +116,11 @@ export class ShardService {
     return { ...summaryFromMeta(shard), files: sortEntries(shard.files.map((f) => ({ id: f.id, path: f.path }))) };
   }
 
-  async readFile(principal: Principal, shardId: ShardId, rawPath: string): Promise<{ file: FileEntry; content: string }> {
+  async readFile(
+    principal: Principal,
+    shardId: ShardId,
+    rawPath: string,
+  ): Promise<{ file: FileEntry; content: string }> {
     assertAccess(principal, shardId, 'read');
     const path = this.canonical(rawPath);
     if (await this.deps.cache.isLoaded(shardId)) {
@@ -191,7 +201,11 @@ export class ShardService {
     });
   }
 
-  async deleteFile(principal: Principal, shardId: ShardId, rawPath: string): Promise<{ files: FileEntry[]; version: number }> {
+  async deleteFile(
+    principal: Principal,
+    shardId: ShardId,
+    rawPath: string,
+  ): Promise<{ files: FileEntry[]; version: number }> {
     assertAccess(principal, shardId, 'write');
     const path = this.canonical(rawPath);
     return this.transiently(shardId, async () => {
@@ -214,7 +228,11 @@ export class ShardService {
   // ---- realtime ----------------------------------------------------------------------------
 
   /** Adds a member and loads the shard if needed. On failure the member is removed again. */
-  async join(principal: Principal, shardId: ShardId, member: string): Promise<{ shard: ShardSummary; files: FileEntry[]; canWrite: boolean; version: number }> {
+  async join(
+    principal: Principal,
+    shardId: ShardId,
+    member: string,
+  ): Promise<{ shard: ShardSummary; files: FileEntry[]; canWrite: boolean; version: number }> {
     assertAccess(principal, shardId, 'read');
     // Member first, then load: an eviction that runs after this point sees the member and
     // backs off; one that ran before leaves nothing, and the load below starts afresh.
@@ -238,7 +256,12 @@ export class ShardService {
   }
 
   /** Yjs sync step 1 → step 2: what the client lacks, plus the server's state vector. */
-  async syncFile(principal: Principal, shardId: ShardId, fileId: FileId, stateVector: Uint8Array): Promise<FileSyncResult> {
+  async syncFile(
+    principal: Principal,
+    shardId: ShardId,
+    fileId: FileId,
+    stateVector: Uint8Array,
+  ): Promise<FileSyncResult> {
     assertAccess(principal, shardId, 'read');
     const updates = await this.fileUpdates(shardId, fileId);
     const merged = updates.length === 1 ? (updates[0] as Uint8Array) : Y.mergeUpdates(updates);
@@ -252,10 +275,19 @@ export class ShardService {
   }
 
   /** Validates and stores a Yjs update, then broadcasts it. The returned version means it is in Redis. */
-  async edit(principal: Principal, shardId: ShardId, fileId: FileId, update: Uint8Array, exceptSocketId?: string): Promise<number> {
+  async edit(
+    principal: Principal,
+    shardId: ShardId,
+    fileId: FileId,
+    update: Uint8Array,
+    exceptSocketId?: string,
+  ): Promise<number> {
     assertAccess(principal, shardId, 'write');
     if (update.byteLength > this.deps.limits.maxUpdateBytes) {
-      throw new AppError(ErrorCode.PAYLOAD_TOO_LARGE, `an update may hold at most ${this.deps.limits.maxUpdateBytes} bytes`);
+      throw new AppError(
+        ErrorCode.PAYLOAD_TOO_LARGE,
+        `an update may hold at most ${this.deps.limits.maxUpdateBytes} bytes`,
+      );
     }
     if (!isValidUpdate(update)) {
       throw new AppError(ErrorCode.UPDATE_MALFORMED, 'the update is not a valid Yjs update for a text file');
@@ -314,7 +346,8 @@ export class ShardService {
     } catch (error) {
       throw new AppError(ErrorCode.SHARD_UNAVAILABLE, 'the database is not reachable; retry', { cause: error });
     }
-    if (shard === null) throw new AppError(ErrorCode.SHARD_NOT_FOUND, 'no shard with this id', { details: { shardId } });
+    if (shard === null)
+      throw new AppError(ErrorCode.SHARD_NOT_FOUND, 'no shard with this id', { details: { shardId } });
     return shard;
   }
 }

@@ -118,7 +118,9 @@ export class SyncScheduler {
     // Oldest changes first, so a batch cut by the batch size never starves a shard.
     candidates.sort((a, b) => a.firstDirtyAt - b.firstDirtyAt);
     if (candidates.length > 0) {
-      summary.enqueuedJobs = await this.deps.queue.enqueue(candidates.map(({ shardId, evict }) => ({ shardId, evict })));
+      summary.enqueuedJobs = await this.deps.queue.enqueue(
+        candidates.map(({ shardId, evict }) => ({ shardId, evict })),
+      );
     }
     this.lastScan = summary;
     await this.deps.redis.set(

@@ -72,7 +72,9 @@ export async function syncShard(
   if (snapshot.files.length > 0) {
     const meta = await deps.repository.findMetaById(shardId);
     if (meta === null) {
-      throw new AppError(ErrorCode.SHARD_NOT_FOUND, 'the shard no longer exists in the database', { details: { shardId } });
+      throw new AppError(ErrorCode.SHARD_NOT_FOUND, 'the shard no longer exists in the database', {
+        details: { shardId },
+      });
     }
     const batch: SyncBatch = { shardId, lastSyncTimestamp: snapshot.seq, upserts: [], deletes: [] };
     const compact: CompactEntry[] = [];
@@ -93,7 +95,13 @@ export async function syncShard(
         batch.deletes.push({ id: file.id, version: file.version });
         continue;
       }
-      batch.upserts.push({ id: file.id, path: file.path, content: merged.text, ydocState: merged.state, version: file.version });
+      batch.upserts.push({
+        id: file.id,
+        path: file.path,
+        content: merged.text,
+        ydocState: merged.state,
+        version: file.version,
+      });
       if (file.path === 'package.json') {
         const dependencies = deps.dependenciesOf(merged.text);
         if (dependencies !== null) batch.dependencies = dependencies;
@@ -105,7 +113,12 @@ export async function syncShard(
       result.deleted = written.deleted;
     }
     result.version = snapshot.seq;
-    const outcome = await compactAfterCommit(deps, shardId, { timeMs: snapshotTimeMs, loadId: snapshot.loadId, seq: snapshot.seq }, compact);
+    const outcome = await compactAfterCommit(
+      deps,
+      shardId,
+      { timeMs: snapshotTimeMs, loadId: snapshot.loadId, seq: snapshot.seq },
+      compact,
+    );
     if (outcome.kind === 'compacted') {
       await deps.cache.setSynced(shardId, snapshot.seq, batch.dependencies);
       await deps.publishSaved({
@@ -118,7 +131,10 @@ export async function syncShard(
       // there are not the ones we just wrote, so no "saved" notice; COMPACT left every change
       // dirty above the committed watermark for the next sync.
       result.stale = true;
-      deps.logger.warn({ shardId, version: snapshot.seq }, 'shard left or was reloaded into the cache during its sync; its changes stay dirty for the next sync');
+      deps.logger.warn(
+        { shardId, version: snapshot.seq },
+        'shard left or was reloaded into the cache during its sync; its changes stay dirty for the next sync',
+      );
     }
   }
 
@@ -145,7 +161,10 @@ async function compactAfterCommit(
     const outcome = await deps.cache.compact(shardId, snapshot, entries);
     if (outcome.kind !== 'loading') return outcome;
     if (Date.now() > deadline) {
-      deps.logger.warn({ shardId }, 'a load of the shard did not finish while its sync waited to compact; leaving it dirty');
+      deps.logger.warn(
+        { shardId },
+        'a load of the shard did not finish while its sync waited to compact; leaving it dirty',
+      );
       return { kind: 'stale' };
     }
     await sleep(waitMs);

@@ -52,7 +52,10 @@ export function createSyncWorker(deps: {
   });
   const log = deps.logger.child({ module: 'sync-jobs' });
   worker.on('completed', (job: Job<SyncJobData, SyncJobResult>, result: SyncJobResult) => {
-    const durationMs = job.finishedOn !== undefined && job.processedOn !== undefined ? job.finishedOn - job.processedOn : result.durationMs;
+    const durationMs =
+      job.finishedOn !== undefined && job.processedOn !== undefined
+        ? job.finishedOn - job.processedOn
+        : result.durationMs;
     log.info({ jobId: job.id, ...result }, 'sync job completed');
     deps.events?.completed?.(result, durationMs);
   });

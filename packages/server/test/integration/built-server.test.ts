@@ -1,7 +1,13 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectClient, createShard, createTestDatabase, uniquePrefix, type TestDatabase } from '../support/test-app.js';
+import {
+  connectClient,
+  createShard,
+  createTestDatabase,
+  uniquePrefix,
+  type TestDatabase,
+} from '../support/test-app.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -12,7 +18,8 @@ describe('the built server (dist/)', () => {
   let server: ServerProcess;
 
   beforeAll(async () => {
-    if (!existsSync(DIST_MAIN)) throw new Error('packages/server/dist is missing: run `npm run build` first (npm test does)');
+    if (!existsSync(DIST_MAIN))
+      throw new Error('packages/server/dist is missing: run `npm run build` first (npm test does)');
     db = await createTestDatabase('sqlite');
     server = await startServerProcess({ prefix: uniquePrefix(), databaseUrl: db.url, entry: 'dist' });
   });
@@ -35,14 +42,18 @@ describe('the built server (dist/)', () => {
     }
     // The job publishes "saved" before it returns, and the worker logs its completion only after
     // BullMQ has recorded it in Redis: the log line may trail the notice by a moment.
-    const completed = await waitFor(() => {
-      const lines = server
-        .output()
-        .split('\n')
-        .filter((l) => l.includes('"msg":"sync job completed"'))
-        .map((l) => JSON.parse(l) as { threadId: number });
-      return lines.length > 0 ? lines : null;
-    }, 10_000, 'the sync job completion log');
+    const completed = await waitFor(
+      () => {
+        const lines = server
+          .output()
+          .split('\n')
+          .filter((l) => l.includes('"msg":"sync job completed"'))
+          .map((l) => JSON.parse(l) as { threadId: number });
+        return lines.length > 0 ? lines : null;
+      },
+      10_000,
+      'the sync job completion log',
+    );
     expect(completed.length).toBeGreaterThan(0);
     expect(completed.every((l) => l.threadId > 0)).toBe(true);
   });

@@ -127,10 +127,14 @@ describe('an instance killed with SIGKILL', () => {
     await waitFor(() => tb.toString().includes('after-failover;'), 10_000, 'edit after failover');
     for (const word of typed) expect(tb.toString()).toContain(word);
     // The dead instance's member expires (TTL 2 s); the reconnected one and the observer stay.
-    await waitFor(async () => {
-      await redis.zremrangebyscore(members, '-inf', Date.now());
-      return (await redis.zcard(members)) === 2;
-    }, 10_000, 'dead member expired');
+    await waitFor(
+      async () => {
+        await redis.zremrangebyscore(members, '-inf', Date.now());
+        return (await redis.zcard(members)) === 2;
+      },
+      10_000,
+      'dead member expired',
+    );
   });
 });
 
@@ -174,10 +178,18 @@ describe('Redis losing every key of the app', () => {
 
     tb.insert(tb.length, ';after-the-loss');
     await sb.flushed();
-    await waitFor(async () => {
-      const res = await server.app.shards.readFile(await server.app.auth.verify(await adminToken()), shardId, 'index.html');
-      return res.content.includes('acked-then-lost;') && res.content.includes(';after-the-loss');
-    }, 10_000, 'server text restored from the clients');
+    await waitFor(
+      async () => {
+        const res = await server.app.shards.readFile(
+          await server.app.auth.verify(await adminToken()),
+          shardId,
+          'index.html',
+        );
+        return res.content.includes('acked-then-lost;') && res.content.includes(';after-the-loss');
+      },
+      10_000,
+      'server text restored from the clients',
+    );
     await waitFor(() => ta.toString() === tb.toString(), 5000, 'clients converge');
     await server.app.flush(shardId);
     const stored = await server.app.repository.findById(shardId);

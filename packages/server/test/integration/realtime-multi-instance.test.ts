@@ -15,7 +15,11 @@ describe('realtime across three instances', () => {
     const sessions = await Promise.all([0, 1, 2].map(async (i) => (await client(i)).join(shardId)));
     const texts = await Promise.all(sessions.map((s) => s.openFile('index.html')));
     texts[0]!.insert(0, '<!-- hello from instance 0 -->\n');
-    await waitFor(() => texts.every((t) => t.toString().startsWith('<!-- hello from instance 0 -->')), 5000, 'edit fan-out');
+    await waitFor(
+      () => texts.every((t) => t.toString().startsWith('<!-- hello from instance 0 -->')),
+      5000,
+      'edit fan-out',
+    );
   });
 
   it('concurrent typing at random positions converges, keeping every character', async () => {

@@ -62,7 +62,11 @@ describe('presence', () => {
     const shardId = await createShard(apps[0]!.url);
     const victim = await session(shardId, 0);
     victim.setPresence({ user: { name: 'victim', color: '#111' } });
-    const raw = io(apps[0]!.url, { transports: ['websocket'], auth: { token: await adminToken() }, reconnection: false });
+    const raw = io(apps[0]!.url, {
+      transports: ['websocket'],
+      auth: { token: await adminToken() },
+      reconnection: false,
+    });
     try {
       await new Promise<void>((resolve) => raw.once('connect', () => resolve()));
       expect(((await raw.timeout(5000).emitWithAck('shard:join', { shardId })) as Ack<unknown>).ok).toBe(true);

@@ -40,7 +40,11 @@ describe('bad input on sockets', () => {
   });
 
   async function connect(token: string | undefined): Promise<Raw> {
-    const socket = io(server.url, { transports: ['websocket'], auth: token === undefined ? {} : { token }, reconnection: false });
+    const socket = io(server.url, {
+      transports: ['websocket'],
+      auth: token === undefined ? {} : { token },
+      reconnection: false,
+    });
     sockets.push(socket);
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', () => resolve());
@@ -90,30 +94,66 @@ describe('bad input on sockets', () => {
     tiny.getText('content').insert(0, 'x');
     const good = Y.encodeStateAsUpdate(tiny);
 
-    expect(codeOf(await call(socket, 'file:edit', { shardId, fileId: file.id, update: new Uint8Array([1, 2, 3, 250, 7]) }))).toBe('UPDATE_MALFORMED');
-    expect(codeOf(await call(socket, 'file:edit', { shardId, fileId: file.id, update: new Uint8Array(5000) }))).toBe('PAYLOAD_TOO_LARGE');
-    expect(codeOf(await call(socket, 'file:edit', { shardId, fileId: file.id, update: 'not bytes' }))).toBe('VALIDATION_FAILED');
-    expect(codeOf(await call(socket, 'file:edit', { shardId, fileId: 'nope', update: good }))).toBe('VALIDATION_FAILED');
-    expect(codeOf(await call(socket, 'file:edit', { shardId, fileId: 'AAAAAAAAAAAAAAAA', update: good }))).toBe('FILE_NOT_FOUND');
+    expect(
+      codeOf(await call(socket, 'file:edit', { shardId, fileId: file.id, update: new Uint8Array([1, 2, 3, 250, 7]) })),
+    ).toBe('UPDATE_MALFORMED');
+    expect(codeOf(await call(socket, 'file:edit', { shardId, fileId: file.id, update: new Uint8Array(5000) }))).toBe(
+      'PAYLOAD_TOO_LARGE',
+    );
+    expect(codeOf(await call(socket, 'file:edit', { shardId, fileId: file.id, update: 'not bytes' }))).toBe(
+      'VALIDATION_FAILED',
+    );
+    expect(codeOf(await call(socket, 'file:edit', { shardId, fileId: 'nope', update: good }))).toBe(
+      'VALIDATION_FAILED',
+    );
+    expect(codeOf(await call(socket, 'file:edit', { shardId, fileId: 'AAAAAAAAAAAAAAAA', update: good }))).toBe(
+      'FILE_NOT_FOUND',
+    );
     expect(codeOf(await call(socket, 'file:edit', null))).toBe('VALIDATION_FAILED');
-    expect(codeOf(await call(socket, 'file:edit', { shardId, fileId: file.id, update: good, extra: 1 }))).toBe('VALIDATION_FAILED');
+    expect(codeOf(await call(socket, 'file:edit', { shardId, fileId: file.id, update: good, extra: 1 }))).toBe(
+      'VALIDATION_FAILED',
+    );
     const otherMap = new Y.Doc();
     otherMap.getMap('evil').set('k', 'v');
-    expect(codeOf(await call(socket, 'file:edit', { shardId, fileId: file.id, update: Y.encodeStateAsUpdate(otherMap) }))).toBe('UPDATE_MALFORMED');
-    for (const path of ['../escape.js', '/etc/passwd', 'a\u0000b', '%2e%2e/x', 'a\\b', 'x/'.repeat(40) + 'f', 'y'.repeat(600)]) {
+    expect(
+      codeOf(await call(socket, 'file:edit', { shardId, fileId: file.id, update: Y.encodeStateAsUpdate(otherMap) })),
+    ).toBe('UPDATE_MALFORMED');
+    for (const path of [
+      '../escape.js',
+      '/etc/passwd',
+      'a\u0000b',
+      '%2e%2e/x',
+      'a\\b',
+      'x/'.repeat(40) + 'f',
+      'y'.repeat(600),
+    ]) {
       expect(codeOf(await call(socket, 'file:create', { shardId, path }))).toBe('PATH_INVALID');
     }
-    expect(codeOf(await call(socket, 'file:rename', { shardId, from: 'index.html', to: '../index.html' }))).toBe('PATH_INVALID');
-    expect(codeOf(await call(socket, 'file:rename', { shardId, from: 'index.html', to: 'SRC/Main.js' }))).toBe('FILE_EXISTS');
-    expect(codeOf(await call(socket, 'file:rename', { shardId, from: 'index.html', to: 'src/main.js/x.html' }))).toBe('FILE_EXISTS');
+    expect(codeOf(await call(socket, 'file:rename', { shardId, from: 'index.html', to: '../index.html' }))).toBe(
+      'PATH_INVALID',
+    );
+    expect(codeOf(await call(socket, 'file:rename', { shardId, from: 'index.html', to: 'SRC/Main.js' }))).toBe(
+      'FILE_EXISTS',
+    );
+    expect(codeOf(await call(socket, 'file:rename', { shardId, from: 'index.html', to: 'src/main.js/x.html' }))).toBe(
+      'FILE_EXISTS',
+    );
     expect(codeOf(await call(socket, 'file:create', { shardId, path: 'Index.html' }))).toBe('FILE_EXISTS');
     expect(codeOf(await call(socket, 'file:delete', { shardId, path: 'missing.txt' }))).toBe('FILE_NOT_FOUND');
-    expect(codeOf(await call(socket, 'presence:update', { shardId, update: new Uint8Array([9, 9, 9]) }))).toBe('UPDATE_MALFORMED');
+    expect(codeOf(await call(socket, 'presence:update', { shardId, update: new Uint8Array([9, 9, 9]) }))).toBe(
+      'UPDATE_MALFORMED',
+    );
     expect(codeOf(await call(socket, 'no:such-event', {}))).toBe('NOT_FOUND');
-    expect(codeOf(await call(socket, 'file:sync', { shardId, fileId: file.id, stateVector: new Uint8Array([255, 255, 255]) }))).toBe('UPDATE_MALFORMED');
+    expect(
+      codeOf(
+        await call(socket, 'file:sync', { shardId, fileId: file.id, stateVector: new Uint8Array([255, 255, 255]) }),
+      ),
+    ).toBe('UPDATE_MALFORMED');
 
     expect(await fileText('index.html')).toBe(before);
-    const tree = await fetch(`${server.url}/shards/${shardId}`, { headers: { authorization: `Bearer ${await adminToken()}` } });
+    const tree = await fetch(`${server.url}/shards/${shardId}`, {
+      headers: { authorization: `Bearer ${await adminToken()}` },
+    });
     const paths = ((await tree.json()) as { shard: { files: Array<{ path: string }> } }).shard.files.map((f) => f.path);
     expect(paths).toContain('index.html');
     expect(paths.some((p) => p.includes('escape') || p.includes('passwd'))).toBe(false);
@@ -121,10 +161,14 @@ describe('bad input on sockets', () => {
 
   it('refuses unknown shards, shards outside the token and events before joining', async () => {
     const socket = await connect(await tokenFor({ shards: { [shardId]: 'write' } }));
-    expect(codeOf(await call(socket, 'shard:join', { shardId: '00000000-0000-4000-8000-000000000000' }))).toBe('FORBIDDEN');
+    expect(codeOf(await call(socket, 'shard:join', { shardId: '00000000-0000-4000-8000-000000000000' }))).toBe(
+      'FORBIDDEN',
+    );
     expect(codeOf(await call(socket, 'shard:join', { shardId: 'not-a-uuid' }))).toBe('VALIDATION_FAILED');
     const admin = await connect(await adminToken());
-    expect(codeOf(await call(admin, 'shard:join', { shardId: '00000000-0000-4000-8000-000000000000' }))).toBe('SHARD_NOT_FOUND');
+    expect(codeOf(await call(admin, 'shard:join', { shardId: '00000000-0000-4000-8000-000000000000' }))).toBe(
+      'SHARD_NOT_FOUND',
+    );
     expect(codeOf(await call(socket, 'file:create', { shardId, path: 'x.js' }))).toBe('NOT_JOINED');
   });
 
@@ -136,7 +180,9 @@ describe('bad input on sockets', () => {
     d.getText('content').insert(0, 'viewer was here');
     const sync = await call(socket, 'file:sync', { shardId, fileId: file.id, stateVector: Y.encodeStateVector(d) });
     expect(sync.ok).toBe(true);
-    expect(codeOf(await call(socket, 'file:edit', { shardId, fileId: file.id, update: Y.encodeStateAsUpdate(d) }))).toBe('READ_ONLY');
+    expect(
+      codeOf(await call(socket, 'file:edit', { shardId, fileId: file.id, update: Y.encodeStateAsUpdate(d) })),
+    ).toBe('READ_ONLY');
     expect(codeOf(await call(socket, 'file:create', { shardId, path: 'viewer.js' }))).toBe('READ_ONLY');
     expect(codeOf(await call(socket, 'file:rename', { shardId, from: 'index.html', to: 'x.html' }))).toBe('READ_ONLY');
     expect(codeOf(await call(socket, 'file:delete', { shardId, path: 'index.html' }))).toBe('READ_ONLY');
@@ -145,9 +191,7 @@ describe('bad input on sockets', () => {
 
   it('rate-limits a flood without hurting the connection or other users', async () => {
     const { socket } = await joined();
-    const acks = await Promise.all(
-      Array.from({ length: 200 }, () => call(socket, 'shard:join', { shardId })),
-    );
+    const acks = await Promise.all(Array.from({ length: 200 }, () => call(socket, 'shard:join', { shardId })));
     const limited = acks.filter((a) => !a.ok && a.error.code === 'RATE_LIMITED').length;
     expect(limited).toBeGreaterThan(100);
     // The burst (40) minus the join above, give or take a refill during the burst.

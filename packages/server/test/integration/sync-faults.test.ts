@@ -70,16 +70,29 @@ describe('a database outage', () => {
     await session.flushed(10_000);
     expect(session.status).toBe('live');
     // Syncs fail and are retried with backoff.
-    await waitFor(async () => {
-      const failed = await server.app.queue.queue.getJobs(['delayed', 'active', 'waiting', 'failed']);
-      return failed.some((j) => j.attemptsMade >= 2);
-    }, 20_000, 'retries');
+    await waitFor(
+      async () => {
+        const failed = await server.app.queue.queue.getJobs(['delayed', 'active', 'waiting', 'failed']);
+        return failed.some((j) => j.attemptsMade >= 2);
+      },
+      20_000,
+      'retries',
+    );
     // The backlog shows in the metrics an operator alerts on.
-    await waitFor(async () => {
-      const body = await (await fetch(`${server.url}/metrics`)).text();
-      const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(body)?.[1] ?? 'NaN');
-      return value('tandem_unsynced_updates') >= 20 && value('tandem_unsynced_files') >= 1 && value('tandem_sync_lag_seconds') > 0 && value('tandem_unsynced_bytes') > 0;
-    }, 10_000, 'backlog metrics');
+    await waitFor(
+      async () => {
+        const body = await (await fetch(`${server.url}/metrics`)).text();
+        const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(body)?.[1] ?? 'NaN');
+        return (
+          value('tandem_unsynced_updates') >= 20 &&
+          value('tandem_unsynced_files') >= 1 &&
+          value('tandem_sync_lag_seconds') > 0 &&
+          value('tandem_unsynced_bytes') > 0
+        );
+      },
+      10_000,
+      'backlog metrics',
+    );
     // Everyone leaves: past the grace period the shard is still cached, because it is not flushed.
     await c.leave(shardId);
     await new Promise((r) => setTimeout(r, 1500));
@@ -87,9 +100,17 @@ describe('a database outage', () => {
     expect(await redis.zcard(`${prefix}:shard:{${shardId}}:dirty`)).toBeGreaterThan(0);
 
     pgProxy.resume();
-    await waitFor(async () => (await storedContent(db.url, shardId, 'src/main.js'))?.includes('during-outage-19;'), 30_000, 'flush after outage');
+    await waitFor(
+      async () => (await storedContent(db.url, shardId, 'src/main.js'))?.includes('during-outage-19;'),
+      30_000,
+      'flush after outage',
+    );
     expect(await storedContent(db.url, shardId, 'src/main.js')).toBe(text.toString());
-    await waitFor(async () => (await redis.exists(`${prefix}:shard:{${shardId}}:meta`)) === 0, 30_000, 'eviction after flush');
+    await waitFor(
+      async () => (await redis.exists(`${prefix}:shard:{${shardId}}:meta`)) === 0,
+      30_000,
+      'eviction after flush',
+    );
   });
 });
 
@@ -131,7 +152,10 @@ describe('a sync worker killed in the middle of a job', () => {
     try {
       text.insert(0, '<!-- written while the worker dies -->');
       await session.flushed();
-      const queue = new Queue(SYNC_QUEUE_NAME, { connection: createTestRedis(), prefix: bullPrefix(prefix, TEST_REDIS_CLUSTER_NODES !== undefined) });
+      const queue = new Queue(SYNC_QUEUE_NAME, {
+        connection: createTestRedis(),
+        prefix: bullPrefix(prefix, TEST_REDIS_CLUSTER_NODES !== undefined),
+      });
       try {
         await waitFor(async () => (await queue.getActiveCount()) > 0, 20_000, 'job active');
         await worker.kill('SIGKILL');
@@ -145,13 +169,17 @@ describe('a sync worker killed in the middle of a job', () => {
     }
     replacement = await startServerProcess({ prefix, databaseUrl: db.url, args: ['--role', 'worker'], env: workerEnv });
     await waitFor(
-      async () => (await storedContent(db.url, shardId, 'index.html'))?.includes('<!-- written while the worker dies -->'),
+      async () =>
+        (await storedContent(db.url, shardId, 'index.html'))?.includes('<!-- written while the worker dies -->'),
       30_000,
       'job re-run after stall',
     );
     expect(await storedContent(db.url, shardId, 'index.html')).toBe(text.toString());
     const stalledLog = /stalled|moved to wait/i.test(replacement.output());
-    const queue = new Queue(SYNC_QUEUE_NAME, { connection: createTestRedis(), prefix: bullPrefix(prefix, TEST_REDIS_CLUSTER_NODES !== undefined) });
+    const queue = new Queue(SYNC_QUEUE_NAME, {
+      connection: createTestRedis(),
+      prefix: bullPrefix(prefix, TEST_REDIS_CLUSTER_NODES !== undefined),
+    });
     try {
       const done = await queue.getCompleted();
       expect(done.some((j) => j.stalledCounter >= 1) || stalledLog).toBe(true);

@@ -7,7 +7,13 @@ import { TEST_REDIS_CLUSTER_NODES, TEST_REDIS_URL } from './services.js';
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 
 /** A Tandem server in its own process (so a test can kill -9 it). */
-export type ServerProcess = { child: ChildProcess; url: string; port: number; output: () => string; kill(signal?: NodeJS.Signals): Promise<number | null> };
+export type ServerProcess = {
+  child: ChildProcess;
+  url: string;
+  port: number;
+  output: () => string;
+  kill(signal?: NodeJS.Signals): Promise<number | null>;
+};
 
 export async function startServerProcess(options: {
   prefix: string;
@@ -21,31 +27,27 @@ export async function startServerProcess(options: {
     options.entry === 'dist'
       ? ['packages/server/dist/main.js']
       : ['--conditions=source', '--import', 'tsx', 'packages/server/src/main.ts'];
-  const child = spawn(
-    process.execPath,
-    [...entry, 'serve', ...(options.args ?? [])],
-    {
-      cwd: REPO_ROOT,
-      env: {
-        PATH: process.env['PATH'] ?? '',
-        PORT: '0',
-        HOST: '127.0.0.1',
-        REDIS_URL: TEST_REDIS_URL,
-        REDIS_KEY_PREFIX: options.prefix,
-        DATABASE_URL: options.databaseUrl,
-        AUTH_JWT_SECRET: TEST_JWT_SECRET,
-        LOG_LEVEL: 'info',
-        WEB_ENABLED: 'false',
-        CACHE_MEMBER_TTL_MS: '2000',
-        CACHE_HEARTBEAT_MS: '500',
-        CACHE_EVICT_GRACE_MS: '200',
-        SYNC_INTERVAL_MS: '200',
-        ...(TEST_REDIS_CLUSTER_NODES === undefined ? {} : { REDIS_CLUSTER_NODES: TEST_REDIS_CLUSTER_NODES }),
-        ...options.env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+  const child = spawn(process.execPath, [...entry, 'serve', ...(options.args ?? [])], {
+    cwd: REPO_ROOT,
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      REDIS_URL: TEST_REDIS_URL,
+      REDIS_KEY_PREFIX: options.prefix,
+      DATABASE_URL: options.databaseUrl,
+      AUTH_JWT_SECRET: TEST_JWT_SECRET,
+      LOG_LEVEL: 'info',
+      WEB_ENABLED: 'false',
+      CACHE_MEMBER_TTL_MS: '2000',
+      CACHE_HEARTBEAT_MS: '500',
+      CACHE_EVICT_GRACE_MS: '200',
+      SYNC_INTERVAL_MS: '200',
+      ...(TEST_REDIS_CLUSTER_NODES === undefined ? {} : { REDIS_CLUSTER_NODES: TEST_REDIS_CLUSTER_NODES }),
+      ...options.env,
     },
-  );
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));

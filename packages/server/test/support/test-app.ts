@@ -28,7 +28,11 @@ export type TestDatabase = { url: string; kind: 'sqlite' | 'postgres'; drop(): P
 export async function createTestDatabase(kind: 'sqlite' | 'postgres'): Promise<TestDatabase> {
   if (kind === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'tandem-test-'));
-    return { kind, url: `sqlite:${join(dir, 'db.sqlite')}`, drop: async () => rmSync(dir, { recursive: true, force: true }) };
+    return {
+      kind,
+      url: `sqlite:${join(dir, 'db.sqlite')}`,
+      drop: async () => rmSync(dir, { recursive: true, force: true }),
+    };
   }
   const schema = `test_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
   const client = new pg.Client({ connectionString: TEST_POSTGRES_URL });
@@ -76,7 +80,10 @@ export type RunningApp = { app: App; url: string; port: number; config: Config }
 /** Starts a real app on port 0 against the test Redis and the given database. */
 export async function startTestApp(options: TestAppOptions): Promise<RunningApp> {
   const config = testConfig(options.prefix, options.databaseUrl, options.env);
-  const logger = pino({ level: options.logs === undefined ? 'error' : 'debug' }, options.logs?.stream ?? process.stderr);
+  const logger = pino(
+    { level: options.logs === undefined ? 'error' : 'debug' },
+    options.logs?.stream ?? process.stderr,
+  );
   const app = await createApp(config, logger, { templates: testTemplates(), ...options });
   const { port, url } = await app.start();
   return { app, url, port, config };
@@ -129,7 +136,11 @@ export async function createShard(url: string, templateId = 'vanilla', name = 't
 
 /** A connected SDK client; closed by the returned `close`. */
 export async function connectClient(url: string, token?: string): Promise<TandemClient> {
-  const client = new TandemClient({ url, token: token ?? (await adminToken()), socketOptions: { reconnectionDelay: 50, reconnectionDelayMax: 200 } });
+  const client = new TandemClient({
+    url,
+    token: token ?? (await adminToken()),
+    socketOptions: { reconnectionDelay: 50, reconnectionDelayMax: 200 },
+  });
   await client.connected();
   return client;
 }

@@ -4,7 +4,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
  * Polls `check` until it returns a truthy value (or stops throwing), then returns it. Fails with
  * the last error or a message naming `what` after `timeoutMs`. Tests synchronise on state, not sleeps.
  */
-export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 10_000, what = 'condition'): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  check: () => T | Promise<T>,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   let delay = 5;
