@@ -85,11 +85,9 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     void reply.status(status).send({ error: appError.toBody() });
   });
   app.setNotFoundHandler((request, reply) => {
-    void reply
-      .status(404)
-      .send({
-        error: { code: ErrorCode.NOT_FOUND, message: `no route ${request.method} ${request.url.split('?')[0]}` },
-      });
+    void reply.status(404).send({
+      error: { code: ErrorCode.NOT_FOUND, message: `no route ${request.method} ${request.url.split('?')[0]}` },
+    });
   });
 
   app.addHook('onRequest', async (request) => {
