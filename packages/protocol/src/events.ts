@@ -41,6 +41,23 @@ export type ClientToServerEvents = {
   'presence:update': (payload: PresenceUpdatePayload, ack?: AckFn<null>) => void;
 };
 
+/** The name of every client event, in the order of the event map. */
+export const CLIENT_EVENT_NAMES = [
+  'shard:join',
+  'shard:leave',
+  'file:sync',
+  'file:edit',
+  'file:create',
+  'file:rename',
+  'file:delete',
+  'presence:update',
+] as const satisfies ReadonlyArray<keyof ClientToServerEvents>;
+
+// Fails to compile, naming the event, when one is added to the map but not to the list above.
+type UnlistedClientEvent = Exclude<keyof ClientToServerEvents, (typeof CLIENT_EVENT_NAMES)[number]>;
+const everyClientEventListed: [UnlistedClientEvent] extends [never] ? true : UnlistedClientEvent = true;
+void everyClientEventListed;
+
 /** Notices the server sends; past tense `noun:verb`. */
 export type ServerToClientEvents = {
   /** Someone applied a Yjs update to a file. */

@@ -3,6 +3,7 @@ import { Server, type Socket } from 'socket.io';
 import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import type { Cluster, Redis } from 'ioredis';
 import {
+  CLIENT_EVENT_NAMES,
   ErrorCode,
   FileCreatePayload,
   FileDeletePayload,
@@ -522,13 +523,4 @@ const PRESENCE_REQUEST_WINDOW_MS = 250;
 /** Longest delay setTimeout accepts. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-const KNOWN_EVENTS = new Set<string>([
-  'shard:join',
-  'shard:leave',
-  'file:sync',
-  'file:edit',
-  'file:create',
-  'file:rename',
-  'file:delete',
-  'presence:update',
-]);
+const KNOWN_EVENTS: ReadonlySet<string> = new Set(CLIENT_EVENT_NAMES);

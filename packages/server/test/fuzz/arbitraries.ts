@@ -4,6 +4,7 @@
  */
 import fc from 'fast-check';
 import * as Y from 'yjs';
+import { CLIENT_EVENT_NAMES } from '@tandem/protocol';
 
 /**
  * How many cases a fuzz property runs: FUZZ_RUNS, else `fallback` (small, for `npm test`). FUZZ_RUNS
@@ -264,16 +265,8 @@ export const updateBytes: fc.Arbitrary<Uint8Array> = fc.oneof(
 
 // ---- socket events -------------------------------------------------------------------------------
 
-export const SOCKET_EVENTS = [
-  'shard:join',
-  'shard:leave',
-  'file:sync',
-  'file:edit',
-  'file:create',
-  'file:rename',
-  'file:delete',
-  'presence:update',
-] as const;
+/** The real client events (the fuzzer also sends junk names). */
+export const SOCKET_EVENTS = CLIENT_EVENT_NAMES;
 
 /** What the socket fuzzer knows about the server: shard ids and file ids it may aim at. */
 export type SocketTargets = {
