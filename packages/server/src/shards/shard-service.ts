@@ -217,12 +217,35 @@ export class ShardService {
 
   /** The whole shard as a zip archive of its current text. */
   async zip(principal: Principal, shardId: ShardId): Promise<{ name: string; bytes: Uint8Array }> {
-    const shard = await this.get(principal, shardId);
+    assertAccess(principal, shardId, 'read');
+    const { name, files } = await this.contents(shardId);
     const entries: Record<string, Uint8Array> = {};
-    for (const file of shard.files) {
-      entries[file.path] = strToU8((await this.readFile(principal, shardId, file.path)).content);
+    for (const file of files) entries[file.path] = strToU8(file.content);
+    return { name, bytes: zipSync(entries, { level: 6 }) };
+  }
+
+  /**
+   * The text of every file: from the cache when the shard is open, else from the database —
+   * one read of the tree or of the stored shard, not one per file.
+   */
+  private async contents(shardId: ShardId): Promise<{ name: string; files: Array<{ path: string; content: string }> }> {
+    const cached = await this.deps.cache.meta(shardId);
+    if (cached !== null) {
+      const files: Array<{ path: string; content: string }> = [];
+      let complete = true;
+      for (const file of await this.deps.cache.tree(shardId)) {
+        const updates = await this.deps.cache.updates(shardId, file.id);
+        // Evicted while we read: the database holds everything, read it there.
+        if (updates.length === 0) {
+          complete = false;
+          break;
+        }
+        files.push({ path: file.path, content: textFromUpdates(updates) });
+      }
+      if (complete && (await this.deps.cache.isLoaded(shardId))) return { name: cached.name, files };
     }
-    return { name: shard.name, bytes: zipSync(entries, { level: 6 }) };
+    const shard = await this.findOrThrow(shardId);
+    return { name: shard.name, files: shard.files.map((f) => ({ path: f.path, content: f.content })) };
   }
 
   // ---- realtime ----------------------------------------------------------------------------
