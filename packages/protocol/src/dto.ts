@@ -1,5 +1,8 @@
 import type { FileId, ShardId } from './ids.js';
 
+/** The name of the Y.Text that holds a file's content in its Yjs document, on every side. */
+export const TEXT_NAME = 'content';
+
 /** Pinned package versions, name → exact version. */
 export type DependencyMap = Record<string, string>;
 
@@ -62,6 +65,12 @@ export type FileSyncResult = {
   update: Uint8Array;
   /** The server's state vector, so the client can send what the server lacks. */
   stateVector: Uint8Array;
+  /**
+   * The shard clock when the server read the file: at least the version of every update it
+   * holds for it. A client whose edit's ack was lost uses it in place of that edit's version:
+   * once `shard:saved` reaches it, the edit is in the database.
+   */
+  version: number;
 };
 
 /** A tree change as broadcast to the room. */

@@ -61,6 +61,23 @@ export type ErrorBody = {
  */
 export type Ack<T> = { ok: true; data: T } | { ok: false; error: ErrorBody };
 
+/**
+ * Refusals that say "not now" rather than "never": the request may succeed if sent again later
+ * (after a backoff, a rejoin or a reconnect). Every other code is final for that request.
+ */
+export const RETRYABLE_ERROR_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  ErrorCode.RATE_LIMITED,
+  ErrorCode.SHARD_UNAVAILABLE,
+  ErrorCode.UNAVAILABLE,
+  ErrorCode.INTERNAL,
+  ErrorCode.NOT_JOINED,
+]);
+
+/** True when a refusal with this code may succeed if the request is sent again later. */
+export function isRetryableError(code: string): boolean {
+  return RETRYABLE_ERROR_CODES.has(code as ErrorCode);
+}
+
 /** True when `value` is one of the published error codes. */
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && Object.hasOwn(ErrorCode, value);

@@ -66,8 +66,13 @@ export type ServerToClientEvents = {
   'tree:changed': (event: { shardId: ShardId; change: TreeChange; version: number }) => void;
   /** Awareness of other collaborators changed (a y-protocols awareness update, coalesced per tick). */
   'presence:updated': (event: { shardId: ShardId; update: Uint8Array }) => void;
-  /** Someone joined: send your full local awareness state (presence:update) so they see you. */
-  'presence:requested': (event: { shardId: ShardId }) => void;
+  /**
+   * Someone joined (or the members of a dead instance expired): send your full local awareness
+   * state (presence:update) so they see you. `version` is the shard clock at that moment: a client
+   * that has not seen every version up to it (as `file:edited`, `tree:changed` or its own acks)
+   * missed a notice and must rejoin (see docs/protocol.md, "Gaps").
+   */
+  'presence:requested': (event: { shardId: ShardId; version: number }) => void;
   /** The database now holds each listed file at least up to the given version. */
   'shard:saved': (event: { shardId: ShardId; version: number; files: Array<{ id: FileId; version: number }> }) => void;
   /**

@@ -91,3 +91,11 @@ export function parentOf(path: string): string {
 export function isInside(path: string, folder: string): boolean {
   return path === folder || path.startsWith(`${folder}/`);
 }
+
+/**
+ * The order of paths in every file tree the server and the SDK return: by UTF-16 code units,
+ * like a plain `<` on strings (so `B.js` comes before `a.js`).
+ */
+export function comparePaths(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

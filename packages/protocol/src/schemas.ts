@@ -9,6 +9,12 @@ import { isFileId, isShardId, type FileId, type ShardId } from './ids.js';
 const shardId = z.custom<ShardId>(isShardId, 'must be a shard id (a lowercase UUID)');
 const fileId = z.custom<FileId>(isFileId, 'must be a file id (8 to 64 characters of A-Z a-z 0-9 _ -)');
 const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'must be binary (Uint8Array / Buffer)');
+/**
+ * A client-chosen idempotency key for a tree operation (8 to 64 url-safe characters). The server
+ * remembers the outcome of each operation id for a while: the same id sent again (a retry after a
+ * lost ack, a replay after reconnecting) returns the first outcome instead of applying it twice.
+ */
+const opId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, 'must be 8 to 64 characters of A-Z a-z 0-9 _ -');
 
 export const JoinPayload = z.strictObject({ shardId });
 export const LeavePayload = z.strictObject({ shardId });
@@ -18,9 +24,16 @@ export const FileCreatePayload = z.strictObject({
   shardId,
   path: z.string(),
   content: z.string().optional(),
+  /**
+   * The id the new file gets, chosen by the client (a file created offline is opened and typed
+   * into before the server knows it). Refused with FILE_EXISTS when the shard has or had a file
+   * with this id. Default: the server picks one.
+   */
+  fileId: fileId.optional(),
+  opId: opId.optional(),
 });
-export const FileRenamePayload = z.strictObject({ shardId, from: z.string(), to: z.string() });
-export const FileDeletePayload = z.strictObject({ shardId, path: z.string() });
+export const FileRenamePayload = z.strictObject({ shardId, from: z.string(), to: z.string(), opId: opId.optional() });
+export const FileDeletePayload = z.strictObject({ shardId, path: z.string(), opId: opId.optional() });
 export const PresenceUpdatePayload = z.strictObject({ shardId, update: bytes });
 
 export const CreateShardBody = z.strictObject({

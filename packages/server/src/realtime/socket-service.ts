@@ -79,7 +79,10 @@ export class SocketService {
   /** Per user id: the sockets this instance holds for that user (the connection cap). */
   private readonly userSockets = new Map<string, Set<string>>();
   /** Per shard: the open presence-request window and the sockets that joined during it. */
-  private readonly presenceRequests = new Map<ShardId, { joiners: Set<string>; timer: NodeJS.Timeout }>();
+  private readonly presenceRequests = new Map<
+    ShardId,
+    { joiners: Set<string>; version: number; timer: NodeJS.Timeout }
+  >();
 
   constructor(private readonly deps: SocketServiceDeps) {
     this.log = deps.logger.child({ module: 'realtime' });
@@ -241,7 +244,7 @@ export class SocketService {
       }
       socket.data.joined.add(shardId);
       this.addLocal(shardId, socket.id);
-      this.requestPresence(shardId, socket.id);
+      this.requestPresence(shardId, socket.id, result.version);
       return result;
     });
     this.handle(socket, 'shard:leave', LeavePayload, async ({ shardId }) => {
@@ -352,17 +355,18 @@ export class SocketService {
    * one request per join would let anyone who may read a shard flood joins (each within their own
    * limit) until every collaborator's edits are refused with RATE_LIMITED.
    */
-  private requestPresence(shardId: ShardId, joinerId: string): void {
+  private requestPresence(shardId: ShardId, joinerId: string, version: number): void {
     const open = this.presenceRequests.get(shardId);
     if (open !== undefined) {
       open.joiners.add(joinerId);
+      open.version = Math.max(open.version, version);
       return;
     }
-    this.io.to(roomOf(shardId)).except(joinerId).emit('presence:requested', { shardId });
-    this.openPresenceWindow(shardId);
+    this.io.to(roomOf(shardId)).except(joinerId).emit('presence:requested', { shardId, version });
+    this.openPresenceWindow(shardId, version);
   }
 
-  private openPresenceWindow(shardId: ShardId): void {
+  private openPresenceWindow(shardId: ShardId, version: number): void {
     const timer = setTimeout(() => {
       const window = this.presenceRequests.get(shardId);
       this.presenceRequests.delete(shardId);
@@ -370,12 +374,12 @@ export class SocketService {
       this.io
         .to(roomOf(shardId))
         .except([...window.joiners])
-        .emit('presence:requested', { shardId });
+        .emit('presence:requested', { shardId, version: window.version });
       // Still busy: keep throttling.
-      this.openPresenceWindow(shardId);
+      this.openPresenceWindow(shardId, window.version);
     }, PRESENCE_REQUEST_WINDOW_MS);
     timer.unref();
-    this.presenceRequests.set(shardId, { joiners: new Set(), timer });
+    this.presenceRequests.set(shardId, { joiners: new Set(), version, timer });
   }
 
   /**

@@ -287,6 +287,8 @@ export class ShardService {
   ): Promise<FileSyncResult> {
     assertAccess(principal, shardId, 'read');
     const updates = await this.fileUpdates(shardId, fileId);
+    // Read after the updates: the clock only grows, so it covers every update read above.
+    const version = await this.deps.cache.version(shardId);
     const merged = updates.length === 1 ? (updates[0] as Uint8Array) : Y.mergeUpdates(updates);
     let update: Uint8Array;
     try {
@@ -294,7 +296,7 @@ export class ShardService {
     } catch (error) {
       throw new AppError(ErrorCode.UPDATE_MALFORMED, 'the state vector could not be decoded', { cause: error });
     }
-    return { fileId, update, stateVector: Y.encodeStateVectorFromUpdate(merged) };
+    return { fileId, update, stateVector: Y.encodeStateVectorFromUpdate(merged), version };
   }
 
   /** Validates and stores a Yjs update, then broadcasts it. The returned version means it is in Redis. */
