@@ -11,7 +11,7 @@ const layers = [
   ['shards/', 'sync-jobs/'],
   ['shard-cache/', 'templates/', 'auth/'],
   ['persistence/', 'redis/', 'metrics/'],
-  ['config/', 'logging/'],
+  ['config/', 'logging/', 'faults/'],
   ['errors/'],
 ];
 const alt = (parts) => `${S}(${parts.join('|')})`;

@@ -22,6 +22,7 @@ import {
 import { ShardService } from './shards/index.js';
 import { SocketService } from './realtime/index.js';
 import { createHttpServer } from './http/index.js';
+import { Faults, registerFaultRoutes } from './faults/index.js';
 
 export type AppOptions = {
   /** Which parts run in this process: `all` (default), `api` (no job processing) or `worker` (jobs only). */
@@ -34,6 +35,8 @@ export type AppOptions = {
   templates?: TemplateRegistry;
   /** Registers extra routes (the web editor). */
   extraRoutes?: (app: FastifyInstance) => Promise<void>;
+  /** Test-only fault injection (in-process tests); else built when TANDEM_TEST_FAULTS is set. */
+  faults?: Faults;
 };
 
 export type App = {
@@ -73,6 +76,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
   const cacheRedis = redisManager.getConnection(`${scope}:default`);
   const repository = createShardRepository(config.database);
   const metrics = new Metrics();
+  const faults = options.faults ?? (config.testing.faults ? new Faults() : undefined);
   const closeSteps: Array<[string, () => Promise<void>]> = [];
   let ready = false;
 
@@ -144,7 +148,10 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
         if (scan !== null) metrics.setScan(scan);
         return metrics.render();
       },
-      ...(options.extraRoutes === undefined ? {} : { extraRoutes: options.extraRoutes }),
+      extraRoutes: async (app) => {
+        if (faults !== undefined) registerFaultRoutes(app, faults);
+        await options.extraRoutes?.(app);
+      },
     });
     const sockets = serveApi
       ? new SocketService({
@@ -161,6 +168,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
           cache: config.cache,
           logger: log,
           auth,
+          ...(faults === undefined ? {} : { faults }),
         })
       : undefined;
     const shardEvents = sockets?.events ?? {
@@ -182,6 +190,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
         options.onLastLeave?.(shardId);
       },
       onEdit: () => metrics.edits.inc(),
+      ...(faults === undefined ? {} : { faults }),
     });
     if (sockets !== undefined) {
       sockets.attach(shardService, cache);

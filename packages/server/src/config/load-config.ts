@@ -51,6 +51,7 @@ export type Config = Readonly<{
   }>;
   log: Readonly<{ level: Env['LOG_LEVEL']; pretty: boolean }>;
   shutdown: Readonly<{ timeoutMs: number }>;
+  testing: Readonly<{ faults: boolean }>;
 }>;
 
 /** The secret used when TANDEM_INSECURE_DEV is set and no secret is configured. Public: never use it in production. */
@@ -126,6 +127,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY },
     shutdown: { timeoutMs: e.SHUTDOWN_TIMEOUT_MS },
+    testing: { faults: e.TANDEM_TEST_FAULTS },
   });
 }
 

@@ -130,6 +130,13 @@ export const envSchema = z.object({
   // shutdown
   /** Deadline for graceful shutdown, in ms. Default 20000. */
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(20_000),
+
+  // testing
+  /**
+   * Test only: enable fault injection (`POST /__test/faults`: crash right after a store, drop acks).
+   * Never set this in production. Default false.
+   */
+  TANDEM_TEST_FAULTS: bool.default(false),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -33,6 +33,7 @@ import type { ShardCache } from '../shard-cache/index.js';
 import { TokenBucket } from './token-bucket.js';
 import { PresenceRelay } from './presence-relay.js';
 import { localFirst } from './local-first-adapter.js';
+import type { Faults } from '../faults/index.js';
 
 export type SocketData = {
   principal: Principal;
@@ -54,6 +55,8 @@ export type SocketServiceDeps = {
   cache: Config['cache'];
   logger: Logger;
   auth: AuthService;
+  /** Test-only fault injection (dropped acks). */
+  faults?: Faults;
 };
 
 /** The room of a shard. */
@@ -329,6 +332,7 @@ export class SocketService {
           );
         }
         const data = await run(parsed.data);
+        if (this.deps.faults?.dropsAck(event) === true) return;
         reply?.({ ok: true, data });
       } catch (error) {
         const appError = toAppError(error);

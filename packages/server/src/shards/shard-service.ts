@@ -28,6 +28,7 @@ import {
   type ShardCache,
 } from '../shard-cache/index.js';
 import { assertAccess, accessTo, type Principal } from '../auth/index.js';
+import type { Faults } from '../faults/index.js';
 
 /** Where the service announces changes so live collaborators see them (the socket rooms). */
 export interface ShardEvents {
@@ -48,6 +49,8 @@ export type ShardServiceDeps = {
   onLastLeave: (shardId: ShardId) => void;
   /** Called after each accepted edit (metrics). */
   onEdit?: () => void;
+  /** Test-only fault injection between a store and its broadcast. */
+  faults?: Faults;
 };
 
 /**
@@ -152,6 +155,7 @@ export class ShardService {
       const existing = (await this.deps.cache.tree(shardId)).find((f) => f.path === path);
       if (existing === undefined) {
         const created = await this.deps.cache.createFile(shardId, path, content);
+        this.deps.faults?.afterStore('tree');
         this.deps.events.treeChanged(shardId, { kind: 'created', file: created.file }, created.version);
         return { ...created, created: true };
       }
@@ -159,6 +163,7 @@ export class ShardService {
       const update = updateToText(updates, content);
       if (update === null) return { file: existing, version: await this.deps.cache.version(shardId), created: false };
       const version = await this.deps.cache.appendUpdate(shardId, existing.id, update);
+      this.deps.faults?.afterStore('edit');
       this.deps.events.fileEdited(shardId, existing.id, update, version);
       return { file: existing, version, created: false };
     });
@@ -175,6 +180,7 @@ export class ShardService {
     this.checkFileSize(content);
     return this.transiently(shardId, async () => {
       const created = await this.deps.cache.createFile(shardId, path, content);
+      this.deps.faults?.afterStore('tree');
       this.deps.events.treeChanged(shardId, { kind: 'created', file: created.file }, created.version);
       return created;
     });
@@ -196,6 +202,7 @@ export class ShardService {
         if (file.path.startsWith(`${from}/`)) this.canonical(to + file.path.slice(from.length));
       }
       const result = await this.deps.cache.rename(shardId, from, to);
+      this.deps.faults?.afterStore('tree');
       this.deps.events.treeChanged(shardId, { kind: 'renamed', moves: result.moves }, result.version);
       return result;
     });
@@ -210,6 +217,7 @@ export class ShardService {
     const path = this.canonical(rawPath);
     return this.transiently(shardId, async () => {
       const result = await this.deps.cache.delete(shardId, path);
+      this.deps.faults?.afterStore('tree');
       this.deps.events.treeChanged(shardId, { kind: 'deleted', files: result.files }, result.version);
       return result;
     });
@@ -318,6 +326,7 @@ export class ShardService {
       throw new AppError(ErrorCode.UPDATE_MALFORMED, 'the update is not a valid Yjs update for a text file');
     }
     const version = await this.deps.cache.appendUpdate(shardId, fileId, update);
+    this.deps.faults?.afterStore('edit');
     this.deps.events.fileEdited(shardId, fileId, update, version, exceptSocketId);
     this.deps.onEdit?.();
     return version;

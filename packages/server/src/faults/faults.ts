@@ -1,0 +1,48 @@
+/** What a test asks the server to do wrong (POST /__test/faults, or `Faults.set` in process). */
+export type FaultPlan = {
+  /**
+   * Die (SIGKILL, no cleanup) right after the n-th store of this kind from now — an edit or a
+   * tree operation written to Redis — and before it is broadcast to the room or acknowledged:
+   * the window in which an instance crash leaves a stored change nobody was told about.
+   */
+  crashAfterStore?: { kind: 'edit' | 'tree'; nth: number };
+  /** Process these events as usual but send no ack until this many ms from now (the client times out). */
+  dropAcks?: { forMs: number; events?: string[] };
+};
+
+/**
+ * Test-only fault injection at the points where a crash or a lost message breaks a promise
+ * (stored but not broadcast, stored but not acknowledged). Built only when TANDEM_TEST_FAULTS is
+ * set; production code holds `undefined` and every call site is a no-op.
+ */
+export class Faults {
+  private crash: { kind: 'edit' | 'tree'; left: number } | undefined;
+  private dropUntil = 0;
+  private dropEvents: ReadonlySet<string> | undefined;
+
+  /** `die` is what a crash does; a real SIGKILL of this process unless a test passes its own. */
+  constructor(private readonly die: () => void = () => process.kill(process.pid, 'SIGKILL')) {}
+
+  set(plan: FaultPlan): void {
+    this.crash =
+      plan.crashAfterStore === undefined ? undefined : { ...plan.crashAfterStore, left: plan.crashAfterStore.nth };
+    this.dropUntil = plan.dropAcks === undefined ? 0 : Date.now() + plan.dropAcks.forMs;
+    this.dropEvents = plan.dropAcks?.events === undefined ? undefined : new Set(plan.dropAcks.events);
+  }
+
+  /** Called after a change is in Redis and before anyone is told about it. */
+  afterStore(kind: 'edit' | 'tree'): void {
+    if (this.crash === undefined || this.crash.kind !== kind) return;
+    this.crash.left--;
+    if (this.crash.left <= 0) {
+      this.crash = undefined;
+      this.die();
+    }
+  }
+
+  /** True when the ack of this event must be swallowed. */
+  dropsAck(event: string): boolean {
+    if (Date.now() >= this.dropUntil) return false;
+    return this.dropEvents === undefined || this.dropEvents.has(event);
+  }
+}
