@@ -73,6 +73,7 @@ describe('.env.example', () => {
       'jobs',
       'log',
       'shutdown',
+      'testing',
     ]);
   });
 
@@ -116,6 +117,7 @@ describe('loadConfig', () => {
       'log',
       'redis',
       'shutdown',
+      'testing',
     ]);
     expect(config).toMatchObject({
       http: {
