@@ -97,7 +97,10 @@ export class FakeServer {
   }
 
   private apply(socket: FakeSocket, event: string, p: Payload): Ack<unknown> {
-    const fail = (code: ErrorBody['code'], message: string = code): Ack<unknown> => ({ ok: false, error: { code, message } });
+    const fail = (code: ErrorBody['code'], message: string = code): Ack<unknown> => ({
+      ok: false,
+      error: { code, message },
+    });
     if (event !== 'shard:join' && event !== 'shard:leave' && !this.room.has(socket)) return fail('NOT_JOINED');
     switch (event) {
       case 'shard:join': {

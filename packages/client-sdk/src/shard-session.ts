@@ -150,6 +150,7 @@ export class ShardSession extends Emitter<SessionEvents> {
   /** Tree notices since the last join request, re-applied over the join's tree when newer. */
   private treeSinceJoin: Array<{ change: TreeChange; version: number }> = [];
   private joined = true;
+  private joinPending = false;
   private replaying = false;
   private opInFlight = false;
   private currentStatus: SessionStatus = 'connecting';
@@ -377,7 +378,12 @@ export class ShardSession extends Emitter<SessionEvents> {
     this.joined = false;
     this.treeSinceJoin = [];
     this.updateStatus();
-    const joined = unwrap(await this.request('shard:join', { shardId: this.shardId }));
+    this.joinPending = true;
+    const joined = unwrap(
+      await this.request('shard:join', { shardId: this.shardId }).finally(() => {
+        this.joinPending = false;
+      }),
+    );
     if (this.closed) return;
     this.shard = joined.shard;
     this.canWrite = joined.canWrite;
@@ -494,7 +500,8 @@ export class ShardSession extends Emitter<SessionEvents> {
       }
     };
     const onResync = (e: { shardId: ShardId }) => {
-      if (e.shardId !== this.shardId || this.closed) return;
+      // A resync while our join is pending belongs to the load that join caused: its answer is newer.
+      if (e.shardId !== this.shardId || this.closed || this.joinPending) return;
       // The server reloaded the shard and may lack our recent changes: rejoin (fresh tree,
       // replayed file operations) and run the handshake again for every open file.
       this.rejoin().catch((error: unknown) => this.emit('error', errorBody(error)));
