@@ -63,7 +63,7 @@ export type SessionEvents = {
   tree: [FileEntry[], TreeChange | null];
   /** The database now holds the shard up to this version. */
   saved: [number];
-  /** A server notice (connection-level or rejoin problems). */
+  /** A refused edit (also reported as `refused`, with the same error object) or a server notice. */
   error: [ErrorBody];
   /**
    * The server refused an edit for good. The file returns to the server's state (see `reset`);
@@ -747,6 +747,9 @@ export class ShardSession extends Emitter<SessionEvents> {
     const fresh = this.openDoc(file.id);
     this.updateStatus();
     this.emit('refused', refusal);
+    // Also as a plain error, for listeners that only log errors (the same object, so a UI that
+    // shows refusals can skip it).
+    this.emit('error', error);
     // Not joined: the rejoin runs the handshake of every open file, this one included.
     const synced = this.isJoined() ? this.syncFile(fresh) : Promise.resolve();
     fresh.ready = synced.catch((syncError: unknown) => {
