@@ -16,7 +16,7 @@ import {
 import { AppError } from '../errors/index.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
-import type { IShardRepository, ShardMeta, StoredFile } from '../persistence/index.js';
+import { toShardSummary, type IShardRepository, type StoredFile } from '../persistence/index.js';
 import type { TemplateRegistry } from '../templates/index.js';
 import {
   isValidUpdate,
@@ -103,7 +103,7 @@ export class ShardService {
     };
     await this.deps.repository.save(shard);
     this.deps.logger.info({ shardId: shard.id, templateId: template.id, userId: principal.userId }, 'shard created');
-    return { ...summaryFromMeta(shard), files: sortEntries(files.map((f) => ({ id: f.id, path: f.path }))) };
+    return { ...toShardSummary(shard), files: sortEntries(files.map((f) => ({ id: f.id, path: f.path }))) };
   }
 
   /** The shard and its file tree: from the cache when open (the live tree), else the database. */
@@ -116,7 +116,7 @@ export class ShardService {
       if (await this.deps.cache.isLoaded(shardId)) return { ...summaryFromCache(cached), files };
     }
     const shard = await this.findOrThrow(shardId);
-    return { ...summaryFromMeta(shard), files: sortEntries(shard.files.map((f) => ({ id: f.id, path: f.path }))) };
+    return { ...toShardSummary(shard), files: sortEntries(shard.files.map((f) => ({ id: f.id, path: f.path }))) };
   }
 
   async readFile(
@@ -392,20 +392,6 @@ function fileNotFound(path: string): AppError {
 
 function sortEntries(files: FileEntry[]): FileEntry[] {
   return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-}
-
-function summaryFromMeta(meta: ShardMeta): ShardSummary {
-  return {
-    id: meta.id,
-    name: meta.name,
-    templateId: meta.templateId,
-    templateRevision: meta.templateRevision,
-    dependencies: meta.dependencies,
-    devDependencies: meta.devDependencies,
-    createdAt: meta.createdAt.toISOString(),
-    updatedAt: meta.updatedAt.toISOString(),
-    lastSyncTimestamp: meta.lastSyncTimestamp,
-  };
 }
 
 function summaryFromCache(meta: CachedMeta): ShardSummary {
