@@ -30,6 +30,8 @@ export class SyncScheduler {
       jobs: Config['jobs'];
       evictGraceMs: number;
       onScan?: (summary: ScanSummary) => void;
+      /** Called when members of a shard expired (their instance died) while others are still in it. */
+      onMembersExpired?: (shardId: ShardId) => void;
     },
   ) {}
 
@@ -80,6 +82,7 @@ export class SyncScheduler {
         const first = s.firstDirtyAt ?? now;
         summary.oldestDirtyAt = Math.min(summary.oldestDirtyAt ?? first, first);
       }
+      if (s.expiredMembers > 0 && s.liveMembers > 0) this.deps.onMembersExpired?.(shardId);
       let evict = false;
       if (s.liveMembers > 0) {
         if (empty.has(shardId)) await this.deps.cache.clearEmpty(shardId);
