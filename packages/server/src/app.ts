@@ -112,6 +112,14 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       keyPrefix: config.redis.keyPrefix,
       jobs: config.jobs,
       evictGraceMs: config.cache.evictGraceMs,
+      // A dead instance's members expired: its collaborators may have missed notices it stored
+      // but never broadcast; tell the room the shard's version so clients re-check.
+      onMembersExpired: (shardId) => {
+        cache
+          .version(shardId)
+          .then((version) => sockets?.announce(shardId, version))
+          .catch((error: unknown) => log.warn({ err: error, shardId }, 'could not announce the version of a shard'));
+      },
     });
     const channel = savedChannel(config.redis.keyPrefix);
     const syncDeps: SyncShardDeps = {

@@ -152,6 +152,15 @@ export class SocketService {
     return this.io.of('/').sockets.size;
   }
 
+  /**
+   * Tells everyone in a shard its current version (a `presence:requested`): after the members of
+   * a dead instance expired, its collaborators' clients compare it with what they have and
+   * re-check for notices they missed.
+   */
+  announce(shardId: ShardId, version: number): void {
+    this.io.to(roomOf(shardId)).emit('presence:requested', { shardId, version });
+  }
+
   /** Shards with members on this instance. */
   localShards(): ShardId[] {
     return [...this.local.keys()];
@@ -264,17 +273,17 @@ export class SocketService {
       const version = await this.service().edit(socket.data.principal, shardId, fileId, update, socket.id);
       return { version };
     });
-    this.handle(socket, 'file:create', FileCreatePayload, async ({ shardId, path, content }) => {
+    this.handle(socket, 'file:create', FileCreatePayload, async ({ shardId, path, content, fileId, opId }) => {
       this.requireJoined(socket, shardId);
-      return this.service().createFile(socket.data.principal, shardId, path, content ?? '');
+      return this.service().createFile(socket.data.principal, shardId, path, content ?? '', { fileId, opId });
     });
-    this.handle(socket, 'file:rename', FileRenamePayload, async ({ shardId, from, to }) => {
+    this.handle(socket, 'file:rename', FileRenamePayload, async ({ shardId, from, to, opId }) => {
       this.requireJoined(socket, shardId);
-      return this.service().renameFile(socket.data.principal, shardId, from, to);
+      return this.service().renameFile(socket.data.principal, shardId, from, to, { opId });
     });
-    this.handle(socket, 'file:delete', FileDeletePayload, async ({ shardId, path }) => {
+    this.handle(socket, 'file:delete', FileDeletePayload, async ({ shardId, path, opId }) => {
       this.requireJoined(socket, shardId);
-      return this.service().deleteFile(socket.data.principal, shardId, path);
+      return this.service().deleteFile(socket.data.principal, shardId, path, { opId });
     });
     this.handle(socket, 'presence:update', PresenceUpdatePayload, async ({ shardId, update }) => {
       this.requireJoined(socket, shardId);

@@ -16,5 +16,10 @@ export {
   type CompactOutcome,
   type EvictOutcome,
   type ShardInspection,
+  type TreeOpOptions,
+  type CreateFileResult,
+  type RenameResult,
+  type DeleteResult,
+  type FileSyncRead,
 } from './shard-cache.js';
 export { TEXT_NAME, stateFromText, textFromUpdates, mergeToState, updateToText, isValidUpdate } from './ydoc.js';

@@ -19,6 +19,30 @@ end`;
 // Refuses a step on a shard that is not loaded (KEYS[1] is meta).
 const REQUIRE_LOADED = `if redis.call('HGET', KEYS[1], 'loaded') ~= '1' then return redis.error_reply('NOT_LOADED') end`;
 
+// Idempotent tree operations: `ops` maps an operation id to the JSON reply it got. `replay`
+// returns that reply marked replayed (or nil); `remember` stores a reply (refreshing the key's
+// 24 h expiry) and returns it encoded. An empty opId means "not idempotent".
+const OPS = `
+local function replayedReply(encoded)
+  local reply = cjson.decode(encoded)
+  reply.replayed = true
+  return cjson.encode(reply)
+end
+local function replay(ops, opId)
+  if opId == '' then return nil end
+  local stored = redis.call('HGET', ops, opId)
+  if not stored then return nil end
+  return replayedReply(stored)
+end
+local function remember(ops, opId, reply)
+  local encoded = cjson.encode(reply)
+  if opId ~= '' then
+    redis.call('HSET', ops, opId, encoded)
+    redis.call('EXPIRE', ops, 86400)
+  end
+  return encoded
+end`;
+
 // Path collision rules shared by create and rename: exact or ASCII-case-insensitive twins,
 // a file where a folder is, or a folder where a file is.
 const COLLIDES = `
@@ -44,32 +68,52 @@ ${NOTE_FIRST_DIRTY}
 return v
 `;
 
-/** KEYS: meta, tree, doc, dirty, seq, docbytes. ARGV: fileId, path, state, maxFiles. → new version */
+/**
+ * KEYS: meta, tree, doc, dirty, seq, docbytes, ops. ARGV: fileId, path, state, maxFiles, opId or '',
+ * '1' when the client chose the file id. → JSON { v, id, path, replayed? }
+ */
 export const CREATE_FILE = `
 ${COLLIDES}
+${OPS}
 ${REQUIRE_LOADED}
+local again = replay(KEYS[7], ARGV[5])
+if again then return again end
+local id, path = ARGV[1], ARGV[2]
+if ARGV[6] == '1' then
+  local at = redis.call('HGET', KEYS[2], id)
+  if at == path then
+    -- Already created (its op id was lost, e.g. with the shard): the same outcome, no change.
+    return replayedReply(remember(KEYS[7], ARGV[5], { v = tonumber(redis.call('GET', KEYS[5]) or '0'), id = id, path = path }))
+  end
+  if at or redis.call('EXISTS', KEYS[3]) == 1 or redis.call('ZSCORE', KEYS[4], id) then
+    return redis.error_reply('FILE_EXISTS')
+  end
+end
 if redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[4]) then return redis.error_reply('TOO_MANY_FILES') end
 local paths = redis.call('HVALS', KEYS[2])
 for _, p in ipairs(paths) do
-  if collides(p, ARGV[2]) then return redis.error_reply('FILE_EXISTS') end
+  if collides(p, path) then return redis.error_reply('FILE_EXISTS') end
 end
 local v = redis.call('INCR', KEYS[5])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[2], id, path)
 redis.call('DEL', KEYS[3])
 redis.call('RPUSH', KEYS[3], ARGV[3])
-redis.call('HSET', KEYS[6], ARGV[1], string.len(ARGV[3]))
-redis.call('ZADD', KEYS[4], v, ARGV[1])
+redis.call('HSET', KEYS[6], id, string.len(ARGV[3]))
+redis.call('ZADD', KEYS[4], v, id)
 ${NOTE_FIRST_DIRTY}
-return v
+return remember(KEYS[7], ARGV[5], { v = v, id = id, path = path })
 `;
 
 /**
- * Renames a file, or every file of a folder. KEYS: meta, tree, dirty, seq. ARGV: from, to.
- * → { version, id1, from1, to1, id2, ... }
+ * Renames a file, or every file of a folder. KEYS: meta, tree, dirty, seq, ops. ARGV: from, to,
+ * opId or ''. → JSON { v, moves = { { id, from, to }, ... }, replayed? }
  */
 export const RENAME = `
 ${COLLIDES}
+${OPS}
 ${REQUIRE_LOADED}
+local again = replay(KEYS[5], ARGV[3])
+if again then return again end
 local from, to = ARGV[1], ARGV[2]
 if string.sub(to, 1, #from + 1) == from .. '/' then return redis.error_reply('PATH_INVALID') end
 local all = redis.call('HGETALL', KEYS[2])
@@ -89,23 +133,24 @@ for _, m in ipairs(moving) do
   end
 end
 local v = redis.call('INCR', KEYS[4])
-local out = { v }
 for _, m in ipairs(moving) do
   redis.call('HSET', KEYS[2], m[1], m[3])
   redis.call('ZADD', KEYS[3], v, m[1])
-  table.insert(out, m[1]); table.insert(out, m[2]); table.insert(out, m[3])
 end
 ${NOTE_FIRST_DIRTY}
-return out
+return remember(KEYS[5], ARGV[3], { v = v, moves = moving })
 `;
 
 /**
  * Deletes a file, or every file of a folder. The doc lists stay until the sync that
- * writes the deletion removes them. KEYS: meta, tree, dirty, seq. ARGV: path.
- * → { version, id1, path1, ... }
+ * writes the deletion removes them. KEYS: meta, tree, dirty, seq, ops. ARGV: path, opId or ''.
+ * → JSON { v, files = { { id, path }, ... }, replayed? }
  */
 export const DELETE = `
+${OPS}
 ${REQUIRE_LOADED}
+local again = replay(KEYS[5], ARGV[2])
+if again then return again end
 local target = ARGV[1]
 local all = redis.call('HGETALL', KEYS[2])
 local gone = {}
@@ -115,30 +160,30 @@ for i = 1, #all, 2 do
 end
 if #gone == 0 then return redis.error_reply('FILE_NOT_FOUND') end
 local v = redis.call('INCR', KEYS[4])
-local out = { v }
 for _, g in ipairs(gone) do
   redis.call('HDEL', KEYS[2], g[1])
   redis.call('ZADD', KEYS[3], v, g[1])
-  table.insert(out, g[1]); table.insert(out, g[2])
 end
 ${NOTE_FIRST_DIRTY}
-return out
+return remember(KEYS[5], ARGV[2], { v = v, files = gone })
 `;
+
+// Membership scripts count live members (expiry in the future) but leave expired ones in place:
+// only INSPECT (the scheduler) and EVICT prune them, so the scheduler sees every expiry and can
+// tell the room that an instance's members died.
 
 /** Adds or refreshes a member. KEYS: members. ARGV: member, ttlMs. → live member count */
 export const MEMBER_ADD = `
 ${NOW_MS}
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
-return redis.call('ZCARD', KEYS[1])
+return redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')
 `;
 
 /** Removes a member. KEYS: members. ARGV: member. → live member count left */
 export const MEMBER_REMOVE = `
 ${NOW_MS}
 redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-return redis.call('ZCARD', KEYS[1])
+return redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')
 `;
 
 /**
@@ -155,11 +200,10 @@ end
 return n
 `;
 
-/** Live member count after pruning expired ones. KEYS: members. */
+/** Live member count. KEYS: members. */
 export const MEMBER_COUNT = `
 ${NOW_MS}
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-return redis.call('ZCARD', KEYS[1])
+return redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')
 `;
 
 /** Releases a lock only if we still own it. KEYS: lock. ARGV: token. */
@@ -265,7 +309,7 @@ return left
 
 /**
  * Deletes every key of a shard, but only when nobody is in it, nothing is unsynced and no
- * populate holds the lock. KEYS: meta, tree, dirty, members, lock, seq, gen, docbytes.
+ * populate holds the lock. KEYS: meta, tree, dirty, members, lock, seq, gen, docbytes, ops.
  * ARGV: docPrefix. → 'EVICTED' | 'MEMBERS' | 'DIRTY' | 'LOCKED'
  */
 export const EVICT = `
@@ -278,18 +322,19 @@ local ids = redis.call('HKEYS', KEYS[2])
 for _, f in ipairs(ids) do redis.call('DEL', ARGV[1] .. f) end
 local held = redis.call('HKEYS', KEYS[8])
 for _, f in ipairs(held) do redis.call('DEL', ARGV[1] .. f) end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[6], KEYS[7], KEYS[8])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[6], KEYS[7], KEYS[8], KEYS[9])
 return 'EVICTED'
 `;
 
 /**
  * What the scheduler needs to know about one open shard, in one round trip.
  * KEYS: meta, dirty, members, lock, docbytes. ARGV: docPrefix.
- * → { loaded, firstDirtyAt, dirtyFiles, liveMembers, locked, unsyncedUpdates, unsyncedBytes }
+ * → { loaded, firstDirtyAt, dirtyFiles, liveMembers, locked, unsyncedUpdates, unsyncedBytes,
+ *     expiredMembers (how many expired members this call pruned) }
  */
 export const INSPECT = `
 ${NOW_MS}
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+local expired = redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
 local dirty = redis.call('ZRANGE', KEYS[2], 0, -1)
 local updates, bytes = 0, 0
 for _, f in ipairs(dirty) do
@@ -304,6 +349,21 @@ return {
   redis.call('ZCARD', KEYS[3]),
   redis.call('EXISTS', KEYS[4]),
   updates,
-  bytes
+  bytes,
+  expired
 }
+`;
+
+/**
+ * One atomic read for the file sync handshake. KEYS: meta, tree, doc, seq. ARGV: fileId.
+ * → { loaded, inTree ('1' or '0'), version (the shard clock), update1, update2, ... }
+ * The clock read in the same step covers every update returned.
+ */
+export const FILE_SYNC_READ = `
+local loaded = redis.call('HGET', KEYS[1], 'loaded') or '0'
+local out = { loaded, '0', redis.call('GET', KEYS[4]) or '0' }
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return out end
+out[2] = '1'
+for _, u in ipairs(redis.call('LRANGE', KEYS[3], 0, -1)) do table.insert(out, u) end
+return out
 `;

@@ -73,13 +73,31 @@ export type ShardInspection = {
   unsyncedUpdates: number;
   /** Bytes Redis holds for the dirty files (their state plus unsynced updates). */
   unsyncedBytes: number;
+  /** Members whose expiry passed (their instance stopped its heartbeat), pruned by this inspection. */
+  expiredMembers: number;
 };
+
+/** Options of an idempotent tree operation: the same `opId` again returns the first outcome. */
+export type TreeOpOptions = { opId?: string | undefined };
+
+/** `replayed`: the operation id was seen before; nothing was applied and this is the first outcome. */
+export type CreateFileResult = { file: FileEntry; version: number; replayed: boolean };
+export type RenameResult = {
+  moves: Array<{ id: FileId; from: string; to: string }>;
+  version: number;
+  replayed: boolean;
+};
+export type DeleteResult = { files: FileEntry[]; version: number; replayed: boolean };
+
+/** The file sync handshake's read: the file's updates and the shard clock, in one atomic step. */
+export type FileSyncRead = { loaded: boolean; inTree: boolean; updates: Uint8Array[]; version: number };
 
 type Scripts = {
   tandemEdit(...args: Array<string | Buffer | number>): Promise<number>;
-  tandemCreateFile(...args: Array<string | Buffer | number>): Promise<number>;
-  tandemRename(...args: Array<string | Buffer | number>): Promise<Array<string | number>>;
-  tandemDelete(...args: Array<string | Buffer | number>): Promise<Array<string | number>>;
+  tandemCreateFile(...args: Array<string | Buffer | number>): Promise<string>;
+  tandemRename(...args: Array<string | Buffer | number>): Promise<string>;
+  tandemDelete(...args: Array<string | Buffer | number>): Promise<string>;
+  tandemFileSyncReadBuffer(...args: string[]): Promise<Buffer[]>;
   tandemMemberAdd(...args: Array<string | number>): Promise<number>;
   tandemMemberRemove(...args: Array<string | number>): Promise<number>;
   tandemMemberRefresh(...args: Array<string | number>): Promise<number>;
@@ -88,14 +106,15 @@ type Scripts = {
   tandemSnapshotBuffer(...args: string[]): Promise<unknown[]>;
   tandemCompact(...args: Array<string | Buffer | number>): Promise<number>;
   tandemEvict(...args: string[]): Promise<string>;
-  tandemInspect(...args: string[]): Promise<[string, string, number, number, number, number, number]>;
+  tandemInspect(...args: string[]): Promise<[string, string, number, number, number, number, number, number]>;
 };
 
 const SCRIPT_DEFS: Array<[name: string, numberOfKeys: number, lua: string]> = [
   ['tandemEdit', 6, lua.EDIT],
-  ['tandemCreateFile', 6, lua.CREATE_FILE],
-  ['tandemRename', 4, lua.RENAME],
-  ['tandemDelete', 4, lua.DELETE],
+  ['tandemCreateFile', 7, lua.CREATE_FILE],
+  ['tandemRename', 5, lua.RENAME],
+  ['tandemDelete', 5, lua.DELETE],
+  ['tandemFileSyncRead', 4, lua.FILE_SYNC_READ],
   ['tandemMemberAdd', 1, lua.MEMBER_ADD],
   ['tandemMemberRemove', 1, lua.MEMBER_REMOVE],
   ['tandemMemberRefresh', 1, lua.MEMBER_REFRESH],
@@ -104,7 +123,7 @@ const SCRIPT_DEFS: Array<[name: string, numberOfKeys: number, lua: string]> = [
   // ioredis adds a `…Buffer` variant of every script; the snapshot is read through it.
   ['tandemSnapshot', 5, lua.SNAPSHOT],
   ['tandemCompact', 7, lua.COMPACT],
-  ['tandemEvict', 8, lua.EVICT],
+  ['tandemEvict', 9, lua.EVICT],
   ['tandemInspect', 5, lua.INSPECT],
 ];
 
@@ -289,10 +308,6 @@ export class ShardCache {
     return Number((await this.redis.get(this.keys(shardId).seq)) ?? 0);
   }
 
-  async pathOf(shardId: ShardId, fileId: FileId): Promise<string | null> {
-    return this.redis.hget(this.keys(shardId).tree, fileId);
-  }
-
   /** All stored updates of a file, oldest first (the first is its merged state). */
   async updates(shardId: ShardId, fileId: FileId): Promise<Uint8Array[]> {
     return this.redis.lrangeBuffer(this.keys(shardId).doc(fileId), 0, -1);
@@ -316,15 +331,24 @@ export class ShardCache {
     );
   }
 
-  /** Creates a file (path already canonical). Throws FILE_EXISTS, TOO_MANY_FILES. */
-  async createFile(shardId: ShardId, path: string, content: string): Promise<{ file: FileEntry; version: number }> {
+  /**
+   * Creates a file (path already canonical). Throws FILE_EXISTS, TOO_MANY_FILES. With a
+   * client-chosen `fileId`, also FILE_EXISTS when the shard has or had (unsynced) that id at
+   * another path; the same id at the same path is an idempotent success.
+   */
+  async createFile(
+    shardId: ShardId,
+    path: string,
+    content: string,
+    options: TreeOpOptions & { fileId?: FileId | undefined } = {},
+  ): Promise<CreateFileResult> {
     const k = this.keys(shardId);
-    const id = newFileId();
+    const id = options.fileId ?? newFileId();
     if (Buffer.byteLength(content, 'utf8') > this.deps.limits.maxFileBytes) {
       throw new AppError(ErrorCode.FILE_TOO_LARGE, `a file may hold at most ${this.deps.limits.maxFileBytes} bytes`);
     }
     const state = stateFromText(content);
-    const version = await this.loadedOp(shardId, () =>
+    const raw = await this.loadedOp(shardId, () =>
       this.redis.tandemCreateFile(
         k.meta,
         k.tree,
@@ -332,37 +356,63 @@ export class ShardCache {
         k.dirty,
         k.seq,
         k.docbytes,
+        k.ops,
         id,
         path,
         Buffer.from(state),
         this.deps.limits.maxFilesPerShard,
+        options.opId ?? '',
+        options.fileId === undefined ? '' : '1',
       ),
     );
-    return { file: { id, path }, version };
+    const reply = JSON.parse(raw) as { v: number; id: FileId; path: string; replayed?: boolean };
+    return { file: { id: reply.id, path: reply.path }, version: reply.v, replayed: reply.replayed === true };
   }
 
   /** Renames a file or a folder (paths canonical). */
-  async rename(
-    shardId: ShardId,
-    from: string,
-    to: string,
-  ): Promise<{ moves: Array<{ id: FileId; from: string; to: string }>; version: number }> {
+  async rename(shardId: ShardId, from: string, to: string, options: TreeOpOptions = {}): Promise<RenameResult> {
     const k = this.keys(shardId);
-    const out = await this.loadedOp(shardId, () => this.redis.tandemRename(k.meta, k.tree, k.dirty, k.seq, from, to));
-    const moves: Array<{ id: FileId; from: string; to: string }> = [];
-    for (let i = 1; i + 2 < out.length; i += 3) {
-      moves.push({ id: String(out[i]) as FileId, from: String(out[i + 1]), to: String(out[i + 2]) });
-    }
-    return { moves, version: Number(out[0]) };
+    const raw = await this.loadedOp(shardId, () =>
+      this.redis.tandemRename(k.meta, k.tree, k.dirty, k.seq, k.ops, from, to, options.opId ?? ''),
+    );
+    const reply = JSON.parse(raw) as { v: number; moves: Array<[FileId, string, string]>; replayed?: boolean };
+    return {
+      moves: reply.moves.map(([id, from, to]) => ({ id, from, to })),
+      version: reply.v,
+      replayed: reply.replayed === true,
+    };
   }
 
   /** Deletes a file or a folder (path canonical). */
-  async delete(shardId: ShardId, path: string): Promise<{ files: FileEntry[]; version: number }> {
+  async delete(shardId: ShardId, path: string, options: TreeOpOptions = {}): Promise<DeleteResult> {
     const k = this.keys(shardId);
-    const out = await this.loadedOp(shardId, () => this.redis.tandemDelete(k.meta, k.tree, k.dirty, k.seq, path));
-    const files: FileEntry[] = [];
-    for (let i = 1; i + 1 < out.length; i += 2) files.push({ id: String(out[i]) as FileId, path: String(out[i + 1]) });
-    return { files, version: Number(out[0]) };
+    const raw = await this.loadedOp(shardId, () =>
+      this.redis.tandemDelete(k.meta, k.tree, k.dirty, k.seq, k.ops, path, options.opId ?? ''),
+    );
+    const reply = JSON.parse(raw) as { v: number; files: Array<[FileId, string]>; replayed?: boolean };
+    return {
+      files: reply.files.map(([id, path]) => ({ id, path })),
+      version: reply.v,
+      replayed: reply.replayed === true,
+    };
+  }
+
+  /** The file sync handshake's read: whether the file is in the tree, its updates, and the shard clock. */
+  async readForSync(shardId: ShardId, fileId: FileId): Promise<FileSyncRead> {
+    const k = this.keys(shardId);
+    const [loaded, inTree, version, ...updates] = (await this.redis.tandemFileSyncReadBuffer(
+      k.meta,
+      k.tree,
+      k.doc(fileId),
+      k.seq,
+      fileId,
+    )) as [Buffer, Buffer, Buffer, ...Buffer[]];
+    return {
+      loaded: loaded.toString() === '1',
+      inTree: inTree.toString() === '1',
+      version: Number(version.toString()),
+      updates,
+    };
   }
 
   /**
@@ -415,7 +465,7 @@ export class ShardCache {
   /** Scheduler view of one shard: loaded, oldest unsynced change, dirty files, live members, lock held. */
   async inspect(shardId: ShardId): Promise<ShardInspection> {
     const k = this.keys(shardId);
-    const [loaded, firstDirtyAt, dirtyFiles, liveMembers, locked, unsyncedUpdates, unsyncedBytes] =
+    const [loaded, firstDirtyAt, dirtyFiles, liveMembers, locked, unsyncedUpdates, unsyncedBytes, expiredMembers] =
       await this.redis.tandemInspect(k.meta, k.dirty, k.members, k.lock, k.docbytes, k.docPrefix);
     const first = Number(firstDirtyAt);
     return {
@@ -426,6 +476,7 @@ export class ShardCache {
       locked: Number(locked) === 1,
       unsyncedUpdates: Number(unsyncedUpdates),
       unsyncedBytes: Number(unsyncedBytes),
+      expiredMembers: Number(expiredMembers),
     };
   }
 
@@ -513,6 +564,7 @@ export class ShardCache {
       k.seq,
       k.gen,
       k.docbytes,
+      k.ops,
       k.docPrefix,
     )) as EvictOutcome;
     if (outcome === 'EVICTED') {

@@ -16,7 +16,7 @@ import {
 import { AppError } from '../errors/index.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
-import type { IShardRepository, ShardMeta, StoredFile } from '../persistence/index.js';
+import { toShardSummary, type IShardRepository, type StoredFile } from '../persistence/index.js';
 import type { TemplateRegistry } from '../templates/index.js';
 import {
   isValidUpdate,
@@ -26,6 +26,7 @@ import {
   updateToText,
   type CachedMeta,
   type ShardCache,
+  type TreeOpOptions,
 } from '../shard-cache/index.js';
 import { assertAccess, accessTo, type Principal } from '../auth/index.js';
 import type { Faults } from '../faults/index.js';
@@ -103,7 +104,7 @@ export class ShardService {
     };
     await this.deps.repository.save(shard);
     this.deps.logger.info({ shardId: shard.id, templateId: template.id, userId: principal.userId }, 'shard created');
-    return { ...summaryFromMeta(shard), files: sortEntries(files.map((f) => ({ id: f.id, path: f.path }))) };
+    return { ...toShardSummary(shard), files: sortEntries(files.map((f) => ({ id: f.id, path: f.path }))) };
   }
 
   /** The shard and its file tree: from the cache when open (the live tree), else the database. */
@@ -116,7 +117,7 @@ export class ShardService {
       if (await this.deps.cache.isLoaded(shardId)) return { ...summaryFromCache(cached), files };
     }
     const shard = await this.findOrThrow(shardId);
-    return { ...summaryFromMeta(shard), files: sortEntries(shard.files.map((f) => ({ id: f.id, path: f.path }))) };
+    return { ...toShardSummary(shard), files: sortEntries(shard.files.map((f) => ({ id: f.id, path: f.path }))) };
   }
 
   async readFile(
@@ -154,10 +155,10 @@ export class ShardService {
     return this.transiently(shardId, async () => {
       const existing = (await this.deps.cache.tree(shardId)).find((f) => f.path === path);
       if (existing === undefined) {
-        const created = await this.deps.cache.createFile(shardId, path, content);
+        const { file, version } = await this.deps.cache.createFile(shardId, path, content);
         this.deps.faults?.afterStore('tree');
-        this.deps.events.treeChanged(shardId, { kind: 'created', file: created.file }, created.version);
-        return { ...created, created: true };
+        this.deps.events.treeChanged(shardId, { kind: 'created', file }, version);
+        return { file, version, created: true };
       }
       const updates = await this.deps.cache.updates(shardId, existing.id);
       const update = updateToText(updates, content);
@@ -169,17 +170,23 @@ export class ShardService {
     });
   }
 
+  /**
+   * Creates a file. `opId` makes it idempotent and `fileId` is the id the client chose; a
+   * replayed operation returns its first outcome, which was broadcast then (not again now).
+   */
   async createFile(
     principal: Principal,
     shardId: ShardId,
     rawPath: string,
     content = '',
+    options: TreeOpOptions & { fileId?: FileId | undefined } = {},
   ): Promise<{ file: FileEntry; version: number }> {
     assertAccess(principal, shardId, 'write');
     const path = this.canonical(rawPath);
     this.checkFileSize(content);
     return this.transiently(shardId, async () => {
-      const created = await this.deps.cache.createFile(shardId, path, content);
+      const { replayed, ...created } = await this.deps.cache.createFile(shardId, path, content, options);
+      if (replayed) return created;
       this.deps.faults?.afterStore('tree');
       this.deps.events.treeChanged(shardId, { kind: 'created', file: created.file }, created.version);
       return created;
@@ -191,6 +198,7 @@ export class ShardService {
     shardId: ShardId,
     rawFrom: string,
     rawTo: string,
+    options: TreeOpOptions = {},
   ): Promise<{ moves: Array<{ id: FileId; from: string; to: string }>; version: number }> {
     assertAccess(principal, shardId, 'write');
     const from = this.canonical(rawFrom);
@@ -201,7 +209,8 @@ export class ShardService {
       for (const file of await this.deps.cache.tree(shardId)) {
         if (file.path.startsWith(`${from}/`)) this.canonical(to + file.path.slice(from.length));
       }
-      const result = await this.deps.cache.rename(shardId, from, to);
+      const { replayed, ...result } = await this.deps.cache.rename(shardId, from, to, options);
+      if (replayed) return result;
       this.deps.faults?.afterStore('tree');
       this.deps.events.treeChanged(shardId, { kind: 'renamed', moves: result.moves }, result.version);
       return result;
@@ -212,11 +221,13 @@ export class ShardService {
     principal: Principal,
     shardId: ShardId,
     rawPath: string,
+    options: TreeOpOptions = {},
   ): Promise<{ files: FileEntry[]; version: number }> {
     assertAccess(principal, shardId, 'write');
     const path = this.canonical(rawPath);
     return this.transiently(shardId, async () => {
-      const result = await this.deps.cache.delete(shardId, path);
+      const { replayed, ...result } = await this.deps.cache.delete(shardId, path, options);
+      if (replayed) return result;
       this.deps.faults?.afterStore('tree');
       this.deps.events.treeChanged(shardId, { kind: 'deleted', files: result.files }, result.version);
       return result;
@@ -294,9 +305,8 @@ export class ShardService {
     stateVector: Uint8Array,
   ): Promise<FileSyncResult> {
     assertAccess(principal, shardId, 'read');
-    const updates = await this.fileUpdates(shardId, fileId);
-    // Read after the updates: the clock only grows, so it covers every update read above.
-    const version = await this.deps.cache.version(shardId);
+    // One atomic read: the clock returned covers every update returned.
+    const { updates, version } = await this.fileForSync(shardId, fileId);
     const merged = updates.length === 1 ? (updates[0] as Uint8Array) : Y.mergeUpdates(updates);
     let update: Uint8Array;
     try {
@@ -334,14 +344,16 @@ export class ShardService {
 
   // ---- helpers -------------------------------------------------------------------------------
 
-  private async fileUpdates(shardId: ShardId, fileId: FileId): Promise<Uint8Array[]> {
-    if ((await this.deps.cache.pathOf(shardId, fileId)) === null) {
-      if (!(await this.deps.cache.isLoaded(shardId))) await this.deps.cache.ensureLoaded(shardId);
-      if ((await this.deps.cache.pathOf(shardId, fileId)) === null) {
-        throw new AppError(ErrorCode.FILE_NOT_FOUND, 'no file with this id in the shard', { details: { fileId } });
-      }
+  private async fileForSync(shardId: ShardId, fileId: FileId): Promise<{ updates: Uint8Array[]; version: number }> {
+    let read = await this.deps.cache.readForSync(shardId, fileId);
+    if (!read.inTree && !read.loaded) {
+      await this.deps.cache.ensureLoaded(shardId);
+      read = await this.deps.cache.readForSync(shardId, fileId);
     }
-    return this.deps.cache.updates(shardId, fileId);
+    if (!read.inTree) {
+      throw new AppError(ErrorCode.FILE_NOT_FOUND, 'no file with this id in the shard', { details: { fileId } });
+    }
+    return read;
   }
 
   /** Runs a write with the shard open, as a short-lived member, so eviction cannot interleave. */
@@ -392,20 +404,6 @@ function fileNotFound(path: string): AppError {
 
 function sortEntries(files: FileEntry[]): FileEntry[] {
   return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-}
-
-function summaryFromMeta(meta: ShardMeta): ShardSummary {
-  return {
-    id: meta.id,
-    name: meta.name,
-    templateId: meta.templateId,
-    templateRevision: meta.templateRevision,
-    dependencies: meta.dependencies,
-    devDependencies: meta.devDependencies,
-    createdAt: meta.createdAt.toISOString(),
-    updatedAt: meta.updatedAt.toISOString(),
-    lastSyncTimestamp: meta.lastSyncTimestamp,
-  };
 }
 
 function summaryFromCache(meta: CachedMeta): ShardSummary {

@@ -1,36 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { z } from 'zod';
 import type { ShardId } from '@tandem/protocol';
 import type { Config } from '../config/index.js';
+import { ScanSummarySchema, type ScanSummary } from '../metrics/index.js';
 import type { Logger } from '../logging/index.js';
 import { lastScanKey, schedulerLockKey } from '../redis/index.js';
 import type { ShardCache } from '../shard-cache/index.js';
 import type { SyncQueue } from './sync-queue.js';
-
-const ScanSchema = z.object({
-  openShards: z.number(),
-  dirtyShards: z.number(),
-  dirtyFiles: z.number(),
-  unsyncedUpdates: z.number(),
-  unsyncedBytes: z.number(),
-  oldestDirtyAt: z.number().nullable(),
-  evictCandidates: z.number(),
-  enqueuedJobs: z.number(),
-});
-
-/** What one scheduler scan saw (for metrics). */
-export type ScanSummary = {
-  openShards: number;
-  dirtyShards: number;
-  dirtyFiles: number;
-  unsyncedUpdates: number;
-  unsyncedBytes: number;
-  /** ms since the epoch of the oldest unsynced change, or null. */
-  oldestDirtyAt: number | null;
-  evictCandidates: number;
-  enqueuedJobs: number;
-};
 
 /**
  * The cluster's one periodic scheduler (a leader lock per tick): scans open shards, enqueues a
@@ -54,6 +30,8 @@ export class SyncScheduler {
       jobs: Config['jobs'];
       evictGraceMs: number;
       onScan?: (summary: ScanSummary) => void;
+      /** Called when members of a shard expired (their instance died) while others are still in it. */
+      onMembersExpired?: (shardId: ShardId) => void;
     },
   ) {}
 
@@ -104,6 +82,7 @@ export class SyncScheduler {
         const first = s.firstDirtyAt ?? now;
         summary.oldestDirtyAt = Math.min(summary.oldestDirtyAt ?? first, first);
       }
+      if (s.expiredMembers > 0 && s.liveMembers > 0) this.deps.onMembersExpired?.(shardId);
       let evict = false;
       if (s.liveMembers > 0) {
         if (empty.has(shardId)) await this.deps.cache.clearEmpty(shardId);
@@ -137,7 +116,7 @@ export class SyncScheduler {
   async latestScan(): Promise<ScanSummary | null> {
     const raw = await this.deps.redis.get(lastScanKey(this.deps.keyPrefix));
     if (raw === null) return null;
-    const parsed = ScanSchema.safeParse(JSON.parse(raw));
+    const parsed = ScanSummarySchema.safeParse(JSON.parse(raw));
     return parsed.success ? parsed.data : null;
   }
 
