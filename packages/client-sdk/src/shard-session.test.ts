@@ -213,6 +213,29 @@ describe('refused edits', () => {
   });
 });
 
+describe('files deleted by someone else', () => {
+  it('gives back edits made offline to a file deleted meanwhile, and does not stay syncing', async () => {
+    const server = new FakeServer({ 'a.js': 'hello', 'b.js': 'b' });
+    const { socket, session } = await connect(server);
+    const text = await session.openFile('a.js');
+    const refusals: Refusal[] = [];
+    session.on('refused', (r) => refusals.push(r));
+    socket.disconnect();
+    text.insert(5, ' offline');
+    const [id] = [...server.tree].find(([, p]) => p === 'a.js')!;
+    server.tree.delete(id);
+    server.docs.delete(id);
+    socket.reconnect();
+    await until(() => refusals.length === 1, 'the refusal');
+    expect(refusals[0]).toMatchObject({ path: 'a.js', error: { code: 'FILE_NOT_FOUND' }, localText: 'hello offline' });
+    expect(session.doc(id)).toBeUndefined();
+    await until(() => session.status === 'live', 'live (the refusal stands)');
+    session.dismissRefusal(id);
+    server.save();
+    await session.saved(1000);
+  });
+});
+
 describe('file operations', () => {
   it('queues create, rename and delete while offline and replays them in order after the reconnect', async () => {
     const server = new FakeServer({ 'a.js': 'a', 'x.js': 'x' });

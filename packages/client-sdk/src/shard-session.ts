@@ -92,6 +92,8 @@ export type SessionOptions = {
 
 type OpenFile = {
   id: FileId;
+  /** Its last known path (kept when the file disappears from the tree, to name it to the user). */
+  path: string;
   doc: Y.Doc;
   text: Y.Text;
   ready: Promise<void>;
@@ -408,15 +410,14 @@ export class ShardSession extends Emitter<SessionEvents> {
     this.refreshTree(null);
     await this.replayAckedOps();
     await this.pump();
-    const results = await Promise.allSettled([...this.open.values()].map((file) => this.syncFile(file)));
-    for (const r of results) {
-      if (r.status === 'fulfilled') continue;
-      // A file the server no longer has stays open locally (its text is kept); anything else
-      // fails the rejoin, which is then retried.
-      if (r.reason instanceof TandemError && r.reason.code === 'FILE_NOT_FOUND')
-        this.emit('error', { code: 'FILE_NOT_FOUND', message: r.reason.message });
+    const files = [...this.open.values()];
+    const results = await Promise.allSettled(files.map((file) => this.syncFile(file)));
+    results.forEach((r, i) => {
+      if (r.status === 'fulfilled') return;
+      // Someone deleted the file meanwhile; anything else fails the rejoin, which is retried.
+      if (r.reason instanceof TandemError && r.reason.code === 'FILE_NOT_FOUND') this.fileGone(files[i]!, r.reason);
       else throw r.reason;
-    }
+    });
     this.sendFullPresence();
   }
 
@@ -597,6 +598,7 @@ export class ShardSession extends Emitter<SessionEvents> {
     const text = doc.getText(TEXT_NAME);
     const file: OpenFile = {
       id,
+      path: this.files.get(id) ?? '',
       doc,
       text,
       ready: Promise.resolve(),
@@ -667,7 +669,7 @@ export class ShardSession extends Emitter<SessionEvents> {
             this.joined = false;
             this.scheduleRejoin();
           } else if (error instanceof TandemError && error.code === 'FILE_NOT_FOUND') {
-            return;
+            this.fileGone(file, error);
           } else {
             file.syncDelayMs = Math.min(file.syncDelayMs * 2, 30_000);
             this.scheduleFileSync(file, file.syncDelayMs);
@@ -735,9 +737,14 @@ export class ShardSession extends Emitter<SessionEvents> {
    * not depend on the refused one and are accepted again).
    */
   private refuse(file: OpenFile, error: ErrorBody): void {
+    if (error.code === 'FILE_NOT_FOUND') {
+      file.unconfirmed++;
+      this.fileGone(file, error);
+      return;
+    }
     const refusal: Refusal = {
       fileId: file.id,
-      path: this.files.get(file.id) ?? this.serverFiles.get(file.id) ?? '',
+      path: this.files.get(file.id) ?? file.path,
       error,
       localText: file.text.toString(),
     };
@@ -759,6 +766,29 @@ export class ShardSession extends Emitter<SessionEvents> {
     void fresh.ready.then(() => {
       if (this.open.get(fresh.id) === fresh) this.emit('reset', { fileId: fresh.id, text: fresh.text });
     });
+  }
+
+  /**
+   * The server no longer has an open file (someone deleted it). Local edits it never confirmed
+   * are reported like a refusal, so the user gets their text back; the document is closed.
+   */
+  private fileGone(file: OpenFile, error: ErrorBody | TandemError): void {
+    if (this.open.get(file.id) !== file) return;
+    const body: ErrorBody = { code: 'FILE_NOT_FOUND', message: error.message };
+    if (file.unconfirmed > 0) {
+      const refusal: Refusal = {
+        fileId: file.id,
+        path: this.files.get(file.id) ?? file.path,
+        error: body,
+        localText: file.text.toString(),
+      };
+      this.refusals.set(file.id, refusal);
+      this.emit('refused', refusal);
+    }
+    this.dropDoc(file);
+    this.open.delete(file.id);
+    this.updateStatus();
+    this.emit('error', body);
   }
 
   // ---- file operations ------------------------------------------------------------------------
@@ -943,6 +973,7 @@ export class ShardSession extends Emitter<SessionEvents> {
   private refreshTree(change: TreeChange | null): void {
     if (this.closed) return;
     this.files = this.viewOfTree();
+    for (const file of this.open.values()) file.path = this.files.get(file.id) ?? file.path;
     this.emit('tree', this.tree(), change);
   }
 
@@ -997,6 +1028,9 @@ export class ShardSession extends Emitter<SessionEvents> {
     event: E,
     payload: Parameters<ClientToServerEvents[E]>[0],
   ): Promise<Ack<AckData<E>>> {
+    // socket.io would buffer it and send it on reconnect, before the rejoin's shard:join.
+    if (!this.socket.connected)
+      return Promise.reject(new TandemError({ code: 'UNAVAILABLE', message: 'not connected to the server' }));
     return request(this.socket, event, payload, this.ackTimeoutMs);
   }
 

@@ -265,8 +265,9 @@ class EditorPage {
     this.session.on('reset', ({ fileId, text }) => this.onReset(fileId, text));
     this.session.on('op-failed', (failure) => this.onOpFailed(failure));
     this.session.on('error', (error) => {
-      // Refusals have their own banner; NOT_JOINED is the session rejoining on its own.
-      if (this.shownAsRefusal.has(error) || error.code === 'NOT_JOINED') return;
+      // Refusals have their own banner; NOT_JOINED is the session rejoining on its own; a file
+      // someone deleted leaves the tree (and its tab closes).
+      if (this.shownAsRefusal.has(error) || error.code === 'NOT_JOINED' || error.code === 'FILE_NOT_FOUND') return;
       toast(error.message, 'error');
     });
     this.client.on('error', (error) => toast(error.message, 'error'));
