@@ -4,22 +4,19 @@
  * snapshot and compaction used by sync, and eviction. Also the Yjs helpers for file states.
  * Imports persistence, redis, config, logging, errors and protocol; never realtime or http.
  */
-export {
-  ShardCache,
-  newFileId,
-  withScripts,
-  type ShardCacheDeps,
-  type CachedMeta,
-  type ShardSnapshot,
-  type SnapshotFile,
-  type CompactEntry,
-  type CompactOutcome,
-  type EvictOutcome,
-  type ShardInspection,
-  type TreeOpOptions,
-  type CreateFileResult,
-  type RenameResult,
-  type DeleteResult,
-  type FileSyncRead,
-} from './shard-cache.js';
+export { ShardCache, newFileId, type ShardCacheDeps } from './shard-cache.js';
+export type {
+  CachedMeta,
+  ShardSnapshot,
+  SnapshotFile,
+  CompactEntry,
+  CompactOutcome,
+  EvictOutcome,
+  ShardInspection,
+  TreeOpOptions,
+  CreateFileResult,
+  RenameResult,
+  DeleteResult,
+  FileSyncRead,
+} from './types.js';
 export { TEXT_NAME, stateFromText, textFromUpdates, mergeToState, updateToText, isValidUpdate } from './ydoc.js';

@@ -1,139 +1,28 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Cluster, Redis } from 'ioredis';
-import {
-  ErrorCode,
-  isErrorCode,
-  type DependencyMap,
-  type FileEntry,
-  type FileId,
-  type ShardId,
-} from '@tandem/protocol';
+import { ErrorCode, type DependencyMap, type FileEntry, type FileId, type ShardId } from '@tandem/protocol';
 import { AppError } from '../errors/index.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
 import type { IShardRepository } from '../persistence/index.js';
 import { emptySinceKey, openShardsKey, shardKeys, type ShardKeys } from '../redis/index.js';
-import * as lua from './lua-scripts.js';
+import { ShardScripts } from './scripts.js';
+import { mapScriptError, scriptErrorCode } from './script-errors.js';
+import type {
+  CachedMeta,
+  CompactEntry,
+  CompactOutcome,
+  CreateFileResult,
+  DeleteResult,
+  EvictOutcome,
+  FileSyncRead,
+  RenameResult,
+  ShardInspection,
+  ShardSnapshot,
+  TreeOpOptions,
+} from './types.js';
 import { stateFromText } from './ydoc.js';
-
-/** The cached description of an open shard. */
-export type CachedMeta = {
-  id: ShardId;
-  name: string;
-  templateId: string;
-  templateRevision: number;
-  dependencies: DependencyMap;
-  devDependencies: DependencyMap;
-  createdAt: string;
-  updatedAt: string;
-  lastSyncTimestamp: number;
-  /** ms since the epoch (Redis clock) of the oldest unsynced change, or null. */
-  firstDirtyAt: number | null;
-};
-
-/** One dirty file as an atomic snapshot reads it. */
-export type SnapshotFile = {
-  id: FileId;
-  /** Shard clock of the file's last change. */
-  version: number;
-  /** null when the file was deleted. */
-  path: string | null;
-  gen: string;
-  updates: Uint8Array[];
-};
-
-export type ShardSnapshot = {
-  loaded: boolean;
-  seq: number;
-  firstDirtyAt: number | null;
-  /** Which load of the shard into Redis the snapshot read ('' for none). */
-  loadId: string;
-  files: SnapshotFile[];
-};
-
-export type CompactEntry = { id: FileId; version: number; gen: string; count: number; state: Uint8Array };
-
-/**
- * What compaction did: `compacted` the load the snapshot read; `stale`: the shard is no longer
- * that load (reloaded or not cached), nothing was trimmed and every change stays dirty;
- * `loading`: a load is running, try again when it is done.
- */
-export type CompactOutcome = { kind: 'compacted'; dirtyLeft: number } | { kind: 'stale' } | { kind: 'loading' };
-
-export type EvictOutcome = 'EVICTED' | 'MEMBERS' | 'DIRTY' | 'LOCKED';
-
-export type ShardInspection = {
-  loaded: boolean;
-  firstDirtyAt: number | null;
-  dirtyFiles: number;
-  liveMembers: number;
-  locked: boolean;
-  /** Yjs updates not yet in the database (all dirty files). */
-  unsyncedUpdates: number;
-  /** Bytes Redis holds for the dirty files (their state plus unsynced updates). */
-  unsyncedBytes: number;
-  /** Members whose expiry passed (their instance stopped its heartbeat), pruned by this inspection. */
-  expiredMembers: number;
-};
-
-/** Options of an idempotent tree operation: the same `opId` again returns the first outcome. */
-export type TreeOpOptions = { opId?: string | undefined };
-
-/** `replayed`: the operation id was seen before; nothing was applied and this is the first outcome. */
-export type CreateFileResult = { file: FileEntry; version: number; replayed: boolean };
-export type RenameResult = {
-  moves: Array<{ id: FileId; from: string; to: string }>;
-  version: number;
-  replayed: boolean;
-};
-export type DeleteResult = { files: FileEntry[]; version: number; replayed: boolean };
-
-/** The file sync handshake's read: the file's updates and the shard clock, in one atomic step. */
-export type FileSyncRead = { loaded: boolean; inTree: boolean; updates: Uint8Array[]; version: number };
-
-type Scripts = {
-  tandemEdit(...args: Array<string | Buffer | number>): Promise<number>;
-  tandemCreateFile(...args: Array<string | Buffer | number>): Promise<string>;
-  tandemRename(...args: Array<string | Buffer | number>): Promise<string>;
-  tandemDelete(...args: Array<string | Buffer | number>): Promise<string>;
-  tandemFileSyncReadBuffer(...args: string[]): Promise<Buffer[]>;
-  tandemMemberAdd(...args: Array<string | number>): Promise<number>;
-  tandemMemberRemove(...args: Array<string | number>): Promise<number>;
-  tandemMemberRefresh(...args: Array<string | number>): Promise<number>;
-  tandemMemberCount(...args: Array<string | number>): Promise<number>;
-  tandemUnlock(...args: string[]): Promise<number>;
-  tandemSnapshotBuffer(...args: string[]): Promise<unknown[]>;
-  tandemCompact(...args: Array<string | Buffer | number>): Promise<number>;
-  tandemEvict(...args: string[]): Promise<string>;
-  tandemInspect(...args: string[]): Promise<[string, string, number, number, number, number, number, number]>;
-};
-
-const SCRIPT_DEFS: Array<[name: string, numberOfKeys: number, lua: string]> = [
-  ['tandemEdit', 6, lua.EDIT],
-  ['tandemCreateFile', 7, lua.CREATE_FILE],
-  ['tandemRename', 5, lua.RENAME],
-  ['tandemDelete', 5, lua.DELETE],
-  ['tandemFileSyncRead', 4, lua.FILE_SYNC_READ],
-  ['tandemMemberAdd', 1, lua.MEMBER_ADD],
-  ['tandemMemberRemove', 1, lua.MEMBER_REMOVE],
-  ['tandemMemberRefresh', 1, lua.MEMBER_REFRESH],
-  ['tandemMemberCount', 1, lua.MEMBER_COUNT],
-  ['tandemUnlock', 1, lua.UNLOCK],
-  // ioredis adds a `…Buffer` variant of every script; the snapshot is read through it.
-  ['tandemSnapshot', 5, lua.SNAPSHOT],
-  ['tandemCompact', 7, lua.COMPACT],
-  ['tandemEvict', 9, lua.EVICT],
-  ['tandemInspect', 5, lua.INSPECT],
-];
-
-/** Registers the Lua scripts on a connection (idempotent) and returns it typed. */
-export function withScripts(redis: Redis | Cluster): (Redis | Cluster) & Scripts {
-  for (const [name, numberOfKeys, lua] of SCRIPT_DEFS) {
-    if (!(name in redis)) redis.defineCommand(name, { numberOfKeys, lua });
-  }
-  return redis as (Redis | Cluster) & Scripts;
-}
 
 export type ShardCacheDeps = {
   redis: Redis | Cluster;
@@ -152,11 +41,13 @@ export type ShardCacheDeps = {
  * memory; any instance can serve any shard.
  */
 export class ShardCache {
-  private readonly redis: (Redis | Cluster) & Scripts;
+  private readonly redis: Redis | Cluster;
+  private readonly scripts: ShardScripts;
   private readonly loading = new Map<ShardId, Promise<void>>();
 
   constructor(private readonly deps: ShardCacheDeps) {
-    this.redis = withScripts(deps.redis);
+    this.redis = deps.redis;
+    this.scripts = new ShardScripts(deps.redis);
   }
 
   keys(shardId: ShardId): ShardKeys {
@@ -195,7 +86,7 @@ export class ShardCache {
           await this.populate(shardId, k);
           return;
         } finally {
-          await this.redis.tandemUnlock(k.lock, token);
+          await this.scripts.unlock(k.lock, { token });
         }
       }
       await sleep(waitMs);
@@ -317,17 +208,7 @@ export class ShardCache {
   async appendUpdate(shardId: ShardId, fileId: FileId, update: Uint8Array): Promise<number> {
     const k = this.keys(shardId);
     return this.loadedOp(shardId, () =>
-      this.redis.tandemEdit(
-        k.meta,
-        k.tree,
-        k.doc(fileId),
-        k.dirty,
-        k.seq,
-        k.docbytes,
-        fileId,
-        Buffer.from(update.buffer, update.byteOffset, update.byteLength),
-        maxDocBytes(this.deps.limits),
-      ),
+      this.scripts.edit(k, { fileId, update, maxDocBytes: maxDocBytes(this.deps.limits) }),
     );
   }
 
@@ -348,71 +229,31 @@ export class ShardCache {
       throw new AppError(ErrorCode.FILE_TOO_LARGE, `a file may hold at most ${this.deps.limits.maxFileBytes} bytes`);
     }
     const state = stateFromText(content);
-    const raw = await this.loadedOp(shardId, () =>
-      this.redis.tandemCreateFile(
-        k.meta,
-        k.tree,
-        k.doc(id),
-        k.dirty,
-        k.seq,
-        k.docbytes,
-        k.ops,
-        id,
+    return this.loadedOp(shardId, () =>
+      this.scripts.createFile(k, {
+        fileId: id,
         path,
-        Buffer.from(state),
-        this.deps.limits.maxFilesPerShard,
-        options.opId ?? '',
-        options.fileId === undefined ? '' : '1',
-      ),
+        state,
+        maxFiles: this.deps.limits.maxFilesPerShard,
+        opId: options.opId,
+        clientId: options.fileId !== undefined,
+      }),
     );
-    const reply = JSON.parse(raw) as { v: number; id: FileId; path: string; replayed?: boolean };
-    return { file: { id: reply.id, path: reply.path }, version: reply.v, replayed: reply.replayed === true };
   }
 
   /** Renames a file or a folder (paths canonical). */
   async rename(shardId: ShardId, from: string, to: string, options: TreeOpOptions = {}): Promise<RenameResult> {
-    const k = this.keys(shardId);
-    const raw = await this.loadedOp(shardId, () =>
-      this.redis.tandemRename(k.meta, k.tree, k.dirty, k.seq, k.ops, from, to, options.opId ?? ''),
-    );
-    const reply = JSON.parse(raw) as { v: number; moves: Array<[FileId, string, string]>; replayed?: boolean };
-    return {
-      moves: reply.moves.map(([id, from, to]) => ({ id, from, to })),
-      version: reply.v,
-      replayed: reply.replayed === true,
-    };
+    return this.loadedOp(shardId, () => this.scripts.rename(this.keys(shardId), { from, to, opId: options.opId }));
   }
 
   /** Deletes a file or a folder (path canonical). */
   async delete(shardId: ShardId, path: string, options: TreeOpOptions = {}): Promise<DeleteResult> {
-    const k = this.keys(shardId);
-    const raw = await this.loadedOp(shardId, () =>
-      this.redis.tandemDelete(k.meta, k.tree, k.dirty, k.seq, k.ops, path, options.opId ?? ''),
-    );
-    const reply = JSON.parse(raw) as { v: number; files: Array<[FileId, string]>; replayed?: boolean };
-    return {
-      files: reply.files.map(([id, path]) => ({ id, path })),
-      version: reply.v,
-      replayed: reply.replayed === true,
-    };
+    return this.loadedOp(shardId, () => this.scripts.delete(this.keys(shardId), { path, opId: options.opId }));
   }
 
   /** The file sync handshake's read: whether the file is in the tree, its updates, and the shard clock. */
-  async readForSync(shardId: ShardId, fileId: FileId): Promise<FileSyncRead> {
-    const k = this.keys(shardId);
-    const [loaded, inTree, version, ...updates] = (await this.redis.tandemFileSyncReadBuffer(
-      k.meta,
-      k.tree,
-      k.doc(fileId),
-      k.seq,
-      fileId,
-    )) as [Buffer, Buffer, Buffer, ...Buffer[]];
-    return {
-      loaded: loaded.toString() === '1',
-      inTree: inTree.toString() === '1',
-      version: Number(version.toString()),
-      updates,
-    };
+  readForSync(shardId: ShardId, fileId: FileId): Promise<FileSyncRead> {
+    return this.scripts.fileSyncRead(this.keys(shardId), { fileId });
   }
 
   /**
@@ -438,23 +279,23 @@ export class ShardCache {
 
   /** Adds (or refreshes) a member; returns the live member count. */
   addMember(shardId: ShardId, member: string): Promise<number> {
-    return this.redis.tandemMemberAdd(this.keys(shardId).members, member, this.deps.cache.memberTtlMs);
+    return this.scripts.memberAdd(this.keys(shardId).members, { member, ttlMs: this.deps.cache.memberTtlMs });
   }
 
   /** Removes a member; returns how many live members are left in the whole cluster. */
   removeMember(shardId: ShardId, member: string): Promise<number> {
-    return this.redis.tandemMemberRemove(this.keys(shardId).members, member);
+    return this.scripts.memberRemove(this.keys(shardId).members, { member });
   }
 
   /** Extends the expiry of this instance's members of one shard. */
   async refreshMembers(shardId: ShardId, members: readonly string[]): Promise<void> {
     if (members.length === 0) return;
-    await this.redis.tandemMemberRefresh(this.keys(shardId).members, this.deps.cache.memberTtlMs, ...members);
+    await this.scripts.memberRefresh(this.keys(shardId).members, { members, ttlMs: this.deps.cache.memberTtlMs });
   }
 
   /** Live members in the cluster (expired ones pruned). */
   memberCount(shardId: ShardId): Promise<number> {
-    return this.redis.tandemMemberCount(this.keys(shardId).members);
+    return this.scripts.memberCount(this.keys(shardId).members);
   }
 
   /** Shards currently cached, with the time each was opened. */
@@ -463,21 +304,8 @@ export class ShardCache {
   }
 
   /** Scheduler view of one shard: loaded, oldest unsynced change, dirty files, live members, lock held. */
-  async inspect(shardId: ShardId): Promise<ShardInspection> {
-    const k = this.keys(shardId);
-    const [loaded, firstDirtyAt, dirtyFiles, liveMembers, locked, unsyncedUpdates, unsyncedBytes, expiredMembers] =
-      await this.redis.tandemInspect(k.meta, k.dirty, k.members, k.lock, k.docbytes, k.docPrefix);
-    const first = Number(firstDirtyAt);
-    return {
-      loaded: loaded === '1',
-      firstDirtyAt: first === 0 ? null : first,
-      dirtyFiles: Number(dirtyFiles),
-      liveMembers: Number(liveMembers),
-      locked: Number(locked) === 1,
-      unsyncedUpdates: Number(unsyncedUpdates),
-      unsyncedBytes: Number(unsyncedBytes),
-      expiredMembers: Number(expiredMembers),
-    };
+  inspect(shardId: ShardId): Promise<ShardInspection> {
+    return this.scripts.inspect(this.keys(shardId));
   }
 
   /** Records that nobody is in the shard any more (kept if already recorded). */
@@ -506,29 +334,8 @@ export class ShardCache {
   // ---- sync support ------------------------------------------------------------------------
 
   /** Atomic read of the shard clock and every dirty file's updates. */
-  async snapshot(shardId: ShardId): Promise<ShardSnapshot> {
-    const k = this.keys(shardId);
-    const raw = await this.redis.tandemSnapshotBuffer(k.meta, k.tree, k.dirty, k.seq, k.gen, k.docPrefix);
-    const [loaded, seq, firstDirtyAt, loadId, ...entries] = raw as [Buffer, Buffer, Buffer, Buffer, ...Buffer[][]];
-    const files = entries.map((entry): SnapshotFile => {
-      const [id, version, path, gen, ...updates] = entry as [Buffer, Buffer, Buffer, Buffer, ...Buffer[]];
-      const p = path.toString('utf8');
-      return {
-        id: id.toString('utf8') as FileId,
-        version: Number(version.toString()),
-        path: p === '' ? null : p,
-        gen: gen.toString(),
-        updates,
-      };
-    });
-    const first = Number(firstDirtyAt.toString());
-    return {
-      loaded: loaded.toString() === '1',
-      seq: Number(seq.toString()),
-      firstDirtyAt: first === 0 ? null : first,
-      loadId: loadId.toString(),
-      files,
-    };
+  snapshot(shardId: ShardId): Promise<ShardSnapshot> {
+    return this.scripts.snapshot(this.keys(shardId));
   }
 
   /**
@@ -543,30 +350,17 @@ export class ShardCache {
     snapshot: Pick<ShardSnapshot, 'loadId' | 'seq'> & { timeMs: number },
     entries: readonly CompactEntry[],
   ): Promise<CompactOutcome> {
-    const k = this.keys(shardId);
-    const args: Array<string | Buffer | number> = [k.docPrefix, snapshot.timeMs, snapshot.loadId, snapshot.seq];
-    for (const e of entries) args.push(e.id, e.version, e.gen, e.count, Buffer.from(e.state));
-    const left = await this.redis.tandemCompact(k.meta, k.tree, k.dirty, k.gen, k.docbytes, k.seq, k.lock, ...args);
-    if (left === -2) return { kind: 'loading' };
-    if (left === -1) return { kind: 'stale' };
-    return { kind: 'compacted', dirtyLeft: left };
+    return this.scripts.compact(this.keys(shardId), {
+      snapshotTimeMs: snapshot.timeMs,
+      loadId: snapshot.loadId,
+      seq: snapshot.seq,
+      entries,
+    });
   }
 
   /** Deletes the shard's keys if nobody is in it and nothing is unsynced. */
   async evict(shardId: ShardId): Promise<EvictOutcome> {
-    const k = this.keys(shardId);
-    const outcome = (await this.redis.tandemEvict(
-      k.meta,
-      k.tree,
-      k.dirty,
-      k.members,
-      k.lock,
-      k.seq,
-      k.gen,
-      k.docbytes,
-      k.ops,
-      k.docPrefix,
-    )) as EvictOutcome;
+    const outcome = await this.scripts.evict(this.keys(shardId));
     if (outcome === 'EVICTED') {
       await this.redis.zrem(openShardsKey(this.deps.keyPrefix), shardId);
       await this.redis.zrem(emptySinceKey(this.deps.keyPrefix), shardId);
@@ -588,31 +382,6 @@ export function maxDocBytes(limits: Config['limits']): number {
 /** A new random file id (16 url-safe characters). */
 export function newFileId(): FileId {
   return randomBytes(12).toString('base64url') as FileId;
-}
-
-function scriptErrorCode(error: unknown): string | null {
-  if (!(error instanceof Error)) return null;
-  const m = /^(?:ERR )?([A-Z_]+)$/.exec(error.message.trim());
-  return m?.[1] ?? null;
-}
-
-const SCRIPT_ERROR_MESSAGES: Partial<Record<string, string>> = {
-  FILE_NOT_FOUND: 'no file with this id or path in the shard',
-  FILE_TOO_LARGE: 'the file would exceed the maximum file size',
-  TOO_MANY_FILES: 'the shard already holds the maximum number of files',
-  FILE_EXISTS: 'a file or folder already exists at that path (names are compared ignoring case)',
-  PATH_INVALID: 'a folder cannot be moved into itself',
-};
-
-function mapScriptError(error: unknown, shardId: ShardId): unknown {
-  const code = scriptErrorCode(error);
-  if (code !== null && code !== 'NOT_LOADED' && isErrorCode(code)) {
-    return new AppError(code, SCRIPT_ERROR_MESSAGES[code] ?? code, { details: { shardId } });
-  }
-  if (code === 'NOT_LOADED') {
-    return new AppError(ErrorCode.SHARD_UNAVAILABLE, 'the shard is not loaded; retry', { details: { shardId } });
-  }
-  return error;
 }
 
 async function execOrThrow(pipeline: { exec(): Promise<Array<[Error | null, unknown]> | null> }): Promise<void> {
