@@ -25,7 +25,7 @@ import type { Config } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
 import type { AuthService, Principal } from '../auth/index.js';
 import type { ShardEvents, ShardService } from '../shards/index.js';
-import type { ShardCache } from '../shard-cache/index.js';
+import type { Membership } from '../shard-cache/index.js';
 import { TokenBucket } from './token-bucket.js';
 import { PresenceRelay } from './presence-relay.js';
 import { localFirst } from './local-first-adapter.js';
@@ -44,11 +44,9 @@ export type SocketServiceDeps = {
   httpServer: HttpServer;
   pubClient: Redis | Cluster;
   subClient: Redis | Cluster;
-  instanceId: string;
   keyPrefix: string;
   shardedPubSub: boolean;
   limits: Config['limits'];
-  cache: Config['cache'];
   logger: Logger;
   auth: AuthService;
   /** Test-only fault injection (dropped acks). */
@@ -69,9 +67,7 @@ export function roomOf(shardId: ShardId): string {
 export class SocketService {
   readonly io: TandemServer;
   private shards: ShardService | undefined;
-  private shardCache: ShardCache | undefined;
-  private readonly local = new Map<ShardId, Set<string>>();
-  private heartbeat: NodeJS.Timeout | undefined;
+  private members: Membership | undefined;
   private readonly presence: PresenceRelay;
   private closing: Promise<void> | undefined;
   private readonly log: Logger;
@@ -134,13 +130,11 @@ export class SocketService {
     },
   };
 
-  /** Wires the event handlers and starts the membership heartbeat. */
-  attach(shards: ShardService, cache: ShardCache): void {
+  /** Wires the event handlers; `members` registers this instance's sockets in the shards they join. */
+  attach(shards: ShardService, members: Membership): void {
     this.shards = shards;
-    this.shardCache = cache;
+    this.members = members;
     this.io.on('connection', (socket) => this.onConnection(socket));
-    this.heartbeat = setInterval(() => void this.refreshMembers(), this.deps.cache.heartbeatMs);
-    this.heartbeat.unref();
   }
 
   /** Sockets connected to this instance. */
@@ -155,11 +149,6 @@ export class SocketService {
    */
   announce(shardId: ShardId, version: number): void {
     this.io.to(roomOf(shardId)).emit('presence:requested', { shardId, version });
-  }
-
-  /** Shards with members on this instance. */
-  localShards(): ShardId[] {
-    return [...this.local.keys()];
   }
 
   /**
@@ -181,7 +170,7 @@ export class SocketService {
   }
 
   private member(socketId: string): string {
-    return `${this.deps.instanceId}:${socketId}`;
+    return this.membership().socketMember(socketId);
   }
 
   private onConnection(socket: TandemSocket): void {
@@ -343,7 +332,7 @@ export class SocketService {
       throw new AppError(ErrorCode.UNAVAILABLE, 'disconnected during join');
     }
     socket.data.joined.add(shardId);
-    this.addLocal(shardId, socket.id);
+    this.membership().addLocal(shardId, this.member(socket.id));
     this.requestPresence(shardId, socket.id, result.version);
     return result;
   }
@@ -425,45 +414,19 @@ export class SocketService {
     socket.data.joined.delete(shardId);
     // Others see this user go at once instead of after the awareness timeout.
     this.presence.removeSocket(shardId, socket.id);
-    this.removeLocal(shardId, socket.id);
+    this.membership().removeLocal(shardId, this.member(socket.id));
     await socket.leave(roomOf(shardId));
     await this.service().leave(shardId, this.member(socket.id));
-  }
-
-  private addLocal(shardId: ShardId, socketId: string): void {
-    let set = this.local.get(shardId);
-    if (set === undefined) {
-      set = new Set();
-      this.local.set(shardId, set);
-    }
-    set.add(socketId);
-  }
-
-  private removeLocal(shardId: ShardId, socketId: string): void {
-    const set = this.local.get(shardId);
-    if (set === undefined) return;
-    set.delete(socketId);
-    if (set.size === 0) this.local.delete(shardId);
-  }
-
-  private async refreshMembers(): Promise<void> {
-    const cache = this.shardCache;
-    if (cache === undefined) return;
-    await Promise.all(
-      [...this.local].map(([shardId, sockets]) =>
-        cache
-          .refreshMembers(
-            shardId,
-            [...sockets].map((s) => this.member(s)),
-          )
-          .catch((error: unknown) => this.log.warn({ err: error, shardId }, 'member heartbeat failed')),
-      ),
-    );
   }
 
   private service(): ShardService {
     if (this.shards === undefined) throw new Error('SocketService.attach() was not called');
     return this.shards;
+  }
+
+  private membership(): Membership {
+    if (this.members === undefined) throw new Error('SocketService.attach() was not called');
+    return this.members;
   }
 
   /**
@@ -476,7 +439,6 @@ export class SocketService {
   }
 
   private async doClose(): Promise<void> {
-    if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
     this.presence.close();
     for (const { timer } of this.presenceRequests.values()) clearTimeout(timer);
     this.presenceRequests.clear();
