@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { ErrorCode, type FileEntry, type FileId, type ShardId } from '@tandem/protocol';
+import { comparePaths, ErrorCode, type FileEntry, type FileId, type ShardId } from '@tandem/protocol';
 import { AppError } from '../errors/index.js';
 import type { Config } from '../config/index.js';
 import { shardKeys, type ShardKeys } from '../redis/index.js';
@@ -33,7 +33,7 @@ export class FileStore {
     const all = await this.deps.redis.hgetall(this.keys(shardId).tree);
     return Object.entries(all)
       .map(([id, path]) => ({ id: id as FileId, path }))
-      .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+      .sort((a, b) => comparePaths(a.path, b.path));
   }
 
   /** The shard clock. */

@@ -84,7 +84,6 @@ export class ShardLoader {
       createdAt: m['createdAt'] ?? '',
       updatedAt: m['updatedAt'] ?? '',
       lastSyncTimestamp: Number(m['lastSyncTimestamp'] ?? 0),
-      firstDirtyAt: m['firstDirtyAt'] === undefined ? null : Number(m['firstDirtyAt']),
     };
   }
 

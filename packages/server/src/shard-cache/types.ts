@@ -1,19 +1,7 @@
-import type { DependencyMap, FileEntry, FileId, ShardId } from '@tandem/protocol';
+import type { FileEntry, FileId, ShardSummary } from '@tandem/protocol';
 
-/** The cached description of an open shard. */
-export type CachedMeta = {
-  id: ShardId;
-  name: string;
-  templateId: string;
-  templateRevision: number;
-  dependencies: DependencyMap;
-  devDependencies: DependencyMap;
-  createdAt: string;
-  updatedAt: string;
-  lastSyncTimestamp: number;
-  /** ms since the epoch (Redis clock) of the oldest unsynced change, or null. */
-  firstDirtyAt: number | null;
-};
+/** The cached description of an open shard: the shared shard model, as the API shows it. */
+export type CachedMeta = ShardSummary;
 
 /** One dirty file as an atomic snapshot reads it. */
 export type SnapshotFile = {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import * as Y from 'yjs';
 import { zipSync, strToU8 } from 'fflate';
 import {
+  comparePaths,
   describePathProblem,
   ErrorCode,
   normalizePath,
@@ -24,7 +25,6 @@ import {
   stateFromText,
   textFromUpdates,
   updateToText,
-  type CachedMeta,
   type ShardCache,
   type TreeOpOptions,
 } from '../shard-cache/index.js';
@@ -114,7 +114,7 @@ export class ShardService {
     if (cached !== null) {
       const files = await this.deps.cache.files.tree(shardId);
       // Re-check: an eviction between the two reads would show an empty tree.
-      if (await this.deps.cache.loader.isLoaded(shardId)) return { ...summaryFromCache(cached), files };
+      if (await this.deps.cache.loader.isLoaded(shardId)) return { ...cached, files };
     }
     const shard = await this.findOrThrow(shardId);
     return { ...toShardSummary(shard), files: sortEntries(shard.files.map((f) => ({ id: f.id, path: f.path }))) };
@@ -288,7 +288,7 @@ export class ShardService {
         this.deps.cache.files.tree(shardId),
         this.deps.cache.files.version(shardId),
       ]);
-      return { shard: summaryFromCache(meta), files, canWrite: accessTo(principal, shardId) === 'write', version };
+      return { shard: meta, files, canWrite: accessTo(principal, shardId) === 'write', version };
     } catch (error) {
       await this.leave(shardId, member);
       throw error;
@@ -407,19 +407,5 @@ function fileNotFound(path: string): AppError {
 }
 
 function sortEntries(files: FileEntry[]): FileEntry[] {
-  return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-}
-
-function summaryFromCache(meta: CachedMeta): ShardSummary {
-  return {
-    id: meta.id,
-    name: meta.name,
-    templateId: meta.templateId,
-    templateRevision: meta.templateRevision,
-    dependencies: meta.dependencies,
-    devDependencies: meta.devDependencies,
-    createdAt: meta.createdAt,
-    updatedAt: meta.updatedAt,
-    lastSyncTimestamp: meta.lastSyncTimestamp,
-  };
+  return files.sort((a, b) => comparePaths(a.path, b.path));
 }
