@@ -43,6 +43,6 @@ describe('announce after expired members', () => {
     await redis.zadd(shardKeys(prefix, shardId).members, 1, 'dead-instance:socket');
     redis.disconnect();
     await waitFor(() => heard.length > 0, 5000, 'presence:requested');
-    expect(heard[0]).toEqual({ shardId, version: await server.app.cache.version(shardId) });
+    expect(heard[0]).toEqual({ shardId, version: await server.app.cache.files.version(shardId) });
   });
 });

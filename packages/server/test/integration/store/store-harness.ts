@@ -4,7 +4,8 @@ import type { FileId, ShardId, TreeChange } from '@tandem/protocol';
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../../../src/config/index.js';
 import { createShardRepository, type IShardRepository, type StoredFile } from '../../../src/persistence/index.js';
-import { newFileId, ShardCache, stateFromText } from '../../../src/shard-cache/index.js';
+import { createShardCache, newFileId, stateFromText, type ShardCache } from '../../../src/shard-cache/index.js';
+import { shardKeys, type ShardKeys } from '../../../src/redis/index.js';
 import { ShardService, type ShardEvents } from '../../../src/shards/index.js';
 import type { Principal } from '../../../src/auth/index.js';
 import { createTestDatabase, testConfig, testTemplates, type TestDatabase } from '../../support/test-app.js';
@@ -30,6 +31,7 @@ export type Store = {
   shards: ShardService;
   broadcasts: Broadcast[];
   admin: Principal;
+  keys(shardId: ShardId): ShardKeys;
   /** Saves a shard with these files (path → text) in the database; not loaded yet. */
   seed(files: Record<string, string>): Promise<ShardId>;
   close(): Promise<void>;
@@ -43,11 +45,12 @@ export async function createStore(env: Record<string, string> = {}): Promise<Sto
   const repository = createShardRepository(config.database);
   await repository.migrate();
   const logger = pino({ level: 'silent' });
-  const cache = new ShardCache({
+  const cache = createShardCache({
     redis,
     repository,
     logger,
     keyPrefix: prefix,
+    instanceId: 'store-test',
     cache: config.cache,
     limits: config.limits,
   });
@@ -83,6 +86,7 @@ export async function createStore(env: Record<string, string> = {}): Promise<Sto
     shards,
     broadcasts,
     admin,
+    keys: (shardId) => shardKeys(prefix, shardId),
     async seed(files) {
       const now = new Date();
       const id = randomUUID() as ShardId;
