@@ -275,7 +275,7 @@ export class ShardSession extends Emitter<SessionEvents> {
       path: canonical,
       fileId,
     });
-    if (content !== '') {
+    if (content !== '' && this.canWrite) {
       const file = this.open.get(fileId) ?? this.openDoc(fileId);
       file.text.insert(0, content);
     }
