@@ -107,7 +107,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   });
 
   // Before the auth hook, so refusals carry the headers too.
-  await app.register(helmet, securityHeaders(deps.config.previewCdnUrl));
+  await app.register(helmet, securityHeaders());
 
   const corsOrigins = deps.config.corsOrigins;
   app.addHook('onRequest', async (request, reply) => {

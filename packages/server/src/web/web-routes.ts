@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ErrorCode } from '@tandem/protocol';
 import type { AuthService } from '../auth/index.js';
 import { isLoopbackHost, isSameOrigin } from '../auth/index.js';
+import { editorHelmetOptions } from './editor-csp.js';
 
 /** What `GET /config.json` tells the editor. */
 export type WebConfig = {
@@ -63,8 +64,9 @@ export function hasWebDist(distDir: string): boolean {
  */
 export function createWebRoutes(options: WebRoutesOptions): (app: FastifyInstance) => Promise<void> {
   const config: WebConfig = { previewCdnUrl: options.previewCdnUrl, devToken: options.devTokenAuth !== undefined };
-  // These routes are outside the API and public: the HTTP server's auth hook reads this flag.
-  const publicRoute = { config: { public: true } } as const;
+  // These routes are outside the API and public (the HTTP server's auth hook reads the flag), and
+  // their pages get the editor's CSP.
+  const publicRoute = { config: { public: true }, helmet: editorHelmetOptions(options.previewCdnUrl) };
   return async (app) => {
     app.get('/config.json', publicRoute, async (_request, reply) =>
       reply.header('cache-control', 'no-store').send(config),
