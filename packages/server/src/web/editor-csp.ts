@@ -19,7 +19,8 @@ export function editorHelmetOptions(previewCdnUrl: string): NonNullable<FastifyH
       useDefaults: false,
       directives: {
         defaultSrc: ["'self'"],
-        scriptSrc: ["'self'", "'unsafe-inline'", 'data:', 'blob:', cdn],
+        // 'wasm-unsafe-eval': the preview compiler's module lexer is WebAssembly (no JS eval).
+        scriptSrc: ["'self'", "'unsafe-inline'", "'wasm-unsafe-eval'", 'data:', 'blob:', cdn],
         // The preview's compiler runs in a Web Worker from 'self'.
         workerSrc: ["'self'", 'blob:'],
         // CodeMirror and the preview set inline styles.
