@@ -146,7 +146,12 @@ describe('development mode (serve --insecure-dev)', () => {
       );
       let stderr = '';
       child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-      child.on('close', (code) => resolve({ code, stderr }));
+      // A server that starts anyway would run forever: stop it and let the assertions say so.
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stderr });
+      });
     });
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('TANDEM_INSECURE_DEV');
