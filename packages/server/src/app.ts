@@ -90,7 +90,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     if (config.auth.insecureDev) {
       log.warn(
         { secretFile: config.auth.devSecretFile },
-        'TANDEM_INSECURE_DEV is set: GET /dev/token hands admin tokens to this server\'s pages on a loopback address. Never run this in production.',
+        "TANDEM_INSECURE_DEV is set: GET /dev/token hands admin tokens to this server's pages on a loopback address. Never run this in production.",
       );
     }
     const cache = new ShardCache({

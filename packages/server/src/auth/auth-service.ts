@@ -71,7 +71,12 @@ export interface AuthService {
    * SHARE_LINK_MAX_TTL_SECONDS)), never after SHARE_LINK_MAX_TTL_SECONDS (longer is refused with
    * VALIDATION_FAILED), and, unless an admin mints it, never after the minter's own token.
    */
-  mintShareLink(minter: Principal, shardId: ShardId, access: 'read' | 'write', ttlSeconds?: number): Promise<MintedShareLink>;
+  mintShareLink(
+    minter: Principal,
+    shardId: ShardId,
+    access: 'read' | 'write',
+    ttlSeconds?: number,
+  ): Promise<MintedShareLink>;
   /** The share links of a shard (throws when no registry is configured). */
   shareLinks(): ShareLinkRegistry;
 }
@@ -224,7 +229,13 @@ export function createAuthService(config: Config['auth'], deps: AuthServiceDeps 
         expiresAtMs: expiresAtSeconds * 1000,
       };
       const token = await sign(
-        { sub: `share:${id}`, jti: id, name: 'Guest', shards: { [shardId]: access }, link: { id, shard: shardId, by: mintedBy } },
+        {
+          sub: `share:${id}`,
+          jti: id,
+          name: 'Guest',
+          shards: { [shardId]: access },
+          link: { id, shard: shardId, by: mintedBy },
+        },
         expiresAtSeconds,
       );
       // Recorded before the token is handed out: a token is never valid without its record.

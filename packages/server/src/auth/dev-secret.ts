@@ -24,7 +24,8 @@ export function loadOrCreateDevSecret(file: string): string {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }
   const raced = readSecret(file);
-  if (raced === null) throw new AppError(
+  if (raced === null)
+    throw new AppError(
       ErrorCode.VALIDATION_FAILED,
       `the development secret file ${file} is empty or too short; delete it to generate a new one`,
     );

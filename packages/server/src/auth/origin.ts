@@ -42,5 +42,5 @@ export function isLoopbackHost(host: string | undefined): boolean {
 
 /** A Host header is a host name or address and an optional port, nothing else (no userinfo, path). */
 function isHostHeader(host: string | undefined): host is string {
-  return host !== undefined && /^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(host);
+  return host !== undefined && /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(host);
 }

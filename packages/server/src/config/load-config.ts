@@ -92,7 +92,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       bodyLimitBytes: e.HTTP_BODY_LIMIT_BYTES,
       webEnabled: e.WEB_ENABLED,
       previewCdnUrl: e.PREVIEW_CDN_URL.replace(/\/+$/, ''),
-      corsOrigins: e.CORS_ORIGINS === undefined ? [] : e.CORS_ORIGINS.split(',').map((o) => o.trim().replace(/\/+$/, '')),
+      corsOrigins:
+        e.CORS_ORIGINS === undefined ? [] : e.CORS_ORIGINS.split(',').map((o) => o.trim().replace(/\/+$/, '')),
     },
     auth: {
       // In development mode the secret is generated per data directory: see withDevSecret.

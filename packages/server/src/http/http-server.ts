@@ -209,7 +209,10 @@ function registerApiRoutes(app: FastifyInstance, deps: HttpDeps): void {
     const shardId = await manageableShard(request);
     const { linkId } = request.params as { linkId: string };
     if (!(await deps.auth.shareLinks().revoke(shardId, linkId))) {
-      throw new AppError(ErrorCode.NOT_FOUND, 'no live share link with this id on this shard (GET …/tokens lists them)');
+      throw new AppError(
+        ErrorCode.NOT_FOUND,
+        'no live share link with this id on this shard (GET …/tokens lists them)',
+      );
     }
     await deps.disconnectShareLinks?.([linkId]);
     return { revoked: [linkId] };

@@ -106,7 +106,10 @@ export function buildOpenApi(): Record<string, unknown> {
         get: {
           summary: "List the shard's live share links (write access with your own token, not a link)",
           parameters: [shardParam],
-          responses: { '200': { description: '{ links: [{ id, access, mintedBy, createdAt, expiresAt }] }' }, ...errors(401, 403, 404) },
+          responses: {
+            '200': { description: '{ links: [{ id, access, mintedBy, createdAt, expiresAt }] }' },
+            ...errors(401, 403, 404),
+          },
         },
         delete: {
           summary: 'Revoke every live share link of the shard; their sockets are disconnected',
@@ -117,7 +120,10 @@ export function buildOpenApi(): Record<string, unknown> {
       '/shards/{id}/tokens/{linkId}': {
         delete: {
           summary: 'Revoke one share link; its sockets are disconnected on every instance',
-          parameters: [shardParam, { name: 'linkId', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
+          parameters: [
+            shardParam,
+            { name: 'linkId', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } },
+          ],
           responses: { '200': { description: '{ revoked: [linkId] }' }, ...errors(401, 403, 404) },
         },
       },

@@ -131,7 +131,7 @@ function devTokenRefusal(request: FastifyRequest): string | null {
   }
   const site = request.headers['sec-fetch-site'];
   if (site !== undefined && site !== 'same-origin' && site !== 'none') {
-    return 'development tokens are only handed to this server\'s own pages';
+    return "development tokens are only handed to this server's own pages";
   }
   return null;
 }

@@ -236,7 +236,7 @@ describe('fuzz: tokens', () => {
     );
   });
 
-  it('bounds every share link by SHARE_LINK_MAX_TTL_SECONDS and by its minter\'s token', async () => {
+  it("bounds every share link by SHARE_LINK_MAX_TTL_SECONDS and by its minter's token", async () => {
     const maxTtl = 7 * 24 * 3600;
     await runProperty(
       'share-link-ttl',

@@ -91,9 +91,7 @@ describe('development mode (serve --insecure-dev)', () => {
     expect((await devToken({ host: `127.0.0.1:${port}`, 'sec-fetch-site': 'same-origin' })).status).toBe(200);
     // DNS rebinding: the attacker's name resolves to 127.0.0.1, so the browser sends its Host.
     expect((await devToken({ host: `evil.example:${port}` })).status).toBe(403);
-    expect((await devToken({ host: `evil.example:${port}`, origin: `http://evil.example:${port}` })).status).toBe(
-      403,
-    );
+    expect((await devToken({ host: `evil.example:${port}`, origin: `http://evil.example:${port}` })).status).toBe(403);
     // Another website on this machine or elsewhere.
     expect((await devToken({ host: `127.0.0.1:${port}`, origin: 'http://evil.example' })).status).toBe(403);
     expect((await devToken({ host: `127.0.0.1:${port}`, origin: 'null' })).status).toBe(403);
