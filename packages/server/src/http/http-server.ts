@@ -56,7 +56,7 @@ declare module 'fastify' {
 }
 
 /** Route options of a route anyone may call. */
-export const PUBLIC_ROUTE = { config: { public: true } } as const;
+const PUBLIC_ROUTE = { config: { public: true } } as const;
 
 const MoveBody = z.strictObject({ from: z.string(), to: z.string() });
 const CreateFileBody = z.strictObject({ path: z.string(), content: z.string().optional() });
