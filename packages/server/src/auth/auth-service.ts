@@ -55,6 +55,9 @@ export type TokenClaims = {
   create?: boolean;
 };
 
+/** The `sub` of every share link starts with this (then the link id). */
+const SHARE_SUB_PREFIX = 'share:';
+
 /** What POST /shards/:id/tokens returns. */
 export type MintedShareLink = { token: string; link: ShareLink };
 
@@ -178,6 +181,13 @@ export function createAuthService(config: Config['auth'], deps: AuthServiceDeps 
       const c = claims.data;
       const role = c.role ?? 'user';
       const link = c.link === undefined ? undefined : { id: c.link.id, shardId: c.link.shard, mintedBy: c.link.by };
+      if (link === undefined && c.sub.startsWith(SHARE_SUB_PREFIX)) {
+        // Minted before links were recorded (some to live until 2058): nothing could revoke them.
+        throw new AppError(
+          ErrorCode.UNAUTHENTICATED,
+          'this share link was minted by an older version and cannot be revoked; ask for a new one',
+        );
+      }
       if (link !== undefined && !(await requireRegistry().isLive(link.shardId, link.id))) {
         throw new AppError(ErrorCode.UNAUTHENTICATED, 'this share link was revoked; ask for a new one');
       }
@@ -230,7 +240,7 @@ export function createAuthService(config: Config['auth'], deps: AuthServiceDeps 
       };
       const token = await sign(
         {
-          sub: `share:${id}`,
+          sub: `${SHARE_SUB_PREFIX}${id}`,
           jti: id,
           name: 'Guest',
           shards: { [shardId]: access },

@@ -87,6 +87,8 @@ function expected(payload: Record<string, unknown>, how: SignCase, shardId: stri
     (shards === undefined || isRecordOfGrants) &&
     (create === undefined || typeof create === 'boolean');
   if (!valid) return refuse('UNAUTHENTICATED');
+  // A `share:` sub without a recorded link claim is an unrevocable link from before links were recorded.
+  if (typeof sub === 'string' && sub.startsWith('share:')) return refuse('UNAUTHENTICATED');
   const grants = new Map(grantEntries as Array<[string, string]>);
   const access = role === 'admin' ? 'write' : (grants.get(shardId) ?? grants.get('*') ?? 'none');
   return {

@@ -115,6 +115,18 @@ describe('share links: bounded, revocable, counted by their minter', () => {
     expect(byAdmin.exp).toBeGreaterThan((decodeJwt(shortAdmin).exp ?? 0) + 3000);
   });
 
+  it('refuses share links minted before links were recorded (they could not be revoked)', async () => {
+    const legacy = await tokenFor({
+      sub: `share:${crypto.randomUUID()}`,
+      name: 'Guest',
+      shards: { [shardId]: 'write' },
+    });
+    const res = await call('GET', `/shards/${shardId}`, legacy);
+    expect(res.status).toBe(401);
+    expect(errorCode(res.json)).toBe('UNAUTHENTICATED');
+    expect(await connect(legacy)).toBe('UNAUTHENTICATED');
+  });
+
   it('keeps each link in Redis with a TTL equal to its expiry', async () => {
     const { link, exp } = await mint(editor, { access: 'read', ttlSeconds: 600 });
     const ttlMs = await redis.pttl(shareLinkKey(t.prefix, shardId, link.id));
