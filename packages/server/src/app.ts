@@ -8,7 +8,7 @@ import { Metrics } from './metrics/index.js';
 import { RedisManager } from './redis/index.js';
 import { createShardRepository, type IShardRepository } from './persistence/index.js';
 import { createTemplateRegistry, packageJsonDependencies, type TemplateRegistry } from './templates/index.js';
-import { createAuthService, type AuthService } from './auth/index.js';
+import { createAuthService, RedisShareLinkRegistry, type AuthService } from './auth/index.js';
 import { createShardCache, type ShardCache } from './shard-cache/index.js';
 import {
   createSyncWorker,
@@ -82,12 +82,15 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
 
   try {
     // Refuse a bad auth setup before touching the database.
-    const auth = createAuthService(config.auth);
+    const auth = createAuthService(config.auth, {
+      shareLinks: new RedisShareLinkRegistry(cacheRedis, config.redis.keyPrefix),
+    });
     const templates = options.templates ?? createTemplateRegistry();
     await repository.migrate();
-    if (config.auth.insecureDev && config.auth.jwtSecret !== undefined && config.auth.jwksUrl === undefined) {
+    if (config.auth.insecureDev) {
       log.warn(
-        'TANDEM_INSECURE_DEV is set: tokens are signed with a publicly known development secret. Never run this in production.',
+        { secretFile: config.auth.devSecretFile },
+        "TANDEM_INSECURE_DEV is set: GET /dev/token hands admin tokens to this server's pages on a loopback address. Never run this in production.",
       );
     }
     const cache = createShardCache({
@@ -162,6 +165,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
         if (faults !== undefined) registerFaultRoutes(app, faults);
         await options.extraRoutes?.(app);
       },
+      disconnectShareLinks: async (linkIds) => sockets?.disconnectShareLinks(linkIds),
     });
     const sockets = serveApi
       ? new SocketService({
@@ -176,6 +180,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
           limits: config.limits,
           logger: log,
           auth,
+          corsOrigins: config.http.corsOrigins,
           ...(faults === undefined ? {} : { faults }),
         })
       : undefined;

@@ -1,3 +1,4 @@
+import helmet from '@fastify/helmet';
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
@@ -10,11 +11,12 @@ import { CreateShardBody, ErrorCode, isShardId, WriteFileBody, type ShardId } fr
 import { AppError, httpStatusOf, toAppError } from '../errors/index.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
-import type { AuthService, Principal } from '../auth/index.js';
-import { assertAccess } from '../auth/index.js';
+import type { AuthService, Principal, ShareLink } from '../auth/index.js';
+import { assertAccess, isOriginAllowed, isSameOrigin } from '../auth/index.js';
 import type { ShardService } from '../shards/index.js';
 import type { TemplateRegistry } from '../templates/index.js';
 import { buildOpenApi } from './openapi.js';
+import { securityHeaders } from './security-headers.js';
 
 export type HttpDeps = {
   config: Config['http'];
@@ -33,21 +35,35 @@ export type HttpDeps = {
   metrics?: () => Promise<{ contentType: string; body: string }>;
   /** Registers extra routes (the web editor's static files). */
   extraRoutes?: (app: FastifyInstance) => Promise<void>;
+  /**
+   * Disconnects the live sockets of revoked share links, on every instance (the socket server
+   * does it through its adapter); the REST routes that revoke links call it.
+   */
+  disconnectShareLinks?: (linkIds: readonly string[]) => Promise<void>;
 };
 
 declare module 'fastify' {
   interface FastifyRequest {
     principal?: Principal;
   }
+  interface FastifyContextConfig {
+    /**
+     * The route answers without a token. Every other route requires one: the auth hook reads this
+     * flag of the route the router chose (after it decoded the URL), never the raw URL.
+     */
+    public?: boolean;
+  }
 }
 
-const PUBLIC_ROUTES = new Set(['/healthz', '/readyz', '/openapi.json', '/metrics']);
+/** Route options of a route anyone may call. */
+const PUBLIC_ROUTE = { config: { public: true } } as const;
 
 const MoveBody = z.strictObject({ from: z.string(), to: z.string() });
 const CreateFileBody = z.strictObject({ path: z.string(), content: z.string().optional() });
 const ShareBody = z.strictObject({
   access: z.enum(['read', 'write']),
-  ttlSeconds: z.number().int().min(60).optional(),
+  // The configured maximum (SHARE_LINK_MAX_TTL_SECONDS) is checked where the link is minted.
+  ttlSeconds: z.number().int().min(60).max(Number.MAX_SAFE_INTEGER).optional(),
 });
 
 /** Builds the Fastify instance with every REST route, the error handler and auth. Does not listen. */
@@ -90,17 +106,43 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     });
   });
 
-  app.addHook('onRequest', async (request) => {
-    const path = request.url.split('?')[0] ?? '';
-    if (!deps.isReady() && path !== '/healthz' && path !== '/readyz') {
+  // Before the auth hook, so refusals carry the headers too.
+  await app.register(helmet, securityHeaders());
+
+  const corsOrigins = deps.config.corsOrigins;
+  app.addHook('onRequest', async (request, reply) => {
+    // The route the router chose: its URL is the pattern, matched on the decoded path, so
+    // `/%74emplates` is `/templates` here exactly as it is to the handler.
+    const route = request.routeOptions.url;
+    if (!deps.isReady() && route !== '/healthz' && route !== '/readyz') {
       throw new AppError(ErrorCode.UNAVAILABLE, 'the server is shutting down or starting; retry on another instance');
     }
-    if (PUBLIC_ROUTES.has(path) || !isApiPath(path)) return;
+    const origin = request.headers.origin;
+    if (!isOriginAllowed(origin, request.headers.host, corsOrigins)) {
+      throw new AppError(
+        ErrorCode.FORBIDDEN,
+        `requests from the web origin ${String(origin)} are not allowed; add it to CORS_ORIGINS to allow it`,
+      );
+    }
+    if (origin !== undefined && !isSameOrigin(origin, request.headers.host)) {
+      void reply.header('access-control-allow-origin', origin).header('vary', 'Origin');
+      if (request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined) {
+        return reply
+          .status(204)
+          .header('access-control-allow-methods', 'GET, POST, PUT, DELETE')
+          .header('access-control-allow-headers', 'authorization, content-type')
+          .header('access-control-max-age', '600')
+          .send();
+      }
+    }
+    // No route (404): nothing to protect, and the not-found handler says so.
+    if (route === undefined || request.routeOptions.config.public === true) return;
     request.principal = await deps.auth.verify(bearer(request));
+    return;
   });
 
-  app.get('/healthz', async () => ({ ok: true }));
-  app.get('/readyz', async (_request, reply) => {
+  app.get('/healthz', PUBLIC_ROUTE, async () => ({ ok: true }));
+  app.get('/readyz', PUBLIC_ROUTE, async (_request, reply) => {
     if (!deps.isReady()) return reply.status(503).send({ ready: false, reason: 'shutting down or starting' });
     try {
       await deps.checkDependencies();
@@ -109,10 +151,10 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     }
     return { ready: true };
   });
-  app.get('/openapi.json', async () => buildOpenApi());
+  app.get('/openapi.json', PUBLIC_ROUTE, async () => buildOpenApi());
   if (deps.metrics !== undefined) {
     const metrics = deps.metrics;
-    app.get('/metrics', async (_request, reply) => {
+    app.get('/metrics', PUBLIC_ROUTE, async (_request, reply) => {
       const { contentType, body } = await metrics();
       return reply.type(contentType).send(body);
     });
@@ -155,12 +197,47 @@ function registerApiRoutes(app: FastifyInstance, deps: HttpDeps): void {
     assertAccess(principal, shardId, 'write');
     await deps.shards.get(principal, shardId);
     const body = parse(ShareBody, request.body);
-    const token = await deps.auth.mint(
-      { sub: `share:${crypto.randomUUID()}`, name: 'Guest', shards: { [shardId]: body.access } },
-      body.ttlSeconds,
-    );
-    return reply.status(201).send({ token, access: body.access });
+    const { token, link } = await deps.auth.mintShareLink(principal, shardId, body.access, body.ttlSeconds);
+    return reply.status(201).send({ token, access: body.access, link: linkBody(link) });
   });
+  app.get('/shards/:id/tokens', async (request) => {
+    const shardId = await manageableShard(request);
+    const links = await deps.auth.shareLinks().list(shardId);
+    return { links: links.map(linkBody) };
+  });
+  app.delete('/shards/:id/tokens/:linkId', async (request) => {
+    const shardId = await manageableShard(request);
+    const { linkId } = request.params as { linkId: string };
+    if (!(await deps.auth.shareLinks().revoke(shardId, linkId))) {
+      throw new AppError(
+        ErrorCode.NOT_FOUND,
+        'no live share link with this id on this shard (GET …/tokens lists them)',
+      );
+    }
+    await deps.disconnectShareLinks?.([linkId]);
+    return { revoked: [linkId] };
+  });
+  app.delete('/shards/:id/tokens', async (request) => {
+    const shardId = await manageableShard(request);
+    const revoked = await deps.auth.shareLinks().revokeAll(shardId);
+    if (revoked.length > 0) await deps.disconnectShareLinks?.(revoked);
+    return { revoked };
+  });
+
+  /**
+   * The shard whose share links the request lists or revokes: the caller needs write access
+   * through their own token; a share link cannot manage links (a guest cannot cut off the others).
+   */
+  async function manageableShard(request: FastifyRequest): Promise<ShardId> {
+    const shardId = shardIdOf(request);
+    const principal = principalOf(request);
+    assertAccess(principal, shardId, 'write');
+    if (principal.link !== undefined) {
+      throw new AppError(ErrorCode.FORBIDDEN, 'a share link cannot list or revoke share links; use your own token');
+    }
+    await deps.shards.get(principal, shardId);
+    return shardId;
+  }
 
   app.get('/shards/:id/files/*', async (request, reply) => {
     const { file, content } = await deps.shards.readFile(principalOf(request), shardIdOf(request), wildcard(request));
@@ -198,8 +275,15 @@ function registerApiRoutes(app: FastifyInstance, deps: HttpDeps): void {
   });
 }
 
-function isApiPath(path: string): boolean {
-  return path.startsWith('/shards') || path.startsWith('/templates');
+/** A share link as the REST API shows it. */
+function linkBody(link: ShareLink): Record<string, unknown> {
+  return {
+    id: link.id,
+    access: link.access,
+    mintedBy: link.mintedBy,
+    createdAt: new Date(link.createdAtMs).toISOString(),
+    expiresAt: new Date(link.expiresAtMs).toISOString(),
+  };
 }
 
 function bearer(request: FastifyRequest): string | undefined {

@@ -23,7 +23,8 @@ import { z } from 'zod';
 import { AppError, toAppError } from '../errors/index.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
-import type { AuthService, Principal } from '../auth/index.js';
+import type { AuthService, LinkClaim, Principal } from '../auth/index.js';
+import { isOriginAllowed } from '../auth/index.js';
 import type { ShardEvents, ShardService } from '../shards/index.js';
 import type { Membership } from '../shard-cache/index.js';
 import { TokenBucket } from './token-bucket.js';
@@ -49,6 +50,8 @@ export type SocketServiceDeps = {
   limits: Config['limits'];
   logger: Logger;
   auth: AuthService;
+  /** CORS_ORIGINS: browser origins allowed besides the server's own (`*`: any). */
+  corsOrigins: ReadonlyArray<string>;
   /** Test-only fault injection (dropped acks). */
   faults?: Faults;
 };
@@ -84,7 +87,10 @@ export class SocketService {
     this.io = new Server(deps.httpServer, {
       maxHttpBufferSize: deps.limits.socketMaxMessageBytes,
       serveClient: false,
-      cors: { origin: true, credentials: false },
+      // Browsers do not apply CORS to WebSockets: the Origin check is allowRequest's, for both transports.
+      cors: { origin: deps.corsOrigins.includes('*') ? true : [...deps.corsOrigins], credentials: false },
+      allowRequest: (request, callback) =>
+        callback(null, isOriginAllowed(request.headers.origin, request.headers.host, deps.corsOrigins)),
       connectionStateRecovery: undefined,
     });
     const adapterKey = `${deps.keyPrefix}:socket.io`;
@@ -100,7 +106,7 @@ export class SocketService {
       deps.auth
         .verify(typeof token === 'string' ? token : undefined)
         .then((principal) => {
-          this.reserveConnection(socket, principal.userId);
+          this.reserveConnection(socket, connectionOwner(principal));
           socket.data.principal = principal;
           socket.data.joined = new Set();
           socket.data.bucket = new TokenBucket(deps.limits.eventsPerSecond, deps.limits.eventsBurst);
@@ -199,6 +205,8 @@ export class SocketService {
       expiry.unref();
     };
     armExpiry();
+    const link = socket.data.principal.link;
+    if (link !== undefined) this.watchShareLink(socket, link, log);
 
     // Every client event goes through this one dispatcher (no per-event listeners): expiry and
     // the rate limit first, then the event's schema, then its handler, then the ack.
@@ -404,6 +412,35 @@ export class SocketService {
     socket.conn.once('close', release);
   }
 
+  /**
+   * Puts a share link's socket in the link's room, which revocation disconnects on every instance
+   * (disconnectShareLinks), then checks the link again: a revocation between the handshake's check
+   * and the join found the room empty.
+   */
+  private watchShareLink(socket: TandemSocket, link: LinkClaim, log: Logger): void {
+    void socket.join(shareLinkRoom(link.id));
+    this.deps.auth
+      .shareLinks()
+      .isLive(link.shardId, link.id)
+      .then((live) => {
+        if (!live) socket.disconnect(true);
+      })
+      .catch((error: unknown) => {
+        log.warn({ err: error }, 'could not recheck a share link; disconnecting its socket');
+        socket.disconnect(true);
+      });
+  }
+
+  /** Disconnects the sockets of revoked share links on every instance (through the adapter). */
+  async disconnectShareLinks(linkIds: readonly string[]): Promise<void> {
+    const rooms = linkIds.map(shareLinkRoom);
+    this.io.to(rooms).emit('shard:error', {
+      shardId: null,
+      error: { code: ErrorCode.UNAUTHENTICATED, message: 'this share link was revoked; ask for a new one' },
+    });
+    this.io.in(rooms).disconnectSockets(true);
+  }
+
   private requireJoined(socket: TandemSocket, shardId: ShardId): void {
     if (!socket.data.joined.has(shardId)) {
       throw new AppError(ErrorCode.NOT_JOINED, 'join the shard (shard:join) before using it', { details: { shardId } });
@@ -486,6 +523,20 @@ function safeJson(text: string): unknown {
 
 /** Shortest time between two presence:requested of one shard from one instance (see requestPresence). */
 const PRESENCE_REQUEST_WINDOW_MS = 250;
+
+/** The room of the sockets connected with one share link. */
+function shareLinkRoom(linkId: string): string {
+  return `share-link:${linkId}`;
+}
+
+/**
+ * Whose MAX_CONNECTIONS_PER_USER budget a connection uses: its user's, or for a share link (a new
+ * `sub` per link) the budget of all links minted by the same user, so minting links does not
+ * multiply connections.
+ */
+function connectionOwner(principal: Principal): string {
+  return principal.link === undefined ? `user:${principal.userId}` : `links-of:${principal.link.mintedBy}`;
+}
 
 /** Longest delay setTimeout accepts. */
 const MAX_TIMER_MS = 2 ** 31 - 1;

@@ -17,6 +17,8 @@ export {
   schedulerLockKey,
   lastScanKey,
   parseShardKey,
+  shareLinkKey,
+  shareLinksKey,
   type ShardKeys,
   type ShardKeyPart,
 } from './keys.js';

@@ -85,3 +85,16 @@ export function parseShardKey(prefix: string, key: string): { shardId: ShardId; 
   }
   throw new Error(`unknown shard key part: ${key}`);
 }
+
+/**
+ * One live share link of a shard (string: the link's JSON record, expiring with the link):
+ * `<prefix>:share-link:{<shardId>}:<linkId>`. Its absence means the link was revoked or expired.
+ */
+export function shareLinkKey(prefix: string, shardId: ShardId, linkId: string): string {
+  return `${prefix}:share-link:{${shardId}}:${linkId}`;
+}
+
+/** Sorted set of a shard's share links, linkId → expiry (ms since the epoch): what listing reads. */
+export function shareLinksKey(prefix: string, shardId: ShardId): string {
+  return `${prefix}:share-links:{${shardId}}`;
+}
