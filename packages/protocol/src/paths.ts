@@ -34,8 +34,9 @@ const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f]/;
 // U+2066–U+2069, U+200E/U+200F), zero-width characters (U+200B–U+200D, U+2060, U+FEFF), soft
 // hyphens, variation selectors and every other format character, and the line and paragraph
 // separators. Two names that differ only in these look the same, and a bidi override makes
-// `evil\u202Etxt.js` display as `eviljs.txt`.
-const INVISIBLE_RE = /[\p{Cf}\p{Default_Ignorable_Code_Point}\p{Zl}\p{Zp}]/u;
+// `evil\u202Etxt.js` display as `eviljs.txt`. Also lone surrogates (`\p{Cs}` in a u-regex), which
+// have no UTF-8 form and so cannot be written to a zip or a file system.
+const INVISIBLE_RE = /[\p{Cf}\p{Default_Ignorable_Code_Point}\p{Zl}\p{Zp}\p{Cs}]/u;
 
 // Refused in names by Windows (`:` also opens an NTFS alternate data stream: `x.js:stream`).
 const RESERVED_CHARACTER_RE = /[<>:"|?*]/;
@@ -62,8 +63,7 @@ export function normalizePath(input: unknown, limits: PathLimits = DEFAULT_PATH_
   if (input.length > limits.maxPathLength * 4) return { ok: false, problem: 'too-long' };
   const nfc = input.normalize('NFC');
   if (CONTROL_RE.test(nfc)) return { ok: false, problem: 'control-character' };
-  // A lone surrogate has no UTF-8 form: it cannot be written to a zip or a file system.
-  if (!nfc.isWellFormed() || INVISIBLE_RE.test(nfc)) return { ok: false, problem: 'invisible-character' };
+  if (INVISIBLE_RE.test(nfc)) return { ok: false, problem: 'invisible-character' };
   if (nfc.includes('\\')) return { ok: false, problem: 'backslash' };
   if (nfc.startsWith('/')) return { ok: false, problem: 'absolute' };
   const segments = nfc.split('/').filter((s) => s !== '' && s !== '.');
