@@ -136,6 +136,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       },
       templates,
       apiRoutes: serveApi,
+      rateLimitStore: { redis: cacheRedis, keyPrefix: config.redis.keyPrefix },
       isReady: () => ready,
       checkDependencies: async () => {
         await cacheRedis.ping();

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import * as Y from 'yjs';
-import { zipSync, strToU8 } from 'fflate';
 import {
   describePathProblem,
   ErrorCode,
@@ -29,6 +28,7 @@ import {
 } from '../shard-cache/index.js';
 import { assertAccess, accessTo, type Principal } from '../auth/index.js';
 import type { Faults } from '../faults/index.js';
+import { zipStream, type ZipSourceFile } from './zip-stream.js';
 
 /** Where the service announces changes so live collaborators see them (the socket rooms). */
 export interface ShardEvents {
@@ -223,37 +223,56 @@ export class ShardService {
     });
   }
 
-  /** The whole shard as a zip archive of its current text. */
-  async zip(principal: Principal, shardId: ShardId): Promise<{ name: string; bytes: Uint8Array }> {
+  /**
+   * The whole shard as a zip archive of its current text, streamed one file at a time (see
+   * zipStream): the event loop never holds more than one file's work, and memory holds one file.
+   * Access and existence are checked before the first byte; a shard over ZIP_MAX_BYTES is refused
+   * up front when it is read from the database, and cut short when it is open (its size is only
+   * known file by file).
+   */
+  async zip(principal: Principal, shardId: ShardId): Promise<{ name: string; stream: AsyncIterable<Uint8Array> }> {
     assertAccess(principal, shardId, 'read');
     const { name, files } = await this.contents(shardId);
-    const entries: Record<string, Uint8Array> = {};
-    for (const file of files) entries[file.path] = strToU8(file.content);
-    return { name, bytes: zipSync(entries, { level: 6 }) };
+    return { name, stream: zipStream(files, { maxBytes: this.deps.limits.zipMaxBytes }) };
   }
 
   /**
-   * The text of every file: from the cache when the shard is open, else from the database —
-   * one read of the tree or of the stored shard, not one per file.
+   * The text of every file, one file at a time: from the cache when the shard is open (the tree
+   * once, then each file's updates), else from one read of the stored shard. A file whose updates
+   * are gone was evicted while we read, which happens only after a flush: it is read from the
+   * database (once for the whole archive).
    */
-  private async contents(shardId: ShardId): Promise<{ name: string; files: Array<{ path: string; content: string }> }> {
+  private async contents(shardId: ShardId): Promise<{ name: string; files: AsyncIterable<ZipSourceFile> }> {
     const cached = await this.deps.cache.meta(shardId);
     if (cached !== null) {
-      const files: Array<{ path: string; content: string }> = [];
-      let complete = true;
-      for (const file of await this.deps.cache.tree(shardId)) {
-        const updates = await this.deps.cache.updates(shardId, file.id);
-        // Evicted while we read: the database holds everything, read it there.
-        if (updates.length === 0) {
-          complete = false;
-          break;
-        }
-        files.push({ path: file.path, content: textFromUpdates(updates) });
-      }
-      if (complete && (await this.deps.cache.isLoaded(shardId))) return { name: cached.name, files };
+      const tree = await this.deps.cache.tree(shardId);
+      // Re-check: an eviction between the two reads would show an empty tree.
+      if (await this.deps.cache.isLoaded(shardId))
+        return { name: cached.name, files: this.cachedContents(shardId, tree) };
     }
     const shard = await this.findOrThrow(shardId);
-    return { name: shard.name, files: shard.files.map((f) => ({ path: f.path, content: f.content })) };
+    const bytes = shard.files.reduce((sum, f) => sum + Buffer.byteLength(f.content, 'utf8'), 0);
+    if (bytes > this.deps.limits.zipMaxBytes) {
+      throw new AppError(
+        ErrorCode.PAYLOAD_TOO_LARGE,
+        `the shard's files hold ${bytes} bytes, more than ZIP_MAX_BYTES (${this.deps.limits.zipMaxBytes}); download the files one by one`,
+      );
+    }
+    return { name: shard.name, files: toAsync(shard.files.map((f) => ({ path: f.path, content: f.content }))) };
+  }
+
+  private async *cachedContents(shardId: ShardId, tree: readonly FileEntry[]): AsyncGenerator<ZipSourceFile> {
+    let stored: Map<FileId, string> | undefined;
+    for (const file of tree) {
+      const updates = await this.deps.cache.updates(shardId, file.id);
+      if (updates.length > 0) {
+        yield { path: file.path, content: textFromUpdates(updates) };
+        continue;
+      }
+      stored ??= new Map((await this.findOrThrow(shardId)).files.map((f) => [f.id, f.content]));
+      const content = stored.get(file.id);
+      if (content !== undefined) yield { path: file.path, content };
+    }
   }
 
   // ---- realtime ----------------------------------------------------------------------------
@@ -384,6 +403,10 @@ export class ShardService {
       throw new AppError(ErrorCode.SHARD_NOT_FOUND, 'no shard with this id', { details: { shardId } });
     return shard;
   }
+}
+
+async function* toAsync<T>(items: readonly T[]): AsyncGenerator<T> {
+  yield* items;
 }
 
 function fileNotFound(path: string): AppError {
