@@ -9,7 +9,7 @@ import { RedisManager } from './redis/index.js';
 import { createShardRepository, type IShardRepository } from './persistence/index.js';
 import { createTemplateRegistry, packageJsonDependencies, type TemplateRegistry } from './templates/index.js';
 import { createAuthService, type AuthService } from './auth/index.js';
-import { ShardCache } from './shard-cache/index.js';
+import { FileStateVectors, ShardCache } from './shard-cache/index.js';
 import {
   createSyncWorker,
   savedChannel,
@@ -180,6 +180,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     const shardService: ShardService = new ShardService({
       repository,
       cache,
+      stateVectors: new FileStateVectors({ redis: cacheRedis, keyPrefix: config.redis.keyPrefix }),
       templates,
       logger: log.child({ module: 'shards' }),
       limits: config.limits,

@@ -17,4 +17,18 @@ export {
   type EvictOutcome,
   type ShardInspection,
 } from './shard-cache.js';
-export { TEXT_NAME, stateFromText, textFromUpdates, mergeToState, updateToText, isValidUpdate } from './ydoc.js';
+export {
+  TEXT_NAME,
+  stateFromText,
+  textFromUpdates,
+  mergeToState,
+  mergeUpdatesBalanced,
+  updateToText,
+  isValidUpdate,
+  checkTextUpdate,
+  integrateIntoState,
+  advanceState,
+  type StateVector,
+  type TextUpdate,
+} from './ydoc.js';
+export { FileStateVectors } from './file-state-vectors.js';

@@ -18,13 +18,16 @@ import type { Logger } from '../logging/index.js';
 import type { IShardRepository, ShardMeta, StoredFile } from '../persistence/index.js';
 import type { TemplateRegistry } from '../templates/index.js';
 import {
-  isValidUpdate,
+  checkTextUpdate,
+  mergeUpdatesBalanced,
   newFileId,
   stateFromText,
   textFromUpdates,
   updateToText,
   type CachedMeta,
+  type FileStateVectors,
   type ShardCache,
+  type TextUpdate,
 } from '../shard-cache/index.js';
 import { assertAccess, accessTo, type Principal } from '../auth/index.js';
 import type { Faults } from '../faults/index.js';
@@ -41,6 +44,8 @@ export interface ShardEvents {
 export type ShardServiceDeps = {
   repository: IShardRepository;
   cache: ShardCache;
+  /** What Redis holds of each file, to refuse edits whose dependencies it lacks. */
+  stateVectors: FileStateVectors;
   templates: TemplateRegistry;
   logger: Logger;
   limits: Config['limits'];
@@ -59,6 +64,9 @@ export type ShardServiceDeps = {
  * the room, so REST edits reach live collaborators and sync persists everything the same way.
  */
 export class ShardService {
+  /** Per file (`shardId/fileId`): the tail of this instance's edits to it, run one after another. */
+  private readonly editChains = new Map<string, Promise<void>>();
+
   constructor(private readonly deps: ShardServiceDeps) {}
 
   // ---- shards ----------------------------------------------------------------------------
@@ -316,7 +324,7 @@ export class ShardService {
     const updates = await this.fileUpdates(shardId, fileId);
     // Read after the updates: the clock only grows, so it covers every update read above.
     const version = await this.deps.cache.version(shardId);
-    const merged = updates.length === 1 ? (updates[0] as Uint8Array) : Y.mergeUpdates(updates);
+    const merged = mergeUpdatesBalanced(updates);
     let update: Uint8Array;
     try {
       update = Y.diffUpdate(merged, stateVector);
@@ -341,10 +349,24 @@ export class ShardService {
         `an update may hold at most ${this.deps.limits.maxUpdateBytes} bytes`,
       );
     }
-    if (!isValidUpdate(update)) {
-      throw new AppError(ErrorCode.UPDATE_MALFORMED, 'the update is not a valid Yjs update for a text file');
+    const parsed = checkTextUpdate(update);
+    if (parsed === 'malformed') {
+      throw new AppError(ErrorCode.UPDATE_MALFORMED, 'the update is not a valid Yjs update (v1 encoding)');
     }
-    const version = await this.deps.cache.appendUpdate(shardId, fileId, update);
+    if (parsed === 'not-text') {
+      throw new AppError(
+        ErrorCode.UPDATE_MALFORMED,
+        `a file holds plain text only: the update puts something else (an embed, formatting, another shared type) into it or writes outside its "content" text`,
+      );
+    }
+    // One at a time per file on this instance: an editor's next keystroke builds on the previous
+    // one, whose check and store must be done before the next one is checked.
+    const version = await this.serially(`${shardId}/${fileId}`, async () => {
+      await this.requireDependencies(shardId, fileId, parsed);
+      const stored = await this.deps.cache.appendUpdate(shardId, fileId, update);
+      this.deps.stateVectors.noteStored(shardId, fileId, parsed);
+      return stored;
+    });
     this.deps.faults?.afterStore('edit');
     this.deps.events.fileEdited(shardId, fileId, update, version, exceptSocketId);
     this.deps.onEdit?.();
@@ -352,6 +374,44 @@ export class ShardService {
   }
 
   // ---- helpers -------------------------------------------------------------------------------
+
+  /**
+   * Refuses an update that would not fully integrate into what Redis holds of the file (an origin,
+   * an earlier item of its client or a deleted item is missing): stored, it would stay pending in
+   * every document built from the file, forever if the missing part never comes. The code is one
+   * the SDK retries by running the sync handshake again (docs/protocol.md §7), which sends the
+   * server everything it lacks, the missing part included.
+   */
+  private async requireDependencies(shardId: ShardId, fileId: FileId, update: TextUpdate): Promise<void> {
+    let found = await this.deps.stateVectors.check(shardId, fileId, update);
+    if (found === 'unknown') {
+      await this.deps.cache.ensureLoaded(shardId);
+      found = await this.deps.stateVectors.check(shardId, fileId, update);
+    }
+    // 'unknown' again: no updates for this file even with the shard loaded; the store refuses
+    // the edit with FILE_NOT_FOUND.
+    if (found === 'missing') {
+      throw new AppError(
+        ErrorCode.SHARD_UNAVAILABLE,
+        'the update depends on edits the server does not have; run file:sync for this file and send what the server lacks',
+        { details: { fileId, reason: 'missing-dependencies' } },
+      );
+    }
+  }
+
+  private serially<T>(key: string, op: () => Promise<T>): Promise<T> {
+    const previous = this.editChains.get(key) ?? Promise.resolve();
+    const run = previous.then(op);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.editChains.set(key, tail);
+    void tail.then(() => {
+      if (this.editChains.get(key) === tail) this.editChains.delete(key);
+    });
+    return run;
+  }
 
   private async fileUpdates(shardId: ShardId, fileId: FileId): Promise<Uint8Array[]> {
     if ((await this.deps.cache.pathOf(shardId, fileId)) === null) {

@@ -7,10 +7,10 @@
 import { randomBytes } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
-import { strFromU8, Unzip, UnzipInflate } from 'fflate';
 import type { ShardId } from '@tandem/protocol';
 import { useTandem } from '../support/harness.js';
 import { adminToken, createShard, tokenFor } from '../support/test-app.js';
+import { unzipToMap } from '../fuzz/fuzz-support.js';
 
 type Reply = { status: number; code: string | undefined; bytes: Buffer };
 
@@ -29,26 +29,6 @@ async function request(base: string, method: string, path: string, token: string
     code = (JSON.parse(bytes.toString('utf8')) as { error?: { code?: string } }).error?.code;
   }
   return { status: res.status, code, bytes };
-}
-
-/**
- * The entries of a zip, path → text, in a Map: fflate's unzipSync returns a plain object, where an
- * entry named `__proto__` would vanish — the very bug under test.
- */
-function unzipToMap(bytes: Uint8Array): Map<string, string> {
-  const out = new Map<string, string>();
-  const unzip = new Unzip((file) => {
-    const chunks: Uint8Array[] = [];
-    file.ondata = (error, chunk, final) => {
-      if (error !== null) throw error;
-      chunks.push(chunk);
-      if (final) out.set(file.name, strFromU8(Buffer.concat(chunks)));
-    };
-    file.start();
-  });
-  unzip.register(UnzipInflate);
-  unzip.push(bytes, true);
-  return out;
 }
 
 /** Runs `work` and reports the longest the event loop was blocked meanwhile, in ms. */
