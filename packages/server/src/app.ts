@@ -157,6 +157,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     const sockets = serveApi
       ? new SocketService({
           httpServer: http.server,
+          redis: cacheRedis,
           pubClient: redisManager.getConnection(`${scope}:pub`),
           // On a cluster, SSUBSCRIBE must reach the node owning each channel's slot.
           subClient: redisManager.getConnection(`${scope}:sub`, {

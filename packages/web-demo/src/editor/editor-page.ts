@@ -9,6 +9,7 @@ import { loadWebConfig } from '../session-token.js';
 import { nodeRuntimeNotice, PreviewPanel } from '../preview/preview-panel.js';
 import { createCodeEditor, FileAwareness } from './code-editor.js';
 import { FileTree, FOLDER_PLACEHOLDER } from './file-tree.js';
+import { safeColor, safeName } from './presence-style.js';
 
 export type EditorPageOptions = {
   shardId: string;
@@ -508,7 +509,7 @@ class EditorPage {
                 void this.openTab(fileId);
             },
           },
-          h('span', { class: 'avatar', style: `background:${user.color ?? '#888'}` }, initials(user.name)),
+          avatarOf(user),
           h(
             'span',
             { class: 'presence-text' },
@@ -609,4 +610,11 @@ function initials(name: string): string {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** A collaborator's avatar: their colour set through the CSSOM, and only if it is a hex colour. */
+function avatarOf(user: Partial<Identity>): HTMLElement {
+  const avatar = h('span', { class: 'avatar' }, initials(safeName(user.name)));
+  avatar.style.backgroundColor = safeColor(user.color);
+  return avatar;
 }
