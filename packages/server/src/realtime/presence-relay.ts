@@ -109,8 +109,10 @@ export class PresenceRelay {
     update: Uint8Array,
     stillJoined: () => boolean = () => true,
   ): Promise<'ok' | PresenceRefusal> {
-    // No socket may hold more ids than this, so a longer update is refused before it is parsed.
-    if (entryCount(update) > MAX_CLIENT_IDS_PER_SOCKET) return 'too-many-client-ids';
+    // No socket may hold more ids than this, so a longer update is refused before its states are parsed.
+    if (entryCount(update) > MAX_CLIENT_IDS_PER_SOCKET) {
+      return decodeAwarenessUpdate(update, { parseStates: false }) === null ? 'malformed' : 'too-many-client-ids';
+    }
     const entries = decodeAwarenessUpdate(update);
     if (entries === null) return 'malformed';
     for (const entry of entries.values()) if (!isRelayableState(entry.state)) return 'invalid-user';
@@ -265,8 +267,11 @@ function entryCount(update: Uint8Array): number {
   }
 }
 
-/** Decodes a y-protocols awareness update; null when malformed. */
-export function decodeAwarenessUpdate(update: Uint8Array): Map<number, Entry> | null {
+/** Decodes a y-protocols awareness update; null when malformed (states must be JSON unless told not to check). */
+export function decodeAwarenessUpdate(
+  update: Uint8Array,
+  options: { parseStates?: boolean } = {},
+): Map<number, Entry> | null {
   try {
     const decoder = decoding.createDecoder(update);
     const count = decoding.readVarUint(decoder);
@@ -276,7 +281,7 @@ export function decodeAwarenessUpdate(update: Uint8Array): Map<number, Entry> | 
       const clientId = decoding.readVarUint(decoder);
       const clock = decoding.readVarUint(decoder);
       const state = decoding.readVarString(decoder);
-      JSON.parse(state);
+      if (options.parseStates !== false) JSON.parse(state);
       out.set(clientId, { clock, state });
     }
     if (decoding.hasContent(decoder)) return null;
