@@ -123,8 +123,14 @@ describe('zip streaming, size and concurrency limits (issue 12 item 9)', () => {
     expect(third.status).toBe(200);
   });
 
-  it('refuses a shard over ZIP_MAX_BYTES with 413 PAYLOAD_TOO_LARGE when read from the database', async () => {
+  it('refuses a shard over ZIP_MAX_BYTES: 413 PAYLOAD_TOO_LARGE from the database, a cut stream when open', async () => {
     const big = await bigShard(41);
+    // Open, its size is known file by file: the stream is cut short, never a whole zip.
+    await expect(
+      fetch(`${t.url()}/shards/${big}/zip`, { headers: { authorization: `Bearer ${await adminToken()}` } }).then((r) =>
+        r.arrayBuffer(),
+      ),
+    ).rejects.toThrow();
     const app = t.apps[0]!.app;
     await app.flush(big, { evict: true });
     expect(await app.cache.isLoaded(big)).toBe(false);
