@@ -9,7 +9,7 @@ import { RedisManager } from './redis/index.js';
 import { createShardRepository, type IShardRepository } from './persistence/index.js';
 import { createTemplateRegistry, packageJsonDependencies, type TemplateRegistry } from './templates/index.js';
 import { createAuthService, RedisShareLinkRegistry, type AuthService } from './auth/index.js';
-import { createShardCache, type ShardCache } from './shard-cache/index.js';
+import { createShardCache, FileStateVectors, type ShardCache } from './shard-cache/index.js';
 import {
   createSyncWorker,
   savedChannel,
@@ -149,6 +149,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       },
       templates,
       apiRoutes: serveApi,
+      rateLimitStore: { redis: cacheRedis, keyPrefix: config.redis.keyPrefix },
       isReady: () => ready,
       checkDependencies: async () => {
         await cacheRedis.ping();
@@ -170,12 +171,15 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     const sockets = serveApi
       ? new SocketService({
           httpServer: http.server,
+          redis: cacheRedis,
           pubClient: redisManager.getConnection(`${scope}:pub`),
           // On a cluster, SSUBSCRIBE must reach the node owning each channel's slot.
           subClient: redisManager.getConnection(`${scope}:sub`, {
             clusterOptions: { shardedSubscribers: config.redis.shardedPubSub },
           }),
           keyPrefix: config.redis.keyPrefix,
+          instanceId,
+          presenceClaimTtlMs: config.cache.memberTtlMs,
           shardedPubSub: config.redis.shardedPubSub,
           limits: config.limits,
           logger: log,
@@ -192,6 +196,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     const shardService: ShardService = new ShardService({
       repository,
       cache,
+      stateVectors: new FileStateVectors({ redis: cacheRedis, keyPrefix: config.redis.keyPrefix }),
       templates,
       logger: log.child({ module: 'shards' }),
       limits: config.limits,
@@ -207,7 +212,8 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     });
     if (sockets !== undefined) {
       sockets.attach(shardService, cache.members);
-      cache.members.startHeartbeat();
+      // Presence client ids are claimed as long as their sockets' members live.
+      cache.members.startHeartbeat((shardIds) => sockets.refreshPresence(shardIds));
       await sockets.relaySaved(redisManager.getConnection(`${scope}:events`), channel);
     }
     const worker = runWorker

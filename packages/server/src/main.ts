@@ -232,13 +232,14 @@ async function token(args: string[]): Promise<number> {
   });
   const config = readConfig();
   const auth = createAuthService(config.auth);
-  const shards: Record<string, 'read' | 'write'> = {};
+  const grants = new Map<string, 'read' | 'write'>();
   for (const grant of values.shard ?? []) {
     const [id, access] = grant.split('=');
     if (id === undefined || (access !== 'read' && access !== 'write'))
       throw new Error(`--shard takes ID=read or ID=write (got "${grant}")`);
-    shards[id] = access;
+    grants.set(id, access);
   }
+  const shards = Object.fromEntries(grants);
   if (values.role !== 'admin' && values.role !== 'user') throw new Error('--role must be admin or user');
   const ttl = values.ttl === undefined ? undefined : Number(values.ttl);
   const jwt = await auth.mint(

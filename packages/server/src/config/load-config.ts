@@ -50,6 +50,11 @@ export type Config = Readonly<{
     eventsBurst: number;
     socketMaxMessageBytes: number;
     maxConnectionsPerUser: number;
+    restRequestsPerMinute: number;
+    shardCreatesPerHour: number;
+    shareLinksPerHour: number;
+    zipMaxBytes: number;
+    zipMaxConcurrentPerUser: number;
   }>;
   cache: Readonly<{ lockTtlMs: number; memberTtlMs: number; heartbeatMs: number; evictGraceMs: number }>;
   jobs: Readonly<{
@@ -125,6 +130,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       eventsBurst: e.RATE_EVENTS_BURST,
       socketMaxMessageBytes: e.SOCKET_MAX_MESSAGE_BYTES,
       maxConnectionsPerUser: e.MAX_CONNECTIONS_PER_USER,
+      restRequestsPerMinute: e.RATE_REST_PER_MINUTE,
+      shardCreatesPerHour: e.RATE_SHARD_CREATES_PER_HOUR,
+      shareLinksPerHour: e.RATE_SHARE_LINKS_PER_HOUR,
+      zipMaxBytes: e.ZIP_MAX_BYTES,
+      zipMaxConcurrentPerUser: e.ZIP_MAX_CONCURRENT_PER_USER,
     },
     cache: {
       lockTtlMs: e.CACHE_LOCK_TTL_MS,

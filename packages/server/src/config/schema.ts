@@ -120,6 +120,19 @@ export const envSchema = z.object({
    * further handshakes are refused with RATE_LIMITED. Counted per instance, not cluster-wide. Default 20.
    */
   MAX_CONNECTIONS_PER_USER: int(1, 100_000).default(20),
+  /**
+   * REST requests one user (token `sub`; the client address without a token) may send per minute,
+   * counted in Redis across every instance; more get 429 RATE_LIMITED. Admin tokens are exempt. Default 600.
+   */
+  RATE_REST_PER_MINUTE: int(1, 1_000_000).default(600),
+  /** Shards one user may create per hour (`POST /shards`), across the cluster. Admin tokens are exempt. Default 30. */
+  RATE_SHARD_CREATES_PER_HOUR: int(1, 1_000_000).default(30),
+  /** Share links one user may mint per hour (`POST /shards/:id/tokens`), across the cluster. Admin tokens are exempt. Default 60. */
+  RATE_SHARE_LINKS_PER_HOUR: int(1, 1_000_000).default(60),
+  /** Largest zip download (`GET /shards/:id/zip`), in bytes of uncompressed text; larger shards get 413 PAYLOAD_TOO_LARGE. Default 512 MiB. */
+  ZIP_MAX_BYTES: int(1024, 16 * 1024 * 1024 * 1024).default(512 * 1024 * 1024),
+  /** Zip downloads one user may run at once on one instance; more get 429 RATE_LIMITED. Default 2. */
+  ZIP_MAX_CONCURRENT_PER_USER: int(1, 1000).default(2),
 
   // cache
   /** TTL of the populate/evict lock of a shard, in ms. Default 15000. */

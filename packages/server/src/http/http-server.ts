@@ -6,6 +6,9 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
+import { Readable } from 'node:stream';
+import rateLimit from '@fastify/rate-limit';
+import type { Cluster, Redis } from 'ioredis';
 import { z } from 'zod';
 import { CreateShardBody, ErrorCode, isShardId, WriteFileBody, type ShardId } from '@tandem/protocol';
 import { AppError, httpStatusOf, toAppError } from '../errors/index.js';
@@ -17,6 +20,7 @@ import type { ShardService } from '../shards/index.js';
 import type { TemplateRegistry } from '../templates/index.js';
 import { buildOpenApi } from './openapi.js';
 import { securityHeaders } from './security-headers.js';
+import { restRateLimitPrefix } from '../redis/index.js';
 
 export type HttpDeps = {
   config: Config['http'];
@@ -40,6 +44,8 @@ export type HttpDeps = {
    * does it through its adapter); the REST routes that revoke links call it.
    */
   disconnectShareLinks?: (linkIds: readonly string[]) => Promise<void>;
+  /** Where the REST rate-limit counters live (shared by every instance), and their key prefix. */
+  rateLimitStore?: { redis: Redis | Cluster; keyPrefix: string };
 };
 
 declare module 'fastify' {
@@ -141,6 +147,8 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     return;
   });
 
+  if (deps.rateLimitStore !== undefined) await registerRateLimit(app, deps.limits, deps.rateLimitStore);
+
   app.get('/healthz', PUBLIC_ROUTE, async () => ({ ok: true }));
   app.get('/readyz', PUBLIC_ROUTE, async (_request, reply) => {
     if (!deps.isReady()) return reply.status(503).send({ ready: false, reason: 'shutting down or starting' });
@@ -165,7 +173,92 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   return app;
 }
 
+/**
+ * REST rate limits per user, counted in Redis so they hold across instances: every API route
+ * shares one budget of RATE_REST_PER_MINUTE per user (the client address without a token), and
+ * creating shards and minting share links have their own hourly caps on top (see `perUserHourly`).
+ * Runs as a preHandler, after authentication, so it counts by token `sub`. Admin tokens (the host
+ * application's backend) and the non-API routes (health, metrics, the editor's files) are exempt.
+ * If Redis cannot be reached the request is let through: the socket path is down then anyway.
+ */
+async function registerRateLimit(
+  app: FastifyInstance,
+  limits: Config['limits'],
+  store: { redis: Redis | Cluster; keyPrefix: string },
+): Promise<void> {
+  await app.register(rateLimit, {
+    global: true,
+    hook: 'preHandler',
+    max: limits.restRequestsPerMinute,
+    timeWindow: 60_000,
+    redis: store.redis,
+    nameSpace: restRateLimitPrefix(store.keyPrefix),
+    skipOnError: true,
+    keyGenerator: rateLimitKey,
+    allowList: (request) => isExempt(request),
+    errorResponseBuilder: (_request, context) =>
+      new AppError(ErrorCode.RATE_LIMITED, `too many requests; retry in ${context.after}`, {
+        details: { limit: context.max, retryAfterMs: context.ttl },
+      }),
+  });
+}
+
+function rateLimitKey(request: FastifyRequest): string {
+  return request.principal === undefined ? `ip:${request.ip}` : `user:${request.principal.userId}`;
+}
+
+function isExempt(request: FastifyRequest): boolean {
+  return request.principal?.role === 'admin' || request.routeOptions.config.public === true;
+}
+
+/**
+ * A preHandler that allows each user `max` calls of one kind per hour (on top of the global REST
+ * limit), counted in the same Redis store under its own key.
+ */
+function perUserHourly(app: FastifyInstance, kind: string, max: number) {
+  return app.rateLimit({
+    max,
+    timeWindow: 3_600_000,
+    keyGenerator: (request) => `${kind}:${rateLimitKey(request)}`,
+    allowList: (request) => isExempt(request),
+    errorResponseBuilder: (_request, context) =>
+      new AppError(ErrorCode.RATE_LIMITED, `at most ${context.max} ${kind} per hour; retry in ${context.after}`, {
+        details: { limit: context.max, retryAfterMs: context.ttl },
+      }),
+  });
+}
+
+/**
+ * Zip downloads a user may run at once on this instance: `acquire` throws RATE_LIMITED past the
+ * cap and returns the release function (idempotent).
+ */
+function createZipSlots(maxPerUser: number): { acquire(userId: string): () => void } {
+  const running = new Map<string, number>();
+  return {
+    acquire(userId) {
+      const held = running.get(userId) ?? 0;
+      if (held >= maxPerUser) {
+        throw new AppError(
+          ErrorCode.RATE_LIMITED,
+          `at most ${maxPerUser} zip downloads at once per user; wait for one to finish`,
+        );
+      }
+      running.set(userId, held + 1);
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        const left = (running.get(userId) ?? 1) - 1;
+        if (left <= 0) running.delete(userId);
+        else running.set(userId, left);
+      };
+    },
+  };
+}
+
 function registerApiRoutes(app: FastifyInstance, deps: HttpDeps): void {
+  const limited = deps.rateLimitStore !== undefined;
+  const zipSlots = createZipSlots(deps.limits.zipMaxConcurrentPerUser);
   app.get('/templates', async () => ({ templates: deps.templates.list() }));
   app.get('/templates/:id', async (request) => {
     const { id } = request.params as { id: string };
@@ -175,23 +268,39 @@ function registerApiRoutes(app: FastifyInstance, deps: HttpDeps): void {
     return { template };
   });
 
-  app.post('/shards', async (request, reply) => {
-    const body = parse(CreateShardBody, request.body);
-    const shard = await deps.shards.create(principalOf(request), body);
-    return reply.status(201).send({ shard });
-  });
+  app.post(
+    '/shards',
+    limited ? { preHandler: perUserHourly(app, 'shard creations', deps.limits.shardCreatesPerHour) } : {},
+    async (request, reply) => {
+      const body = parse(CreateShardBody, request.body);
+      const shard = await deps.shards.create(principalOf(request), body);
+      return reply.status(201).send({ shard });
+    },
+  );
   app.get('/shards/:id', async (request) => ({
     shard: await deps.shards.get(principalOf(request), shardIdOf(request)),
   }));
   app.get('/shards/:id/zip', async (request, reply) => {
-    const { name, bytes } = await deps.shards.zip(principalOf(request), shardIdOf(request));
-    const filename = `${name.replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 80) || 'shard'}.zip`;
-    return reply
-      .type('application/zip')
-      .header('content-disposition', `attachment; filename="${filename}"`)
-      .send(Buffer.from(bytes));
+    const principal = principalOf(request);
+    const release = zipSlots.acquire(principal.userId);
+    try {
+      const { name, stream } = await deps.shards.zip(principal, shardIdOf(request));
+      const filename = `${name.replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 80) || 'shard'}.zip`;
+      // Held until the response is done or the client went away, whichever comes first.
+      reply.raw.once('close', release);
+      return await reply
+        .type('application/zip')
+        .header('content-disposition', `attachment; filename="${filename}"`)
+        .send(Readable.from(stream, { objectMode: false }));
+    } catch (error) {
+      release();
+      throw error;
+    }
   });
-  app.post('/shards/:id/tokens', async (request, reply) => {
+  const shareLinkLimit = limited
+    ? { preHandler: perUserHourly(app, 'share links', deps.limits.shareLinksPerHour) }
+    : {};
+  app.post('/shards/:id/tokens', shareLinkLimit, async (request, reply) => {
     const shardId = shardIdOf(request);
     const principal = principalOf(request);
     assertAccess(principal, shardId, 'write');

@@ -20,7 +20,7 @@ import {
   isShardId,
 } from '@tandem/protocol';
 import { z } from 'zod';
-import { AppError, toAppError } from '../errors/index.js';
+import { AppError, assertNever, toAppError } from '../errors/index.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
 import type { AuthService, LinkClaim, Principal } from '../auth/index.js';
@@ -28,7 +28,7 @@ import { isOriginAllowed } from '../auth/index.js';
 import type { ShardEvents, ShardService } from '../shards/index.js';
 import type { Membership } from '../shard-cache/index.js';
 import { TokenBucket } from './token-bucket.js';
-import { PresenceRelay } from './presence-relay.js';
+import { MAX_CLIENT_IDS_PER_SOCKET, MAX_PRESENCE_NAME_LENGTH, PresenceRelay } from './presence-relay.js';
 import { localFirst } from './local-first-adapter.js';
 import type { Faults } from '../faults/index.js';
 
@@ -43,9 +43,15 @@ type TandemSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServ
 
 export type SocketServiceDeps = {
   httpServer: HttpServer;
+  /** Command connection (presence client-id ownership). */
+  redis: Redis | Cluster;
   pubClient: Redis | Cluster;
   subClient: Redis | Cluster;
   keyPrefix: string;
+  /** This instance's id: presence client ids are claimed in its name. */
+  instanceId: string;
+  /** How long a presence client-id claim lives without the heartbeat (the member TTL). */
+  presenceClaimTtlMs: number;
   shardedPubSub: boolean;
   limits: Config['limits'];
   logger: Logger;
@@ -98,8 +104,12 @@ export class SocketService {
       ? createShardedAdapter(deps.pubClient, deps.subClient, { channelPrefix: adapterKey, subscriptionMode: 'dynamic' })
       : createAdapter(deps.pubClient, deps.subClient, { key: adapterKey });
     this.io.adapter(localFirst(adapter));
-    this.presence = new PresenceRelay((shardId, update) => {
-      this.io.to(roomOf(shardId)).emit('presence:updated', { shardId, update });
+    this.presence = new PresenceRelay({
+      emit: (shardId, update) => this.io.to(roomOf(shardId)).emit('presence:updated', { shardId, update }),
+      redis: deps.redis,
+      keyPrefix: deps.keyPrefix,
+      instanceId: deps.instanceId,
+      claimTtlMs: deps.presenceClaimTtlMs,
     });
     this.io.use((socket, next) => {
       const token: unknown = socket.handshake.auth['token'];
@@ -141,6 +151,11 @@ export class SocketService {
     this.shards = shards;
     this.members = members;
     this.io.on('connection', (socket) => this.onConnection(socket));
+  }
+
+  /** Renews this instance's presence client-id claims in these shards (on the membership heartbeat). */
+  refreshPresence(shardIds: readonly ShardId[]): Promise<void> {
+    return this.presence.refresh(shardIds);
   }
 
   /** Sockets connected to this instance. */
@@ -308,17 +323,35 @@ export class SocketService {
       this.requireJoined(socket, shardId);
       if (update.byteLength > 64 * 1024)
         throw new AppError(ErrorCode.PAYLOAD_TOO_LARGE, 'a presence update may hold at most 64 KiB');
-      const outcome = this.presence.push(shardId, socket.id, update);
-      if (outcome === 'malformed') {
-        throw new AppError(ErrorCode.UPDATE_MALFORMED, 'the presence update is not a valid awareness update');
+      const outcome = await this.presence.push(
+        shardId,
+        socket.id,
+        update,
+        () => socket.connected && socket.data.joined.has(shardId),
+      );
+      switch (outcome) {
+        case 'ok':
+          return null;
+        case 'malformed':
+          throw new AppError(ErrorCode.UPDATE_MALFORMED, 'the presence update is not a valid awareness update');
+        case 'invalid-user':
+          throw new AppError(
+            ErrorCode.VALIDATION_FAILED,
+            `presence "user" must be an object whose "name" is 1–${MAX_PRESENCE_NAME_LENGTH} printable characters and whose "color" and "colorLight" are hex colours (#rrggbb)`,
+          );
+        case 'too-many-client-ids':
+          throw new AppError(
+            ErrorCode.FORBIDDEN,
+            `one connection may speak for at most ${MAX_CLIENT_IDS_PER_SOCKET} presence client ids in a shard`,
+          );
+        case 'not-yours':
+          throw new AppError(
+            ErrorCode.FORBIDDEN,
+            'the presence update names a client id that belongs to another connection',
+          );
+        default:
+          return assertNever(outcome);
       }
-      if (outcome === 'not-yours') {
-        throw new AppError(
-          ErrorCode.FORBIDDEN,
-          'the presence update names a client id that belongs to another connection',
-        );
-      }
-      return null;
     },
   };
 
@@ -450,7 +483,11 @@ export class SocketService {
   private async leaveShard(socket: TandemSocket, shardId: ShardId): Promise<void> {
     socket.data.joined.delete(shardId);
     // Others see this user go at once instead of after the awareness timeout.
-    this.presence.removeSocket(shardId, socket.id);
+    this.presence
+      .removeSocket(shardId, socket.id)
+      .catch((error: unknown) =>
+        this.log.warn({ err: error, shardId }, 'releasing presence client ids failed; they lapse with the member'),
+      );
     this.membership().removeLocal(shardId, this.member(socket.id));
     await socket.leave(roomOf(shardId));
     await this.service().leave(shardId, this.member(socket.id));

@@ -16,6 +16,8 @@ export {
   emptySinceKey,
   schedulerLockKey,
   lastScanKey,
+  restRateLimitPrefix,
+  presenceOwnersKey,
   parseShardKey,
   shareLinkKey,
   shareLinksKey,

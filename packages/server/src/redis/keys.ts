@@ -68,6 +68,20 @@ export function schedulerLockKey(prefix: string): string {
   return `${prefix}:scheduler-lock`;
 }
 
+/** Prefix of the REST rate-limit counters (one string key per user and limit, with a TTL). */
+export function restRateLimitPrefix(prefix: string): string {
+  return `${prefix}:rate-limit:`;
+}
+
+/**
+ * Hash of a shard's presence (awareness) client ids → the member (`<instance>:<socket>`) that owns
+ * each, so a socket on one instance cannot speak for a client id held on another. Its own hash tag
+ * (same slot as the shard's keys); expires unless refreshed by the members' heartbeat.
+ */
+export function presenceOwnersKey(prefix: string, shardId: ShardId): string {
+  return `${prefix}:presence:{${shardId}}:owners`;
+}
+
 /** Parses a shard key back into its shard id and part; throws on anything else. */
 export function parseShardKey(prefix: string, key: string): { shardId: ShardId; part: ShardKeyPart } {
   const head = `${prefix}:shard:{`;
