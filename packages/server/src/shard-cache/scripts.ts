@@ -112,7 +112,7 @@ export class ShardScripts {
 
   async snapshot(k: ShardKeys): Promise<ShardSnapshot> {
     const raw = await this.run('snapshot', [k.meta, k.tree, k.dirty, k.seq, k.gen], [k.docPrefix], true);
-    const [loaded, seq, firstDirtyAt, loadId, ...entries] = raw as [Buffer, Buffer, Buffer, Buffer, ...Buffer[][]];
+    const [loaded, clock, firstDirtyAt, loadId, ...entries] = raw as [Buffer, Buffer, Buffer, Buffer, ...Buffer[][]];
     const files = entries.map((entry): SnapshotFile => {
       const [id, version, path, gen, ...updates] = entry as [Buffer, Buffer, Buffer, Buffer, ...Buffer[]];
       const p = path.toString('utf8');
@@ -126,7 +126,7 @@ export class ShardScripts {
     });
     return {
       loaded: loaded.toString() === '1',
-      seq: Number(seq.toString()),
+      version: Number(clock.toString()),
       firstDirtyAt: nullIfZero(Number(firstDirtyAt.toString())),
       loadId: loadId.toString(),
       files,
@@ -135,10 +135,10 @@ export class ShardScripts {
 
   async compact(
     k: ShardKeys,
-    a: { snapshotTimeMs: number; loadId: string; seq: number; entries: readonly CompactEntry[] },
+    a: { snapshotTimeMs: number; loadId: string; version: number; entries: readonly CompactEntry[] },
   ): Promise<CompactOutcome> {
     const keys = [k.meta, k.tree, k.dirty, k.gen, k.docbytes, k.seq, k.lock];
-    const args: Arg[] = [k.docPrefix, a.snapshotTimeMs, a.loadId, a.seq];
+    const args: Arg[] = [k.docPrefix, a.snapshotTimeMs, a.loadId, a.version];
     for (const e of a.entries) args.push(e.id, e.version, e.gen, e.count, toBuffer(e.state));
     const [kind, left] = (await this.run('compact', keys, args)) as [string, number?];
     if (kind === 'LOADING') return { kind: 'loading' };

@@ -42,7 +42,7 @@ describe('sync scripts', () => {
     }));
   }
   function compact(shardId: ShardId, snapshot: ShardSnapshot, entries = entriesOf(snapshot), timeMs = 12_345) {
-    return store.cache.sync.compact(shardId, { loadId: snapshot.loadId, seq: snapshot.seq, timeMs }, entries);
+    return store.cache.sync.compact(shardId, { loadId: snapshot.loadId, version: snapshot.version, timeMs }, entries);
   }
   async function shardKeysLeft(shardId: ShardId): Promise<string[]> {
     return testRedisKeys(store.redis, `${store.prefix}:shard:{${shardId}}:*`);
@@ -53,7 +53,7 @@ describe('sync scripts', () => {
       const shardId = await store.seed({ 'a.js': 'a' });
       expect(await store.cache.sync.snapshot(shardId)).toEqual({
         loaded: false,
-        seq: 0,
+        version: 0,
         firstDirtyAt: null,
         loadId: '',
         files: [],
@@ -68,7 +68,7 @@ describe('sync scripts', () => {
       const deleted = await store.cache.files.delete(shardId, 'b.js');
       const snapshot = await store.cache.sync.snapshot(shardId);
       expect(snapshot.loaded).toBe(true);
-      expect(snapshot.seq).toBe(deleted.version);
+      expect(snapshot.version).toBe(deleted.version);
       expect(snapshot.loadId).toBe(await store.redis.hget(store.keys(shardId).meta, 'loadId'));
       expect(snapshot.firstDirtyAt).toBeGreaterThan(0);
       expect(snapshot.files.map((f) => [f.id, f.version, f.path, f.gen, f.updates.length])).toEqual([
@@ -152,16 +152,16 @@ describe('sync scripts', () => {
       for (const key of await shardKeysLeft(shardId)) await store.redis.del(key);
       await store.cache.loader.ensureLoaded(shardId);
       const restored = await type(shardId, b, 'b1');
-      expect(restored).toBeLessThanOrEqual(snapshot.seq);
+      expect(restored).toBeLessThanOrEqual(snapshot.version);
 
       expect(await compact(shardId, snapshot)).toEqual({ kind: 'stale' });
       const clock = await store.cache.files.version(shardId);
-      expect(clock).toBeGreaterThan(snapshot.seq);
+      expect(clock).toBeGreaterThan(snapshot.version);
       // a: the snapshot's merged state appended to the new load's list.
       expect(await store.redis.llen(k.doc(a))).toBe(2);
       // Both re-marked dirty above the committed watermark, so the next sync writes them.
-      expect(Number(await store.redis.zscore(k.dirty, a))).toBeGreaterThan(snapshot.seq);
-      expect(Number(await store.redis.zscore(k.dirty, b))).toBeGreaterThan(snapshot.seq);
+      expect(Number(await store.redis.zscore(k.dirty, a))).toBeGreaterThan(snapshot.version);
+      expect(Number(await store.redis.zscore(k.dirty, b))).toBeGreaterThan(snapshot.version);
       expect(await store.redis.hexists(k.meta, 'firstDirtyAt')).toBe(1);
     });
   });
