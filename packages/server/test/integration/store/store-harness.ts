@@ -43,11 +43,15 @@ export type Store = {
   close(): Promise<void>;
 };
 
-export async function createStore(env: Record<string, string> = {}): Promise<Store> {
+/** `redis`: a connection to use instead of the test Redis (closed by close()). */
+export async function createStore(
+  env: Record<string, string> = {},
+  options: { redis?: Redis | Cluster } = {},
+): Promise<Store> {
   const prefix = uniquePrefix();
   const db: TestDatabase = await createTestDatabase('sqlite');
   const config = testConfig(prefix, db.url, env);
-  const redis = createTestRedis();
+  const redis = options.redis ?? createTestRedis();
   const repository = createShardRepository(config.database);
   await repository.migrate();
   const logger = pino({ level: 'silent' });
