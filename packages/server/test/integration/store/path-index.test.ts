@@ -153,6 +153,11 @@ describe('tree steps on a full shard', () => {
     await files.delete(shardId, 'mv/sub0');
     await files.createFile(shardId, 'Ärger.js', '');
     expect(await files.createFile(shardId, 'ärger.js', '').catch((e: AppError) => e.code)).toBe('FILE_EXISTS');
+    // Unicode case folding, not only lowercasing: the long s is an s, ß is ss.
+    await files.createFile(shardId, 'src/Straße.js', '');
+    expect(await files.createFile(shardId, 'ſrc/Straße.js', '').catch((e: AppError) => e.code)).toBe('FILE_EXISTS');
+    expect(await files.createFile(shardId, 'SRC/STRASSE.JS', '').catch((e: AppError) => e.code)).toBe('FILE_EXISTS');
+    await files.delete(shardId, 'src');
     await s().redis.del(s().keys(shardId).paths);
     const moved = await files.rename(shardId, 'other', 'elsewhere');
     expect(moved.moves).toHaveLength(999);
