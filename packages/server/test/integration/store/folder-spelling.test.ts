@@ -98,6 +98,13 @@ describe('folder spellings', () => {
       expect(await paths(shardId)).toEqual(before);
     });
 
+    it('leaves a shard stored before the rule with two spellings of a folder, and lets its files be moved to one', async () => {
+      const shardId = await open({ 'src/a.js': '', 'SRC/b.js': '' });
+      await store.cache.files.rename(shardId, 'SRC/b.js', 'tmp/b.js');
+      await store.cache.files.rename(shardId, 'tmp/b.js', 'src/b.js');
+      expect(await paths(shardId)).toEqual(['src/a.js', 'src/b.js']);
+    });
+
     it('refuses a folder into another spelling of itself', async () => {
       const shardId = await open({ 'src/a.js': '', 'src/x/b.js': '' });
       expect(await codeOf(store.cache.files.rename(shardId, 'src', 'SRC/x/y'))).toBe('PATH_INVALID');
