@@ -9,6 +9,7 @@ import {
 } from '../support/test-app.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
 import { waitFor } from '../support/wait-for.js';
+import { budgetMs, serverStartBudgetMs } from '../support/time-budget.js';
 
 function childrenOf(pid: number): number[] {
   try {
@@ -36,7 +37,7 @@ describe('serve --workers 2 (node:cluster, one port)', () => {
   it('serves from two full instances on one port, and stops them all on SIGTERM', async () => {
     await waitFor(
       () => (server.output().match(/"msg":"listening"/g) ?? []).length === 2,
-      30_000,
+      serverStartBudgetMs(2),
       'both workers listening',
     );
     const workers = childrenOf(server.child.pid!);
@@ -51,7 +52,7 @@ describe('serve --workers 2 (node:cluster, one port)', () => {
       texts.forEach((t, i) => t.insert(0, `<!-- ${i} -->`));
       await waitFor(
         () => texts.every((t) => t.toString() === texts[0]!.toString() && /<!-- 3 -->/.test(t.toString())),
-        10_000,
+        budgetMs(5_000),
         'convergence',
       );
       expect([0, 1, 2, 3].every((i) => texts[0]!.toString().includes(`<!-- ${i} -->`))).toBe(true);
