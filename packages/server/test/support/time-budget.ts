@@ -61,7 +61,7 @@ export function serverStartBudgetMs(workers = 1): number {
 }
 
 /** Idle-machine time of one sync job: a worker thread picks it up (its first job loads the processor) and writes. */
-const SYNC_JOB_IDLE_MS = 3_000;
+const SYNC_JOB_IDLE_MS = 5_000;
 
 /**
  * Bound for edits to reach the database through the scheduler and the BullMQ worker: the next
