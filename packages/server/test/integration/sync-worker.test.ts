@@ -2,9 +2,8 @@ import { threadId } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Cluster, Redis } from 'ioredis';
 import type { TandemClient } from '@tandem/client-sdk';
-import { connectClient, createShard } from '../support/test-app.js';
+import { createShard } from '../support/test-app.js';
 import { useTandem } from '../support/harness.js';
-import { startServerProcess } from '../support/server-process.js';
 import { createTestRedis, testRedisKeys } from '../support/services.js';
 import { waitFor } from '../support/wait-for.js';
 import { deadInstanceSweepBudgetMs, evictBudgetMs, syncBudgetMs } from '../support/time-budget.js';
@@ -14,7 +13,6 @@ describe('sync through the BullMQ worker (worker threads)', () => {
   const t = useTandem({ database: 'postgres', env: { SYNC_STALLED_INTERVAL_MS: '1000' } });
   const prefix = t.prefix;
   let redis: Redis | Cluster;
-  const extra: TandemClient[] = [];
   const server = {
     get url() {
       return t.url(0);
@@ -28,16 +26,12 @@ describe('sync through the BullMQ worker (worker threads)', () => {
     redis = createTestRedis();
   });
 
-  afterAll(async () => {
-    await Promise.all(extra.map((c) => c.close()));
+  afterAll(() => {
     redis.disconnect();
   });
 
-  async function client(url?: string): Promise<TandemClient> {
-    if (url === undefined) return t.client(0);
-    const c = await connectClient(url);
-    extra.push(c);
-    return c;
+  function client(url?: string): Promise<TandemClient> {
+    return t.client(url ?? 0);
   }
 
   const shardKeyCount = async (shardId: string) => (await testRedisKeys(redis, `${prefix}:shard:{${shardId}}*`)).length;
@@ -76,11 +70,7 @@ describe('sync through the BullMQ worker (worker threads)', () => {
     const shardId = await createShard(server.url);
     // The same scan interval as the survivor: the scheduler's leader lock lasts one interval, so a
     // dead instance with a long interval could hold it (and stop every sweep) for that long.
-    const doomed = await startServerProcess({
-      prefix,
-      databaseUrl: t.db.url,
-      env: { SYNC_LOCK_DURATION_MS: '5000' },
-    });
+    const doomed = await t.startProcess({ env: { SYNC_LOCK_DURATION_MS: '5000' } });
     try {
       const c = await client(doomed.url);
       const session = await c.join(shardId);
