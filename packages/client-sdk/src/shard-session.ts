@@ -16,67 +16,12 @@ import {
   type ShardSummary,
   type TreeChange,
 } from '@tandem/protocol';
-import { request, type AckData, type TandemSocket } from './socket-types.js';
+import { REMOTE, request, toU8, type AckData, type TandemSocket } from './socket-types.js';
+import type { Refusal, SessionEvents, SessionStatus, TreeOpFailure } from './session-events.js';
 import { TandemError, unwrap } from './tandem-error.js';
 import { Emitter } from './emitter.js';
 import { VersionTracker } from './version-tracker.js';
 import { applyTreeOp, describeTreeOpFailure, randomId, type TreeOp } from './tree-ops.js';
-
-/** Origin of updates that came from the server; they are never sent back. */
-const REMOTE = Symbol('tandem-remote');
-
-/**
- * What an editor shows about its connection to a shard:
- * - `connecting`: (re)joining after a connect or reconnect
- * - `syncing`: joined; some local change (edit or file operation) not yet acknowledged, or
- *   acknowledged only by a handshake still running
- * - `live`: joined, every local change acknowledged (in Redis), some not yet in the database —
- *   or an edit was refused and the refusal is not dismissed yet
- * - `saved`: every local change is in the database, none is refused
- * - `offline`: disconnected; local edits and file operations are kept and sent on reconnect
- */
-export type SessionStatus = 'connecting' | 'syncing' | 'live' | 'saved' | 'offline';
-
-/** An edit the server refused for good (too large, read-only, malformed…). */
-export type Refusal = {
-  fileId: FileId;
-  /** The file's path when the edit was refused. */
-  path: string;
-  error: ErrorBody;
-  /** The file's text in this client when the refusal arrived (what the user would lose). */
-  localText: string;
-};
-
-/** A file operation (create, rename, delete) that the server did not apply. */
-export type TreeOpFailure = {
-  op: TreeOp;
-  /** What happened, in plain words naming the files. */
-  message: string;
-  error: ErrorBody;
-  /** For a create: the text typed into the file before it failed (else undefined). */
-  localText?: string;
-};
-
-export type SessionEvents = {
-  status: [SessionStatus];
-  /** The file tree changed (from anyone, including this client, and queued operations). */
-  tree: [FileEntry[], TreeChange | null];
-  /** The database now holds the shard up to this version. */
-  saved: [number];
-  /** A refused edit (also reported as `refused`, with the same error object) or a server notice. */
-  error: [ErrorBody];
-  /**
-   * The server refused an edit for good. The file returns to the server's state (see `reset`);
-   * `localText` is the user's text as it was. `status` is not `saved` until dismissRefusal().
-   */
-  refused: [Refusal];
-  /** A file's document was replaced (after a refusal): editors must bind to the new `text`. */
-  reset: [{ fileId: FileId; text: Y.Text }];
-  /** A file operation no longer applies; the tree shows the server's state again. */
-  'op-failed': [TreeOpFailure];
-  /** The number of file operations waiting to be applied by the server changed. */
-  queue: [number];
-};
 
 /** Options of a session (set through TandemClientOptions). */
 export type SessionOptions = {
@@ -113,6 +58,9 @@ type QueuedOp = {
   resolve: (data: unknown) => void;
   reject: (error: TandemError) => void;
 };
+
+export type { Refusal, SessionEvents, SessionStatus, TreeOpFailure } from './session-events.js';
+export { toU8 } from './socket-types.js';
 
 /** Local user shown to others. */
 export type PresenceUser = { id: string; name: string; color: string; colorLight?: string };
@@ -1050,11 +998,6 @@ export class ShardSession extends Emitter<SessionEvents> {
       this.watchers.add(check);
     });
   }
-}
-
-/** socket.io delivers binary as Buffer (Node) or ArrayBuffer (browser); Yjs wants Uint8Array. */
-export function toU8(value: Uint8Array | ArrayBuffer): Uint8Array {
-  return value instanceof Uint8Array ? value : new Uint8Array(value);
 }
 
 function errorBody(error: unknown): ErrorBody {

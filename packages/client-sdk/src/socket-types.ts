@@ -20,3 +20,11 @@ export function request<E extends keyof ClientToServerEvents>(
 ): Promise<Ack<AckData<E>>> {
   return (socket.timeout(timeoutMs) as unknown as TimedEmitter).emitWithAck(event, payload) as Promise<Ack<AckData<E>>>;
 }
+
+/** Origin of updates that came from the server (documents and presence); they are never sent back. */
+export const REMOTE = Symbol('tandem-remote');
+
+/** socket.io delivers binary as Buffer (Node) or ArrayBuffer (browser); Yjs wants Uint8Array. */
+export function toU8(value: Uint8Array | ArrayBuffer): Uint8Array {
+  return value instanceof Uint8Array ? value : new Uint8Array(value);
+}
