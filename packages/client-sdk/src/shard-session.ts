@@ -21,6 +21,7 @@ import type { Refusal, SessionEvents, SessionStatus, TreeOpFailure } from './ses
 import { TandemError, unwrap } from './tandem-error.js';
 import { Emitter } from './emitter.js';
 import { VersionTracker } from './version-tracker.js';
+import { SaveTracker } from './save-tracker.js';
 import { applyTreeOp, describeTreeOpFailure, randomId, type TreeOp } from './tree-ops.js';
 
 /** Options of a session (set through TandemClientOptions). */
@@ -85,9 +86,7 @@ export class ShardSession extends Emitter<SessionEvents> {
   private files = new Map<FileId, string>();
   private readonly open = new Map<FileId, OpenFile>();
   private unacked = 0;
-  /** The version the database must reach before everything acknowledged is saved. */
-  private requiredVersion = 0;
-  private savedVersion = 0;
+  private readonly saves: SaveTracker;
   private readonly versions: VersionTracker;
   private gapTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly refusals = new Map<FileId, Refusal>();
@@ -103,10 +102,8 @@ export class ShardSession extends Emitter<SessionEvents> {
   private joinPending = false;
   private replaying = false;
   private opInFlight = false;
-  private currentStatus: SessionStatus = 'connecting';
   private closed = false;
   private readonly detach: Array<() => void> = [];
-  private readonly watchers = new Set<() => void>();
   private readonly gapWaitMs: number;
   private readonly ackTimeoutMs: number;
 
@@ -124,7 +121,17 @@ export class ShardSession extends Emitter<SessionEvents> {
     this.shardId = joined.shard.id;
     this.shard = joined.shard;
     this.canWrite = joined.canWrite;
-    this.savedVersion = joined.shard.lastSyncTimestamp;
+    this.saves = new SaveTracker(
+      joined.shard.lastSyncTimestamp,
+      {
+        isConnected: () => this.socket.connected,
+        isJoined: () => this.joined,
+        isClosed: () => this.closed,
+        hasUnconfirmed: () => this.hasUnconfirmed(),
+        hasRefusals: () => this.refusals.size > 0,
+      },
+      (status) => this.emit('status', status),
+    );
     this.versions = new VersionTracker(joined.version);
     this.treeBase = joined.version;
     this.serverFiles = new Map(joined.files.map((f) => [f.id, f.path]));
@@ -136,12 +143,12 @@ export class ShardSession extends Emitter<SessionEvents> {
     this.files = this.viewOfTree();
     this.awareness = new Awareness(new Y.Doc());
     this.listen();
-    this.updateStatus();
+    this.saves.update();
     this.checkGap();
   }
 
   get status(): SessionStatus {
-    return this.currentStatus;
+    return this.saves.status;
   }
 
   /** The file tree, sorted by path (including operations not yet applied by the server). */
@@ -162,7 +169,7 @@ export class ShardSession extends Emitter<SessionEvents> {
 
   /** The user has seen (and saved elsewhere if they wished) the text of a refused edit. */
   dismissRefusal(fileId: FileId): void {
-    if (this.refusals.delete(fileId)) this.updateStatus();
+    if (this.refusals.delete(fileId)) this.saves.update();
   }
 
   /** File operations waiting to be applied by the server, oldest first. */
@@ -205,7 +212,7 @@ export class ShardSession extends Emitter<SessionEvents> {
     if (file === undefined) return;
     this.dropDoc(file);
     this.open.delete(file.id);
-    this.updateStatus();
+    this.saves.update();
   }
 
   /**
@@ -251,12 +258,12 @@ export class ShardSession extends Emitter<SessionEvents> {
 
   /** Resolves when every local change so far is acknowledged (in Redis). */
   async flushed(timeoutMs = 30_000): Promise<void> {
-    await this.waitFor(() => this.isJoined() && !this.hasUnconfirmed(), timeoutMs, 'changes to be acknowledged');
+    await this.saves.waitFor(() => this.isJoined() && !this.hasUnconfirmed(), timeoutMs, 'changes to be acknowledged');
   }
 
   /** Resolves when every local change is in the database (status `saved`). */
   async saved(timeoutMs = 60_000): Promise<void> {
-    await this.waitFor(() => this.computeStatus() === 'saved', timeoutMs, 'changes to be saved');
+    await this.saves.waitFor(() => this.saves.compute() === 'saved', timeoutMs, 'changes to be saved');
   }
 
   /** Leaves the shard and frees every document. Queued file operations are dropped. */
@@ -316,7 +323,7 @@ export class ShardSession extends Emitter<SessionEvents> {
       )
       .finally(() => {
         this.rejoining = undefined;
-        this.updateStatus();
+        this.saves.update();
         this.checkGap();
       });
     this.rejoining = rejoining;
@@ -327,7 +334,7 @@ export class ShardSession extends Emitter<SessionEvents> {
     if (this.closed) return;
     this.joined = false;
     this.treeSinceJoin = [];
-    this.updateStatus();
+    this.saves.update();
     this.joinPending = true;
     const joined = unwrap(
       await this.request('shard:join', { shardId: this.shardId }).finally(() => {
@@ -341,10 +348,9 @@ export class ShardSession extends Emitter<SessionEvents> {
       // The shard clock restarted (Redis lost the shard and it was reloaded from the database):
       // versions from before are meaningless now. What the reload lacks, the operation replay and
       // the handshakes below send again and get new versions for.
-      this.requiredVersion = joined.version;
-      this.savedVersion = joined.shard.lastSyncTimestamp;
+      this.saves.restart(joined.version, joined.shard.lastSyncTimestamp);
     } else {
-      this.savedVersion = Math.max(this.savedVersion, joined.shard.lastSyncTimestamp);
+      this.saves.markSaved(joined.shard.lastSyncTimestamp);
     }
     this.versions.reset(joined.version);
     this.ackedOps = this.ackedOps.filter((e) => e.version > joined.shard.lastSyncTimestamp);
@@ -382,7 +388,7 @@ export class ShardSession extends Emitter<SessionEvents> {
         if (ack.ok) {
           entry.version = ack.data.version;
           this.noteVersion(ack.data.version);
-          this.requiredVersion = Math.max(this.requiredVersion, ack.data.version);
+          this.saves.require(ack.data.version);
         } else if (isRetryableError(ack.error.code)) {
           throw new TandemError(ack.error);
         } else {
@@ -415,7 +421,7 @@ export class ShardSession extends Emitter<SessionEvents> {
   markOffline(): void {
     if (this.closed) return;
     this.joined = false;
-    this.updateStatus();
+    this.saves.update();
   }
 
   // ---- notices --------------------------------------------------------------------------------
@@ -457,10 +463,10 @@ export class ShardSession extends Emitter<SessionEvents> {
     };
     const onSaved = (e: { shardId: ShardId; version: number }) => {
       if (e.shardId !== this.shardId) return;
-      this.savedVersion = Math.max(this.savedVersion, e.version);
+      this.saves.markSaved(e.version);
       this.ackedOps = this.ackedOps.filter((entry) => entry.version > e.version);
-      this.emit('saved', this.savedVersion);
-      this.updateStatus();
+      this.emit('saved', this.saves.saved);
+      this.saves.update();
     };
     const onError = (e: { shardId: ShardId | null; error: ErrorBody }) => {
       if (e.shardId === null || e.shardId === this.shardId) this.emit('error', e.error);
@@ -594,10 +600,10 @@ export class ShardSession extends Emitter<SessionEvents> {
     const missing = Y.encodeStateAsUpdate(file.doc, toU8(data.stateVector));
     if (unconfirmed > 0) {
       file.unconfirmed -= unconfirmed;
-      this.requiredVersion = Math.max(this.requiredVersion, data.version);
+      this.saves.require(data.version);
     }
     if (hasContent(missing)) this.sendEdit(file, missing);
-    this.updateStatus();
+    this.saves.update();
   }
 
   /** Runs the handshake for one file after `delayMs` (retried with backoff while it fails). */
@@ -632,16 +638,16 @@ export class ShardSession extends Emitter<SessionEvents> {
     if (!this.isJoined() || this.isCreateQueued(file.id)) {
       // Kept in the document; the handshake after the (re)join or the create sends it.
       file.unconfirmed++;
-      this.updateStatus();
+      this.saves.update();
       return;
     }
     this.unacked++;
-    this.updateStatus();
+    this.saves.update();
     this.request('file:edit', { shardId: this.shardId, fileId: file.id, update })
       .then(
         (ack: Ack<{ version: number }>) => {
           if (ack.ok) {
-            this.requiredVersion = Math.max(this.requiredVersion, ack.data.version);
+            this.saves.require(ack.data.version);
             this.versions.see(ack.data.version);
           } else {
             this.onEditRefused(file, ack.error);
@@ -657,7 +663,7 @@ export class ShardSession extends Emitter<SessionEvents> {
       )
       .finally(() => {
         this.unacked = Math.max(0, this.unacked - 1);
-        this.updateStatus();
+        this.saves.update();
         this.checkGap();
       });
   }
@@ -700,7 +706,7 @@ export class ShardSession extends Emitter<SessionEvents> {
     this.dropDoc(file);
     this.open.delete(file.id);
     const fresh = this.openDoc(file.id);
-    this.updateStatus();
+    this.saves.update();
     this.emit('refused', refusal);
     // Also as a plain error, for listeners that only log errors (the same object, so a UI that
     // shows refusals can skip it).
@@ -735,7 +741,7 @@ export class ShardSession extends Emitter<SessionEvents> {
     }
     this.dropDoc(file);
     this.open.delete(file.id);
-    this.updateStatus();
+    this.saves.update();
     this.emit('error', body);
   }
 
@@ -764,7 +770,7 @@ export class ShardSession extends Emitter<SessionEvents> {
       });
       this.emit('queue', this.queue.length);
       this.refreshTree(null);
-      this.updateStatus();
+      this.saves.update();
       void this.pump();
     });
   }
@@ -777,7 +783,7 @@ export class ShardSession extends Emitter<SessionEvents> {
   private pump(): Promise<void> {
     this.pumping ??= this.runQueue().finally(() => {
       this.pumping = undefined;
-      this.updateStatus();
+      this.saves.update();
     });
     return this.pumping;
   }
@@ -848,7 +854,7 @@ export class ShardSession extends Emitter<SessionEvents> {
       op = { ...op, fileId: data.file.id, path: data.file.path };
     }
     this.ackedOps.push({ op, version: data.version });
-    this.requiredVersion = Math.max(this.requiredVersion, data.version);
+    this.saves.require(data.version);
     this.noteVersion(data.version);
     this.refreshTree(null);
     item.resolve(data);
@@ -955,23 +961,6 @@ export class ShardSession extends Emitter<SessionEvents> {
     return false;
   }
 
-  private computeStatus(): SessionStatus {
-    if (!this.socket.connected) return 'offline';
-    if (!this.joined) return 'connecting';
-    if (this.hasUnconfirmed()) return 'syncing';
-    if (this.refusals.size > 0) return 'live';
-    return this.savedVersion >= this.requiredVersion ? 'saved' : 'live';
-  }
-
-  private updateStatus(): void {
-    const status = this.closed ? this.currentStatus : this.computeStatus();
-    if (status !== this.currentStatus) {
-      this.currentStatus = status;
-      this.emit('status', status);
-    }
-    for (const check of [...this.watchers]) check();
-  }
-
   private request<E extends keyof ClientToServerEvents>(
     event: E,
     payload: Parameters<ClientToServerEvents[E]>[0],
@@ -980,23 +969,6 @@ export class ShardSession extends Emitter<SessionEvents> {
     if (!this.socket.connected)
       return Promise.reject(new TandemError({ code: 'UNAVAILABLE', message: 'not connected to the server' }));
     return request(this.socket, event, payload, this.ackTimeoutMs);
-  }
-
-  private waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (predicate()) return resolve();
-      const timer = setTimeout(() => {
-        this.watchers.delete(check);
-        reject(new TandemError({ code: 'UNAVAILABLE', message: `timed out waiting for ${what}` }));
-      }, timeoutMs);
-      const check = () => {
-        if (!predicate()) return;
-        clearTimeout(timer);
-        this.watchers.delete(check);
-        resolve();
-      };
-      this.watchers.add(check);
-    });
   }
 }
 
