@@ -2,9 +2,7 @@ import * as Y from 'yjs';
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
 import {
   comparePaths,
-  describePathProblem,
   isRetryableError,
-  normalizePath,
   TEXT_NAME,
   type Ack,
   type ClientToServerEvents,
@@ -17,12 +15,14 @@ import {
   type TreeChange,
 } from '@tandem/protocol';
 import { REMOTE, request, toU8, type AckData, type TandemSocket } from './socket-types.js';
-import type { Refusal, SessionEvents, SessionStatus, TreeOpFailure } from './session-events.js';
+import type { Refusal, SessionEvents, SessionStatus } from './session-events.js';
 import { TandemError, unwrap } from './tandem-error.js';
 import { Emitter } from './emitter.js';
 import { VersionTracker } from './version-tracker.js';
 import { SaveTracker } from './save-tracker.js';
-import { applyTreeOp, describeTreeOpFailure, randomId, type TreeOp } from './tree-ops.js';
+import { applyTreeOp, checkPath, randomId, type TreeOp } from './tree-ops.js';
+import { TreeOpQueue } from './tree-op-queue.js';
+import type { SessionLink } from './session-link.js';
 
 /** Options of a session (set through TandemClientOptions). */
 export type SessionOptions = {
@@ -51,13 +51,6 @@ type OpenFile = {
   pendingTimer: ReturnType<typeof setTimeout> | undefined;
   syncTimer: ReturnType<typeof setTimeout> | undefined;
   syncDelayMs: number;
-};
-
-type QueuedOp = {
-  op: TreeOp;
-  queuedOffline: boolean;
-  resolve: (data: unknown) => void;
-  reject: (error: TandemError) => void;
 };
 
 export type { Refusal, SessionEvents, SessionStatus, TreeOpFailure } from './session-events.js';
@@ -90,9 +83,7 @@ export class ShardSession extends Emitter<SessionEvents> {
   private readonly versions: VersionTracker;
   private gapTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly refusals = new Map<FileId, Refusal>();
-  private readonly queue: QueuedOp[] = [];
-  /** Acknowledged file operations not yet known to be in the database: replayed after every rejoin. */
-  private ackedOps: Array<{ op: TreeOp; version: number }> = [];
+  private readonly ops: TreeOpQueue;
   /** Versions of `tree:changed` applied since the last join (and the join's version). */
   private treeBase = 0;
   private readonly treeSeen = new Set<number>();
@@ -100,8 +91,6 @@ export class ShardSession extends Emitter<SessionEvents> {
   private treeSinceJoin: Array<{ change: TreeChange; version: number }> = [];
   private joined = true;
   private joinPending = false;
-  private replaying = false;
-  private opInFlight = false;
   private closed = false;
   private readonly detach: Array<() => void> = [];
   private readonly gapWaitMs: number;
@@ -132,6 +121,40 @@ export class ShardSession extends Emitter<SessionEvents> {
       },
       (status) => this.emit('status', status),
     );
+    const link: SessionLink = {
+      shardId: this.shardId,
+      canWrite: () => this.canWrite,
+      isConnected: () => this.socket.connected,
+      isJoined: () => this.isJoined(),
+      isClosed: () => this.closed,
+      request: (event, payload) => this.request(event, payload),
+      lostJoin: () => {
+        this.joined = false;
+        this.scheduleRejoin();
+      },
+      updateStatus: () => this.saves.update(),
+      emit: (event, ...args) => this.emit(event, ...args),
+    };
+    this.ops = new TreeOpQueue(link, {
+      stored: (version) => {
+        this.saves.require(version);
+        this.noteVersion(version);
+      },
+      treeChanged: () => this.refreshTree(null),
+      fileMoved: (from, to) => this.moveDoc(from, to),
+      created: (fileId) => {
+        const file = this.open.get(fileId);
+        if (file !== undefined) this.scheduleFileSync(file, 0);
+      },
+      discardCreated: (fileId) => {
+        const file = this.open.get(fileId);
+        if (file === undefined) return undefined;
+        const localText = file.text.toString();
+        this.dropDoc(file);
+        this.open.delete(file.id);
+        return localText;
+      },
+    });
     this.versions = new VersionTracker(joined.version);
     this.treeBase = joined.version;
     this.serverFiles = new Map(joined.files.map((f) => [f.id, f.path]));
@@ -174,7 +197,7 @@ export class ShardSession extends Emitter<SessionEvents> {
 
   /** File operations waiting to be applied by the server, oldest first. */
   queuedOps(): TreeOp[] {
-    return this.queue.map((q) => q.op);
+    return this.ops.queuedOps();
   }
 
   /**
@@ -222,9 +245,9 @@ export class ShardSession extends Emitter<SessionEvents> {
    * is inserted locally as an ordinary edit, so a replay never duplicates it.
    */
   async createFile(path: string, content = ''): Promise<FileEntry> {
-    const canonical = this.checkPath(path);
+    const canonical = checkPath(path);
     const fileId = randomId(16) as FileId;
-    const applied = this.enqueue<AckData<'file:create'>>({
+    const applied = this.ops.enqueue<AckData<'file:create'>>({
       kind: 'create',
       opId: randomId(20),
       path: canonical,
@@ -239,14 +262,14 @@ export class ShardSession extends Emitter<SessionEvents> {
 
   /** Renames or moves a file or folder (queued like createFile). */
   async rename(from: string, to: string): Promise<Array<{ id: FileId; from: string; to: string }>> {
-    const op: TreeOp = { kind: 'rename', opId: randomId(20), from: this.checkPath(from), to: this.checkPath(to) };
-    return (await this.enqueue<AckData<'file:rename'>>(op)).moves;
+    const op: TreeOp = { kind: 'rename', opId: randomId(20), from: checkPath(from), to: checkPath(to) };
+    return (await this.ops.enqueue<AckData<'file:rename'>>(op)).moves;
   }
 
   /** Deletes a file or folder (queued like createFile). */
   async delete(path: string): Promise<FileEntry[]> {
     return (
-      await this.enqueue<AckData<'file:delete'>>({ kind: 'delete', opId: randomId(20), path: this.checkPath(path) })
+      await this.ops.enqueue<AckData<'file:delete'>>({ kind: 'delete', opId: randomId(20), path: checkPath(path) })
     ).files;
   }
 
@@ -274,12 +297,10 @@ export class ShardSession extends Emitter<SessionEvents> {
     this.closed = true;
     clearTimeout(this.rejoinTimer);
     clearTimeout(this.gapTimer);
-    clearTimeout(this.pumpTimer);
     for (const off of this.detach) off();
     for (const file of this.open.values()) this.dropDoc(file);
     this.open.clear();
-    for (const q of this.queue.splice(0))
-      q.reject(new TandemError({ code: 'UNAVAILABLE', message: 'left the project before the change was applied' }));
+    this.ops.close();
     this.awareness.destroy();
     if (this.socket.connected) {
       await request(this.socket, 'shard:leave', { shardId: this.shardId }, this.ackTimeoutMs).catch(() => undefined);
@@ -353,7 +374,7 @@ export class ShardSession extends Emitter<SessionEvents> {
       this.saves.markSaved(joined.shard.lastSyncTimestamp);
     }
     this.versions.reset(joined.version);
-    this.ackedOps = this.ackedOps.filter((e) => e.version > joined.shard.lastSyncTimestamp);
+    this.ops.forgetSaved(joined.shard.lastSyncTimestamp);
     this.serverFiles = new Map(joined.files.map((f) => [f.id, f.path]));
     this.treeBase = joined.version;
     this.treeSeen.clear();
@@ -362,8 +383,7 @@ export class ShardSession extends Emitter<SessionEvents> {
     this.treeSinceJoin = [];
     this.joined = true;
     this.refreshTree(null);
-    await this.replayAckedOps();
-    await this.pump();
+    await this.ops.resend();
     const files = [...this.open.values()];
     const results = await Promise.allSettled(files.map((file) => this.syncFile(file)));
     results.forEach((r, i) => {
@@ -373,34 +393,6 @@ export class ShardSession extends Emitter<SessionEvents> {
       else throw r.reason;
     });
     this.sendFullPresence();
-  }
-
-  /**
-   * Sends again every acknowledged file operation the database may not hold yet. With the same
-   * opIds the server answers with the first outcome; if Redis lost the shard, they apply again
-   * (created files keep their ids, so the handshakes restore their text).
-   */
-  private async replayAckedOps(): Promise<void> {
-    this.replaying = true;
-    try {
-      for (const entry of [...this.ackedOps]) {
-        const ack = await this.sendOp(entry.op);
-        if (ack.ok) {
-          entry.version = ack.data.version;
-          this.noteVersion(ack.data.version);
-          this.saves.require(ack.data.version);
-        } else if (isRetryableError(ack.error.code)) {
-          throw new TandemError(ack.error);
-        } else {
-          // The tree moved on since (someone renamed or deleted those files): what the server
-          // has now stands; this operation was already applied once and reported as done.
-          this.ackedOps = this.ackedOps.filter((e) => e !== entry);
-        }
-      }
-    } finally {
-      this.replaying = false;
-    }
-    this.refreshTree(null);
   }
 
   private scheduleRejoin(): void {
@@ -464,7 +456,7 @@ export class ShardSession extends Emitter<SessionEvents> {
     const onSaved = (e: { shardId: ShardId; version: number }) => {
       if (e.shardId !== this.shardId) return;
       this.saves.markSaved(e.version);
-      this.ackedOps = this.ackedOps.filter((entry) => entry.version > e.version);
+      this.ops.forgetSaved(e.version);
       this.emit('saved', this.saves.saved);
       this.saves.update();
     };
@@ -521,7 +513,7 @@ export class ShardSession extends Emitter<SessionEvents> {
     this.gapTimer = setTimeout(() => {
       this.gapTimer = undefined;
       if (this.closed || !this.versions.hasGap() || !this.socket.connected) return;
-      if (this.unacked > 0 || this.opInFlight || this.rejoining !== undefined) {
+      if (this.unacked > 0 || this.ops.isInFlight() || this.rejoining !== undefined) {
         this.checkGap();
         return;
       }
@@ -585,7 +577,7 @@ export class ShardSession extends Emitter<SessionEvents> {
    * whose ack was lost are covered by the version the server read the file at.
    */
   private async syncFile(file: OpenFile): Promise<void> {
-    if (this.isCreateQueued(file.id)) return; // the server does not know it yet: synced once created
+    if (this.ops.isCreateQueued(file.id)) return; // the server does not know it yet: synced once created
     const unconfirmed = file.unconfirmed;
     const data = unwrap(
       await this.request('file:sync', {
@@ -635,7 +627,7 @@ export class ShardSession extends Emitter<SessionEvents> {
 
   private sendEdit(file: OpenFile, update: Uint8Array): void {
     if (!this.canWrite || this.closed) return;
-    if (!this.isJoined() || this.isCreateQueued(file.id)) {
+    if (!this.isJoined() || this.ops.isCreateQueued(file.id)) {
       // Kept in the document; the handshake after the (re)join or the create sends it.
       file.unconfirmed++;
       this.saves.update();
@@ -745,141 +737,6 @@ export class ShardSession extends Emitter<SessionEvents> {
     this.emit('error', body);
   }
 
-  // ---- file operations ------------------------------------------------------------------------
-
-  private checkPath(path: string): string {
-    const result = normalizePath(path);
-    if (!result.ok)
-      throw new TandemError({
-        code: 'PATH_INVALID',
-        message: `"${path}" is not a valid file name: ${describePathProblem(result.problem)}`,
-        details: { problem: result.problem },
-      });
-    return result.path;
-  }
-
-  private enqueue<T>(op: TreeOp): Promise<T> {
-    if (!this.canWrite)
-      return Promise.reject(new TandemError({ code: 'READ_ONLY', message: 'you can only view this project' }));
-    return new Promise<T>((resolve, reject) => {
-      this.queue.push({
-        op,
-        queuedOffline: !this.socket.connected,
-        resolve: resolve as (data: unknown) => void,
-        reject,
-      });
-      this.emit('queue', this.queue.length);
-      this.refreshTree(null);
-      this.saves.update();
-      void this.pump();
-    });
-  }
-
-  private pumping: Promise<void> | undefined;
-  private pumpTimer: ReturnType<typeof setTimeout> | undefined;
-  private pumpDelayMs = 250;
-
-  /** Sends queued operations in order, one at a time, while joined. */
-  private pump(): Promise<void> {
-    this.pumping ??= this.runQueue().finally(() => {
-      this.pumping = undefined;
-      this.saves.update();
-    });
-    return this.pumping;
-  }
-
-  private async runQueue(): Promise<void> {
-    while (this.queue.length > 0 && !this.closed && this.isJoined() && !this.replaying) {
-      const item = this.queue[0]!;
-      this.opInFlight = true;
-      let ack: Ack<{ version: number }> | undefined;
-      try {
-        ack = await this.sendOp(item.op);
-      } catch {
-        // Ack lost (timeout or disconnect): the same opId goes again; the server applies it once.
-        ack = undefined;
-      } finally {
-        this.opInFlight = false;
-      }
-      if (ack === undefined || (!ack.ok && isRetryableError(ack.error.code))) {
-        if (ack !== undefined && ack.error.code === 'NOT_JOINED') {
-          this.joined = false;
-          this.scheduleRejoin();
-        } else if (this.socket.connected) {
-          this.retryQueueLater();
-        }
-        return;
-      }
-      this.pumpDelayMs = 250;
-      this.queue.shift();
-      this.emit('queue', this.queue.length);
-      if (ack.ok) this.opApplied(item, ack.data);
-      else this.opFailed(item, ack.error);
-    }
-  }
-
-  private retryQueueLater(): void {
-    if (this.pumpTimer !== undefined) return;
-    const delay = this.pumpDelayMs;
-    this.pumpDelayMs = Math.min(this.pumpDelayMs * 2, 5_000);
-    this.pumpTimer = setTimeout(() => {
-      this.pumpTimer = undefined;
-      void this.pump();
-    }, delay);
-  }
-
-  private sendOp(op: TreeOp): Promise<Ack<{ version: number }>> {
-    switch (op.kind) {
-      case 'create':
-        // Created empty: its text travels as an edit of the file's document, so a replay of the
-        // create never inserts it twice.
-        return this.request('file:create', {
-          shardId: this.shardId,
-          path: op.path,
-          content: '',
-          fileId: op.fileId,
-          opId: op.opId,
-        });
-      case 'rename':
-        return this.request('file:rename', { shardId: this.shardId, from: op.from, to: op.to, opId: op.opId });
-      case 'delete':
-        return this.request('file:delete', { shardId: this.shardId, path: op.path, opId: op.opId });
-    }
-  }
-
-  private opApplied(item: QueuedOp, data: { version: number } & Partial<AckData<'file:create'>>): void {
-    let op = item.op;
-    if (op.kind === 'create' && data.file !== undefined) {
-      if (data.file.id !== op.fileId) this.moveDoc(op.fileId, data.file.id);
-      op = { ...op, fileId: data.file.id, path: data.file.path };
-    }
-    this.ackedOps.push({ op, version: data.version });
-    this.saves.require(data.version);
-    this.noteVersion(data.version);
-    this.refreshTree(null);
-    item.resolve(data);
-    if (op.kind === 'create') {
-      const file = this.open.get(op.fileId);
-      if (file !== undefined) this.scheduleFileSync(file, 0);
-    }
-  }
-
-  private opFailed(item: QueuedOp, error: ErrorBody): void {
-    const message = describeTreeOpFailure(item.op, error, item.queuedOffline);
-    const failure: TreeOpFailure = { op: item.op, message, error };
-    if (item.op.kind === 'create') {
-      const file = this.open.get(item.op.fileId);
-      if (file !== undefined) {
-        failure.localText = file.text.toString();
-        this.dropDoc(file);
-        this.open.delete(file.id);
-      }
-    }
-    this.refreshTree(null);
-    this.emit('op-failed', failure);
-    item.reject(new TandemError({ code: error.code, message, ...(error.details ? { details: error.details } : {}) }));
-  }
-
   /** A server that chose its own id for a created file: the local document follows it. */
   private moveDoc(from: FileId, to: FileId): void {
     const file = this.open.get(from);
@@ -887,10 +744,6 @@ export class ShardSession extends Emitter<SessionEvents> {
     this.open.delete(from);
     file.id = to;
     this.open.set(to, file);
-  }
-
-  private isCreateQueued(id: FileId): boolean {
-    return this.queue.some((q) => q.op.kind === 'create' && q.op.fileId === id);
   }
 
   // ---- tree -----------------------------------------------------------------------------------
@@ -918,9 +771,9 @@ export class ShardSession extends Emitter<SessionEvents> {
   /** The server's tree, then acknowledged operations whose notice has not arrived, then queued ones. */
   private viewOfTree(): Map<FileId, string> {
     const view = new Map(this.serverFiles);
-    for (const e of this.ackedOps)
+    for (const e of this.ops.ackedOps())
       if (e.version > this.treeBase && !this.treeSeen.has(e.version)) applyTreeOp(view, e.op);
-    for (const q of this.queue) applyTreeOp(view, q.op);
+    for (const op of this.ops.queuedOps()) applyTreeOp(view, op);
     return view;
   }
 
@@ -956,7 +809,7 @@ export class ShardSession extends Emitter<SessionEvents> {
   }
 
   private hasUnconfirmed(): boolean {
-    if (this.unacked > 0 || this.queue.length > 0 || this.replaying) return true;
+    if (this.unacked > 0 || this.ops.isBusy()) return true;
     for (const file of this.open.values()) if (file.unconfirmed > 0) return true;
     return false;
   }
