@@ -2,8 +2,6 @@ import * as Y from 'yjs';
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
 import {
   comparePaths,
-  isRetryableError,
-  TEXT_NAME,
   type Ack,
   type ClientToServerEvents,
   type ErrorBody,
@@ -22,6 +20,7 @@ import { VersionTracker } from './version-tracker.js';
 import { SaveTracker } from './save-tracker.js';
 import { applyTreeOp, checkPath, randomId, type TreeOp } from './tree-ops.js';
 import { TreeOpQueue } from './tree-op-queue.js';
+import { FileSync } from './file-sync.js';
 import type { SessionLink } from './session-link.js';
 
 /** Options of a session (set through TandemClientOptions). */
@@ -34,23 +33,6 @@ export type SessionOptions = {
   gapWaitMs?: number;
   /** How long to wait for each ack before counting it as lost (the change is then resynced). Default 30 000. */
   ackTimeoutMs?: number;
-};
-
-type OpenFile = {
-  id: FileId;
-  /** Its last known path (kept when the file disappears from the tree, to name it to the user). */
-  path: string;
-  doc: Y.Doc;
-  text: Y.Text;
-  ready: Promise<void>;
-  unsubscribe: () => void;
-  /** Local edits the server may lack (ack lost, refused for now, made offline): a handshake must run. */
-  unconfirmed: number;
-  /** The missing dependencies already reported to the server by a handshake (not worth another). */
-  knownPending: string | null;
-  pendingTimer: ReturnType<typeof setTimeout> | undefined;
-  syncTimer: ReturnType<typeof setTimeout> | undefined;
-  syncDelayMs: number;
 };
 
 export type { Refusal, SessionEvents, SessionStatus, TreeOpFailure } from './session-events.js';
@@ -76,13 +58,11 @@ export class ShardSession extends Emitter<SessionEvents> {
   /** The tree as the server last told it. */
   private serverFiles = new Map<FileId, string>();
   /** The tree shown: the server's, plus acked operations not yet broadcast, plus queued ones. */
-  private files = new Map<FileId, string>();
-  private readonly open = new Map<FileId, OpenFile>();
-  private unacked = 0;
+  private fileMap = new Map<FileId, string>();
+  private readonly files: FileSync;
   private readonly saves: SaveTracker;
   private readonly versions: VersionTracker;
   private gapTimer: ReturnType<typeof setTimeout> | undefined;
-  private readonly refusals = new Map<FileId, Refusal>();
   private readonly ops: TreeOpQueue;
   /** Versions of `tree:changed` applied since the last join (and the join's version). */
   private treeBase = 0;
@@ -117,7 +97,7 @@ export class ShardSession extends Emitter<SessionEvents> {
         isJoined: () => this.joined,
         isClosed: () => this.closed,
         hasUnconfirmed: () => this.hasUnconfirmed(),
-        hasRefusals: () => this.refusals.size > 0,
+        hasRefusals: () => this.files.hasRefusals(),
       },
       (status) => this.emit('status', status),
     );
@@ -141,20 +121,21 @@ export class ShardSession extends Emitter<SessionEvents> {
         this.noteVersion(version);
       },
       treeChanged: () => this.refreshTree(null),
-      fileMoved: (from, to) => this.moveDoc(from, to),
-      created: (fileId) => {
-        const file = this.open.get(fileId);
-        if (file !== undefined) this.scheduleFileSync(file, 0);
-      },
-      discardCreated: (fileId) => {
-        const file = this.open.get(fileId);
-        if (file === undefined) return undefined;
-        const localText = file.text.toString();
-        this.dropDoc(file);
-        this.open.delete(file.id);
-        return localText;
-      },
+      fileMoved: (from, to) => this.files.move(from, to),
+      created: (fileId) => this.files.syncCreated(fileId),
+      discardCreated: (fileId) => this.files.discard(fileId),
     });
+    this.files = new FileSync(
+      link,
+      {
+        pathOf: (id) => this.fileMap.get(id),
+        isCreateQueued: (id) => this.ops.isCreateQueued(id),
+        require: (version) => this.saves.require(version),
+        seeVersion: (version) => this.versions.see(version),
+        editSettled: () => this.checkGap(),
+      },
+      this.gapWaitMs,
+    );
     this.versions = new VersionTracker(joined.version);
     this.treeBase = joined.version;
     this.serverFiles = new Map(joined.files.map((f) => [f.id, f.path]));
@@ -163,7 +144,7 @@ export class ShardSession extends Emitter<SessionEvents> {
       this.versions.see(e.version);
       if (e.change !== undefined) this.applyServerTree(e.change, e.version, false);
     }
-    this.files = this.viewOfTree();
+    this.fileMap = this.viewOfTree();
     this.awareness = new Awareness(new Y.Doc());
     this.listen();
     this.saves.update();
@@ -176,23 +157,23 @@ export class ShardSession extends Emitter<SessionEvents> {
 
   /** The file tree, sorted by path (including operations not yet applied by the server). */
   tree(): FileEntry[] {
-    return [...this.files].map(([id, path]) => ({ id, path })).sort((a, b) => comparePaths(a.path, b.path));
+    return [...this.fileMap].map(([id, path]) => ({ id, path })).sort((a, b) => comparePaths(a.path, b.path));
   }
 
   /** The id of the file at `path`, if any. */
   fileId(path: string): FileId | undefined {
-    for (const [id, p] of this.files) if (p === path) return id;
+    for (const [id, p] of this.fileMap) if (p === path) return id;
     return undefined;
   }
 
   /** Edits refused for good and not dismissed yet, one per file. */
   refused(): Refusal[] {
-    return [...this.refusals.values()];
+    return this.files.refused();
   }
 
   /** The user has seen (and saved elsewhere if they wished) the text of a refused edit. */
   dismissRefusal(fileId: FileId): void {
-    if (this.refusals.delete(fileId)) this.saves.update();
+    this.files.dismissRefusal(fileId);
   }
 
   /** File operations waiting to be applied by the server, oldest first. */
@@ -212,30 +193,18 @@ export class ShardSession extends Emitter<SessionEvents> {
     const id = this.resolveId(pathOrId);
     if (id === undefined)
       throw new TandemError({ code: 'FILE_NOT_FOUND', message: `no file "${pathOrId}" in the shard` });
-    const existing = this.open.get(id);
-    if (existing !== undefined) {
-      await existing.ready;
-      return this.open.get(id)?.text ?? existing.text;
-    }
-    const file = this.openDoc(id);
-    file.ready = this.syncFile(file);
-    await file.ready;
-    return file.text;
+    return this.files.text(id);
   }
 
   /** The Y.Doc of an opened file. */
   doc(fileId: FileId): Y.Doc | undefined {
-    return this.open.get(fileId)?.doc;
+    return this.files.doc(fileId);
   }
 
   /** Closes a file: stops syncing it and frees its document. */
   closeFile(pathOrId: string): void {
     const id = this.resolveId(pathOrId);
-    const file = id === undefined ? undefined : this.open.get(id);
-    if (file === undefined) return;
-    this.dropDoc(file);
-    this.open.delete(file.id);
-    this.saves.update();
+    if (id !== undefined) this.files.close(id);
   }
 
   /**
@@ -253,10 +222,7 @@ export class ShardSession extends Emitter<SessionEvents> {
       path: canonical,
       fileId,
     });
-    if (content !== '' && this.canWrite) {
-      const file = this.open.get(fileId) ?? this.openDoc(fileId);
-      file.text.insert(0, content);
-    }
+    if (content !== '' && this.canWrite) this.files.localText(fileId).insert(0, content);
     return (await applied).file;
   }
 
@@ -298,8 +264,7 @@ export class ShardSession extends Emitter<SessionEvents> {
     clearTimeout(this.rejoinTimer);
     clearTimeout(this.gapTimer);
     for (const off of this.detach) off();
-    for (const file of this.open.values()) this.dropDoc(file);
-    this.open.clear();
+    this.files.closeAll();
     this.ops.close();
     this.awareness.destroy();
     if (this.socket.connected) {
@@ -384,14 +349,7 @@ export class ShardSession extends Emitter<SessionEvents> {
     this.joined = true;
     this.refreshTree(null);
     await this.ops.resend();
-    const files = [...this.open.values()];
-    const results = await Promise.allSettled(files.map((file) => this.syncFile(file)));
-    results.forEach((r, i) => {
-      if (r.status === 'fulfilled') return;
-      // Someone deleted the file meanwhile; anything else fails the rejoin, which is retried.
-      if (r.reason instanceof TandemError && r.reason.code === 'FILE_NOT_FOUND') this.fileGone(files[i]!, r.reason);
-      else throw r.reason;
-    });
+    await this.files.syncAll();
     this.sendFullPresence();
   }
 
@@ -421,11 +379,7 @@ export class ShardSession extends Emitter<SessionEvents> {
   private listen(): void {
     const onEdited = (e: { shardId: ShardId; fileId: FileId; update: Uint8Array; version: number }) => {
       if (e.shardId !== this.shardId) return;
-      const file = this.open.get(e.fileId);
-      if (file !== undefined) {
-        Y.applyUpdate(file.doc, toU8(e.update), REMOTE);
-        this.checkPending(file);
-      }
+      this.files.applyRemote(e.fileId, e.update);
       this.noteVersion(e.version);
     };
     const onTree = (e: { shardId: ShardId; change: TreeChange; version: number }) => {
@@ -513,237 +467,12 @@ export class ShardSession extends Emitter<SessionEvents> {
     this.gapTimer = setTimeout(() => {
       this.gapTimer = undefined;
       if (this.closed || !this.versions.hasGap() || !this.socket.connected) return;
-      if (this.unacked > 0 || this.ops.isInFlight() || this.rejoining !== undefined) {
+      if (this.files.hasUnacked() || this.ops.isInFlight() || this.rejoining !== undefined) {
         this.checkGap();
         return;
       }
       this.rejoin().catch((error: unknown) => this.emit('error', errorBody(error)));
     }, this.gapWaitMs);
-  }
-
-  /**
-   * A remote update whose dependencies are missing stays pending in the Y.Doc: if it still is
-   * after gapWaitMs, run the handshake for the file (it fetches what is missing). A pending state
-   * the server has too (it was there after the last handshake) is not worth another.
-   */
-  private checkPending(file: OpenFile): void {
-    const key = pendingKey(file.doc);
-    if (key === null || key === file.knownPending || file.pendingTimer !== undefined) return;
-    file.pendingTimer = setTimeout(() => {
-      file.pendingTimer = undefined;
-      if (this.open.get(file.id) !== file) return;
-      const now = pendingKey(file.doc);
-      if (now !== null && now !== file.knownPending) this.scheduleFileSync(file, 0);
-    }, this.gapWaitMs);
-  }
-
-  // ---- documents ------------------------------------------------------------------------------
-
-  private openDoc(id: FileId): OpenFile {
-    const doc = new Y.Doc();
-    const text = doc.getText(TEXT_NAME);
-    const file: OpenFile = {
-      id,
-      path: this.files.get(id) ?? '',
-      doc,
-      text,
-      ready: Promise.resolve(),
-      unsubscribe: () => undefined,
-      unconfirmed: 0,
-      knownPending: null,
-      pendingTimer: undefined,
-      syncTimer: undefined,
-      syncDelayMs: 250,
-    };
-    const onUpdate = (update: Uint8Array, origin: unknown) => {
-      if (origin !== REMOTE) this.sendEdit(file, update);
-    };
-    doc.on('update', onUpdate);
-    file.unsubscribe = () => doc.off('update', onUpdate);
-    this.open.set(id, file);
-    return file;
-  }
-
-  private dropDoc(file: OpenFile): void {
-    clearTimeout(file.pendingTimer);
-    clearTimeout(file.syncTimer);
-    file.unsubscribe();
-    file.doc.destroy();
-  }
-
-  /**
-   * The Yjs sync handshake for one file: send our state vector, apply what we lack, then send
-   * what the server lacks (edits made offline, whose ack was lost, or lost by the server). Edits
-   * whose ack was lost are covered by the version the server read the file at.
-   */
-  private async syncFile(file: OpenFile): Promise<void> {
-    if (this.ops.isCreateQueued(file.id)) return; // the server does not know it yet: synced once created
-    const unconfirmed = file.unconfirmed;
-    const data = unwrap(
-      await this.request('file:sync', {
-        shardId: this.shardId,
-        fileId: file.id,
-        stateVector: Y.encodeStateVector(file.doc),
-      }),
-    );
-    if (this.open.get(file.id) !== file) return;
-    Y.applyUpdate(file.doc, toU8(data.update), REMOTE);
-    file.knownPending = pendingKey(file.doc);
-    const missing = Y.encodeStateAsUpdate(file.doc, toU8(data.stateVector));
-    if (unconfirmed > 0) {
-      file.unconfirmed -= unconfirmed;
-      this.saves.require(data.version);
-    }
-    if (hasContent(missing)) this.sendEdit(file, missing);
-    this.saves.update();
-  }
-
-  /** Runs the handshake for one file after `delayMs` (retried with backoff while it fails). */
-  private scheduleFileSync(file: OpenFile, delayMs: number): void {
-    if (file.syncTimer !== undefined || this.closed) return;
-    file.syncTimer = setTimeout(() => {
-      file.syncTimer = undefined;
-      if (this.closed || this.open.get(file.id) !== file) return;
-      // Not joined: the rejoin runs every handshake.
-      if (!this.isJoined()) return;
-      this.syncFile(file).then(
-        () => {
-          file.syncDelayMs = 250;
-        },
-        (error: unknown) => {
-          if (error instanceof TandemError && error.code === 'NOT_JOINED') {
-            this.joined = false;
-            this.scheduleRejoin();
-          } else if (error instanceof TandemError && error.code === 'FILE_NOT_FOUND') {
-            this.fileGone(file, error);
-          } else {
-            file.syncDelayMs = Math.min(file.syncDelayMs * 2, 30_000);
-            this.scheduleFileSync(file, file.syncDelayMs);
-          }
-        },
-      );
-    }, delayMs);
-  }
-
-  private sendEdit(file: OpenFile, update: Uint8Array): void {
-    if (!this.canWrite || this.closed) return;
-    if (!this.isJoined() || this.ops.isCreateQueued(file.id)) {
-      // Kept in the document; the handshake after the (re)join or the create sends it.
-      file.unconfirmed++;
-      this.saves.update();
-      return;
-    }
-    this.unacked++;
-    this.saves.update();
-    this.request('file:edit', { shardId: this.shardId, fileId: file.id, update })
-      .then(
-        (ack: Ack<{ version: number }>) => {
-          if (ack.ok) {
-            this.saves.require(ack.data.version);
-            this.versions.see(ack.data.version);
-          } else {
-            this.onEditRefused(file, ack.error);
-          }
-        },
-        () => {
-          // Timed out or cut by a disconnect: not acknowledged. The server may or may not have
-          // it; the handshake sends what it lacks (the rejoin's, if disconnected).
-          if (this.open.get(file.id) !== file) return;
-          file.unconfirmed++;
-          this.scheduleFileSync(file, 0);
-        },
-      )
-      .finally(() => {
-        this.unacked = Math.max(0, this.unacked - 1);
-        this.saves.update();
-        this.checkGap();
-      });
-  }
-
-  private onEditRefused(file: OpenFile, error: ErrorBody): void {
-    if (this.open.get(file.id) !== file) return; // refused before, already replaced
-    if (error.code === 'NOT_JOINED') {
-      // The server forgot this socket's join (e.g. a rejoin failed): join again, which also
-      // runs the handshake that sends this edit.
-      file.unconfirmed++;
-      this.joined = false;
-      this.scheduleRejoin();
-    } else if (isRetryableError(error.code)) {
-      file.unconfirmed++;
-      file.syncDelayMs = Math.min(file.syncDelayMs * 2, 30_000);
-      this.scheduleFileSync(file, Math.max(file.syncDelayMs, 500));
-    } else {
-      this.refuse(file, error);
-    }
-  }
-
-  /**
-   * An edit refused for good: keep the user's text for them (the `refused` event), then bring
-   * the file back to the server's state in a fresh document (a new client id, so later edits do
-   * not depend on the refused one and are accepted again).
-   */
-  private refuse(file: OpenFile, error: ErrorBody): void {
-    if (error.code === 'FILE_NOT_FOUND') {
-      file.unconfirmed++;
-      this.fileGone(file, error);
-      return;
-    }
-    const refusal: Refusal = {
-      fileId: file.id,
-      path: this.files.get(file.id) ?? file.path,
-      error,
-      localText: file.text.toString(),
-    };
-    this.refusals.set(file.id, refusal);
-    this.dropDoc(file);
-    this.open.delete(file.id);
-    const fresh = this.openDoc(file.id);
-    this.saves.update();
-    this.emit('refused', refusal);
-    // Also as a plain error, for listeners that only log errors (the same object, so a UI that
-    // shows refusals can skip it).
-    this.emit('error', error);
-    // Not joined: the rejoin runs the handshake of every open file, this one included.
-    const synced = this.isJoined() ? this.syncFile(fresh) : Promise.resolve();
-    fresh.ready = synced.catch((syncError: unknown) => {
-      if (syncError instanceof TandemError && syncError.code === 'FILE_NOT_FOUND') return;
-      this.scheduleFileSync(fresh, 500);
-    });
-    void fresh.ready.then(() => {
-      if (this.open.get(fresh.id) === fresh) this.emit('reset', { fileId: fresh.id, text: fresh.text });
-    });
-  }
-
-  /**
-   * The server no longer has an open file (someone deleted it). Local edits it never confirmed
-   * are reported like a refusal, so the user gets their text back; the document is closed.
-   */
-  private fileGone(file: OpenFile, error: ErrorBody | TandemError): void {
-    if (this.open.get(file.id) !== file) return;
-    const body: ErrorBody = { code: 'FILE_NOT_FOUND', message: error.message };
-    if (file.unconfirmed > 0) {
-      const refusal: Refusal = {
-        fileId: file.id,
-        path: this.files.get(file.id) ?? file.path,
-        error: body,
-        localText: file.text.toString(),
-      };
-      this.refusals.set(file.id, refusal);
-      this.emit('refused', refusal);
-    }
-    this.dropDoc(file);
-    this.open.delete(file.id);
-    this.saves.update();
-    this.emit('error', body);
-  }
-
-  /** A server that chose its own id for a created file: the local document follows it. */
-  private moveDoc(from: FileId, to: FileId): void {
-    const file = this.open.get(from);
-    if (file === undefined) return;
-    this.open.delete(from);
-    file.id = to;
-    this.open.set(to, file);
   }
 
   // ---- tree -----------------------------------------------------------------------------------
@@ -779,13 +508,13 @@ export class ShardSession extends Emitter<SessionEvents> {
 
   private refreshTree(change: TreeChange | null): void {
     if (this.closed) return;
-    this.files = this.viewOfTree();
-    for (const file of this.open.values()) file.path = this.files.get(file.id) ?? file.path;
+    this.fileMap = this.viewOfTree();
+    this.files.followPaths();
     this.emit('tree', this.tree(), change);
   }
 
   private resolveId(pathOrId: string): FileId | undefined {
-    return this.files.has(pathOrId as FileId) || this.open.has(pathOrId as FileId)
+    return this.fileMap.has(pathOrId as FileId) || this.files.isOpen(pathOrId as FileId)
       ? (pathOrId as FileId)
       : this.fileId(pathOrId);
   }
@@ -809,9 +538,7 @@ export class ShardSession extends Emitter<SessionEvents> {
   }
 
   private hasUnconfirmed(): boolean {
-    if (this.unacked > 0 || this.ops.isBusy()) return true;
-    for (const file of this.open.values()) if (file.unconfirmed > 0) return true;
-    return false;
+    return this.ops.isBusy() || this.files.hasUnconfirmed();
   }
 
   private request<E extends keyof ClientToServerEvents>(
@@ -828,16 +555,4 @@ export class ShardSession extends Emitter<SessionEvents> {
 function errorBody(error: unknown): ErrorBody {
   if (error instanceof TandemError) return { code: error.code as ErrorBody['code'], message: error.message };
   return { code: 'UNAVAILABLE', message: error instanceof Error ? error.message : String(error) };
-}
-
-/** An empty Yjs update encodes as [0, 0]; anything longer carries content. */
-function hasContent(update: Uint8Array): boolean {
-  return update.byteLength > 2;
-}
-
-/** What a document still waits for (null when nothing is pending). */
-function pendingKey(doc: Y.Doc): string | null {
-  const { pendingStructs, pendingDs } = doc.store;
-  if (pendingStructs === null && pendingDs === null) return null;
-  return `${JSON.stringify([...(pendingStructs?.missing ?? new Map<number, number>())])}/${pendingDs?.byteLength ?? 0}`;
 }
