@@ -1,7 +1,6 @@
 import * as Y from 'yjs';
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
 import {
-  comparePaths,
   type Ack,
   type ClientToServerEvents,
   type ErrorBody,
@@ -18,8 +17,9 @@ import { TandemError, unwrap } from './tandem-error.js';
 import { Emitter } from './emitter.js';
 import { VersionTracker } from './version-tracker.js';
 import { SaveTracker } from './save-tracker.js';
-import { applyTreeOp, checkPath, randomId, type TreeOp } from './tree-ops.js';
+import { checkPath, randomId, type TreeOp } from './tree-ops.js';
 import { TreeOpQueue } from './tree-op-queue.js';
+import { FileTree } from './file-tree.js';
 import { FileSync } from './file-sync.js';
 import type { SessionLink } from './session-link.js';
 
@@ -55,20 +55,12 @@ export class ShardSession extends Emitter<SessionEvents> {
   canWrite: boolean;
   /** Presence of everyone in the shard (one Awareness per shard; its doc is not a file). */
   readonly awareness: Awareness;
-  /** The tree as the server last told it. */
-  private serverFiles = new Map<FileId, string>();
-  /** The tree shown: the server's, plus acked operations not yet broadcast, plus queued ones. */
-  private fileMap = new Map<FileId, string>();
+  private readonly fileTree: FileTree;
   private readonly files: FileSync;
   private readonly saves: SaveTracker;
   private readonly versions: VersionTracker;
   private gapTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly ops: TreeOpQueue;
-  /** Versions of `tree:changed` applied since the last join (and the join's version). */
-  private treeBase = 0;
-  private readonly treeSeen = new Set<number>();
-  /** Tree notices since the last join request, re-applied over the join's tree when newer. */
-  private treeSinceJoin: Array<{ change: TreeChange; version: number }> = [];
   private joined = true;
   private joinPending = false;
   private closed = false;
@@ -128,7 +120,7 @@ export class ShardSession extends Emitter<SessionEvents> {
     this.files = new FileSync(
       link,
       {
-        pathOf: (id) => this.fileMap.get(id),
+        pathOf: (id) => this.fileTree.pathOf(id),
         isCreateQueued: (id) => this.ops.isCreateQueued(id),
         require: (version) => this.saves.require(version),
         seeVersion: (version) => this.versions.see(version),
@@ -137,14 +129,13 @@ export class ShardSession extends Emitter<SessionEvents> {
       this.gapWaitMs,
     );
     this.versions = new VersionTracker(joined.version);
-    this.treeBase = joined.version;
-    this.serverFiles = new Map(joined.files.map((f) => [f.id, f.path]));
+    this.fileTree = new FileTree(joined.files, joined.version, this.ops, (id) => this.closeFile(id));
     for (const e of early) {
       if (e.version <= joined.version) continue;
       this.versions.see(e.version);
-      if (e.change !== undefined) this.applyServerTree(e.change, e.version, false);
+      if (e.change !== undefined) this.fileTree.apply(e.change, e.version);
     }
-    this.fileMap = this.viewOfTree();
+    this.fileTree.refresh();
     this.awareness = new Awareness(new Y.Doc());
     this.listen();
     this.saves.update();
@@ -157,13 +148,12 @@ export class ShardSession extends Emitter<SessionEvents> {
 
   /** The file tree, sorted by path (including operations not yet applied by the server). */
   tree(): FileEntry[] {
-    return [...this.fileMap].map(([id, path]) => ({ id, path })).sort((a, b) => comparePaths(a.path, b.path));
+    return this.fileTree.entries();
   }
 
   /** The id of the file at `path`, if any. */
   fileId(path: string): FileId | undefined {
-    for (const [id, p] of this.fileMap) if (p === path) return id;
-    return undefined;
+    return this.fileTree.idOf(path);
   }
 
   /** Edits refused for good and not dismissed yet, one per file. */
@@ -319,7 +309,7 @@ export class ShardSession extends Emitter<SessionEvents> {
   private async joinAgain(): Promise<void> {
     if (this.closed) return;
     this.joined = false;
-    this.treeSinceJoin = [];
+    this.fileTree.startJoin();
     this.saves.update();
     this.joinPending = true;
     const joined = unwrap(
@@ -340,12 +330,7 @@ export class ShardSession extends Emitter<SessionEvents> {
     }
     this.versions.reset(joined.version);
     this.ops.forgetSaved(joined.shard.lastSyncTimestamp);
-    this.serverFiles = new Map(joined.files.map((f) => [f.id, f.path]));
-    this.treeBase = joined.version;
-    this.treeSeen.clear();
-    for (const e of this.treeSinceJoin)
-      if (e.version > joined.version) this.applyServerTree(e.change, e.version, false);
-    this.treeSinceJoin = [];
+    this.fileTree.joined(joined.files, joined.version);
     this.joined = true;
     this.refreshTree(null);
     await this.ops.resend();
@@ -385,8 +370,8 @@ export class ShardSession extends Emitter<SessionEvents> {
     const onTree = (e: { shardId: ShardId; change: TreeChange; version: number }) => {
       if (e.shardId !== this.shardId) return;
       // While a rejoin is in flight, the join's tree may be older than this notice.
-      if (!this.joined) this.treeSinceJoin.push({ change: e.change, version: e.version });
-      this.applyServerTree(e.change, e.version, true);
+      if (!this.joined) this.fileTree.noteDuringJoin(e.change, e.version);
+      if (this.fileTree.apply(e.change, e.version)) this.refreshTree(e.change);
       this.noteVersion(e.version);
     };
     const onPresence = (e: { shardId: ShardId; update: Uint8Array }) => {
@@ -477,44 +462,15 @@ export class ShardSession extends Emitter<SessionEvents> {
 
   // ---- tree -----------------------------------------------------------------------------------
 
-  private applyServerTree(change: TreeChange, version: number, emit: boolean): void {
-    if (version <= this.treeBase || this.treeSeen.has(version)) return;
-    this.treeSeen.add(version);
-    switch (change.kind) {
-      case 'created':
-        this.serverFiles.set(change.file.id, change.file.path);
-        break;
-      case 'renamed':
-        for (const m of change.moves) this.serverFiles.set(m.id, m.to);
-        break;
-      case 'deleted':
-        for (const f of change.files) {
-          this.serverFiles.delete(f.id);
-          this.closeFile(f.id);
-        }
-        break;
-    }
-    if (emit) this.refreshTree(change);
-  }
-
-  /** The server's tree, then acknowledged operations whose notice has not arrived, then queued ones. */
-  private viewOfTree(): Map<FileId, string> {
-    const view = new Map(this.serverFiles);
-    for (const e of this.ops.ackedOps())
-      if (e.version > this.treeBase && !this.treeSeen.has(e.version)) applyTreeOp(view, e.op);
-    for (const op of this.ops.queuedOps()) applyTreeOp(view, op);
-    return view;
-  }
-
   private refreshTree(change: TreeChange | null): void {
     if (this.closed) return;
-    this.fileMap = this.viewOfTree();
+    this.fileTree.refresh();
     this.files.followPaths();
     this.emit('tree', this.tree(), change);
   }
 
   private resolveId(pathOrId: string): FileId | undefined {
-    return this.fileMap.has(pathOrId as FileId) || this.files.isOpen(pathOrId as FileId)
+    return this.fileTree.has(pathOrId as FileId) || this.files.isOpen(pathOrId as FileId)
       ? (pathOrId as FileId)
       : this.fileId(pathOrId);
   }
