@@ -1,5 +1,5 @@
-import * as Y from 'yjs';
-import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
+import type * as Y from 'yjs';
+import type { Awareness } from 'y-protocols/awareness';
 import {
   type Ack,
   type ClientToServerEvents,
@@ -11,7 +11,7 @@ import {
   type ShardSummary,
   type TreeChange,
 } from '@tandem/protocol';
-import { REMOTE, request, toU8, type AckData, type TandemSocket } from './socket-types.js';
+import { request, type AckData, type TandemSocket } from './socket-types.js';
 import type { Refusal, SessionEvents, SessionStatus } from './session-events.js';
 import { TandemError, unwrap } from './tandem-error.js';
 import { Emitter } from './emitter.js';
@@ -20,6 +20,7 @@ import { SaveTracker } from './save-tracker.js';
 import { checkPath, randomId, type TreeOp } from './tree-ops.js';
 import { TreeOpQueue } from './tree-op-queue.js';
 import { FileTree } from './file-tree.js';
+import { PresenceSync } from './presence-sync.js';
 import { FileSync } from './file-sync.js';
 import type { SessionLink } from './session-link.js';
 
@@ -38,8 +39,7 @@ export type SessionOptions = {
 export type { Refusal, SessionEvents, SessionStatus, TreeOpFailure } from './session-events.js';
 export { toU8 } from './socket-types.js';
 
-/** Local user shown to others. */
-export type PresenceUser = { id: string; name: string; color: string; colorLight?: string };
+export type { PresenceUser } from './presence-sync.js';
 
 /** Early notices: those that reached the socket while the join was in flight. */
 export type EarlyNotice = { version: number; change?: TreeChange };
@@ -55,6 +55,7 @@ export class ShardSession extends Emitter<SessionEvents> {
   canWrite: boolean;
   /** Presence of everyone in the shard (one Awareness per shard; its doc is not a file). */
   readonly awareness: Awareness;
+  private readonly presence: PresenceSync;
   private readonly fileTree: FileTree;
   private readonly files: FileSync;
   private readonly saves: SaveTracker;
@@ -136,7 +137,8 @@ export class ShardSession extends Emitter<SessionEvents> {
       if (e.change !== undefined) this.fileTree.apply(e.change, e.version);
     }
     this.fileTree.refresh();
-    this.awareness = new Awareness(new Y.Doc());
+    this.presence = new PresenceSync(socket, this.shardId, () => this.closed);
+    this.awareness = this.presence.awareness;
     this.listen();
     this.saves.update();
     this.checkGap();
@@ -231,8 +233,7 @@ export class ShardSession extends Emitter<SessionEvents> {
 
   /** Sets this user's presence fields (merged into the local awareness state). */
   setPresence(fields: Record<string, unknown>): void {
-    const current = this.awareness.getLocalState() ?? {};
-    this.awareness.setLocalState({ ...current, ...fields });
+    this.presence.set(fields);
   }
 
   /** Resolves when every local change so far is acknowledged (in Redis). */
@@ -249,14 +250,14 @@ export class ShardSession extends Emitter<SessionEvents> {
   async leave(): Promise<void> {
     if (this.closed) return;
     // Tell the others we are gone before going quiet.
-    removeAwarenessStates(this.awareness, [this.awareness.clientID], 'local');
+    this.presence.remove();
     this.closed = true;
     clearTimeout(this.rejoinTimer);
     clearTimeout(this.gapTimer);
     for (const off of this.detach) off();
     this.files.closeAll();
     this.ops.close();
-    this.awareness.destroy();
+    this.presence.close();
     if (this.socket.connected) {
       await request(this.socket, 'shard:leave', { shardId: this.shardId }, this.ackTimeoutMs).catch(() => undefined);
     }
@@ -335,7 +336,7 @@ export class ShardSession extends Emitter<SessionEvents> {
     this.refreshTree(null);
     await this.ops.resend();
     await this.files.syncAll();
-    this.sendFullPresence();
+    this.presence.sendFull();
   }
 
   private scheduleRejoin(): void {
@@ -375,11 +376,11 @@ export class ShardSession extends Emitter<SessionEvents> {
       this.noteVersion(e.version);
     };
     const onPresence = (e: { shardId: ShardId; update: Uint8Array }) => {
-      if (e.shardId === this.shardId) applyAwarenessUpdate(this.awareness, toU8(e.update), REMOTE);
+      if (e.shardId === this.shardId) this.presence.applyRemote(e.update);
     };
     const onRequested = (e: { shardId: ShardId; version?: number }) => {
       if (e.shardId !== this.shardId) return;
-      this.sendFullPresence();
+      this.presence.sendFull();
       if (typeof e.version === 'number') {
         this.versions.expect(e.version);
         this.checkGap();
@@ -409,15 +410,6 @@ export class ShardSession extends Emitter<SessionEvents> {
     this.socket.on('shard:saved', onSaved);
     this.socket.on('shard:resync', onResync);
     this.socket.on('shard:error', onError);
-    const onAwareness = (
-      { added, updated, removed }: { added: number[]; updated: number[]; removed: number[] },
-      origin: unknown,
-    ) => {
-      if (origin === REMOTE) return;
-      const changed = [...added, ...updated, ...removed];
-      this.sendPresence(encodeAwarenessUpdate(this.awareness, changed));
-    };
-    this.awareness.on('update', onAwareness);
     this.detach.push(
       () => this.socket.off('file:edited', onEdited),
       () => this.socket.off('tree:changed', onTree),
@@ -426,7 +418,6 @@ export class ShardSession extends Emitter<SessionEvents> {
       () => this.socket.off('shard:saved', onSaved),
       () => this.socket.off('shard:resync', onResync),
       () => this.socket.off('shard:error', onError),
-      () => this.awareness.off('update', onAwareness),
     );
   }
 
@@ -473,18 +464,6 @@ export class ShardSession extends Emitter<SessionEvents> {
     return this.fileTree.has(pathOrId as FileId) || this.files.isOpen(pathOrId as FileId)
       ? (pathOrId as FileId)
       : this.fileId(pathOrId);
-  }
-
-  // ---- presence -------------------------------------------------------------------------------
-
-  private sendPresence(update: Uint8Array): void {
-    if (this.closed || !this.socket.connected) return;
-    this.socket.emit('presence:update', { shardId: this.shardId, update });
-  }
-
-  private sendFullPresence(): void {
-    if (this.awareness.getLocalState() === null) return;
-    this.sendPresence(encodeAwarenessUpdate(this.awareness, [this.awareness.clientID]));
   }
 
   // ---- status ---------------------------------------------------------------------------------
