@@ -15,7 +15,7 @@ import { request, type AckData, type TandemSocket } from './socket-types.js';
 import type { Refusal, SessionEvents, SessionStatus } from './session-events.js';
 import { TandemError, unwrap } from './tandem-error.js';
 import { Emitter } from './emitter.js';
-import { VersionTracker } from './version-tracker.js';
+import { GapWatch } from './gap-watch.js';
 import { SaveTracker } from './save-tracker.js';
 import { checkPath, randomId, type TreeOp } from './tree-ops.js';
 import { TreeOpQueue } from './tree-op-queue.js';
@@ -59,8 +59,7 @@ export class ShardSession extends Emitter<SessionEvents> {
   private readonly fileTree: FileTree;
   private readonly files: FileSync;
   private readonly saves: SaveTracker;
-  private readonly versions: VersionTracker;
-  private gapTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly gaps: GapWatch;
   private readonly ops: TreeOpQueue;
   private joined = true;
   private joinPending = false;
@@ -111,7 +110,7 @@ export class ShardSession extends Emitter<SessionEvents> {
     this.ops = new TreeOpQueue(link, {
       stored: (version) => {
         this.saves.require(version);
-        this.noteVersion(version);
+        this.gaps.see(version);
       },
       treeChanged: () => this.refreshTree(null),
       fileMoved: (from, to) => this.files.move(from, to),
@@ -124,16 +123,21 @@ export class ShardSession extends Emitter<SessionEvents> {
         pathOf: (id) => this.fileTree.pathOf(id),
         isCreateQueued: (id) => this.ops.isCreateQueued(id),
         require: (version) => this.saves.require(version),
-        seeVersion: (version) => this.versions.see(version),
-        editSettled: () => this.checkGap(),
+        seeVersion: (version) => this.gaps.record(version),
+        editSettled: () => this.gaps.check(),
       },
       this.gapWaitMs,
     );
-    this.versions = new VersionTracker(joined.version);
+    this.gaps = new GapWatch(joined.version, this.gapWaitMs, {
+      isClosed: () => this.closed,
+      isConnected: () => this.socket.connected,
+      isAwaitingAnswers: () => this.files.hasUnacked() || this.ops.isInFlight() || this.rejoining !== undefined,
+      rejoin: () => this.rejoin().catch((error: unknown) => this.emit('error', errorBody(error))),
+    });
     this.fileTree = new FileTree(joined.files, joined.version, this.ops, (id) => this.closeFile(id));
     for (const e of early) {
       if (e.version <= joined.version) continue;
-      this.versions.see(e.version);
+      this.gaps.record(e.version);
       if (e.change !== undefined) this.fileTree.apply(e.change, e.version);
     }
     this.fileTree.refresh();
@@ -141,7 +145,7 @@ export class ShardSession extends Emitter<SessionEvents> {
     this.awareness = this.presence.awareness;
     this.listen();
     this.saves.update();
-    this.checkGap();
+    this.gaps.check();
   }
 
   get status(): SessionStatus {
@@ -253,7 +257,7 @@ export class ShardSession extends Emitter<SessionEvents> {
     this.presence.remove();
     this.closed = true;
     clearTimeout(this.rejoinTimer);
-    clearTimeout(this.gapTimer);
+    this.gaps.close();
     for (const off of this.detach) off();
     this.files.closeAll();
     this.ops.close();
@@ -301,7 +305,7 @@ export class ShardSession extends Emitter<SessionEvents> {
       .finally(() => {
         this.rejoining = undefined;
         this.saves.update();
-        this.checkGap();
+        this.gaps.check();
       });
     this.rejoining = rejoining;
     return rejoining;
@@ -321,7 +325,7 @@ export class ShardSession extends Emitter<SessionEvents> {
     if (this.closed) return;
     this.shard = joined.shard;
     this.canWrite = joined.canWrite;
-    if (joined.version < this.versions.upTo) {
+    if (joined.version < this.gaps.upTo) {
       // The shard clock restarted (Redis lost the shard and it was reloaded from the database):
       // versions from before are meaningless now. What the reload lacks, the operation replay and
       // the handshakes below send again and get new versions for.
@@ -329,7 +333,7 @@ export class ShardSession extends Emitter<SessionEvents> {
     } else {
       this.saves.markSaved(joined.shard.lastSyncTimestamp);
     }
-    this.versions.reset(joined.version);
+    this.gaps.reset(joined.version);
     this.ops.forgetSaved(joined.shard.lastSyncTimestamp);
     this.fileTree.joined(joined.files, joined.version);
     this.joined = true;
@@ -366,14 +370,14 @@ export class ShardSession extends Emitter<SessionEvents> {
     const onEdited = (e: { shardId: ShardId; fileId: FileId; update: Uint8Array; version: number }) => {
       if (e.shardId !== this.shardId) return;
       this.files.applyRemote(e.fileId, e.update);
-      this.noteVersion(e.version);
+      this.gaps.see(e.version);
     };
     const onTree = (e: { shardId: ShardId; change: TreeChange; version: number }) => {
       if (e.shardId !== this.shardId) return;
       // While a rejoin is in flight, the join's tree may be older than this notice.
       if (!this.joined) this.fileTree.noteDuringJoin(e.change, e.version);
       if (this.fileTree.apply(e.change, e.version)) this.refreshTree(e.change);
-      this.noteVersion(e.version);
+      this.gaps.see(e.version);
     };
     const onPresence = (e: { shardId: ShardId; update: Uint8Array }) => {
       if (e.shardId === this.shardId) this.presence.applyRemote(e.update);
@@ -382,8 +386,7 @@ export class ShardSession extends Emitter<SessionEvents> {
       if (e.shardId !== this.shardId) return;
       this.presence.sendFull();
       if (typeof e.version === 'number') {
-        this.versions.expect(e.version);
-        this.checkGap();
+        this.gaps.expect(e.version);
       }
     };
     const onResync = (e: { shardId: ShardId }) => {
@@ -419,36 +422,6 @@ export class ShardSession extends Emitter<SessionEvents> {
       () => this.socket.off('shard:resync', onResync),
       () => this.socket.off('shard:error', onError),
     );
-  }
-
-  // ---- gaps -----------------------------------------------------------------------------------
-
-  private noteVersion(version: number): void {
-    this.versions.see(version);
-    this.checkGap();
-  }
-
-  /**
-   * A gap still open after gapWaitMs means a notice was lost (an instance died between storing a
-   * change and broadcasting it): rejoin, which re-reads the tree and runs every handshake. While
-   * own changes are unacknowledged the wait goes on: their acks carry versions.
-   */
-  private checkGap(): void {
-    if (this.closed || !this.versions.hasGap()) {
-      clearTimeout(this.gapTimer);
-      this.gapTimer = undefined;
-      return;
-    }
-    if (this.gapTimer !== undefined) return;
-    this.gapTimer = setTimeout(() => {
-      this.gapTimer = undefined;
-      if (this.closed || !this.versions.hasGap() || !this.socket.connected) return;
-      if (this.files.hasUnacked() || this.ops.isInFlight() || this.rejoining !== undefined) {
-        this.checkGap();
-        return;
-      }
-      this.rejoin().catch((error: unknown) => this.emit('error', errorBody(error)));
-    }, this.gapWaitMs);
   }
 
   // ---- tree -----------------------------------------------------------------------------------
