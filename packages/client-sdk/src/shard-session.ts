@@ -16,6 +16,7 @@ import type { Refusal, SessionEvents, SessionStatus } from './session-events.js'
 import { TandemError, unwrap } from './tandem-error.js';
 import { Emitter } from './emitter.js';
 import { GapWatch } from './gap-watch.js';
+import { Rejoiner } from './rejoiner.js';
 import { SaveTracker } from './save-tracker.js';
 import { checkPath, randomId, type TreeOp } from './tree-ops.js';
 import { TreeOpQueue } from './tree-op-queue.js';
@@ -60,6 +61,7 @@ export class ShardSession extends Emitter<SessionEvents> {
   private readonly files: FileSync;
   private readonly saves: SaveTracker;
   private readonly gaps: GapWatch;
+  private readonly rejoiner: Rejoiner;
   private readonly ops: TreeOpQueue;
   private joined = true;
   private joinPending = false;
@@ -102,7 +104,7 @@ export class ShardSession extends Emitter<SessionEvents> {
       request: (event, payload) => this.request(event, payload),
       lostJoin: () => {
         this.joined = false;
-        this.scheduleRejoin();
+        this.rejoiner.schedule();
       },
       updateStatus: () => this.saves.update(),
       emit: (event, ...args) => this.emit(event, ...args),
@@ -131,8 +133,18 @@ export class ShardSession extends Emitter<SessionEvents> {
     this.gaps = new GapWatch(joined.version, this.gapWaitMs, {
       isClosed: () => this.closed,
       isConnected: () => this.socket.connected,
-      isAwaitingAnswers: () => this.files.hasUnacked() || this.ops.isInFlight() || this.rejoining !== undefined,
-      rejoin: () => this.rejoin().catch((error: unknown) => this.emit('error', errorBody(error))),
+      isAwaitingAnswers: () => this.files.hasUnacked() || this.ops.isInFlight() || this.rejoiner.isRunning(),
+      rejoin: () => this.rejoiner.start(),
+    });
+    this.rejoiner = new Rejoiner({
+      isClosed: () => this.closed,
+      isConnected: () => this.socket.connected,
+      join: () => this.joinAgain(),
+      settled: () => {
+        this.saves.update();
+        this.gaps.check();
+      },
+      failed: (error) => this.emit('error', error),
     });
     this.fileTree = new FileTree(joined.files, joined.version, this.ops, (id) => this.closeFile(id));
     for (const e of early) {
@@ -256,7 +268,7 @@ export class ShardSession extends Emitter<SessionEvents> {
     // Tell the others we are gone before going quiet.
     this.presence.remove();
     this.closed = true;
-    clearTimeout(this.rejoinTimer);
+    this.rejoiner.close();
     this.gaps.close();
     for (const off of this.detach) off();
     this.files.closeAll();
@@ -269,11 +281,6 @@ export class ShardSession extends Emitter<SessionEvents> {
 
   // ---- rejoin ---------------------------------------------------------------------------------
 
-  private rejoining: Promise<void> | undefined;
-  private rejoinAgain = false;
-  private rejoinDelayMs = 500;
-  private rejoinTimer: ReturnType<typeof setTimeout> | undefined;
-
   /**
    * @internal called by the client after a reconnect, on `shard:resync`, and by the session when
    * the server no longer counts it as joined or a notice was missed: join again, replay file
@@ -281,34 +288,7 @@ export class ShardSession extends Emitter<SessionEvents> {
    * after it). A failed rejoin is retried with backoff while connected.
    */
   rejoin(): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    if (this.rejoining !== undefined) {
-      this.rejoinAgain = true;
-      return this.rejoining;
-    }
-    const run = async () => {
-      do {
-        this.rejoinAgain = false;
-        await this.joinAgain();
-      } while (this.rejoinAgain && !this.closed);
-    };
-    const rejoining = run()
-      .then(
-        () => {
-          this.rejoinDelayMs = 500;
-        },
-        (error: unknown) => {
-          this.scheduleRejoin();
-          throw error;
-        },
-      )
-      .finally(() => {
-        this.rejoining = undefined;
-        this.saves.update();
-        this.gaps.check();
-      });
-    this.rejoining = rejoining;
-    return rejoining;
+    return this.rejoiner.rejoin();
   }
 
   private async joinAgain(): Promise<void> {
@@ -341,20 +321,6 @@ export class ShardSession extends Emitter<SessionEvents> {
     await this.ops.resend();
     await this.files.syncAll();
     this.presence.sendFull();
-  }
-
-  private scheduleRejoin(): void {
-    if (this.rejoinTimer !== undefined || this.closed) return;
-    // Capped like socket.io's reconnection delay (a join is cheap), with jitter so the clients
-    // of a shard do not come back in step.
-    const delay = this.rejoinDelayMs * (0.75 + Math.random() / 2);
-    this.rejoinDelayMs = Math.min(this.rejoinDelayMs * 2, 5_000);
-    this.rejoinTimer = setTimeout(() => {
-      this.rejoinTimer = undefined;
-      // Disconnected meanwhile: the reconnect rejoins.
-      if (this.closed || !this.socket.connected) return;
-      this.rejoin().catch((error: unknown) => this.emit('error', errorBody(error)));
-    }, delay);
   }
 
   /** @internal */
@@ -394,7 +360,7 @@ export class ShardSession extends Emitter<SessionEvents> {
       if (e.shardId !== this.shardId || this.closed || this.joinPending) return;
       // The server reloaded the shard and may lack our recent changes: rejoin (fresh tree,
       // replayed file operations) and run the handshake again for every open file.
-      this.rejoin().catch((error: unknown) => this.emit('error', errorBody(error)));
+      this.rejoiner.start();
     };
     const onSaved = (e: { shardId: ShardId; version: number }) => {
       if (e.shardId !== this.shardId) return;
@@ -458,9 +424,4 @@ export class ShardSession extends Emitter<SessionEvents> {
       return Promise.reject(new TandemError({ code: 'UNAVAILABLE', message: 'not connected to the server' }));
     return request(this.socket, event, payload, this.ackTimeoutMs);
   }
-}
-
-function errorBody(error: unknown): ErrorBody {
-  if (error instanceof TandemError) return { code: error.code as ErrorBody['code'], message: error.message };
-  return { code: 'UNAVAILABLE', message: error instanceof Error ? error.message : String(error) };
 }
