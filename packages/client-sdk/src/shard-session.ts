@@ -2,8 +2,8 @@ import type * as Y from 'yjs';
 import type { Awareness } from 'y-protocols/awareness';
 import {
   type Ack,
+  type ClientPayload,
   type ClientToServerEvents,
-  type ErrorBody,
   type FileEntry,
   type FileId,
   type JoinResult,
@@ -24,6 +24,7 @@ import { FileTree } from './file-tree.js';
 import { PresenceSync } from './presence-sync.js';
 import { FileSync } from './file-sync.js';
 import type { SessionLink } from './session-link.js';
+import { listenToShard } from './shard-notices.js';
 
 /** Options of a session (set through TandemClientOptions). */
 export type SessionOptions = {
@@ -66,7 +67,7 @@ export class ShardSession extends Emitter<SessionEvents> {
   private joined = true;
   private joinPending = false;
   private closed = false;
-  private readonly detach: Array<() => void> = [];
+  private readonly stopListening: () => void;
   private readonly gapWaitMs: number;
   private readonly ackTimeoutMs: number;
 
@@ -155,7 +156,7 @@ export class ShardSession extends Emitter<SessionEvents> {
     this.fileTree.refresh();
     this.presence = new PresenceSync(socket, this.shardId, () => this.closed);
     this.awareness = this.presence.awareness;
-    this.listen();
+    this.stopListening = this.listen();
     this.saves.update();
     this.gaps.check();
   }
@@ -270,7 +271,7 @@ export class ShardSession extends Emitter<SessionEvents> {
     this.closed = true;
     this.rejoiner.close();
     this.gaps.close();
-    for (const off of this.detach) off();
+    this.stopListening();
     this.files.closeAll();
     this.ops.close();
     this.presence.close();
@@ -332,62 +333,38 @@ export class ShardSession extends Emitter<SessionEvents> {
 
   // ---- notices --------------------------------------------------------------------------------
 
-  private listen(): void {
-    const onEdited = (e: { shardId: ShardId; fileId: FileId; update: Uint8Array; version: number }) => {
-      if (e.shardId !== this.shardId) return;
-      this.files.applyRemote(e.fileId, e.update);
-      this.gaps.see(e.version);
-    };
-    const onTree = (e: { shardId: ShardId; change: TreeChange; version: number }) => {
-      if (e.shardId !== this.shardId) return;
-      // While a rejoin is in flight, the join's tree may be older than this notice.
-      if (!this.joined) this.fileTree.noteDuringJoin(e.change, e.version);
-      if (this.fileTree.apply(e.change, e.version)) this.refreshTree(e.change);
-      this.gaps.see(e.version);
-    };
-    const onPresence = (e: { shardId: ShardId; update: Uint8Array }) => {
-      if (e.shardId === this.shardId) this.presence.applyRemote(e.update);
-    };
-    const onRequested = (e: { shardId: ShardId; version?: number }) => {
-      if (e.shardId !== this.shardId) return;
-      this.presence.sendFull();
-      if (typeof e.version === 'number') {
-        this.gaps.expect(e.version);
-      }
-    };
-    const onResync = (e: { shardId: ShardId }) => {
-      // A resync while our join is pending belongs to the load that join caused: its answer is newer.
-      if (e.shardId !== this.shardId || this.closed || this.joinPending) return;
-      // The server reloaded the shard and may lack our recent changes: rejoin (fresh tree,
-      // replayed file operations) and run the handshake again for every open file.
-      this.rejoiner.start();
-    };
-    const onSaved = (e: { shardId: ShardId; version: number }) => {
-      if (e.shardId !== this.shardId) return;
-      this.saves.markSaved(e.version);
-      this.ops.forgetSaved(e.version);
-      this.emit('saved', this.saves.saved);
-      this.saves.update();
-    };
-    const onError = (e: { shardId: ShardId | null; error: ErrorBody }) => {
-      if (e.shardId === null || e.shardId === this.shardId) this.emit('error', e.error);
-    };
-    this.socket.on('file:edited', onEdited);
-    this.socket.on('tree:changed', onTree);
-    this.socket.on('presence:updated', onPresence);
-    this.socket.on('presence:requested', onRequested);
-    this.socket.on('shard:saved', onSaved);
-    this.socket.on('shard:resync', onResync);
-    this.socket.on('shard:error', onError);
-    this.detach.push(
-      () => this.socket.off('file:edited', onEdited),
-      () => this.socket.off('tree:changed', onTree),
-      () => this.socket.off('presence:updated', onPresence),
-      () => this.socket.off('presence:requested', onRequested),
-      () => this.socket.off('shard:saved', onSaved),
-      () => this.socket.off('shard:resync', onResync),
-      () => this.socket.off('shard:error', onError),
-    );
+  private listen(): () => void {
+    return listenToShard(this.socket, this.shardId, {
+      edited: (fileId, update, version) => {
+        this.files.applyRemote(fileId, update);
+        this.gaps.see(version);
+      },
+      treeChanged: (change, version) => {
+        // While a rejoin is in flight, the join's tree may be older than this notice.
+        if (!this.joined) this.fileTree.noteDuringJoin(change, version);
+        if (this.fileTree.apply(change, version)) this.refreshTree(change);
+        this.gaps.see(version);
+      },
+      presenceUpdated: (update) => this.presence.applyRemote(update),
+      presenceRequested: (version) => {
+        this.presence.sendFull();
+        if (version !== undefined) this.gaps.expect(version);
+      },
+      saved: (version) => {
+        this.saves.markSaved(version);
+        this.ops.forgetSaved(version);
+        this.emit('saved', this.saves.saved);
+        this.saves.update();
+      },
+      resync: () => {
+        // A resync while our join is pending belongs to the load that join caused: its answer is newer.
+        if (this.closed || this.joinPending) return;
+        // The server reloaded the shard and may lack our recent changes: rejoin (fresh tree,
+        // replayed file operations) and run the handshake again for every open file.
+        this.rejoiner.start();
+      },
+      error: (error) => this.emit('error', error),
+    });
   }
 
   // ---- tree -----------------------------------------------------------------------------------
@@ -415,10 +392,7 @@ export class ShardSession extends Emitter<SessionEvents> {
     return this.ops.isBusy() || this.files.hasUnconfirmed();
   }
 
-  private request<E extends keyof ClientToServerEvents>(
-    event: E,
-    payload: Parameters<ClientToServerEvents[E]>[0],
-  ): Promise<Ack<AckData<E>>> {
+  private request<E extends keyof ClientToServerEvents>(event: E, payload: ClientPayload<E>): Promise<Ack<AckData<E>>> {
     // socket.io would buffer it and send it on reconnect, before the rejoin's shard:join.
     if (!this.socket.connected)
       return Promise.reject(new TandemError({ code: 'UNAVAILABLE', message: 'not connected to the server' }));
