@@ -11,14 +11,14 @@ import {
   type ShardSummary,
   type TreeChange,
 } from '@tandem/protocol';
-import { request, type AckData, type TandemSocket } from './socket-types.js';
+import { request, requestWhileConnected, type AckData, type TandemSocket } from './socket-types.js';
 import type { Refusal, SessionEvents, SessionStatus } from './session-events.js';
 import { TandemError, unwrap } from './tandem-error.js';
 import { Emitter } from './emitter.js';
 import { GapWatch } from './gap-watch.js';
 import { Rejoiner } from './rejoiner.js';
 import { SaveTracker } from './save-tracker.js';
-import { checkPath, randomId, type TreeOp } from './tree-ops.js';
+import type { TreeOp } from './tree-ops.js';
 import { TreeOpQueue } from './tree-op-queue.js';
 import { FileTree } from './file-tree.js';
 import { PresenceSync } from './presence-sync.js';
@@ -223,29 +223,19 @@ export class ShardSession extends Emitter<SessionEvents> {
    * is inserted locally as an ordinary edit, so a replay never duplicates it.
    */
   async createFile(path: string, content = ''): Promise<FileEntry> {
-    const canonical = checkPath(path);
-    const fileId = randomId(16) as FileId;
-    const applied = this.ops.enqueue<AckData<'file:create'>>({
-      kind: 'create',
-      opId: randomId(20),
-      path: canonical,
-      fileId,
-    });
+    const { fileId, applied } = this.ops.create(path);
     if (content !== '' && this.canWrite) this.files.localText(fileId).insert(0, content);
     return (await applied).file;
   }
 
   /** Renames or moves a file or folder (queued like createFile). */
   async rename(from: string, to: string): Promise<Array<{ id: FileId; from: string; to: string }>> {
-    const op: TreeOp = { kind: 'rename', opId: randomId(20), from: checkPath(from), to: checkPath(to) };
-    return (await this.ops.enqueue<AckData<'file:rename'>>(op)).moves;
+    return (await this.ops.rename(from, to)).moves;
   }
 
   /** Deletes a file or folder (queued like createFile). */
   async delete(path: string): Promise<FileEntry[]> {
-    return (
-      await this.ops.enqueue<AckData<'file:delete'>>({ kind: 'delete', opId: randomId(20), path: checkPath(path) })
-    ).files;
+    return (await this.ops.delete(path)).files;
   }
 
   /** Sets this user's presence fields (merged into the local awareness state). */
@@ -393,9 +383,6 @@ export class ShardSession extends Emitter<SessionEvents> {
   }
 
   private request<E extends keyof ClientToServerEvents>(event: E, payload: ClientPayload<E>): Promise<Ack<AckData<E>>> {
-    // socket.io would buffer it and send it on reconnect, before the rejoin's shard:join.
-    if (!this.socket.connected)
-      return Promise.reject(new TandemError({ code: 'UNAVAILABLE', message: 'not connected to the server' }));
-    return request(this.socket, event, payload, this.ackTimeoutMs);
+    return requestWhileConnected(this.socket, event, payload, this.ackTimeoutMs);
   }
 }

@@ -3,7 +3,7 @@ import type { AckData } from './socket-types.js';
 import type { TreeOpFailure } from './session-events.js';
 import type { SessionLink } from './session-link.js';
 import { TandemError } from './tandem-error.js';
-import { describeTreeOpFailure, type TreeOp } from './tree-ops.js';
+import { checkPath, describeTreeOpFailure, randomId, type TreeOp } from './tree-ops.js';
 
 /** An operation the server acknowledged with `version`, kept until the database holds it. */
 export type AckedOp = { op: TreeOp; version: number };
@@ -74,8 +74,32 @@ export class TreeOpQueue {
     return this.queue.some((q) => q.op.kind === 'create' && q.op.fileId === id);
   }
 
+  /**
+   * Queues the create of a file at `path` (a TandemError if the path is invalid). The file gets
+   * its final id now, so it can be opened and typed into before the server knows it.
+   */
+  create(path: string): { fileId: FileId; applied: Promise<AckData<'file:create'>> } {
+    const canonical = checkPath(path);
+    const fileId = randomId(16) as FileId;
+    const applied = this.enqueue<AckData<'file:create'>>({
+      kind: 'create',
+      opId: randomId(20),
+      path: canonical,
+      fileId,
+    });
+    return { fileId, applied };
+  }
+
+  rename(from: string, to: string): Promise<AckData<'file:rename'>> {
+    return this.enqueue({ kind: 'rename', opId: randomId(20), from: checkPath(from), to: checkPath(to) });
+  }
+
+  delete(path: string): Promise<AckData<'file:delete'>> {
+    return this.enqueue({ kind: 'delete', opId: randomId(20), path: checkPath(path) });
+  }
+
   /** Queues `op`; resolves with the ack's data once the server applied it. */
-  enqueue<T>(op: TreeOp): Promise<T> {
+  private enqueue<T>(op: TreeOp): Promise<T> {
     if (!this.link.canWrite())
       return Promise.reject(new TandemError({ code: 'READ_ONLY', message: 'you can only view this project' }));
     return new Promise<T>((resolve, reject) => {
