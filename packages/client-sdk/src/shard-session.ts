@@ -39,9 +39,8 @@ export type SessionOptions = {
 };
 
 export type { Refusal, SessionEvents, SessionStatus, TreeOpFailure } from './session-events.js';
-export { toU8 } from './socket-types.js';
-
 export type { PresenceUser } from './presence-sync.js';
+export { toU8 } from './socket-types.js';
 
 /** Early notices: those that reached the socket while the join was in flight. */
 export type EarlyNotice = { version: number; change?: TreeChange };
@@ -50,6 +49,10 @@ export type EarlyNotice = { version: number; change?: TreeChange };
  * One joined shard: its file tree, a Y.Doc per opened file kept in sync with the server,
  * presence (a y-protocols Awareness), file operations (queued while offline) and status.
  * Created by TandemClient.join().
+ *
+ * The session itself joins and rejoins (protocol §10) and routes the server's notices; each
+ * concern is a part it wires together: FileTree, FileSync (open files), TreeOpQueue (file
+ * operations), PresenceSync, GapWatch (missed notices), SaveTracker (status) and Rejoiner.
  */
 export class ShardSession extends Emitter<SessionEvents> {
   readonly shardId: ShardId;
@@ -68,7 +71,6 @@ export class ShardSession extends Emitter<SessionEvents> {
   private joinPending = false;
   private closed = false;
   private readonly stopListening: () => void;
-  private readonly gapWaitMs: number;
   private readonly ackTimeoutMs: number;
 
   /** @internal use TandemClient.join() */
@@ -80,11 +82,12 @@ export class ShardSession extends Emitter<SessionEvents> {
     options: SessionOptions = {},
   ) {
     super();
-    this.gapWaitMs = options.gapWaitMs ?? 1000;
+    const gapWaitMs = options.gapWaitMs ?? 1000;
     this.ackTimeoutMs = options.ackTimeoutMs ?? 30_000;
     this.shardId = joined.shard.id;
     this.shard = joined.shard;
     this.canWrite = joined.canWrite;
+    // The parts reach each other only through these closures, called after construction.
     this.saves = new SaveTracker(
       joined.shard.lastSyncTimestamp,
       {
@@ -129,9 +132,9 @@ export class ShardSession extends Emitter<SessionEvents> {
         seeVersion: (version) => this.gaps.record(version),
         editSettled: () => this.gaps.check(),
       },
-      this.gapWaitMs,
+      gapWaitMs,
     );
-    this.gaps = new GapWatch(joined.version, this.gapWaitMs, {
+    this.gaps = new GapWatch(joined.version, gapWaitMs, {
       isClosed: () => this.closed,
       isConnected: () => this.socket.connected,
       isAwaitingAnswers: () => this.files.hasUnacked() || this.ops.isInFlight() || this.rejoiner.isRunning(),
