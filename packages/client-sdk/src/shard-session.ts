@@ -312,6 +312,8 @@ export class ShardSession extends Emitter<SessionEvents> {
     this.fileTree.joined(joined.files, joined.version);
     this.joined = true;
     this.refreshTree(null);
+    // File operations before the handshakes (§10 steps 3, 4): a file created again after Redis
+    // lost the shard must exist, with its id, before its handshake restores its text.
     await this.ops.resend();
     await this.files.syncAll();
     this.presence.sendFull();
