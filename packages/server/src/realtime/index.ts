@@ -5,4 +5,5 @@
  */
 export { SocketService, roomOf, type SocketServiceDeps, type TandemServer } from './socket-service.js';
 export { TokenBucket } from './token-bucket.js';
-export { PresenceRelay, decodeAwarenessUpdate } from './presence-relay.js';
+export { PresenceRelay } from './presence-relay.js';
+export { decodeAwarenessUpdate } from './awareness-update.js';
