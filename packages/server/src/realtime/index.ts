@@ -14,4 +14,5 @@ export {
 export { createRoomEvents, NO_ROOM_EVENTS, type RoomEvents } from './room-events.js';
 export { SocketService, type SocketServiceDeps } from './socket-service.js';
 export { TokenBucket } from './token-bucket.js';
-export { PresenceRelay, decodeAwarenessUpdate } from './presence-relay.js';
+export { PresenceRelay } from './presence-relay.js';
+export { decodeAwarenessUpdate } from './awareness-update.js';
