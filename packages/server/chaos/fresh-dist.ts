@@ -1,0 +1,75 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** The packages whose built output the server processes (or the tests) run. */
+const PACKAGES = ['protocol', 'client-sdk', 'server'] as const;
+
+/** Newest modification time (ms) of the files under a directory; 0 if there are none. */
+function newestMtimeMs(dir: string): number {
+  if (!existsSync(dir)) return 0;
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
+  }
+  return newest;
+}
+
+/**
+ * Packages whose `dist/` is older than their `src/`: some source file changed after the last
+ * build (which rewrites the build info in `dist/`), so `dist/` may not be what the sources say.
+ */
+export function staleDistPackages(repoRoot: string): string[] {
+  return PACKAGES.filter((name) => {
+    const pkg = join(repoRoot, 'packages', name);
+    return newestMtimeMs(join(pkg, 'src')) > newestMtimeMs(join(pkg, 'dist'));
+  });
+}
+
+/**
+ * What server processes of a test should run: `source` when nothing is built, else `dist`,
+ * rebuilt first (`tsc -b`) when any of protocol, client-sdk or server changed since it was
+ * built. Test files running in parallel take turns through a lock directory, so only one builds.
+ * Throws, naming the packages, if `dist/` is still stale after the build.
+ */
+export async function freshDistEntry(repoRoot: string): Promise<'dist' | 'source'> {
+  if (!existsSync(join(repoRoot, 'packages/server/dist/main.js'))) return 'source';
+  if (staleDistPackages(repoRoot).length === 0) return 'dist';
+  const lock = join(repoRoot, 'node_modules/.cache/fresh-dist.lock');
+  mkdirSync(join(repoRoot, 'node_modules/.cache'), { recursive: true });
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      // Another test file is building: wait for it, unless its lock is left over from a killed run.
+      const held = statSync(lock, { throwIfNoEntry: false });
+      if (held !== undefined && Date.now() - held.mtimeMs > 300_000) rmdirSync(lock);
+      if (Date.now() > deadline) throw new Error(`waited 300 s for the build lock ${lock}`, { cause: error });
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+  try {
+    const stale = staleDistPackages(repoRoot);
+    if (stale.length > 0) {
+      try {
+        execFileSync('npx', ['tsc', '-b', 'packages/server', 'packages/client-sdk'], { cwd: repoRoot, stdio: 'pipe' });
+      } catch (error) {
+        const output = (error as { stdout?: Buffer }).stdout?.toString() ?? '';
+        throw new Error(`dist/ of ${stale.join(', ')} is older than src/ and \`npx tsc -b\` failed:\n${output}`, {
+          cause: error,
+        });
+      }
+      const still = staleDistPackages(repoRoot);
+      if (still.length > 0)
+        throw new Error(
+          `dist/ of ${still.join(', ')} is older than src/ even after \`npx tsc -b\`; run \`npm run build\` and look at its errors`,
+        );
+    }
+  } finally {
+    rmdirSync(lock);
+  }
+  return 'dist';
+}

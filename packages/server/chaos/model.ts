@@ -1,0 +1,735 @@
+/**
+ * The model-based test of the whole trust promise (issue 10, "Also"): SDK clients over several
+ * API instances doing a seeded random mix of typing, tree operations, disconnects with offline
+ * work, while instances are killed and restarted, Redis is flushed and acks are dropped. Then
+ * everything stops and the checker demands that every client, the server and the database agree;
+ * throughout, a monitor checks every "saved" a session claims against the database.
+ *
+ * Shared by the short integration test (test/integration/model-trust.test.ts) and the chaos
+ * suite's `model` scenario. The operation sequence and fault schedule depend only on the seed
+ * (MODEL_SEED replays a run); network timing does not, so a replay follows the same script but
+ * not necessarily the same interleaving.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import * as Y from 'yjs';
+import { isRetryableError, type FileEntry, type FileId, type ShardId, type TreeChange } from '@tandem/protocol';
+import { TandemClient, TandemError, TandemRest, type ShardSession, type TandemSocket } from '@tandem/client-sdk';
+import type { IShardRepository, Shard } from '../src/persistence/index.js';
+import type { ChaosCluster } from './cluster.js';
+
+/** A model token: `{m<client>.<sequence>}`, unique in the run (distinct from the load's `{c…}`). */
+const MODEL_TOKEN = /\{m\d+\.\d+\}/g;
+
+export type ModelFaultKind = 'instance-kill' | 'redis-flush' | 'drop-acks';
+export const MODEL_FAULT_KINDS: readonly ModelFaultKind[] = ['drop-acks', 'instance-kill', 'redis-flush'];
+
+export type ModelSettings = {
+  seed: number;
+  clients: number;
+  shards: number;
+  /** Random client operations in the run. */
+  operations: number;
+  /** Pause between two operations, drawn uniformly (ms). */
+  stepMs: readonly [number, number];
+  /** Faults in the run (each kind at least once when there are enough), in its first 75 %. */
+  faults: number;
+  faultKinds: readonly ModelFaultKind[];
+  /** How long clients, server and database may take to agree once everything stopped. */
+  settleTimeoutMs: number;
+};
+
+/** A seed from MODEL_SEED, else a fresh one (printed by the caller so a run can be replayed). */
+export function modelSeed(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env['MODEL_SEED'];
+  if (raw !== undefined && raw !== '') {
+    const seed = Number(raw);
+    if (!Number.isSafeInteger(seed) || seed < 0)
+      throw new Error(`MODEL_SEED must be a non-negative integer, not ${raw}`);
+    return seed;
+  }
+  return Math.floor(Math.random() * 2 ** 31);
+}
+
+/** mulberry32: a small seeded PRNG, good enough to draw a test script from. */
+export class Rng {
+  private state: number;
+  constructor(seed: number) {
+    this.state = seed >>> 0;
+  }
+  next(): number {
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = this.state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+  between(min: number, max: number): number {
+    return min + this.next() * (max - min);
+  }
+  chance(p: number): boolean {
+    return this.next() < p;
+  }
+  pick<T>(items: readonly T[]): T | undefined {
+    return items.length === 0 ? undefined : items[this.int(items.length)];
+  }
+}
+
+export type ModelReport = {
+  seed: number;
+  /** Client operations by kind (typed tokens, tree operations, disconnects, …). */
+  operations: Record<string, number>;
+  operationsTotal: number;
+  faults: Record<ModelFaultKind, number>;
+  /** Edits (tokens) and tree operations the server acknowledged. */
+  ackedTokens: number;
+  ackedTreeOps: number;
+  /** "saved" claims checked against the database, and those that were false. */
+  savedChecks: number;
+  /** A session said saved while an edit or tree operation it had acknowledged was not in the database. */
+  falseSaved: number;
+  /** A session said saved while a token it had typed (a local change, acked or not) was not in the database. */
+  falseSavedTyped: number;
+  /** Client/server/database disagreements left after the settle timeout (per client and file or tree). */
+  divergences: number;
+  /** Acknowledged tokens missing from the database at the end (their file not deleted). */
+  lostTokens: number;
+  /** Acknowledged tree operations whose effect the database does not show at the end. */
+  lostTreeOps: number;
+  /** Tree operations that ended without an outcome (dropped while offline, cut by a crash, timed out). */
+  droppedTreeOps: { offline: number; online: number };
+  /** Tree operations refused for a reason that stays (conflicts with what others did). */
+  refusedTreeOps: number;
+  /** Seconds from the end of the faults until everything agreed, or null. */
+  settleSeconds: number | null;
+  /** A few examples of each failure, for the report. */
+  samples: string[];
+  passed: boolean;
+};
+
+/** What the model needs from the cluster it runs on. */
+export type ModelCluster = Pick<
+  ChaosCluster,
+  'instances' | 'balancerUrl' | 'killInstance' | 'restartInstance' | 'flushRedis' | 'liveUrl'
+>;
+
+export type ModelOptions = {
+  cluster: ModelCluster;
+  repository: IShardRepository;
+  /** An admin token (creates shards, arms faults). */
+  adminToken: string;
+  /** A token for model client i (each its own user). */
+  tokenFor: (clientIndex: number) => Promise<string>;
+  log: (message: string) => void;
+  signal?: AbortSignal;
+};
+
+type TreeState = string | null;
+/** Orders tree states of one file: Redis flushes restart the shard clock, so the epoch comes first. */
+type Stamp = { epoch: number; version: number };
+const later = (a: Stamp, b: Stamp) => a.epoch > b.epoch || (a.epoch === b.epoch && a.version >= b.version);
+
+type TreeOpKind = 'create' | 'rename' | 'delete';
+
+/** One simulated collaborator. */
+class ModelClient {
+  /** Tokens this client typed and acknowledged (append-only, so a length is a snapshot). */
+  readonly typed: Array<{ token: string; fileId: FileId }> = [];
+  readonly acked: Array<{ token: string; fileId: FileId }> = [];
+  readonly ackedTree: Array<{ fileId: FileId; stamp: Stamp }> = [];
+  readonly texts = new Map<FileId, Y.Text>();
+  /** The model took it offline (socket.disconnect()) until this step. */
+  offlineUntil: number | undefined;
+  sequence = 0;
+  private checking: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly index: number,
+    readonly shardId: ShardId,
+    readonly client: TandemClient,
+    readonly session: ShardSession,
+  ) {}
+
+  get online(): boolean {
+    return this.client.socket.connected;
+  }
+
+  /** Files this client has open and still in its tree. */
+  openFiles(): Array<[FileId, Y.Text]> {
+    return [...this.texts].filter(([id]) => this.session.doc(id) !== undefined);
+  }
+
+  /** Runs monitor checks one at a time per client. */
+  queue(check: () => Promise<void>): void {
+    this.checking = this.checking.then(check, check);
+  }
+
+  idle(): Promise<void> {
+    return this.checking;
+  }
+}
+
+/** Everything the model knows about what was acknowledged, across clients. */
+class Ledger {
+  epoch = 0;
+  /** Per file: every tree state an ack or a broadcast reported, with its stamp. */
+  readonly history = new Map<FileId, Array<{ stamp: Stamp; state: TreeState }>>();
+  readonly ackedTokens = new Map<string, { fileId: FileId; shardId: ShardId }>();
+  ackedTreeOps = 0;
+
+  record(fileId: FileId, state: TreeState, version: number): Stamp {
+    const stamp = { epoch: this.epoch, version };
+    let list = this.history.get(fileId);
+    if (list === undefined) this.history.set(fileId, (list = []));
+    list.push({ stamp, state });
+    return stamp;
+  }
+
+  recordChange(change: TreeChange, version: number): Stamp[] {
+    switch (change.kind) {
+      case 'created':
+        return [this.record(change.file.id, change.file.path, version)];
+      case 'renamed':
+        return change.moves.map((m) => this.record(m.id, m.to, version));
+      case 'deleted':
+        return change.files.map((f) => this.record(f.id, null, version));
+    }
+  }
+
+  deleted(fileId: FileId): boolean {
+    return this.history.get(fileId)?.some((h) => h.state === null) ?? false;
+  }
+
+  /**
+   * Whether the database's state of a file shows a tree operation stamped `stamp`: the file is
+   * where that operation or a later one put it. A state nobody reported (an operation whose ack
+   * and broadcast were both lost) counts as later; an absent file counts only if a deletion
+   * was reported.
+   */
+  shows(fileId: FileId, dbState: TreeState, stamp: Stamp): boolean {
+    const list = this.history.get(fileId) ?? [];
+    if (list.some((h) => h.state === dbState && later(h.stamp, stamp))) return true;
+    if (dbState === null) return false;
+    return !list.some((h) => h.state === dbState);
+  }
+}
+
+/** Runs the model on a running cluster and returns its figures. Closes every client it opened. */
+export async function runModel(settings: ModelSettings, options: ModelOptions): Promise<ModelReport> {
+  const { cluster, repository, log } = options;
+  const signal = options.signal ?? new AbortController().signal;
+  const rng = new Rng(settings.seed);
+  const ledger = new Ledger();
+  const samples = new Map<string, string[]>();
+  const sample = (kind: string, text: string) => {
+    const list = samples.get(kind) ?? [];
+    if (list.length < 3) list.push(text);
+    samples.set(kind, list);
+  };
+  const operations: Record<string, number> = {};
+  const count = (kind: string) => (operations[kind] = (operations[kind] ?? 0) + 1);
+  const faults: Record<ModelFaultKind, number> = { 'instance-kill': 0, 'redis-flush': 0, 'drop-acks': 0 };
+  let savedChecks = 0;
+  let falseSaved = 0;
+  let falseSavedTyped = 0;
+  let refusedTreeOps = 0;
+  const dropped = { offline: 0, online: 0 };
+  const pendingTreeOps = new Set<Promise<void>>();
+  const background = new Set<Promise<void>>();
+  const clients: ModelClient[] = [];
+  const rest = () => new TandemRest({ url: cluster.liveUrl(), token: options.adminToken });
+
+  const report = (settleSeconds: number | null, divergences: number, lostTokens: number, lostTreeOps: number) => {
+    const operationsTotal = Object.values(operations).reduce((a, b) => a + b, 0);
+    const drops = dropped.offline + dropped.online;
+    return {
+      seed: settings.seed,
+      operations,
+      operationsTotal,
+      faults,
+      ackedTokens: ledger.ackedTokens.size,
+      ackedTreeOps: ledger.ackedTreeOps,
+      savedChecks,
+      falseSaved,
+      falseSavedTyped,
+      divergences,
+      lostTokens,
+      lostTreeOps,
+      droppedTreeOps: dropped,
+      refusedTreeOps,
+      settleSeconds,
+      samples: [...samples].flatMap(([kind, list]) => list.map((s) => `${kind}: ${s}`)),
+      passed:
+        falseSaved === 0 &&
+        falseSavedTyped === 0 &&
+        divergences === 0 &&
+        lostTokens === 0 &&
+        lostTreeOps === 0 &&
+        drops === 0 &&
+        settleSeconds !== null,
+    } satisfies ModelReport;
+  };
+
+  // ---- the "saved" monitor ------------------------------------------------------------------
+
+  /** Whether the database (one shard read) holds a token in its file, or the file's deletion. */
+  const holds = (shard: Shard | null, token: string, fileId: FileId) => {
+    const file = shard?.files.find((f) => f.id === fileId);
+    if (file === undefined) return ledger.deleted(fileId);
+    return file.content.includes(token);
+  };
+  const whereIs = (shard: Shard | null, fileId: FileId) => {
+    const file = shard?.files.find((f) => f.id === fileId);
+    const states = ledger.history.get(fileId)?.map((h) => h.state ?? 'deleted') ?? [];
+    return `${file === undefined ? 'absent from the database' : `database: ${file.path}`}; seen: ${states.join(' → ') || 'nothing'}`;
+  };
+  const onSaved = (c: ModelClient) => {
+    // Snapshot now, at the moment the session says saved; the database only moves forward.
+    const typed = c.typed.length;
+    const acked = c.acked.length;
+    const ackedTree = c.ackedTree.length;
+    if (typed === 0 && acked === 0 && ackedTree === 0) return;
+    c.queue(async () => {
+      let shard: Shard | null;
+      try {
+        shard = await repository.findById(c.shardId);
+      } catch {
+        // The checker reads PostgreSQL directly; a failed read skips this check.
+        return;
+      }
+      savedChecks++;
+      const missingAcked: string[] = [];
+      for (const { token, fileId } of c.acked.slice(0, acked))
+        if (!holds(shard, token, fileId)) missingAcked.push(`${token} in ${fileId} (${whereIs(shard, fileId)})`);
+      for (const { fileId, stamp } of c.ackedTree.slice(0, ackedTree)) {
+        const dbState = shard?.files.find((f) => f.id === fileId)?.path ?? null;
+        if (!ledger.shows(fileId, dbState, stamp))
+          missingAcked.push(`tree op on ${fileId} (${whereIs(shard, fileId)})`);
+      }
+      const missingTyped: string[] = [];
+      for (const { token, fileId } of c.typed.slice(0, typed))
+        if (!holds(shard, token, fileId)) missingTyped.push(`${token} in ${fileId} (${whereIs(shard, fileId)})`);
+      if (missingAcked.length > 0) {
+        falseSaved++;
+        sample('false saved', `client ${c.index} said saved; missing acked ${missingAcked.slice(0, 3).join(', ')}`);
+      }
+      if (missingTyped.length > 0) {
+        falseSavedTyped++;
+        sample(
+          'false saved (typed)',
+          `client ${c.index} said saved; missing ${missingTyped.length} typed, e.g. ${missingTyped.slice(0, 3).join(', ')}`,
+        );
+      }
+    });
+  };
+
+  /** Records what the server acknowledged, whoever sent it (typed live or re-sent by a handshake). */
+  const hookAcks = (c: ModelClient, socket: TandemSocket) => {
+    const target = socket as unknown as { emitWithAck(event: string, ...args: unknown[]): Promise<unknown> };
+    const original = target.emitWithAck.bind(socket);
+    target.emitWithAck = async (event: string, ...args: unknown[]) => {
+      const result = await original(event, ...args);
+      if (!isOkAck(result)) return result;
+      const data = result.data as Record<string, unknown>;
+      const version = typeof data['version'] === 'number' ? data['version'] : 0;
+      if (event === 'file:edit') {
+        const payload = args[0] as { fileId: FileId; update: Uint8Array };
+        for (const token of tokensInUpdate(payload.update)) {
+          c.acked.push({ token, fileId: payload.fileId });
+          ledger.ackedTokens.set(token, { fileId: payload.fileId, shardId: c.shardId });
+        }
+      } else if (event === 'file:create' || event === 'file:rename' || event === 'file:delete') {
+        const change = ackedChange(event, data);
+        ledger.ackedTreeOps++;
+        const stamps = ledger.recordChange(change, version);
+        const ids = fileIdsOf(change);
+        ids.forEach((fileId, i) => c.ackedTree.push({ fileId, stamp: stamps[i] as Stamp }));
+      }
+      return result;
+    };
+  };
+
+  // ---- setup ---------------------------------------------------------------------------------
+
+  const shardIds: ShardId[] = [];
+  for (let s = 0; s < settings.shards; s++) {
+    const { shard } = await rest().createShard({ templateId: 'vanilla', name: `model ${settings.seed} ${s}` });
+    shardIds.push(shard.id);
+    for (const f of shard.files) ledger.record(f.id, f.path, 0);
+  }
+  try {
+    for (let i = 0; i < settings.clients; i++) {
+      const shardId = shardIds[i % shardIds.length] as ShardId;
+      const client = new TandemClient({
+        url: cluster.balancerUrl(i % cluster.instances.length),
+        token: await options.tokenFor(i),
+        socketOptions: { reconnectionDelay: 100, reconnectionDelayMax: 1000 },
+      });
+      const holder: { model?: ModelClient } = {};
+      try {
+        await client.connected();
+        const session = await client.join(shardId);
+        const c = new ModelClient(i, shardId, client, session);
+        holder.model = c;
+        hookAcks(c, client.socket);
+        client.socket.on('tree:changed', (e) => {
+          if (e.shardId === shardId) ledger.recordChange(e.change, e.version);
+        });
+        session.on('status', (status) => {
+          if (status === 'saved') onSaved(c);
+        });
+        // Unhandled 'error' events are only reported by the SDK; the model counts outcomes itself.
+        session.on('error', () => undefined);
+        client.on('error', () => undefined);
+        clients.push(c);
+      } catch (error) {
+        await client.close();
+        throw error;
+      }
+    }
+    log(`model: seed ${settings.seed}; ${settings.clients} clients on ${settings.shards} shards`);
+
+    // ---- the script ------------------------------------------------------------------------
+
+    const faultSteps = new Map<number, ModelFaultKind>();
+    const kinds = [...settings.faultKinds];
+    for (let f = 0; f < settings.faults && kinds.length > 0; f++) {
+      const kind = f < kinds.length ? (kinds[f] as ModelFaultKind) : (rng.pick(kinds) as ModelFaultKind);
+      // Ack drops come first: an edit whose ack never comes waits out the SDK's request timeout.
+      const from = kind === 'drop-acks' ? 0.05 : 0.15;
+      let step = Math.floor(rng.between(from, 0.75) * settings.operations);
+      while (faultSteps.has(step)) step++;
+      faultSteps.set(step, kind);
+    }
+    let dead: number | undefined;
+    let restarting: Promise<void> | undefined;
+
+    const restart = async () => {
+      if (dead === undefined) return;
+      const i = dead;
+      await cluster.restartInstance(i);
+      dead = undefined;
+      log(`model: instance ${i} restarted`);
+    };
+
+    const inject = async (kind: ModelFaultKind) => {
+      switch (kind) {
+        case 'instance-kill': {
+          if (restarting !== undefined) await restarting;
+          const live = cluster.instances.map((s, i) => (s.process === undefined ? -1 : i)).filter((i) => i >= 0);
+          const victim = rng.pick(live);
+          // Another kill waits for the restart; one instance down at a time.
+          if (victim === undefined || live.length < 2) break;
+          const target = await cluster.killInstance(victim);
+          dead = victim;
+          faults[kind]++;
+          log(`model: killed instance ${victim}; its balancer points at ${target}`);
+          // Restarted a while later, as an orchestrator would.
+          const delayMs = rng.between(1000, 3000);
+          restarting = sleep(delayMs, undefined, { signal }).then(restart);
+          background.add(restarting);
+          break;
+        }
+        case 'redis-flush':
+          await cluster.flushRedis();
+          ledger.epoch++;
+          faults[kind]++;
+          log('model: FLUSHALL');
+          break;
+        case 'drop-acks': {
+          const live = cluster.instances.filter((s) => s.process !== undefined);
+          const slot = rng.pick(live);
+          const forMs = Math.round(rng.between(1000, 3000));
+          if (slot?.process !== undefined) {
+            await postFaults(slot.process.url, options.adminToken, {
+              dropAcks: { forMs, events: ['file:edit', 'file:create', 'file:rename', 'file:delete'] },
+            });
+            faults[kind]++;
+            log(`model: ${slot.label} drops acks for ${forMs} ms`);
+          }
+          break;
+        }
+      }
+    };
+
+    const treeOp = (c: ModelClient, kind: TreeOpKind, run: () => Promise<unknown>) => {
+      const offline = !c.online;
+      count(`${kind}${offline ? ' (offline)' : ''}`);
+      const op = run().then(
+        () => undefined,
+        (error: unknown) => {
+          const code = error instanceof TandemError ? error.code : 'DISCONNECTED';
+          if (error instanceof TandemError && !isRetryableError(code)) {
+            refusedTreeOps++;
+            return;
+          }
+          if (offline) dropped.offline++;
+          else dropped.online++;
+          sample(
+            'dropped tree op',
+            `client ${c.index} ${kind}${offline ? ' made offline' : ''}: ${error instanceof Error ? error.message : String(error)}`,
+          );
+        },
+      );
+      pendingTreeOps.add(op);
+      void op.finally(() => pendingTreeOps.delete(op));
+    };
+
+    for (let step = 0; step < settings.operations; step++) {
+      signal.throwIfAborted();
+      for (const c of clients) {
+        if (c.offlineUntil !== undefined && c.offlineUntil <= step) {
+          c.offlineUntil = undefined;
+          count('reconnect');
+          c.client.socket.connect();
+        }
+      }
+      const fault = faultSteps.get(step);
+      if (fault !== undefined) await inject(fault);
+      const c = rng.pick(clients) as ModelClient;
+      const roll = rng.next();
+      const tree = c.session.tree();
+      const open = c.openFiles();
+      if (roll < 0.55) {
+        if (open.length === 0 || (open.length < 3 && rng.chance(0.1))) {
+          const file = rng.pick(tree.filter((f) => !c.texts.has(f.id)));
+          if (file !== undefined && c.online && c.session.status !== 'connecting') {
+            count('open');
+            const opening = c.session.openFile(file.id).then(
+              (text) => {
+                c.texts.set(file.id, text);
+              },
+              () => undefined,
+            );
+            background.add(opening);
+          }
+        } else {
+          const [fileId, text] = rng.pick(open) as [FileId, Y.Text];
+          const token = `{m${c.index}.${++c.sequence}}`;
+          c.typed.push({ token, fileId });
+          text.insert(itemBoundary(text, rng), token);
+          count(c.online ? 'type' : 'type (offline)');
+        }
+      } else if (roll < 0.67) {
+        const path = freshPath(tree, rng);
+        treeOp(c, 'create', () => c.session.createFile(path, ''));
+      } else if (roll < 0.77) {
+        const from = rng.pick(renameable(tree));
+        if (from !== undefined) {
+          const to = freshPath(tree, rng, from.includes('.') ? undefined : 'folder');
+          treeOp(c, 'rename', () => c.session.rename(from, to));
+        }
+      } else if (roll < 0.85) {
+        const target = rng.pick(renameable(tree));
+        if (target !== undefined && tree.length > 3) treeOp(c, 'delete', () => c.session.delete(target));
+      } else if (roll < 0.9) {
+        if (c.online && c.offlineUntil === undefined) {
+          count('disconnect');
+          c.offlineUntil = step + 5 + rng.int(40);
+          c.client.socket.disconnect();
+        }
+      }
+      await sleep(rng.between(settings.stepMs[0], settings.stepMs[1]), undefined, { signal });
+    }
+
+    // ---- quiescence ------------------------------------------------------------------------
+
+    const stoppedAt = Date.now();
+    log(`model: script done (${Object.values(operations).reduce((a, b) => a + b, 0)} operations); settling`);
+    if (restarting !== undefined) await restarting.catch(() => undefined);
+    await restart();
+    for (const slot of cluster.instances)
+      if (slot.process !== undefined) await postFaults(slot.process.url, options.adminToken, {});
+    for (const c of clients) {
+      c.offlineUntil = undefined;
+      if (!c.online) c.client.socket.connect();
+    }
+    const deadline = stoppedAt + settings.settleTimeoutMs;
+    let problems: string[] = [];
+    let settleSeconds: number | null = null;
+    while (Date.now() < deadline) {
+      signal.throwIfAborted();
+      problems = await disagreements(clients, shardIds, rest(), repository, pendingTreeOps.size);
+      if (problems.length === 0) {
+        settleSeconds = (Date.now() - stoppedAt) / 1000;
+        break;
+      }
+      await sleep(250, undefined, { signal });
+    }
+    // Tree operations still waiting for an outcome have none.
+    const unresolved = pendingTreeOps.size;
+    if (unresolved > 0) {
+      dropped.online += unresolved;
+      sample('dropped tree op', `${unresolved} tree operation(s) still without an outcome at the end`);
+    }
+    const divergences = problems.filter((p) => !p.startsWith('pending')).length;
+    for (const p of problems.slice(0, 5)) sample('divergence', p);
+
+    // Nothing acknowledged may be missing from the database at the end.
+    let lostTokens = 0;
+    let lostTreeOps = 0;
+    const final = new Map<ShardId, Shard | null>();
+    for (const shardId of shardIds) final.set(shardId, await repository.findById(shardId));
+    for (const [token, { fileId, shardId }] of ledger.ackedTokens) {
+      if (!holds(final.get(shardId) ?? null, token, fileId)) {
+        lostTokens++;
+        sample('lost token', `${token} in ${fileId}`);
+      }
+    }
+    for (const c of clients) {
+      const shard = final.get(c.shardId) ?? null;
+      for (const { fileId, stamp } of c.ackedTree) {
+        const dbState = shard?.files.find((f) => f.id === fileId)?.path ?? null;
+        if (!ledger.shows(fileId, dbState, stamp)) {
+          lostTreeOps++;
+          sample(
+            'lost tree op',
+            `client ${c.index}: ${fileId} (database: ${dbState ?? 'absent'}; acked states ${JSON.stringify(ledger.history.get(fileId)?.map((h) => h.state))})`,
+          );
+        }
+      }
+    }
+    await Promise.all(clients.map((c) => c.idle()));
+    return report(settleSeconds, divergences, lostTokens, lostTreeOps);
+  } finally {
+    await Promise.allSettled([...background]);
+    await Promise.allSettled(clients.map((c) => c.client.close()));
+  }
+}
+
+/**
+ * Everything that still disagrees: per client, its tree against the server's and each open
+ * file's text against the server's; the database's tree and text against the server's; clients
+ * not live or with tree operations pending. Empty when everyone agrees.
+ */
+async function disagreements(
+  clients: readonly ModelClient[],
+  shardIds: readonly ShardId[],
+  rest: TandemRest,
+  repository: IShardRepository,
+  pendingTreeOps: number,
+): Promise<string[]> {
+  const problems: string[] = [];
+  if (pendingTreeOps > 0) problems.push(`pending: ${pendingTreeOps} tree operation(s) without an outcome yet`);
+  for (const shardId of shardIds) {
+    let server: FileEntry[];
+    const serverText = new Map<FileId, string>();
+    let stored: Shard | null;
+    try {
+      server = (await rest.getShard(shardId)).shard.files;
+      for (const f of server) serverText.set(f.id, (await rest.readFile(shardId, f.path)).content);
+      stored = await repository.findById(shardId);
+    } catch (error) {
+      problems.push(`shard ${shardId.slice(0, 8)}: could not read (${String(error)})`);
+      continue;
+    }
+    const serverTree = treeKey(server);
+    if (treeKey(stored?.files ?? []) !== serverTree)
+      problems.push(`shard ${shardId.slice(0, 8)}: database tree ≠ server tree`);
+    for (const f of stored?.files ?? []) {
+      if (serverText.has(f.id) && serverText.get(f.id) !== f.content)
+        problems.push(`shard ${shardId.slice(0, 8)}: database text of ${f.path} ≠ server text`);
+    }
+    for (const c of clients) {
+      if (c.shardId !== shardId) continue;
+      const status = c.session.status;
+      if (!c.online || status !== 'saved') problems.push(`client ${c.index}: ${c.online ? status : 'offline'}`);
+      if (treeKey(c.session.tree()) !== serverTree) problems.push(`client ${c.index}: tree ≠ server tree`);
+      for (const [fileId, text] of c.openFiles()) {
+        const expected = serverText.get(fileId);
+        if (expected !== undefined && text.toString() !== expected) {
+          const have = new Set(text.toString().match(MODEL_TOKEN) ?? []);
+          const lacks = (expected.match(MODEL_TOKEN) ?? []).filter((t) => !have.has(t)).length;
+          problems.push(`client ${c.index}: text of ${fileId} ≠ server text (lacks ${lacks} of the server's tokens)`);
+        }
+      }
+    }
+  }
+  return problems;
+}
+
+function treeKey(files: ReadonlyArray<{ id: string; path: string }>): string {
+  return files
+    .map((f) => `${f.id}=${f.path}`)
+    .sort()
+    .join('\n');
+}
+
+async function postFaults(url: string, token: string, plan: unknown): Promise<void> {
+  const response = await fetch(`${url}/__test/faults`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(plan),
+  });
+  if (!response.ok)
+    throw new Error(`POST /__test/faults answered ${response.status} (is TANDEM_TEST_FAULTS=true set on the servers?)`);
+}
+
+function isOkAck(value: unknown): value is { ok: true; data: unknown } {
+  return typeof value === 'object' && value !== null && (value as { ok?: unknown }).ok === true;
+}
+
+function ackedChange(event: 'file:create' | 'file:rename' | 'file:delete', data: Record<string, unknown>): TreeChange {
+  if (event === 'file:create') return { kind: 'created', file: data['file'] as FileEntry };
+  if (event === 'file:rename')
+    return { kind: 'renamed', moves: data['moves'] as Array<{ id: FileId; from: string; to: string }> };
+  return { kind: 'deleted', files: data['files'] as FileEntry[] };
+}
+
+function fileIdsOf(change: TreeChange): FileId[] {
+  switch (change.kind) {
+    case 'created':
+      return [change.file.id];
+    case 'renamed':
+      return change.moves.map((m) => m.id);
+    case 'deleted':
+      return change.files.map((f) => f.id);
+  }
+}
+
+function tokensInUpdate(update: Uint8Array): string[] {
+  const out: string[] = [];
+  for (const struct of Y.decodeUpdate(update).structs) {
+    if (struct instanceof Y.Item && struct.content instanceof Y.ContentString)
+      out.push(...(struct.content.str.match(MODEL_TOKEN) ?? []));
+  }
+  return out;
+}
+
+/** A seeded insert position at an item boundary (never inside a token). */
+function itemBoundary(text: Y.Text, rng: Rng): number {
+  const target = rng.int(text.length + 1);
+  let index = 0;
+  for (let item = text._start; item !== null; item = item.right) {
+    if (item.deleted || !item.countable) continue;
+    if (index + item.length > target)
+      return target - index < index + item.length - target ? index : index + item.length;
+    index += item.length;
+  }
+  return index;
+}
+
+/** Model folders and files live under `m/`, away from the template's own files. */
+const FOLDERS = ['m/a', 'm/b', 'm/c/d'];
+
+/** Files and model folders a rename or delete may target. */
+function renameable(tree: readonly FileEntry[]): string[] {
+  const out = new Set<string>();
+  for (const f of tree) {
+    out.add(f.path);
+    for (const folder of FOLDERS) if (f.path.startsWith(`${folder}/`)) out.add(folder);
+  }
+  return [...out].sort();
+}
+
+/** A path not in the tree: a file (or a folder name) in one of the model's folders. */
+function freshPath(tree: readonly FileEntry[], rng: Rng, kind: 'file' | 'folder' = 'file'): string {
+  const taken = new Set(tree.map((f) => f.path));
+  for (;;) {
+    const folder = rng.pick(FOLDERS) as string;
+    const path = kind === 'folder' ? `m/x${rng.int(1000)}` : `${folder}/f${rng.int(1000)}.txt`;
+    if (!taken.has(path) && ![...taken].some((p) => p.startsWith(`${path}/`))) return path;
+  }
+}
