@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** The packages whose built output the server processes (or the tests) run. */
@@ -15,14 +15,21 @@ function newestMtimeMs(dir: string): number {
   return newest;
 }
 
+/** Touched after a successful `tsc -b` here: dist/ was up to date with src/ at that moment. */
+function stampFile(repoRoot: string): string {
+  return join(repoRoot, 'node_modules/.cache/fresh-dist.stamp');
+}
+
 /**
  * Packages whose `dist/` is older than their `src/`: some source file changed after the last
- * build (which rewrites the build info in `dist/`), so `dist/` may not be what the sources say.
+ * build (which writes `dist/`) and after the last `tsc -b` this helper ran (which may write
+ * nothing when only modification times changed), so `dist/` may not be what the sources say.
  */
 export function staleDistPackages(repoRoot: string): string[] {
+  const checkedMs = statSync(stampFile(repoRoot), { throwIfNoEntry: false })?.mtimeMs ?? 0;
   return PACKAGES.filter((name) => {
     const pkg = join(repoRoot, 'packages', name);
-    return newestMtimeMs(join(pkg, 'src')) > newestMtimeMs(join(pkg, 'dist'));
+    return newestMtimeMs(join(pkg, 'src')) > Math.max(checkedMs, newestMtimeMs(join(pkg, 'dist')));
   });
 }
 
@@ -30,7 +37,7 @@ export function staleDistPackages(repoRoot: string): string[] {
  * What server processes of a test should run: `source` when nothing is built, else `dist`,
  * rebuilt first (`tsc -b`) when any of protocol, client-sdk or server changed since it was
  * built. Test files running in parallel take turns through a lock directory, so only one builds.
- * Throws, naming the packages, if `dist/` is still stale after the build.
+ * Throws with the compiler's output if the build fails.
  */
 export async function freshDistEntry(repoRoot: string): Promise<'dist' | 'source'> {
   if (!existsSync(join(repoRoot, 'packages/server/dist/main.js'))) return 'source';
@@ -54,6 +61,7 @@ export async function freshDistEntry(repoRoot: string): Promise<'dist' | 'source
   try {
     const stale = staleDistPackages(repoRoot);
     if (stale.length > 0) {
+      const startedMs = Date.now();
       try {
         execFileSync('npx', ['tsc', '-b', 'packages/server', 'packages/client-sdk'], { cwd: repoRoot, stdio: 'pipe' });
       } catch (error) {
@@ -62,11 +70,11 @@ export async function freshDistEntry(repoRoot: string): Promise<'dist' | 'source
           cause: error,
         });
       }
-      const still = staleDistPackages(repoRoot);
-      if (still.length > 0)
-        throw new Error(
-          `dist/ of ${still.join(', ')} is older than src/ even after \`npx tsc -b\`; run \`npm run build\` and look at its errors`,
-        );
+      // tsc -b compares contents: it succeeded, so dist/ matches the sources as they were when
+      // it started (a file saved during the build stays newer than the stamp).
+      writeFileSync(stampFile(repoRoot), '');
+      const at = new Date(startedMs);
+      utimesSync(stampFile(repoRoot), at, at);
     }
   } finally {
     rmdirSync(lock);

@@ -14,14 +14,28 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import * as Y from 'yjs';
 import { isRetryableError, type FileEntry, type FileId, type ShardId, type TreeChange } from '@tandem/protocol';
 import { TandemClient, TandemError, TandemRest, type ShardSession, type TandemSocket } from '@tandem/client-sdk';
-import type { IShardRepository, Shard } from '../src/persistence/index.js';
+import { createShardRepository, type IShardRepository, type Shard } from '../src/persistence/index.js';
+import { adminToken } from '../test/support/test-app.js';
 import type { ChaosCluster } from './cluster.js';
+import type { Fault } from './faults.js';
 
 /** A model token: `{m<client>.<sequence>}`, unique in the run (distinct from the load's `{c…}`). */
 const MODEL_TOKEN = /\{m\d+\.\d+\}/g;
 
-export type ModelFaultKind = 'instance-kill' | 'redis-flush' | 'drop-acks';
-export const MODEL_FAULT_KINDS: readonly ModelFaultKind[] = ['drop-acks', 'instance-kill', 'redis-flush'];
+export type ModelFaultKind = 'instance-kill' | 'crash-after-store' | 'redis-flush' | 'drop-acks';
+/**
+ * - instance-kill: kill -9 of an API instance (its balancer fails over; restarted 1–3 s later)
+ * - crash-after-store: an instance armed (TANDEM_TEST_FAULTS) to SIGKILL itself right after its
+ *   next few stores of an edit or a tree operation, before broadcasting them; then as above
+ * - redis-flush: FLUSHALL of the cluster's own Redis
+ * - drop-acks: an instance processes edits and tree operations but sends no ack for 1–3 s
+ */
+export const MODEL_FAULT_KINDS: readonly ModelFaultKind[] = [
+  'drop-acks',
+  'instance-kill',
+  'crash-after-store',
+  'redis-flush',
+];
 
 export type ModelSettings = {
   seed: number;
@@ -230,7 +244,12 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
   };
   const operations: Record<string, number> = {};
   const count = (kind: string) => (operations[kind] = (operations[kind] ?? 0) + 1);
-  const faults: Record<ModelFaultKind, number> = { 'instance-kill': 0, 'redis-flush': 0, 'drop-acks': 0 };
+  const faults: Record<ModelFaultKind, number> = {
+    'instance-kill': 0,
+    'crash-after-store': 0,
+    'redis-flush': 0,
+    'drop-acks': 0,
+  };
   let savedChecks = 0;
   let falseSaved = 0;
   let falseSavedTyped = 0;
@@ -397,21 +416,26 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
     const kinds = [...settings.faultKinds];
     for (let f = 0; f < settings.faults && kinds.length > 0; f++) {
       const kind = f < kinds.length ? (kinds[f] as ModelFaultKind) : (rng.pick(kinds) as ModelFaultKind);
-      // Ack drops come first: an edit whose ack never comes waits out the SDK's request timeout.
-      const from = kind === 'drop-acks' ? 0.05 : 0.15;
-      let step = Math.floor(rng.between(from, 0.75) * settings.operations);
+      // Ack drops come early: an edit whose ack never comes waits out the SDK's request timeout
+      // (30 s today), which should not be what the settle time measures.
+      const [from, to] = kind === 'drop-acks' ? [0.05, 0.25] : [0.15, 0.75];
+      let step = Math.floor(rng.between(from, to) * settings.operations);
       while (faultSteps.has(step)) step++;
       faultSteps.set(step, kind);
     }
     let dead: number | undefined;
+    let scriptDone = false;
     let restarting: Promise<void> | undefined;
 
     const restart = async () => {
       if (dead === undefined) return;
       const i = dead;
       await cluster.restartInstance(i);
+      // Rebalance: its clients moved to another instance at the kill; they come back, so the
+      // restarted instance serves someone (and a later crash of it hits clients).
+      cluster.instances[i]?.proxy.dropAll();
       dead = undefined;
-      log(`model: instance ${i} restarted`);
+      log(`model: instance ${i} restarted; its balancer's clients reconnect to it`);
     };
 
     const inject = async (kind: ModelFaultKind) => {
@@ -429,6 +453,44 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
           // Restarted a while later, as an orchestrator would.
           const delayMs = rng.between(1000, 3000);
           restarting = sleep(delayMs, undefined, { signal }).then(restart);
+          background.add(restarting);
+          break;
+        }
+        case 'crash-after-store': {
+          if (restarting !== undefined) await restarting;
+          const live = cluster.instances.map((s, i) => (s.process === undefined ? -1 : i)).filter((i) => i >= 0);
+          const victim = rng.pick(live);
+          if (victim === undefined || live.length < 2) break;
+          const process = cluster.instances[victim]?.process;
+          if (process === undefined) break;
+          const store = rng.chance(0.5) ? 'edit' : 'tree';
+          const nth = 1 + rng.int(3);
+          await postFaults(process.url, options.adminToken, { crashAfterStore: { kind: store, nth } });
+          log(`model: instance ${victim} dies right after its next ${nth} ${store} store(s), before broadcasting`);
+          // It dies by itself while the script goes on; its balancer then fails over (as after a
+          // health check) and the instance is restarted a while later.
+          const delayMs = rng.between(1000, 3000);
+          restarting = (async () => {
+            const deadline = Date.now() + 15_000;
+            while (
+              process.child.exitCode === null &&
+              process.child.signalCode === null &&
+              Date.now() < deadline &&
+              !scriptDone
+            )
+              await sleep(20, undefined, { signal });
+            if (process.child.signalCode === null) {
+              await postFaults(process.url, options.adminToken, {});
+              log(`model: instance ${victim} stored no ${store} in time; disarmed`);
+              return;
+            }
+            const target = await cluster.killInstance(victim);
+            dead = victim;
+            faults[kind]++;
+            log(`model: instance ${victim} crashed after a store; its balancer points at ${target}`);
+            await sleep(delayMs, undefined, { signal });
+            await restart();
+          })();
           background.add(restarting);
           break;
         }
@@ -537,6 +599,7 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
     // ---- quiescence ------------------------------------------------------------------------
 
     const stoppedAt = Date.now();
+    scriptDone = true;
     log(`model: script done (${Object.values(operations).reduce((a, b) => a + b, 0)} operations); settling`);
     if (restarting !== undefined) await restarting.catch(() => undefined);
     await restart();
@@ -733,3 +796,79 @@ function freshPath(tree: readonly FileEntry[], rng: Rng, kind: 'file' | 'folder'
     if (!taken.has(path) && ![...taken].some((p) => p.startsWith(`${path}/`))) return path;
   }
 }
+
+/** Operations of the chaos suite's model scenario: about 100 per second of its join/leave burst. */
+function scenarioOperations(burstMs: number, env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env['MODEL_OPERATIONS'];
+  if (raw !== undefined && raw !== '') {
+    const n = Number(raw);
+    if (!Number.isSafeInteger(n) || n < 10) throw new Error(`MODEL_OPERATIONS must be an integer ≥ 10, not ${raw}`);
+    return n;
+  }
+  return Math.round(burstMs / 10);
+}
+
+/** Extra time the chaos suite allows the model scenario on top of a fault's usual budget. */
+export const MODEL_SCENARIO_EXTRA_MS = 240_000;
+
+/**
+ * The chaos suite's `model` scenario: the model on the suite's cluster (its own clients and
+ * shards, next to the steady load), long (MODEL_OPERATIONS, default ~100 per second of the
+ * join/leave burst, e.g. 2,000 for the full suite) with a fault every ~150 operations. Its row
+ * reports operations, faults, divergences and false "saved"; any of them, a lost or dropped
+ * change, or no settling fails the row.
+ */
+export const modelScenario: Fault = {
+  name: 'model',
+  title: () => 'model: random edits, tree ops, offline work, kills, crashes after a store, flushes, dropped acks',
+  async inject(ctx) {
+    const seed = modelSeed();
+    const operations = scenarioOperations(ctx.settings.burstMs);
+    ctx.log(`model: seed ${seed} (replay with MODEL_SEED=${seed}), ${operations} operations`);
+    const repository = createShardRepository({ kind: 'postgres', url: ctx.cluster.directDatabaseUrl, poolSize: 2 });
+    let report: ModelReport;
+    try {
+      report = await runModel(
+        {
+          seed,
+          clients: 8,
+          shards: 2,
+          operations,
+          stepMs: [20, 60],
+          faults: Math.max(MODEL_FAULT_KINDS.length, Math.round(operations / 150)),
+          faultKinds: MODEL_FAULT_KINDS,
+          settleTimeoutMs: 60_000,
+        },
+        {
+          cluster: ctx.cluster,
+          repository,
+          adminToken: await adminToken(),
+          tokenFor: (i) => ctx.tokenFor(2000 + i),
+          log: ctx.log,
+          signal: ctx.signal,
+        },
+      );
+    } finally {
+      await repository.close();
+    }
+    const faultCount = Object.values(report.faults).reduce((a, b) => a + b, 0);
+    const faultKinds = Object.entries(report.faults)
+      .map(([kind, n]) => `${n} ${kind}`)
+      .join(', ');
+    const notes = [
+      `seed ${report.seed}: ${report.operationsTotal} operations (${report.ackedTokens} tokens, ${report.ackedTreeOps} tree ops acknowledged)`,
+      `${faultCount} faults (${faultKinds})`,
+      `divergences ${report.divergences}`,
+      `false "saved" ${report.falseSaved} (typed but not saved: ${report.falseSavedTyped}) of ${report.savedChecks} checked`,
+      `lost: ${report.lostTokens} tokens, ${report.lostTreeOps} tree ops; dropped tree ops ${report.droppedTreeOps.offline} offline, ${report.droppedTreeOps.online} online`,
+      report.settleSeconds === null ? 'never settled' : `settled ${report.settleSeconds.toFixed(1)} s after the script`,
+    ];
+    return {
+      endedAt: Date.now(),
+      notes,
+      problems: report.passed
+        ? []
+        : [`model failed (MODEL_SEED=${report.seed}): ${report.samples.slice(0, 6).join('; ')}`],
+    };
+  },
+};
