@@ -64,11 +64,26 @@ export function modelSeed(env: NodeJS.ProcessEnv = process.env): number {
   return Math.floor(Math.random() * 2 ** 31);
 }
 
+/** The fault kinds named in MODEL_FAULTS (comma-separated), else all of them. */
+export function modelFaultKinds(env: NodeJS.ProcessEnv = process.env): ModelFaultKind[] {
+  const raw = env['MODEL_FAULTS'];
+  if (raw === undefined || raw.trim() === '') return [...MODEL_FAULT_KINDS];
+  const names = raw.split(',').map((s) => s.trim());
+  const unknown = names.filter((n) => !(MODEL_FAULT_KINDS as readonly string[]).includes(n));
+  if (unknown.length > 0)
+    throw new Error(`MODEL_FAULTS: unknown ${unknown.join(', ')}; choose from ${MODEL_FAULT_KINDS.join(', ')}`);
+  return MODEL_FAULT_KINDS.filter((k) => names.includes(k));
+}
+
 /** mulberry32: a small seeded PRNG, good enough to draw a test script from. */
 export class Rng {
   private state: number;
   constructor(seed: number) {
     this.state = seed >>> 0;
+  }
+  /** An independent generator for part `n` of the run with this seed. */
+  static derive(seed: number, n: number): Rng {
+    return new Rng((Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(n + 0x632be5ab, 0xc2b2ae35)) >>> 0);
   }
   next(): number {
     this.state = (this.state + 0x6d2b79f5) >>> 0;
@@ -438,7 +453,9 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
       log(`model: instance ${i} restarted; its balancer's clients reconnect to it`);
     };
 
-    const inject = async (kind: ModelFaultKind) => {
+    const inject = async (kind: ModelFaultKind, step: number) => {
+      // Its own generator: what one fault draws does not shift the rest of the script.
+      const rng = Rng.derive(settings.seed, -1 - step);
       switch (kind) {
         case 'instance-kill': {
           if (restarting !== undefined) await restarting;
@@ -549,7 +566,10 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
         }
       }
       const fault = faultSteps.get(step);
-      if (fault !== undefined) await inject(fault);
+      if (fault !== undefined) await inject(fault, step);
+      // Each step has its own generator, so a step whose draws depend on timing (how many
+      // files a client sees, whether it is online) does not shift every later step.
+      const rng = Rng.derive(settings.seed, step);
       const c = rng.pick(clients) as ModelClient;
       const roll = rng.next();
       const tree = c.session.tree();
@@ -690,7 +710,9 @@ async function disagreements(
     }
     const serverTree = treeKey(server);
     if (treeKey(stored?.files ?? []) !== serverTree)
-      problems.push(`shard ${shardId.slice(0, 8)}: database tree ≠ server tree`);
+      problems.push(
+        `shard ${shardId.slice(0, 8)}: database tree ≠ server tree (${treeDiff(stored?.files ?? [], server)})`,
+      );
     for (const f of stored?.files ?? []) {
       if (serverText.has(f.id) && serverText.get(f.id) !== f.content)
         problems.push(`shard ${shardId.slice(0, 8)}: database text of ${f.path} ≠ server text`);
@@ -699,7 +721,8 @@ async function disagreements(
       if (c.shardId !== shardId) continue;
       const status = c.session.status;
       if (!c.online || status !== 'saved') problems.push(`client ${c.index}: ${c.online ? status : 'offline'}`);
-      if (treeKey(c.session.tree()) !== serverTree) problems.push(`client ${c.index}: tree ≠ server tree`);
+      if (treeKey(c.session.tree()) !== serverTree)
+        problems.push(`client ${c.index}: tree ≠ server tree (${treeDiff(c.session.tree(), server)})`);
       for (const [fileId, text] of c.openFiles()) {
         const expected = serverText.get(fileId);
         if (expected !== undefined && text.toString() !== expected) {
@@ -711,6 +734,18 @@ async function disagreements(
     }
   }
   return problems;
+}
+
+/** What a tree has that the server's lacks and the other way round (`id=path` entries). */
+function treeDiff(
+  tree: ReadonlyArray<{ id: string; path: string }>,
+  server: ReadonlyArray<{ id: string; path: string }>,
+): string {
+  const mine = new Set(tree.map((f) => `${f.id}=${f.path}`));
+  const theirs = new Set(server.map((f) => `${f.id}=${f.path}`));
+  const extra = [...mine].filter((e) => !theirs.has(e));
+  const lacks = [...theirs].filter((e) => !mine.has(e));
+  return `has ${extra.join(', ') || 'nothing'} the server lacks; lacks ${lacks.join(', ') || 'nothing'}`;
 }
 
 function treeKey(files: ReadonlyArray<{ id: string; path: string }>): string {
@@ -824,6 +859,7 @@ export const modelScenario: Fault = {
   async inject(ctx) {
     const seed = modelSeed();
     const operations = scenarioOperations(ctx.settings.burstMs);
+    const kinds = modelFaultKinds();
     ctx.log(`model: seed ${seed} (replay with MODEL_SEED=${seed}), ${operations} operations`);
     const repository = createShardRepository({ kind: 'postgres', url: ctx.cluster.directDatabaseUrl, poolSize: 2 });
     let report: ModelReport;
@@ -835,8 +871,8 @@ export const modelScenario: Fault = {
           shards: 2,
           operations,
           stepMs: [20, 60],
-          faults: Math.max(MODEL_FAULT_KINDS.length, Math.round(operations / 150)),
-          faultKinds: MODEL_FAULT_KINDS,
+          faults: Math.max(kinds.length, Math.round(operations / 150)),
+          faultKinds: kinds,
           settleTimeoutMs: 60_000,
         },
         {

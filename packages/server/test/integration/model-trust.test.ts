@@ -6,7 +6,7 @@ import { TEST_REDIS_CLUSTER_NODES } from '../support/services.js';
 import { createShardRepository, type IShardRepository } from '../../src/persistence/index.js';
 import { ChaosCluster } from '../../chaos/cluster.js';
 import { freshDistEntry } from '../../chaos/fresh-dist.js';
-import { MODEL_FAULT_KINDS, modelSeed, runModel, type ModelSettings } from '../../chaos/model.js';
+import { modelFaultKinds, modelSeed, runModel, type ModelSettings } from '../../chaos/model.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 
@@ -18,16 +18,18 @@ const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..'
  * instance that dies right after storing a change and before broadcasting it (each restarted a
  * moment later), Redis flushed. Then everything stops and clients, server and database must
  * agree; at every "saved" a session claimed, what it had acknowledged (and typed) must have been
- * in the database. Replay a run with MODEL_SEED=<the printed seed>.
+ * in the database. Replay a run with MODEL_SEED=<the printed seed>; MODEL_FAULTS=<kind,…> limits
+ * the faults to those kinds (see chaos/model.ts).
  */
+const faultKinds = modelFaultKinds();
 const settings: ModelSettings = {
   seed: modelSeed(),
   clients: 6,
   shards: 2,
   operations: 350,
   stepMs: [20, 60],
-  faults: 4,
-  faultKinds: MODEL_FAULT_KINDS,
+  faults: faultKinds.length,
+  faultKinds,
   settleTimeoutMs: 30_000,
 };
 
@@ -74,7 +76,7 @@ describe.skipIf(TEST_REDIS_CLUSTER_NODES !== undefined)('the trust promise under
     expect(
       Object.values(report.faults).reduce((a, b) => a + b, 0),
       `faults injected${explain}`,
-    ).toBe(4);
+    ).toBe(faultKinds.length);
     expect(report.divergences, `divergences${explain}`).toBe(0);
     expect(report.falseSaved, `false "saved"${explain}`).toBe(0);
     expect(report.falseSavedTyped, `false "saved" (typed)${explain}`).toBe(0);
