@@ -438,77 +438,84 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
       while (faultSteps.has(step)) step++;
       faultSteps.set(step, kind);
     }
-    let dead: number | undefined;
     let scriptDone = false;
-    let restarting: Promise<void> | undefined;
-
-    const restart = async () => {
-      if (dead === undefined) return;
-      const i = dead;
-      await cluster.restartInstance(i);
-      // Rebalance: its clients moved to another instance at the kill; they come back, so the
-      // restarted instance serves someone (and a later crash of it hits clients).
-      cluster.instances[i]?.proxy.dropAll();
-      dead = undefined;
-      log(`model: instance ${i} restarted; its balancer's clients reconnect to it`);
+    /** Restarts in flight: a kill waits for them, so the model kills one instance at a time. */
+    const restarts = new Set<Promise<void>>();
+    /** Crash watchers: instances armed to die after a store, until they do (or are disarmed). */
+    const watchers = new Set<Promise<void>>();
+    const armed = new Set<number>();
+    const track = (set: Set<Promise<void>>, work: Promise<void>) => {
+      set.add(work);
+      background.add(work);
+      void work.then(
+        () => set.delete(work),
+        () => set.delete(work),
+      );
     };
+    const liveInstances = () =>
+      cluster.instances.map((s, i) => (s.process === undefined ? -1 : i)).filter((i) => i >= 0);
+
+    /** Restarted a while later, as an orchestrator would; its balancer's clients come back to it. */
+    const restartLater = (i: number, delayMs: number) =>
+      track(
+        restarts,
+        (async () => {
+          await sleep(delayMs, undefined, { signal });
+          await cluster.restartInstance(i);
+          // Rebalance: its clients moved to another instance at the kill; they come back, so
+          // the restarted instance serves someone (and a later crash of it hits clients).
+          cluster.instances[i]?.proxy.dropAll();
+          log(`model: instance ${i} restarted; its balancer's clients reconnect to it`);
+        })(),
+      );
 
     const inject = async (kind: ModelFaultKind, step: number) => {
       // Its own generator: what one fault draws does not shift the rest of the script.
       const rng = Rng.derive(settings.seed, -1 - step);
       switch (kind) {
         case 'instance-kill': {
-          if (restarting !== undefined) await restarting;
-          const live = cluster.instances.map((s, i) => (s.process === undefined ? -1 : i)).filter((i) => i >= 0);
-          const victim = rng.pick(live);
-          // Another kill waits for the restart; one instance down at a time.
+          await Promise.allSettled([...restarts]);
+          const live = liveInstances();
+          const victim = rng.pick(live.filter((i) => !armed.has(i)));
           if (victim === undefined || live.length < 2) break;
           const target = await cluster.killInstance(victim);
-          dead = victim;
           faults[kind]++;
           log(`model: killed instance ${victim}; its balancer points at ${target}`);
-          // Restarted a while later, as an orchestrator would.
-          const delayMs = rng.between(1000, 3000);
-          restarting = sleep(delayMs, undefined, { signal }).then(restart);
-          background.add(restarting);
+          restartLater(victim, rng.between(1000, 3000));
           break;
         }
         case 'crash-after-store': {
-          if (restarting !== undefined) await restarting;
-          const live = cluster.instances.map((s, i) => (s.process === undefined ? -1 : i)).filter((i) => i >= 0);
-          const victim = rng.pick(live);
-          if (victim === undefined || live.length < 2) break;
-          const process = cluster.instances[victim]?.process;
-          if (process === undefined) break;
+          await Promise.allSettled([...restarts]);
+          const live = liveInstances();
+          const victim = rng.pick(live.filter((i) => !armed.has(i)));
+          const process = victim === undefined ? undefined : cluster.instances[victim]?.process;
+          if (victim === undefined || process === undefined || live.length < 2) break;
           const store = rng.chance(0.5) ? 'edit' : 'tree';
           const nth = 1 + rng.int(3);
+          const delayMs = rng.between(1000, 3000);
           await postFaults(process.url, options.adminToken, { crashAfterStore: { kind: store, nth } });
+          armed.add(victim);
           log(`model: instance ${victim} dies right after its next ${nth} ${store} store(s), before broadcasting`);
           // It dies by itself while the script goes on; its balancer then fails over (as after a
           // health check) and the instance is restarted a while later.
-          const delayMs = rng.between(1000, 3000);
-          restarting = (async () => {
-            const deadline = Date.now() + 15_000;
-            while (
-              process.child.exitCode === null &&
-              process.child.signalCode === null &&
-              Date.now() < deadline &&
-              !scriptDone
-            )
-              await sleep(20, undefined, { signal });
-            if (process.child.signalCode === null) {
-              await postFaults(process.url, options.adminToken, {});
-              log(`model: instance ${victim} stored no ${store} in time; disarmed`);
-              return;
-            }
-            const target = await cluster.killInstance(victim);
-            dead = victim;
-            faults[kind]++;
-            log(`model: instance ${victim} crashed after a store; its balancer points at ${target}`);
-            await sleep(delayMs, undefined, { signal });
-            await restart();
-          })();
-          background.add(restarting);
+          track(
+            watchers,
+            (async () => {
+              const deadline = Date.now() + 10_000;
+              const alive = () => process.child.exitCode === null && process.child.signalCode === null;
+              while (alive() && Date.now() < deadline && !scriptDone) await sleep(20, undefined, { signal });
+              armed.delete(victim);
+              if (alive()) {
+                await postFaults(process.url, options.adminToken, {});
+                log(`model: instance ${victim} stored no ${store} in time; disarmed`);
+                return;
+              }
+              const target = await cluster.killInstance(victim);
+              faults[kind]++;
+              log(`model: instance ${victim} crashed after a store; its balancer points at ${target}`);
+              restartLater(victim, delayMs);
+            })(),
+          );
           break;
         }
         case 'redis-flush':
@@ -620,9 +627,11 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
 
     const stoppedAt = Date.now();
     scriptDone = true;
+    await Promise.allSettled([...watchers]);
+    await Promise.allSettled([...restarts]);
+    for (const [i, slot] of cluster.instances.entries())
+      if (slot.process === undefined) await cluster.restartInstance(i);
     log(`model: script done (${Object.values(operations).reduce((a, b) => a + b, 0)} operations); settling`);
-    if (restarting !== undefined) await restarting.catch(() => undefined);
-    await restart();
     for (const slot of cluster.instances)
       if (slot.process !== undefined) await postFaults(slot.process.url, options.adminToken, {});
     for (const c of clients) {
@@ -634,7 +643,9 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
     let settleSeconds: number | null = null;
     while (Date.now() < deadline) {
       signal.throwIfAborted();
-      problems = await disagreements(clients, shardIds, rest(), repository, pendingTreeOps.size);
+      problems = await disagreements(clients, shardIds, rest(), repository, pendingTreeOps.size, (id) =>
+        (ledger.history.get(id as FileId) ?? []).map((h) => h.state ?? 'deleted').join(' → '),
+      );
       if (problems.length === 0) {
         settleSeconds = (Date.now() - stoppedAt) / 1000;
         break;
@@ -658,7 +669,7 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
     for (const [token, { fileId, shardId }] of ledger.ackedTokens) {
       if (!holds(final.get(shardId) ?? null, token, fileId)) {
         lostTokens++;
-        sample('lost token', `${token} in ${fileId}`);
+        sample('lost token', `${token} in ${fileId} (${whereIs(final.get(shardId) ?? null, fileId)})`);
       }
     }
     for (const c of clients) {
@@ -693,7 +704,13 @@ async function disagreements(
   rest: TandemRest,
   repository: IShardRepository,
   pendingTreeOps: number,
+  /** What the model saw happen to a file (for the report). */
+  seen: (fileId: string) => string,
 ): Promise<string[]> {
+  const treeDiff = (
+    tree: ReadonlyArray<{ id: string; path: string }>,
+    server: ReadonlyArray<{ id: string; path: string }>,
+  ) => describeTreeDiff(tree, server, seen);
   const problems: string[] = [];
   if (pendingTreeOps > 0) problems.push(`pending: ${pendingTreeOps} tree operation(s) without an outcome yet`);
   for (const shardId of shardIds) {
@@ -736,16 +753,19 @@ async function disagreements(
   return problems;
 }
 
-/** What a tree has that the server's lacks and the other way round (`id=path` entries). */
-function treeDiff(
+/** What a tree has that the server's lacks and the other way round, with what the model saw of those files. */
+function describeTreeDiff(
   tree: ReadonlyArray<{ id: string; path: string }>,
   server: ReadonlyArray<{ id: string; path: string }>,
+  seen: (fileId: string) => string,
 ): string {
-  const mine = new Set(tree.map((f) => `${f.id}=${f.path}`));
-  const theirs = new Set(server.map((f) => `${f.id}=${f.path}`));
-  const extra = [...mine].filter((e) => !theirs.has(e));
-  const lacks = [...theirs].filter((e) => !mine.has(e));
-  return `has ${extra.join(', ') || 'nothing'} the server lacks; lacks ${lacks.join(', ') || 'nothing'}`;
+  const mine = new Map(tree.map((f) => [`${f.id}=${f.path}`, f.id]));
+  const theirs = new Map(server.map((f) => [`${f.id}=${f.path}`, f.id]));
+  const list = (entries: Array<[string, string]>) =>
+    entries.map(([entry, id]) => `${entry} [seen: ${seen(id) || 'nothing'}]`).join(', ') || 'nothing';
+  const extra = [...mine].filter(([e]) => !theirs.has(e));
+  const lacks = [...theirs].filter(([e]) => !mine.has(e));
+  return `has ${list(extra)} the server lacks; lacks ${list(lacks)}`;
 }
 
 function treeKey(files: ReadonlyArray<{ id: string; path: string }>): string {
