@@ -204,27 +204,33 @@ class ModelClient {
 class Ledger {
   epoch = 0;
   /** Per file: every tree state an ack or a broadcast reported, with its stamp. */
-  readonly history = new Map<FileId, Array<{ stamp: Stamp; state: TreeState }>>();
+  readonly history = new Map<FileId, Array<{ stamp: Stamp; state: TreeState; by: string }>>();
   readonly ackedTokens = new Map<string, { fileId: FileId; shardId: ShardId }>();
   ackedTreeOps = 0;
 
-  record(fileId: FileId, state: TreeState, version: number): Stamp {
+  /** `by`: who reported it (`ack c3`: client 3's ack; `c3`: a broadcast client 3 received). */
+  record(fileId: FileId, state: TreeState, version: number, by: string): Stamp {
     const stamp = { epoch: this.epoch, version };
     let list = this.history.get(fileId);
     if (list === undefined) this.history.set(fileId, (list = []));
-    list.push({ stamp, state });
+    list.push({ stamp, state, by });
     return stamp;
   }
 
-  recordChange(change: TreeChange, version: number): Stamp[] {
+  recordChange(change: TreeChange, version: number, by: string): Stamp[] {
     switch (change.kind) {
       case 'created':
-        return [this.record(change.file.id, change.file.path, version)];
+        return [this.record(change.file.id, change.file.path, version, by)];
       case 'renamed':
-        return change.moves.map((m) => this.record(m.id, m.to, version));
+        return change.moves.map((m) => this.record(m.id, m.to, version, by));
       case 'deleted':
-        return change.files.map((f) => this.record(f.id, null, version));
+        return change.files.map((f) => this.record(f.id, null, version, by));
     }
+  }
+
+  /** What was reported of a file, in order (for reports). */
+  seen(fileId: FileId): string {
+    return (this.history.get(fileId) ?? []).map((h) => `${h.state ?? 'deleted'} (${h.by})`).join(' → ');
   }
 
   deleted(fileId: FileId): boolean {
@@ -316,8 +322,7 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
   };
   const whereIs = (shard: Shard | null, fileId: FileId) => {
     const file = shard?.files.find((f) => f.id === fileId);
-    const states = ledger.history.get(fileId)?.map((h) => h.state ?? 'deleted') ?? [];
-    return `${file === undefined ? 'absent from the database' : `database: ${file.path}`}; seen: ${states.join(' → ') || 'nothing'}`;
+    return `${file === undefined ? 'absent from the database' : `database: ${file.path}`}; seen: ${ledger.seen(fileId) || 'nothing'}`;
   };
   const onSaved = (c: ModelClient) => {
     // Snapshot now, at the moment the session says saved; the database only moves forward.
@@ -377,7 +382,7 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
       } else if (event === 'file:create' || event === 'file:rename' || event === 'file:delete') {
         const change = ackedChange(event, data);
         ledger.ackedTreeOps++;
-        const stamps = ledger.recordChange(change, version);
+        const stamps = ledger.recordChange(change, version, `ack c${c.index}`);
         const ids = fileIdsOf(change);
         ids.forEach((fileId, i) => c.ackedTree.push({ fileId, stamp: stamps[i] as Stamp }));
       }
@@ -391,7 +396,7 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
   for (let s = 0; s < settings.shards; s++) {
     const { shard } = await rest().createShard({ templateId: 'vanilla', name: `model ${settings.seed} ${s}` });
     shardIds.push(shard.id);
-    for (const f of shard.files) ledger.record(f.id, f.path, 0);
+    for (const f of shard.files) ledger.record(f.id, f.path, 0, 'template');
   }
   try {
     for (let i = 0; i < settings.clients; i++) {
@@ -409,7 +414,9 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
         holder.model = c;
         hookAcks(c, client.socket);
         client.socket.on('tree:changed', (e) => {
-          if (e.shardId === shardId) ledger.recordChange(e.change, e.version);
+          // Marked when it arrives while the session (re)joins: before the join's ack.
+          const joining = holder.model?.session.status === 'connecting' ? ' while joining' : '';
+          if (e.shardId === shardId) ledger.recordChange(e.change, e.version, `c${i}${joining}`);
         });
         session.on('status', (status) => {
           if (status === 'saved') onSaved(c);
@@ -644,7 +651,7 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
     while (Date.now() < deadline) {
       signal.throwIfAborted();
       problems = await disagreements(clients, shardIds, rest(), repository, pendingTreeOps.size, (id) =>
-        (ledger.history.get(id as FileId) ?? []).map((h) => h.state ?? 'deleted').join(' → '),
+        ledger.seen(id as FileId),
       );
       if (problems.length === 0) {
         settleSeconds = (Date.now() - stoppedAt) / 1000;
@@ -680,7 +687,7 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
           lostTreeOps++;
           sample(
             'lost tree op',
-            `client ${c.index}: ${fileId} (database: ${dbState ?? 'absent'}; acked states ${JSON.stringify(ledger.history.get(fileId)?.map((h) => h.state))})`,
+            `client ${c.index}: ${fileId} (database: ${dbState ?? 'absent'}; seen: ${ledger.seen(fileId)})`,
           );
         }
       }
