@@ -7,12 +7,17 @@ export { buildImportMap, isFrameworkRuntime, type ImportMap, type ImportMapOptio
 export { TandemClient, type TandemClientOptions, type ConnectionStatus } from './tandem-client.js';
 export {
   ShardSession,
-  TEXT_NAME,
   toU8,
   type SessionStatus,
   type SessionEvents,
+  type SessionOptions,
   type PresenceUser,
+  type Refusal,
+  type TreeOpFailure,
 } from './shard-session.js';
+/** Re-exported from the protocol (one definition), for code that imports only the SDK. */
+export { TEXT_NAME } from '@tandem/protocol';
+export { describeTreeOp, describeTreeOpFailure, type TreeOp } from './tree-ops.js';
 export { TandemRest } from './rest-client.js';
 export { TandemError, unwrap } from './tandem-error.js';
 export type { TandemSocket } from './socket-types.js';

@@ -1,7 +1,7 @@
 import { io, type ManagerOptions, type SocketOptions } from 'socket.io-client';
-import type { ShardId, TreeChange } from '@tandem/protocol';
+import type { FileId, ShardId, TreeChange } from '@tandem/protocol';
 import { request, type TandemSocket } from './socket-types.js';
-import { ShardSession } from './shard-session.js';
+import { ShardSession, type EarlyNotice } from './shard-session.js';
 import { TandemError, unwrap } from './tandem-error.js';
 import { Emitter } from './emitter.js';
 
@@ -19,6 +19,18 @@ export type TandemClientOptions = {
   transports?: Array<'websocket' | 'polling' | 'webtransport'>;
   /** Extra socket.io-client options (reconnection delays, …). */
   socketOptions?: Partial<ManagerOptions & SocketOptions>;
+  /**
+   * How long a session waits for each ack before counting it as lost: a lost edit is resynced
+   * (never counted as saved), a lost file operation is sent again with the same id. Default 30 000.
+   */
+  ackTimeoutMs?: number;
+  /**
+   * How long a missed notice (a gap in the shard versions seen) or a remote update with missing
+   * dependencies may stay unexplained before the session rejoins or resyncs the file. Default 1000.
+   */
+  gapWaitMs?: number;
+  /** @internal a ready-made socket (tests use an in-memory fake); `url`, `token` and transports are then unused. */
+  socket?: TandemSocket;
 };
 
 type ClientEvents = {
@@ -39,20 +51,27 @@ export class TandemClient extends Emitter<ClientEvents> {
   private readonly sessions = new Map<ShardId, ShardSession>();
   private currentStatus: ConnectionStatus = 'connecting';
   private closed = false;
+  private readonly sessionOptions: { ackTimeoutMs?: number; gapWaitMs?: number };
 
   constructor(options: TandemClientOptions) {
     super();
     const token = options.token;
-    this.socket = io(options.url, {
-      transports: options.transports ?? ['websocket'],
-      auth: (cb) => {
-        if (typeof token === 'string') return cb({ token });
-        void Promise.resolve(token()).then((t) => cb({ token: t }));
-      },
-      reconnectionDelay: 250,
-      reconnectionDelayMax: 5000,
-      ...options.socketOptions,
-    }) as TandemSocket;
+    this.sessionOptions = {
+      ...(options.ackTimeoutMs === undefined ? {} : { ackTimeoutMs: options.ackTimeoutMs }),
+      ...(options.gapWaitMs === undefined ? {} : { gapWaitMs: options.gapWaitMs }),
+    };
+    this.socket =
+      options.socket ??
+      (io(options.url, {
+        transports: options.transports ?? ['websocket'],
+        auth: (cb) => {
+          if (typeof token === 'string') return cb({ token });
+          void Promise.resolve(token()).then((t) => cb({ token: t }));
+        },
+        reconnectionDelay: 250,
+        reconnectionDelayMax: 5000,
+        ...options.socketOptions,
+      }) as TandemSocket);
     this.socket.on('connect', () => {
       this.setStatus('connected');
       for (const session of this.sessions.values()) {
@@ -117,20 +136,28 @@ export class TandemClient extends Emitter<ClientEvents> {
     const existing = this.sessions.get(id);
     if (existing !== undefined) return existing;
     await this.connected();
-    // Tree changes can reach us before the join's ack; keep them and let the session apply
-    // the ones newer than the tree it was given.
-    const early: Array<{ change: TreeChange; version: number }> = [];
+    // Notices can reach us before the join's ack: keep them, so the session applies the tree
+    // changes newer than the tree it was given and counts their versions as seen (else they
+    // would look like a gap and cost a rejoin).
+    const early: EarlyNotice[] = [];
     const onTree = (e: { shardId: ShardId; change: TreeChange; version: number }) => {
       if (e.shardId === id) early.push({ change: e.change, version: e.version });
     };
+    const onEdited = (e: { shardId: ShardId; fileId: FileId; version: number }) => {
+      if (e.shardId === id) early.push({ version: e.version });
+    };
     this.socket.on('tree:changed', onTree);
+    this.socket.on('file:edited', onEdited);
     try {
-      const joined = unwrap(await request(this.socket, 'shard:join', { shardId: id }));
-      const session = new ShardSession(this.socket, joined, early);
+      const joined = unwrap(
+        await request(this.socket, 'shard:join', { shardId: id }, this.sessionOptions.ackTimeoutMs),
+      );
+      const session = new ShardSession(this.socket, joined, early, this.sessionOptions);
       this.sessions.set(id, session);
       return session;
     } finally {
       this.socket.off('tree:changed', onTree);
+      this.socket.off('file:edited', onEdited);
     }
   }
 

@@ -13,19 +13,28 @@ export type FileEntry = {
   path: string;
 };
 
-/** A shard without its file contents. */
-export type ShardSummary = {
+/**
+ * A shard's description, the one model every layer shares: `Time` is an ISO string on the wire
+ * (`ShardSummary`) and a `Date` in the database layer (`ShardMeta` in the server).
+ */
+export type ShardMetaOf<Time> = {
   id: ShardId;
   name: string;
   templateId: string;
   templateRevision: number;
   dependencies: DependencyMap;
   devDependencies: DependencyMap;
-  createdAt: string;
-  updatedAt: string;
-  /** Watermark of the last sync: the shard clock value up to which the database is current. */
+  createdAt: Time;
+  updatedAt: Time;
+  /**
+   * The sync watermark: the shard clock value up to which the database holds every change (the
+   * brief's `last_sync_timestamp`: a logical time from the shard clock, never a wall clock).
+   */
   lastSyncTimestamp: number;
 };
+
+/** A shard without its file contents, as the API returns it. */
+export type ShardSummary = ShardMetaOf<string>;
 
 /** A shard with its file tree. */
 export type ShardDetail = ShardSummary & { files: FileEntry[] };

@@ -1,6 +1,7 @@
 import type { Ack, ErrorBody } from './errors.js';
 import type { FileEntry, FileSyncResult, JoinResult, TreeChange } from './dto.js';
-import type {
+import type { z } from 'zod';
+import {
   FileCreatePayload,
   FileDeletePayload,
   FileEditPayload,
@@ -52,6 +53,28 @@ export const CLIENT_EVENT_NAMES = [
   'file:delete',
   'presence:update',
 ] as const satisfies ReadonlyArray<keyof ClientToServerEvents>;
+
+/** The payload a client event carries. */
+export type ClientPayload<E extends keyof ClientToServerEvents> = Parameters<ClientToServerEvents[E]>[0];
+
+/** The data a client event's successful ack carries. */
+export type AckData<E extends keyof ClientToServerEvents> =
+  NonNullable<Parameters<ClientToServerEvents[E]>[1]> extends AckFn<infer T> ? T : never;
+
+/**
+ * The schema that validates each client event's payload, one per event of the map: a missing or
+ * extra event, or a schema whose output is not the event's payload type, fails to compile.
+ */
+export const CLIENT_EVENT_SCHEMAS = {
+  'shard:join': JoinPayload,
+  'shard:leave': LeavePayload,
+  'file:sync': FileSyncPayload,
+  'file:edit': FileEditPayload,
+  'file:create': FileCreatePayload,
+  'file:rename': FileRenamePayload,
+  'file:delete': FileDeletePayload,
+  'presence:update': PresenceUpdatePayload,
+} as const satisfies { [E in keyof ClientToServerEvents]: z.ZodType<ClientPayload<E>> };
 
 // Fails to compile, naming the event, when one is added to the map but not to the list above.
 type UnlistedClientEvent = Exclude<keyof ClientToServerEvents, (typeof CLIENT_EVENT_NAMES)[number]>;

@@ -9,7 +9,7 @@ import { RedisManager } from './redis/index.js';
 import { createShardRepository, type IShardRepository } from './persistence/index.js';
 import { createTemplateRegistry, packageJsonDependencies, type TemplateRegistry } from './templates/index.js';
 import { createAuthService, type AuthService } from './auth/index.js';
-import { ShardCache } from './shard-cache/index.js';
+import { createShardCache, type ShardCache } from './shard-cache/index.js';
 import {
   createSyncWorker,
   savedChannel,
@@ -90,11 +90,12 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
         'TANDEM_INSECURE_DEV is set: tokens are signed with a publicly known development secret. Never run this in production.',
       );
     }
-    const cache = new ShardCache({
+    const cache = createShardCache({
       redis: cacheRedis,
       repository,
       logger: log.child({ module: 'shard-cache' }),
       keyPrefix: config.redis.keyPrefix,
+      instanceId,
       cache: config.cache,
       limits: config.limits,
       onLoad: (shardId) => {
@@ -106,16 +107,25 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     const queue = new SyncQueue(redisManager.getConnection(`${scope}:queue`), config.redis.keyPrefix, config.jobs);
     const scheduler = new SyncScheduler({
       redis: cacheRedis,
-      cache,
+      sync: cache.sync,
+      members: cache.members,
       queue,
       logger: log.child({ module: 'sync-scheduler' }),
       keyPrefix: config.redis.keyPrefix,
       jobs: config.jobs,
       evictGraceMs: config.cache.evictGraceMs,
+      // A dead instance's members expired: its collaborators may have missed notices it stored
+      // but never broadcast; tell the room the shard's version so clients re-check.
+      onMembersExpired: (shardId) => {
+        cache.files
+          .version(shardId)
+          .then((version) => sockets?.announce(shardId, version))
+          .catch((error: unknown) => log.warn({ err: error, shardId }, 'could not announce the version of a shard'));
+      },
     });
     const channel = savedChannel(config.redis.keyPrefix);
     const syncDeps: SyncShardDeps = {
-      cache,
+      store: cache.sync,
       repository,
       logger: log.child({ module: 'sync-jobs' }),
       publishSaved: async (event) => {
@@ -161,11 +171,9 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
           subClient: redisManager.getConnection(`${scope}:sub`, {
             clusterOptions: { shardedSubscribers: config.redis.shardedPubSub },
           }),
-          instanceId,
           keyPrefix: config.redis.keyPrefix,
           shardedPubSub: config.redis.shardedPubSub,
           limits: config.limits,
-          cache: config.cache,
           logger: log,
           auth,
           ...(faults === undefined ? {} : { faults }),
@@ -193,7 +201,8 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       ...(faults === undefined ? {} : { faults }),
     });
     if (sockets !== undefined) {
-      sockets.attach(shardService, cache);
+      sockets.attach(shardService, cache.members);
+      cache.members.startHeartbeat();
       await sockets.relaySaved(redisManager.getConnection(`${scope}:events`), channel);
     }
     const worker = runWorker
@@ -221,7 +230,9 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     closeSteps.push([
       'sockets',
       async () => {
-        served = sockets?.localShards() ?? [];
+        served = cache.members.localShards();
+        // The heartbeat stops first: the sockets' leaves below remove their members for good.
+        cache.members.close();
         await sockets?.close();
       },
     ]);

@@ -138,7 +138,7 @@ describe('loadConfig', () => {
       redis: { url: 'redis://127.0.0.1:6379', keyPrefix: 'tandem', shardedPubSub: true },
       database: { kind: 'sqlite', file: './data/tandem.sqlite' },
       limits: {
-        maxUpdateBytes: 256 * 1024,
+        maxUpdateBytes: 4 * 1024 * 1024,
         maxFileBytes: 2 * 1024 * 1024,
         maxFilesPerShard: 2000,
         maxPathLength: 512,
@@ -243,6 +243,15 @@ describe('loadConfig', () => {
       expect(loadConfig({ CACHE_MEMBER_TTL_MS: '3000', CACHE_HEARTBEAT_MS: '1500' }).cache.heartbeatMs).toBe(1500);
     });
 
+    it('never lets the update limit refuse an edit that fits a file (a whole-file paste)', () => {
+      expect(loadConfig({}).limits.maxUpdateBytes).toBe(2 * loadConfig({}).limits.maxFileBytes);
+      expect(loadConfig({ MAX_FILE_BYTES: String(4 * 1024 * 1024) }).limits.maxUpdateBytes).toBe(8 * 1024 * 1024);
+      expect(problemsOf(configError({ MAX_UPDATE_BYTES: String(256 * 1024) }))).toEqual([
+        'MAX_UPDATE_BYTES: must be at least MAX_FILE_BYTES + 1024, or an edit that fits a file (a paste of a whole file) would be refused',
+      ]);
+      expect(loadConfig({ MAX_FILE_BYTES: '3072', MAX_UPDATE_BYTES: '4096' }).limits.maxUpdateBytes).toBe(4096);
+    });
+
     it('needs an update to fit in one socket message', () => {
       expect(
         problemsOf(
@@ -263,6 +272,7 @@ describe('loadConfig', () => {
       expect(problemsOf(error).map((p) => p.split(':')[0])).toEqual([
         'RATE_EVENTS_BURST',
         'CACHE_HEARTBEAT_MS',
+        'MAX_UPDATE_BYTES',
         'MAX_UPDATE_BYTES',
       ]);
     });

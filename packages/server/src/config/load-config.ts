@@ -98,7 +98,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     database: parseDatabaseUrl(e.DATABASE_URL, e.DATABASE_POOL_SIZE),
     limits: {
-      maxUpdateBytes: e.MAX_UPDATE_BYTES,
+      maxUpdateBytes: e.MAX_UPDATE_BYTES ?? 2 * e.MAX_FILE_BYTES,
       maxFileBytes: e.MAX_FILE_BYTES,
       maxFilesPerShard: e.MAX_FILES_PER_SHARD,
       maxPathLength: e.MAX_PATH_LENGTH,
@@ -147,8 +147,18 @@ function crossFieldProblems(env: Record<string, unknown>): string[] {
   if (heartbeatMs !== undefined && memberTtlMs !== undefined && heartbeatMs * 2 > memberTtlMs) {
     problems.push('CACHE_HEARTBEAT_MS: must be at most half of CACHE_MEMBER_TTL_MS so live members never expire');
   }
-  const maxUpdateBytes = field('MAX_UPDATE_BYTES');
+  const maxFileBytes = field('MAX_FILE_BYTES');
+  const maxUpdateBytes = field('MAX_UPDATE_BYTES') ?? (maxFileBytes === undefined ? undefined : 2 * maxFileBytes);
   const socketMaxMessageBytes = field('SOCKET_MAX_MESSAGE_BYTES');
+  if (
+    maxUpdateBytes !== undefined &&
+    maxFileBytes !== undefined &&
+    maxUpdateBytes < maxFileBytes + UPDATE_OVERHEAD_BYTES
+  ) {
+    problems.push(
+      `MAX_UPDATE_BYTES: must be at least MAX_FILE_BYTES + ${UPDATE_OVERHEAD_BYTES}, or an edit that fits a file (a paste of a whole file) would be refused`,
+    );
+  }
   if (maxUpdateBytes !== undefined && socketMaxMessageBytes !== undefined && maxUpdateBytes > socketMaxMessageBytes) {
     problems.push('MAX_UPDATE_BYTES: must not exceed SOCKET_MAX_MESSAGE_BYTES');
   }
@@ -158,6 +168,9 @@ function crossFieldProblems(env: Record<string, unknown>): string[] {
   }
   return problems;
 }
+
+/** What a Yjs update adds to the text it carries (item headers, delete set), with room to spare. */
+const UPDATE_OVERHEAD_BYTES = 1024;
 
 /** `host:port,host:port` (the schema checked the shape) → seed nodes. */
 function parseClusterNodes(list: string): Array<{ host: string; port: number }> {

@@ -66,8 +66,12 @@ export const envSchema = z.object({
   DATABASE_POOL_SIZE: int(1, 200).default(10),
 
   // limits
-  /** Largest Yjs update accepted in one edit, in bytes. Default 256 KiB. */
-  MAX_UPDATE_BYTES: int(64, 64 * 1024 * 1024).default(256 * 1024),
+  /**
+   * Largest Yjs update accepted in one edit, in bytes. At least MAX_FILE_BYTES + 1 KiB, so that any
+   * edit leaving a file within MAX_FILE_BYTES is accepted (pasting a whole file, or the offline
+   * changes a reconnecting client sends back). Default: twice MAX_FILE_BYTES.
+   */
+  MAX_UPDATE_BYTES: int(64, 512 * 1024 * 1024).optional(),
   /**
    * Largest file, in bytes of UTF-8 text (REST writes and creates). The Yjs data one file may hold
    * in Redis between two syncs is bounded by four times this (each sync compacts it). Default 2 MiB.

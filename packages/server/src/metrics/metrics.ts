@@ -1,3 +1,4 @@
+import type { ScanSummary } from './scan-summary.js';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
@@ -87,14 +88,7 @@ export class Metrics {
   }
 
   /** Sets the cluster-wide gauges from a scheduler scan. */
-  setScan(scan: {
-    openShards: number;
-    dirtyShards: number;
-    dirtyFiles: number;
-    unsyncedUpdates: number;
-    unsyncedBytes: number;
-    oldestDirtyAt: number | null;
-  }): void {
+  setScan(scan: ScanSummary): void {
     this.openShards.set(scan.openShards);
     this.dirtyShards.set(scan.dirtyShards);
     this.unsyncedFiles.set(scan.dirtyFiles);

@@ -5,7 +5,15 @@
  * Imports only config types, errors and @tandem/protocol; it knows nothing of Redis, sockets
  * or jobs, and callers reach it only through this file.
  */
-export type { IShardRepository, Shard, ShardMeta, StoredFile, SyncBatch, SyncResult } from './shard-repository.js';
+export {
+  toShardSummary,
+  type IShardRepository,
+  type Shard,
+  type ShardMeta,
+  type StoredFile,
+  type SyncBatch,
+  type SyncResult,
+} from './shard-repository.js';
 export { createShardRepository, type CreateShardRepositoryOptions } from './create-shard-repository.js';
 export { PostgresShardRepository, type PostgresShardRepositoryOptions } from './postgres-shard-repository.js';
 export { SqliteShardRepository, type SqliteShardRepositoryOptions } from './sqlite-shard-repository.js';

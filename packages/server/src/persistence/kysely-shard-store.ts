@@ -1,4 +1,4 @@
-import { ErrorCode, type DependencyMap, type FileId, type ShardId } from '@tandem/protocol';
+import { ErrorCode, type FileId, type ShardId } from '@tandem/protocol';
 import type { Kysely, Transaction } from 'kysely';
 import { AppError } from '../errors/index.js';
 import {
@@ -9,14 +9,18 @@ import {
   type ShardsTable,
   type SqlDialectKind,
 } from './migrations.js';
-import type { IShardRepository, Shard, ShardMeta, StoredFile, SyncBatch, SyncResult } from './shard-repository.js';
-
-/** Rows per multi-row statement: far below both databases' bind-parameter limits (7 per file row). */
-const MAX_ROWS_PER_STATEMENT = 100;
-/** Text and Yjs state per multi-row statement, so a batch of large files never becomes one huge message. */
-const MAX_BYTES_PER_STATEMENT = 8 * 1024 * 1024;
-
-type FileInput = Omit<StoredFile, 'updatedAt'>;
+import type { IShardRepository, Shard, ShardMeta, SyncBatch, SyncResult } from './shard-repository.js';
+import {
+  assertShard,
+  assertSyncBatch,
+  byPath,
+  chunkFiles,
+  chunkRows,
+  latestPerFile,
+  toShardMeta,
+  toStoredFile,
+  type FileInput,
+} from './shard-rows.js';
 
 /**
  * IShardRepository over Kysely: every query, the sync rules and the row mapping, written once
@@ -272,125 +276,4 @@ async function deleteIfNotNewer(
     .where((eb) => eb.or(deletes.map((d) => eb.and([eb('file_id', '=', d.id), eb('version', '<=', d.version)]))))
     .executeTakeFirstOrThrow();
   return Number(result.numDeletedRows);
-}
-
-/**
- * One entry per file id: the highest version, the later entry on ties. That is the state
- * applying the entries one by one would leave, and a single INSERT … ON CONFLICT may not
- * touch one row twice (PostgreSQL rejects it).
- */
-function latestPerFile(files: readonly FileInput[]): FileInput[] {
-  const byId = new Map<FileId, FileInput>();
-  for (const file of files) {
-    const seen = byId.get(file.id);
-    if (seen === undefined || seen.version <= file.version) byId.set(file.id, file);
-  }
-  return [...byId.values()];
-}
-
-function* chunkFiles<T extends { content: string; ydocState: Uint8Array }>(files: readonly T[]): Generator<T[]> {
-  let chunk: T[] = [];
-  let bytes = 0;
-  for (const file of files) {
-    const size = Buffer.byteLength(file.content, 'utf8') + file.ydocState.byteLength;
-    if (chunk.length > 0 && (chunk.length >= MAX_ROWS_PER_STATEMENT || bytes + size > MAX_BYTES_PER_STATEMENT)) {
-      yield chunk;
-      chunk = [];
-      bytes = 0;
-    }
-    chunk.push(file);
-    bytes += size;
-  }
-  if (chunk.length > 0) yield chunk;
-}
-
-function* chunkRows<T>(rows: readonly T[]): Generator<T[]> {
-  for (let start = 0; start < rows.length; start += MAX_ROWS_PER_STATEMENT) {
-    yield rows.slice(start, start + MAX_ROWS_PER_STATEMENT);
-  }
-}
-
-function toShardMeta(row: ShardsTable): ShardMeta {
-  return {
-    id: row.id as ShardId,
-    name: row.name,
-    templateId: row.template_id,
-    templateRevision: row.template_revision,
-    dependencies: parseDependencyMap(row.dependencies, row.id, 'dependencies'),
-    devDependencies: parseDependencyMap(row.dev_dependencies, row.id, 'dev_dependencies'),
-    createdAt: fromDbTime(row.created_at),
-    updatedAt: fromDbTime(row.updated_at),
-    lastSyncTimestamp: row.last_sync_timestamp,
-  };
-}
-
-function toStoredFile(row: ShardFilesTable): StoredFile {
-  return {
-    id: row.file_id as FileId,
-    path: row.path,
-    content: row.content,
-    ydocState: row.ydoc_state,
-    version: row.version,
-    updatedAt: fromDbTime(row.updated_at),
-  };
-}
-
-function fromDbTime(value: DbTime): Date {
-  return value instanceof Date ? value : new Date(value);
-}
-
-/** Code-unit order, the same on both databases (their collations differ). */
-function byPath(a: StoredFile, b: StoredFile): number {
-  return a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
-}
-
-function parseDependencyMap(text: string, shardId: string, column: string): DependencyMap {
-  const value: unknown = JSON.parse(text);
-  if (
-    typeof value === 'object' &&
-    value !== null &&
-    !Array.isArray(value) &&
-    Object.values(value).every((v) => typeof v === 'string')
-  ) {
-    return value as DependencyMap;
-  }
-  throw new AppError(
-    ErrorCode.INTERNAL,
-    `shards.${column} of shard ${shardId} is not a JSON object of version strings; repair the row`,
-  );
-}
-
-function assertClockValue(value: number, what: string): void {
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new AppError(ErrorCode.VALIDATION_FAILED, `${what} must be a non-negative safe integer, got ${value}`);
-  }
-}
-
-function assertSyncBatch(batch: SyncBatch): void {
-  assertClockValue(batch.lastSyncTimestamp, `lastSyncTimestamp of the sync batch for shard ${batch.shardId}`);
-  for (const file of batch.upserts) assertClockValue(file.version, `version of upserted file ${file.id}`);
-  for (const file of batch.deletes) assertClockValue(file.version, `version of deleted file ${file.id}`);
-}
-
-function assertShard(shard: Shard): void {
-  assertClockValue(shard.lastSyncTimestamp, `lastSyncTimestamp of shard ${shard.id}`);
-  const ids = new Set<string>();
-  const paths = new Set<string>();
-  for (const file of shard.files) {
-    assertClockValue(file.version, `version of file ${file.id}`);
-    if (ids.has(file.id)) {
-      throw new AppError(
-        ErrorCode.VALIDATION_FAILED,
-        `shard ${shard.id} lists file id ${file.id} twice; ids are unique`,
-      );
-    }
-    if (paths.has(file.path)) {
-      throw new AppError(
-        ErrorCode.VALIDATION_FAILED,
-        `shard ${shard.id} lists path ${file.path} twice; paths are unique`,
-      );
-    }
-    ids.add(file.id);
-    paths.add(file.path);
-  }
 }

@@ -1,4 +1,4 @@
-import type { DependencyMap, FileId, ShardId } from '@tandem/protocol';
+import type { DependencyMap, FileId, ShardId, ShardMetaOf, ShardSummary } from '@tandem/protocol';
 
 /** One file as the database stores it. */
 export type StoredFile = {
@@ -14,23 +14,23 @@ export type StoredFile = {
   updatedAt: Date;
 };
 
-/** A shard's row without its files. */
-export type ShardMeta = {
-  id: ShardId;
-  name: string;
-  templateId: string;
-  templateRevision: number;
-  dependencies: DependencyMap;
-  devDependencies: DependencyMap;
-  createdAt: Date;
-  updatedAt: Date;
-  /**
-   * Sync watermark: the shard clock value (a per-shard sequence taken in Redis in the same
-   * atomic step as each edit) up to which the database holds every change. The product brief
-   * calls it a timestamp; it is a logical one, never a machine's wall clock.
-   */
-  lastSyncTimestamp: number;
-};
+/** A shard's row without its files (the shared shard model with `Date` times). */
+export type ShardMeta = ShardMetaOf<Date>;
+
+/** The API's view of a shard's row: the same fields (and no others: a `Shard`'s files stay out), times as ISO strings. */
+export function toShardSummary(meta: ShardMeta): ShardSummary {
+  return {
+    id: meta.id,
+    name: meta.name,
+    templateId: meta.templateId,
+    templateRevision: meta.templateRevision,
+    dependencies: meta.dependencies,
+    devDependencies: meta.devDependencies,
+    createdAt: meta.createdAt.toISOString(),
+    updatedAt: meta.updatedAt.toISOString(),
+    lastSyncTimestamp: meta.lastSyncTimestamp,
+  };
+}
 
 /** A shard with all of its files. */
 export type Shard = ShardMeta & { files: StoredFile[] };

@@ -4,17 +4,13 @@ import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import type { Cluster, Redis } from 'ioredis';
 import {
   CLIENT_EVENT_NAMES,
+  CLIENT_EVENT_SCHEMAS,
   ErrorCode,
-  FileCreatePayload,
-  FileDeletePayload,
-  FileEditPayload,
-  FileRenamePayload,
-  FileSyncPayload,
-  JoinPayload,
-  LeavePayload,
-  PresenceUpdatePayload,
   type Ack,
+  type AckData,
+  type ClientPayload,
   type ClientToServerEvents,
+  type JoinResult,
   type InterServerEvents,
   type ServerToClientEvents,
   type ShardId,
@@ -29,7 +25,7 @@ import type { Config } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
 import type { AuthService, Principal } from '../auth/index.js';
 import type { ShardEvents, ShardService } from '../shards/index.js';
-import type { ShardCache } from '../shard-cache/index.js';
+import type { Membership } from '../shard-cache/index.js';
 import { TokenBucket } from './token-bucket.js';
 import { PresenceRelay } from './presence-relay.js';
 import { localFirst } from './local-first-adapter.js';
@@ -48,11 +44,9 @@ export type SocketServiceDeps = {
   httpServer: HttpServer;
   pubClient: Redis | Cluster;
   subClient: Redis | Cluster;
-  instanceId: string;
   keyPrefix: string;
   shardedPubSub: boolean;
   limits: Config['limits'];
-  cache: Config['cache'];
   logger: Logger;
   auth: AuthService;
   /** Test-only fault injection (dropped acks). */
@@ -73,9 +67,7 @@ export function roomOf(shardId: ShardId): string {
 export class SocketService {
   readonly io: TandemServer;
   private shards: ShardService | undefined;
-  private shardCache: ShardCache | undefined;
-  private readonly local = new Map<ShardId, Set<string>>();
-  private heartbeat: NodeJS.Timeout | undefined;
+  private members: Membership | undefined;
   private readonly presence: PresenceRelay;
   private closing: Promise<void> | undefined;
   private readonly log: Logger;
@@ -138,13 +130,11 @@ export class SocketService {
     },
   };
 
-  /** Wires the event handlers and starts the membership heartbeat. */
-  attach(shards: ShardService, cache: ShardCache): void {
+  /** Wires the event handlers; `members` registers this instance's sockets in the shards they join. */
+  attach(shards: ShardService, members: Membership): void {
     this.shards = shards;
-    this.shardCache = cache;
+    this.members = members;
     this.io.on('connection', (socket) => this.onConnection(socket));
-    this.heartbeat = setInterval(() => void this.refreshMembers(), this.deps.cache.heartbeatMs);
-    this.heartbeat.unref();
   }
 
   /** Sockets connected to this instance. */
@@ -152,9 +142,13 @@ export class SocketService {
     return this.io.of('/').sockets.size;
   }
 
-  /** Shards with members on this instance. */
-  localShards(): ShardId[] {
-    return [...this.local.keys()];
+  /**
+   * Tells everyone in a shard its current version (a `presence:requested`): after the members of
+   * a dead instance expired, its collaborators' clients compare it with what they have and
+   * re-check for notices they missed.
+   */
+  announce(shardId: ShardId, version: number): void {
+    this.io.to(roomOf(shardId)).emit('presence:requested', { shardId, version });
   }
 
   /**
@@ -176,7 +170,7 @@ export class SocketService {
   }
 
   private member(socketId: string): string {
-    return `${this.deps.instanceId}:${socketId}`;
+    return this.membership().socketMember(socketId);
   }
 
   private onConnection(socket: TandemSocket): void {
@@ -206,13 +200,14 @@ export class SocketService {
     };
     armExpiry();
 
-    socket.use((packet, next) => {
-      const ack =
-        typeof packet[packet.length - 1] === 'function'
-          ? (packet[packet.length - 1] as (a: Ack<never>) => void)
-          : undefined;
+    // Every client event goes through this one dispatcher (no per-event listeners): expiry and
+    // the rate limit first, then the event's schema, then its handler, then the ack.
+    socket.use((packet) => {
+      const [event, payload] = packet;
+      const last: unknown = packet[packet.length - 1];
+      const reply = typeof last === 'function' ? (last as (a: Ack<unknown>) => void) : undefined;
       const refuse = (error: { code: ErrorCode; message: string }) => {
-        if (ack !== undefined) ack({ ok: false, error });
+        if (reply !== undefined) reply({ ok: false, error });
         else socket.emit('shard:error', { shardId: null, error });
       };
       // The expiry timer disconnects the socket, but a busy event loop may run it late: an event
@@ -225,58 +220,83 @@ export class SocketService {
         refuse({ code: ErrorCode.RATE_LIMITED, message: 'too many events; slow down' });
         return;
       }
-      next();
+      if (!isClientEvent(event)) {
+        // Without an ack an unknown event is ignored.
+        reply?.({ ok: false, error: { code: ErrorCode.NOT_FOUND, message: `unknown event "${String(event)}"` } });
+        return;
+      }
+      void this.respond(socket, event, payload, reply);
     });
 
-    this.handle(socket, 'shard:join', JoinPayload, async ({ shardId }) => {
-      const wasJoined = socket.data.joined.has(shardId);
-      // In the room before the tree is read: a change made meanwhile is either in the tree we
-      // return or in a tree:changed event with a higher version (the SDK keeps those).
-      await socket.join(roomOf(shardId));
-      let result;
-      try {
-        result = await this.service().join(socket.data.principal, shardId, this.member(socket.id));
-      } catch (error) {
-        if (!wasJoined) await socket.leave(roomOf(shardId));
-        throw error;
+    socket.on('disconnect', (reason) => {
+      if (expiry !== undefined) clearTimeout(expiry);
+      log.debug({ reason }, 'socket disconnected');
+      for (const shardId of socket.data.joined) {
+        this.leaveShard(socket, shardId).catch((error: unknown) =>
+          log.warn({ err: error, shardId }, 'leave on disconnect failed; the member will expire'),
+        );
       }
-      if (!socket.connected) {
-        // Disconnected while loading: undo the membership the join just added.
-        await this.service().leave(shardId, this.member(socket.id));
-        throw new AppError(ErrorCode.UNAVAILABLE, 'disconnected during join');
-      }
-      socket.data.joined.add(shardId);
-      this.addLocal(shardId, socket.id);
-      this.requestPresence(shardId, socket.id, result.version);
-      return result;
     });
-    this.handle(socket, 'shard:leave', LeavePayload, async ({ shardId }) => {
-      if (!socket.data.joined.has(shardId)) return null;
-      await this.leaveShard(socket, shardId);
+  }
+
+  /** Validates one event's payload, runs its handler and acks (or reports) the outcome. */
+  private async respond<E extends keyof ClientToServerEvents>(
+    socket: TandemSocket,
+    event: E,
+    payload: unknown,
+    reply: ((ack: Ack<AckData<E>>) => void) | undefined,
+  ): Promise<void> {
+    try {
+      const schema: z.ZodType<ClientPayload<E>> = EVENT_SCHEMAS[event];
+      const parsed = schema.safeParse(payload);
+      if (!parsed.success) {
+        throw new AppError(
+          ErrorCode.VALIDATION_FAILED,
+          `invalid ${event} payload: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(payload)'}: ${i.message}`).join('; ')}`,
+        );
+      }
+      const data = await this.handlers[event](socket, parsed.data);
+      if (this.deps.faults?.dropsAck(event) === true) return;
+      reply?.({ ok: true, data });
+    } catch (error) {
+      const appError = toAppError(error);
+      if (appError.code === ErrorCode.INTERNAL) {
+        this.log.error({ err: appError.cause ?? error, event, socketId: socket.id }, 'event failed');
+      }
+      if (reply !== undefined) reply({ ok: false, error: appError.toBody() });
+      else socket.emit('shard:error', { shardId: null, error: appError.toBody() });
+    }
+  }
+
+  /** One handler per client event; each must return exactly that event's ack data. */
+  private readonly handlers: EventHandlers = {
+    'shard:join': (socket, { shardId }) => this.join(socket, shardId),
+    'shard:leave': async (socket, { shardId }) => {
+      if (socket.data.joined.has(shardId)) await this.leaveShard(socket, shardId);
       return null;
-    });
-    this.handle(socket, 'file:sync', FileSyncPayload, async ({ shardId, fileId, stateVector }) => {
+    },
+    'file:sync': (socket, { shardId, fileId, stateVector }) => {
       this.requireJoined(socket, shardId);
       return this.service().syncFile(socket.data.principal, shardId, fileId, stateVector);
-    });
-    this.handle(socket, 'file:edit', FileEditPayload, async ({ shardId, fileId, update }) => {
+    },
+    'file:edit': async (socket, { shardId, fileId, update }) => {
       this.requireJoined(socket, shardId);
       const version = await this.service().edit(socket.data.principal, shardId, fileId, update, socket.id);
       return { version };
-    });
-    this.handle(socket, 'file:create', FileCreatePayload, async ({ shardId, path, content }) => {
+    },
+    'file:create': (socket, { shardId, path, content, fileId, opId }) => {
       this.requireJoined(socket, shardId);
-      return this.service().createFile(socket.data.principal, shardId, path, content ?? '');
-    });
-    this.handle(socket, 'file:rename', FileRenamePayload, async ({ shardId, from, to }) => {
+      return this.service().createFile(socket.data.principal, shardId, path, content ?? '', { fileId, opId });
+    },
+    'file:rename': (socket, { shardId, from, to, opId }) => {
       this.requireJoined(socket, shardId);
-      return this.service().renameFile(socket.data.principal, shardId, from, to);
-    });
-    this.handle(socket, 'file:delete', FileDeletePayload, async ({ shardId, path }) => {
+      return this.service().renameFile(socket.data.principal, shardId, from, to, { opId });
+    },
+    'file:delete': (socket, { shardId, path, opId }) => {
       this.requireJoined(socket, shardId);
-      return this.service().deleteFile(socket.data.principal, shardId, path);
-    });
-    this.handle(socket, 'presence:update', PresenceUpdatePayload, async ({ shardId, update }) => {
+      return this.service().deleteFile(socket.data.principal, shardId, path, { opId });
+    },
+    'presence:update': async (socket, { shardId, update }) => {
       this.requireJoined(socket, shardId);
       if (update.byteLength > 64 * 1024)
         throw new AppError(ErrorCode.PAYLOAD_TOO_LARGE, 'a presence update may hold at most 64 KiB');
@@ -291,64 +311,30 @@ export class SocketService {
         );
       }
       return null;
-    });
+    },
+  };
 
-    socket.onAny((event: unknown, ...args: unknown[]) => {
-      if (typeof event === 'string' && KNOWN_EVENTS.has(event)) return;
-      const ack = args[args.length - 1];
-      if (typeof ack === 'function') {
-        (ack as (a: Ack<never>) => void)({
-          ok: false,
-          error: { code: ErrorCode.NOT_FOUND, message: `unknown event "${String(event)}"` },
-        });
-      }
-    });
-
-    socket.on('disconnect', (reason) => {
-      if (expiry !== undefined) clearTimeout(expiry);
-      log.debug({ reason }, 'socket disconnected');
-      for (const shardId of socket.data.joined) {
-        this.leaveShard(socket, shardId).catch((error: unknown) =>
-          log.warn({ err: error, shardId }, 'leave on disconnect failed; the member will expire'),
-        );
-      }
-    });
-  }
-
-  private handle<E extends keyof ClientToServerEvents, S extends z.ZodType>(
-    socket: TandemSocket,
-    event: E,
-    schema: S,
-    run: (payload: z.infer<S>) => Promise<unknown>,
-  ): void {
-    const listener = async (payload: unknown, ack?: unknown) => {
-      const reply = typeof ack === 'function' ? (ack as (a: Ack<unknown>) => void) : undefined;
-      try {
-        const parsed = schema.safeParse(payload);
-        if (!parsed.success) {
-          throw new AppError(
-            ErrorCode.VALIDATION_FAILED,
-            `invalid ${event} payload: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(payload)'}: ${i.message}`).join('; ')}`,
-          );
-        }
-        const data = await run(parsed.data);
-        if (this.deps.faults?.dropsAck(event) === true) return;
-        reply?.({ ok: true, data });
-      } catch (error) {
-        const appError = toAppError(error);
-        if (appError.code === ErrorCode.INTERNAL) {
-          this.log.error({ err: appError.cause ?? error, event, socketId: socket.id }, 'event failed');
-        }
-        if (reply !== undefined) reply({ ok: false, error: appError.toBody() });
-        else socket.emit('shard:error', { shardId: null, error: appError.toBody() });
-      }
-    };
-    // socket.io's typed `on` cannot express "one generic listener for any event"; the payload
-    // is validated by the schema above, so the listener takes `unknown`.
-    (socket as unknown as { on(event: string, listener: (...args: unknown[]) => void): void }).on(
-      event,
-      (payload, ack) => void listener(payload, ack),
-    );
+  private async join(socket: TandemSocket, shardId: ShardId): Promise<JoinResult> {
+    const wasJoined = socket.data.joined.has(shardId);
+    // In the room before the tree is read: a change made meanwhile is either in the tree we
+    // return or in a tree:changed event with a higher version (the SDK keeps those).
+    await socket.join(roomOf(shardId));
+    let result;
+    try {
+      result = await this.service().join(socket.data.principal, shardId, this.member(socket.id));
+    } catch (error) {
+      if (!wasJoined) await socket.leave(roomOf(shardId));
+      throw error;
+    }
+    if (!socket.connected) {
+      // Disconnected while loading: undo the membership the join just added.
+      await this.service().leave(shardId, this.member(socket.id));
+      throw new AppError(ErrorCode.UNAVAILABLE, 'disconnected during join');
+    }
+    socket.data.joined.add(shardId);
+    this.membership().addLocal(shardId, this.member(socket.id));
+    this.requestPresence(shardId, socket.id, result.version);
+    return result;
   }
 
   /**
@@ -428,45 +414,19 @@ export class SocketService {
     socket.data.joined.delete(shardId);
     // Others see this user go at once instead of after the awareness timeout.
     this.presence.removeSocket(shardId, socket.id);
-    this.removeLocal(shardId, socket.id);
+    this.membership().removeLocal(shardId, this.member(socket.id));
     await socket.leave(roomOf(shardId));
     await this.service().leave(shardId, this.member(socket.id));
-  }
-
-  private addLocal(shardId: ShardId, socketId: string): void {
-    let set = this.local.get(shardId);
-    if (set === undefined) {
-      set = new Set();
-      this.local.set(shardId, set);
-    }
-    set.add(socketId);
-  }
-
-  private removeLocal(shardId: ShardId, socketId: string): void {
-    const set = this.local.get(shardId);
-    if (set === undefined) return;
-    set.delete(socketId);
-    if (set.size === 0) this.local.delete(shardId);
-  }
-
-  private async refreshMembers(): Promise<void> {
-    const cache = this.shardCache;
-    if (cache === undefined) return;
-    await Promise.all(
-      [...this.local].map(([shardId, sockets]) =>
-        cache
-          .refreshMembers(
-            shardId,
-            [...sockets].map((s) => this.member(s)),
-          )
-          .catch((error: unknown) => this.log.warn({ err: error, shardId }, 'member heartbeat failed')),
-      ),
-    );
   }
 
   private service(): ShardService {
     if (this.shards === undefined) throw new Error('SocketService.attach() was not called');
     return this.shards;
+  }
+
+  private membership(): Membership {
+    if (this.members === undefined) throw new Error('SocketService.attach() was not called');
+    return this.members;
   }
 
   /**
@@ -479,7 +439,6 @@ export class SocketService {
   }
 
   private async doClose(): Promise<void> {
-    if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
     this.presence.close();
     for (const { timer } of this.presenceRequests.values()) clearTimeout(timer);
     this.presenceRequests.clear();
@@ -532,3 +491,14 @@ const PRESENCE_REQUEST_WINDOW_MS = 250;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const KNOWN_EVENTS: ReadonlySet<string> = new Set(CLIENT_EVENT_NAMES);
+
+function isClientEvent(event: unknown): event is keyof ClientToServerEvents {
+  return typeof event === 'string' && KNOWN_EVENTS.has(event);
+}
+
+/** The protocol's schema table, seen per event (it was checked against the event map there). */
+const EVENT_SCHEMAS: { [E in keyof ClientToServerEvents]: z.ZodType<ClientPayload<E>> } = CLIENT_EVENT_SCHEMAS;
+
+type EventHandlers = {
+  [E in keyof ClientToServerEvents]: (socket: TandemSocket, payload: ClientPayload<E>) => Promise<AckData<E>>;
+};

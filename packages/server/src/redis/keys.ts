@@ -6,13 +6,15 @@ import { isShardId, type FileId, type ShardId } from '@tandem/protocol';
  * `doc:<fileId>` (list of Yjs updates, oldest first; after population or compaction the first
  * is the merged state), `dirty` (zset fileId → shard clock of its last unsynced change),
  * `members` (zset `<instance>:<socket>` → expiry ms), `lock` (populate lock), `seq` (the shard
- * clock), `gen` (hash fileId → compaction generation), `docbytes` (hash fileId → bytes held).
+ * clock), `gen` (hash fileId → compaction generation), `docbytes` (hash fileId → bytes held),
+ * `ops` (hash opId → the JSON reply of a tree operation, for idempotent retries; expires 24 h
+ * after its last write).
  * Shard keys are `<prefix>:shard:{<shardId>}:<part>`: the
  * braces are a hash tag, so all keys of one shard map to one Redis Cluster slot and the
  * multi-key scripts work on a cluster.
  */
 export type ShardKeyPart =
-  'meta' | 'tree' | 'dirty' | 'members' | 'lock' | 'seq' | 'gen' | 'docbytes' | { doc: FileId };
+  'meta' | 'tree' | 'dirty' | 'members' | 'lock' | 'seq' | 'gen' | 'docbytes' | 'ops' | { doc: FileId };
 
 export type ShardKeys = {
   meta: string;
@@ -23,6 +25,7 @@ export type ShardKeys = {
   seq: string;
   gen: string;
   docbytes: string;
+  ops: string;
   doc(fileId: FileId): string;
   /** Prefix shared by all doc keys (for scans). */
   docPrefix: string;
@@ -39,6 +42,7 @@ export function shardKeys(prefix: string, shardId: ShardId): ShardKeys {
     seq: `${base}:seq`,
     gen: `${base}:gen`,
     docbytes: `${base}:docbytes`,
+    ops: `${base}:ops`,
     doc: (fileId) => `${base}:doc:${fileId}`,
     docPrefix: `${base}:doc:`,
   };
@@ -73,7 +77,7 @@ export function parseShardKey(prefix: string, key: string): { shardId: ShardId; 
   const shardId = key.slice(head.length, close);
   if (!isShardId(shardId)) throw new Error(`malformed shard id in key: ${key}`);
   const rest = key.slice(close + 2);
-  const simple = ['meta', 'tree', 'dirty', 'members', 'lock', 'seq', 'gen', 'docbytes'] as const;
+  const simple = ['meta', 'tree', 'dirty', 'members', 'lock', 'seq', 'gen', 'docbytes', 'ops'] as const;
   const found = simple.find((p) => p === rest);
   if (found !== undefined) return { shardId, part: found };
   if (rest.startsWith('doc:') && /^[A-Za-z0-9_-]{8,64}$/.test(rest.slice(4))) {

@@ -1,20 +1,30 @@
 /**
- * shard-cache — the live state of open shards in Redis: single-flight population from the
- * database, cluster-wide membership, atomic edits and file-tree steps (Lua), the atomic
- * snapshot and compaction used by sync, and eviction. Also the Yjs helpers for file states.
+ * shard-cache — the live state of open shards in Redis, in four parts: ShardLoader
+ * (single-flight population from the database, loaded marker, load id, meta), Membership (who
+ * is in a shard: member keys, this instance's members and their heartbeat, empty-since),
+ * FileStore (tree, shard clock, updates, atomic edit/create/rename/delete) and SyncStore
+ * (snapshot, compaction, eviction, inspection) — `createShardCache` builds all four. Every
+ * atomic step is a Lua script in lua/ (one file each, header naming KEYS, ARGV and reply),
+ * run through the typed wrappers of scripts.ts. Also the Yjs helpers for file states.
  * Imports persistence, redis, config, logging, errors and protocol; never realtime or http.
  */
-export {
-  ShardCache,
-  newFileId,
-  withScripts,
-  type ShardCacheDeps,
-  type CachedMeta,
-  type ShardSnapshot,
-  type SnapshotFile,
-  type CompactEntry,
-  type CompactOutcome,
-  type EvictOutcome,
-  type ShardInspection,
-} from './shard-cache.js';
+export { createShardCache, type ShardCache, type ShardCacheDeps } from './shard-cache.js';
+export { ShardLoader, type ShardLoaderDeps } from './shard-loader.js';
+export { Membership, type MembershipDeps } from './membership.js';
+export { FileStore, newFileId, maxDocBytes, type FileStoreDeps } from './file-store.js';
+export { SyncStore, type SyncStoreDeps } from './sync-store.js';
+export type {
+  CachedMeta,
+  ShardSnapshot,
+  SnapshotFile,
+  CompactEntry,
+  CompactOutcome,
+  EvictOutcome,
+  ShardInspection,
+  TreeOpOptions,
+  CreateFileResult,
+  RenameResult,
+  DeleteResult,
+  FileSyncRead,
+} from './types.js';
 export { TEXT_NAME, stateFromText, textFromUpdates, mergeToState, updateToText, isValidUpdate } from './ydoc.js';

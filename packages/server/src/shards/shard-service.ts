@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import * as Y from 'yjs';
 import { zipSync, strToU8 } from 'fflate';
 import {
+  comparePaths,
   describePathProblem,
   ErrorCode,
   normalizePath,
@@ -16,7 +17,7 @@ import {
 import { AppError } from '../errors/index.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
-import type { IShardRepository, ShardMeta, StoredFile } from '../persistence/index.js';
+import { toShardSummary, type IShardRepository, type StoredFile } from '../persistence/index.js';
 import type { TemplateRegistry } from '../templates/index.js';
 import {
   isValidUpdate,
@@ -24,8 +25,8 @@ import {
   stateFromText,
   textFromUpdates,
   updateToText,
-  type CachedMeta,
   type ShardCache,
+  type TreeOpOptions,
 } from '../shard-cache/index.js';
 import { assertAccess, accessTo, type Principal } from '../auth/index.js';
 import type { Faults } from '../faults/index.js';
@@ -103,20 +104,20 @@ export class ShardService {
     };
     await this.deps.repository.save(shard);
     this.deps.logger.info({ shardId: shard.id, templateId: template.id, userId: principal.userId }, 'shard created');
-    return { ...summaryFromMeta(shard), files: sortEntries(files.map((f) => ({ id: f.id, path: f.path }))) };
+    return { ...toShardSummary(shard), files: sortEntries(files.map((f) => ({ id: f.id, path: f.path }))) };
   }
 
   /** The shard and its file tree: from the cache when open (the live tree), else the database. */
   async get(principal: Principal, shardId: ShardId): Promise<ShardDetail> {
     assertAccess(principal, shardId, 'read');
-    const cached = await this.deps.cache.meta(shardId);
+    const cached = await this.deps.cache.loader.meta(shardId);
     if (cached !== null) {
-      const files = await this.deps.cache.tree(shardId);
+      const files = await this.deps.cache.files.tree(shardId);
       // Re-check: an eviction between the two reads would show an empty tree.
-      if (await this.deps.cache.isLoaded(shardId)) return { ...summaryFromCache(cached), files };
+      if (await this.deps.cache.loader.isLoaded(shardId)) return { ...cached, files };
     }
     const shard = await this.findOrThrow(shardId);
-    return { ...summaryFromMeta(shard), files: sortEntries(shard.files.map((f) => ({ id: f.id, path: f.path }))) };
+    return { ...toShardSummary(shard), files: sortEntries(shard.files.map((f) => ({ id: f.id, path: f.path }))) };
   }
 
   async readFile(
@@ -126,12 +127,12 @@ export class ShardService {
   ): Promise<{ file: FileEntry; content: string }> {
     assertAccess(principal, shardId, 'read');
     const path = this.canonical(rawPath);
-    if (await this.deps.cache.isLoaded(shardId)) {
-      const file = (await this.deps.cache.tree(shardId)).find((f) => f.path === path);
+    if (await this.deps.cache.loader.isLoaded(shardId)) {
+      const file = (await this.deps.cache.files.tree(shardId)).find((f) => f.path === path);
       if (file !== undefined) {
-        const updates = await this.deps.cache.updates(shardId, file.id);
+        const updates = await this.deps.cache.files.updates(shardId, file.id);
         if (updates.length > 0) return { file, content: textFromUpdates(updates) };
-      } else if (await this.deps.cache.isLoaded(shardId)) {
+      } else if (await this.deps.cache.loader.isLoaded(shardId)) {
         throw fileNotFound(path);
       }
     }
@@ -152,34 +153,41 @@ export class ShardService {
     const path = this.canonical(rawPath);
     this.checkFileSize(content);
     return this.transiently(shardId, async () => {
-      const existing = (await this.deps.cache.tree(shardId)).find((f) => f.path === path);
+      const existing = (await this.deps.cache.files.tree(shardId)).find((f) => f.path === path);
       if (existing === undefined) {
-        const created = await this.deps.cache.createFile(shardId, path, content);
+        const { file, version } = await this.deps.cache.files.createFile(shardId, path, content);
         this.deps.faults?.afterStore('tree');
-        this.deps.events.treeChanged(shardId, { kind: 'created', file: created.file }, created.version);
-        return { ...created, created: true };
+        this.deps.events.treeChanged(shardId, { kind: 'created', file }, version);
+        return { file, version, created: true };
       }
-      const updates = await this.deps.cache.updates(shardId, existing.id);
+      const updates = await this.deps.cache.files.updates(shardId, existing.id);
       const update = updateToText(updates, content);
-      if (update === null) return { file: existing, version: await this.deps.cache.version(shardId), created: false };
-      const version = await this.deps.cache.appendUpdate(shardId, existing.id, update);
+      if (update === null)
+        return { file: existing, version: await this.deps.cache.files.version(shardId), created: false };
+      const version = await this.deps.cache.files.appendUpdate(shardId, existing.id, update);
       this.deps.faults?.afterStore('edit');
       this.deps.events.fileEdited(shardId, existing.id, update, version);
       return { file: existing, version, created: false };
     });
   }
 
+  /**
+   * Creates a file. `opId` makes it idempotent and `fileId` is the id the client chose; a
+   * replayed operation returns its first outcome, which was broadcast then (not again now).
+   */
   async createFile(
     principal: Principal,
     shardId: ShardId,
     rawPath: string,
     content = '',
+    options: TreeOpOptions & { fileId?: FileId | undefined } = {},
   ): Promise<{ file: FileEntry; version: number }> {
     assertAccess(principal, shardId, 'write');
     const path = this.canonical(rawPath);
     this.checkFileSize(content);
     return this.transiently(shardId, async () => {
-      const created = await this.deps.cache.createFile(shardId, path, content);
+      const { replayed, ...created } = await this.deps.cache.files.createFile(shardId, path, content, options);
+      if (replayed) return created;
       this.deps.faults?.afterStore('tree');
       this.deps.events.treeChanged(shardId, { kind: 'created', file: created.file }, created.version);
       return created;
@@ -191,6 +199,7 @@ export class ShardService {
     shardId: ShardId,
     rawFrom: string,
     rawTo: string,
+    options: TreeOpOptions = {},
   ): Promise<{ moves: Array<{ id: FileId; from: string; to: string }>; version: number }> {
     assertAccess(principal, shardId, 'write');
     const from = this.canonical(rawFrom);
@@ -198,10 +207,11 @@ export class ShardService {
     if (from === to) throw new AppError(ErrorCode.PATH_INVALID, 'the new path equals the old one');
     return this.transiently(shardId, async () => {
       // A folder move must keep every moved path within the path limits too.
-      for (const file of await this.deps.cache.tree(shardId)) {
+      for (const file of await this.deps.cache.files.tree(shardId)) {
         if (file.path.startsWith(`${from}/`)) this.canonical(to + file.path.slice(from.length));
       }
-      const result = await this.deps.cache.rename(shardId, from, to);
+      const { replayed, ...result } = await this.deps.cache.files.rename(shardId, from, to, options);
+      if (replayed) return result;
       this.deps.faults?.afterStore('tree');
       this.deps.events.treeChanged(shardId, { kind: 'renamed', moves: result.moves }, result.version);
       return result;
@@ -212,11 +222,13 @@ export class ShardService {
     principal: Principal,
     shardId: ShardId,
     rawPath: string,
+    options: TreeOpOptions = {},
   ): Promise<{ files: FileEntry[]; version: number }> {
     assertAccess(principal, shardId, 'write');
     const path = this.canonical(rawPath);
     return this.transiently(shardId, async () => {
-      const result = await this.deps.cache.delete(shardId, path);
+      const { replayed, ...result } = await this.deps.cache.files.delete(shardId, path, options);
+      if (replayed) return result;
       this.deps.faults?.afterStore('tree');
       this.deps.events.treeChanged(shardId, { kind: 'deleted', files: result.files }, result.version);
       return result;
@@ -237,12 +249,12 @@ export class ShardService {
    * one read of the tree or of the stored shard, not one per file.
    */
   private async contents(shardId: ShardId): Promise<{ name: string; files: Array<{ path: string; content: string }> }> {
-    const cached = await this.deps.cache.meta(shardId);
+    const cached = await this.deps.cache.loader.meta(shardId);
     if (cached !== null) {
       const files: Array<{ path: string; content: string }> = [];
       let complete = true;
-      for (const file of await this.deps.cache.tree(shardId)) {
-        const updates = await this.deps.cache.updates(shardId, file.id);
+      for (const file of await this.deps.cache.files.tree(shardId)) {
+        const updates = await this.deps.cache.files.updates(shardId, file.id);
         // Evicted while we read: the database holds everything, read it there.
         if (updates.length === 0) {
           complete = false;
@@ -250,7 +262,7 @@ export class ShardService {
         }
         files.push({ path: file.path, content: textFromUpdates(updates) });
       }
-      if (complete && (await this.deps.cache.isLoaded(shardId))) return { name: cached.name, files };
+      if (complete && (await this.deps.cache.loader.isLoaded(shardId))) return { name: cached.name, files };
     }
     const shard = await this.findOrThrow(shardId);
     return { name: shard.name, files: shard.files.map((f) => ({ path: f.path, content: f.content })) };
@@ -267,13 +279,16 @@ export class ShardService {
     assertAccess(principal, shardId, 'read');
     // Member first, then load: an eviction that runs after this point sees the member and
     // backs off; one that ran before leaves nothing, and the load below starts afresh.
-    await this.deps.cache.addMember(shardId, member);
+    await this.deps.cache.members.add(shardId, member);
     try {
-      await this.deps.cache.ensureLoaded(shardId);
-      const meta = await this.deps.cache.meta(shardId);
+      await this.deps.cache.loader.ensureLoaded(shardId);
+      const meta = await this.deps.cache.loader.meta(shardId);
       if (meta === null) throw new AppError(ErrorCode.SHARD_UNAVAILABLE, 'the shard is not loaded; retry');
-      const [files, version] = await Promise.all([this.deps.cache.tree(shardId), this.deps.cache.version(shardId)]);
-      return { shard: summaryFromCache(meta), files, canWrite: accessTo(principal, shardId) === 'write', version };
+      const [files, version] = await Promise.all([
+        this.deps.cache.files.tree(shardId),
+        this.deps.cache.files.version(shardId),
+      ]);
+      return { shard: meta, files, canWrite: accessTo(principal, shardId) === 'write', version };
     } catch (error) {
       await this.leave(shardId, member);
       throw error;
@@ -282,7 +297,7 @@ export class ShardService {
 
   /** Removes a member; the last one out anywhere triggers the last-leave hook. */
   async leave(shardId: ShardId, member: string): Promise<void> {
-    const left = await this.deps.cache.removeMember(shardId, member);
+    const left = await this.deps.cache.members.remove(shardId, member);
     if (left === 0) this.deps.onLastLeave(shardId);
   }
 
@@ -294,9 +309,8 @@ export class ShardService {
     stateVector: Uint8Array,
   ): Promise<FileSyncResult> {
     assertAccess(principal, shardId, 'read');
-    const updates = await this.fileUpdates(shardId, fileId);
-    // Read after the updates: the clock only grows, so it covers every update read above.
-    const version = await this.deps.cache.version(shardId);
+    // One atomic read: the clock returned covers every update returned.
+    const { updates, version } = await this.fileForSync(shardId, fileId);
     const merged = updates.length === 1 ? (updates[0] as Uint8Array) : Y.mergeUpdates(updates);
     let update: Uint8Array;
     try {
@@ -325,7 +339,7 @@ export class ShardService {
     if (!isValidUpdate(update)) {
       throw new AppError(ErrorCode.UPDATE_MALFORMED, 'the update is not a valid Yjs update for a text file');
     }
-    const version = await this.deps.cache.appendUpdate(shardId, fileId, update);
+    const version = await this.deps.cache.files.appendUpdate(shardId, fileId, update);
     this.deps.faults?.afterStore('edit');
     this.deps.events.fileEdited(shardId, fileId, update, version, exceptSocketId);
     this.deps.onEdit?.();
@@ -334,22 +348,24 @@ export class ShardService {
 
   // ---- helpers -------------------------------------------------------------------------------
 
-  private async fileUpdates(shardId: ShardId, fileId: FileId): Promise<Uint8Array[]> {
-    if ((await this.deps.cache.pathOf(shardId, fileId)) === null) {
-      if (!(await this.deps.cache.isLoaded(shardId))) await this.deps.cache.ensureLoaded(shardId);
-      if ((await this.deps.cache.pathOf(shardId, fileId)) === null) {
-        throw new AppError(ErrorCode.FILE_NOT_FOUND, 'no file with this id in the shard', { details: { fileId } });
-      }
+  private async fileForSync(shardId: ShardId, fileId: FileId): Promise<{ updates: Uint8Array[]; version: number }> {
+    let read = await this.deps.cache.files.readForSync(shardId, fileId);
+    if (!read.inTree && !read.loaded) {
+      await this.deps.cache.loader.ensureLoaded(shardId);
+      read = await this.deps.cache.files.readForSync(shardId, fileId);
     }
-    return this.deps.cache.updates(shardId, fileId);
+    if (!read.inTree) {
+      throw new AppError(ErrorCode.FILE_NOT_FOUND, 'no file with this id in the shard', { details: { fileId } });
+    }
+    return read;
   }
 
   /** Runs a write with the shard open, as a short-lived member, so eviction cannot interleave. */
   private async transiently<T>(shardId: ShardId, op: () => Promise<T>): Promise<T> {
     const member = `rest:${randomUUID()}`;
-    await this.deps.cache.addMember(shardId, member);
+    await this.deps.cache.members.add(shardId, member);
     try {
-      await this.deps.cache.ensureLoaded(shardId);
+      await this.deps.cache.loader.ensureLoaded(shardId);
       return await op();
     } finally {
       await this.leave(shardId, member);
@@ -391,33 +407,5 @@ function fileNotFound(path: string): AppError {
 }
 
 function sortEntries(files: FileEntry[]): FileEntry[] {
-  return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-}
-
-function summaryFromMeta(meta: ShardMeta): ShardSummary {
-  return {
-    id: meta.id,
-    name: meta.name,
-    templateId: meta.templateId,
-    templateRevision: meta.templateRevision,
-    dependencies: meta.dependencies,
-    devDependencies: meta.devDependencies,
-    createdAt: meta.createdAt.toISOString(),
-    updatedAt: meta.updatedAt.toISOString(),
-    lastSyncTimestamp: meta.lastSyncTimestamp,
-  };
-}
-
-function summaryFromCache(meta: CachedMeta): ShardSummary {
-  return {
-    id: meta.id,
-    name: meta.name,
-    templateId: meta.templateId,
-    templateRevision: meta.templateRevision,
-    dependencies: meta.dependencies,
-    devDependencies: meta.devDependencies,
-    createdAt: meta.createdAt,
-    updatedAt: meta.updatedAt,
-    lastSyncTimestamp: meta.lastSyncTimestamp,
-  };
+  return files.sort((a, b) => comparePaths(a.path, b.path));
 }

@@ -7,5 +7,5 @@
 export { syncShard, type SyncShardDeps, type SyncShardResult, type SavedEvent } from './sync-shard.js';
 export { SyncQueue, SYNC_QUEUE_NAME, bullPrefix } from './sync-queue.js';
 export { createSyncWorker, processorFile, type SyncWorkerEvents } from './sync-worker.js';
-export { SyncScheduler, type ScanSummary } from './sync-scheduler.js';
+export { SyncScheduler } from './sync-scheduler.js';
 export { SyncJobData, savedChannel, type SyncJobResult } from './sync-job-data.js';

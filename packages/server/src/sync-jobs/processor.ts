@@ -12,7 +12,7 @@ import { loadConfig, type Config } from '../config/index.js';
 import { toAppError } from '../errors/index.js';
 import { createShardRepository } from '../persistence/index.js';
 import { createRedisConnection } from '../redis/index.js';
-import { ShardCache } from '../shard-cache/index.js';
+import { Membership, SyncStore } from '../shard-cache/index.js';
 import { packageJsonDependencies } from '../templates/index.js';
 import { syncShard, type SyncShardDeps } from './sync-shard.js';
 import { savedChannel, SyncJobData, type SyncJobResult } from './sync-job-data.js';
@@ -25,17 +25,19 @@ function build(): SyncShardDeps {
   const logger = pino({ name: 'tandem', level: config.log.level }).child({ module: 'sync-jobs', threadId });
   const redis = createRedisConnection(config.redis, `tandem:sync-thread:${threadId}`);
   const repository = createShardRepository(config.database);
-  const cache = new ShardCache({
+  const keyPrefix = config.redis.keyPrefix;
+  const members = new Membership({
     redis,
-    repository,
+    keyPrefix,
     logger,
-    keyPrefix: config.redis.keyPrefix,
-    cache: config.cache,
-    limits: config.limits,
+    instanceId: `sync-thread:${threadId}`,
+    memberTtlMs: config.cache.memberTtlMs,
+    heartbeatMs: config.cache.heartbeatMs,
   });
+  const store = new SyncStore({ redis, keyPrefix, logger, members });
   const channel = savedChannel(config.redis.keyPrefix);
   return {
-    cache,
+    store,
     repository,
     logger,
     publishSaved: async (event) => {

@@ -1,36 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { z } from 'zod';
 import type { ShardId } from '@tandem/protocol';
 import type { Config } from '../config/index.js';
+import { ScanSummarySchema, type ScanSummary } from '../metrics/index.js';
 import type { Logger } from '../logging/index.js';
 import { lastScanKey, schedulerLockKey } from '../redis/index.js';
-import type { ShardCache } from '../shard-cache/index.js';
+import type { Membership, SyncStore } from '../shard-cache/index.js';
 import type { SyncQueue } from './sync-queue.js';
-
-const ScanSchema = z.object({
-  openShards: z.number(),
-  dirtyShards: z.number(),
-  dirtyFiles: z.number(),
-  unsyncedUpdates: z.number(),
-  unsyncedBytes: z.number(),
-  oldestDirtyAt: z.number().nullable(),
-  evictCandidates: z.number(),
-  enqueuedJobs: z.number(),
-});
-
-/** What one scheduler scan saw (for metrics). */
-export type ScanSummary = {
-  openShards: number;
-  dirtyShards: number;
-  dirtyFiles: number;
-  unsyncedUpdates: number;
-  unsyncedBytes: number;
-  /** ms since the epoch of the oldest unsynced change, or null. */
-  oldestDirtyAt: number | null;
-  evictCandidates: number;
-  enqueuedJobs: number;
-};
 
 /**
  * The cluster's one periodic scheduler (a leader lock per tick): scans open shards, enqueues a
@@ -47,13 +23,16 @@ export class SyncScheduler {
   constructor(
     private readonly deps: {
       redis: Redis | Cluster;
-      cache: ShardCache;
+      sync: SyncStore;
+      members: Membership;
       queue: SyncQueue;
       logger: Logger;
       keyPrefix: string;
       jobs: Config['jobs'];
       evictGraceMs: number;
       onScan?: (summary: ScanSummary) => void;
+      /** Called when members of a shard expired (their instance died) while others are still in it. */
+      onMembersExpired?: (shardId: ShardId) => void;
     },
   ) {}
 
@@ -72,7 +51,7 @@ export class SyncScheduler {
 
   /** The last-leave hook: the shard is empty as of now; it is flushed and evicted after the grace period. */
   async noteLastLeave(shardId: ShardId): Promise<void> {
-    await this.deps.cache.noteEmpty(shardId, Date.now());
+    await this.deps.members.noteEmpty(shardId, Date.now());
   }
 
   /** One scan; returns what it saw, or null when another instance holds the tick. */
@@ -81,9 +60,9 @@ export class SyncScheduler {
     const got = await this.deps.redis.set(lock, this.owner, 'PX', Math.max(50, this.deps.jobs.intervalMs - 10), 'NX');
     if (got !== 'OK') return null;
     const now = Date.now();
-    const open = await this.deps.cache.openShards();
-    const empty = await this.deps.cache.emptySince();
-    const inspections = await Promise.all(open.map(async (id) => [id, await this.deps.cache.inspect(id)] as const));
+    const open = await this.deps.sync.openShards();
+    const empty = await this.deps.members.emptySince();
+    const inspections = await Promise.all(open.map(async (id) => [id, await this.deps.sync.inspect(id)] as const));
     const candidates: Array<{ shardId: ShardId; evict: boolean; firstDirtyAt: number }> = [];
     const summary: ScanSummary = {
       openShards: open.length,
@@ -104,12 +83,13 @@ export class SyncScheduler {
         const first = s.firstDirtyAt ?? now;
         summary.oldestDirtyAt = Math.min(summary.oldestDirtyAt ?? first, first);
       }
+      if (s.expiredMembers > 0 && s.liveMembers > 0) this.deps.onMembersExpired?.(shardId);
       let evict = false;
       if (s.liveMembers > 0) {
-        if (empty.has(shardId)) await this.deps.cache.clearEmpty(shardId);
+        if (empty.has(shardId)) await this.deps.members.clearEmpty(shardId);
       } else if (!s.locked) {
         const since = empty.get(shardId);
-        if (since === undefined) await this.deps.cache.noteEmpty(shardId, now);
+        if (since === undefined) await this.deps.members.noteEmpty(shardId, now);
         else if (now - since >= this.deps.evictGraceMs) evict = true;
       }
       if (evict) summary.evictCandidates++;
@@ -137,7 +117,7 @@ export class SyncScheduler {
   async latestScan(): Promise<ScanSummary | null> {
     const raw = await this.deps.redis.get(lastScanKey(this.deps.keyPrefix));
     if (raw === null) return null;
-    const parsed = ScanSchema.safeParse(JSON.parse(raw));
+    const parsed = ScanSummarySchema.safeParse(JSON.parse(raw));
     return parsed.success ? parsed.data : null;
   }
 

@@ -8,12 +8,12 @@ import {
   type CompactEntry,
   type CompactOutcome,
   type EvictOutcome,
-  type ShardCache,
   type ShardSnapshot,
+  type SyncStore,
 } from '../shard-cache/index.js';
 
 export type SyncShardDeps = {
-  cache: ShardCache;
+  store: SyncStore;
   repository: IShardRepository;
   logger: Logger;
   /** Tells collaborators which versions are now in the database. */
@@ -57,7 +57,7 @@ export async function syncShard(
 ): Promise<SyncShardResult> {
   const started = performance.now();
   const snapshotTimeMs = Date.now();
-  const snapshot = await deps.cache.snapshot(shardId);
+  const snapshot = await deps.store.snapshot(shardId);
   const result: SyncShardResult = {
     shardId,
     written: 0,
@@ -120,7 +120,7 @@ export async function syncShard(
       compact,
     );
     if (outcome.kind === 'compacted') {
-      await deps.cache.setSynced(shardId, snapshot.seq, batch.dependencies);
+      await deps.store.setSynced(shardId, snapshot.seq, batch.dependencies);
       await deps.publishSaved({
         shardId,
         version: snapshot.seq,
@@ -138,7 +138,7 @@ export async function syncShard(
     }
   }
 
-  if (options.evict) result.evicted = await deps.cache.evict(shardId);
+  if (options.evict) result.evicted = await deps.store.evict(shardId);
   result.durationMs = Math.round((performance.now() - started) * 10) / 10;
   deps.logger.debug({ ...result }, 'shard synced');
   return result;
@@ -158,7 +158,7 @@ async function compactAfterCommit(
   const deadline = Date.now() + LOAD_WAIT_MS;
   let waitMs = 10;
   for (;;) {
-    const outcome = await deps.cache.compact(shardId, snapshot, entries);
+    const outcome = await deps.store.compact(shardId, snapshot, entries);
     if (outcome.kind !== 'loading') return outcome;
     if (Date.now() > deadline) {
       deps.logger.warn(

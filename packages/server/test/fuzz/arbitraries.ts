@@ -35,7 +35,7 @@ export const FUZZ_ENV: Readonly<Record<string, string>> = Object.freeze({
   MAX_CONNECTIONS_PER_USER: '100000',
   SOCKET_MAX_MESSAGE_BYTES: String(1024 * 1024),
   MAX_UPDATE_BYTES: String(64 * 1024),
-  MAX_FILE_BYTES: String(256 * 1024),
+  MAX_FILE_BYTES: String(63 * 1024),
   HTTP_BODY_LIMIT_BYTES: String(512 * 1024),
 });
 

@@ -28,7 +28,7 @@ describe('bad input on sockets', () => {
     server = await startTestApp({
       prefix,
       databaseUrl: db.url,
-      env: { MAX_UPDATE_BYTES: '4096', RATE_EVENTS_PER_SECOND: '20', RATE_EVENTS_BURST: '40' },
+      env: { MAX_UPDATE_BYTES: '4096', MAX_FILE_BYTES: '3072', RATE_EVENTS_PER_SECOND: '20', RATE_EVENTS_BURST: '40' },
     });
     shardId = await createShard(server.url);
   });

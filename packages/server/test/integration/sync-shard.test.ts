@@ -172,8 +172,8 @@ describe.each(['postgres', 'sqlite'] as const)('syncShard against %s', (kind) =>
       'index.html',
       'rest write',
     );
-    expect(await server.app.cache.dirtyCount(shardId)).toBeGreaterThan(0);
-    expect(await server.app.cache.evict(shardId)).toBe('DIRTY');
+    expect(await server.app.cache.sync.dirtyCount(shardId)).toBeGreaterThan(0);
+    expect(await server.app.cache.sync.evict(shardId)).toBe('DIRTY');
     const done = await server.app.flush(shardId, { evict: true });
     expect(done.evicted).toBe('EVICTED');
     const redis = createTestRedis();

@@ -27,7 +27,7 @@ const ABUSER = fileURLToPath(new URL('./abuser.ts', import.meta.url));
 const KiB = 1024;
 const LIMITS = {
   MAX_UPDATE_BYTES: 16 * KiB,
-  MAX_FILE_BYTES: 64 * KiB,
+  MAX_FILE_BYTES: 15 * KiB,
   HTTP_BODY_LIMIT_BYTES: 256 * KiB,
   MAX_FILES_PER_SHARD: 12,
   SOCKET_MAX_MESSAGE_BYTES: 1024 * KiB,

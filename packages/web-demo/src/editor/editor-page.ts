@@ -1,5 +1,13 @@
-import { TandemClient, TandemError, TandemRest, type SessionStatus, type ShardSession } from '@tandem/client-sdk';
-import type { FileId, TemplateSummary, TreeChange } from '@tandem/protocol';
+import {
+  TandemClient,
+  TandemError,
+  TandemRest,
+  type Refusal,
+  type SessionStatus,
+  type ShardSession,
+  type TreeOpFailure,
+} from '@tandem/client-sdk';
+import { normalizePath, type ErrorBody, type FileId, type TemplateSummary, type TreeChange } from '@tandem/protocol';
 import type { EditorView } from '@codemirror/view';
 import * as Y from 'yjs';
 import { confirmAction, h, promptText, replaceChildren, toast } from '../dom.js';
@@ -9,6 +17,7 @@ import { loadWebConfig } from '../session-token.js';
 import { nodeRuntimeNotice, PreviewPanel } from '../preview/preview-panel.js';
 import { createCodeEditor, FileAwareness } from './code-editor.js';
 import { FileTree, FOLDER_PLACEHOLDER } from './file-tree.js';
+import { NoticeBoard } from './notice-board.js';
 
 export type EditorPageOptions = {
   shardId: string;
@@ -82,6 +91,10 @@ class EditorPage {
   private readonly editorHost = h('div', { class: 'editor-host' });
   private readonly status = h('span', { class: 'status-badge', 'data-status': 'connecting', role: 'status' });
   private readonly presence = h('ul', { class: 'presence', 'aria-label': 'People here' });
+  private readonly queueChip = h('span', { class: 'chip chip-queue', 'data-testid': 'queued-ops', hidden: true });
+  private readonly notices = new NoticeBoard();
+  /** Errors already shown as a refusal banner (the session reports them as both). */
+  private readonly shownAsRefusal = new WeakSet<ErrorBody>();
   private readonly texts = new Map<FileId, OpenText>();
   private openTabs: FileId[] = [];
   private active: FileId | null = null;
@@ -158,6 +171,7 @@ class EditorPage {
           h('span', { class: 'chip' }, this.template?.title ?? this.session.shard.templateId),
           canWrite ? null : h('span', { class: 'chip chip-readonly', 'data-testid': 'read-only' }, 'View only'),
           this.status,
+          this.queueChip,
           h('div', { class: 'spacer' }),
           this.presence,
           nameInput,
@@ -234,16 +248,28 @@ class EditorPage {
             ),
             this.tree.element,
           ),
-          h('section', { class: 'editor-area' }, this.tabs, this.editorHost),
+          h('section', { class: 'editor-area' }, this.tabs, this.notices.element, this.editorHost),
           previewPane,
         ),
       ),
     );
 
     this.session.setPresence({ user: this.identity, file: null, fileId: null });
-    this.session.on('status', (status) => this.renderStatus(status));
+    this.session.on('status', (status) => {
+      this.renderStatus(status);
+      this.renderQueue();
+    });
     this.session.on('tree', (_files, change) => this.onTree(change));
-    this.session.on('error', (error) => toast(error.message, 'error'));
+    this.session.on('queue', () => this.renderQueue());
+    this.session.on('refused', (refusal) => this.onRefused(refusal));
+    this.session.on('reset', ({ fileId, text }) => this.onReset(fileId, text));
+    this.session.on('op-failed', (failure) => this.onOpFailed(failure));
+    this.session.on('error', (error) => {
+      // Refusals have their own banner; NOT_JOINED is the session rejoining on its own; a file
+      // someone deleted leaves the tree (and its tab closes).
+      if (this.shownAsRefusal.has(error) || error.code === 'NOT_JOINED' || error.code === 'FILE_NOT_FOUND') return;
+      toast(error.message, 'error');
+    });
     this.client.on('error', (error) => toast(error.message, 'error'));
     const onAwareness = () => {
       this.avoidColorClash();
@@ -306,16 +332,18 @@ class EditorPage {
     const existing = this.texts.get(id);
     if (existing !== undefined) return existing;
     const text = await this.session.openFile(id);
-    const entry = this.texts.get(id) ?? { text, undo: new Y.UndoManager(text) };
-    if (!this.texts.has(id)) {
-      this.texts.set(id, entry);
-      text.observe((event) => {
-        if (event.transaction.local && this.session.status === 'offline') {
-          this.unsyncedOffline = true;
-          this.renderStatus(this.session.status);
-        }
-      });
-    }
+    return this.texts.get(id) ?? this.track(id, text);
+  }
+
+  private track(id: FileId, text: Y.Text): OpenText {
+    const entry = { text, undo: new Y.UndoManager(text) };
+    this.texts.set(id, entry);
+    text.observe((event) => {
+      if (event.transaction.local && this.session.status === 'offline') {
+        this.unsyncedOffline = true;
+        this.renderStatus(this.session.status);
+      }
+    });
     return entry;
   }
 
@@ -402,22 +430,26 @@ class EditorPage {
   private async createFile(prefix: string): Promise<void> {
     const path = await promptText('New file (path from the project root)', prefix, 'Create');
     if (path === null) return;
+    // The file is in the tree at once (also offline): open it now; the server applies it later.
+    const applied = this.session.createFile(path);
+    const canonical = normalizePath(path);
+    const id = canonical.ok ? this.session.fileId(canonical.path) : undefined;
+    if (id !== undefined) void this.openTab(id);
     try {
-      const file = await this.session.createFile(path);
-      await this.openTab(file.id);
+      await applied;
     } catch (error) {
-      toast(messageOf(error), 'error');
+      // Failures of queued operations are shown by onOpFailed; this is a refusal up front.
+      if (!(error instanceof TandemError) || error.code === 'PATH_INVALID' || error.code === 'READ_ONLY')
+        toast(messageOf(error), 'error');
     }
   }
 
   private async createFolder(): Promise<void> {
     const path = await promptText('New folder', '', 'Create');
     if (path === null) return;
-    try {
-      await this.session.createFile(`${path.replace(/\/+$/, '')}/${FOLDER_PLACEHOLDER}`);
-    } catch (error) {
-      toast(messageOf(error), 'error');
-    }
+    await this.session
+      .createFile(`${path.replace(/\/+$/, '')}/${FOLDER_PLACEHOLDER}`)
+      .catch((error: unknown) => this.upFront(error));
   }
 
   private async renamePath(path: string, kind: 'file' | 'folder'): Promise<void> {
@@ -427,11 +459,7 @@ class EditorPage {
       'Rename',
     );
     if (target === null || target === path) return;
-    try {
-      await this.session.rename(path, target);
-    } catch (error) {
-      toast(messageOf(error), 'error');
-    }
+    await this.session.rename(path, target).catch((error: unknown) => this.upFront(error));
   }
 
   private async deletePath(path: string, kind: 'file' | 'folder'): Promise<void> {
@@ -439,11 +467,66 @@ class EditorPage {
       kind === 'folder' ? `Delete the folder ${path} and every file in it?` : `Delete ${path}?`,
     );
     if (!ok) return;
-    try {
-      await this.session.delete(path);
-    } catch (error) {
-      toast(messageOf(error), 'error');
-    }
+    await this.session.delete(path).catch((error: unknown) => this.upFront(error));
+  }
+
+  /**
+   * A file operation refused before it was queued (an invalid name, a view-only link). Queued
+   * operations that fail later are shown by onOpFailed.
+   */
+  private upFront(error: unknown): void {
+    if (error instanceof TandemError && error.code !== 'PATH_INVALID' && error.code !== 'READ_ONLY') return;
+    toast(messageOf(error), 'error');
+  }
+
+  private onOpFailed(failure: TreeOpFailure): void {
+    const path = failure.op.kind === 'rename' ? failure.op.to : failure.op.path;
+    this.notices.show({
+      key: `op:${failure.op.opId}`,
+      kind: 'op-failed',
+      message: failure.message,
+      ...(failure.localText === undefined || failure.localText === ''
+        ? {}
+        : { text: failure.localText, fileName: path.slice(path.lastIndexOf('/') + 1) }),
+    });
+  }
+
+  // ---- refused edits ------------------------------------------------------------------------
+
+  private onRefused(refusal: Refusal): void {
+    this.shownAsRefusal.add(refusal.error);
+    const path = refusal.path || this.pathOf(refusal.fileId);
+    this.notices.show({
+      key: `refused:${refusal.fileId}`,
+      kind: 'refused',
+      path,
+      message: `Your change to ${path} was not saved: ${refusalReason(refusal.error)}. The file now shows what the server has; your text is kept here until you dismiss this.`,
+      text: refusal.localText,
+      fileName: path.slice(path.lastIndexOf('/') + 1),
+      onDismiss: () => this.session.dismissRefusal(refusal.fileId),
+    });
+  }
+
+  /** The file's document was replaced by the server's state: bind the editor to the new text. */
+  private onReset(fileId: FileId, text: Y.Text): void {
+    this.texts.get(fileId)?.undo.destroy();
+    this.texts.delete(fileId);
+    this.track(fileId, text);
+    if (this.active === fileId) void this.showEditorFor(fileId);
+  }
+
+  private renderQueue(): void {
+    const n = this.session.queuedOps().length;
+    this.queueChip.hidden = n === 0;
+    const changes = n === 1 ? '1 change' : `${n} changes`;
+    this.queueChip.textContent =
+      this.session.status === 'offline' || this.session.status === 'connecting'
+        ? `${changes} waiting for connection`
+        : `Applying ${changes}…`;
+    this.queueChip.title = this.session
+      .queuedOps()
+      .map((op) => (op.kind === 'rename' ? `rename ${op.from} → ${op.to}` : `${op.kind} ${op.path}`))
+      .join('\n');
   }
 
   // ---- status and presence ------------------------------------------------------------------
@@ -605,6 +688,26 @@ function showShareDialog(url: string, access: 'read' | 'write'): void {
 function initials(name: string): string {
   const parts = name.trim().split(/\s+/);
   return ((parts[0]?.[0] ?? '?') + (parts.length > 1 ? (parts[parts.length - 1]?.[0] ?? '') : '')).toUpperCase();
+}
+
+/** Why the server refused an edit, in words for the person who typed it. */
+function refusalReason(error: ErrorBody): string {
+  switch (error.code) {
+    case 'PAYLOAD_TOO_LARGE':
+      return 'the change was too large to send in one piece';
+    case 'FILE_TOO_LARGE':
+      return 'the file would be larger than the server allows';
+    case 'READ_ONLY':
+    case 'FORBIDDEN':
+      return 'you can only view this project';
+    case 'FILE_NOT_FOUND':
+      return 'someone deleted the file';
+    case 'UPDATE_MALFORMED':
+    case 'VALIDATION_FAILED':
+      return 'the server could not read the change';
+    default:
+      return 'the server refused it';
+  }
 }
 
 function messageOf(error: unknown): string {

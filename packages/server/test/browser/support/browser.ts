@@ -44,12 +44,15 @@ export async function launchBrowser(): Promise<Browser> {
 /** A server serving the built editor (and the API) on 127.0.0.1, with its own database and key prefix. */
 export type WebTestServer = RunningApp & { db: TestDatabase; close(): Promise<void> };
 
-export async function startWebServer(options: { previewCdnUrl?: string } = {}): Promise<WebTestServer> {
+export async function startWebServer(
+  options: { previewCdnUrl?: string; env?: Record<string, string> } = {},
+): Promise<WebTestServer> {
   await ensureWebBuild();
   const db = await createTestDatabase('sqlite');
   const running = await startTestApp({
     prefix: uniquePrefix(),
     databaseUrl: db.url,
+    ...(options.env === undefined ? {} : { env: options.env }),
     extraRoutes: createWebRoutes({ distDir: WEB_DIST, previewCdnUrl: options.previewCdnUrl ?? 'http://127.0.0.1:9' }),
   });
   return {

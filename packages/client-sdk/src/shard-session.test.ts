@@ -1,0 +1,328 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { FileId } from '@tandem/protocol';
+import { TandemClient } from './tandem-client.js';
+import type { Refusal, SessionStatus, ShardSession, TreeOpFailure } from './shard-session.js';
+import { FakeServer, FakeSocket, SHARD_ID } from './fake-socket.test-support.js';
+
+const GAP_MS = 30;
+const ACK_MS = 60;
+const clients: TandemClient[] = [];
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+});
+
+async function connect(
+  server: FakeServer,
+): Promise<{ socket: FakeSocket; client: TandemClient; session: ShardSession }> {
+  const socket = new FakeSocket(server);
+  const client = new TandemClient({
+    url: 'fake',
+    token: 't',
+    socket: socket.typed,
+    gapWaitMs: GAP_MS,
+    ackTimeoutMs: ACK_MS,
+  });
+  clients.push(client);
+  const session = await client.join(SHARD_ID);
+  return { socket, client, session };
+}
+
+async function until(predicate: () => boolean, what: string, timeoutMs = 2000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const joins = (server: FakeServer) => server.log.filter((e) => e.event === 'shard:join').length;
+const syncs = (server: FakeServer) => server.log.filter((e) => e.event === 'file:sync').length;
+
+/** The statuses the session goes through from now on. */
+function statusLog(session: ShardSession): SessionStatus[] {
+  const seen: SessionStatus[] = [];
+  session.on('status', (s) => seen.push(s));
+  return seen;
+}
+
+describe('missed notices (gaps)', () => {
+  it('rejoins and converges when a version never arrives', async () => {
+    const server = new FakeServer({ 'a.js': 'hello' });
+    const { session } = await connect(server);
+    const text = await session.openFile('a.js');
+    server.hidden.add(server.clock + 1);
+    server.editAsOther('a.js', (t) => t.insert(0, 'lost '));
+    server.editAsOther('a.js', (t) => t.insert(t.length, ' seen'));
+    await until(() => text.toString() === server.text('a.js'), 'the lost edit to arrive');
+    expect(text.toString()).toBe('lost hello seen');
+    expect(joins(server)).toBe(2);
+  });
+
+  it('rejoins when presence:requested names a version it has not seen', async () => {
+    const server = new FakeServer({ 'a.js': 'hello' });
+    const { socket, session } = await connect(server);
+    const text = await session.openFile('a.js');
+    server.hidden.add(server.clock + 1);
+    server.editAsOther('a.js', (t) => t.insert(0, 'lost '));
+    socket.deliver('presence:requested', { shardId: SHARD_ID, version: server.clock });
+    await until(() => text.toString() === 'lost hello', 'the lost edit to arrive');
+    expect(joins(server)).toBe(2);
+  });
+
+  it('does not rejoin for versions that arrive out of order within the wait', async () => {
+    const server = new FakeServer({ 'a.js': 'hello' });
+    const { socket, session } = await connect(server);
+    await session.openFile('a.js');
+    const v = server.clock;
+    server.hidden.add(v + 1).add(v + 2);
+    server.editAsOther('a.js', (t) => t.insert(0, '1'));
+    server.editAsOther('a.js', (t) => t.insert(0, '2'));
+    // Delivered in reverse order, a few ms apart.
+    socket.deliver('tree:changed', { shardId: SHARD_ID, change: { kind: 'deleted', files: [] }, version: v + 2 });
+    await sleep(GAP_MS / 3);
+    socket.deliver('tree:changed', { shardId: SHARD_ID, change: { kind: 'deleted', files: [] }, version: v + 1 });
+    await sleep(GAP_MS * 3);
+    expect(joins(server)).toBe(1);
+  });
+
+  it('counts notices that overtake the join ack as seen (no rejoin for them)', async () => {
+    const server = new FakeServer({ 'a.js': 'hello' });
+    server.ackDelayMs.set('shard:join', 30);
+    const socket = new FakeSocket(server);
+    const client = new TandemClient({ url: 'fake', token: 't', socket: socket.typed, gapWaitMs: GAP_MS });
+    clients.push(client);
+    const joining = client.join(SHARD_ID);
+    await until(() => server.room.has(socket), 'the join to reach the server');
+    server.editAsOther('a.js', (t) => t.insert(0, 'early '));
+    const session = await joining;
+    server.ackDelayMs.clear();
+    server.editAsOther('a.js', (t) => t.insert(0, 'later '));
+    await sleep(GAP_MS * 4);
+    expect(joins(server)).toBe(1);
+    expect(await session.openFile('a.js').then((t) => t.toString())).toBe('later early hello');
+  });
+
+  it('resyncs a file whose remote update stays pending (a dependency is missing)', async () => {
+    const server = new FakeServer({ 'a.js': 'hello' });
+    const { socket, session } = await connect(server);
+    const text = await session.openFile('a.js');
+    const v = server.clock;
+    server.hidden.add(v + 1).add(v + 2);
+    const updates: Uint8Array[] = [];
+    const fileId = session.fileId('a.js')!;
+    const doc = server.docs.get(fileId)!;
+    const capture = (u: Uint8Array) => updates.push(u);
+    doc.on('update', capture);
+    server.editAsOther('a.js', (t) => t.insert(0, 'A'));
+    server.editAsOther('a.js', (t) => t.insert(1, 'B'));
+    doc.off('update', capture);
+    // Both versions arrive, but the first carries the second's update: B waits for A.
+    socket.deliver('file:edited', { shardId: SHARD_ID, fileId, update: updates[1]!, version: v + 1 });
+    socket.deliver('file:edited', { shardId: SHARD_ID, fileId, update: updates[1]!, version: v + 2 });
+    const before = syncs(server);
+    await until(() => text.toString() === 'ABhello', 'the pending update to resolve');
+    expect(syncs(server)).toBe(before + 1);
+    expect(joins(server)).toBe(1);
+  });
+});
+
+describe('lost acks', () => {
+  it('never says saved for an edit whose ack was lost, and resyncs it', async () => {
+    const server = new FakeServer({ 'a.js': 'hello' });
+    const { session } = await connect(server);
+    const text = await session.openFile('a.js');
+    server.save();
+    await until(() => session.status === 'saved', 'saved');
+    const statuses = statusLog(session);
+    let lost = true;
+    server.hook = (event) => (event === 'file:edit' && lost ? ((lost = false), 'lose') : 'default');
+    text.insert(5, ' world');
+    await until(() => server.text('a.js') === 'hello world', 'the handshake to send the edit');
+    await sleep(GAP_MS * 2);
+    expect(statuses).not.toContain('saved');
+    server.save();
+    await session.saved(1000);
+    expect(server.log.filter((e) => e.event === 'file:sync').length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a dropped ack of an edit the server stored: saved only once the database passed the version the handshake read', async () => {
+    const server = new FakeServer({ 'a.js': 'hello' });
+    const { session } = await connect(server);
+    const text = await session.openFile('a.js');
+    server.save();
+    const statuses = statusLog(session);
+    let dropped = false;
+    server.hook = (event) => (event === 'file:edit' && !dropped ? ((dropped = true), 'drop') : 'default');
+    text.insert(0, '!');
+    await until(() => server.log.filter((e) => e.event === 'file:sync').length >= 2, 'the resync');
+    await sleep(GAP_MS * 3);
+    expect(statuses).not.toContain('saved');
+    server.save();
+    await session.saved(1000);
+    expect(server.text('a.js')).toBe('!hello');
+  });
+
+  it('an edit cut by a disconnect is sent by the handshake after the reconnect', async () => {
+    const server = new FakeServer({ 'a.js': 'hello' });
+    const { socket, session } = await connect(server);
+    const text = await session.openFile('a.js');
+    server.ackDelayMs.set('file:edit', 1000);
+    server.hook = (event) => (event === 'file:edit' ? 'lose' : 'default');
+    text.insert(0, 'cut ');
+    socket.disconnect();
+    expect(session.status).toBe('offline');
+    text.insert(text.length, ' offline');
+    server.hook = () => 'default';
+    server.ackDelayMs.clear();
+    socket.reconnect();
+    await until(() => server.text('a.js') === 'cut hello offline', 'both edits on the server');
+    server.save();
+    await session.saved(1000);
+  });
+});
+
+describe('refused edits', () => {
+  it('reports the text, returns the file to the server state, and accepts later edits', async () => {
+    const server = new FakeServer({ 'a.js': 'hello' });
+    server.maxUpdateBytes = 200;
+    const { session } = await connect(server);
+    const text = await session.openFile('a.js');
+    const refusals: Refusal[] = [];
+    const resets: Array<{ fileId: FileId }> = [];
+    session.on('refused', (r) => refusals.push(r));
+    session.on('reset', (r) => resets.push(r));
+    const paste = 'x'.repeat(500);
+    text.insert(5, paste);
+    await until(() => resets.length === 1, 'the reset');
+    expect(refusals).toHaveLength(1);
+    expect(refusals[0]).toMatchObject({ path: 'a.js', error: { code: 'PAYLOAD_TOO_LARGE' } });
+    expect(refusals[0]!.localText).toBe(`hello${paste}`);
+    const fresh = await session.openFile('a.js');
+    expect(fresh).not.toBe(text);
+    expect(fresh.toString()).toBe('hello');
+    fresh.insert(5, '!');
+    await until(() => server.text('a.js') === 'hello!', 'the later edit');
+    server.save();
+    await sleep(GAP_MS * 2);
+    expect(session.status).toBe('live');
+    expect(session.refused()).toHaveLength(1);
+    session.dismissRefusal(refusals[0]!.fileId);
+    await session.saved(1000);
+  });
+});
+
+describe('files deleted by someone else', () => {
+  it('gives back edits made offline to a file deleted meanwhile, and does not stay syncing', async () => {
+    const server = new FakeServer({ 'a.js': 'hello', 'b.js': 'b' });
+    const { socket, session } = await connect(server);
+    const text = await session.openFile('a.js');
+    const refusals: Refusal[] = [];
+    session.on('refused', (r) => refusals.push(r));
+    socket.disconnect();
+    text.insert(5, ' offline');
+    const [id] = [...server.tree].find(([, p]) => p === 'a.js')!;
+    server.tree.delete(id);
+    server.docs.delete(id);
+    socket.reconnect();
+    await until(() => refusals.length === 1, 'the refusal');
+    expect(refusals[0]).toMatchObject({ path: 'a.js', error: { code: 'FILE_NOT_FOUND' }, localText: 'hello offline' });
+    expect(session.doc(id)).toBeUndefined();
+    await until(() => session.status === 'live', 'live (the refusal stands)');
+    session.dismissRefusal(id);
+    server.save();
+    await session.saved(1000);
+  });
+});
+
+describe('file operations', () => {
+  it('queues create, rename and delete while offline and replays them in order after the reconnect', async () => {
+    const server = new FakeServer({ 'a.js': 'a', 'x.js': 'x' });
+    const { socket, session } = await connect(server);
+    socket.disconnect();
+    const created = session.createFile('src/b.js', 'hi');
+    const renamed = session.rename('a.js', 'c.js');
+    const deleted = session.delete('x.js');
+    const id = session.fileId('src/b.js');
+    expect(id).toBeDefined();
+    expect(session.tree().map((f) => f.path)).toEqual(['c.js', 'src/b.js']);
+    expect(session.queuedOps()).toHaveLength(3);
+    const typed = await session.openFile(id!);
+    typed.insert(2, ' there');
+    expect(session.status).toBe('offline');
+    socket.reconnect();
+    const [file] = await Promise.all([created, renamed, deleted]);
+    expect(file.id).toBe(id);
+    await until(() => server.text('src/b.js') === 'hi there', 'the created file text');
+    expect([...server.tree.values()].sort()).toEqual(['c.js', 'src/b.js']);
+    // Created empty, its text sent as an edit: nothing was inserted twice.
+    expect(server.log.find((e) => e.event === 'file:create')!.payload['content']).toBe('');
+    server.save();
+    await session.saved(1000);
+  });
+
+  it('reports an operation that no longer applies in plain words and shows the server tree', async () => {
+    const server = new FakeServer({ 'a.js': 'a' });
+    const { socket, session } = await connect(server);
+    socket.disconnect();
+    const failures: TreeOpFailure[] = [];
+    session.on('op-failed', (f) => failures.push(f));
+    const renamed = session.rename('a.js', 'b.js');
+    expect(session.tree().map((f) => f.path)).toEqual(['b.js']);
+    // Meanwhile someone else moved it.
+    const [id] = [...server.tree.keys()];
+    server.tree.set(id!, 'moved.js');
+    socket.reconnect();
+    await expect(renamed).rejects.toThrow(
+      'Could not rename a.js to b.js: a.js no longer exists — someone renamed or deleted it while you were offline',
+    );
+    expect(failures).toHaveLength(1);
+    expect(session.tree().map((f) => f.path)).toEqual(['moved.js']);
+    expect(session.queuedOps()).toHaveLength(0);
+  });
+
+  it('sends an operation whose ack was lost again with the same opId; the server applies it once', async () => {
+    const server = new FakeServer({});
+    const { session } = await connect(server);
+    let dropped = false;
+    server.hook = (event) => (event === 'file:create' && !dropped ? ((dropped = true), 'drop') : 'default');
+    const file = await session.createFile('one.js');
+    const creates = server.log.filter((e) => e.event === 'file:create');
+    expect(creates.length).toBe(2);
+    expect(creates[0]!.payload['opId']).toBe(creates[1]!.payload['opId']);
+    expect([...server.tree.keys()]).toEqual([file.id]);
+  });
+
+  it('is not saved while operations are queued', async () => {
+    const server = new FakeServer({});
+    const { session } = await connect(server);
+    const statuses = statusLog(session);
+    server.ackDelayMs.set('file:create', 40);
+    const created = session.createFile('one.js');
+    await sleep(10);
+    expect(session.status).toBe('syncing');
+    await created;
+    expect(statuses[0]).toBe('syncing');
+  });
+
+  it('restores acknowledged operations after Redis lost the shard (replayed with the same ids)', async () => {
+    const server = new FakeServer({ 'a.js': 'a' });
+    const { session } = await connect(server);
+    const aId = session.fileId('a.js')!;
+    const created = await session.createFile('new.js', 'fresh text');
+    await until(() => server.text('new.js') === 'fresh text', 'the text');
+    await session.rename('a.js', 'renamed.js');
+    await session.flushed(1000);
+    // Redis loses everything since the last save: the shard reloads as the database had it.
+    server.lose({ 'a.js': { id: aId, text: 'a' } });
+    await until(
+      () => server.text('new.js') === 'fresh text' && server.text('renamed.js') === 'a',
+      'operations and text restored',
+    );
+    expect(server.tree.get(created.id)).toBe('new.js');
+    expect(session.tree().map((f) => f.path)).toEqual(['new.js', 'renamed.js']);
+    server.save();
+    await session.saved(1000);
+  });
+});

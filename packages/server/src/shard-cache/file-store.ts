@@ -1,0 +1,117 @@
+import { randomBytes } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+import { comparePaths, ErrorCode, type FileEntry, type FileId, type ShardId } from '@tandem/protocol';
+import { AppError } from '../errors/index.js';
+import type { Config } from '../config/index.js';
+import { shardKeys, type ShardKeys } from '../redis/index.js';
+import { ShardScripts } from './scripts.js';
+import type { ShardLoader } from './shard-loader.js';
+import type { CreateFileResult, DeleteResult, FileSyncRead, RenameResult, TreeOpOptions } from './types.js';
+import { stateFromText } from './ydoc.js';
+
+export type FileStoreDeps = {
+  redis: Redis | Cluster;
+  keyPrefix: string;
+  limits: Config['limits'];
+  /** Reloads a shard Redis lost while people are in it (see ShardLoader.loadedOp). */
+  loader: ShardLoader;
+};
+
+/**
+ * The files of open shards: the tree, the shard clock, each file's updates, and the atomic
+ * edit, create, rename and delete steps (Lua). Holds no document in memory.
+ */
+export class FileStore {
+  private readonly scripts: ShardScripts;
+
+  constructor(private readonly deps: FileStoreDeps) {
+    this.scripts = new ShardScripts(deps.redis);
+  }
+
+  /** The shard's file tree, sorted by path. */
+  async tree(shardId: ShardId): Promise<FileEntry[]> {
+    const all = await this.deps.redis.hgetall(this.keys(shardId).tree);
+    return Object.entries(all)
+      .map(([id, path]) => ({ id: id as FileId, path }))
+      .sort((a, b) => comparePaths(a.path, b.path));
+  }
+
+  /** The shard clock. */
+  async version(shardId: ShardId): Promise<number> {
+    return Number((await this.deps.redis.get(this.keys(shardId).seq)) ?? 0);
+  }
+
+  /** All stored updates of a file, oldest first (the first is its merged state). */
+  updates(shardId: ShardId, fileId: FileId): Promise<Uint8Array[]> {
+    return this.deps.redis.lrangeBuffer(this.keys(shardId).doc(fileId), 0, -1);
+  }
+
+  /** The file sync handshake's read: whether the file is in the tree, its updates, and the shard clock. */
+  readForSync(shardId: ShardId, fileId: FileId): Promise<FileSyncRead> {
+    return this.scripts.fileSyncRead(this.keys(shardId), { fileId });
+  }
+
+  /** Appends a Yjs update and marks the file dirty in one atomic step. Returns the new version. */
+  appendUpdate(shardId: ShardId, fileId: FileId, update: Uint8Array): Promise<number> {
+    const k = this.keys(shardId);
+    return this.deps.loader.loadedOp(shardId, () =>
+      this.scripts.edit(k, { fileId, update, maxDocBytes: maxDocBytes(this.deps.limits) }),
+    );
+  }
+
+  /**
+   * Creates a file (path already canonical). Throws FILE_EXISTS, TOO_MANY_FILES. With a
+   * client-chosen `fileId`, also FILE_EXISTS when the shard has or had (unsynced) that id at
+   * another path; the same id at the same path is an idempotent success.
+   */
+  async createFile(
+    shardId: ShardId,
+    path: string,
+    content: string,
+    options: TreeOpOptions & { fileId?: FileId | undefined } = {},
+  ): Promise<CreateFileResult> {
+    if (Buffer.byteLength(content, 'utf8') > this.deps.limits.maxFileBytes) {
+      throw new AppError(ErrorCode.FILE_TOO_LARGE, `a file may hold at most ${this.deps.limits.maxFileBytes} bytes`);
+    }
+    const k = this.keys(shardId);
+    const args = {
+      fileId: options.fileId ?? newFileId(),
+      path,
+      state: stateFromText(content),
+      maxFiles: this.deps.limits.maxFilesPerShard,
+      opId: options.opId,
+      clientId: options.fileId !== undefined,
+    };
+    return this.deps.loader.loadedOp(shardId, () => this.scripts.createFile(k, args));
+  }
+
+  /** Renames a file or a folder (paths canonical). */
+  rename(shardId: ShardId, from: string, to: string, options: TreeOpOptions = {}): Promise<RenameResult> {
+    const k = this.keys(shardId);
+    return this.deps.loader.loadedOp(shardId, () => this.scripts.rename(k, { from, to, opId: options.opId }));
+  }
+
+  /** Deletes a file or a folder (path canonical). */
+  delete(shardId: ShardId, path: string, options: TreeOpOptions = {}): Promise<DeleteResult> {
+    const k = this.keys(shardId);
+    return this.deps.loader.loadedOp(shardId, () => this.scripts.delete(k, { path, opId: options.opId }));
+  }
+
+  private keys(shardId: ShardId): ShardKeys {
+    return shardKeys(this.deps.keyPrefix, shardId);
+  }
+}
+
+/**
+ * The Yjs data one file may hold in Redis between two syncs: its merged state plus every update
+ * since. Edit history costs more than the text it leaves (a replace is a delete and an insert),
+ * so the budget is four times the text limit; each sync compacts the list back to one state.
+ */
+export function maxDocBytes(limits: Config['limits']): number {
+  return limits.maxFileBytes * 4;
+}
+
+/** A new random file id (16 url-safe characters). */
+export function newFileId(): FileId {
+  return randomBytes(12).toString('base64url') as FileId;
+}

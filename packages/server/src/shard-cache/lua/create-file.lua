@@ -1,0 +1,42 @@
+--[[
+  Creates a file, idempotently when given an operation id.
+  KEYS[1] meta   KEYS[2] tree   KEYS[3] doc (the new file's update list)   KEYS[4] dirty
+  KEYS[5] seq   KEYS[6] docbytes   KEYS[7] ops
+  ARGV[1] fileId   ARGV[2] path (canonical)   ARGV[3] initial state (binary)   ARGV[4] maxFiles
+  ARGV[5] opId or ''   ARGV[6] '1' when the client chose the file id, else ''
+  Reply: JSON { v = version, id, path, replayed = true when nothing was applied }.
+  A client-chosen id already in the tree at this very path is the same file: replayed, at the
+  current clock.
+  Errors: NOT_LOADED, FILE_EXISTS (path taken, or a client-chosen id the shard has or had and
+  has not synced), TOO_MANY_FILES
+]]
+-- @include is-loaded
+-- @include note-first-dirty
+-- @include collides
+-- @include ops
+if not isLoaded(KEYS[1]) then return redis.error_reply('NOT_LOADED') end
+local again = replay(KEYS[7], ARGV[5])
+if again then return again end
+local id, path = ARGV[1], ARGV[2]
+if ARGV[6] == '1' then
+  local at = redis.call('HGET', KEYS[2], id)
+  if at == path then
+    local clock = tonumber(redis.call('GET', KEYS[5]) or '0')
+    return replayedReply(remember(KEYS[7], ARGV[5], { v = clock, id = id, path = path }))
+  end
+  if at or redis.call('EXISTS', KEYS[3]) == 1 or redis.call('ZSCORE', KEYS[4], id) then
+    return redis.error_reply('FILE_EXISTS')
+  end
+end
+if redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[4]) then return redis.error_reply('TOO_MANY_FILES') end
+for _, p in ipairs(redis.call('HVALS', KEYS[2])) do
+  if collides(p, path) then return redis.error_reply('FILE_EXISTS') end
+end
+local v = redis.call('INCR', KEYS[5])
+redis.call('HSET', KEYS[2], id, path)
+redis.call('DEL', KEYS[3])
+redis.call('RPUSH', KEYS[3], ARGV[3])
+redis.call('HSET', KEYS[6], id, string.len(ARGV[3]))
+redis.call('ZADD', KEYS[4], v, id)
+noteFirstDirty(KEYS[1])
+return remember(KEYS[7], ARGV[5], { v = v, id = id, path = path })

@@ -1,0 +1,129 @@
+import type { Cluster, Redis } from 'ioredis';
+import type { ShardId } from '@tandem/protocol';
+import type { Logger } from '../logging/index.js';
+import { emptySinceKey, shardKeys } from '../redis/index.js';
+import { ShardScripts } from './scripts.js';
+
+export type MembershipDeps = {
+  redis: Redis | Cluster;
+  keyPrefix: string;
+  logger: Logger;
+  /** This instance's id: the first half of every member name it registers. */
+  instanceId: string;
+  memberTtlMs: number;
+  heartbeatMs: number;
+};
+
+/**
+ * Who is in a shard, in one place: the cluster-wide member set of each shard (`members`: member →
+ * expiry, so the members of a dead instance expire), this instance's own members (the local
+ * registry its heartbeat keeps alive), and when each shard became empty (`empty-since`, for
+ * eviction after a grace period). A member is `<instanceId>:<socketId>`, or `rest:<uuid>` for a
+ * short-lived REST write.
+ */
+export class Membership {
+  private readonly scripts: ShardScripts;
+  private readonly local = new Map<ShardId, Set<string>>();
+  private heartbeat: NodeJS.Timeout | undefined;
+
+  constructor(private readonly deps: MembershipDeps) {
+    this.scripts = new ShardScripts(deps.redis);
+  }
+
+  /** The member name of one of this instance's sockets. */
+  socketMember(socketId: string): string {
+    return `${this.deps.instanceId}:${socketId}`;
+  }
+
+  /** Adds (or refreshes) a member; returns the live member count. */
+  add(shardId: ShardId, member: string): Promise<number> {
+    return this.scripts.memberAdd(this.membersKey(shardId), { member, ttlMs: this.deps.memberTtlMs });
+  }
+
+  /** Removes a member; returns how many live members are left in the whole cluster. */
+  remove(shardId: ShardId, member: string): Promise<number> {
+    return this.scripts.memberRemove(this.membersKey(shardId), { member });
+  }
+
+  /** Live members in the cluster. */
+  count(shardId: ShardId): Promise<number> {
+    return this.scripts.memberCount(this.membersKey(shardId));
+  }
+
+  // ---- this instance's members and their heartbeat ------------------------------------------
+
+  /** Registers one of this instance's members, which the heartbeat keeps alive. */
+  addLocal(shardId: ShardId, member: string): void {
+    let set = this.local.get(shardId);
+    if (set === undefined) {
+      set = new Set();
+      this.local.set(shardId, set);
+    }
+    set.add(member);
+  }
+
+  removeLocal(shardId: ShardId, member: string): void {
+    const set = this.local.get(shardId);
+    if (set === undefined) return;
+    set.delete(member);
+    if (set.size === 0) this.local.delete(shardId);
+  }
+
+  /** Shards with members on this instance. */
+  localShards(): ShardId[] {
+    return [...this.local.keys()];
+  }
+
+  /** Extends the expiry of this instance's members every CACHE_HEARTBEAT_MS until close(). */
+  startHeartbeat(): void {
+    if (this.heartbeat !== undefined) return;
+    this.heartbeat = setInterval(() => void this.refreshLocal(), this.deps.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  /** Extends the expiry of this instance's members of every shard (re-adding any Redis lost). */
+  async refreshLocal(): Promise<void> {
+    await Promise.all(
+      [...this.local].map(([shardId, members]) =>
+        this.refresh(shardId, [...members]).catch((error: unknown) =>
+          this.deps.logger.warn({ err: error, shardId }, 'member heartbeat failed'),
+        ),
+      ),
+    );
+  }
+
+  /** Stops the heartbeat. Idempotent. */
+  close(): void {
+    if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+  }
+
+  // ---- empty shards ------------------------------------------------------------------------
+
+  /** Records that nobody is in the shard any more (kept if already recorded). */
+  async noteEmpty(shardId: ShardId, atMs: number): Promise<void> {
+    await this.deps.redis.zadd(emptySinceKey(this.deps.keyPrefix), 'NX', atMs, shardId);
+  }
+
+  /** Forgets that the shard was empty (someone is in it again, or it was evicted). */
+  async clearEmpty(shardId: ShardId): Promise<void> {
+    await this.deps.redis.zrem(emptySinceKey(this.deps.keyPrefix), shardId);
+  }
+
+  /** When each empty shard became empty. */
+  async emptySince(): Promise<Map<ShardId, number>> {
+    const flat = await this.deps.redis.zrange(emptySinceKey(this.deps.keyPrefix), '0', '-1', 'WITHSCORES');
+    const out = new Map<ShardId, number>();
+    for (let i = 0; i + 1 < flat.length; i += 2) out.set(flat[i] as ShardId, Number(flat[i + 1]));
+    return out;
+  }
+
+  private async refresh(shardId: ShardId, members: readonly string[]): Promise<void> {
+    if (members.length === 0) return;
+    await this.scripts.memberRefresh(this.membersKey(shardId), { members, ttlMs: this.deps.memberTtlMs });
+  }
+
+  private membersKey(shardId: ShardId): string {
+    return shardKeys(this.deps.keyPrefix, shardId).members;
+  }
+}

@@ -1,0 +1,33 @@
+import { ErrorCode, isErrorCode, type ShardId } from '@tandem/protocol';
+import { AppError } from '../errors/index.js';
+
+/**
+ * The one error convention of the Lua scripts: a script refuses with
+ * `redis.error_reply('<CODE>')`, where CODE is one of our ErrorCode values or NOT_LOADED (the
+ * shard is not in Redis); every other outcome is a reply.
+ */
+export function scriptErrorCode(error: unknown): string | null {
+  if (!(error instanceof Error)) return null;
+  const m = /^(?:ERR )?([A-Z_]+)$/.exec(error.message.trim());
+  return m?.[1] ?? null;
+}
+
+const MESSAGES: Partial<Record<string, string>> = {
+  FILE_NOT_FOUND: 'no file with this id or path in the shard',
+  FILE_TOO_LARGE: 'the file would exceed the maximum file size',
+  TOO_MANY_FILES: 'the shard already holds the maximum number of files',
+  FILE_EXISTS: 'a file or folder already exists at that path (names are compared ignoring case)',
+  PATH_INVALID: 'a folder cannot be moved into itself',
+};
+
+/** A script's error as the AppError a client gets; anything else (Redis down, ...) unchanged. */
+export function mapScriptError(error: unknown, shardId: ShardId): unknown {
+  const code = scriptErrorCode(error);
+  if (code === 'NOT_LOADED') {
+    return new AppError(ErrorCode.SHARD_UNAVAILABLE, 'the shard is not loaded; retry', { details: { shardId } });
+  }
+  if (code !== null && isErrorCode(code)) {
+    return new AppError(code, MESSAGES[code] ?? code, { details: { shardId } });
+  }
+  return error;
+}

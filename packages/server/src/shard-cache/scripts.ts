@@ -1,0 +1,191 @@
+import type { Cluster, Redis } from 'ioredis';
+import type { FileId } from '@tandem/protocol';
+import type { ShardKeys } from '../redis/index.js';
+import { luaSource } from './lua-loader.js';
+import type {
+  CompactEntry,
+  CompactOutcome,
+  CreateFileResult,
+  DeleteResult,
+  EvictOutcome,
+  FileSyncRead,
+  RenameResult,
+  ShardInspection,
+  ShardSnapshot,
+  SnapshotFile,
+} from './types.js';
+
+type Arg = string | Buffer | number;
+
+/**
+ * One typed wrapper per Lua script of lua/ (each file's header names its KEYS, ARGV and reply):
+ * an arguments object in, a decoded object out. Scripts are registered on the connection on
+ * first use (ioredis runs them by EVALSHA, loading them again after a Redis restart). Errors a
+ * script returns (`redis.error_reply('<CODE>')`) reach the caller as rejected promises; see
+ * script-errors.ts.
+ */
+export class ShardScripts {
+  constructor(private readonly redis: Redis | Cluster) {}
+
+  /** → the new shard clock (the edit's version). */
+  async edit(k: ShardKeys, a: { fileId: FileId; update: Uint8Array; maxDocBytes: number }): Promise<number> {
+    const keys = [k.meta, k.tree, k.doc(a.fileId), k.dirty, k.seq, k.docbytes];
+    return Number(await this.run('edit', keys, [a.fileId, toBuffer(a.update), a.maxDocBytes]));
+  }
+
+  async createFile(
+    k: ShardKeys,
+    a: {
+      fileId: FileId;
+      path: string;
+      state: Uint8Array;
+      maxFiles: number;
+      opId?: string | undefined;
+      clientId: boolean;
+    },
+  ): Promise<CreateFileResult> {
+    const keys = [k.meta, k.tree, k.doc(a.fileId), k.dirty, k.seq, k.docbytes, k.ops];
+    const args = [a.fileId, a.path, toBuffer(a.state), a.maxFiles, a.opId ?? '', a.clientId ? '1' : ''];
+    const reply = JSON.parse(String(await this.run('create-file', keys, args))) as {
+      v: number;
+      id: FileId;
+      path: string;
+      replayed?: boolean;
+    };
+    return { file: { id: reply.id, path: reply.path }, version: reply.v, replayed: reply.replayed === true };
+  }
+
+  async rename(k: ShardKeys, a: { from: string; to: string; opId?: string | undefined }): Promise<RenameResult> {
+    const keys = [k.meta, k.tree, k.dirty, k.seq, k.ops];
+    const raw = await this.run('rename', keys, [a.from, a.to, a.opId ?? '']);
+    const reply = JSON.parse(String(raw)) as { v: number; moves: Array<[FileId, string, string]>; replayed?: boolean };
+    return {
+      moves: reply.moves.map(([id, from, to]) => ({ id, from, to })),
+      version: reply.v,
+      replayed: reply.replayed === true,
+    };
+  }
+
+  async delete(k: ShardKeys, a: { path: string; opId?: string | undefined }): Promise<DeleteResult> {
+    const keys = [k.meta, k.tree, k.dirty, k.seq, k.ops];
+    const raw = await this.run('delete', keys, [a.path, a.opId ?? '']);
+    const reply = JSON.parse(String(raw)) as { v: number; files: Array<[FileId, string]>; replayed?: boolean };
+    return {
+      files: reply.files.map(([id, path]) => ({ id, path })),
+      version: reply.v,
+      replayed: reply.replayed === true,
+    };
+  }
+
+  /** → live members after adding (or refreshing) one. */
+  async memberAdd(membersKey: string, a: { member: string; ttlMs: number }): Promise<number> {
+    return Number(await this.run('member-add', [membersKey], [a.member, a.ttlMs]));
+  }
+
+  /** → live members left in the whole cluster. */
+  async memberRemove(membersKey: string, a: { member: string }): Promise<number> {
+    return Number(await this.run('member-remove', [membersKey], [a.member]));
+  }
+
+  /** → how many members were added or changed. */
+  async memberRefresh(membersKey: string, a: { members: readonly string[]; ttlMs: number }): Promise<number> {
+    return Number(await this.run('member-refresh', [membersKey], [a.ttlMs, ...a.members]));
+  }
+
+  async memberCount(membersKey: string): Promise<number> {
+    return Number(await this.run('member-count', [membersKey], []));
+  }
+
+  /** → whether the lock was ours and is released. */
+  async unlock(lockKey: string, a: { token: string }): Promise<boolean> {
+    return Number(await this.run('unlock', [lockKey], [a.token])) === 1;
+  }
+
+  async snapshot(k: ShardKeys): Promise<ShardSnapshot> {
+    const raw = await this.run('snapshot', [k.meta, k.tree, k.dirty, k.seq, k.gen], [k.docPrefix], true);
+    const [loaded, seq, firstDirtyAt, loadId, ...entries] = raw as [Buffer, Buffer, Buffer, Buffer, ...Buffer[][]];
+    const files = entries.map((entry): SnapshotFile => {
+      const [id, version, path, gen, ...updates] = entry as [Buffer, Buffer, Buffer, Buffer, ...Buffer[]];
+      const p = path.toString('utf8');
+      return {
+        id: id.toString('utf8') as FileId,
+        version: Number(version.toString()),
+        path: p === '' ? null : p,
+        gen: gen.toString(),
+        updates,
+      };
+    });
+    return {
+      loaded: loaded.toString() === '1',
+      seq: Number(seq.toString()),
+      firstDirtyAt: nullIfZero(Number(firstDirtyAt.toString())),
+      loadId: loadId.toString(),
+      files,
+    };
+  }
+
+  async compact(
+    k: ShardKeys,
+    a: { snapshotTimeMs: number; loadId: string; seq: number; entries: readonly CompactEntry[] },
+  ): Promise<CompactOutcome> {
+    const keys = [k.meta, k.tree, k.dirty, k.gen, k.docbytes, k.seq, k.lock];
+    const args: Arg[] = [k.docPrefix, a.snapshotTimeMs, a.loadId, a.seq];
+    for (const e of a.entries) args.push(e.id, e.version, e.gen, e.count, toBuffer(e.state));
+    const [kind, left] = (await this.run('compact', keys, args)) as [string, number?];
+    if (kind === 'LOADING') return { kind: 'loading' };
+    if (kind === 'STALE') return { kind: 'stale' };
+    return { kind: 'compacted', dirtyLeft: Number(left) };
+  }
+
+  async evict(k: ShardKeys): Promise<EvictOutcome> {
+    const keys = [k.meta, k.tree, k.dirty, k.members, k.lock, k.seq, k.gen, k.docbytes, k.ops];
+    return String(await this.run('evict', keys, [k.docPrefix])) as EvictOutcome;
+  }
+
+  async inspect(k: ShardKeys): Promise<ShardInspection> {
+    const keys = [k.meta, k.dirty, k.members, k.lock, k.docbytes];
+    const raw = (await this.run('inspect', keys, [k.docPrefix])) as Array<string | number>;
+    const [loaded, firstDirtyAt, dirtyFiles, liveMembers, locked, unsyncedUpdates, unsyncedBytes, expired] = raw;
+    return {
+      loaded: loaded === '1',
+      firstDirtyAt: nullIfZero(Number(firstDirtyAt)),
+      dirtyFiles: Number(dirtyFiles),
+      liveMembers: Number(liveMembers),
+      locked: Number(locked) === 1,
+      unsyncedUpdates: Number(unsyncedUpdates),
+      unsyncedBytes: Number(unsyncedBytes),
+      expiredMembers: Number(expired),
+    };
+  }
+
+  async fileSyncRead(k: ShardKeys, a: { fileId: FileId }): Promise<FileSyncRead> {
+    const keys = [k.meta, k.tree, k.doc(a.fileId), k.seq];
+    const raw = await this.run('file-sync-read', keys, [a.fileId], true);
+    const [loaded, inTree, version, ...updates] = raw as [Buffer, Buffer, Buffer, ...Buffer[]];
+    return {
+      loaded: loaded.toString() === '1',
+      inTree: inTree.toString() === '1',
+      version: Number(version.toString()),
+      updates,
+    };
+  }
+
+  /** Runs lua/<name>.lua, registering it on this connection first; `buffers`: replies as Buffers. */
+  private run(name: string, keys: string[], args: Arg[], buffers = false): Promise<unknown> {
+    const command = `tandem_${name.replaceAll('-', '_')}`;
+    const redis = this.redis as unknown as Record<string, ((...a: Arg[]) => Promise<unknown>) | undefined>;
+    if (redis[command] === undefined) {
+      this.redis.defineCommand(command, { numberOfKeys: keys.length, lua: luaSource(name) });
+    }
+    const fn = redis[buffers ? `${command}Buffer` : command] as (...a: Arg[]) => Promise<unknown>;
+    return fn.call(this.redis, ...keys, ...args);
+  }
+}
+
+function toBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function nullIfZero(n: number): number | null {
+  return n === 0 ? null : n;
+}

@@ -1,0 +1,178 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Cluster, Redis } from 'ioredis';
+import { ErrorCode, type DependencyMap, type ShardId } from '@tandem/protocol';
+import { AppError } from '../errors/index.js';
+import type { Config } from '../config/index.js';
+import type { Logger } from '../logging/index.js';
+import type { IShardRepository } from '../persistence/index.js';
+import { openShardsKey, shardKeys, type ShardKeys } from '../redis/index.js';
+import { ShardScripts } from './scripts.js';
+import { mapScriptError, scriptErrorCode } from './script-errors.js';
+import type { CachedMeta } from './types.js';
+
+export type ShardLoaderDeps = {
+  redis: Redis | Cluster;
+  repository: IShardRepository;
+  logger: Logger;
+  keyPrefix: string;
+  cache: Pick<Config['cache'], 'lockTtlMs'>;
+  /** Called after this process loaded a shard from the database (metrics, resync notices). */
+  onLoad?: (shardId: ShardId, durationMs: number) => void;
+};
+
+/**
+ * Loading shards into Redis: single-flight population from the database (once per open period
+ * across the cluster, under the `lock` key), the loaded marker and load id, and the cached meta.
+ * A failed load leaves the shard closed, never empty.
+ */
+export class ShardLoader {
+  private readonly scripts: ShardScripts;
+  private readonly loading = new Map<ShardId, Promise<void>>();
+
+  constructor(private readonly deps: ShardLoaderDeps) {
+    this.scripts = new ShardScripts(deps.redis);
+  }
+
+  async isLoaded(shardId: ShardId): Promise<boolean> {
+    return (await this.deps.redis.hget(this.keys(shardId).meta, 'loaded')) === '1';
+  }
+
+  /**
+   * Makes sure the shard is in Redis, loading it from the database exactly once across the
+   * cluster: concurrent callers in this process share one promise, other processes wait for
+   * the lock holder.
+   */
+  ensureLoaded(shardId: ShardId): Promise<void> {
+    const inFlight = this.loading.get(shardId);
+    if (inFlight !== undefined) return inFlight;
+    const promise = this.load(shardId).finally(() => this.loading.delete(shardId));
+    this.loading.set(shardId, promise);
+    return promise;
+  }
+
+  /**
+   * Runs a step that needs the shard loaded. If Redis lost the shard (flushed or restarted
+   * without persistence) while people are in it, loads it again and retries once.
+   */
+  async loadedOp<T>(shardId: ShardId, op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (error) {
+      if (scriptErrorCode(error) !== 'NOT_LOADED') throw mapScriptError(error, shardId);
+    }
+    this.deps.logger.warn({ shardId }, 'shard missing from cache during an operation; reloading');
+    await this.ensureLoaded(shardId);
+    try {
+      return await op();
+    } catch (error) {
+      throw mapScriptError(error, shardId);
+    }
+  }
+
+  /** The cached description of a loaded shard, or null when it is not loaded. */
+  async meta(shardId: ShardId): Promise<CachedMeta | null> {
+    const m = await this.deps.redis.hgetall(this.keys(shardId).meta);
+    if (m['loaded'] !== '1') return null;
+    return {
+      id: shardId,
+      name: m['name'] ?? '',
+      templateId: m['templateId'] ?? '',
+      templateRevision: Number(m['templateRevision'] ?? 0),
+      dependencies: JSON.parse(m['dependencies'] ?? '{}') as DependencyMap,
+      devDependencies: JSON.parse(m['devDependencies'] ?? '{}') as DependencyMap,
+      createdAt: m['createdAt'] ?? '',
+      updatedAt: m['updatedAt'] ?? '',
+      lastSyncTimestamp: Number(m['lastSyncTimestamp'] ?? 0),
+    };
+  }
+
+  private keys(shardId: ShardId): ShardKeys {
+    return shardKeys(this.deps.keyPrefix, shardId);
+  }
+
+  private async load(shardId: ShardId): Promise<void> {
+    const k = this.keys(shardId);
+    const deadline = Date.now() + this.deps.cache.lockTtlMs * 2;
+    let waitMs = 5;
+    while (Date.now() < deadline) {
+      if (await this.isLoaded(shardId)) return;
+      const token = randomUUID();
+      const locked = await this.deps.redis.set(k.lock, token, 'PX', this.deps.cache.lockTtlMs, 'NX');
+      if (locked === 'OK') {
+        try {
+          // Another instance may have finished loading between our check and the lock.
+          if (await this.isLoaded(shardId)) return;
+          await this.populate(shardId, k);
+          return;
+        } finally {
+          await this.scripts.unlock(k.lock, { token });
+        }
+      }
+      await sleep(waitMs);
+      waitMs = Math.min(waitMs * 2, 100);
+    }
+    throw new AppError(
+      ErrorCode.SHARD_UNAVAILABLE,
+      'the shard is being loaded elsewhere and did not become ready; retry',
+      { details: { shardId } },
+    );
+  }
+
+  /** Writes the shard's files, then its clock and meta with the loaded marker last. */
+  private async populate(shardId: ShardId, k: ShardKeys): Promise<void> {
+    let shard;
+    try {
+      shard = await this.deps.repository.findById(shardId);
+    } catch (error) {
+      throw new AppError(ErrorCode.SHARD_UNAVAILABLE, 'the shard could not be loaded from the database; retry', {
+        details: { shardId },
+        cause: error,
+      });
+    }
+    if (shard === null)
+      throw new AppError(ErrorCode.SHARD_NOT_FOUND, 'no shard with this id', { details: { shardId } });
+    const started = Date.now();
+    const redis = this.deps.redis;
+    // Registered first, so the sweep can clean up after a populate that dies half-way.
+    await redis.zadd(openShardsKey(this.deps.keyPrefix), Date.now(), shardId);
+    const clock = Math.max(shard.lastSyncTimestamp, ...shard.files.map((f) => f.version));
+    const CHUNK = 100;
+    for (let i = 0; i < shard.files.length; i += CHUNK) {
+      const pipeline = redis.pipeline();
+      for (const f of shard.files.slice(i, i + CHUNK)) {
+        pipeline.del(k.doc(f.id));
+        pipeline.rpush(k.doc(f.id), Buffer.from(f.ydocState));
+        pipeline.hset(k.tree, f.id, f.path);
+        pipeline.hset(k.docbytes, f.id, f.ydocState.byteLength);
+      }
+      await execOrThrow(pipeline);
+    }
+    const tx = redis.multi();
+    // The clock never moves back: after a Redis flush it restarts from the database watermark.
+    tx.set(k.seq, String(clock), 'NX');
+    tx.hset(k.meta, {
+      name: shard.name,
+      templateId: shard.templateId,
+      templateRevision: String(shard.templateRevision),
+      dependencies: JSON.stringify(shard.dependencies),
+      devDependencies: JSON.stringify(shard.devDependencies),
+      createdAt: shard.createdAt.toISOString(),
+      updatedAt: shard.updatedAt.toISOString(),
+      lastSyncTimestamp: String(shard.lastSyncTimestamp),
+      loaded: '1',
+      // Tells a sync that snapshotted an earlier load (before Redis lost the shard) from this one.
+      loadId: randomUUID(),
+    });
+    await execOrThrow(tx);
+    const durationMs = Date.now() - started;
+    this.deps.logger.info({ shardId, files: shard.files.length, durationMs }, 'shard loaded into cache');
+    this.deps.onLoad?.(shardId, durationMs);
+  }
+}
+
+async function execOrThrow(pipeline: { exec(): Promise<Array<[Error | null, unknown]> | null> }): Promise<void> {
+  const results = await pipeline.exec();
+  if (results === null) throw new Error('Redis transaction was aborted');
+  for (const [error] of results) if (error !== null) throw error;
+}

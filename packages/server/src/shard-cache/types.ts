@@ -1,0 +1,65 @@
+import type { FileEntry, FileId, ShardSummary } from '@tandem/protocol';
+
+/** The cached description of an open shard: the shared shard model, as the API shows it. */
+export type CachedMeta = ShardSummary;
+
+/** One dirty file as an atomic snapshot reads it. */
+export type SnapshotFile = {
+  id: FileId;
+  /** Shard clock of the file's last change. */
+  version: number;
+  /** null when the file was deleted. */
+  path: string | null;
+  gen: string;
+  updates: Uint8Array[];
+};
+
+export type ShardSnapshot = {
+  loaded: boolean;
+  /** The shard clock when the snapshot was read. */
+  seq: number;
+  firstDirtyAt: number | null;
+  /** Which load of the shard into Redis the snapshot read ('' for none). */
+  loadId: string;
+  files: SnapshotFile[];
+};
+
+export type CompactEntry = { id: FileId; version: number; gen: string; count: number; state: Uint8Array };
+
+/**
+ * What compaction did: `compacted` the load the snapshot read; `stale`: the shard is no longer
+ * that load (reloaded or not cached), nothing was trimmed and every change stays dirty;
+ * `loading`: a load is running, try again when it is done.
+ */
+export type CompactOutcome = { kind: 'compacted'; dirtyLeft: number } | { kind: 'stale' } | { kind: 'loading' };
+
+export type EvictOutcome = 'EVICTED' | 'MEMBERS' | 'DIRTY' | 'LOCKED';
+
+export type ShardInspection = {
+  loaded: boolean;
+  firstDirtyAt: number | null;
+  dirtyFiles: number;
+  liveMembers: number;
+  locked: boolean;
+  /** Yjs updates not yet in the database (all dirty files). */
+  unsyncedUpdates: number;
+  /** Bytes Redis holds for the dirty files (their state plus unsynced updates). */
+  unsyncedBytes: number;
+  /** Members whose expiry passed (their instance stopped its heartbeat), pruned by this inspection. */
+  expiredMembers: number;
+};
+
+/** Options of an idempotent tree operation: the same `opId` again returns the first outcome. */
+export type TreeOpOptions = { opId?: string | undefined };
+
+/** `replayed`: the operation id was seen before; nothing was applied and this is the first outcome. */
+export type CreateFileResult = { file: FileEntry; version: number; replayed: boolean };
+export type RenameResult = {
+  moves: Array<{ id: FileId; from: string; to: string }>;
+  version: number;
+  replayed: boolean;
+};
+export type DeleteResult = { files: FileEntry[]; version: number; replayed: boolean };
+
+/** The file sync handshake's read: the file's updates and the shard clock, in one atomic step. */
+export type FileSyncRead = { loaded: boolean; inTree: boolean; updates: Uint8Array[]; version: number };

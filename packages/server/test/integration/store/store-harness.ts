@@ -1,0 +1,122 @@
+import { pino } from 'pino';
+import type { Cluster, Redis } from 'ioredis';
+import type { FileId, ShardId, TreeChange } from '@tandem/protocol';
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../../../src/config/index.js';
+import { createShardRepository, type IShardRepository, type StoredFile } from '../../../src/persistence/index.js';
+import { createShardCache, newFileId, stateFromText, type ShardCache } from '../../../src/shard-cache/index.js';
+import { shardKeys, type ShardKeys } from '../../../src/redis/index.js';
+import { ShardService, type ShardEvents } from '../../../src/shards/index.js';
+import type { Principal } from '../../../src/auth/index.js';
+import { createTestDatabase, testConfig, testTemplates, type TestDatabase } from '../../support/test-app.js';
+import { createTestRedis, testRedisKeys, uniquePrefix } from '../../support/services.js';
+
+/** What the service broadcast (the room), recorded in order. */
+export type Broadcast =
+  | { kind: 'edited'; shardId: ShardId; fileId: FileId; version: number }
+  | { kind: 'tree'; shardId: ShardId; change: TreeChange; version: number }
+  | { kind: 'reloaded'; shardId: ShardId };
+
+/**
+ * The store on its own: a ShardCache and a ShardService over the test Redis and a temporary
+ * SQLite database, with a recorder in place of the socket rooms. No HTTP, no sockets, no
+ * scheduler: the scripts run in milliseconds.
+ */
+export type Store = {
+  prefix: string;
+  config: Config;
+  redis: Redis | Cluster;
+  repository: IShardRepository;
+  cache: ShardCache;
+  shards: ShardService;
+  broadcasts: Broadcast[];
+  admin: Principal;
+  keys(shardId: ShardId): ShardKeys;
+  /** Saves a shard with these files (path → text) in the database; not loaded yet. */
+  seed(files: Record<string, string>): Promise<ShardId>;
+  close(): Promise<void>;
+};
+
+export async function createStore(env: Record<string, string> = {}): Promise<Store> {
+  const prefix = uniquePrefix();
+  const db: TestDatabase = await createTestDatabase('sqlite');
+  const config = testConfig(prefix, db.url, env);
+  const redis = createTestRedis();
+  const repository = createShardRepository(config.database);
+  await repository.migrate();
+  const logger = pino({ level: 'silent' });
+  const cache = createShardCache({
+    redis,
+    repository,
+    logger,
+    keyPrefix: prefix,
+    instanceId: 'store-test',
+    cache: config.cache,
+    limits: config.limits,
+  });
+  const broadcasts: Broadcast[] = [];
+  const events: ShardEvents = {
+    fileEdited: (shardId, fileId, _update, version) => broadcasts.push({ kind: 'edited', shardId, fileId, version }),
+    treeChanged: (shardId, change, version) => broadcasts.push({ kind: 'tree', shardId, change, version }),
+    reloaded: (shardId) => broadcasts.push({ kind: 'reloaded', shardId }),
+  };
+  const shards = new ShardService({
+    repository,
+    cache,
+    templates: testTemplates(),
+    logger,
+    limits: config.limits,
+    events,
+    onLastLeave: () => undefined,
+  });
+  const admin: Principal = {
+    userId: 'admin',
+    name: 'admin',
+    role: 'admin',
+    shards: {},
+    canCreate: true,
+    expiresAtMs: null,
+  };
+  return {
+    prefix,
+    config,
+    redis,
+    repository,
+    cache,
+    shards,
+    broadcasts,
+    admin,
+    keys: (shardId) => shardKeys(prefix, shardId),
+    async seed(files) {
+      const now = new Date();
+      const id = randomUUID() as ShardId;
+      const stored: StoredFile[] = Object.entries(files).map(([path, content]) => ({
+        id: newFileId(),
+        path,
+        content,
+        ydocState: stateFromText(content),
+        version: 0,
+        updatedAt: now,
+      }));
+      await repository.save({
+        id,
+        name: 'store test',
+        templateId: 'vanilla',
+        templateRevision: 1,
+        dependencies: {},
+        devDependencies: {},
+        createdAt: now,
+        updatedAt: now,
+        lastSyncTimestamp: 0,
+        files: stored,
+      });
+      return id;
+    },
+    async close() {
+      for (const key of await testRedisKeys(redis, `${prefix}:*`)) await redis.del(key);
+      redis.disconnect();
+      await repository.close();
+      await db.drop();
+    },
+  };
+}

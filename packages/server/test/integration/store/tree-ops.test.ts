@@ -1,0 +1,172 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { ErrorCode, type FileId } from '@tandem/protocol';
+import { AppError } from '../../../src/errors/index.js';
+import { createStore, type Store } from './store-harness.js';
+
+/** Idempotent tree operations (op ids, client-chosen file ids) and the file sync read. */
+describe('tree operations', () => {
+  let store: Store;
+  beforeAll(async () => {
+    store = await createStore();
+  });
+  afterAll(async () => {
+    await store.close();
+  });
+
+  async function openShard(files: Record<string, string> = { 'a.js': 'a', 'src/b.js': 'b' }) {
+    const shardId = await store.seed(files);
+    await store.cache.loader.ensureLoaded(shardId);
+    return shardId;
+  }
+
+  function treeBroadcasts(shardId: string): number {
+    return store.broadcasts.filter((b) => b.kind === 'tree' && b.shardId === shardId).length;
+  }
+
+  async function codeOf(promise: Promise<unknown>): Promise<string> {
+    try {
+      await promise;
+    } catch (error) {
+      return error instanceof AppError ? error.code : String(error);
+    }
+    return 'OK';
+  }
+
+  it('a replayed create returns the first reply without a change or a second broadcast', async () => {
+    const shardId = await openShard();
+    const first = await store.shards.createFile(store.admin, shardId, 'new.js', 'x', { opId: 'create-op-1' });
+    const clock = await store.cache.files.version(shardId);
+    const again = await store.shards.createFile(store.admin, shardId, 'new.js', 'x', { opId: 'create-op-1' });
+    expect(again).toEqual(first);
+    expect(await store.cache.files.version(shardId)).toBe(clock);
+    expect(treeBroadcasts(shardId)).toBe(1);
+    // Even a retry whose path now collides returns the first outcome.
+    const raw = await store.cache.files.createFile(shardId, 'new.js', 'x', { opId: 'create-op-1' });
+    expect(raw).toEqual({ ...first, replayed: true });
+    expect((await store.cache.files.tree(shardId)).filter((f) => f.path === 'new.js')).toHaveLength(1);
+  });
+
+  it('a replayed rename returns the first reply without a change or a second broadcast', async () => {
+    const shardId = await openShard({ 'src/a.js': 'a', 'src/b.js': 'b', 'c.js': 'c' });
+    const first = await store.shards.renameFile(store.admin, shardId, 'src', 'lib', { opId: 'rename-op-1' });
+    expect(first.moves.map((m) => m.to).sort()).toEqual(['lib/a.js', 'lib/b.js']);
+    const clock = await store.cache.files.version(shardId);
+    // The folder is gone from `src`: applying it again would fail with FILE_NOT_FOUND.
+    const again = await store.shards.renameFile(store.admin, shardId, 'src', 'lib', { opId: 'rename-op-1' });
+    expect(again).toEqual(first);
+    expect(await store.cache.files.version(shardId)).toBe(clock);
+    expect(treeBroadcasts(shardId)).toBe(1);
+  });
+
+  it('a replayed delete returns the first reply without a change or a second broadcast', async () => {
+    const shardId = await openShard({ 'd/a.js': 'a', 'd/b.js': 'b' });
+    const first = await store.shards.deleteFile(store.admin, shardId, 'd', { opId: 'delete-op-1' });
+    expect(first.files).toHaveLength(2);
+    const clock = await store.cache.files.version(shardId);
+    const again = await store.shards.deleteFile(store.admin, shardId, 'd', { opId: 'delete-op-1' });
+    expect(again).toEqual(first);
+    expect(await store.cache.files.version(shardId)).toBe(clock);
+    expect(treeBroadcasts(shardId)).toBe(1);
+    // A different op id is a different operation.
+    expect(await codeOf(store.shards.deleteFile(store.admin, shardId, 'd', { opId: 'delete-op-2' }))).toBe(
+      ErrorCode.FILE_NOT_FOUND,
+    );
+  });
+
+  it('keeps op ids for 24 hours after the last write, and evict drops them', async () => {
+    const shardId = await openShard();
+    await store.cache.files.createFile(shardId, 'ttl.js', '', { opId: 'ttl-op-1' });
+    const ops = store.keys(shardId).ops;
+    const ttl = await store.redis.ttl(ops);
+    expect(ttl).toBeGreaterThan(86_000);
+    expect(ttl).toBeLessThanOrEqual(86_400);
+    await store.cache.members.remove(shardId, 'nobody');
+    await store.shards.deleteFile(store.admin, shardId, 'ttl.js');
+    // Dirty: sync first.
+    await store.redis.del(store.keys(shardId).dirty);
+    expect(await store.cache.sync.evict(shardId)).toBe('EVICTED');
+    expect(await store.redis.exists(ops)).toBe(0);
+  });
+
+  it('creates a file with the id the client chose, and refuses one the shard has or had', async () => {
+    const shardId = await openShard({ 'a.js': 'a', 'gone.js': 'g' });
+    const chosen = 'client-chosen-id-1' as FileId;
+    const created = await store.shards.createFile(store.admin, shardId, 'mine.js', 'm', { fileId: chosen });
+    expect(created.file).toEqual({ id: chosen, path: 'mine.js' });
+    const clock = await store.cache.files.version(shardId);
+
+    // Same id at the same path: the same outcome at the current clock, no change, no broadcast.
+    const same = await store.cache.files.createFile(shardId, 'mine.js', 'm', { fileId: chosen });
+    expect(same).toEqual({ file: { id: chosen, path: 'mine.js' }, version: clock, replayed: true });
+    expect(treeBroadcasts(shardId)).toBe(1);
+    // Same id elsewhere: refused.
+    expect(await codeOf(store.shards.createFile(store.admin, shardId, 'other.js', '', { fileId: chosen }))).toBe(
+      ErrorCode.FILE_EXISTS,
+    );
+
+    // A deleted file awaiting sync (its doc list and its dirty mark still there).
+    const gone = (await store.cache.files.tree(shardId)).find((f) => f.path === 'gone.js')!;
+    await store.shards.deleteFile(store.admin, shardId, 'gone.js');
+    expect(await codeOf(store.cache.files.createFile(shardId, 'gone.js', '', { fileId: gone.id }))).toBe(
+      ErrorCode.FILE_EXISTS,
+    );
+    // Only the doc list left (dirty cleared).
+    await store.redis.zrem(store.keys(shardId).dirty, gone.id);
+    expect(await codeOf(store.cache.files.createFile(shardId, 'gone.js', '', { fileId: gone.id }))).toBe(
+      ErrorCode.FILE_EXISTS,
+    );
+    // Only the dirty mark left.
+    await store.redis.del(store.keys(shardId).doc(gone.id));
+    await store.redis.zadd(store.keys(shardId).dirty, 1, gone.id);
+    expect(await codeOf(store.cache.files.createFile(shardId, 'gone.js', '', { fileId: gone.id }))).toBe(
+      ErrorCode.FILE_EXISTS,
+    );
+    // Without a client id the server picks a fresh one.
+    const picked = await store.cache.files.createFile(shardId, 'picked.js', '');
+    expect(picked.file.id).not.toBe(chosen);
+    expect(picked.replayed).toBe(false);
+  });
+
+  it('a create replayed after its op id was lost succeeds idempotently when the file is already there', async () => {
+    const shardId = await openShard();
+    const chosen = 'client-chosen-id-2' as FileId;
+    const first = await store.shards.createFile(store.admin, shardId, 'late.js', 'l', {
+      fileId: chosen,
+      opId: 'lost-op-1',
+    });
+    await store.redis.del(store.keys(shardId).ops);
+    const again = await store.shards.createFile(store.admin, shardId, 'late.js', 'l', {
+      fileId: chosen,
+      opId: 'lost-op-1',
+    });
+    expect(again.file).toEqual(first.file);
+    expect(again.version).toBe(await store.cache.files.version(shardId));
+    expect(treeBroadcasts(shardId)).toBe(1);
+    // The replay remembered its outcome again.
+    expect(await store.redis.hexists(store.keys(shardId).ops, 'lost-op-1')).toBe(1);
+  });
+
+  it('the file sync read returns a version at least that of every update it holds', async () => {
+    const shardId = await openShard({ 'a.js': '' });
+    const file = (await store.cache.files.tree(shardId))[0]!;
+    const doc = new Y.Doc();
+    doc.getText('content').insert(0, 'hello');
+    const update = Y.encodeStateAsUpdate(doc);
+    const edited = await store.shards.edit(store.admin, shardId, file.id, update);
+    const result = await store.shards.syncFile(store.admin, shardId, file.id, new Uint8Array([0]));
+    expect(result.version).toBeGreaterThanOrEqual(edited);
+    const read = await store.cache.files.readForSync(shardId, file.id);
+    expect(read).toMatchObject({ loaded: true, inTree: true, version: edited });
+    expect(read.updates).toHaveLength(2);
+    expect(
+      await codeOf(store.shards.syncFile(store.admin, shardId, 'no-such-file' as FileId, new Uint8Array([0]))),
+    ).toBe(ErrorCode.FILE_NOT_FOUND);
+    // Not loaded: the read says so, and the service loads the shard first.
+    const closed = await store.seed({ 'x.js': 'x' });
+    const stored = (await store.repository.findById(closed))!.files[0]!;
+    expect(await store.cache.files.readForSync(closed, stored.id)).toMatchObject({ loaded: false, inTree: false });
+    const synced = await store.shards.syncFile(store.admin, closed, stored.id, new Uint8Array([0]));
+    expect(synced.fileId).toBe(stored.id);
+  });
+});
