@@ -18,7 +18,7 @@ describe('a tree change that races a rejoin', () => {
     const shardId = await createShard(t.url(0));
     const a = await t.session(shardId, 0);
     const b = await t.session(shardId, 1);
-    for (let i = 0; i < 150; i++) {
+    for (let i = 0; i < 100; i++) {
       const path = `race/f${i}.txt`;
       await b.createFile(path);
       await waitFor(() => a.fileId(path) !== undefined, 5000, `A sees ${path} created`);
