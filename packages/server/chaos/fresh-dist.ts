@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 
 /** The packages whose built output the server processes (or the tests) run. */
 const PACKAGES = ['protocol', 'client-sdk', 'server'] as const;
@@ -29,14 +29,28 @@ export function staleDistPackages(repoRoot: string): string[] {
   const checkedMs = statSync(stampFile(repoRoot), { throwIfNoEntry: false })?.mtimeMs ?? 0;
   return PACKAGES.filter((name) => {
     const pkg = join(repoRoot, 'packages', name);
-    return newestMtimeMs(join(pkg, 'src')) > Math.max(checkedMs, newestMtimeMs(join(pkg, 'dist')));
+    if (newestMtimeMs(join(pkg, 'src')) > Math.max(checkedMs, newestMtimeMs(join(pkg, 'dist')))) return true;
+    return missingAssets(pkg).length > 0;
   });
+}
+
+/** Files under `src/` that tsc does not emit (e.g. the shard cache's Lua) and that are not under `dist/`. */
+function missingAssets(pkg: string): string[] {
+  const src = join(pkg, 'src');
+  if (!existsSync(src)) return [];
+  return (
+    readdirSync(src, { withFileTypes: true, recursive: true })
+      // Scripts (.ts, and .mjs entries used only when running from source) are not assets.
+      .filter((e) => e.isFile() && !/\.(ts|mjs|cjs|js)$/.test(e.name) && !e.name.endsWith('~'))
+      .map((e) => relative(src, join(e.parentPath, e.name)))
+      .filter((file) => !existsSync(join(pkg, 'dist', file)))
+  );
 }
 
 /**
  * What server processes of a test should run: `source` when nothing is built, else `dist`,
- * rebuilt first (`tsc -b`) when any of protocol, client-sdk or server changed since it was
- * built. Test files running in parallel take turns through a lock directory, so only one builds.
+ * rebuilt first (`tsc -b`, then the server's assets) when any of protocol, client-sdk or server
+ * changed since it was built, or an asset of the server (a file tsc does not emit) is missing. Test files running in parallel take turns through a lock directory, so only one builds.
  * Throws with the compiler's output if the build fails.
  */
 export async function freshDistEntry(repoRoot: string): Promise<'dist' | 'source'> {
@@ -64,9 +78,14 @@ export async function freshDistEntry(repoRoot: string): Promise<'dist' | 'source
       const startedMs = Date.now();
       try {
         execFileSync('npx', ['tsc', '-b', 'packages/server', 'packages/client-sdk'], { cwd: repoRoot, stdio: 'pipe' });
+        // What tsc does not emit (the shard cache's Lua scripts), as `npm run build` does.
+        execFileSync('npm', ['run', 'build:assets', '-w', '@tandem/server', '--if-present'], {
+          cwd: repoRoot,
+          stdio: 'pipe',
+        });
       } catch (error) {
         const output = (error as { stdout?: Buffer }).stdout?.toString() ?? '';
-        throw new Error(`dist/ of ${stale.join(', ')} is older than src/ and \`npx tsc -b\` failed:\n${output}`, {
+        throw new Error(`dist/ of ${stale.join(', ')} is older than src/ and the build failed:\n${output}`, {
           cause: error,
         });
       }
