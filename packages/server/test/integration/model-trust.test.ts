@@ -69,7 +69,7 @@ describe.skipIf(TEST_REDIS_CLUSTER_NODES !== undefined)('the trust promise under
       `${report.ackedTokens} tokens and ${report.ackedTreeOps} tree operations acknowledged; ` +
       `${report.savedChecks} saved checks, false saved ${report.falseSaved} (typed: ${report.falseSavedTyped}); ` +
       `divergences ${report.divergences}; lost tokens ${report.lostTokens}, lost tree ops ${report.lostTreeOps}; ` +
-      `dropped tree ops ${JSON.stringify(report.droppedTreeOps)}, refused ${report.refusedTreeOps}; ` +
+      `dropped tree ops ${JSON.stringify(report.droppedTreeOps)}; refused ${report.refusedTreeOps} tree ops, ${report.refusedEdits} edits; ` +
       `settled ${report.settleSeconds === null ? 'never' : `in ${report.settleSeconds.toFixed(1)} s`}`;
     process.stdout.write(`model-trust: ${figures}\n`);
     const explain = `\n${figures}\n${report.samples.join('\n')}\n${lines.join('\n')}`;
