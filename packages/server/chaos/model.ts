@@ -874,15 +874,15 @@ function freshPath(tree: readonly FileEntry[], rng: Rng, kind: 'file' | 'folder'
   }
 }
 
-/** Operations of the chaos suite's model scenario: about 100 per second of its join/leave burst. */
-function scenarioOperations(burstMs: number, env: NodeJS.ProcessEnv = process.env): number {
+/** Operations of a model run: MODEL_OPERATIONS if set, else `fallback`. */
+export function modelOperations(fallback: number, env: NodeJS.ProcessEnv = process.env): number {
   const raw = env['MODEL_OPERATIONS'];
   if (raw !== undefined && raw !== '') {
     const n = Number(raw);
     if (!Number.isSafeInteger(n) || n < 10) throw new Error(`MODEL_OPERATIONS must be an integer ≥ 10, not ${raw}`);
     return n;
   }
-  return Math.round(burstMs / 10);
+  return fallback;
 }
 
 /** Extra time the chaos suite allows the model scenario on top of a fault's usual budget. */
@@ -900,7 +900,8 @@ export const modelScenario: Fault = {
   title: () => 'model: random edits, tree ops, offline work, kills, crashes after a store, flushes, dropped acks',
   async inject(ctx) {
     const seed = modelSeed();
-    const operations = scenarioOperations(ctx.settings.burstMs);
+    // About 100 operations per second of the join/leave burst (2,000 in the full suite).
+    const operations = modelOperations(Math.round(ctx.settings.burstMs / 10));
     const kinds = modelFaultKinds();
     ctx.log(`model: seed ${seed} (replay with MODEL_SEED=${seed}), ${operations} operations`);
     const repository = createShardRepository({ kind: 'postgres', url: ctx.cluster.directDatabaseUrl, poolSize: 2 });
