@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_PATH_LIMITS,
   describePathProblem,
+  foldPath,
   isInside,
   normalizePath,
   parentOf,
@@ -28,7 +29,15 @@ describe('normalizePath', () => {
     'src/components/Counter.svelte',
     '.gitignore',
     'a/.hidden/b',
-    '...',
+    '..x',
+    'console.js',
+    'icon.svg',
+    'com10.js',
+    'lpt.js',
+    'src/nul-handler.ts',
+    'pages/[id].tsx',
+    '(group)/page.tsx',
+    '@scope/pkg.json',
     'a b/c d.txt',
     'ünï/cødé.ts',
     '日本/語.md',
@@ -97,6 +106,40 @@ describe('normalizePath', () => {
     ['///', 'absolute'],
     ['src/ /x', 'empty'],
     ['   ', 'empty'],
+    // Names that spoof or collide on other systems.
+    ['a\u200bb.js', 'invisible-character'],
+    ['src/\u200dindex.js', 'invisible-character'],
+    ['\ufeffa.js', 'invisible-character'],
+    ['evil\u202etxt.js', 'invisible-character'],
+    ['a\u2066b\u2069.js', 'invisible-character'],
+    ['a\u200eb', 'invisible-character'],
+    ['soft\u00adhyphen.js', 'invisible-character'],
+    ['a\ufe0fb', 'invisible-character'],
+    ['a\u2028b', 'invisible-character'],
+    ['lone\ud800.js', 'invisible-character'],
+    ['x.js:stream', 'reserved-character'],
+    ['src/a:b/c.js', 'reserved-character'],
+    ['what?.js', 'reserved-character'],
+    ['a*.js', 'reserved-character'],
+    ['a<b>.js', 'reserved-character'],
+    ['say"hi".js', 'reserved-character'],
+    ['a|b', 'reserved-character'],
+    ['a.js.', 'trailing-dot-or-space'],
+    ['src./a.js', 'trailing-dot-or-space'],
+    ['a.js ', 'trailing-dot-or-space'],
+    ['src /a.js', 'trailing-dot-or-space'],
+    ['a.js\u00a0', 'trailing-dot-or-space'],
+    ['...', 'trailing-dot-or-space'],
+    ['CON', 'reserved-name'],
+    ['con', 'reserved-name'],
+    ['src/con.txt', 'reserved-name'],
+    ['Aux.tar.gz', 'reserved-name'],
+    ['nul/a.js', 'reserved-name'],
+    ['PRN.js', 'reserved-name'],
+    ['COM1', 'reserved-name'],
+    ['lpt9.txt', 'reserved-name'],
+    ['com\u00b9.js', 'reserved-name'],
+    ['CONIN$', 'reserved-name'],
   ] as const)('refuses %j (%s)', (input, problem) => {
     expect(refused(input)).toBe(problem);
   });
@@ -132,6 +175,10 @@ describe('normalizePath', () => {
       'absolute',
       'backslash',
       'control-character',
+      'invisible-character',
+      'reserved-character',
+      'trailing-dot-or-space',
+      'reserved-name',
       'dot-segment',
       'too-long',
       'too-deep',
@@ -234,7 +281,7 @@ describe('normalizePath', () => {
     it('accepts any path made of plain name segments', () => {
       const segment = fc
         .stringMatching(/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,11}$/)
-        .filter((s) => s !== '..' && !/^[A-Za-z]:/.test(s));
+        .filter((s) => !s.endsWith('.') && !/^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$/i.test(s) && !/^[A-Za-z]:/.test(s));
       fc.assert(
         fc.property(fc.array(segment, { minLength: 1, maxLength: 8 }), (segments) => {
           const path = segments.join('/');
@@ -242,6 +289,44 @@ describe('normalizePath', () => {
         }),
       );
     });
+  });
+});
+
+describe('foldPath', () => {
+  it.each([
+    ['Ärger.js', 'ärger.js'],
+    ['A\u0308rger.js', '\u00e4rger.js'],
+    ['ſrc/main.js', 'src/main.js'],
+    ['ſrc/main.js', 'SRC/MAIN.JS'],
+    ['Straße.ts', 'STRASSE.ts'],
+    ['straße.ts', 'strasse.ts'],
+    ['ﬁle.js', 'FILE.js'],
+    ['\u212aelvin.js', 'kelvin.js'],
+    ['ΣΟΦΟΣ.md', 'σοφος.md'],
+    ['ΣΟΦΟΣ.md', 'σοφοσ.md'],
+    ['İstanbul', 'i\u0307stanbul'],
+    ['Index.HTML', 'index.html'],
+  ])('folds %j and %j to the same name', (a, b) => {
+    expect(foldPath(a)).toBe(foldPath(b));
+  });
+
+  it.each([
+    ['a.js', 'b.js'],
+    ['src/a.js', 'src-a.js'],
+    ['resume.md', 'résumé.md'],
+  ])('keeps %j and %j apart', (a, b) => {
+    expect(foldPath(a)).not.toBe(foldPath(b));
+  });
+
+  it('is idempotent and keeps separators', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme', maxLength: 30 }), (s) => {
+        const folded = foldPath(s);
+        expect(foldPath(folded)).toBe(folded);
+        expect(folded.split('/').length).toBe(s.split('/').length);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 

@@ -8,8 +8,8 @@ import { Metrics } from './metrics/index.js';
 import { RedisManager } from './redis/index.js';
 import { createShardRepository, type IShardRepository } from './persistence/index.js';
 import { createTemplateRegistry, packageJsonDependencies, type TemplateRegistry } from './templates/index.js';
-import { createAuthService, type AuthService } from './auth/index.js';
-import { createShardCache, type ShardCache } from './shard-cache/index.js';
+import { createAuthService, RedisShareLinkRegistry, type AuthService } from './auth/index.js';
+import { createShardCache, FileStateVectors, type ShardCache } from './shard-cache/index.js';
 import {
   createSyncWorker,
   savedChannel,
@@ -82,12 +82,15 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
 
   try {
     // Refuse a bad auth setup before touching the database.
-    const auth = createAuthService(config.auth);
+    const auth = createAuthService(config.auth, {
+      shareLinks: new RedisShareLinkRegistry(cacheRedis, config.redis.keyPrefix),
+    });
     const templates = options.templates ?? createTemplateRegistry();
     await repository.migrate();
-    if (config.auth.insecureDev && config.auth.jwtSecret !== undefined && config.auth.jwksUrl === undefined) {
+    if (config.auth.insecureDev) {
       log.warn(
-        'TANDEM_INSECURE_DEV is set: tokens are signed with a publicly known development secret. Never run this in production.',
+        { secretFile: config.auth.devSecretFile },
+        "TANDEM_INSECURE_DEV is set: GET /dev/token hands admin tokens to this server's pages on a loopback address. Never run this in production.",
       );
     }
     const cache = createShardCache({
@@ -146,6 +149,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       },
       templates,
       apiRoutes: serveApi,
+      rateLimitStore: { redis: cacheRedis, keyPrefix: config.redis.keyPrefix },
       isReady: () => ready,
       checkDependencies: async () => {
         await cacheRedis.ping();
@@ -162,20 +166,25 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
         if (faults !== undefined) registerFaultRoutes(app, faults);
         await options.extraRoutes?.(app);
       },
+      disconnectShareLinks: async (linkIds) => sockets?.disconnectShareLinks(linkIds),
     });
     const sockets = serveApi
       ? new SocketService({
           httpServer: http.server,
+          redis: cacheRedis,
           pubClient: redisManager.getConnection(`${scope}:pub`),
           // On a cluster, SSUBSCRIBE must reach the node owning each channel's slot.
           subClient: redisManager.getConnection(`${scope}:sub`, {
             clusterOptions: { shardedSubscribers: config.redis.shardedPubSub },
           }),
           keyPrefix: config.redis.keyPrefix,
+          instanceId,
+          presenceClaimTtlMs: config.cache.memberTtlMs,
           shardedPubSub: config.redis.shardedPubSub,
           limits: config.limits,
           logger: log,
           auth,
+          corsOrigins: config.http.corsOrigins,
           ...(faults === undefined ? {} : { faults }),
         })
       : undefined;
@@ -187,6 +196,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     const shardService: ShardService = new ShardService({
       repository,
       cache,
+      stateVectors: new FileStateVectors({ redis: cacheRedis, keyPrefix: config.redis.keyPrefix }),
       templates,
       logger: log.child({ module: 'shards' }),
       limits: config.limits,
@@ -202,7 +212,8 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     });
     if (sockets !== undefined) {
       sockets.attach(shardService, cache.members);
-      cache.members.startHeartbeat();
+      // Presence client ids are claimed as long as their sockets' members live.
+      cache.members.startHeartbeat((shardIds) => sockets.refreshPresence(shardIds));
       await sockets.relaySaved(redisManager.getConnection(`${scope}:events`), channel);
     }
     const worker = runWorker

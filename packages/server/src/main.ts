@@ -2,10 +2,10 @@
 import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
 import { Redis } from 'ioredis';
-import { loadConfig, type Config, type Role } from './config/index.js';
+import { loadConfig, withDevSecret, type Config, type Role } from './config/index.js';
 import { createLogger, type Logger } from './logging/index.js';
 import { createApp } from './app.js';
-import { createAuthService } from './auth/index.js';
+import { createAuthService, loadOrCreateDevSecret } from './auth/index.js';
 import { createShardRepository } from './persistence/index.js';
 import { createRedisConnection, RedisManager } from './redis/index.js';
 import { toAppError } from './errors/index.js';
@@ -16,13 +16,17 @@ const USAGE = `usage: tandem <command> [options]
 
 commands:
   serve [--role all|api|worker] [--insecure-dev] [--workers [N|auto]]
-                                  start the server (default role: all); --insecure-dev allows
-                                  starting without AUTH_JWT_SECRET (development only);
+                                  start the server (default role: all); --insecure-dev runs
+                                  without AUTH_JWT_SECRET, with a secret generated once per data
+                                  directory, and serves admin tokens to its own pages on
+                                  localhost (development only; refused with AUTH_JWT_SECRET set);
                                   --workers runs N server processes on one port (default: one
                                   per core; websocket transport, no sticky sessions)
   migrate                         create or upgrade the database schema, then exit
   token [--sub ID] [--name NAME] [--role admin|user] [--shard ID=read|write ...] [--create] [--ttl SECONDS]
-                                  print a signed access token (needs AUTH_JWT_SECRET or TANDEM_INSECURE_DEV)
+                                  print a signed access token (needs AUTH_JWT_SECRET, or
+                                  TANDEM_INSECURE_DEV: then signed with the development secret
+                                  of the data directory)
 
 configuration comes from environment variables; see .env.example`;
 
@@ -46,8 +50,11 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-function readConfig(): Config {
-  return loadConfig(process.env);
+function readConfig(env: Record<string, string | undefined> = process.env): Config {
+  const config = loadConfig(env);
+  // Development mode signs with a secret of its own data directory, never a public constant.
+  if (!config.auth.insecureDev || config.auth.devSecretFile === undefined) return config;
+  return withDevSecret(config, loadOrCreateDevSecret(config.auth.devSecretFile));
 }
 
 async function serve(rawArgs: string[]): Promise<number> {
@@ -60,7 +67,7 @@ async function serve(rawArgs: string[]): Promise<number> {
   });
   const role = values.role as Role;
   if (!['all', 'api', 'worker'].includes(role)) throw new Error(`--role must be all, api or worker (got "${role}")`);
-  const config = loadConfig(values['insecure-dev'] ? { ...process.env, TANDEM_INSECURE_DEV: 'true' } : process.env);
+  const config = readConfig(values['insecure-dev'] ? { ...process.env, TANDEM_INSECURE_DEV: 'true' } : process.env);
   const logger = createLogger({ level: config.log.level, pretty: config.log.pretty });
   await ensureRedis(config, logger);
   if (workers > 1 && isClusterPrimary()) {
@@ -199,7 +206,7 @@ function redactUrl(url: string): string {
 }
 
 async function migrate(): Promise<number> {
-  const config = readConfig();
+  const config = loadConfig(process.env);
   const repository = createShardRepository(config.database);
   try {
     await repository.migrate();
@@ -225,13 +232,14 @@ async function token(args: string[]): Promise<number> {
   });
   const config = readConfig();
   const auth = createAuthService(config.auth);
-  const shards: Record<string, 'read' | 'write'> = {};
+  const grants = new Map<string, 'read' | 'write'>();
   for (const grant of values.shard ?? []) {
     const [id, access] = grant.split('=');
     if (id === undefined || (access !== 'read' && access !== 'write'))
       throw new Error(`--shard takes ID=read or ID=write (got "${grant}")`);
-    shards[id] = access;
+    grants.set(id, access);
   }
+  const shards = Object.fromEntries(grants);
   if (values.role !== 'admin' && values.role !== 'user') throw new Error('--role must be admin or user');
   const ttl = values.ttl === undefined ? undefined : Number(values.ttl);
   const jwt = await auth.mint(

@@ -20,6 +20,10 @@ function authConfig(overrides: Partial<Config['auth']> = {}): Config['auth'] {
     audience: undefined,
     tokenTtlSeconds: 3600,
     insecureDev: false,
+    devSecretFile: undefined,
+    maxTokenBytes: 8192,
+    shareLinkMaxTtlSeconds: 7 * 24 * 3600,
+    shareLinkMaxPerShard: 500,
     ...overrides,
   };
 }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '@tandem/protocol';
 import { AppError } from '../errors/index.js';
-import { INSECURE_DEV_SECRET, loadConfig } from './load-config.js';
+import { loadConfig, withDevSecret } from './load-config.js';
 import { envSchema } from './schema.js';
 
 const envExample = readFileSync(new URL('../../../../.env.example', import.meta.url), 'utf8');
@@ -126,6 +126,7 @@ describe('loadConfig', () => {
         bodyLimitBytes: 2 * 1024 * 1024,
         webEnabled: true,
         previewCdnUrl: 'https://esm.sh',
+        corsOrigins: [],
       },
       auth: {
         jwtSecret: undefined,
@@ -134,6 +135,10 @@ describe('loadConfig', () => {
         audience: undefined,
         tokenTtlSeconds: 7 * 24 * 3600,
         insecureDev: false,
+        devSecretFile: undefined,
+        maxTokenBytes: 8192,
+        shareLinkMaxTtlSeconds: 7 * 24 * 3600,
+        shareLinkMaxPerShard: 500,
       },
       redis: { url: 'redis://127.0.0.1:6379', keyPrefix: 'tandem', shardedPubSub: true },
       database: { kind: 'sqlite', file: './data/tandem.sqlite' },
@@ -297,15 +302,39 @@ describe('loadConfig', () => {
   describe('auth', () => {
     it('uses the configured secret', () => {
       const secret = 'x'.repeat(32);
-      expect(loadConfig({ AUTH_JWT_SECRET: secret, TANDEM_INSECURE_DEV: 'true' }).auth.jwtSecret).toBe(secret);
+      expect(loadConfig({ AUTH_JWT_SECRET: secret }).auth.jwtSecret).toBe(secret);
     });
 
-    it('falls back to the public development secret only with TANDEM_INSECURE_DEV and no JWKS', () => {
-      expect(loadConfig({ TANDEM_INSECURE_DEV: 'true' }).auth.jwtSecret).toBe(INSECURE_DEV_SECRET);
+    it('has no public development secret: TANDEM_INSECURE_DEV names a per-data-directory secret file', () => {
+      const dev = loadConfig({ TANDEM_INSECURE_DEV: 'true', DATABASE_URL: 'sqlite:/var/lib/tandem/db.sqlite' });
+      expect(dev.auth.jwtSecret).toBeUndefined();
+      expect(dev.auth.devSecretFile).toBe('/var/lib/tandem/dev-secret');
+      expect(loadConfig({ TANDEM_INSECURE_DEV: 'true' }).auth.devSecretFile).toBe('data/dev-secret');
       expect(loadConfig({}).auth.jwtSecret).toBeUndefined();
-      const withJwks = loadConfig({ TANDEM_INSECURE_DEV: 'true', AUTH_JWKS_URL: 'https://idp.example.com/jwks.json' });
-      expect(withJwks.auth.jwtSecret).toBeUndefined();
-      expect(withJwks.auth.jwksUrl).toBe('https://idp.example.com/jwks.json');
+      expect(loadConfig({}).auth.devSecretFile).toBeUndefined();
+      const withSecret = withDevSecret(dev, 'y'.repeat(43));
+      expect(withSecret.auth.jwtSecret).toBe('y'.repeat(43));
+      expect(Object.isFrozen(withSecret.auth)).toBe(true);
+      expect(() => withDevSecret(loadConfig({}), 'y'.repeat(43))).toThrow();
+    });
+
+    it('refuses TANDEM_INSECURE_DEV together with a real secret or a JWKS', () => {
+      expect(() => loadConfig({ AUTH_JWT_SECRET: 'x'.repeat(32), TANDEM_INSECURE_DEV: 'true' })).toThrow(
+        /TANDEM_INSECURE_DEV: refuses to run with AUTH_JWT_SECRET/,
+      );
+      expect(() =>
+        loadConfig({ TANDEM_INSECURE_DEV: 'true', AUTH_JWKS_URL: 'https://idp.example.com/jwks.json' }),
+      ).toThrow(/TANDEM_INSECURE_DEV: refuses to run with AUTH_JWKS_URL/);
+    });
+
+    it('parses CORS_ORIGINS and refuses malformed ones', () => {
+      expect(loadConfig({}).http.corsOrigins).toEqual([]);
+      expect(loadConfig({ CORS_ORIGINS: 'https://a.example.com, http://localhost:5173/' }).http.corsOrigins).toEqual([
+        'https://a.example.com',
+        'http://localhost:5173',
+      ]);
+      expect(loadConfig({ CORS_ORIGINS: '*' }).http.corsOrigins).toEqual(['*']);
+      expect(() => loadConfig({ CORS_ORIGINS: 'example.com' })).toThrow(/CORS_ORIGINS/);
     });
   });
 

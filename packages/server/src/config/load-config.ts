@@ -1,3 +1,4 @@
+import { dirname, join } from 'node:path';
 import { AppError } from '../errors/index.js';
 import { ErrorCode } from '@tandem/protocol';
 import { envSchema, type Env } from './schema.js';
@@ -9,7 +10,15 @@ export type DatabaseConfig = { kind: 'postgres'; url: string; poolSize: number }
 
 /** The grouped, deep-frozen configuration. Each module receives only its slice. */
 export type Config = Readonly<{
-  http: Readonly<{ port: number; host: string; bodyLimitBytes: number; webEnabled: boolean; previewCdnUrl: string }>;
+  http: Readonly<{
+    port: number;
+    host: string;
+    bodyLimitBytes: number;
+    webEnabled: boolean;
+    previewCdnUrl: string;
+    /** Browser origins allowed besides the server's own; `*` in the list allows any. */
+    corsOrigins: ReadonlyArray<string>;
+  }>;
   auth: Readonly<{
     jwtSecret: string | undefined;
     jwksUrl: string | undefined;
@@ -17,6 +26,11 @@ export type Config = Readonly<{
     audience: string | undefined;
     tokenTtlSeconds: number;
     insecureDev: boolean;
+    /** Where development mode keeps its generated secret (set only with TANDEM_INSECURE_DEV). */
+    devSecretFile: string | undefined;
+    maxTokenBytes: number;
+    shareLinkMaxTtlSeconds: number;
+    shareLinkMaxPerShard: number;
   }>;
   redis: Readonly<{
     url: string;
@@ -36,6 +50,11 @@ export type Config = Readonly<{
     eventsBurst: number;
     socketMaxMessageBytes: number;
     maxConnectionsPerUser: number;
+    restRequestsPerMinute: number;
+    shardCreatesPerHour: number;
+    shareLinksPerHour: number;
+    zipMaxBytes: number;
+    zipMaxConcurrentPerUser: number;
   }>;
   cache: Readonly<{ lockTtlMs: number; memberTtlMs: number; heartbeatMs: number; evictGraceMs: number }>;
   jobs: Readonly<{
@@ -54,9 +73,6 @@ export type Config = Readonly<{
   testing: Readonly<{ faults: boolean }>;
 }>;
 
-/** The secret used when TANDEM_INSECURE_DEV is set and no secret is configured. Public: never use it in production. */
-export const INSECURE_DEV_SECRET = 'tandem-insecure-development-secret-do-not-use';
-
 /**
  * Reads the environment once, reports every problem at once, and returns a frozen Config.
  * The only reader of process.env (callers pass it in).
@@ -73,6 +89,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     });
   }
   const e = parsed.data;
+  const database = parseDatabaseUrl(e.DATABASE_URL, e.DATABASE_POOL_SIZE);
   return deepFreeze({
     http: {
       port: e.PORT,
@@ -80,15 +97,21 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       bodyLimitBytes: e.HTTP_BODY_LIMIT_BYTES,
       webEnabled: e.WEB_ENABLED,
       previewCdnUrl: e.PREVIEW_CDN_URL.replace(/\/+$/, ''),
+      corsOrigins:
+        e.CORS_ORIGINS === undefined ? [] : e.CORS_ORIGINS.split(',').map((o) => o.trim().replace(/\/+$/, '')),
     },
     auth: {
-      jwtSecret:
-        e.AUTH_JWT_SECRET ?? (e.TANDEM_INSECURE_DEV && e.AUTH_JWKS_URL === undefined ? INSECURE_DEV_SECRET : undefined),
+      // In development mode the secret is generated per data directory: see withDevSecret.
+      jwtSecret: e.AUTH_JWT_SECRET,
       jwksUrl: e.AUTH_JWKS_URL,
       issuer: e.AUTH_ISSUER,
       audience: e.AUTH_AUDIENCE,
       tokenTtlSeconds: e.AUTH_TOKEN_TTL_SECONDS,
       insecureDev: e.TANDEM_INSECURE_DEV,
+      devSecretFile: e.TANDEM_INSECURE_DEV ? devSecretFileFor(database) : undefined,
+      maxTokenBytes: e.AUTH_MAX_TOKEN_BYTES,
+      shareLinkMaxTtlSeconds: e.SHARE_LINK_MAX_TTL_SECONDS,
+      shareLinkMaxPerShard: e.SHARE_LINK_MAX_PER_SHARD,
     },
     redis: {
       url: e.REDIS_URL,
@@ -96,7 +119,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       shardedPubSub: e.REDIS_SHARDED_PUBSUB,
       clusterNodes: e.REDIS_CLUSTER_NODES === undefined ? undefined : parseClusterNodes(e.REDIS_CLUSTER_NODES),
     },
-    database: parseDatabaseUrl(e.DATABASE_URL, e.DATABASE_POOL_SIZE),
+    database,
     limits: {
       maxUpdateBytes: e.MAX_UPDATE_BYTES ?? 2 * e.MAX_FILE_BYTES,
       maxFileBytes: e.MAX_FILE_BYTES,
@@ -107,6 +130,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       eventsBurst: e.RATE_EVENTS_BURST,
       socketMaxMessageBytes: e.SOCKET_MAX_MESSAGE_BYTES,
       maxConnectionsPerUser: e.MAX_CONNECTIONS_PER_USER,
+      restRequestsPerMinute: e.RATE_REST_PER_MINUTE,
+      shardCreatesPerHour: e.RATE_SHARD_CREATES_PER_HOUR,
+      shareLinksPerHour: e.RATE_SHARE_LINKS_PER_HOUR,
+      zipMaxBytes: e.ZIP_MAX_BYTES,
+      zipMaxConcurrentPerUser: e.ZIP_MAX_CONCURRENT_PER_USER,
     },
     cache: {
       lockTtlMs: e.CACHE_LOCK_TTL_MS,
@@ -162,6 +190,18 @@ function crossFieldProblems(env: Record<string, unknown>): string[] {
   if (maxUpdateBytes !== undefined && socketMaxMessageBytes !== undefined && maxUpdateBytes > socketMaxMessageBytes) {
     problems.push('MAX_UPDATE_BYTES: must not exceed SOCKET_MAX_MESSAGE_BYTES');
   }
+  if (field('TANDEM_INSECURE_DEV') === true) {
+    // Development mode mints admin tokens for anyone on this machine; it must never sign with
+    // (or hand out tokens of) a real deployment's keys.
+    if (env['AUTH_JWT_SECRET'] !== undefined) {
+      problems.push(
+        'TANDEM_INSECURE_DEV: refuses to run with AUTH_JWT_SECRET set (development mode signs with its own generated secret); unset one of them',
+      );
+    }
+    if (env['AUTH_JWKS_URL'] !== undefined) {
+      problems.push('TANDEM_INSECURE_DEV: refuses to run with AUTH_JWKS_URL set; unset one of them');
+    }
+  }
   const clusterNodes = field('REDIS_CLUSTER_NODES');
   if (clusterNodes !== undefined && parseClusterNodes(clusterNodes).some((n) => n.port < 1 || n.port > 65535)) {
     problems.push('REDIS_CLUSTER_NODES: every port must be between 1 and 65535');
@@ -179,6 +219,21 @@ function parseClusterNodes(list: string): Array<{ host: string; port: number }> 
     const colon = trimmed.lastIndexOf(':');
     return { host: trimmed.slice(0, colon), port: Number(trimmed.slice(colon + 1)) };
   });
+}
+
+/**
+ * Returns `config` with `secret` as the HS256 secret: development mode's generated secret (see
+ * auth's loadOrCreateDevSecret), which loadConfig cannot read because it does no I/O.
+ */
+export function withDevSecret(config: Config, secret: string): Config {
+  if (!config.auth.insecureDev) throw new Error('withDevSecret is for TANDEM_INSECURE_DEV only');
+  return deepFreeze({ ...config, auth: { ...config.auth, jwtSecret: secret } });
+}
+
+/** `dev-secret` next to the SQLite file; for PostgreSQL or an in-memory database, in ./data. */
+function devSecretFileFor(database: DatabaseConfig): string {
+  if (database.kind === 'sqlite' && database.file !== ':memory:') return join(dirname(database.file), 'dev-secret');
+  return join('data', 'dev-secret');
 }
 
 function parseDatabaseUrl(url: string, poolSize: number): DatabaseConfig {

@@ -21,6 +21,18 @@ export const envSchema = z.object({
   WEB_ENABLED: bool.default(true),
   /** Base URL of the ESM CDN the browser preview loads dependencies from. Default https://esm.sh. */
   PREVIEW_CDN_URL: z.url().default('https://esm.sh'),
+  /**
+   * Browser origins, besides the server's own, allowed to use the REST API and socket.io
+   * (comma-separated, e.g. `https://app.example.com,http://localhost:5173`; `*` allows any).
+   * Requests without an Origin header (non-browser clients) are always allowed. Default: none.
+   */
+  CORS_ORIGINS: z
+    .string()
+    .regex(
+      /^\s*(\*|https?:\/\/[^\s,/]+\/?)\s*(,\s*(\*|https?:\/\/[^\s,/]+\/?)\s*)*$/,
+      'must be * or comma-separated origins like https://app.example.com',
+    )
+    .optional(),
 
   // auth
   /** HS256 secret that signs access tokens (at least 32 characters). Required unless TANDEM_INSECURE_DEV is set or AUTH_JWKS_URL is given. */
@@ -33,7 +45,21 @@ export const envSchema = z.object({
   AUTH_AUDIENCE: z.string().min(1).optional(),
   /** Lifetime of tokens minted by `tandem token` and the editor's share links, in seconds. Default 7 days. */
   AUTH_TOKEN_TTL_SECONDS: int(60, 365 * 24 * 3600).default(7 * 24 * 3600),
-  /** Development only: start without AUTH_JWT_SECRET, signing with a fixed, publicly known secret. Default false. */
+  /**
+   * Longest lifetime of a share link, in seconds: a longer `ttlSeconds` is refused, and a link
+   * minted without one lives min(AUTH_TOKEN_TTL_SECONDS, this). Default 7 days.
+   */
+  SHARE_LINK_MAX_TTL_SECONDS: int(60, 365 * 24 * 3600).default(7 * 24 * 3600),
+  /** Most live (unexpired, unrevoked) share links one shard may have; more are refused with RATE_LIMITED. Default 500. */
+  SHARE_LINK_MAX_PER_SHARD: int(1, 100_000).default(500),
+  /** Largest bearer token accepted (REST and socket handshake), in bytes; larger ones get PAYLOAD_TOO_LARGE. Default 8192. */
+  AUTH_MAX_TOKEN_BYTES: int(512, 1024 * 1024).default(8192),
+  /**
+   * Development only: start without AUTH_JWT_SECRET (and without AUTH_JWKS_URL, which it refuses),
+   * signing with a random secret generated once per data directory (`dev-secret` next to the SQLite
+   * file, mode 0600), and serve admin tokens at `GET /dev/token` to pages of this server on a
+   * loopback address. Default false.
+   */
   TANDEM_INSECURE_DEV: bool.default(false),
 
   // redis
@@ -94,6 +120,19 @@ export const envSchema = z.object({
    * further handshakes are refused with RATE_LIMITED. Counted per instance, not cluster-wide. Default 20.
    */
   MAX_CONNECTIONS_PER_USER: int(1, 100_000).default(20),
+  /**
+   * REST requests one user (token `sub`; the client address without a token) may send per minute,
+   * counted in Redis across every instance; more get 429 RATE_LIMITED. Admin tokens are exempt. Default 600.
+   */
+  RATE_REST_PER_MINUTE: int(1, 1_000_000).default(600),
+  /** Shards one user may create per hour (`POST /shards`), across the cluster. Admin tokens are exempt. Default 30. */
+  RATE_SHARD_CREATES_PER_HOUR: int(1, 1_000_000).default(30),
+  /** Share links one user may mint per hour (`POST /shards/:id/tokens`), across the cluster. Admin tokens are exempt. Default 60. */
+  RATE_SHARE_LINKS_PER_HOUR: int(1, 1_000_000).default(60),
+  /** Largest zip download (`GET /shards/:id/zip`), in bytes of uncompressed text; larger shards get 413 PAYLOAD_TOO_LARGE. Default 512 MiB. */
+  ZIP_MAX_BYTES: int(1024, 16 * 1024 * 1024 * 1024).default(512 * 1024 * 1024),
+  /** Zip downloads one user may run at once on one instance; more get 429 RATE_LIMITED. Default 2. */
+  ZIP_MAX_CONCURRENT_PER_USER: int(1, 1000).default(2),
 
   // cache
   /** TTL of the populate/evict lock of a shard, in ms. Default 15000. */

@@ -98,7 +98,33 @@ export function buildOpenApi(): Record<string, unknown> {
           requestBody: body(
             z.strictObject({ access: z.enum(['read', 'write']), ttlSeconds: z.number().int().optional() }),
           ),
-          responses: { '201': { description: '{ token, access }' }, ...errors(400, 401, 403, 404) },
+          responses: {
+            '201': { description: '{ token, access, link: { id, access, mintedBy, createdAt, expiresAt } }' },
+            ...errors(400, 401, 403, 404, 429),
+          },
+        },
+        get: {
+          summary: "List the shard's live share links (write access with your own token, not a link)",
+          parameters: [shardParam],
+          responses: {
+            '200': { description: '{ links: [{ id, access, mintedBy, createdAt, expiresAt }] }' },
+            ...errors(401, 403, 404),
+          },
+        },
+        delete: {
+          summary: 'Revoke every live share link of the shard; their sockets are disconnected',
+          parameters: [shardParam],
+          responses: { '200': { description: '{ revoked: [linkId] }' }, ...errors(401, 403, 404) },
+        },
+      },
+      '/shards/{id}/tokens/{linkId}': {
+        delete: {
+          summary: 'Revoke one share link; its sockets are disconnected on every instance',
+          parameters: [
+            shardParam,
+            { name: 'linkId', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } },
+          ],
+          responses: { '200': { description: '{ revoked: [linkId] }' }, ...errors(401, 403, 404) },
         },
       },
       '/shards/{id}/files': {

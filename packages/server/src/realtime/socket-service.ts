@@ -20,14 +20,15 @@ import {
   isShardId,
 } from '@tandem/protocol';
 import { z } from 'zod';
-import { AppError, toAppError } from '../errors/index.js';
+import { AppError, assertNever, toAppError } from '../errors/index.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
-import type { AuthService, Principal } from '../auth/index.js';
+import type { AuthService, LinkClaim, Principal } from '../auth/index.js';
+import { isOriginAllowed } from '../auth/index.js';
 import type { ShardEvents, ShardService } from '../shards/index.js';
 import type { Membership } from '../shard-cache/index.js';
 import { TokenBucket } from './token-bucket.js';
-import { PresenceRelay } from './presence-relay.js';
+import { MAX_CLIENT_IDS_PER_SOCKET, MAX_PRESENCE_NAME_LENGTH, PresenceRelay } from './presence-relay.js';
 import { localFirst } from './local-first-adapter.js';
 import type { Faults } from '../faults/index.js';
 
@@ -42,13 +43,21 @@ type TandemSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServ
 
 export type SocketServiceDeps = {
   httpServer: HttpServer;
+  /** Command connection (presence client-id ownership). */
+  redis: Redis | Cluster;
   pubClient: Redis | Cluster;
   subClient: Redis | Cluster;
   keyPrefix: string;
+  /** This instance's id: presence client ids are claimed in its name. */
+  instanceId: string;
+  /** How long a presence client-id claim lives without the heartbeat (the member TTL). */
+  presenceClaimTtlMs: number;
   shardedPubSub: boolean;
   limits: Config['limits'];
   logger: Logger;
   auth: AuthService;
+  /** CORS_ORIGINS: browser origins allowed besides the server's own (`*`: any). */
+  corsOrigins: ReadonlyArray<string>;
   /** Test-only fault injection (dropped acks). */
   faults?: Faults;
 };
@@ -84,7 +93,10 @@ export class SocketService {
     this.io = new Server(deps.httpServer, {
       maxHttpBufferSize: deps.limits.socketMaxMessageBytes,
       serveClient: false,
-      cors: { origin: true, credentials: false },
+      // Browsers do not apply CORS to WebSockets: the Origin check is allowRequest's, for both transports.
+      cors: { origin: deps.corsOrigins.includes('*') ? true : [...deps.corsOrigins], credentials: false },
+      allowRequest: (request, callback) =>
+        callback(null, isOriginAllowed(request.headers.origin, request.headers.host, deps.corsOrigins)),
       connectionStateRecovery: undefined,
     });
     const adapterKey = `${deps.keyPrefix}:socket.io`;
@@ -92,15 +104,19 @@ export class SocketService {
       ? createShardedAdapter(deps.pubClient, deps.subClient, { channelPrefix: adapterKey, subscriptionMode: 'dynamic' })
       : createAdapter(deps.pubClient, deps.subClient, { key: adapterKey });
     this.io.adapter(localFirst(adapter));
-    this.presence = new PresenceRelay((shardId, update) => {
-      this.io.to(roomOf(shardId)).emit('presence:updated', { shardId, update });
+    this.presence = new PresenceRelay({
+      emit: (shardId, update) => this.io.to(roomOf(shardId)).emit('presence:updated', { shardId, update }),
+      redis: deps.redis,
+      keyPrefix: deps.keyPrefix,
+      instanceId: deps.instanceId,
+      claimTtlMs: deps.presenceClaimTtlMs,
     });
     this.io.use((socket, next) => {
       const token: unknown = socket.handshake.auth['token'];
       deps.auth
         .verify(typeof token === 'string' ? token : undefined)
         .then((principal) => {
-          this.reserveConnection(socket, principal.userId);
+          this.reserveConnection(socket, connectionOwner(principal));
           socket.data.principal = principal;
           socket.data.joined = new Set();
           socket.data.bucket = new TokenBucket(deps.limits.eventsPerSecond, deps.limits.eventsBurst);
@@ -135,6 +151,11 @@ export class SocketService {
     this.shards = shards;
     this.members = members;
     this.io.on('connection', (socket) => this.onConnection(socket));
+  }
+
+  /** Renews this instance's presence client-id claims in these shards (on the membership heartbeat). */
+  refreshPresence(shardIds: readonly ShardId[]): Promise<void> {
+    return this.presence.refresh(shardIds);
   }
 
   /** Sockets connected to this instance. */
@@ -199,6 +220,8 @@ export class SocketService {
       expiry.unref();
     };
     armExpiry();
+    const link = socket.data.principal.link;
+    if (link !== undefined) this.watchShareLink(socket, link, log);
 
     // Every client event goes through this one dispatcher (no per-event listeners): expiry and
     // the rate limit first, then the event's schema, then its handler, then the ack.
@@ -300,17 +323,35 @@ export class SocketService {
       this.requireJoined(socket, shardId);
       if (update.byteLength > 64 * 1024)
         throw new AppError(ErrorCode.PAYLOAD_TOO_LARGE, 'a presence update may hold at most 64 KiB');
-      const outcome = this.presence.push(shardId, socket.id, update);
-      if (outcome === 'malformed') {
-        throw new AppError(ErrorCode.UPDATE_MALFORMED, 'the presence update is not a valid awareness update');
+      const outcome = await this.presence.push(
+        shardId,
+        socket.id,
+        update,
+        () => socket.connected && socket.data.joined.has(shardId),
+      );
+      switch (outcome) {
+        case 'ok':
+          return null;
+        case 'malformed':
+          throw new AppError(ErrorCode.UPDATE_MALFORMED, 'the presence update is not a valid awareness update');
+        case 'invalid-user':
+          throw new AppError(
+            ErrorCode.VALIDATION_FAILED,
+            `presence "user" must be an object whose "name" is 1–${MAX_PRESENCE_NAME_LENGTH} printable characters and whose "color" and "colorLight" are hex colours (#rrggbb)`,
+          );
+        case 'too-many-client-ids':
+          throw new AppError(
+            ErrorCode.FORBIDDEN,
+            `one connection may speak for at most ${MAX_CLIENT_IDS_PER_SOCKET} presence client ids in a shard`,
+          );
+        case 'not-yours':
+          throw new AppError(
+            ErrorCode.FORBIDDEN,
+            'the presence update names a client id that belongs to another connection',
+          );
+        default:
+          return assertNever(outcome);
       }
-      if (outcome === 'not-yours') {
-        throw new AppError(
-          ErrorCode.FORBIDDEN,
-          'the presence update names a client id that belongs to another connection',
-        );
-      }
-      return null;
     },
   };
 
@@ -404,6 +445,35 @@ export class SocketService {
     socket.conn.once('close', release);
   }
 
+  /**
+   * Puts a share link's socket in the link's room, which revocation disconnects on every instance
+   * (disconnectShareLinks), then checks the link again: a revocation between the handshake's check
+   * and the join found the room empty.
+   */
+  private watchShareLink(socket: TandemSocket, link: LinkClaim, log: Logger): void {
+    void socket.join(shareLinkRoom(link.id));
+    this.deps.auth
+      .shareLinks()
+      .isLive(link.shardId, link.id)
+      .then((live) => {
+        if (!live) socket.disconnect(true);
+      })
+      .catch((error: unknown) => {
+        log.warn({ err: error }, 'could not recheck a share link; disconnecting its socket');
+        socket.disconnect(true);
+      });
+  }
+
+  /** Disconnects the sockets of revoked share links on every instance (through the adapter). */
+  async disconnectShareLinks(linkIds: readonly string[]): Promise<void> {
+    const rooms = linkIds.map(shareLinkRoom);
+    this.io.to(rooms).emit('shard:error', {
+      shardId: null,
+      error: { code: ErrorCode.UNAUTHENTICATED, message: 'this share link was revoked; ask for a new one' },
+    });
+    this.io.in(rooms).disconnectSockets(true);
+  }
+
   private requireJoined(socket: TandemSocket, shardId: ShardId): void {
     if (!socket.data.joined.has(shardId)) {
       throw new AppError(ErrorCode.NOT_JOINED, 'join the shard (shard:join) before using it', { details: { shardId } });
@@ -413,7 +483,11 @@ export class SocketService {
   private async leaveShard(socket: TandemSocket, shardId: ShardId): Promise<void> {
     socket.data.joined.delete(shardId);
     // Others see this user go at once instead of after the awareness timeout.
-    this.presence.removeSocket(shardId, socket.id);
+    this.presence
+      .removeSocket(shardId, socket.id)
+      .catch((error: unknown) =>
+        this.log.warn({ err: error, shardId }, 'releasing presence client ids failed; they lapse with the member'),
+      );
     this.membership().removeLocal(shardId, this.member(socket.id));
     await socket.leave(roomOf(shardId));
     await this.service().leave(shardId, this.member(socket.id));
@@ -486,6 +560,20 @@ function safeJson(text: string): unknown {
 
 /** Shortest time between two presence:requested of one shard from one instance (see requestPresence). */
 const PRESENCE_REQUEST_WINDOW_MS = 250;
+
+/** The room of the sockets connected with one share link. */
+function shareLinkRoom(linkId: string): string {
+  return `share-link:${linkId}`;
+}
+
+/**
+ * Whose MAX_CONNECTIONS_PER_USER budget a connection uses: its user's, or for a share link (a new
+ * `sub` per link) the budget of all links minted by the same user, so minting links does not
+ * multiply connections.
+ */
+function connectionOwner(principal: Principal): string {
+  return principal.link === undefined ? `user:${principal.userId}` : `links-of:${principal.link.mintedBy}`;
+}
 
 /** Longest delay setTimeout accepts. */
 const MAX_TIMER_MS = 2 ** 31 - 1;

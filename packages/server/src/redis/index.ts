@@ -16,7 +16,11 @@ export {
   emptySinceKey,
   schedulerLockKey,
   lastScanKey,
+  restRateLimitPrefix,
+  presenceOwnersKey,
   parseShardKey,
+  shareLinkKey,
+  shareLinksKey,
   type ShardKeys,
   type ShardKeyPart,
 } from './keys.js';

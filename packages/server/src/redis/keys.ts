@@ -8,13 +8,14 @@ import { isShardId, type FileId, type ShardId } from '@tandem/protocol';
  * `members` (zset `<instance>:<socket>` → expiry ms), `lock` (populate lock), `seq` (the shard
  * clock), `gen` (hash fileId → compaction generation), `docbytes` (hash fileId → bytes held),
  * `ops` (hash opId → the JSON reply of a tree operation, for idempotent retries; expires 24 h
- * after its last write).
+ * after its last write), `paths` (zset, all scores 0, members `<folded path>\0<fileId>`: the
+ * index of case-folded paths that collision checks and folder moves query by prefix).
  * Shard keys are `<prefix>:shard:{<shardId>}:<part>`: the
  * braces are a hash tag, so all keys of one shard map to one Redis Cluster slot and the
  * multi-key scripts work on a cluster.
  */
 export type ShardKeyPart =
-  'meta' | 'tree' | 'dirty' | 'members' | 'lock' | 'seq' | 'gen' | 'docbytes' | 'ops' | { doc: FileId };
+  'meta' | 'tree' | 'dirty' | 'members' | 'lock' | 'seq' | 'gen' | 'docbytes' | 'ops' | 'paths' | { doc: FileId };
 
 export type ShardKeys = {
   meta: string;
@@ -26,6 +27,7 @@ export type ShardKeys = {
   gen: string;
   docbytes: string;
   ops: string;
+  paths: string;
   doc(fileId: FileId): string;
   /** Prefix shared by all doc keys (for scans). */
   docPrefix: string;
@@ -43,6 +45,7 @@ export function shardKeys(prefix: string, shardId: ShardId): ShardKeys {
     gen: `${base}:gen`,
     docbytes: `${base}:docbytes`,
     ops: `${base}:ops`,
+    paths: `${base}:paths`,
     doc: (fileId) => `${base}:doc:${fileId}`,
     docPrefix: `${base}:doc:`,
   };
@@ -68,6 +71,20 @@ export function schedulerLockKey(prefix: string): string {
   return `${prefix}:scheduler-lock`;
 }
 
+/** Prefix of the REST rate-limit counters (one string key per user and limit, with a TTL). */
+export function restRateLimitPrefix(prefix: string): string {
+  return `${prefix}:rate-limit:`;
+}
+
+/**
+ * Hash of a shard's presence (awareness) client ids → the member (`<instance>:<socket>`) that owns
+ * each, so a socket on one instance cannot speak for a client id held on another. Its own hash tag
+ * (same slot as the shard's keys); expires unless refreshed by the members' heartbeat.
+ */
+export function presenceOwnersKey(prefix: string, shardId: ShardId): string {
+  return `${prefix}:presence:{${shardId}}:owners`;
+}
+
 /** Parses a shard key back into its shard id and part; throws on anything else. */
 export function parseShardKey(prefix: string, key: string): { shardId: ShardId; part: ShardKeyPart } {
   const head = `${prefix}:shard:{`;
@@ -77,11 +94,24 @@ export function parseShardKey(prefix: string, key: string): { shardId: ShardId; 
   const shardId = key.slice(head.length, close);
   if (!isShardId(shardId)) throw new Error(`malformed shard id in key: ${key}`);
   const rest = key.slice(close + 2);
-  const simple = ['meta', 'tree', 'dirty', 'members', 'lock', 'seq', 'gen', 'docbytes', 'ops'] as const;
+  const simple = ['meta', 'tree', 'dirty', 'members', 'lock', 'seq', 'gen', 'docbytes', 'ops', 'paths'] as const;
   const found = simple.find((p) => p === rest);
   if (found !== undefined) return { shardId, part: found };
   if (rest.startsWith('doc:') && /^[A-Za-z0-9_-]{8,64}$/.test(rest.slice(4))) {
     return { shardId, part: { doc: rest.slice(4) as FileId } };
   }
   throw new Error(`unknown shard key part: ${key}`);
+}
+
+/**
+ * One live share link of a shard (string: the link's JSON record, expiring with the link):
+ * `<prefix>:share-link:{<shardId>}:<linkId>`. Its absence means the link was revoked or expired.
+ */
+export function shareLinkKey(prefix: string, shardId: ShardId, linkId: string): string {
+  return `${prefix}:share-link:{${shardId}}:${linkId}`;
+}
+
+/** Sorted set of a shard's share links, linkId → expiry (ms since the epoch): what listing reads. */
+export function shareLinksKey(prefix: string, shardId: ShardId): string {
+  return `${prefix}:share-links:{${shardId}}`;
 }

@@ -4,6 +4,8 @@ import { comparePaths, ErrorCode, type FileEntry, type FileId, type ShardId } fr
 import { AppError } from '../errors/index.js';
 import type { Config } from '../config/index.js';
 import { shardKeys, type ShardKeys } from '../redis/index.js';
+import { pathIndexEntry } from './fold-path.js';
+import { scriptErrorCode } from './script-errors.js';
 import { ShardScripts } from './scripts.js';
 import type { ShardLoader } from './shard-loader.js';
 import type { CreateFileResult, DeleteResult, FileSyncRead, RenameResult, TreeOpOptions } from './types.js';
@@ -82,19 +84,43 @@ export class FileStore {
       opId: options.opId,
       clientId: options.fileId !== undefined,
     };
-    return this.deps.loader.loadedOp(shardId, () => this.scripts.createFile(k, args));
+    return this.deps.loader.loadedOp(shardId, () => this.indexed(shardId, () => this.scripts.createFile(k, args)));
   }
 
   /** Renames a file or a folder (paths canonical). */
   rename(shardId: ShardId, from: string, to: string, options: TreeOpOptions = {}): Promise<RenameResult> {
     const k = this.keys(shardId);
-    return this.deps.loader.loadedOp(shardId, () => this.scripts.rename(k, { from, to, opId: options.opId }));
+    return this.deps.loader.loadedOp(shardId, () =>
+      this.indexed(shardId, () => this.scripts.rename(k, { from, to, opId: options.opId })),
+    );
   }
 
   /** Deletes a file or a folder (path canonical). */
   delete(shardId: ShardId, path: string, options: TreeOpOptions = {}): Promise<DeleteResult> {
     const k = this.keys(shardId);
-    return this.deps.loader.loadedOp(shardId, () => this.scripts.delete(k, { path, opId: options.opId }));
+    return this.deps.loader.loadedOp(shardId, () =>
+      this.indexed(shardId, () => this.scripts.delete(k, { path, opId: options.opId })),
+    );
+  }
+
+  /**
+   * Runs a tree step; a shard loaded by a version without the path index (NOT_INDEXED) gets its
+   * index built from the tree first. A tree step racing that rebuild on another instance can
+   * leave a stale entry, which at worst refuses one create or move with FILE_EXISTS until evicted.
+   */
+  private async indexed<T>(shardId: ShardId, op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (error) {
+      if (scriptErrorCode(error) !== 'NOT_INDEXED') throw error;
+    }
+    const k = this.keys(shardId);
+    const tree = await this.deps.redis.hgetall(k.tree);
+    const entries = Object.entries(tree).map(([id, path]) => pathIndexEntry(path, id));
+    for (let i = 0; i < entries.length; i += 500) {
+      await this.deps.redis.zadd(k.paths, ...entries.slice(i, i + 500).flatMap((e) => [0, e]));
+    }
+    return op();
   }
 
   private keys(shardId: ShardId): ShardKeys {

@@ -27,4 +27,18 @@ export type {
   DeleteResult,
   FileSyncRead,
 } from './types.js';
-export { TEXT_NAME, stateFromText, textFromUpdates, mergeToState, updateToText, isValidUpdate } from './ydoc.js';
+export {
+  TEXT_NAME,
+  stateFromText,
+  textFromUpdates,
+  mergeToState,
+  mergeUpdatesBalanced,
+  updateToText,
+  isValidUpdate,
+  checkTextUpdate,
+  integrateIntoState,
+  advanceState,
+  type StateVector,
+  type TextUpdate,
+} from './ydoc.js';
+export { FileStateVectors } from './file-state-vectors.js';

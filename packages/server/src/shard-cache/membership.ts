@@ -74,10 +74,19 @@ export class Membership {
     return [...this.local.keys()];
   }
 
-  /** Extends the expiry of this instance's members every CACHE_HEARTBEAT_MS until close(). */
-  startHeartbeat(): void {
+  /**
+   * Extends the expiry of this instance's members every CACHE_HEARTBEAT_MS until close().
+   * `alsoOnBeat` runs on the same beat with the shards this instance has members in (what else
+   * lives as long as those members, e.g. their presence client ids); its failures are logged.
+   */
+  startHeartbeat(alsoOnBeat?: (shardIds: readonly ShardId[]) => Promise<void>): void {
     if (this.heartbeat !== undefined) return;
-    this.heartbeat = setInterval(() => void this.refreshLocal(), this.deps.heartbeatMs);
+    this.heartbeat = setInterval(() => {
+      void this.refreshLocal();
+      alsoOnBeat?.(this.localShards()).catch((error: unknown) =>
+        this.deps.logger.warn({ err: error }, 'heartbeat of what lives with the members failed'),
+      );
+    }, this.deps.heartbeatMs);
     this.heartbeat.unref();
   }
 

@@ -3,8 +3,9 @@ import { AppError } from '../errors/index.js';
 
 /**
  * The one error convention of the Lua scripts: a script refuses with
- * `redis.error_reply('<CODE>')`, where CODE is one of our ErrorCode values or NOT_LOADED (the
- * shard is not in Redis); every other outcome is a reply.
+ * `redis.error_reply('<CODE>')`, where CODE is one of our ErrorCode values, NOT_LOADED (the
+ * shard is not in Redis: reload it) or NOT_INDEXED (the shard has no path index: rebuild it);
+ * every other outcome is a reply. The two internal codes never reach a client.
  */
 export function scriptErrorCode(error: unknown): string | null {
   if (!(error instanceof Error)) return null;

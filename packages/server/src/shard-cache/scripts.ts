@@ -1,6 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { FileId } from '@tandem/protocol';
 import type { ShardKeys } from '../redis/index.js';
+import { foldPath } from './fold-path.js';
 import { luaSource } from './lua-loader.js';
 import type {
   CompactEntry,
@@ -44,8 +45,16 @@ export class ShardScripts {
       clientId: boolean;
     },
   ): Promise<CreateFileResult> {
-    const keys = [k.meta, k.tree, k.doc(a.fileId), k.dirty, k.seq, k.docbytes, k.ops];
-    const args = [a.fileId, a.path, toBuffer(a.state), a.maxFiles, a.opId ?? '', a.clientId ? '1' : ''];
+    const keys = [k.meta, k.tree, k.doc(a.fileId), k.dirty, k.seq, k.docbytes, k.ops, k.paths];
+    const args = [
+      a.fileId,
+      a.path,
+      toBuffer(a.state),
+      a.maxFiles,
+      a.opId ?? '',
+      a.clientId ? '1' : '',
+      foldPath(a.path),
+    ];
     const reply = JSON.parse(String(await this.run('create-file', keys, args))) as {
       v: number;
       id: FileId;
@@ -56,8 +65,8 @@ export class ShardScripts {
   }
 
   async rename(k: ShardKeys, a: { from: string; to: string; opId?: string | undefined }): Promise<RenameResult> {
-    const keys = [k.meta, k.tree, k.dirty, k.seq, k.ops];
-    const raw = await this.run('rename', keys, [a.from, a.to, a.opId ?? '']);
+    const keys = [k.meta, k.tree, k.dirty, k.seq, k.ops, k.paths];
+    const raw = await this.run('rename', keys, [a.from, a.to, a.opId ?? '', foldPath(a.from), foldPath(a.to)]);
     const reply = JSON.parse(String(raw)) as { v: number; moves: Array<[FileId, string, string]>; replayed?: boolean };
     return {
       moves: reply.moves.map(([id, from, to]) => ({ id, from, to })),
@@ -67,8 +76,8 @@ export class ShardScripts {
   }
 
   async delete(k: ShardKeys, a: { path: string; opId?: string | undefined }): Promise<DeleteResult> {
-    const keys = [k.meta, k.tree, k.dirty, k.seq, k.ops];
-    const raw = await this.run('delete', keys, [a.path, a.opId ?? '']);
+    const keys = [k.meta, k.tree, k.dirty, k.seq, k.ops, k.paths];
+    const raw = await this.run('delete', keys, [a.path, a.opId ?? '', foldPath(a.path)]);
     const reply = JSON.parse(String(raw)) as { v: number; files: Array<[FileId, string]>; replayed?: boolean };
     return {
       files: reply.files.map(([id, path]) => ({ id, path })),
@@ -103,7 +112,7 @@ export class ShardScripts {
 
   async snapshot(k: ShardKeys): Promise<ShardSnapshot> {
     const raw = await this.run('snapshot', [k.meta, k.tree, k.dirty, k.seq, k.gen], [k.docPrefix], true);
-    const [loaded, seq, firstDirtyAt, loadId, ...entries] = raw as [Buffer, Buffer, Buffer, Buffer, ...Buffer[][]];
+    const [loaded, clock, firstDirtyAt, loadId, ...entries] = raw as [Buffer, Buffer, Buffer, Buffer, ...Buffer[][]];
     const files = entries.map((entry): SnapshotFile => {
       const [id, version, path, gen, ...updates] = entry as [Buffer, Buffer, Buffer, Buffer, ...Buffer[]];
       const p = path.toString('utf8');
@@ -117,7 +126,7 @@ export class ShardScripts {
     });
     return {
       loaded: loaded.toString() === '1',
-      seq: Number(seq.toString()),
+      version: Number(clock.toString()),
       firstDirtyAt: nullIfZero(Number(firstDirtyAt.toString())),
       loadId: loadId.toString(),
       files,
@@ -126,10 +135,10 @@ export class ShardScripts {
 
   async compact(
     k: ShardKeys,
-    a: { snapshotTimeMs: number; loadId: string; seq: number; entries: readonly CompactEntry[] },
+    a: { snapshotTimeMs: number; loadId: string; version: number; entries: readonly CompactEntry[] },
   ): Promise<CompactOutcome> {
     const keys = [k.meta, k.tree, k.dirty, k.gen, k.docbytes, k.seq, k.lock];
-    const args: Arg[] = [k.docPrefix, a.snapshotTimeMs, a.loadId, a.seq];
+    const args: Arg[] = [k.docPrefix, a.snapshotTimeMs, a.loadId, a.version];
     for (const e of a.entries) args.push(e.id, e.version, e.gen, e.count, toBuffer(e.state));
     const [kind, left] = (await this.run('compact', keys, args)) as [string, number?];
     if (kind === 'LOADING') return { kind: 'loading' };
@@ -138,7 +147,7 @@ export class ShardScripts {
   }
 
   async evict(k: ShardKeys): Promise<EvictOutcome> {
-    const keys = [k.meta, k.tree, k.dirty, k.members, k.lock, k.seq, k.gen, k.docbytes, k.ops];
+    const keys = [k.meta, k.tree, k.dirty, k.members, k.lock, k.seq, k.gen, k.docbytes, k.ops, k.paths];
     return String(await this.run('evict', keys, [k.docPrefix])) as EvictOutcome;
   }
 

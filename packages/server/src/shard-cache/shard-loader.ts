@@ -10,6 +10,7 @@ import { openShardsKey, shardKeys, type ShardKeys } from '../redis/index.js';
 import { ShardScripts } from './scripts.js';
 import { mapScriptError, scriptErrorCode } from './script-errors.js';
 import type { CachedMeta } from './types.js';
+import { pathIndexEntry } from './fold-path.js';
 
 export type ShardLoaderDeps = {
   redis: Redis | Cluster;
@@ -144,6 +145,7 @@ export class ShardLoader {
         pipeline.del(k.doc(f.id));
         pipeline.rpush(k.doc(f.id), Buffer.from(f.ydocState));
         pipeline.hset(k.tree, f.id, f.path);
+        pipeline.zadd(k.paths, 0, pathIndexEntry(f.path, f.id));
         pipeline.hset(k.docbytes, f.id, f.ydocState.byteLength);
       }
       await execOrThrow(pipeline);

@@ -55,13 +55,13 @@ export class SyncStore {
    */
   compact(
     shardId: ShardId,
-    snapshot: Pick<ShardSnapshot, 'loadId' | 'seq'> & { timeMs: number },
+    snapshot: Pick<ShardSnapshot, 'loadId' | 'version'> & { timeMs: number },
     entries: readonly CompactEntry[],
   ): Promise<CompactOutcome> {
     return this.scripts.compact(this.keys(shardId), {
       snapshotTimeMs: snapshot.timeMs,
       loadId: snapshot.loadId,
-      seq: snapshot.seq,
+      version: snapshot.version,
       entries,
     });
   }

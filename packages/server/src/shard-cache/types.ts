@@ -17,7 +17,7 @@ export type SnapshotFile = {
 export type ShardSnapshot = {
   loaded: boolean;
   /** The shard clock when the snapshot was read. */
-  seq: number;
+  version: number;
   firstDirtyAt: number | null;
   /** Which load of the shard into Redis the snapshot read ('' for none). */
   loadId: string;

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import * as Y from 'yjs';
-import { zipSync, strToU8 } from 'fflate';
 import {
   comparePaths,
   describePathProblem,
@@ -20,16 +19,20 @@ import type { Logger } from '../logging/index.js';
 import { toShardSummary, type IShardRepository, type StoredFile } from '../persistence/index.js';
 import type { TemplateRegistry } from '../templates/index.js';
 import {
-  isValidUpdate,
+  checkTextUpdate,
+  mergeUpdatesBalanced,
   newFileId,
   stateFromText,
   textFromUpdates,
   updateToText,
+  type FileStateVectors,
   type ShardCache,
+  type TextUpdate,
   type TreeOpOptions,
 } from '../shard-cache/index.js';
 import { assertAccess, accessTo, type Principal } from '../auth/index.js';
 import type { Faults } from '../faults/index.js';
+import { zipStream, type ZipSourceFile } from './zip-stream.js';
 
 /** Where the service announces changes so live collaborators see them (the socket rooms). */
 export interface ShardEvents {
@@ -42,6 +45,8 @@ export interface ShardEvents {
 export type ShardServiceDeps = {
   repository: IShardRepository;
   cache: ShardCache;
+  /** What Redis holds of each file, to refuse edits whose dependencies it lacks. */
+  stateVectors: FileStateVectors;
   templates: TemplateRegistry;
   logger: Logger;
   limits: Config['limits'];
@@ -60,6 +65,9 @@ export type ShardServiceDeps = {
  * the room, so REST edits reach live collaborators and sync persists everything the same way.
  */
 export class ShardService {
+  /** Per file (`shardId/fileId`): the tail of this instance's edits to it, run one after another. */
+  private readonly editChains = new Map<string, Promise<void>>();
+
   constructor(private readonly deps: ShardServiceDeps) {}
 
   // ---- shards ----------------------------------------------------------------------------
@@ -235,37 +243,56 @@ export class ShardService {
     });
   }
 
-  /** The whole shard as a zip archive of its current text. */
-  async zip(principal: Principal, shardId: ShardId): Promise<{ name: string; bytes: Uint8Array }> {
+  /**
+   * The whole shard as a zip archive of its current text, streamed one file at a time (see
+   * zipStream): the event loop never holds more than one file's work, and memory holds one file.
+   * Access and existence are checked before the first byte; a shard over ZIP_MAX_BYTES is refused
+   * up front when it is read from the database, and cut short when it is open (its size is only
+   * known file by file).
+   */
+  async zip(principal: Principal, shardId: ShardId): Promise<{ name: string; stream: AsyncIterable<Uint8Array> }> {
     assertAccess(principal, shardId, 'read');
     const { name, files } = await this.contents(shardId);
-    const entries: Record<string, Uint8Array> = {};
-    for (const file of files) entries[file.path] = strToU8(file.content);
-    return { name, bytes: zipSync(entries, { level: 6 }) };
+    return { name, stream: zipStream(files, { maxBytes: this.deps.limits.zipMaxBytes }) };
   }
 
   /**
-   * The text of every file: from the cache when the shard is open, else from the database —
-   * one read of the tree or of the stored shard, not one per file.
+   * The text of every file, one file at a time: from the cache when the shard is open (the tree
+   * once, then each file's updates), else from one read of the stored shard. A file whose updates
+   * are gone was evicted while we read, which happens only after a flush: it is read from the
+   * database (once for the whole archive).
    */
-  private async contents(shardId: ShardId): Promise<{ name: string; files: Array<{ path: string; content: string }> }> {
+  private async contents(shardId: ShardId): Promise<{ name: string; files: AsyncIterable<ZipSourceFile> }> {
     const cached = await this.deps.cache.loader.meta(shardId);
     if (cached !== null) {
-      const files: Array<{ path: string; content: string }> = [];
-      let complete = true;
-      for (const file of await this.deps.cache.files.tree(shardId)) {
-        const updates = await this.deps.cache.files.updates(shardId, file.id);
-        // Evicted while we read: the database holds everything, read it there.
-        if (updates.length === 0) {
-          complete = false;
-          break;
-        }
-        files.push({ path: file.path, content: textFromUpdates(updates) });
-      }
-      if (complete && (await this.deps.cache.loader.isLoaded(shardId))) return { name: cached.name, files };
+      const tree = await this.deps.cache.files.tree(shardId);
+      // Re-check: an eviction between the two reads would show an empty tree.
+      if (await this.deps.cache.loader.isLoaded(shardId))
+        return { name: cached.name, files: this.cachedContents(shardId, tree) };
     }
     const shard = await this.findOrThrow(shardId);
-    return { name: shard.name, files: shard.files.map((f) => ({ path: f.path, content: f.content })) };
+    const bytes = shard.files.reduce((sum, f) => sum + Buffer.byteLength(f.content, 'utf8'), 0);
+    if (bytes > this.deps.limits.zipMaxBytes) {
+      throw new AppError(
+        ErrorCode.PAYLOAD_TOO_LARGE,
+        `the shard's files hold ${bytes} bytes, more than ZIP_MAX_BYTES (${this.deps.limits.zipMaxBytes}); download the files one by one`,
+      );
+    }
+    return { name: shard.name, files: toAsync(shard.files.map((f) => ({ path: f.path, content: f.content }))) };
+  }
+
+  private async *cachedContents(shardId: ShardId, tree: readonly FileEntry[]): AsyncGenerator<ZipSourceFile> {
+    let stored: Map<FileId, string> | undefined;
+    for (const file of tree) {
+      const updates = await this.deps.cache.files.updates(shardId, file.id);
+      if (updates.length > 0) {
+        yield { path: file.path, content: textFromUpdates(updates) };
+        continue;
+      }
+      stored ??= new Map((await this.findOrThrow(shardId)).files.map((f) => [f.id, f.content]));
+      const content = stored.get(file.id);
+      if (content !== undefined) yield { path: file.path, content };
+    }
   }
 
   // ---- realtime ----------------------------------------------------------------------------
@@ -311,7 +338,7 @@ export class ShardService {
     assertAccess(principal, shardId, 'read');
     // One atomic read: the clock returned covers every update returned.
     const { updates, version } = await this.fileForSync(shardId, fileId);
-    const merged = updates.length === 1 ? (updates[0] as Uint8Array) : Y.mergeUpdates(updates);
+    const merged = mergeUpdatesBalanced(updates);
     let update: Uint8Array;
     try {
       update = Y.diffUpdate(merged, stateVector);
@@ -336,10 +363,24 @@ export class ShardService {
         `an update may hold at most ${this.deps.limits.maxUpdateBytes} bytes`,
       );
     }
-    if (!isValidUpdate(update)) {
-      throw new AppError(ErrorCode.UPDATE_MALFORMED, 'the update is not a valid Yjs update for a text file');
+    const parsed = checkTextUpdate(update);
+    if (parsed === 'malformed') {
+      throw new AppError(ErrorCode.UPDATE_MALFORMED, 'the update is not a valid Yjs update (v1 encoding)');
     }
-    const version = await this.deps.cache.files.appendUpdate(shardId, fileId, update);
+    if (parsed === 'not-text') {
+      throw new AppError(
+        ErrorCode.UPDATE_MALFORMED,
+        `a file holds plain text only: the update puts something else (an embed, formatting, another shared type) into it or writes outside its "content" text`,
+      );
+    }
+    // One at a time per file on this instance: an editor's next keystroke builds on the previous
+    // one, whose check and store must be done before the next one is checked.
+    const version = await this.serially(`${shardId}/${fileId}`, async () => {
+      await this.requireDependencies(shardId, fileId, parsed);
+      const stored = await this.deps.cache.files.appendUpdate(shardId, fileId, update);
+      this.deps.stateVectors.noteStored(shardId, fileId, parsed);
+      return stored;
+    });
     this.deps.faults?.afterStore('edit');
     this.deps.events.fileEdited(shardId, fileId, update, version, exceptSocketId);
     this.deps.onEdit?.();
@@ -347,6 +388,44 @@ export class ShardService {
   }
 
   // ---- helpers -------------------------------------------------------------------------------
+
+  /**
+   * Refuses an update that would not fully integrate into what Redis holds of the file (an origin,
+   * an earlier item of its client or a deleted item is missing): stored, it would stay pending in
+   * every document built from the file, forever if the missing part never comes. The code is one
+   * the SDK retries by running the sync handshake again (docs/protocol.md §7), which sends the
+   * server everything it lacks, the missing part included.
+   */
+  private async requireDependencies(shardId: ShardId, fileId: FileId, update: TextUpdate): Promise<void> {
+    let found = await this.deps.stateVectors.check(shardId, fileId, update);
+    if (found === 'unknown') {
+      await this.deps.cache.loader.ensureLoaded(shardId);
+      found = await this.deps.stateVectors.check(shardId, fileId, update);
+    }
+    // 'unknown' again: no updates for this file even with the shard loaded; the store refuses
+    // the edit with FILE_NOT_FOUND.
+    if (found === 'missing') {
+      throw new AppError(
+        ErrorCode.SHARD_UNAVAILABLE,
+        'the update depends on edits the server does not have; run file:sync for this file and send what the server lacks',
+        { details: { fileId, reason: 'missing-dependencies' } },
+      );
+    }
+  }
+
+  private serially<T>(key: string, op: () => Promise<T>): Promise<T> {
+    const previous = this.editChains.get(key) ?? Promise.resolve();
+    const run = previous.then(op);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.editChains.set(key, tail);
+    void tail.then(() => {
+      if (this.editChains.get(key) === tail) this.editChains.delete(key);
+    });
+    return run;
+  }
 
   private async fileForSync(shardId: ShardId, fileId: FileId): Promise<{ updates: Uint8Array[]; version: number }> {
     let read = await this.deps.cache.files.readForSync(shardId, fileId);
@@ -400,6 +479,10 @@ export class ShardService {
       throw new AppError(ErrorCode.SHARD_NOT_FOUND, 'no shard with this id', { details: { shardId } });
     return shard;
   }
+}
+
+async function* toAsync<T>(items: readonly T[]): AsyncGenerator<T> {
+  yield* items;
 }
 
 function fileNotFound(path: string): AppError {

@@ -34,7 +34,7 @@ export type SyncShardResult = {
   /** The watermark the database now holds (0 when nothing was dirty). */
   version: number;
   evicted: EvictOutcome | null;
-  /** The shard was no longer the load the snapshot read when the sync committed (see COMPACT). */
+  /** The shard was no longer the load the snapshot read when the sync committed (see shard-cache/lua/compact.lua). */
   stale: boolean;
   durationMs: number;
 };
@@ -76,7 +76,7 @@ export async function syncShard(
         details: { shardId },
       });
     }
-    const batch: SyncBatch = { shardId, lastSyncTimestamp: snapshot.seq, upserts: [], deletes: [] };
+    const batch: SyncBatch = { shardId, lastSyncTimestamp: snapshot.version, upserts: [], deletes: [] };
     const compact: CompactEntry[] = [];
     for (const file of snapshot.files) {
       const merged = file.path === null ? null : mergeToState(file.updates);
@@ -112,27 +112,27 @@ export async function syncShard(
       result.written = written.written;
       result.deleted = written.deleted;
     }
-    result.version = snapshot.seq;
+    result.version = snapshot.version;
     const outcome = await compactAfterCommit(
       deps,
       shardId,
-      { timeMs: snapshotTimeMs, loadId: snapshot.loadId, seq: snapshot.seq },
+      { timeMs: snapshotTimeMs, loadId: snapshot.loadId, version: snapshot.version },
       compact,
     );
     if (outcome.kind === 'compacted') {
-      await deps.store.setSynced(shardId, snapshot.seq, batch.dependencies);
+      await deps.store.setSynced(shardId, snapshot.version, batch.dependencies);
       await deps.publishSaved({
         shardId,
-        version: snapshot.seq,
+        version: snapshot.version,
         files: snapshot.files.map((f) => ({ id: f.id, version: f.version })),
       });
     } else {
       // Redis lost the shard while this sync ran (and may have loaded it again): the versions
-      // there are not the ones we just wrote, so no "saved" notice; COMPACT left every change
+      // there are not the ones we just wrote, so no "saved" notice; compact.lua left every change
       // dirty above the committed watermark for the next sync.
       result.stale = true;
       deps.logger.warn(
-        { shardId, version: snapshot.seq },
+        { shardId, version: snapshot.version },
         'shard left or was reloaded into the cache during its sync; its changes stay dirty for the next sync',
       );
     }
@@ -152,7 +152,7 @@ export async function syncShard(
 async function compactAfterCommit(
   deps: SyncShardDeps,
   shardId: ShardId,
-  snapshot: Pick<ShardSnapshot, 'loadId' | 'seq'> & { timeMs: number },
+  snapshot: Pick<ShardSnapshot, 'loadId' | 'version'> & { timeMs: number },
   entries: CompactEntry[],
 ): Promise<CompactOutcome> {
   const deadline = Date.now() + LOAD_WAIT_MS;

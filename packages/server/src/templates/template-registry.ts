@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync, type Dirent } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describePathProblem, ErrorCode, normalizePath, type TemplateSummary } from '@tandem/protocol';
+import { describePathProblem, ErrorCode, foldPath, normalizePath, type TemplateSummary } from '@tandem/protocol';
 import { AppError } from '../errors/index.js';
 import { diffDependencyMaps, packageJsonDependencies } from './package-json.js';
 import {
@@ -164,7 +164,8 @@ function readFiles(root: string, report: (message: string) => void): Record<stri
     return undefined;
   }
 
-  const files: Record<string, TemplateFile> = {};
+  // A Map, not an object: a file named `__proto__` or `constructor` would not be a plain key.
+  const files = new Map<string, TemplateFile>();
   const byFoldedPath = new Map<string, string>();
   const visit = (relativeDir: string): void => {
     const entries = readdirSync(join(root, relativeDir), { withFileTypes: true }).sort((a, b) =>
@@ -190,14 +191,14 @@ function readFiles(root: string, report: (message: string) => void): Record<stri
         continue;
       }
       // Case-insensitive file systems (macOS, Windows) and zip tools would merge these two files.
-      const folded = relative.toLowerCase();
+      const folded = foldPath(relative);
       const twin = byFoldedPath.get(folded);
       if (twin !== undefined) {
         report(`files/${relative} and files/${twin} differ only in letter case`);
         continue;
       }
       byFoldedPath.set(folded, relative);
-      files[relative] = decodeFile(readFileSync(join(root, relative)));
+      files.set(relative, decodeFile(readFileSync(join(root, relative))));
     }
   };
   try {
@@ -206,7 +207,8 @@ function readFiles(root: string, report: (message: string) => void): Record<stri
     report(`cannot read ${FILES_FOLDER}/: ${describeFsError(error)}`);
     return undefined;
   }
-  return files;
+  // Object.fromEntries defines own properties, so every name stays a plain key.
+  return Object.fromEntries(files);
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });

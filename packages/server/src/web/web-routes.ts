@@ -3,9 +3,11 @@ import { stat } from 'node:fs/promises';
 import { join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ErrorCode } from '@tandem/protocol';
 import type { AuthService } from '../auth/index.js';
+import { isLoopbackHost, isSameOrigin } from '../auth/index.js';
+import { editorHelmetOptions } from './editor-csp.js';
 
 /** What `GET /config.json` tells the editor. */
 export type WebConfig = {
@@ -22,7 +24,8 @@ export type WebRoutesOptions = {
   previewCdnUrl: string;
   /**
    * Mints the admin token of `GET /dev/token`. Give it only when TANDEM_INSECURE_DEV is set: the
-   * route then lets anyone who can reach the server act as an admin.
+   * route then lets this server's own pages, opened on a loopback address, act as an admin (any
+   * other Host, which a DNS-rebinding page would send, or a foreign Origin is refused).
    */
   devTokenAuth?: Pick<AuthService, 'mint'>;
 };
@@ -61,12 +64,24 @@ export function hasWebDist(distDir: string): boolean {
  */
 export function createWebRoutes(options: WebRoutesOptions): (app: FastifyInstance) => Promise<void> {
   const config: WebConfig = { previewCdnUrl: options.previewCdnUrl, devToken: options.devTokenAuth !== undefined };
+  // These routes are outside the API and public (the HTTP server's auth hook reads the flag), and
+  // their pages get the editor's CSP.
+  const publicRoute = { config: { public: true }, helmet: editorHelmetOptions(options.previewCdnUrl) };
   return async (app) => {
-    app.get('/config.json', async (_request, reply) => reply.header('cache-control', 'no-store').send(config));
+    app.get('/config.json', publicRoute, async (_request, reply) =>
+      reply.header('cache-control', 'no-store').send(config),
+    );
 
     const auth = options.devTokenAuth;
     if (auth !== undefined) {
-      app.get('/dev/token', async (_request, reply) => {
+      app.get('/dev/token', publicRoute, async (request, reply) => {
+        const refusal = devTokenRefusal(request);
+        if (refusal !== null) {
+          return reply
+            .status(403)
+            .header('cache-control', 'no-store')
+            .send({ error: { code: ErrorCode.FORBIDDEN, message: refusal } });
+        }
         const token = await auth.mint({ sub: 'dev', name: 'Developer', role: 'admin', create: true });
         return reply.header('cache-control', 'no-store').send({ token });
       });
@@ -85,7 +100,7 @@ export function createWebRoutes(options: WebRoutesOptions): (app: FastifyInstanc
       },
     });
 
-    app.get('/*', async (request, reply) => {
+    app.get('/*', publicRoute, async (request, reply) => {
       const path = request.url.split('?')[0] ?? '/';
       const file = await builtFile(options.distDir, path);
       if (file !== null) return reply.sendFile(file);
@@ -97,6 +112,28 @@ export function createWebRoutes(options: WebRoutesOptions): (app: FastifyInstanc
       return reply.sendFile('index.html');
     });
   };
+}
+
+/**
+ * Why `GET /dev/token` refuses this request, or null. Only a page of this server opened on a
+ * loopback address gets a token: the Host must be loopback (a DNS-rebinding page sends its own
+ * name), an Origin, when sent, must be this server's, and Sec-Fetch-Site, when sent, must say the
+ * request comes from the same origin or from the user (typing the URL).
+ */
+function devTokenRefusal(request: FastifyRequest): string | null {
+  const host = request.headers.host;
+  if (!isLoopbackHost(host)) {
+    return 'development tokens are only handed out on a loopback address (open the editor at http://localhost:<port> or http://127.0.0.1:<port>)';
+  }
+  const origin = request.headers.origin;
+  if (origin !== undefined && !isSameOrigin(origin, host)) {
+    return `development tokens are only handed to this server's own pages, not to ${origin}`;
+  }
+  const site = request.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') {
+    return "development tokens are only handed to this server's own pages";
+  }
+  return null;
 }
 
 /** The file of the build that `urlPath` names, relative to distDir; null for folders, misses and escapes. */

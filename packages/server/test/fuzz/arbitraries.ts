@@ -37,6 +37,9 @@ export const FUZZ_ENV: Readonly<Record<string, string>> = Object.freeze({
   MAX_UPDATE_BYTES: String(64 * 1024),
   MAX_FILE_BYTES: String(63 * 1024),
   HTTP_BODY_LIMIT_BYTES: String(512 * 1024),
+  RATE_REST_PER_MINUTE: '1000000',
+  RATE_SHARD_CREATES_PER_HOUR: '1000000',
+  RATE_SHARE_LINKS_PER_HOUR: '1000000',
 });
 
 /** Payloads at least this large may legitimately get the socket closed (over SOCKET_MAX_MESSAGE_BYTES). */

@@ -9,7 +9,9 @@ import fc from 'fast-check';
 import { io, type Socket } from 'socket.io-client';
 import * as Y from 'yjs';
 import { isErrorCode, normalizePath, type Ack, type FileEntry, type ShardDetail } from '@tandem/protocol';
+import { strFromU8, Unzip, UnzipInflate } from 'fflate';
 import { httpStatusOf } from '../../src/errors/index.js';
+import { checkTextUpdate, integrateIntoState } from '../../src/shard-cache/index.js';
 import { adminToken } from '../support/test-app.js';
 import { CONTROL_PATH, fuzzSeed } from './arbitraries.js';
 
@@ -276,6 +278,52 @@ export async function checkAfterRun(url: string, shardId: string, controlBefore:
     if (res.status !== 200) unreadable.push(`${f.path}: ${res.status} ${res.body.toString('utf8').slice(0, 200)}`);
   }
   expect(unreadable).toEqual([]);
+
+  // Every file holds plain text only, all of it integrated (nothing pending), and the zip holds
+  // exactly the tree's files, whatever their names (issue 12 items 2, 4 and 6).
+  const checker = await connectSocket(url, await adminToken());
+  try {
+    expect(checkAckShape(await ackOf(checker, 'shard:join', { shardId })).ok).toBe(true);
+    const unhealthy: string[] = [];
+    for (const f of files) {
+      const sync = checkAckShape(
+        await ackOf(checker, 'file:sync', { shardId, fileId: f.id, stateVector: new Uint8Array([0]) }),
+      );
+      if (!sync.ok) {
+        unhealthy.push(`${f.path}: sync ${sync.error.code}`);
+        continue;
+      }
+      const decoded = checkTextUpdate(new Uint8Array((sync.data as { update: ArrayBuffer | Uint8Array }).update));
+      if (typeof decoded === 'string') unhealthy.push(`${f.path}: ${decoded}`);
+      else if (!integrateIntoState(new Map(), decoded).complete) unhealthy.push(`${f.path}: holds pending structs`);
+    }
+    expect(unhealthy).toEqual([]);
+  } finally {
+    checker.close();
+  }
+  const zip = await adminGet(url, `/shards/${shardId}/zip`);
+  expect(zip.status).toBe(200);
+  expect([...unzipToMap(zip.body).keys()].sort()).toEqual(files.map((f) => f.path).sort());
+}
+
+/**
+ * The entries of a zip, path → text, in a Map: fflate's unzipSync returns a plain object, where an
+ * entry named `__proto__` would vanish.
+ */
+export function unzipToMap(bytes: Uint8Array): Map<string, string> {
+  const out = new Map<string, string>();
+  const unzip = new Unzip((file) => {
+    const chunks: Uint8Array[] = [];
+    file.ondata = (error, chunk, final) => {
+      if (error !== null) throw error;
+      chunks.push(chunk);
+      if (final) out.set(file.name, strFromU8(Buffer.concat(chunks)));
+    };
+    file.start();
+  });
+  unzip.register(UnzipInflate);
+  unzip.push(bytes, true);
+  return out;
 }
 
 async function ackOf(socket: Socket, event: string, payload: unknown): Promise<unknown> {

@@ -1,9 +1,10 @@
 import { createHmac } from 'node:crypto';
+import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { ShardId } from '@tandem/protocol';
 import { useTandem } from '../support/harness.js';
-import { adminToken, createShard, TEST_JWT_SECRET } from '../support/test-app.js';
+import { adminToken, createShard, TEST_JWT_SECRET, tokenFor } from '../support/test-app.js';
 import {
   CONTROL_PATH,
   FUZZ_ENV,
@@ -29,6 +30,8 @@ import {
 } from './fuzz-support.js';
 
 const RUNS = fuzzRuns(500);
+/** AUTH_MAX_TOKEN_BYTES (the default). */
+const MAX_TOKEN_BYTES = 8192;
 
 /** What the server must answer: `ok`, or the error code (401/403 ones). */
 type Expected = { read: string; write: string; handshake: string };
@@ -84,6 +87,8 @@ function expected(payload: Record<string, unknown>, how: SignCase, shardId: stri
     (shards === undefined || isRecordOfGrants) &&
     (create === undefined || typeof create === 'boolean');
   if (!valid) return refuse('UNAUTHENTICATED');
+  // A `share:` sub without a recorded link claim is an unrevocable link from before links were recorded.
+  if (typeof sub === 'string' && sub.startsWith('share:')) return refuse('UNAUTHENTICATED');
   const grants = new Map(grantEntries as Array<[string, string]>);
   const access = role === 'admin' ? 'write' : (grants.get(shardId) ?? grants.get('*') ?? 'none');
   return {
@@ -94,7 +99,7 @@ function expected(payload: Record<string, unknown>, how: SignCase, shardId: stri
 }
 
 describe('fuzz: tokens', () => {
-  const t = useTandem({ env: { ...FUZZ_ENV } });
+  const t = useTandem({ env: { ...FUZZ_ENV, SHARE_LINK_MAX_PER_SHARD: '100000' } });
   let shardId: ShardId;
   let otherShardId: ShardId;
   let controlBefore: Buffer;
@@ -194,5 +199,84 @@ describe('fuzz: tokens', () => {
       RUNS,
     );
     await checkAfterRun(t.url(), shardId, controlBefore);
+  });
+
+  it('refuses oversized tokens (PAYLOAD_TOO_LARGE) and link claims the server never recorded, REST and handshake', async () => {
+    await runProperty(
+      'tokens-size-and-links',
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: 11_000 }),
+        fc.boolean(),
+        fc.uuid({ version: 4 }),
+        fc.nat({ max: 4 }),
+        async (padding, forgedLink, linkId, dice) => {
+          cases++;
+          const nowSec = Math.floor(Date.now() / 1000);
+          const claims: ClaimsCase = {
+            sub: 'padded',
+            role: 'admin',
+            pad: 'x'.repeat(padding),
+            // Validly signed (as by a host sharing the secret), but no link with this id was minted here.
+            ...(forgedLink ? { link: { id: linkId, shard: shardId, by: 'someone' } } : {}),
+          } as ClaimsCase;
+          const { token } = sign(claims, 'hs256', nowSec);
+          const want =
+            Buffer.byteLength(token) > MAX_TOKEN_BYTES ? 'PAYLOAD_TOO_LARGE' : forgedLink ? 'UNAUTHENTICATED' : 'ok';
+          const read = await restOutcome('GET', `/shards/${shardId}`, token);
+          if (read !== want) throw new Error(`GET shard with a ${token.length}-byte token: ${read}, expected ${want}`);
+          if (dice !== 0) return;
+          handshakes++;
+          const socket = await connectSocket(t.url(), token).catch(
+            (e: Error & { data?: { code?: string } }) => e.data?.code ?? `no code: ${e.message}`,
+          );
+          const got = typeof socket === 'string' ? socket : 'ok';
+          if (typeof socket !== 'string') socket.close();
+          if (got !== want) throw new Error(`handshake with a ${token.length}-byte token: ${got}, expected ${want}`);
+        },
+      ),
+      Math.max(20, Math.floor(RUNS / 10)),
+    );
+  });
+
+  it("bounds every share link by SHARE_LINK_MAX_TTL_SECONDS and by its minter's token", async () => {
+    const maxTtl = 7 * 24 * 3600;
+    await runProperty(
+      'share-link-ttl',
+      fc.asyncProperty(
+        fc.oneof(
+          fc.integer({ min: 60, max: 2 * maxTtl }),
+          fc.constantFrom(maxTtl, maxTtl + 1, 1e9, Number.MAX_SAFE_INTEGER, 59, 0, -1, 1.5),
+        ),
+        fc.integer({ min: 61, max: 2 * maxTtl }),
+        fc.boolean(),
+        async (ttlSeconds, minterTtl, isAdmin) => {
+          cases++;
+          const minter = await tokenFor(
+            isAdmin ? { sub: 'ttl-admin', role: 'admin' } : { sub: 'ttl-editor', shards: { [shardId]: 'write' } },
+            minterTtl,
+          );
+          const res = await rawRequest(t.url(), {
+            method: 'POST',
+            path: `/shards/${shardId}/tokens`,
+            headers: { authorization: `Bearer ${minter}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ access: 'read', ttlSeconds }),
+          });
+          const code = checkRestAnswer(res, 'POST');
+          const valid = Number.isInteger(ttlSeconds) && ttlSeconds >= 60 && ttlSeconds <= maxTtl;
+          if (!valid) {
+            if (code !== 'VALIDATION_FAILED') throw new Error(`ttlSeconds ${ttlSeconds}: ${code ?? res.status}`);
+            return;
+          }
+          if (res.status !== 201) throw new Error(`ttlSeconds ${ttlSeconds}: ${code ?? res.status}`);
+          const minted = JSON.parse(res.body.toString('utf8')) as { token: string };
+          const exp = decodeJwt(minted.token).exp ?? Infinity;
+          const minterExp = decodeJwt(minter).exp ?? Infinity;
+          const nowSec = Date.now() / 1000;
+          if (exp > nowSec + ttlSeconds + 2) throw new Error(`link lives past its ttl ${ttlSeconds}: exp ${exp}`);
+          if (!isAdmin && exp > minterExp) throw new Error(`link outlives its minter: ${exp} > ${minterExp}`);
+        },
+      ),
+      Math.max(20, Math.floor(RUNS / 10)),
+    );
   });
 });

@@ -1,12 +1,11 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { jwtVerify } from 'jose';
-import { INSECURE_DEV_SECRET } from '../../src/config/index.js';
 import { TEST_REDIS_URL } from '../support/services.js';
 
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -77,18 +76,19 @@ describe('tandem CLI', () => {
         '--ttl',
         '120',
       ],
-      { TANDEM_INSECURE_DEV: 'true' },
+      { TANDEM_INSECURE_DEV: 'true', DATABASE_URL: `sqlite:${join(dir, 'dev-token', 'tandem.sqlite')}` },
     );
     expect(run.code, run.stderr).toBe(0);
     const lines = run.stdout.trim().split('\n');
     expect(lines).toHaveLength(1);
-    const { payload, protectedHeader } = await jwtVerify(
-      lines[0] ?? '',
-      new TextEncoder().encode(INSECURE_DEV_SECRET),
-      {
-        algorithms: ['HS256'],
-      },
-    );
+    // Signed with the secret generated for this data directory (mode 0600), not a public one.
+    const secretFile = join(dir, 'dev-token', 'dev-secret');
+    expect(statSync(secretFile).mode & 0o777).toBe(0o600);
+    const secret = readFileSync(secretFile, 'utf8').trim();
+    expect(secret.length).toBeGreaterThanOrEqual(32);
+    const { payload, protectedHeader } = await jwtVerify(lines[0] ?? '', new TextEncoder().encode(secret), {
+      algorithms: ['HS256'],
+    });
     expect(protectedHeader.alg).toBe('HS256');
     expect(payload).toMatchObject({
       sub: 'alice',

@@ -185,7 +185,14 @@ describe('abuse limits', () => {
       const acks = await Promise.all(Array.from({ length: 1000 }, () => call(socket, ...next())));
       const seconds = (performance.now() - started) / 1000;
       const counts = tally(acks);
-      expect(Object.keys(counts).sort(), name).toEqual(['RATE_LIMITED', 'ok']);
+      // An edit typed after a refused one lacks its origin on the server: refused as well, with the
+      // code that makes the SDK resync (issue 12 item 4), never stored where it could not integrate.
+      const allowed = name === 'edits' ? ['RATE_LIMITED', 'SHARD_UNAVAILABLE', 'ok'] : ['RATE_LIMITED', 'ok'];
+      expect(
+        Object.keys(counts).filter((code) => !allowed.includes(code)),
+        name,
+      ).toEqual([]);
+      expect(Object.keys(counts), name).toEqual(expect.arrayContaining(['RATE_LIMITED', 'ok']));
       // The join took one token; the bucket refills while the flood is being answered.
       expect(counts['ok'], name).toBeLessThanOrEqual(BURST - 1 + Math.ceil(RATE_PER_SECOND * seconds) + 1);
       expect(counts['RATE_LIMITED'], name).toBeGreaterThanOrEqual(
@@ -419,7 +426,8 @@ describe('abuse limits', () => {
     // Every flood was refused with its code, and nothing else went wrong.
     const outcomes = (flood: string) => Object.keys(report[flood] ?? {}).sort();
     expect(report['abuser errors']).toBeUndefined();
-    expect(outcomes('edits')).toEqual(['RATE_LIMITED', 'ok']);
+    expect(outcomes('edits')).toEqual(expect.arrayContaining(['RATE_LIMITED', 'ok']));
+    expect(outcomes('edits').filter((code) => !['RATE_LIMITED', 'SHARD_UNAVAILABLE', 'ok'].includes(code))).toEqual([]);
     expect(outcomes('presence')).toEqual(['RATE_LIMITED', 'ok']);
     expect(outcomes('joins')).toEqual(['RATE_LIMITED', 'ok']);
     expect(outcomes('oversized-updates').every((c) => c === 'PAYLOAD_TOO_LARGE' || c === 'RATE_LIMITED')).toBe(true);

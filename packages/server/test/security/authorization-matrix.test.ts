@@ -47,6 +47,9 @@ const REST_MATRIX: ReadonlyArray<{ route: string; expect: readonly string[] }> =
   { route: 'GET /shards/:id/zip',         expect: ['401 UNAUTHENTICATED', '401 TOKEN_EXPIRED', '401 UNAUTHENTICATED', '403 FORBIDDEN', '200', '200', '200'] },
   { route: 'GET /shards/:id/files/*',     expect: ['401 UNAUTHENTICATED', '401 TOKEN_EXPIRED', '401 UNAUTHENTICATED', '403 FORBIDDEN', '200', '200', '200'] },
   { route: 'POST /shards/:id/tokens',     expect: ['401 UNAUTHENTICATED', '401 TOKEN_EXPIRED', '401 UNAUTHENTICATED', '403 FORBIDDEN', '403 READ_ONLY', '201', '201'] },
+  { route: 'GET /shards/:id/tokens',        expect: ['401 UNAUTHENTICATED', '401 TOKEN_EXPIRED', '401 UNAUTHENTICATED', '403 FORBIDDEN', '403 READ_ONLY', '200', '200'] },
+  { route: 'DELETE /shards/:id/tokens/:linkId', expect: ['401 UNAUTHENTICATED', '401 TOKEN_EXPIRED', '401 UNAUTHENTICATED', '403 FORBIDDEN', '403 READ_ONLY', '200', '200'] },
+  { route: 'DELETE /shards/:id/tokens',     expect: ['401 UNAUTHENTICATED', '401 TOKEN_EXPIRED', '401 UNAUTHENTICATED', '403 FORBIDDEN', '403 READ_ONLY', '200', '200'] },
   { route: 'PUT /shards/:id/files/*',     expect: ['401 UNAUTHENTICATED', '401 TOKEN_EXPIRED', '401 UNAUTHENTICATED', '403 FORBIDDEN', '403 READ_ONLY', '201', '201'] },
   { route: 'POST /shards/:id/files',      expect: ['401 UNAUTHENTICATED', '401 TOKEN_EXPIRED', '401 UNAUTHENTICATED', '403 FORBIDDEN', '403 READ_ONLY', '201', '201'] },
   { route: 'DELETE /shards/:id/files/*',  expect: ['401 UNAUTHENTICATED', '401 TOKEN_EXPIRED', '401 UNAUTHENTICATED', '403 FORBIDDEN', '403 READ_ONLY', '200', '200'] },
@@ -89,6 +92,8 @@ type Context = {
   admin: string;
   editableId: string;
   controlId: string;
+  /** Per kind, a share link of the shard that kind's DELETE …/tokens/:linkId cell tries to revoke. */
+  links: Map<Kind, string>;
 };
 
 /** A REST call for one cell, and how to check that it had (or had not) its effect. */
@@ -137,13 +142,28 @@ describe('authorization matrix', () => {
 
   const exists = async (path: string) => (await tree()).includes(path);
 
+  async function mintLink(): Promise<string> {
+    const res = await fetch(`${server.url}/shards/${ctx.shardId}/tokens`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ctx.admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ access: 'read' }),
+    });
+    expect(res.status).toBe(201);
+    return ((await res.json()) as { link: { id: string } }).link.id;
+  }
+
+  async function isLinkLive(kind: Kind): Promise<boolean> {
+    const { body } = await adminGet<{ links: Array<{ id: string }> }>(`/shards/${ctx.shardId}/tokens`);
+    return body.links.some((l) => l.id === ctx.links.get(kind));
+  }
+
   beforeAll(async () => {
     db = await createTestDatabase('sqlite');
     server = await startTestApp({ prefix, databaseUrl: db.url });
     const admin = await adminToken();
     const shardId = await createShard(server.url);
     const otherShardId = await createShard(server.url, 'vanilla', 'someone else');
-    ctx = { url: server.url, shardId, otherShardId, admin, editableId: '', controlId: '' };
+    ctx = { url: server.url, shardId, otherShardId, admin, editableId: '', controlId: '', links: new Map() };
     const editor = await tokenFor({ sub: 'matrix-editor', shards: { [shardId]: 'write' } });
     tokens.set('none', undefined);
     tokens.set('expired', await tokenFor({ sub: 'matrix-expired', shards: { [shardId]: 'write' } }, -10));
@@ -164,6 +184,7 @@ describe('authorization matrix', () => {
       for (const path of [`del-${kind}.txt`, `mv-src-${kind}.txt`, `sock-del-${kind}.txt`, `sock-mv-${kind}.txt`])
         await adminCreate(path);
     }
+    for (const kind of KINDS) ctx.links.set(kind, await mintLink());
     ctx.editableId = (await adminCreate('editable.txt')).id;
     ctx.controlId = (await adminCreate('control.txt', 'nobody may change this\n')).id;
     controlBefore = await text('control.txt');
@@ -213,6 +234,13 @@ describe('authorization matrix', () => {
       path: `/shards/${ctx.shardId}/tokens`,
       body: { access: 'read' },
     }),
+    'GET /shards/:id/tokens': () => ({ method: 'GET', path: `/shards/${ctx.shardId}/tokens` }),
+    'DELETE /shards/:id/tokens/:linkId': (kind) => ({
+      method: 'DELETE',
+      path: `/shards/${ctx.shardId}/tokens/${ctx.links.get(kind) ?? ''}`,
+      verify: async (allowed) => expect(await isLinkLive(kind)).toBe(!allowed),
+    }),
+    'DELETE /shards/:id/tokens': () => ({ method: 'DELETE', path: `/shards/${ctx.shardId}/tokens` }),
     'PUT /shards/:id/files/*': (kind) => ({
       method: 'PUT',
       path: `/shards/${ctx.shardId}/files/put-${kind}.txt`,

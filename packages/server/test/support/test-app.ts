@@ -108,14 +108,7 @@ export function testConfig(prefix: string, databaseUrl: string, env: Record<stri
   });
 }
 
-const auth = createAuthService({
-  jwtSecret: TEST_JWT_SECRET,
-  jwksUrl: undefined,
-  issuer: undefined,
-  audience: undefined,
-  tokenTtlSeconds: 3600,
-  insecureDev: false,
-});
+const auth = createAuthService(loadConfig({ AUTH_JWT_SECRET: TEST_JWT_SECRET, AUTH_TOKEN_TTL_SECONDS: '3600' }).auth);
 
 /** A token signed with the test secret. */
 export function tokenFor(claims: Partial<TokenClaims> = {}, ttlSeconds = 3600): Promise<string> {

@@ -9,6 +9,7 @@ import { markdown } from '@codemirror/lang-markdown';
 import { yCollab, yUndoManagerKeymap } from 'y-codemirror.next';
 import type * as Y from 'yjs';
 import type { Awareness } from 'y-protocols/awareness';
+import { renderableState } from './presence-style.js';
 
 /** Syntax highlighting by file extension (plain text for anything else). */
 export function languageFor(path: string): Extension {
@@ -76,10 +77,12 @@ export class FileAwareness {
     this.awareness.setLocalStateField(field, value);
   }
 
+  /** Remote states come with their `user` fields made safe (y-codemirror.next puts them into CSS). */
   getStates(): Map<number, AwarenessState> {
     const states = new Map<number, AwarenessState>();
     for (const [clientId, state] of this.awareness.getStates()) {
-      if (clientId === this.awareness.clientID || state['fileId'] === this.fileId) states.set(clientId, state);
+      if (clientId === this.awareness.clientID) states.set(clientId, state);
+      else if (state['fileId'] === this.fileId) states.set(clientId, renderableState(state));
     }
     return states;
   }

@@ -18,6 +18,7 @@ import { nodeRuntimeNotice, PreviewPanel } from '../preview/preview-panel.js';
 import { createCodeEditor, FileAwareness } from './code-editor.js';
 import { FileTree, FOLDER_PLACEHOLDER } from './file-tree.js';
 import { NoticeBoard } from './notice-board.js';
+import { safeColor, safeName } from './presence-style.js';
 
 export type EditorPageOptions = {
   shardId: string;
@@ -591,7 +592,7 @@ class EditorPage {
                 void this.openTab(fileId);
             },
           },
-          h('span', { class: 'avatar', style: `background:${user.color ?? '#888'}` }, initials(user.name)),
+          avatarOf(user),
           h(
             'span',
             { class: 'presence-text' },
@@ -712,4 +713,11 @@ function refusalReason(error: ErrorBody): string {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** A collaborator's avatar: their colour set through the CSSOM, and only if it is a hex colour. */
+function avatarOf(user: Partial<Identity>): HTMLElement {
+  const avatar = h('span', { class: 'avatar' }, initials(safeName(user.name)));
+  avatar.style.backgroundColor = safeColor(user.color);
+  return avatar;
 }

@@ -62,6 +62,21 @@ describe('buildPreview', () => {
     expect(() => new Function(bootstrap ?? '')).not.toThrow();
   });
 
+  it('maps assets named like Object.prototype members (__proto__, constructor) like any other name', async () => {
+    const files = Object.fromEntries([
+      ['index.html', html('<img src="__proto__"><img src="/constructor">')],
+      ['__proto__', 'proto asset'],
+      ['constructor', 'constructor asset'],
+    ]);
+    const result = await buildPreview({ entry: 'index.html', framework: 'none', importMap: { imports: {} }, files });
+    expect(result.problems).toEqual([]);
+    const bootstrap = /<script>(\(\(\) => \{.*?\}\)\(\);)<\/script>/s.exec(result.html)?.[1] ?? '';
+    const assets = /const assets = new Map\((.*?)\);\n/s.exec(bootstrap)?.[1] ?? '[]';
+    const urls = new Map(JSON.parse(assets) as Array<[string, string]>);
+    expect([...urls.keys()].sort()).toEqual(['/__proto__', '/constructor', '__proto__', 'constructor']);
+    expect(decodeURIComponent(urls.get('__proto__')?.split(',')[1] ?? '')).toBe('proto asset');
+  });
+
   it('reports a missing file and an undeclared package as problems that also show in the page', async () => {
     const result = await buildPreview({
       entry: 'index.html',

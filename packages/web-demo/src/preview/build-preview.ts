@@ -309,13 +309,14 @@ class PreviewBuilder {
   }
 
   /** URL → data: URL for files a running page may name at run time (`<img src="/logo.svg">`). */
-  private assetUrls(): Record<string, string> {
-    const urls: Record<string, string> = {};
+  private assetUrls(): Map<string, string> {
+    const urls = new Map<string, string>();
     for (const path of this.files.keys()) {
       if (CODE_EXTENSIONS.has(extension(path))) continue;
       const served = path.startsWith('public/') ? path.slice('public/'.length) : path;
-      urls[`/${served}`] = this.assetUrl(path);
-      if (!path.startsWith('public/')) urls[served] = urls[`/${served}`] ?? '';
+      const url = this.assetUrl(path);
+      urls.set(`/${served}`, url);
+      if (!path.startsWith('public/')) urls.set(served, url);
     }
     return urls;
   }
@@ -397,7 +398,7 @@ function escapeAttribute(value: string): string {
  * message that does not say why) and points run-time references to project files
  * (`<img src="/logo.svg">` made by a framework) at their data: URLs.
  */
-function bootstrapScript(assets: Record<string, string>, problems: string[], importMap: ImportMap): string {
+function bootstrapScript(assets: ReadonlyMap<string, string>, problems: string[], importMap: ImportMap): string {
   const cdnOrigins = [
     ...new Set(
       Object.values(importMap.imports)
@@ -406,7 +407,7 @@ function bootstrapScript(assets: Record<string, string>, problems: string[], imp
     ),
   ];
   return `(() => {
-  const assets = ${escapeJsonForHtml(assets)};
+  const assets = new Map(${escapeJsonForHtml([...assets])});
   const problems = ${escapeJsonForHtml(problems)};
   const show = (text) => {
     let box = document.getElementById('__tandem_error');
@@ -448,7 +449,7 @@ function bootstrapScript(assets: Record<string, string>, problems: string[], imp
     if (!el.getAttribute) return;
     for (const name of ['src', 'href']) {
       const value = el.getAttribute(name);
-      if (value && Object.prototype.hasOwnProperty.call(assets, value)) el.setAttribute(name, assets[value]);
+      if (value && assets.has(value)) el.setAttribute(name, assets.get(value));
     }
   };
   new MutationObserver((records) => {

@@ -109,12 +109,13 @@ export class PreviewPanel {
   }
 
   private snapshot(): Record<string, string> {
-    const files: Record<string, string> = {};
+    // Collected in a Map: assigning `files[path]` would set the prototype for a file named `__proto__`.
+    const files = new Map<string, string>();
     for (const file of this.session.tree()) {
       const entry = this.texts.get(file.id);
-      if (entry !== undefined) files[file.path] = entry.text.toString();
+      if (entry !== undefined) files.set(file.path, entry.text.toString());
     }
-    return files;
+    return Object.fromEntries(files);
   }
 
   private rebuild(): void {

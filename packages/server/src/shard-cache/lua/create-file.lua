@@ -1,20 +1,23 @@
 --[[
   Creates a file, idempotently when given an operation id.
   KEYS[1] meta   KEYS[2] tree   KEYS[3] doc (the new file's update list)   KEYS[4] dirty
-  KEYS[5] seq   KEYS[6] docbytes   KEYS[7] ops
+  KEYS[5] seq   KEYS[6] docbytes   KEYS[7] ops   KEYS[8] paths (the folded path index)
   ARGV[1] fileId   ARGV[2] path (canonical)   ARGV[3] initial state (binary)   ARGV[4] maxFiles
   ARGV[5] opId or ''   ARGV[6] '1' when the client chose the file id, else ''
+  ARGV[7] the folded path
   Reply: JSON { v = version, id, path, replayed = true when nothing was applied }.
   A client-chosen id already in the tree at this very path is the same file: replayed, at the
   current clock.
-  Errors: NOT_LOADED, FILE_EXISTS (path taken, or a client-chosen id the shard has or had and
-  has not synced), TOO_MANY_FILES
+  Errors: NOT_LOADED, NOT_INDEXED (no path index: rebuild it and retry), FILE_EXISTS (path
+  taken, or a client-chosen id the shard has or had and has not synced), TOO_MANY_FILES
+  Cost: O(depth × log n).
 ]]
 -- @include is-loaded
 -- @include note-first-dirty
--- @include collides
+-- @include path-index
 -- @include ops
 if not isLoaded(KEYS[1]) then return redis.error_reply('NOT_LOADED') end
+if not isIndexed(KEYS[8], KEYS[2]) then return redis.error_reply('NOT_INDEXED') end
 local again = replay(KEYS[7], ARGV[5])
 if again then return again end
 local id, path = ARGV[1], ARGV[2]
@@ -29,11 +32,12 @@ if ARGV[6] == '1' then
   end
 end
 if redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[4]) then return redis.error_reply('TOO_MANY_FILES') end
-for _, p in ipairs(redis.call('HVALS', KEYS[2])) do
-  if collides(p, path) then return redis.error_reply('FILE_EXISTS') end
+if othersAt(KEYS[8], ARGV[7], {}) or othersAbove(KEYS[8], ARGV[7], {}, {}) then
+  return redis.error_reply('FILE_EXISTS')
 end
 local v = redis.call('INCR', KEYS[5])
 redis.call('HSET', KEYS[2], id, path)
+redis.call('ZADD', KEYS[8], 0, indexEntry(ARGV[7], id))
 redis.call('DEL', KEYS[3])
 redis.call('RPUSH', KEYS[3], ARGV[3])
 redis.call('HSET', KEYS[6], id, string.len(ARGV[3]))

@@ -4,7 +4,13 @@ import type { FileId, ShardId, TreeChange } from '@tandem/protocol';
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../../../src/config/index.js';
 import { createShardRepository, type IShardRepository, type StoredFile } from '../../../src/persistence/index.js';
-import { createShardCache, newFileId, stateFromText, type ShardCache } from '../../../src/shard-cache/index.js';
+import {
+  createShardCache,
+  FileStateVectors,
+  newFileId,
+  stateFromText,
+  type ShardCache,
+} from '../../../src/shard-cache/index.js';
 import { shardKeys, type ShardKeys } from '../../../src/redis/index.js';
 import { ShardService, type ShardEvents } from '../../../src/shards/index.js';
 import type { Principal } from '../../../src/auth/index.js';
@@ -37,11 +43,15 @@ export type Store = {
   close(): Promise<void>;
 };
 
-export async function createStore(env: Record<string, string> = {}): Promise<Store> {
+/** `redis`: a connection to use instead of the test Redis (closed by close()). */
+export async function createStore(
+  env: Record<string, string> = {},
+  options: { redis?: Redis | Cluster } = {},
+): Promise<Store> {
   const prefix = uniquePrefix();
   const db: TestDatabase = await createTestDatabase('sqlite');
   const config = testConfig(prefix, db.url, env);
-  const redis = createTestRedis();
+  const redis = options.redis ?? createTestRedis();
   const repository = createShardRepository(config.database);
   await repository.migrate();
   const logger = pino({ level: 'silent' });
@@ -63,6 +73,7 @@ export async function createStore(env: Record<string, string> = {}): Promise<Sto
   const shards = new ShardService({
     repository,
     cache,
+    stateVectors: new FileStateVectors({ redis, keyPrefix: prefix }),
     templates: testTemplates(),
     logger,
     limits: config.limits,

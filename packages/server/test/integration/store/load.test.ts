@@ -1,0 +1,138 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import type { ShardId } from '@tandem/protocol';
+import { AppError } from '../../../src/errors/index.js';
+import type { IShardRepository } from '../../../src/persistence/index.js';
+import { openShardsKey } from '../../../src/redis/index.js';
+import { ShardLoader } from '../../../src/shard-cache/index.js';
+import { createTestRedis, testRedisKeys } from '../../support/services.js';
+import { createStore, type Store } from './store-harness.js';
+
+/** The load path: single-flight, the lock, the loaded marker written last, failed loads leave the shard closed. */
+describe('shard load', () => {
+  let store: Store;
+  beforeAll(async () => {
+    store = await createStore({ CACHE_LOCK_TTL_MS: '2000' });
+  });
+  afterAll(async () => {
+    await store.close();
+  });
+
+  /** Another instance's loader over the same Redis; `repository` may stand in a failing database. */
+  function loader(loads: ShardId[], repository: IShardRepository = store.repository): ShardLoader {
+    return new ShardLoader({
+      redis: store.redis,
+      repository,
+      logger: pino({ level: 'silent' }),
+      keyPrefix: store.prefix,
+      cache: store.config.cache,
+      onLoad: (shardId) => loads.push(shardId),
+    });
+  }
+  /** The database, but findById answers with `find`. */
+  function failing(find: IShardRepository['findById']): IShardRepository {
+    const repository = Object.create(store.repository) as IShardRepository;
+    repository.findById = find;
+    return repository;
+  }
+  async function keysOf(shardId: ShardId): Promise<string[]> {
+    return testRedisKeys(store.redis, `${store.prefix}:shard:{${shardId}}:*`);
+  }
+  async function codeOf(promise: Promise<unknown>): Promise<string> {
+    try {
+      await promise;
+    } catch (error) {
+      return error instanceof AppError ? error.code : String(error);
+    }
+    return 'OK';
+  }
+
+  it('loads once however many callers on however many instances ask at once', async () => {
+    const shardId = await store.seed({ 'a.js': 'a', 'b.js': 'b' });
+    const loads: ShardId[] = [];
+    const instances = [loader(loads), loader(loads), loader(loads)];
+    await Promise.all(instances.flatMap((l) => [l.ensureLoaded(shardId), l.ensureLoaded(shardId)]));
+    expect(loads).toEqual([shardId]);
+    expect(await instances[0]!.isLoaded(shardId)).toBe(true);
+    expect(await store.redis.hlen(store.keys(shardId).tree)).toBe(2);
+    expect(await store.redis.exists(store.keys(shardId).lock)).toBe(0);
+  });
+
+  it('waits while another instance holds the lock and uses what it loaded', async () => {
+    const shardId = await store.seed({ 'a.js': 'a' });
+    await store.redis.set(store.keys(shardId).lock, 'other-instance', 'PX', 2000);
+    const waiting: ShardId[] = [];
+    const pending = loader(waiting).ensureLoaded(shardId);
+    // The other instance finishes its load (here: releases its lock and loads).
+    await store.redis.del(store.keys(shardId).lock);
+    const other: ShardId[] = [];
+    await loader(other).ensureLoaded(shardId);
+    await pending;
+    expect(waiting.length + other.length).toBe(1);
+  });
+
+  it('writes the loaded marker last: whoever sees it loaded sees every file and the clock', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 600; i++) files[`f${i}.js`] = `// ${i}`;
+    const shardId = await store.seed(files);
+    const k = store.keys(shardId);
+    const watcher = createTestRedis();
+    const seen: Array<{ loaded: boolean; files: number; clock: boolean }> = [];
+    let done = false;
+    const watching = (async () => {
+      while (!done) {
+        const r = (await watcher.multi().hget(k.meta, 'loaded').hlen(k.tree).exists(k.seq).exec()) ?? [];
+        seen.push({ loaded: r[0]?.[1] === '1', files: Number(r[1]?.[1]), clock: r[2]?.[1] === 1 });
+      }
+    })();
+    await loader([]).ensureLoaded(shardId);
+    done = true;
+    await watching;
+    watcher.disconnect();
+    for (const s of seen.filter((x) => x.loaded)) expect(s).toEqual({ loaded: true, files: 600, clock: true });
+    expect(seen.some((x) => !x.loaded)).toBe(true);
+  });
+
+  it('a load whose database read fails leaves the shard closed and unlocked; the next one loads it', async () => {
+    const shardId = await store.seed({ 'a.js': 'a' });
+    const down = failing(() => Promise.reject(new Error('database down')));
+    expect(await codeOf(loader([], down).ensureLoaded(shardId))).toBe('SHARD_UNAVAILABLE');
+    expect(await keysOf(shardId)).toEqual([]);
+    const loads: ShardId[] = [];
+    await loader(loads).ensureLoaded(shardId);
+    expect(loads).toEqual([shardId]);
+  });
+
+  it('a shard missing from the database leaves nothing behind', async () => {
+    const missing = '00000000-0000-4000-8000-000000000000' as ShardId;
+    expect(await codeOf(loader([]).ensureLoaded(missing))).toBe('SHARD_NOT_FOUND');
+    expect(await keysOf(missing)).toEqual([]);
+    expect(await store.redis.zscore(openShardsKey(store.prefix), missing)).toBeNull();
+  });
+
+  it('a load that dies half-way leaves the shard closed (never empty), registered for the sweep, and evictable', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 250; i++) files[`f${i}.js`] = `${i}`;
+    const shardId = await store.seed(files);
+    // The second chunk of files cannot be written.
+    const broken = failing(async (id) => {
+      const shard = await store.repository.findById(id);
+      if (shard === null) return null;
+      const victim = shard.files[150];
+      if (victim !== undefined) (victim as { ydocState: unknown }).ydocState = undefined;
+      return shard;
+    });
+    expect(await codeOf(loader([], broken).ensureLoaded(shardId))).not.toBe('OK');
+    const k = store.keys(shardId);
+    expect(await store.redis.hget(k.meta, 'loaded')).toBeNull();
+    expect(await store.redis.exists(k.lock)).toBe(0);
+    expect(await store.redis.hlen(k.tree)).toBe(100);
+    expect(await store.redis.zscore(openShardsKey(store.prefix), shardId)).not.toBeNull();
+    // Steps that need the shard refuse (and try to load again, which now works).
+    const loads: ShardId[] = [];
+    expect(await store.cache.sync.evict(shardId)).toBe('EVICTED');
+    expect(await keysOf(shardId)).toEqual([]);
+    await loader(loads).ensureLoaded(shardId);
+    expect(await store.redis.hlen(k.tree)).toBe(250);
+  });
+});
