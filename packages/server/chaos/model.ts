@@ -161,6 +161,7 @@ type TreeState = string | null;
 /** Orders tree states of one file: Redis flushes restart the shard clock, so the epoch comes first. */
 type Stamp = { epoch: number; version: number };
 const later = (a: Stamp, b: Stamp) => a.epoch > b.epoch || (a.epoch === b.epoch && a.version >= b.version);
+const stampKey = (s: Stamp) => `${s.epoch}:${s.version}`;
 
 type TreeOpKind = 'create' | 'rename' | 'delete';
 
@@ -232,9 +233,38 @@ class Ledger {
     }
   }
 
+  /** The first stamp of each tree operation id acknowledged. */
+  private readonly firstStampOf = new Map<string, Stamp>();
+  /** Stamps (`epoch:version`) of operations applied again (a replay after Redis lost them) → their first stamp. */
+  private readonly replays = new Map<string, Stamp>();
+
+  /**
+   * Notes the ack of a tree operation. The same opId acknowledged again with another stamp is a
+   * replay (the SDK sends acknowledged operations again after Redis lost them): it stands where
+   * the user made it, not where it was applied again, or a replayed create would count as newer
+   * than the deletion that followed it. Returns whether this is the operation's first ack.
+   */
+  noteOp(opId: string | undefined, stamp: Stamp): boolean {
+    if (opId === undefined) return true;
+    const first = this.firstStampOf.get(opId);
+    if (first === undefined) {
+      this.firstStampOf.set(opId, stamp);
+      return true;
+    }
+    if (first.epoch !== stamp.epoch || first.version !== stamp.version) this.replays.set(stampKey(stamp), first);
+    return false;
+  }
+
+  /** Where an entry stands in the order the users made the operations (see noteOp). */
+  effective(stamp: Stamp): Stamp {
+    return this.replays.get(stampKey(stamp)) ?? stamp;
+  }
+
   /** What was reported of a file, in order (for reports). */
   seen(fileId: FileId): string {
-    return (this.history.get(fileId) ?? []).map((h) => `${h.state ?? 'deleted'} (${h.by})`).join(' → ');
+    return (this.history.get(fileId) ?? [])
+      .map((h) => `${h.state ?? 'deleted'} (${h.by}${this.replays.has(stampKey(h.stamp)) ? ', a replay' : ''})`)
+      .join(' → ');
   }
 
   deleted(fileId: FileId): boolean {
@@ -249,7 +279,8 @@ class Ledger {
    */
   shows(fileId: FileId, dbState: TreeState, stamp: Stamp): boolean {
     const list = this.history.get(fileId) ?? [];
-    if (list.some((h) => h.state === dbState && later(h.stamp, stamp))) return true;
+    const at = this.effective(stamp);
+    if (list.some((h) => h.state === dbState && later(this.effective(h.stamp), at))) return true;
     if (dbState === null) return false;
     return !list.some((h) => h.state === dbState);
   }
@@ -388,10 +419,12 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
         }
       } else if (event === 'file:create' || event === 'file:rename' || event === 'file:delete') {
         const change = ackedChange(event, data);
-        ledger.ackedTreeOps++;
         const stamps = ledger.recordChange(change, version, `ack c${c.index}`);
-        const ids = fileIdsOf(change);
-        ids.forEach((fileId, i) => c.ackedTree.push({ fileId, stamp: stamps[i] as Stamp }));
+        const opId = (args[0] as { opId?: string } | undefined)?.opId;
+        if (ledger.noteOp(opId, stamps[0] ?? { epoch: ledger.epoch, version })) {
+          ledger.ackedTreeOps++;
+          fileIdsOf(change).forEach((fileId, i) => c.ackedTree.push({ fileId, stamp: stamps[i] as Stamp }));
+        }
       }
       return result;
     };
