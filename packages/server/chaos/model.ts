@@ -209,23 +209,29 @@ class ModelClient {
 class Ledger {
   epoch = 0;
   /** Per file: every tree state an ack or a broadcast reported, with its stamp. */
-  readonly history = new Map<FileId, Array<{ stamp: Stamp; state: TreeState; by: string }>>();
+  readonly history = new Map<FileId, Array<{ stamp: Stamp; state: TreeState; by: string; created: boolean }>>();
   readonly ackedTokens = new Map<string, { fileId: FileId; shardId: ShardId }>();
   ackedTreeOps = 0;
 
   /** `by`: who reported it (`ack c3`: client 3's ack; `c3`: a broadcast client 3 received). */
-  record(fileId: FileId, state: TreeState, version: number, by: string): Stamp {
+  record(fileId: FileId, state: TreeState, version: number, by: string, created = false): Stamp {
     const stamp = { epoch: this.epoch, version };
     let list = this.history.get(fileId);
     if (list === undefined) this.history.set(fileId, (list = []));
-    list.push({ stamp, state, by });
+    list.push({ stamp, state, by, created });
     return stamp;
   }
 
   recordChange(change: TreeChange, version: number, by: string): Stamp[] {
     switch (change.kind) {
-      case 'created':
-        return [this.record(change.file.id, change.file.path, version, by)];
+      case 'created': {
+        // File ids are chosen per create: a second creation of one id is that create applied again.
+        const first = this.history.get(change.file.id)?.find((h) => h.created);
+        const stamp = this.record(change.file.id, change.file.path, version, by, true);
+        if (first !== undefined && stampKey(first.stamp) !== stampKey(stamp))
+          this.replays.set(stampKey(stamp), first.stamp);
+        return [stamp];
+      }
       case 'renamed':
         return change.moves.map((m) => this.record(m.id, m.to, version, by));
       case 'deleted':
