@@ -158,10 +158,10 @@ export type ModelOptions = {
 };
 
 type TreeState = string | null;
-/** Orders tree states of one file: Redis flushes restart the shard clock, so the epoch comes first. */
-type Stamp = { epoch: number; version: number };
+/** Orders tree states of one file (versions are per shard; Redis flushes restart the shard clock, so the epoch comes first). */
+type Stamp = { shardId: ShardId; epoch: number; version: number };
 const later = (a: Stamp, b: Stamp) => a.epoch > b.epoch || (a.epoch === b.epoch && a.version >= b.version);
-const stampKey = (s: Stamp) => `${s.epoch}:${s.version}`;
+const stampKey = (s: Stamp) => `${s.shardId}:${s.epoch}:${s.version}`;
 
 type TreeOpKind = 'create' | 'rename' | 'delete';
 
@@ -214,28 +214,28 @@ class Ledger {
   ackedTreeOps = 0;
 
   /** `by`: who reported it (`ack c3`: client 3's ack; `c3`: a broadcast client 3 received). */
-  record(fileId: FileId, state: TreeState, version: number, by: string, created = false): Stamp {
-    const stamp = { epoch: this.epoch, version };
+  record(shardId: ShardId, fileId: FileId, state: TreeState, version: number, by: string, created = false): Stamp {
+    const stamp = { shardId, epoch: this.epoch, version };
     let list = this.history.get(fileId);
     if (list === undefined) this.history.set(fileId, (list = []));
     list.push({ stamp, state, by, created });
     return stamp;
   }
 
-  recordChange(change: TreeChange, version: number, by: string): Stamp[] {
+  recordChange(shardId: ShardId, change: TreeChange, version: number, by: string): Stamp[] {
     switch (change.kind) {
       case 'created': {
         // File ids are chosen per create: a second creation of one id is that create applied again.
         const first = this.history.get(change.file.id)?.find((h) => h.created);
-        const stamp = this.record(change.file.id, change.file.path, version, by, true);
+        const stamp = this.record(shardId, change.file.id, change.file.path, version, by, true);
         if (first !== undefined && stampKey(first.stamp) !== stampKey(stamp))
           this.replays.set(stampKey(stamp), first.stamp);
         return [stamp];
       }
       case 'renamed':
-        return change.moves.map((m) => this.record(m.id, m.to, version, by));
+        return change.moves.map((m) => this.record(shardId, m.id, m.to, version, by));
       case 'deleted':
-        return change.files.map((f) => this.record(f.id, null, version, by));
+        return change.files.map((f) => this.record(shardId, f.id, null, version, by));
     }
   }
 
@@ -425,9 +425,9 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
         }
       } else if (event === 'file:create' || event === 'file:rename' || event === 'file:delete') {
         const change = ackedChange(event, data);
-        const stamps = ledger.recordChange(change, version, `ack c${c.index}`);
+        const stamps = ledger.recordChange(c.shardId, change, version, `ack c${c.index}`);
         const opId = (args[0] as { opId?: string } | undefined)?.opId;
-        if (ledger.noteOp(opId, stamps[0] ?? { epoch: ledger.epoch, version })) {
+        if (ledger.noteOp(opId, stamps[0] ?? { shardId: c.shardId, epoch: ledger.epoch, version })) {
           ledger.ackedTreeOps++;
           fileIdsOf(change).forEach((fileId, i) => c.ackedTree.push({ fileId, stamp: stamps[i] as Stamp }));
         }
@@ -442,7 +442,7 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
   for (let s = 0; s < settings.shards; s++) {
     const { shard } = await rest().createShard({ templateId: 'vanilla', name: `model ${settings.seed} ${s}` });
     shardIds.push(shard.id);
-    for (const f of shard.files) ledger.record(f.id, f.path, 0, 'template');
+    for (const f of shard.files) ledger.record(shard.id, f.id, f.path, 0, 'template');
   }
   try {
     for (let i = 0; i < settings.clients; i++) {
@@ -462,7 +462,7 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
         client.socket.on('tree:changed', (e) => {
           // Marked when it arrives while the session (re)joins: before the join's ack.
           const joining = holder.model?.session.status === 'connecting' ? ' while joining' : '';
-          if (e.shardId === shardId) ledger.recordChange(e.change, e.version, `c${i}${joining}`);
+          if (e.shardId === shardId) ledger.recordChange(shardId, e.change, e.version, `c${i}${joining}`);
         });
         session.on('status', (status) => {
           if (status === 'saved') onSaved(c);
