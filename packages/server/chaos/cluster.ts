@@ -40,6 +40,8 @@ export const CHAOS_SERVER_ENV: Readonly<Record<string, string>> = {
   SYNC_LOCK_DURATION_MS: '3000',
   SYNC_STALLED_INTERVAL_MS: '1500',
   SHUTDOWN_TIMEOUT_MS: '10000',
+  // The model scenario arms instances (POST /__test/faults: crash right after a store, drop acks).
+  TANDEM_TEST_FAULTS: 'true',
 };
 
 /**

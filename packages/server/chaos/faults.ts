@@ -8,6 +8,7 @@ import type { ShardId } from '@tandem/protocol';
 import { bullPrefix, SYNC_QUEUE_NAME } from '../src/sync-jobs/index.js';
 import type { ChaosCluster } from './cluster.js';
 import { LoadClient, tokensIn, typeToken, type EditLoad, type TokenLedger } from './load.js';
+import { modelScenario } from './model.js';
 
 /** The faults, in the order a full run injects them. */
 export const FAULT_NAMES = [
@@ -18,6 +19,7 @@ export const FAULT_NAMES = [
   'redis-flush',
   'flush-in-outage',
   'evict-race',
+  'model',
 ] as const;
 export type FaultName = (typeof FAULT_NAMES)[number];
 
@@ -67,6 +69,8 @@ export type Injection = {
   restore?: () => Promise<void>;
   /** Notes that can only be written once the system recovered. */
   finish?: () => Promise<string[]>;
+  /** Failures the fault itself found (they fail its row). */
+  problems?: string[];
 };
 
 export type Fault = {
@@ -379,4 +383,5 @@ export const FAULTS: Readonly<Record<FaultName, Fault>> = {
   'redis-flush': redisFlush,
   'flush-in-outage': flushInOutage,
   'evict-race': evictRace,
+  model: modelScenario,
 };

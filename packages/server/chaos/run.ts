@@ -16,6 +16,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { killAllClusters } from './cluster.js';
 import { FAULT_NAMES, isFaultName } from './faults.js';
+import { MODEL_SCENARIO_EXTRA_MS } from './model.js';
 import { formatSummary, formatTable, writeReport } from './report.js';
 import { defaultSettings, runChaos } from './suite.js';
 
@@ -63,7 +64,12 @@ function parse(): ReturnType<typeof defaultSettings> & { hardLimitMs: number; ke
   if (values.dist) settings.entry = 'dist';
   // A run that hangs is stopped: setup, then per fault its load, the outage and the timeouts.
   const perFaultMs = settings.loadSeconds * 1000 + 90_000;
-  const hardLimitMs = 120_000 + settings.faults.length * perFaultMs + settings.dbOutageMs + settings.flushOutageMs;
+  const hardLimitMs =
+    120_000 +
+    settings.faults.length * perFaultMs +
+    settings.dbOutageMs +
+    settings.flushOutageMs +
+    (settings.faults.includes('model') ? MODEL_SCENARIO_EXTRA_MS : 0);
   return { ...settings, hardLimitMs, keepLogs: values.logs };
 }
 

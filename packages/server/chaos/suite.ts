@@ -236,6 +236,7 @@ export async function runChaos(
         log(`${name}: ${notes[notes.length - 1] ?? ''}`);
       }
       const check = await checker.verify(injected?.lost ?? new Set());
+      check.problems.push(...(injected?.problems ?? []));
       notes.push(...check.problems);
       const result: FaultResult = {
         fault: name,

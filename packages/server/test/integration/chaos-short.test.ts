@@ -1,9 +1,10 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { defaultSettings, runChaos, type ChaosSettings } from '../../chaos/suite.js';
 import { formatTable } from '../../chaos/report.js';
+import { freshDistEntry } from '../../chaos/fresh-dist.js';
 import { TEST_REDIS_CLUSTER_NODES } from '../support/services.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
@@ -13,8 +14,9 @@ const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..'
  * separate worker, a dedicated redis-server, a steady load of 8 clients on 2 shards, and three
  * faults: kill -9 of an instance; FLUSHALL while sync jobs are mid-transaction, then nobody
  * types; and a 3 s PostgreSQL outage during which Redis is flushed and every client reconnects
- * (their rejoins fail until the database is back). Servers run from dist/ (`npm test` builds
- * first) to keep start-up light on two cores.
+ * (their rejoins fail until the database is back). Servers run from dist/ when it is built, to
+ * keep start-up light on two cores — rebuilt first if any source changed since (a stale dist/
+ * would test old code).
  */
 const settings: ChaosSettings = {
   ...defaultSettings(true),
@@ -25,7 +27,7 @@ const settings: ChaosSettings = {
   loadSeconds: 2,
   flushOutageMs: 3000,
   burstShards: 0,
-  entry: existsSync(join(REPO_ROOT, 'packages/server/dist/main.js')) ? 'dist' : 'source',
+  entry: 'source',
   serverEnv: {},
   recoveryTimeoutMs: 40_000,
   checkTimeoutMs: 30_000,
@@ -33,6 +35,10 @@ const settings: ChaosSettings = {
 
 // It runs its own single redis-server; under `npm run test:cluster` there is nothing to add.
 describe.skipIf(TEST_REDIS_CLUSTER_NODES !== undefined)('chaos (short)', () => {
+  beforeAll(async () => {
+    settings.entry = await freshDistEntry(REPO_ROOT);
+  }, 300_000);
+
   it('loses no acknowledged edit and converges through an instance kill, a Redis flush mid-sync and a flush during a database outage', async () => {
     const lines: string[] = [];
     const report = await runChaos(settings, {
