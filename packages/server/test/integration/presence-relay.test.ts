@@ -231,6 +231,21 @@ describe('PresenceRelay', () => {
     expect(a.decoded()).toEqual([[s1, { 1: { clock: 1, state: { by: winner } } }]]);
   });
 
+  it('the same race with both members lapsed (Redis no longer tells them apart): still exactly one', async () => {
+    const a = startInstance({ memberTtlMs: 50 });
+    const s1 = newShard();
+    await Promise.all([a.join(s1, 'a'), a.join(s1, 'b')]);
+    await waitFor(async () => (await a.members.count(s1)) === 0, undefined, 'the members lapsed');
+    const outcomes = await Promise.all([
+      a.relay.push(s1, 'a', update([[1, 1, { by: 'a' }]])),
+      a.relay.push(s1, 'b', update([[1, 1, { by: 'b' }]])),
+    ]);
+    expect([...outcomes].sort()).toEqual(['not-yours', 'ok']);
+    const winner = outcomes[0] === 'ok' ? 'a' : 'b';
+    await a.barrier();
+    expect(a.decoded()).toEqual([[s1, { 1: { clock: 1, state: { by: winner } } }]]);
+  });
+
   it('ownership is per shard', async () => {
     const a = startInstance();
     const [s1, s2] = [newShard(), newShard()];
@@ -408,6 +423,21 @@ describe('PresenceRelay', () => {
       expect(await a.relay.push(s1, 'a', five)).toBe('too-many-client-ids');
       await a.barrier();
       expect(a.decoded()).toEqual([]);
+      expect(await owners(s1)).toEqual({});
+    });
+
+    it('refuses a longer update before reading its states', async () => {
+      const a = startInstance();
+      const s1 = newShard();
+      await a.join(s1, 'a');
+      const e = encoding.createEncoder();
+      encoding.writeVarUint(e, 5);
+      for (let id = 1; id <= 5; id++) {
+        encoding.writeVarUint(e, id);
+        encoding.writeVarUint(e, 1);
+        encoding.writeVarString(e, id === 5 ? '{not json' : 'null');
+      }
+      expect(await a.relay.push(s1, 'a', encoding.toUint8Array(e))).toBe('too-many-client-ids');
       expect(await owners(s1)).toEqual({});
     });
 
