@@ -96,9 +96,13 @@ export class PresenceRelay {
         return 'ok';
       }
       // Re-checked after the round trip: another local socket may have taken an id meanwhile.
+      // Then this socket's fresh claims are given back, or Redis would name the refused socket.
       for (const clientId of claiming) {
         const owner = this.owners.get(shardId)?.get(clientId);
-        if (owner !== undefined && owner.socketId !== socketId) return 'not-yours';
+        if (owner !== undefined && owner.socketId !== socketId) {
+          await this.claims.release(shardId, socketId, unclaimed);
+          return 'not-yours';
+        }
       }
     }
     this.record(shardId, socketId, entries);

@@ -244,6 +244,8 @@ describe('PresenceRelay', () => {
     const winner = outcomes[0] === 'ok' ? 'a' : 'b';
     await a.barrier();
     expect(a.decoded()).toEqual([[s1, { 1: { clock: 1, state: { by: winner } } }]]);
+    // The refused socket gave its fresh claim back: Redis names nobody but the winner.
+    expect(Object.values(await owners(s1)).filter((m) => m !== `${a.instanceId}:${winner}`)).toEqual([]);
   });
 
   it('ownership is per shard', async () => {
