@@ -66,9 +66,15 @@ export class FakeServer {
     return version;
   }
 
+  /** What the database holds since the last save(): each file's path and Yjs state. */
+  private stored = new Map<FileId, { path: string; state: Uint8Array }>();
+
   /** The database caught up to the clock. */
   save(): void {
     this.savedVersion = this.clock;
+    this.stored = new Map(
+      [...this.tree].map(([id, path]) => [id, { path, state: Y.encodeStateAsUpdate(this.docs.get(id)!) }]),
+    );
     this.broadcast(null, 'shard:saved', { shardId: SHARD_ID, version: this.clock, files: [] });
   }
 
@@ -78,6 +84,21 @@ export class FakeServer {
     this.docs.clear();
     this.ops.clear();
     for (const [path, f] of Object.entries(files)) this.addFile(path, f.text, f.id);
+    this.clock = this.savedVersion;
+    this.broadcast(null, 'shard:resync', { shardId: SHARD_ID });
+  }
+
+  /** Redis lost the shard and it was loaded again from the database, as the last save() left it. */
+  loseToSaved(): void {
+    this.tree.clear();
+    this.docs.clear();
+    this.ops.clear();
+    for (const [id, { path, state }] of this.stored) {
+      const doc = new Y.Doc();
+      Y.applyUpdate(doc, state);
+      this.docs.set(id, doc);
+      this.tree.set(id, path);
+    }
     this.clock = this.savedVersion;
     this.broadcast(null, 'shard:resync', { shardId: SHARD_ID });
   }

@@ -138,9 +138,15 @@ export class FileSync {
   }
 
   /** After a join: the handshake of every open file; one deleted meanwhile is closed. */
+  /**
+   * The handshake for every open file, after a rejoin. Each file's "saved" then also waits for the
+   * version the server read it at: if Redis lost the shard meanwhile, what this client had stored
+   * may be back only because another client sent it again, under a version this client never
+   * learns (and the shard clock may or may not look restarted).
+   */
   async syncAll(): Promise<void> {
     const files = [...this.open.values()];
-    const results = await Promise.allSettled(files.map((file) => this.syncFile(file)));
+    const results = await Promise.allSettled(files.map((file) => this.syncFile(file, true)));
     results.forEach((r, i) => {
       if (r.status === 'fulfilled') return;
       // Someone deleted the file meanwhile; anything else fails the rejoin, which is retried.
@@ -183,7 +189,7 @@ export class FileSync {
    * what the server lacks (edits made offline, whose ack was lost, or lost by the server). Edits
    * whose ack was lost are covered by the version the server read the file at.
    */
-  private async syncFile(file: OpenFile): Promise<void> {
+  private async syncFile(file: OpenFile, requireServerVersion = false): Promise<void> {
     if (this.hooks.isCreateQueued(file.id)) return; // the server does not know it yet: synced once created
     const unconfirmed = file.unconfirmed;
     const data = unwrap(
@@ -195,10 +201,8 @@ export class FileSync {
     );
     if (this.open.get(file.id) !== file) return;
     const missing = file.applySync(data.update, data.stateVector);
-    if (unconfirmed > 0) {
-      file.unconfirmed -= unconfirmed;
-      this.hooks.require(data.version);
-    }
+    if (unconfirmed > 0) file.unconfirmed -= unconfirmed;
+    if (unconfirmed > 0 || requireServerVersion) this.hooks.require(data.version);
     if (missing !== null) this.sendEdit(file, missing);
     this.link.updateStatus();
   }

@@ -306,6 +306,33 @@ describe('file operations', () => {
     expect(statuses[0]).toBe('syncing');
   });
 
+  it('after Redis lost the shard, is not saved while its text is back only through someone else', async () => {
+    const server = new FakeServer({ 'a.js': 'hello', 'b.js': '' });
+    const a = await connect(server);
+    const b = await connect(server);
+    const textA = await a.session.openFile('a.js');
+    const textB = await b.session.openFile('a.js');
+    server.save();
+    textA.insert(0, 'A');
+    await until(() => textB.toString() === 'Ahello' && a.session.status === 'live', 'the edit reached B');
+    a.socket.disconnect();
+    b.socket.disconnect();
+    // Redis loses the shard; others' edits and a sync move the database past A's old version...
+    server.loseToSaved();
+    server.editAsOther('b.js', (t) => t.insert(0, 'x'));
+    server.editAsOther('b.js', (t) => t.insert(0, 'y'));
+    server.save();
+    // ...then B comes back and its handshake sends A's edit again, with a version A never sees.
+    b.socket.reconnect();
+    await until(() => server.text('a.js') === 'Ahello', 'B restored the text');
+    a.socket.reconnect();
+    await until(() => a.session.status !== 'offline' && a.session.status !== 'connecting', 'A rejoined');
+    await sleep(GAP_MS * 3);
+    expect(a.session.status).not.toBe('saved');
+    server.save();
+    await a.session.saved(1000);
+  });
+
   it('restores acknowledged operations after Redis lost the shard (replayed with the same ids)', async () => {
     const server = new FakeServer({ 'a.js': 'a' });
     const { session } = await connect(server);
