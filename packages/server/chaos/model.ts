@@ -214,7 +214,7 @@ class Ledger {
   /** Per file: every tree state an ack or a broadcast reported, in the order heard. */
   readonly history = new Map<
     FileId,
-    Array<{ stamp: Stamp; state: TreeState; by: string; created: boolean; replay: boolean }>
+    Array<{ stamp: Stamp; state: TreeState; by: string; created: boolean; version: number; replay: boolean }>
   >();
   readonly ackedTokens = new Map<string, { fileId: FileId; shardId: ShardId }>();
   ackedTreeOps = 0;
@@ -222,18 +222,20 @@ class Ledger {
   private readonly firstStampOf = new Map<string, Stamp>();
 
   /** `by`: who reported it (`ack c3`: client 3's ack; `c3`: a broadcast client 3 received). */
-  private record(fileId: FileId, state: TreeState, by: string, created = false) {
+  private record(fileId: FileId, state: TreeState, by: string, version: number, created = false) {
     let list = this.history.get(fileId);
     if (list === undefined) this.history.set(fileId, (list = []));
     // File ids are chosen per create: a second creation of one id is that create applied again.
     const first = created ? list.find((h) => h.created) : undefined;
-    const entry = { stamp: first?.stamp ?? ++this.sequence, state, by, created, replay: first !== undefined };
+    // (Every member of the room hears the first creation, at one version; another version is a re-application.)
+    const replay = first !== undefined && first.version !== version;
+    const entry = { stamp: first?.stamp ?? ++this.sequence, state, by, created, version, replay };
     list.push(entry);
     return entry;
   }
 
   recordTemplate(fileId: FileId, path: string): void {
-    this.record(fileId, path, 'template');
+    this.record(fileId, path, 'template', 0);
   }
 
   /**
@@ -242,15 +244,15 @@ class Ledger {
    * made it — else a replayed create would count as newer than the deletion that followed it.
    * Returns the stamp of each file's new state, and whether this was the operation's first ack.
    */
-  recordChange(change: TreeChange, by: string, opId?: string): { stamps: Stamp[]; first: boolean } {
+  recordChange(change: TreeChange, version: number, by: string, opId?: string): { stamps: Stamp[]; first: boolean } {
     const entries = (() => {
       switch (change.kind) {
         case 'created':
-          return [this.record(change.file.id, change.file.path, by, true)];
+          return [this.record(change.file.id, change.file.path, by, version, true)];
         case 'renamed':
-          return change.moves.map((m) => this.record(m.id, m.to, by));
+          return change.moves.map((m) => this.record(m.id, m.to, by, version));
         case 'deleted':
-          return change.files.map((f) => this.record(f.id, null, by));
+          return change.files.map((f) => this.record(f.id, null, by, version));
       }
     })();
     if (opId === undefined || entries.length === 0) return { stamps: entries.map((e) => e.stamp), first: true };
@@ -424,7 +426,8 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
       } else if (event === 'file:create' || event === 'file:rename' || event === 'file:delete') {
         const change = ackedChange(event, data);
         const opId = (args[0] as { opId?: string } | undefined)?.opId;
-        const { stamps, first } = ledger.recordChange(change, `ack c${c.index}`, opId);
+        const version = typeof data['version'] === 'number' ? data['version'] : 0;
+        const { stamps, first } = ledger.recordChange(change, version, `ack c${c.index}`, opId);
         if (first) {
           ledger.ackedTreeOps++;
           fileIdsOf(change).forEach((fileId, i) => c.ackedTree.push({ fileId, stamp: stamps[i] as Stamp }));
@@ -460,7 +463,7 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
         client.socket.on('tree:changed', (e) => {
           // Marked when it arrives while the session (re)joins: before the join's ack.
           const joining = holder.model?.session.status === 'connecting' ? ' while joining' : '';
-          if (e.shardId === shardId) ledger.recordChange(e.change, `c${i}${joining}`);
+          if (e.shardId === shardId) ledger.recordChange(e.change, e.version, `c${i}${joining}`);
         });
         session.on('status', (status) => {
           if (status === 'saved') onSaved(c);
