@@ -302,7 +302,7 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
   const samples = new Map<string, string[]>();
   const sample = (kind: string, text: string) => {
     const list = samples.get(kind) ?? [];
-    if (list.length < 3) list.push(text);
+    if (list.length < 5) list.push(text);
     samples.set(kind, list);
   };
   const operations: Record<string, number> = {};
@@ -601,7 +601,7 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
       }
     };
 
-    const treeOp = (c: ModelClient, kind: TreeOpKind, run: () => Promise<unknown>) => {
+    const treeOp = (c: ModelClient, kind: TreeOpKind, what: string, run: () => Promise<unknown>) => {
       const offline = !c.online;
       count(`${kind}${offline ? ' (offline)' : ''}`);
       const op = run().then(
@@ -610,6 +610,7 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
           const code = error instanceof TandemError ? error.code : 'DISCONNECTED';
           if (error instanceof TandemError && !isRetryableError(code)) {
             refusedTreeOps++;
+            sample('refused tree op', `client ${c.index} ${kind} ${what}: ${code} (${error.message})`);
             return;
           }
           if (offline) dropped.offline++;
@@ -664,16 +665,16 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
         }
       } else if (roll < 0.67) {
         const path = freshPath(tree, rng);
-        treeOp(c, 'create', () => c.session.createFile(path, ''));
+        treeOp(c, 'create', path, () => c.session.createFile(path, ''));
       } else if (roll < 0.77) {
         const from = rng.pick(renameable(tree));
         if (from !== undefined) {
           const to = freshPath(tree, rng, from.includes('.') ? undefined : 'folder');
-          treeOp(c, 'rename', () => c.session.rename(from, to));
+          treeOp(c, 'rename', `${from} → ${to}`, () => c.session.rename(from, to));
         }
       } else if (roll < 0.85) {
         const target = rng.pick(renameable(tree));
-        if (target !== undefined && tree.length > 3) treeOp(c, 'delete', () => c.session.delete(target));
+        if (target !== undefined && tree.length > 3) treeOp(c, 'delete', target, () => c.session.delete(target));
       } else if (roll < 0.9) {
         if (c.online && c.offlineUntil === undefined) {
           count('disconnect');
