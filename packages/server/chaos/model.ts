@@ -302,7 +302,7 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
   const samples = new Map<string, string[]>();
   const sample = (kind: string, text: string) => {
     const list = samples.get(kind) ?? [];
-    if (list.length < 5) list.push(text);
+    if (list.length < (kind === 'refused tree op' ? 20 : 5)) list.push(text);
     samples.set(kind, list);
   };
   const operations: Record<string, number> = {};
