@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { budgetMs } from './packages/server/test/support/time-budget.js';
 
 export default defineConfig({
   resolve: { conditions: ['source'] },
@@ -21,8 +22,9 @@ export default defineConfig({
           include: ['packages/*/test/**/*.test.ts'],
           globalSetup: ['packages/server/test/support/global-setup.ts'],
           environment: 'node',
-          testTimeout: 60_000,
-          hookTimeout: 60_000,
+          // 60 s on an idle machine, longer in proportion to the load (test/support/time-budget.ts).
+          testTimeout: budgetMs(30_000),
+          hookTimeout: budgetMs(30_000),
           // Tests start real servers, Redis connections and worker threads; two cores.
           maxWorkers: 2,
           sequence: { groupOrder: 1 },

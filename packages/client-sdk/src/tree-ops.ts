@@ -1,4 +1,5 @@
-import { isInside, type ErrorBody, type FileId } from '@tandem/protocol';
+import { describePathProblem, isInside, normalizePath, type ErrorBody, type FileId } from '@tandem/protocol';
+import { TandemError } from './tandem-error.js';
 
 /**
  * A file-tree operation as the session queues, sends and replays it. `opId` is chosen once, when
@@ -19,6 +20,18 @@ export function randomId(length = 16): string {
   let id = '';
   for (const b of bytes) id += ID_ALPHABET[b & 63];
   return id;
+}
+
+/** The canonical form of a path the user typed, or a TandemError (`PATH_INVALID`) saying what is wrong with it. */
+export function checkPath(path: string): string {
+  const result = normalizePath(path);
+  if (!result.ok)
+    throw new TandemError({
+      code: 'PATH_INVALID',
+      message: `"${path}" is not a valid file name: ${describePathProblem(result.problem)}`,
+      details: { problem: result.problem },
+    });
+  return result.path;
 }
 
 /**

@@ -20,7 +20,7 @@ import {
   type SyncShardResult,
 } from './sync-jobs/index.js';
 import { ShardService } from './shards/index.js';
-import { SocketService } from './realtime/index.js';
+import { createRoomEvents, createSocketServer, NO_ROOM_EVENTS, SocketService } from './realtime/index.js';
 import { createHttpServer } from './http/index.js';
 import { Faults, registerFaultRoutes } from './faults/index.js';
 
@@ -93,6 +93,24 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
         "TANDEM_INSECURE_DEV is set: GET /dev/token hands admin tokens to this server's pages on a loopback address. Never run this in production.",
       );
     }
+    // Built in dependency order, each complete when constructed: the socket server first (it
+    // needs only Redis), so the cache, the scheduler and the ShardService get the room
+    // broadcasts; the HTTP routes get the ShardService; the socket server is attached to the
+    // HTTP server last (socket.io routes its own requests before Fastify's).
+    const io = serveApi
+      ? createSocketServer({
+          pubClient: redisManager.getConnection(`${scope}:pub`),
+          // On a cluster, SSUBSCRIBE must reach the node owning each channel's slot.
+          subClient: redisManager.getConnection(`${scope}:sub`, {
+            clusterOptions: { shardedSubscribers: config.redis.shardedPubSub },
+          }),
+          keyPrefix: config.redis.keyPrefix,
+          shardedPubSub: config.redis.shardedPubSub,
+          limits: config.limits,
+          corsOrigins: config.http.corsOrigins,
+        })
+      : undefined;
+    const rooms = io === undefined ? NO_ROOM_EVENTS : createRoomEvents(io);
     const cache = createShardCache({
       redis: cacheRedis,
       repository,
@@ -104,7 +122,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       onLoad: (shardId) => {
         metrics.shardLoads.inc();
         // After Redis lost a shard, people still in it hold edits the reload lacks.
-        shardEvents.reloaded(shardId);
+        rooms.reloaded(shardId);
       },
     });
     const queue = new SyncQueue(redisManager.getConnection(`${scope}:queue`), config.redis.keyPrefix, config.jobs);
@@ -122,7 +140,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       onMembersExpired: (shardId) => {
         cache.files
           .version(shardId)
-          .then((version) => sockets?.announce(shardId, version))
+          .then((version) => rooms.versionAnnounced(shardId, version))
           .catch((error: unknown) => log.warn({ err: error, shardId }, 'could not announce the version of a shard'));
       },
     });
@@ -136,17 +154,45 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       },
       dependenciesOf: packageJsonDependencies,
     };
-
-    // The socket server attaches to Fastify's HTTP server, and the ShardService broadcasts
-    // through the socket server: the HTTP routes see the service through a late binding.
+    const shardService = new ShardService({
+      repository,
+      cache,
+      stateVectors: new FileStateVectors({ redis: cacheRedis, keyPrefix: config.redis.keyPrefix }),
+      templates,
+      logger: log.child({ module: 'shards' }),
+      limits: config.limits,
+      events: rooms,
+      onLastLeave: (shardId) => {
+        scheduler
+          .noteLastLeave(shardId)
+          .catch((error: unknown) => log.warn({ err: error, shardId }, 'could not record last leave'));
+        options.onLastLeave?.(shardId);
+      },
+      onEdit: () => metrics.edits.inc(),
+      ...(faults === undefined ? {} : { faults }),
+    });
+    const sockets =
+      io === undefined
+        ? undefined
+        : new SocketService({
+            io,
+            shards: shardService,
+            members: cache.members,
+            redis: cacheRedis,
+            keyPrefix: config.redis.keyPrefix,
+            instanceId,
+            presenceClaimTtlMs: config.cache.memberTtlMs,
+            limits: config.limits,
+            logger: log,
+            auth,
+            ...(faults === undefined ? {} : { faults }),
+          });
     const http = await createHttpServer({
       config: config.http,
       limits: config.limits,
       logger: log,
       auth,
-      get shards(): ShardService {
-        return shardService;
-      },
+      shards: shardService,
       templates,
       apiRoutes: serveApi,
       rateLimitStore: { redis: cacheRedis, keyPrefix: config.redis.keyPrefix },
@@ -168,50 +214,8 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       },
       disconnectShareLinks: async (linkIds) => sockets?.disconnectShareLinks(linkIds),
     });
-    const sockets = serveApi
-      ? new SocketService({
-          httpServer: http.server,
-          redis: cacheRedis,
-          pubClient: redisManager.getConnection(`${scope}:pub`),
-          // On a cluster, SSUBSCRIBE must reach the node owning each channel's slot.
-          subClient: redisManager.getConnection(`${scope}:sub`, {
-            clusterOptions: { shardedSubscribers: config.redis.shardedPubSub },
-          }),
-          keyPrefix: config.redis.keyPrefix,
-          instanceId,
-          presenceClaimTtlMs: config.cache.memberTtlMs,
-          shardedPubSub: config.redis.shardedPubSub,
-          limits: config.limits,
-          logger: log,
-          auth,
-          corsOrigins: config.http.corsOrigins,
-          ...(faults === undefined ? {} : { faults }),
-        })
-      : undefined;
-    const shardEvents = sockets?.events ?? {
-      fileEdited: () => undefined,
-      treeChanged: () => undefined,
-      reloaded: () => undefined,
-    };
-    const shardService: ShardService = new ShardService({
-      repository,
-      cache,
-      stateVectors: new FileStateVectors({ redis: cacheRedis, keyPrefix: config.redis.keyPrefix }),
-      templates,
-      logger: log.child({ module: 'shards' }),
-      limits: config.limits,
-      events: shardEvents,
-      onLastLeave: (shardId) => {
-        scheduler
-          .noteLastLeave(shardId)
-          .catch((error: unknown) => log.warn({ err: error, shardId }, 'could not record last leave'));
-        options.onLastLeave?.(shardId);
-      },
-      onEdit: () => metrics.edits.inc(),
-      ...(faults === undefined ? {} : { faults }),
-    });
-    if (sockets !== undefined) {
-      sockets.attach(shardService, cache.members);
+    if (io !== undefined && sockets !== undefined) {
+      io.attach(http.server);
       // Presence client ids are claimed as long as their sockets' members live.
       cache.members.startHeartbeat((shardIds) => sockets.refreshPresence(shardIds));
       await sockets.relaySaved(redisManager.getConnection(`${scope}:events`), channel);

@@ -1,13 +1,17 @@
-import * as decoding from 'lib0/decoding';
-import * as encoding from 'lib0/encoding';
 import type { Cluster, Redis } from 'ioredis';
 import type { ShardId } from '@tandem/protocol';
-import { presenceOwnersKey, shardKeys } from '../redis/index.js';
+import {
+  decodeAwarenessUpdate,
+  encodeAwarenessUpdate,
+  entryCount,
+  isRelayableState,
+  MAX_AWARENESS_ENTRIES,
+  type AwarenessEntry,
+} from './awareness-update.js';
+import { PresenceClaims } from './presence-claims.js';
 
-type Entry = { clock: number; state: string };
-
-/** Most awareness entries kept per shard between two flushes. */
-const MAX_ENTRIES_PER_SHARD = 1000;
+// Still exported from here, as before the split (socket-service.ts imports MAX_PRESENCE_NAME_LENGTH from this file).
+export { decodeAwarenessUpdate, isRelayableState, MAX_PRESENCE_NAME_LENGTH } from './awareness-update.js';
 
 /**
  * Awareness client ids one socket may speak for in one shard. An editor has one (its Awareness's
@@ -16,45 +20,8 @@ const MAX_ENTRIES_PER_SHARD = 1000;
  */
 export const MAX_CLIENT_IDS_PER_SOCKET = 4;
 
-/** Longest `user.name` relayed, in characters. */
-export const MAX_PRESENCE_NAME_LENGTH = 64;
-
 /** Why a presence update was refused. */
 export type PresenceRefusal = 'malformed' | 'invalid-user' | 'too-many-client-ids' | 'not-yours';
-
-/**
- * Claims awareness client ids for a member (`<instance>:<socket>`), cluster-wide. An id is free
- * when nobody holds it or its holder is no longer a live member of the shard (its instance died,
- * or it left without releasing). KEYS: owners hash, the shard's members zset. ARGV: member, ttlMs,
- * client ids… → 1 claimed (all of them), 0 one is held by another live member (none claimed).
- */
-const CLAIM = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-for i = 3, #ARGV do
-  local owner = redis.call('HGET', KEYS[1], ARGV[i])
-  if owner and owner ~= ARGV[1] then
-    local expiry = redis.call('ZSCORE', KEYS[2], owner)
-    if expiry and tonumber(expiry) > now then return 0 end
-  end
-end
-for i = 3, #ARGV do redis.call('HSET', KEYS[1], ARGV[i], ARGV[1]) end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 1
-`;
-
-/** Releases the ids a member still holds. KEYS: owners hash. ARGV: member, client ids… */
-const RELEASE = `
-for i = 2, #ARGV do
-  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[1] then redis.call('HDEL', KEYS[1], ARGV[i]) end
-end
-return 0
-`;
-
-type Scripts = {
-  tandemPresenceClaim(...args: Array<string | number>): Promise<number>;
-  tandemPresenceRelease(...args: Array<string | number>): Promise<number>;
-};
 
 export type PresenceRelayDeps = {
   emit: (shardId: ShardId, update: Uint8Array) => void;
@@ -75,28 +42,23 @@ export type PresenceRelayDeps = {
  * client id.
  *
  * A client id belongs to the socket that first used it, cluster-wide: the first use is claimed in
- * Redis against the shard's live members, so a socket on one instance can neither rewrite nor
- * remove presence owned on another. One socket may hold at most MAX_CLIENT_IDS_PER_SOCKET ids, so
- * the tables stay small and a leave costs what that socket held. The `user` fields collaborators'
- * editors render (name, colour) are validated before anything is relayed.
+ * Redis against the shard's live members (PresenceClaims), so a socket on one instance can neither
+ * rewrite nor remove presence owned on another. One socket may hold at most
+ * MAX_CLIENT_IDS_PER_SOCKET ids, so the tables stay small and a leave costs what that socket held.
+ * The `user` fields collaborators' editors render (name, colour) are validated before anything is
+ * relayed (awareness-update.ts).
  */
 export class PresenceRelay {
-  private pending = new Map<ShardId, Map<number, Entry>>();
+  private pending = new Map<ShardId, Map<number, AwarenessEntry>>();
   /** Per shard: awareness client id → the local socket that owns it, with the last clock seen. */
   private readonly owners = new Map<ShardId, Map<number, { socketId: string; clock: number }>>();
   /** Per shard and local socket (`shardId socketId`): the client ids it owns. */
   private readonly bySocket = new Map<string, Set<number>>();
-  private readonly redis: (Redis | Cluster) & Scripts;
+  private readonly claims: PresenceClaims;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: PresenceRelayDeps) {
-    const redis = deps.redis as (Redis | Cluster) & Partial<Scripts>;
-    if (redis.tandemPresenceClaim === undefined)
-      deps.redis.defineCommand('tandemPresenceClaim', { numberOfKeys: 2, lua: CLAIM });
-    if (redis.tandemPresenceRelease === undefined) {
-      deps.redis.defineCommand('tandemPresenceRelease', { numberOfKeys: 1, lua: RELEASE });
-    }
-    this.redis = deps.redis as (Redis | Cluster) & Scripts;
+    this.claims = new PresenceClaims(deps);
   }
 
   /**
@@ -126,32 +88,27 @@ export class PresenceRelay {
     }
     const claiming = unclaimed.filter((id) => entries.get(id)?.state !== 'null');
     if ((mine?.size ?? 0) + claiming.length > MAX_CLIENT_IDS_PER_SOCKET) return 'too-many-client-ids';
-    const member = this.member(socketId);
-    const k = this.ownerKeys(shardId);
     if (unclaimed.length > 0) {
       // Also for a removal (state null) of an id nobody here holds: it may be held elsewhere.
-      const claimed = await this.redis.tandemPresenceClaim(
-        k.owners,
-        k.members,
-        member,
-        this.deps.claimTtlMs,
-        ...unclaimed,
-      );
-      if (claimed !== 1) return 'not-yours';
+      if (!(await this.claims.claim(shardId, socketId, unclaimed))) return 'not-yours';
       if (!stillJoined()) {
-        await this.redis.tandemPresenceRelease(k.owners, member, ...unclaimed);
+        await this.claims.release(shardId, socketId, unclaimed);
         return 'ok';
       }
       // Re-checked after the round trip: another local socket may have taken an id meanwhile.
+      // Then this socket's fresh claims are given back, or Redis would name the refused socket.
       for (const clientId of claiming) {
         const owner = this.owners.get(shardId)?.get(clientId);
-        if (owner !== undefined && owner.socketId !== socketId) return 'not-yours';
+        if (owner !== undefined && owner.socketId !== socketId) {
+          await this.claims.release(shardId, socketId, unclaimed);
+          return 'not-yours';
+        }
       }
     }
     this.record(shardId, socketId, entries);
     this.queue(shardId, entries);
     const gone = [...entries].filter(([, entry]) => entry.state === 'null').map(([clientId]) => clientId);
-    if (gone.length > 0) await this.redis.tandemPresenceRelease(k.owners, member, ...gone);
+    if (gone.length > 0) await this.claims.release(shardId, socketId, gone);
     return 'ok';
   }
 
@@ -162,7 +119,7 @@ export class PresenceRelay {
     this.bySocket.delete(key);
     if (ids === undefined || ids.size === 0) return Promise.resolve();
     const owners = this.owners.get(shardId);
-    const removed = new Map<number, Entry>();
+    const removed = new Map<number, AwarenessEntry>();
     for (const clientId of ids) {
       const owner = owners?.get(clientId);
       if (owner === undefined || owner.socketId !== socketId) continue;
@@ -171,20 +128,17 @@ export class PresenceRelay {
     }
     if (owners !== undefined && owners.size === 0) this.owners.delete(shardId);
     if (removed.size > 0) this.queue(shardId, removed);
-    const k = this.ownerKeys(shardId);
-    return this.redis.tandemPresenceRelease(k.owners, this.member(socketId), ...ids).then(() => undefined);
+    return this.claims.release(shardId, socketId, ids);
   }
 
   /** Keeps this instance's claims alive (called with the members heartbeat). */
   async refresh(shardIds: readonly ShardId[]): Promise<void> {
     const held = shardIds.filter((id) => this.owners.has(id));
     if (held.length === 0) return;
-    await Promise.all(
-      held.map((id) => this.redis.pexpire(presenceOwnersKey(this.deps.keyPrefix, id), this.deps.claimTtlMs)),
-    );
+    await this.claims.refresh(held);
   }
 
-  private record(shardId: ShardId, socketId: string, entries: Map<number, Entry>): void {
+  private record(shardId: ShardId, socketId: string, entries: Map<number, AwarenessEntry>): void {
     let owners = this.owners.get(shardId);
     if (owners === undefined) this.owners.set(shardId, (owners = new Map()));
     const key = socketKey(shardId, socketId);
@@ -203,18 +157,7 @@ export class PresenceRelay {
     if (mine.size === 0) this.bySocket.delete(key);
   }
 
-  private member(socketId: string): string {
-    return `${this.deps.instanceId}:${socketId}`;
-  }
-
-  private ownerKeys(shardId: ShardId): { owners: string; members: string } {
-    return {
-      owners: presenceOwnersKey(this.deps.keyPrefix, shardId),
-      members: shardKeys(this.deps.keyPrefix, shardId).members,
-    };
-  }
-
-  private queue(shardId: ShardId, entries: Map<number, Entry>): void {
+  private queue(shardId: ShardId, entries: Map<number, AwarenessEntry>): void {
     let map = this.pending.get(shardId);
     if (map === undefined) {
       map = new Map();
@@ -222,7 +165,7 @@ export class PresenceRelay {
     }
     for (const [clientId, entry] of entries) {
       const prev = map.get(clientId);
-      if (prev === undefined && map.size >= MAX_ENTRIES_PER_SHARD) continue;
+      if (prev === undefined && map.size >= MAX_AWARENESS_ENTRIES) continue;
       if (prev === undefined || prev.clock <= entry.clock) map.set(clientId, entry);
     }
     this.timer ??= setTimeout(() => this.flush(), this.deps.tickMs ?? 50);
@@ -232,16 +175,7 @@ export class PresenceRelay {
     this.timer = undefined;
     const pending = this.pending;
     this.pending = new Map();
-    for (const [shardId, entries] of pending) {
-      const encoder = encoding.createEncoder();
-      encoding.writeVarUint(encoder, entries.size);
-      for (const [clientId, { clock, state }] of entries) {
-        encoding.writeVarUint(encoder, clientId);
-        encoding.writeVarUint(encoder, clock);
-        encoding.writeVarString(encoder, state);
-      }
-      this.deps.emit(shardId, encoding.toUint8Array(encoder));
-    }
+    for (const [shardId, entries] of pending) this.deps.emit(shardId, encodeAwarenessUpdate(entries));
   }
 
   close(): void {
@@ -255,72 +189,4 @@ export class PresenceRelay {
 
 function socketKey(shardId: ShardId, socketId: string): string {
   return `${shardId} ${socketId}`;
-}
-
-/** The number of entries an awareness update announces (0 when it does not even say). */
-function entryCount(update: Uint8Array): number {
-  try {
-    return decoding.readVarUint(decoding.createDecoder(update));
-  } catch {
-    // Not even a count: decodeAwarenessUpdate reports it as malformed.
-    return 0;
-  }
-}
-
-/** Decodes a y-protocols awareness update; null when malformed (states must be JSON unless told not to check). */
-export function decodeAwarenessUpdate(
-  update: Uint8Array,
-  options: { parseStates?: boolean } = {},
-): Map<number, Entry> | null {
-  try {
-    const decoder = decoding.createDecoder(update);
-    const count = decoding.readVarUint(decoder);
-    if (count > MAX_ENTRIES_PER_SHARD) return null;
-    const out = new Map<number, Entry>();
-    for (let i = 0; i < count; i++) {
-      const clientId = decoding.readVarUint(decoder);
-      const clock = decoding.readVarUint(decoder);
-      const state = decoding.readVarString(decoder);
-      if (options.parseStates !== false) JSON.parse(state);
-      out.set(clientId, { clock, state });
-    }
-    if (decoding.hasContent(decoder)) return null;
-    return out;
-  } catch {
-    // Truncated varints, bad UTF-8 or bad JSON all mean a malformed update.
-    return null;
-  }
-}
-
-// A CSS hex colour: #rgb, #rgba, #rrggbb or #rrggbbaa (editors append an alpha for selections).
-const HEX_COLOR_RE = /^#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$/;
-// Control, format (bidi, zero-width), line/paragraph separators, lone surrogates.
-const UNPRINTABLE_RE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u;
-
-/**
- * True when the fields collaborators' editors render are safe to relay: `user`, if present, is an
- * object whose `name` is 1–MAX_PRESENCE_NAME_LENGTH printable characters and whose `color` and
- * `colorLight` are hex colours (editors put them into CSS: `red;position:fixed;…` drew a
- * full-page overlay over everyone's editor). `null` (a client leaving) is always fine.
- */
-export function isRelayableState(json: string): boolean {
-  const state = JSON.parse(json) as unknown;
-  if (state === null) return true;
-  if (typeof state !== 'object' || Array.isArray(state)) return false;
-  if (!Object.hasOwn(state, 'user')) return true;
-  const user = (state as { user: unknown }).user;
-  if (user === null || user === undefined) return true;
-  if (typeof user !== 'object' || Array.isArray(user)) return false;
-  const fields = user as Record<string, unknown>;
-  if (Object.hasOwn(fields, 'name')) {
-    const name = fields['name'];
-    if (typeof name !== 'string' || name.trim() === '' || [...name].length > MAX_PRESENCE_NAME_LENGTH) return false;
-    if (UNPRINTABLE_RE.test(name)) return false;
-  }
-  for (const field of ['color', 'colorLight']) {
-    if (!Object.hasOwn(fields, field)) continue;
-    const value = fields[field];
-    if (typeof value !== 'string' || !HEX_COLOR_RE.test(value)) return false;
-  }
-  return true;
 }

@@ -14,6 +14,7 @@ import {
   textOf,
   yjsState,
 } from './shard-repository.contract.js';
+import { budgetMs } from '../support/time-budget.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tandem-sqlite-'));
 // A folder that does not exist yet: the repository creates it.
@@ -146,7 +147,7 @@ describe('SqliteShardRepository', () => {
     const repo = openRepository(file);
     try {
       // Both migrate a fresh file at once: BEGIN IMMEDIATE is the lock between the threads.
-      await Promise.all([repo.migrate(), nextMessage(worker, 'migrated', 20_000)]);
+      await Promise.all([repo.migrate(), nextMessage(worker, 'migrated', budgetMs(10_000))]);
       const shared = makeFile('shared.ts', 'v0', 0);
       const shard = makeShard([shared]);
       await repo.save(shard);
@@ -164,7 +165,7 @@ describe('SqliteShardRepository', () => {
       // The worker takes the odd versions, this thread the even ones; each writes its own files too.
       const workerBatches = Array.from({ length: rounds }, (_, i) => batch(shard.id, 2 * i + 1, newFileId()));
       const mainBatches = Array.from({ length: rounds }, (_, i) => batch(shard.id, 2 * i + 2, newFileId()));
-      const workerDone = nextMessage(worker, 'done', 20_000);
+      const workerDone = nextMessage(worker, 'done', budgetMs(10_000));
       worker.postMessage({ batches: workerBatches });
       const mainResults: SyncResult[] = [];
       for (const b of mainBatches) {

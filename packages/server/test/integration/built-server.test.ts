@@ -1,32 +1,22 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  connectClient,
-  createShard,
-  createTestDatabase,
-  uniquePrefix,
-  type TestDatabase,
-} from '../support/test-app.js';
-import { startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { connectClient, createShard } from '../support/test-app.js';
+import { useTandem } from '../support/harness.js';
+import type { ServerProcess } from '../support/server-process.js';
 import { waitFor } from '../support/wait-for.js';
+import { budgetMs, syncBudgetMs } from '../support/time-budget.js';
 
 const DIST_MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 
 describe('the built server (dist/)', () => {
-  let db: TestDatabase;
+  const t = useTandem({ instances: 0 });
   let server: ServerProcess;
 
   beforeAll(async () => {
     if (!existsSync(DIST_MAIN))
       throw new Error('packages/server/dist is missing: run `npm run build` first (npm test does)');
-    db = await createTestDatabase('sqlite');
-    server = await startServerProcess({ prefix: uniquePrefix(), databaseUrl: db.url, entry: 'dist' });
-  });
-
-  afterAll(async () => {
-    await server?.kill('SIGTERM');
-    await db?.drop();
+    server = await t.startProcess({ entry: 'dist' });
   });
 
   it('serves edits and syncs them with the compiled processor in a worker thread', async () => {
@@ -35,7 +25,7 @@ describe('the built server (dist/)', () => {
     try {
       const session = await client.join(shardId);
       (await session.openFile('index.html')).insert(0, '<!-- from dist -->');
-      await session.saved(30_000);
+      await session.saved(syncBudgetMs(server.config));
       expect(session.status).toBe('saved');
     } finally {
       await client.close();
@@ -51,7 +41,7 @@ describe('the built server (dist/)', () => {
           .map((l) => JSON.parse(l) as { threadId: number });
         return lines.length > 0 ? lines : null;
       },
-      10_000,
+      budgetMs(5_000),
       'the sync job completion log',
     );
     expect(completed.length).toBeGreaterThan(0);

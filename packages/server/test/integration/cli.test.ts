@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { jwtVerify } from 'jose';
 import { TEST_REDIS_URL } from '../support/services.js';
+import { budgetMs } from '../support/time-budget.js';
 
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 const SHARD = '11111111-2222-4333-8444-555555555555';
@@ -17,7 +18,7 @@ type Run = { code: number | null; signal: NodeJS.Signals | null; stdout: string;
  * Runs the CLI as users do (`node --import tsx packages/server/src/main.ts …`, from the repo
  * root) with only the given environment, and kills it if it outlives `timeoutMs`.
  */
-function tandem(args: string[], env: Record<string, string>, timeoutMs = 20_000): Promise<Run> {
+function tandem(args: string[], env: Record<string, string>, timeoutMs = budgetMs(10_000)): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,

@@ -1,14 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  connectClient,
-  createShard,
-  createTestDatabase,
-  uniquePrefix,
-  type TestDatabase,
-} from '../support/test-app.js';
-import { startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { connectClient, createShard } from '../support/test-app.js';
+import { useTandem } from '../support/harness.js';
+import type { ServerProcess } from '../support/server-process.js';
 import { waitFor } from '../support/wait-for.js';
+import { budgetMs, serverStartBudgetMs } from '../support/time-budget.js';
 
 function childrenOf(pid: number): number[] {
   try {
@@ -20,23 +16,17 @@ function childrenOf(pid: number): number[] {
 }
 
 describe('serve --workers 2 (node:cluster, one port)', () => {
-  let db: TestDatabase;
+  const t = useTandem({ instances: 0, processes: 1, processOptions: { args: ['--workers', '2'] } });
   let server: ServerProcess;
 
-  beforeAll(async () => {
-    db = await createTestDatabase('sqlite');
-    server = await startServerProcess({ prefix: uniquePrefix(), databaseUrl: db.url, args: ['--workers', '2'] });
-  });
-
-  afterAll(async () => {
-    await server?.kill('SIGKILL');
-    await db?.drop();
+  beforeAll(() => {
+    server = t.processes[0]!;
   });
 
   it('serves from two full instances on one port, and stops them all on SIGTERM', async () => {
     await waitFor(
       () => (server.output().match(/"msg":"listening"/g) ?? []).length === 2,
-      30_000,
+      serverStartBudgetMs(2),
       'both workers listening',
     );
     const workers = childrenOf(server.child.pid!);
@@ -51,7 +41,7 @@ describe('serve --workers 2 (node:cluster, one port)', () => {
       texts.forEach((t, i) => t.insert(0, `<!-- ${i} -->`));
       await waitFor(
         () => texts.every((t) => t.toString() === texts[0]!.toString() && /<!-- 3 -->/.test(t.toString())),
-        10_000,
+        budgetMs(5_000),
         'convergence',
       );
       expect([0, 1, 2, 3].every((i) => texts[0]!.toString().includes(`<!-- ${i} -->`))).toBe(true);

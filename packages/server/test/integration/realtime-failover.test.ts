@@ -1,47 +1,31 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Cluster, Redis } from 'ioredis';
-import type { TandemClient } from '@tandem/client-sdk';
-import {
-  adminToken,
-  connectClient,
-  createShard,
-  createTestDatabase,
-  startTestApp,
-  uniquePrefix,
-  type RunningApp,
-  type TestDatabase,
-} from '../support/test-app.js';
-import { startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { adminToken, createShard, type RunningApp } from '../support/test-app.js';
+import { useTandem } from '../support/harness.js';
+import type { ServerProcess } from '../support/server-process.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { createTestRedis, testRedisKeys } from '../support/services.js';
 import { waitFor } from '../support/wait-for.js';
+import { budgetMs } from '../support/time-budget.js';
 import { shardKeys } from '../../src/redis/index.js';
 
 describe('reconnecting to another instance', () => {
-  const prefix = uniquePrefix();
-  let db: TestDatabase;
-  const apps: RunningApp[] = [];
-  const clients: TandemClient[] = [];
+  const t = useTandem({ instances: 2 });
+  const apps = t.apps;
   let proxy: TcpProxy;
 
   beforeAll(async () => {
-    db = await createTestDatabase('sqlite');
-    for (let i = 0; i < 2; i++) apps.push(await startTestApp({ prefix, databaseUrl: db.url }));
     proxy = await TcpProxy.start(apps[0]!.port);
   });
 
   afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close()));
     await proxy.close();
-    for (const a of apps) await a.app.close();
-    await db.drop();
   });
 
   it('merges edits made offline into the shard when the client comes back on another instance', async () => {
     const shardId = await createShard(apps[0]!.url);
-    const roaming = await connectClient(proxy.url);
-    const staying = await connectClient(apps[1]!.url);
-    clients.push(roaming, staying);
+    const roaming = await t.client(proxy.url);
+    const staying = await t.client(1);
     const a = await roaming.join(shardId);
     const b = await staying.join(shardId);
     const ta = await a.openFile('src/main.js');
@@ -59,52 +43,42 @@ describe('reconnecting to another instance', () => {
 
     proxy.retarget(apps[1]!.port);
     roaming.socket.connect();
-    await waitFor(() => a.status === 'saved' || a.status === 'live', 10_000, 'rejoined');
+    await waitFor(() => a.status === 'saved' || a.status === 'live', budgetMs(5_000), 'rejoined');
     await waitFor(
       () =>
         ta.toString() === tb.toString() &&
         tb.toString().includes('offline-edit-1;') &&
         tb.toString().includes(';offline-edit-2') &&
         ta.toString().includes('meanwhile;'),
-      10_000,
+      budgetMs(5_000),
       'offline edits merged both ways',
     );
   });
 });
 
 describe('an instance killed with SIGKILL', () => {
-  const prefix = uniquePrefix();
-  let db: TestDatabase;
+  const t = useTandem({ instances: 0, processes: 2, database: 'postgres' });
+  const prefix = t.prefix;
   let p1: ServerProcess;
   let p2: ServerProcess;
   let proxy: TcpProxy;
-  const clients: TandemClient[] = [];
   let redis: Redis | Cluster;
 
   beforeAll(async () => {
-    db = await createTestDatabase('postgres');
-    [p1, p2] = await Promise.all([
-      startServerProcess({ prefix, databaseUrl: db.url }),
-      startServerProcess({ prefix, databaseUrl: db.url }),
-    ]);
+    [p1, p2] = t.processes as [ServerProcess, ServerProcess];
     proxy = await TcpProxy.start(p1.port);
     redis = createTestRedis();
   });
 
   afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close()));
     await proxy.close();
-    await p1.kill('SIGKILL');
-    await p2.kill('SIGTERM');
     redis.disconnect();
-    await db.drop();
   });
 
   it('loses no acknowledged edit: clients reconnect elsewhere and dead members expire', async () => {
     const shardId = await createShard(p2.url);
-    const victim = await connectClient(proxy.url);
-    const observer = await connectClient(p2.url);
-    clients.push(victim, observer);
+    const victim = await t.client(proxy.url);
+    const observer = await t.client(p2.url);
     const a = await victim.join(shardId);
     const b = await observer.join(shardId);
     const ta = await a.openFile('index.html');
@@ -122,9 +96,9 @@ describe('an instance killed with SIGKILL', () => {
     await p1.kill('SIGKILL');
     proxy.retarget(p2.port);
     proxy.dropAll();
-    await waitFor(() => a.status === 'saved' || a.status === 'live', 15_000, 'victim reconnected to p2');
+    await waitFor(() => a.status === 'saved' || a.status === 'live', budgetMs(7_500), 'victim reconnected to p2');
     ta.insert(ta.length, 'after-failover;');
-    await waitFor(() => tb.toString().includes('after-failover;'), 10_000, 'edit after failover');
+    await waitFor(() => tb.toString().includes('after-failover;'), budgetMs(5_000), 'edit after failover');
     for (const word of typed) expect(tb.toString()).toContain(word);
     // The dead instance's member expires (TTL 2 s); the reconnected one and the observer stay.
     await waitFor(
@@ -132,37 +106,31 @@ describe('an instance killed with SIGKILL', () => {
         await redis.zremrangebyscore(members, '-inf', Date.now());
         return (await redis.zcard(members)) === 2;
       },
-      10_000,
+      budgetMs(p1.config.cache.memberTtlMs + 2 * p1.config.cache.heartbeatMs),
       'dead member expired',
     );
   });
 });
 
 describe('Redis losing every key of the app', () => {
-  const prefix = uniquePrefix();
-  let db: TestDatabase;
+  const t = useTandem({ env: { SYNC_INTERVAL_MS: '3600000' } });
+  const prefix = t.prefix;
   let server: RunningApp;
   let redis: Redis | Cluster;
-  const clients: TandemClient[] = [];
 
-  beforeAll(async () => {
-    db = await createTestDatabase('sqlite');
-    server = await startTestApp({ prefix, databaseUrl: db.url, env: { SYNC_INTERVAL_MS: '3600000' } });
+  beforeAll(() => {
+    server = t.apps[0]!;
     redis = createTestRedis();
   });
 
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close()));
-    await server.app.close();
+  afterAll(() => {
     redis.disconnect();
-    await db.drop();
   });
 
   it('reloads the shard and gets the lost edits back from the clients through the handshake', async () => {
     const shardId = await createShard(server.url);
-    const a = await connectClient(server.url);
-    const b = await connectClient(server.url);
-    clients.push(a, b);
+    const a = await t.client();
+    const b = await t.client();
     const sa = await a.join(shardId);
     const sb = await b.join(shardId);
     const ta = await sa.openFile('index.html');
@@ -187,7 +155,7 @@ describe('Redis losing every key of the app', () => {
         );
         return res.content.includes('acked-then-lost;') && res.content.includes(';after-the-loss');
       },
-      10_000,
+      budgetMs(5_000),
       'server text restored from the clients',
     );
     await waitFor(() => ta.toString() === tb.toString(), 5000, 'clients converge');
@@ -195,6 +163,6 @@ describe('Redis losing every key of the app', () => {
     const stored = await server.app.repository.findById(shardId);
     expect(stored!.files.find((f) => f.path === 'index.html')!.content).toBe(ta.toString());
     // The clock restarted with the reload; "saved" still arrives for both editors.
-    await Promise.all([sa.saved(10_000), sb.saved(10_000)]);
+    await Promise.all([sa.saved(budgetMs(5_000)), sb.saved(budgetMs(5_000))]);
   });
 });

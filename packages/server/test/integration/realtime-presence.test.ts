@@ -31,8 +31,17 @@ describe('presence', () => {
     const late = await session(shardId, 0);
     late.setPresence({ user: { name: 'cy', color: '#00f' } });
     await waitFor(() => names(late).join() === 'ada,bob,cy', 5000, 'newcomer sees everyone');
+    const witness = await session(otherShard, 0);
     elsewhere.setPresence({ user: { name: 'eve', color: '#000' } });
-    await new Promise((r) => setTimeout(r, 300));
+    // A barrier instead of a sleep: once eve reached the other shard, bob moves. A leaked eve would
+    // have gone to ada's room before bob's move (one room, one ordered channel), so ada has it first.
+    await waitFor(() => names(witness).includes('eve'), 5000, 'eve reached the other shard');
+    b.setPresence({ file: 'index.html' });
+    const fileOf = (s: ShardSession, name: string) =>
+      [...s.awareness.getStates().values()].find(
+        (st) => (st['user'] as { name?: string } | undefined)?.name === name,
+      )?.['file'];
+    await waitFor(() => fileOf(a, 'bob') === 'index.html', 5000, 'ada sees bob move after eve arrived');
     expect(names(elsewhere)).toEqual(['eve']);
     expect(names(a)).not.toContain('eve');
   });

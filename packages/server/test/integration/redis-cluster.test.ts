@@ -3,35 +3,26 @@ import { Cluster } from 'ioredis';
 import type { ShardId } from '@tandem/protocol';
 import { RedisManager } from '../../src/redis/index.js';
 import { bullPrefix } from '../../src/sync-jobs/index.js';
-import {
-  connectClient,
-  createShard,
-  createTestDatabase,
-  startTestApp,
-  uniquePrefix,
-  type RunningApp,
-  type TestDatabase,
-} from '../support/test-app.js';
+import { createShard, type RunningApp } from '../support/test-app.js';
+import { useTandem } from '../support/harness.js';
 import { createTestRedis, testRedisKeys, TEST_REDIS_CLUSTER_NODES } from '../support/services.js';
 import { waitFor } from '../support/wait-for.js';
+import { syncBudgetMs } from '../support/time-budget.js';
 
 // Runs only against a cluster: `npm run test:cluster` (or TEST_REDIS_CLUSTER_NODES=… vitest …).
 describe.skipIf(TEST_REDIS_CLUSTER_NODES === undefined)('on a Redis Cluster', () => {
-  const prefix = uniquePrefix();
-  let db: TestDatabase;
+  const t = useTandem();
+  const prefix = t.prefix;
   let server: RunningApp;
   let observer: Cluster;
 
-  beforeAll(async () => {
-    db = await createTestDatabase('sqlite');
-    server = await startTestApp({ prefix, databaseUrl: db.url });
+  beforeAll(() => {
+    server = t.apps[0]!;
     observer = createTestRedis() as Cluster;
   });
 
   afterAll(async () => {
-    await server?.app.close();
     await observer?.quit();
-    await db?.drop();
   });
 
   it('gives every connection role a Cluster client with the options BullMQ needs', () => {
@@ -50,7 +41,7 @@ describe.skipIf(TEST_REDIS_CLUSTER_NODES === undefined)('on a Redis Cluster', ()
 
   it('keeps each shard in one slot and the sync queue in one slot, and syncs through it', async () => {
     const shardIds: ShardId[] = [await createShard(server.url), await createShard(server.url)];
-    const client = await connectClient(server.url);
+    const client = await t.client();
     try {
       for (const shardId of shardIds) {
         const session = await client.join(shardId);
@@ -62,7 +53,7 @@ describe.skipIf(TEST_REDIS_CLUSTER_NODES === undefined)('on a Redis Cluster', ()
             (await server.app.repository.findById(shardId))?.files.some((f) =>
               f.content.startsWith('<!-- on a cluster -->'),
             ),
-          20_000,
+          syncBudgetMs(server.config),
           'sync',
         );
       }

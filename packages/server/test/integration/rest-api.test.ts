@@ -1,6 +1,6 @@
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import { strFromU8, unzipSync } from 'fflate';
@@ -14,8 +14,8 @@ import {
   tokenFor,
   uniquePrefix,
   type RunningApp,
-  type TestDatabase,
 } from '../support/test-app.js';
+import { useTandem } from '../support/harness.js';
 import { TEST_REDIS_URL } from '../support/services.js';
 
 // ---- HTTP helpers ------------------------------------------------------------------------------
@@ -129,21 +129,14 @@ async function snapshot(running: RunningApp, shardId: ShardId) {
 // ---- the core API, run against each database ----------------------------------------------------
 
 function coreCrud(kind: 'sqlite' | 'postgres'): void {
-  const prefix = uniquePrefix();
-  let db: TestDatabase;
+  const t = useTandem({ database: kind });
   let running: RunningApp;
   let url: string;
 
   beforeAll(async () => {
     admin = await adminToken();
-    db = await createTestDatabase(kind);
-    running = await startTestApp({ prefix, databaseUrl: db.url });
+    running = t.apps[0]!;
     url = running.url;
-  });
-
-  afterAll(async () => {
-    await running?.app.close();
-    await db?.drop();
   });
 
   async function content(shardId: ShardId, path: string): Promise<string> {
@@ -449,18 +442,24 @@ describe('REST API on PostgreSQL', () => coreCrud('postgres'));
 // ---- bad input: every refusal is a JSON error and changes nothing ---------------------------------
 
 describe('REST API refuses bad input and changes nothing', () => {
-  const prefix = uniquePrefix();
   const MAX_FILE_BYTES = 4096;
   const BODY_LIMIT_BYTES = 65_536;
   const MAX_FILES = 9;
-  let db: TestDatabase;
+  const t = useTandem({
+    env: {
+      MAX_FILE_BYTES: String(MAX_FILE_BYTES),
+      HTTP_BODY_LIMIT_BYTES: String(BODY_LIMIT_BYTES),
+      MAX_FILES_PER_SHARD: String(MAX_FILES),
+    },
+  });
+  const prefix = t.prefix;
   let running: RunningApp;
   let url: string;
   let shardId: ShardId;
   let baseline: Awaited<ReturnType<typeof snapshot>>;
 
   function shardCount(): number {
-    const sqlite = new Database(db.url.slice('sqlite:'.length), { readonly: true, fileMustExist: true });
+    const sqlite = new Database(t.db.url.slice('sqlite:'.length), { readonly: true, fileMustExist: true });
     try {
       return (sqlite.prepare('select count(*) as n from shards').get() as { n: number }).n;
     } finally {
@@ -470,26 +469,12 @@ describe('REST API refuses bad input and changes nothing', () => {
 
   beforeAll(async () => {
     admin = await adminToken();
-    db = await createTestDatabase('sqlite');
-    running = await startTestApp({
-      prefix,
-      databaseUrl: db.url,
-      env: {
-        MAX_FILE_BYTES: String(MAX_FILE_BYTES),
-        HTTP_BODY_LIMIT_BYTES: String(BODY_LIMIT_BYTES),
-        MAX_FILES_PER_SHARD: String(MAX_FILES),
-      },
-    });
+    running = t.apps[0]!;
     url = running.url;
     shardId = await createShard(url, 'vanilla', 'target');
     baseline = await snapshot(running, shardId);
     expect(baseline.api.files.length).toBe(7);
     expect(baseline.database).toEqual(baseline.api.contents);
-  });
-
-  afterAll(async () => {
-    await running?.app.close();
-    await db?.drop();
   });
 
   type Case = [name: string, run: () => Promise<Reply>, status: number, code: string];

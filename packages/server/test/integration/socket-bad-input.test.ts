@@ -2,41 +2,27 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { io, type Socket } from 'socket.io-client';
 import * as Y from 'yjs';
 import type { Ack, FileId, ShardId } from '@tandem/protocol';
-import {
-  adminToken,
-  createShard,
-  createTestDatabase,
-  startTestApp,
-  tokenFor,
-  uniquePrefix,
-  type RunningApp,
-  type TestDatabase,
-} from '../support/test-app.js';
+import { adminToken, createShard, tokenFor, type RunningApp } from '../support/test-app.js';
+import { useTandem } from '../support/harness.js';
 import { waitFor } from '../support/wait-for.js';
 
 type Raw = Socket;
 
 describe('bad input on sockets', () => {
-  const prefix = uniquePrefix();
-  let db: TestDatabase;
+  const t = useTandem({
+    env: { MAX_UPDATE_BYTES: '4096', MAX_FILE_BYTES: '3072', RATE_EVENTS_PER_SECOND: '20', RATE_EVENTS_BURST: '40' },
+  });
   let server: RunningApp;
   let shardId: ShardId;
   const sockets: Raw[] = [];
 
   beforeAll(async () => {
-    db = await createTestDatabase('sqlite');
-    server = await startTestApp({
-      prefix,
-      databaseUrl: db.url,
-      env: { MAX_UPDATE_BYTES: '4096', MAX_FILE_BYTES: '3072', RATE_EVENTS_PER_SECOND: '20', RATE_EVENTS_BURST: '40' },
-    });
+    server = t.apps[0]!;
     shardId = await createShard(server.url);
   });
 
-  afterAll(async () => {
+  afterAll(() => {
     for (const s of sockets) s.disconnect();
-    await server.app.close();
-    await db.drop();
   });
 
   async function connect(token: string | undefined): Promise<Raw> {

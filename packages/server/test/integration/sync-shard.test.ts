@@ -1,42 +1,25 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import type { ShardId } from '@tandem/protocol';
 import type { TandemClient } from '@tandem/client-sdk';
-import {
-  adminToken,
-  connectClient,
-  createShard,
-  createTestDatabase,
-  startTestApp,
-  uniquePrefix,
-  type RunningApp,
-  type TestDatabase,
-} from '../support/test-app.js';
+import { adminToken, createShard, type RunningApp } from '../support/test-app.js';
+import { useTandem } from '../support/harness.js';
+import { budgetMs } from '../support/time-budget.js';
 import { waitFor } from '../support/wait-for.js';
 import { createTestRedis, testRedisKeys } from '../support/services.js';
 
 describe.each(['postgres', 'sqlite'] as const)('syncShard against %s', (kind) => {
-  const prefix = uniquePrefix();
-  let db: TestDatabase;
+  // No periodic scheduler: these tests drive syncs themselves.
+  const t = useTandem({ database: kind, env: { SYNC_INTERVAL_MS: '3600000' } });
+  const prefix = t.prefix;
   let server: RunningApp;
-  const clients: TandemClient[] = [];
 
-  beforeAll(async () => {
-    db = await createTestDatabase(kind);
-    // No periodic scheduler: these tests drive syncs themselves.
-    server = await startTestApp({ prefix, databaseUrl: db.url, env: { SYNC_INTERVAL_MS: '3600000' } });
+  beforeAll(() => {
+    server = t.apps[0]!;
   });
 
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close()));
-    await server.app.close();
-    await db.drop();
-  });
-
-  async function client(): Promise<TandemClient> {
-    const c = await connectClient(server.url);
-    clients.push(c);
-    return c;
+  function client(): Promise<TandemClient> {
+    return t.client();
   }
 
   async function stored(shardId: ShardId) {
@@ -120,7 +103,7 @@ describe.each(['postgres', 'sqlite'] as const)('syncShard against %s', (kind) =>
     await Promise.all(sessions.map((s) => s.flushed()));
     typing = false;
     expect(await syncs).toBeGreaterThan(3);
-    await waitFor(() => texts[0]!.toString() === texts[1]!.toString(), 10_000, 'clients converge');
+    await waitFor(() => texts[0]!.toString() === texts[1]!.toString(), budgetMs(5_000), 'clients converge');
     await server.app.flush(shardId);
     const file = (await stored(shardId)).files.find((f) => f.path === 'src/main.js')!;
     expect(file.content).toBe(texts[0]!.toString());

@@ -2,17 +2,17 @@ import { threadId } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Cluster, Redis } from 'ioredis';
 import type { TandemClient } from '@tandem/client-sdk';
-import { connectClient, createShard } from '../support/test-app.js';
+import { createShard } from '../support/test-app.js';
 import { useTandem } from '../support/harness.js';
-import { startServerProcess } from '../support/server-process.js';
 import { createTestRedis, testRedisKeys } from '../support/services.js';
 import { waitFor } from '../support/wait-for.js';
+import { deadInstanceSweepBudgetMs, evictBudgetMs, syncBudgetMs } from '../support/time-budget.js';
 
 describe('sync through the BullMQ worker (worker threads)', () => {
-  const t = useTandem({ database: 'postgres' });
+  // A sync job the killed instance's worker held is found stalled within a second (the sweep waits for it).
+  const t = useTandem({ database: 'postgres', env: { SYNC_STALLED_INTERVAL_MS: '1000' } });
   const prefix = t.prefix;
   let redis: Redis | Cluster;
-  const extra: TandemClient[] = [];
   const server = {
     get url() {
       return t.url(0);
@@ -26,16 +26,12 @@ describe('sync through the BullMQ worker (worker threads)', () => {
     redis = createTestRedis();
   });
 
-  afterAll(async () => {
-    await Promise.all(extra.map((c) => c.close()));
+  afterAll(() => {
     redis.disconnect();
   });
 
-  async function client(url?: string): Promise<TandemClient> {
-    if (url === undefined) return t.client(0);
-    const c = await connectClient(url);
-    extra.push(c);
-    return c;
+  function client(url?: string): Promise<TandemClient> {
+    return t.client(url ?? 0);
   }
 
   const shardKeyCount = async (shardId: string) => (await testRedisKeys(redis, `${prefix}:shard:{${shardId}}*`)).length;
@@ -45,7 +41,7 @@ describe('sync through the BullMQ worker (worker threads)', () => {
     const session = await (await client()).join(shardId);
     const text = await session.openFile('src/main.js');
     text.insert(0, '// saved by the worker\n');
-    await session.saved(30_000);
+    await session.saved(syncBudgetMs(t.apps[0]!.config));
     expect(session.status).toBe('saved');
     const stored = await server.app.repository.findById(shardId);
     expect(stored!.files.find((f) => f.path === 'src/main.js')!.content).toBe(text.toString());
@@ -65,14 +61,16 @@ describe('sync through the BullMQ worker (worker threads)', () => {
     await session.flushed();
     expect(await shardKeyCount(shardId)).toBeGreaterThan(0);
     await c.leave(shardId);
-    await waitFor(async () => (await shardKeyCount(shardId)) === 0, 20_000, 'eviction');
+    await waitFor(async () => (await shardKeyCount(shardId)) === 0, evictBudgetMs(t.apps[0]!.config), 'eviction');
     const stored = await server.app.repository.findById(shardId);
     expect(stored!.files.find((f) => f.path === 'index.html')!.content).toContain('<!-- before leaving -->');
   });
 
   it('sweeps a shard whose only instance died: members expire, the shard is flushed and evicted', async () => {
     const shardId = await createShard(server.url);
-    const doomed = await startServerProcess({ prefix, databaseUrl: t.db.url, env: { SYNC_INTERVAL_MS: '3600000' } });
+    // The same scan interval as the survivor: the scheduler's leader lock lasts one interval, so a
+    // dead instance with a long interval could hold it (and stop every sweep) for that long.
+    const doomed = await t.startProcess({ env: { SYNC_LOCK_DURATION_MS: '5000' } });
     try {
       const c = await client(doomed.url);
       const session = await c.join(shardId);
@@ -80,7 +78,11 @@ describe('sync through the BullMQ worker (worker threads)', () => {
       await session.flushed();
       await doomed.kill('SIGKILL');
       c.socket.disconnect();
-      await waitFor(async () => (await shardKeyCount(shardId)) === 0, 30_000, 'sweep eviction');
+      await waitFor(
+        async () => (await shardKeyCount(shardId)) === 0,
+        deadInstanceSweepBudgetMs(doomed.config, t.apps[0]!.config),
+        'sweep eviction',
+      );
       const stored = await server.app.repository.findById(shardId);
       expect(stored!.files.find((f) => f.path === 'index.html')!.content).toContain('<!-- acked before the crash -->');
     } finally {

@@ -6,16 +6,10 @@ import { io, type Socket } from 'socket.io-client';
 import * as Y from 'yjs';
 import { Awareness, encodeAwarenessUpdate } from 'y-protocols/awareness';
 import type { Ack, FileEntry, ShardDetail, ShardId } from '@tandem/protocol';
-import {
-  adminToken,
-  connectClient,
-  createShard,
-  createTestDatabase,
-  tokenFor,
-  uniquePrefix,
-  type TestDatabase,
-} from '../support/test-app.js';
-import { startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { adminToken, connectClient, createShard, tokenFor } from '../support/test-app.js';
+import { useTandem } from '../support/harness.js';
+import { budgetMs } from '../support/time-budget.js';
+import type { ServerProcess } from '../support/server-process.js';
 import { waitFor } from '../support/wait-for.js';
 import type { AbuseReport, Orders } from './abuser.js';
 
@@ -51,8 +45,11 @@ function tally(acks: ReadonlyArray<Ack<unknown>>): Record<string, number> {
 }
 
 describe('abuse limits', () => {
-  const prefix = uniquePrefix();
-  let db: TestDatabase;
+  const t = useTandem({
+    instances: 0,
+    processes: 1,
+    env: Object.fromEntries(Object.entries(LIMITS).map(([k, v]) => [k, String(v)])),
+  });
   let server: ServerProcess;
   let admin: string;
   let shardId: ShardId;
@@ -60,12 +57,7 @@ describe('abuse limits', () => {
   let abuser: ChildProcess | undefined;
 
   beforeAll(async () => {
-    db = await createTestDatabase('sqlite');
-    server = await startServerProcess({
-      prefix,
-      databaseUrl: db.url,
-      env: Object.fromEntries(Object.entries(LIMITS).map(([k, v]) => [k, String(v)])),
-    });
+    server = t.processes[0]!;
     admin = await adminToken();
     shardId = await createShard(server.url);
     await adminRequest('POST', `/shards/${shardId}/files`, { path: 'flood.txt', content: '' });
@@ -77,8 +69,6 @@ describe('abuse limits', () => {
   afterAll(async () => {
     if (abuser !== undefined && abuser.exitCode === null) abuser.kill('SIGKILL');
     for (const s of sockets) s.close();
-    await server?.kill('SIGTERM');
-    await db?.drop();
   });
 
   async function adminRequest(
@@ -402,7 +392,7 @@ describe('abuse limits', () => {
       typing = false;
       const typedCount = await typed;
       expect(await exited).toBe(0);
-      await session.flushed(10_000);
+      await session.flushed(budgetMs(5_000));
       expect(collaboratorErrors).toEqual([]);
       expect(collabText.toString()).toBe('c'.repeat(typedCount));
     } finally {

@@ -1,20 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { io, type Socket } from 'socket.io-client';
 import * as Y from 'yjs';
 import { Awareness, encodeAwarenessUpdate } from 'y-protocols/awareness';
 import { SignJWT } from 'jose';
 import type { Ack, FileEntry, ShardDetail, ShardId } from '@tandem/protocol';
-import {
-  adminToken,
-  createShard,
-  createTestDatabase,
-  startTestApp,
-  tokenFor,
-  uniquePrefix,
-  type RunningApp,
-  type TestDatabase,
-} from '../support/test-app.js';
+import { adminToken, createShard, tokenFor, type RunningApp } from '../support/test-app.js';
+import { useTandem } from '../support/harness.js';
 import { waitFor } from '../support/wait-for.js';
 
 // ---- the expected matrix (also in docs/protocol.md, "Authorization"; a test below keeps them equal)
@@ -106,8 +98,7 @@ type RestCase = {
 };
 
 describe('authorization matrix', () => {
-  const prefix = uniquePrefix();
-  let db: TestDatabase;
+  const t = useTandem();
   let server: RunningApp;
   let ctx: Context;
   const tokens = new Map<Kind, string | undefined>();
@@ -158,8 +149,7 @@ describe('authorization matrix', () => {
   }
 
   beforeAll(async () => {
-    db = await createTestDatabase('sqlite');
-    server = await startTestApp({ prefix, databaseUrl: db.url });
+    server = t.apps[0]!;
     const admin = await adminToken();
     const shardId = await createShard(server.url);
     const otherShardId = await createShard(server.url, 'vanilla', 'someone else');
@@ -188,11 +178,6 @@ describe('authorization matrix', () => {
     ctx.editableId = (await adminCreate('editable.txt')).id;
     ctx.controlId = (await adminCreate('control.txt', 'nobody may change this\n')).id;
     controlBefore = await text('control.txt');
-  });
-
-  afterAll(async () => {
-    await server?.app.close();
-    await db?.drop();
   });
 
   it('is written down in docs/protocol.md', () => {

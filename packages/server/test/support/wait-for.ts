@@ -1,12 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { budgetMs } from './time-budget.js';
 
 /**
  * Polls `check` until it returns a truthy value (or stops throwing), then returns it. Fails with
- * the last error or a message naming `what` after `timeoutMs`. Tests synchronise on state, not sleeps.
+ * the last error or a message naming `what` after `timeoutMs` (default 10 s on an idle machine,
+ * longer in proportion to the load: see time-budget.ts). Tests synchronise on state, not sleeps.
  */
 export async function waitFor<T>(
   check: () => T | Promise<T>,
-  timeoutMs = 10_000,
+  timeoutMs = budgetMs(5_000),
   what = 'condition',
 ): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;

@@ -9,7 +9,8 @@
   A client-chosen id already in the tree at this very path is the same file: replayed, at the
   current clock.
   Errors: NOT_LOADED, NOT_INDEXED (no path index: rebuild it and retry), FILE_EXISTS (path
-  taken, or a client-chosen id the shard has or had and has not synced), TOO_MANY_FILES
+  taken in any case, a folder spelled otherwise in the shard, or a client-chosen id the shard has
+  or had and has not synced), TOO_MANY_FILES
   Cost: O(depth × log n).
 ]]
 -- @include is-loaded
@@ -32,7 +33,11 @@ if ARGV[6] == '1' then
   end
 end
 if redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[4]) then return redis.error_reply('TOO_MANY_FILES') end
-if othersAt(KEYS[8], ARGV[7], {}) or othersAbove(KEYS[8], ARGV[7], {}, {}) then
+local function spelledApart(folder, folded)
+  return spelledOtherwise(KEYS[8], KEYS[2], folder, folded, nil)
+end
+if othersAt(KEYS[8], ARGV[7], {}) or othersAbove(KEYS[8], ARGV[7], {}, {})
+  or anyFolderAbove(path, ARGV[7], spelledApart) then
   return redis.error_reply('FILE_EXISTS')
 end
 local v = redis.call('INCR', KEYS[5])

@@ -115,6 +115,14 @@ describe('tree steps on a full shard', () => {
     expect(folderTaken.result).toBe('FILE_EXISTS');
     const twin = await timed(() => files.createFile(shardId, 'mv/sub9/FILE999.js', ''));
     expect(twin.result).toBe('FILE_EXISTS');
+    // Folders spelled otherwise: a create below one, a file moved into one, a subfolder moved out
+    // under another spelling of the folder the rest stays in.
+    const spelling = await timed(() => files.createFile(shardId, 'mv/Sub9/new.js', ''));
+    expect(spelling.result).toBe('FILE_EXISTS');
+    const intoTwin = await timed(() => files.rename(shardId, 'other/sub8/file998.js', 'MV/sub9/x.js'));
+    expect(intoTwin.result).toBe('FILE_EXISTS');
+    const outOfTwin = await timed(() => files.rename(shardId, 'mv/sub0', 'Mv/sub0'));
+    expect(outOfTwin.result).toBe('FILE_EXISTS');
 
     const moved = await timed(
       () => files.rename(shardId, 'mv', 'mv2'),
@@ -129,7 +137,7 @@ describe('tree steps on a full shard', () => {
     // Into a folder that has files: every moved file is checked; the collision is among the last.
     await files.createFile(shardId, 'other/sub9/file999.js.bak', '');
     await files.rename(shardId, 'other/sub9/file999.js.bak', 'zz/sub9/file999.js');
-    const refused = await timed(() => files.rename(shardId, 'mv', 'ZZ'));
+    const refused = await timed(() => files.rename(shardId, 'mv', 'zz'));
     expect(refused.result).toBe('FILE_EXISTS');
     const deleted = await timed(
       () => files.delete(shardId, 'mv'),
@@ -140,7 +148,19 @@ describe('tree steps on a full shard', () => {
     );
     expect(deleted.result.files).toHaveLength(1000);
 
-    const steps = { created, full, folderTaken, twin, moved, caseOnly, refused, deleted };
+    const steps = {
+      created,
+      full,
+      folderTaken,
+      twin,
+      spelling,
+      intoTwin,
+      outOfTwin,
+      moved,
+      caseOnly,
+      refused,
+      deleted,
+    };
     const report = Object.entries(steps).map(([name, t]) => `${name} ${t.scriptMs} ms (cpu ${t.cpuMs ?? '?'} ms)`);
     console.log(`script time on a shard of 2000 files, best of 3: ${report.join(', ')}`);
     for (const [name, t] of Object.entries(steps)) expect(t.cpuMs ?? t.scriptMs, name).toBeLessThan(BOUND_MS);

@@ -17,6 +17,13 @@
     `folded` (a file where a folder would be); `checked` remembers ancestors already looked at
   inChunks(ids, size, fn) -> calls fn(first, last) over 1..#ids in slices of `size` (Lua's unpack
     takes a bounded number of values)
+  anyFolderAbove(path, folded, fn) -> true when fn(folder, foldedFolder) is true for one of the
+    folders above `path` (exact and folded), outermost first
+  spelledOtherwise(indexKey, treeKey, folder, folded, move) -> true when the folder `folded` holds
+    files that spell it other than `folder` (exact case) and that stay there: `move` is nil for a
+    create, else { path, folded, count, isFolder } of what a rename moves
+  Every folder has one spelling per shard (`Src/a.js` next to `src/b.js` would be two folders on
+  Linux and one on Windows and macOS), so one file below a folder tells its spelling.
 ]]
 local function indexEntry(folded, fileId)
   return folded .. '\0' .. fileId
@@ -93,4 +100,48 @@ local function othersAbove(indexKey, folded, except, checked)
     end
     from = slash + 1
   end
+end
+
+local function anyFolderAbove(path, folded, fn)
+  local at, foldedAt = 0, 0
+  while true do
+    at = string.find(path, '/', at + 1, true)
+    foldedAt = string.find(folded, '/', foldedAt + 1, true)
+    if not at or not foldedAt then return false end
+    if fn(string.sub(path, 1, at - 1), string.sub(folded, 1, foldedAt - 1)) then return true end
+  end
+end
+
+-- The first segments of `path`, as many as `folder` has.
+local function leadingSegments(path, folder)
+  local at = 0
+  for _ = 1, select(2, string.gsub(folder, '/', '')) + 1 do
+    at = string.find(path, '/', at + 1, true)
+    if not at then return path end
+  end
+  return string.sub(path, 1, at - 1)
+end
+
+local function spelledOtherwise(indexKey, treeKey, folder, folded, move)
+  local below = '[' .. folded .. '/'
+  if move then
+    -- Inside the moved folder every file moves (they all spell it alike).
+    if string.sub(folded, 1, #move.folded + 1) == move.folded .. '/' then return false end
+    -- The moved files are below this folder: they tell its spelling, and every file there moves
+    -- unless the folder holds more.
+    local spelled
+    if folded == move.folded then
+      if move.isFolder then spelled = move.path end
+    elseif string.sub(move.folded, 1, #folded + 1) == folded .. '/' then
+      spelled = leadingSegments(move.path, folder)
+    end
+    if spelled then
+      return spelled ~= folder and redis.call('ZLEXCOUNT', indexKey, below, '(' .. folded .. '0') > move.count
+    end
+  end
+  local first = redis.call('ZRANGEBYLEX', indexKey, below, '(' .. folded .. '0', 'LIMIT', 0, 1)
+  if #first == 0 then return false end
+  local _, id = parseEntry(first[1])
+  local path = redis.call('HGET', treeKey, id)
+  return path ~= false and string.sub(path, 1, #folder + 1) ~= folder .. '/'
 end

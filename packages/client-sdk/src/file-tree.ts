@@ -1,0 +1,104 @@
+import { comparePaths, type FileEntry, type FileId, type TreeChange } from '@tandem/protocol';
+import { applyTreeOp, type TreeOp } from './tree-ops.js';
+import type { AckedOp } from './tree-op-queue.js';
+
+/** This client's file operations, shown over the server's tree. */
+export interface LocalTreeOps {
+  ackedOps(): readonly AckedOp[];
+  queuedOps(): TreeOp[];
+}
+
+/**
+ * The file tree of a session: the server's (the join's, then each `tree:changed` applied once),
+ * and the tree shown, which adds this client's acknowledged operations whose notice has not
+ * arrived and its queued ones.
+ */
+export class FileTree {
+  /** The tree as the server last told it. */
+  private server: Map<FileId, string>;
+  /** The server's, plus acked operations not yet broadcast, plus queued ones. */
+  private shown = new Map<FileId, string>();
+  /** Versions of `tree:changed` applied since the last join (and the join's version). */
+  private base: number;
+  private readonly seen = new Set<number>();
+  /** Tree notices since the last join request, re-applied over the join's tree when newer. */
+  private sinceJoin: Array<{ change: TreeChange; version: number }> = [];
+
+  constructor(
+    files: FileEntry[],
+    version: number,
+    private readonly local: LocalTreeOps,
+    /** A notice deleted this file on the server. */
+    private readonly fileDeleted: (id: FileId) => void,
+  ) {
+    this.server = new Map(files.map((f) => [f.id, f.path]));
+    this.base = version;
+  }
+
+  /** The tree shown, sorted by path. */
+  entries(): FileEntry[] {
+    return [...this.shown].map(([id, path]) => ({ id, path })).sort((a, b) => comparePaths(a.path, b.path));
+  }
+
+  has(id: FileId): boolean {
+    return this.shown.has(id);
+  }
+
+  pathOf(id: FileId): string | undefined {
+    return this.shown.get(id);
+  }
+
+  idOf(path: string): FileId | undefined {
+    for (const [id, p] of this.shown) if (p === path) return id;
+    return undefined;
+  }
+
+  /** Applies a `tree:changed` to the server's tree, unless it was applied or is older than the join. */
+  apply(change: TreeChange, version: number): boolean {
+    if (version <= this.base || this.seen.has(version)) return false;
+    this.seen.add(version);
+    switch (change.kind) {
+      case 'created':
+        this.server.set(change.file.id, change.file.path);
+        break;
+      case 'renamed':
+        for (const m of change.moves) this.server.set(m.id, m.to);
+        break;
+      case 'deleted':
+        for (const f of change.files) {
+          this.server.delete(f.id);
+          this.fileDeleted(f.id);
+        }
+        break;
+    }
+    return true;
+  }
+
+  /** A join request goes out: notices from now on may be newer than its answer. */
+  startJoin(): void {
+    this.sinceJoin = [];
+  }
+
+  /** A notice arrived while a join was in flight (the join's tree may be older than it). */
+  noteDuringJoin(change: TreeChange, version: number): void {
+    this.sinceJoin.push({ change, version });
+  }
+
+  /** The join answered with the server's tree at `version`; notices newer than it still apply. */
+  joined(files: FileEntry[], version: number): void {
+    this.server = new Map(files.map((f) => [f.id, f.path]));
+    this.base = version;
+    this.seen.clear();
+    for (const e of this.sinceJoin) if (e.version > version) this.apply(e.change, e.version);
+    this.sinceJoin = [];
+  }
+
+  /** Recomputes the tree shown: the server's, then acknowledged operations whose notice has not arrived, then queued ones. */
+  refresh(): void {
+    const view = new Map(this.server);
+    for (const e of this.local.ackedOps())
+      if (e.version > this.base && !this.seen.has(e.version)) applyTreeOp(view, e.op);
+    for (const op of this.local.queuedOps()) applyTreeOp(view, op);
+    this.shown = view;
+  }
+}

@@ -1,0 +1,56 @@
+import type { ErrorBody, FileId, ShardId, TreeChange } from '@tandem/protocol';
+import type { TandemSocket } from './socket-types.js';
+
+/** What a session does with each server notice for its shard (protocol §6). */
+export interface ShardNoticeHandlers {
+  edited(fileId: FileId, update: Uint8Array, version: number): void;
+  treeChanged(change: TreeChange, version: number): void;
+  presenceUpdated(update: Uint8Array): void;
+  /** `version`: the shard clock when it was sent (absent from older servers). */
+  presenceRequested(version: number | undefined): void;
+  saved(version: number): void;
+  resync(): void;
+  /** A `shard:error` for this shard, or for the whole connection (`shardId: null`). */
+  error(error: ErrorBody): void;
+}
+
+/** Routes the notices for `shardId` to `handlers`; returns the function that stops listening. */
+export function listenToShard(socket: TandemSocket, shardId: ShardId, handlers: ShardNoticeHandlers): () => void {
+  const onEdited = (e: { shardId: ShardId; fileId: FileId; update: Uint8Array; version: number }) => {
+    if (e.shardId === shardId) handlers.edited(e.fileId, e.update, e.version);
+  };
+  const onTree = (e: { shardId: ShardId; change: TreeChange; version: number }) => {
+    if (e.shardId === shardId) handlers.treeChanged(e.change, e.version);
+  };
+  const onPresence = (e: { shardId: ShardId; update: Uint8Array }) => {
+    if (e.shardId === shardId) handlers.presenceUpdated(e.update);
+  };
+  const onRequested = (e: { shardId: ShardId; version?: number }) => {
+    if (e.shardId === shardId) handlers.presenceRequested(typeof e.version === 'number' ? e.version : undefined);
+  };
+  const onSaved = (e: { shardId: ShardId; version: number }) => {
+    if (e.shardId === shardId) handlers.saved(e.version);
+  };
+  const onResync = (e: { shardId: ShardId }) => {
+    if (e.shardId === shardId) handlers.resync();
+  };
+  const onError = (e: { shardId: ShardId | null; error: ErrorBody }) => {
+    if (e.shardId === null || e.shardId === shardId) handlers.error(e.error);
+  };
+  socket.on('file:edited', onEdited);
+  socket.on('tree:changed', onTree);
+  socket.on('presence:updated', onPresence);
+  socket.on('presence:requested', onRequested);
+  socket.on('shard:saved', onSaved);
+  socket.on('shard:resync', onResync);
+  socket.on('shard:error', onError);
+  return () => {
+    socket.off('file:edited', onEdited);
+    socket.off('tree:changed', onTree);
+    socket.off('presence:updated', onPresence);
+    socket.off('presence:requested', onRequested);
+    socket.off('shard:saved', onSaved);
+    socket.off('shard:resync', onResync);
+    socket.off('shard:error', onError);
+  };
+}

@@ -1,0 +1,45 @@
+import type { FileId, ShardId, TreeChange } from '@tandem/protocol';
+import type { ShardEvents } from '../shards/index.js';
+import { roomOf, type TandemServer } from './socket-server.js';
+
+/** Everything the app tells a shard's room: the ShardService's notices, and the shard clock. */
+export type RoomEvents = ShardEvents & {
+  /**
+   * Tells everyone in a shard its current version (a `presence:requested`): after the members of
+   * a dead instance expired, its collaborators' clients compare it with what they have and
+   * re-check for notices they missed (docs/protocol.md, "Gaps").
+   */
+  versionAnnounced(shardId: ShardId, version: number): void;
+};
+
+/** The room broadcasts, through the socket server (and its adapter, to every instance). */
+export function createRoomEvents(io: TandemServer): RoomEvents {
+  return {
+    fileEdited: (shardId: ShardId, fileId: FileId, update: Uint8Array, version: number, exceptSocketId?: string) => {
+      const room = io.to(roomOf(shardId));
+      (exceptSocketId === undefined ? room : room.except(exceptSocketId)).emit('file:edited', {
+        shardId,
+        fileId,
+        update,
+        version,
+      });
+    },
+    treeChanged: (shardId: ShardId, change: TreeChange, version: number) => {
+      io.to(roomOf(shardId)).emit('tree:changed', { shardId, change, version });
+    },
+    reloaded: (shardId: ShardId) => {
+      io.to(roomOf(shardId)).emit('shard:resync', { shardId });
+    },
+    versionAnnounced: (shardId: ShardId, version: number) => {
+      io.to(roomOf(shardId)).emit('presence:requested', { shardId, version });
+    },
+  };
+}
+
+/** A process that serves no sockets (`--role worker`) has no rooms to tell. */
+export const NO_ROOM_EVENTS: RoomEvents = {
+  fileEdited: () => undefined,
+  treeChanged: () => undefined,
+  reloaded: () => undefined,
+  versionAnnounced: () => undefined,
+};

@@ -1,0 +1,90 @@
+import type { FileId, ShardId } from '@tandem/protocol';
+import { ErrorCode } from '@tandem/protocol';
+import { AppError } from '../errors/index.js';
+import type { Config } from '../config/index.js';
+import { checkTextUpdate, type FileStateVectors, type ShardCache, type TextUpdate } from '../shard-cache/index.js';
+
+export type EditGateDeps = {
+  cache: ShardCache;
+  /** What Redis holds of each file, to refuse edits whose dependencies it lacks. */
+  stateVectors: FileStateVectors;
+  limits: Config['limits'];
+};
+
+/**
+ * What a Yjs update passes before it is stored: a size cap, a plain-text check (a file is one
+ * Y.Text named `content` and nothing else) and a dependency check against what Redis holds of the
+ * file. Updates to one file are checked and stored one after another on this instance.
+ */
+export class EditGate {
+  /** Per file (`shardId/fileId`): the tail of this instance's edits to it, run one after another. */
+  private readonly editChains = new Map<string, Promise<void>>();
+
+  constructor(private readonly deps: EditGateDeps) {}
+
+  /** Checks an update and stores it; the returned version means it is in Redis. */
+  async admit(shardId: ShardId, fileId: FileId, update: Uint8Array): Promise<number> {
+    if (update.byteLength > this.deps.limits.maxUpdateBytes) {
+      throw new AppError(
+        ErrorCode.PAYLOAD_TOO_LARGE,
+        `an update may hold at most ${this.deps.limits.maxUpdateBytes} bytes`,
+      );
+    }
+    const parsed = checkTextUpdate(update);
+    if (parsed === 'malformed') {
+      throw new AppError(ErrorCode.UPDATE_MALFORMED, 'the update is not a valid Yjs update (v1 encoding)');
+    }
+    if (parsed === 'not-text') {
+      throw new AppError(
+        ErrorCode.UPDATE_MALFORMED,
+        `a file holds plain text only: the update puts something else (an embed, formatting, another shared type) into it or writes outside its "content" text`,
+      );
+    }
+    // One at a time per file on this instance: an editor's next keystroke builds on the previous
+    // one, whose check and store must be done before the next one is checked.
+    return this.serially(`${shardId}/${fileId}`, async () => {
+      await this.requireDependencies(shardId, fileId, parsed);
+      const stored = await this.deps.cache.files.appendUpdate(shardId, fileId, update);
+      this.deps.stateVectors.noteStored(shardId, fileId, parsed);
+      return stored;
+    });
+  }
+
+  /**
+   * Refuses an update that would not fully integrate into what Redis holds of the file (an origin,
+   * an earlier item of its client or a deleted item is missing): stored, it would stay pending in
+   * every document built from the file, forever if the missing part never comes. The code is one
+   * the SDK retries by running the sync handshake again (docs/protocol.md §7), which sends the
+   * server everything it lacks, the missing part included.
+   */
+  private async requireDependencies(shardId: ShardId, fileId: FileId, update: TextUpdate): Promise<void> {
+    let found = await this.deps.stateVectors.check(shardId, fileId, update);
+    if (found === 'unknown') {
+      await this.deps.cache.loader.ensureLoaded(shardId);
+      found = await this.deps.stateVectors.check(shardId, fileId, update);
+    }
+    // 'unknown' again: no updates for this file even with the shard loaded; the store refuses
+    // the edit with FILE_NOT_FOUND.
+    if (found === 'missing') {
+      throw new AppError(
+        ErrorCode.SHARD_UNAVAILABLE,
+        'the update depends on edits the server does not have; run file:sync for this file and send what the server lacks',
+        { details: { fileId, reason: 'missing-dependencies' } },
+      );
+    }
+  }
+
+  private serially<T>(key: string, op: () => Promise<T>): Promise<T> {
+    const previous = this.editChains.get(key) ?? Promise.resolve();
+    const run = previous.then(op);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.editChains.set(key, tail);
+    void tail.then(() => {
+      if (this.editChains.get(key) === tail) this.editChains.delete(key);
+    });
+    return run;
+  }
+}
