@@ -158,10 +158,13 @@ export type ModelOptions = {
 };
 
 type TreeState = string | null;
-/** Orders tree states of one file (versions are per shard; Redis flushes restart the shard clock, so the epoch comes first). */
-type Stamp = { shardId: ShardId; epoch: number; version: number };
-const later = (a: Stamp, b: Stamp) => a.epoch > b.epoch || (a.epoch === b.epoch && a.version >= b.version);
-const stampKey = (s: Stamp) => `${s.shardId}:${s.epoch}:${s.version}`;
+/**
+ * Where a tree state stands in the order users made the operations: the order the model heard of
+ * them (acks and broadcasts), except that an operation applied again (a replay after Redis lost
+ * it, or a create re-applied under its file id) stands where it first stood. Shard versions cannot
+ * order them: Redis flushes restart the shard clock.
+ */
+type Stamp = number;
 
 type TreeOpKind = 'create' | 'rename' | 'delete';
 
@@ -207,69 +210,68 @@ class ModelClient {
 
 /** Everything the model knows about what was acknowledged, across clients. */
 class Ledger {
-  epoch = 0;
-  /** Per file: every tree state an ack or a broadcast reported, with its stamp. */
-  readonly history = new Map<FileId, Array<{ stamp: Stamp; state: TreeState; by: string; created: boolean }>>();
+  private sequence = 0;
+  /** Per file: every tree state an ack or a broadcast reported, in the order heard. */
+  readonly history = new Map<
+    FileId,
+    Array<{ stamp: Stamp; state: TreeState; by: string; created: boolean; version: number; replay: boolean }>
+  >();
   readonly ackedTokens = new Map<string, { fileId: FileId; shardId: ShardId }>();
   ackedTreeOps = 0;
+  /** The stamp of each tree operation id's first ack. */
+  private readonly firstStampOf = new Map<string, Stamp>();
 
   /** `by`: who reported it (`ack c3`: client 3's ack; `c3`: a broadcast client 3 received). */
-  record(shardId: ShardId, fileId: FileId, state: TreeState, version: number, by: string, created = false): Stamp {
-    const stamp = { shardId, epoch: this.epoch, version };
+  private record(fileId: FileId, state: TreeState, by: string, version: number, created = false) {
     let list = this.history.get(fileId);
     if (list === undefined) this.history.set(fileId, (list = []));
-    list.push({ stamp, state, by, created });
-    return stamp;
+    // File ids are chosen per create: a second creation of one id is that create applied again.
+    const first = created ? list.find((h) => h.created) : undefined;
+    // (Every member of the room hears the first creation, at one version; another version is a re-application.)
+    const replay = first !== undefined && first.version !== version;
+    const entry = { stamp: first?.stamp ?? ++this.sequence, state, by, created, version, replay };
+    list.push(entry);
+    return entry;
   }
 
-  recordChange(shardId: ShardId, change: TreeChange, version: number, by: string): Stamp[] {
-    switch (change.kind) {
-      case 'created': {
-        // File ids are chosen per create: a second creation of one id is that create applied again.
-        const first = this.history.get(change.file.id)?.find((h) => h.created);
-        const stamp = this.record(shardId, change.file.id, change.file.path, version, by, true);
-        if (first !== undefined && stampKey(first.stamp) !== stampKey(stamp))
-          this.replays.set(stampKey(stamp), first.stamp);
-        return [stamp];
-      }
-      case 'renamed':
-        return change.moves.map((m) => this.record(shardId, m.id, m.to, version, by));
-      case 'deleted':
-        return change.files.map((f) => this.record(shardId, f.id, null, version, by));
-    }
+  recordTemplate(fileId: FileId, path: string): void {
+    this.record(fileId, path, 'template', 0);
   }
-
-  /** The first stamp of each tree operation id acknowledged. */
-  private readonly firstStampOf = new Map<string, Stamp>();
-  /** Stamps (`epoch:version`) of operations applied again (a replay after Redis lost them) → their first stamp. */
-  private readonly replays = new Map<string, Stamp>();
 
   /**
-   * Notes the ack of a tree operation. The same opId acknowledged again with another stamp is a
-   * replay (the SDK sends acknowledged operations again after Redis lost them): it stands where
-   * the user made it, not where it was applied again, or a replayed create would count as newer
-   * than the deletion that followed it. Returns whether this is the operation's first ack.
+   * Records a tree change. With `opId` (an ack): the same opId acknowledged again is a replay (the
+   * SDK sends acknowledged operations again after Redis lost them), which stands where the user
+   * made it — else a replayed create would count as newer than the deletion that followed it.
+   * Returns the stamp of each file's new state, and whether this was the operation's first ack.
    */
-  noteOp(opId: string | undefined, stamp: Stamp): boolean {
-    if (opId === undefined) return true;
-    const first = this.firstStampOf.get(opId);
-    if (first === undefined) {
-      this.firstStampOf.set(opId, stamp);
-      return true;
+  recordChange(change: TreeChange, version: number, by: string, opId?: string): { stamps: Stamp[]; first: boolean } {
+    const entries = (() => {
+      switch (change.kind) {
+        case 'created':
+          return [this.record(change.file.id, change.file.path, by, version, true)];
+        case 'renamed':
+          return change.moves.map((m) => this.record(m.id, m.to, by, version));
+        case 'deleted':
+          return change.files.map((f) => this.record(f.id, null, by, version));
+      }
+    })();
+    if (opId === undefined || entries.length === 0) return { stamps: entries.map((e) => e.stamp), first: true };
+    const earlier = this.firstStampOf.get(opId);
+    if (earlier === undefined) {
+      this.firstStampOf.set(opId, entries[0]!.stamp);
+      return { stamps: entries.map((e) => e.stamp), first: true };
     }
-    if (first.epoch !== stamp.epoch || first.version !== stamp.version) this.replays.set(stampKey(stamp), first);
-    return false;
-  }
-
-  /** Where an entry stands in the order the users made the operations (see noteOp). */
-  effective(stamp: Stamp): Stamp {
-    return this.replays.get(stampKey(stamp)) ?? stamp;
+    for (const e of entries) {
+      e.stamp = Math.min(e.stamp, earlier);
+      e.replay = true;
+    }
+    return { stamps: entries.map((e) => e.stamp), first: false };
   }
 
   /** What was reported of a file, in order (for reports). */
   seen(fileId: FileId): string {
     return (this.history.get(fileId) ?? [])
-      .map((h) => `${h.state ?? 'deleted'} (${h.by}${this.replays.has(stampKey(h.stamp)) ? ', a replay' : ''})`)
+      .map((h) => `${h.state ?? 'deleted'} (${h.by}${h.replay ? ', a replay' : ''})`)
       .join(' → ');
   }
 
@@ -285,8 +287,7 @@ class Ledger {
    */
   shows(fileId: FileId, dbState: TreeState, stamp: Stamp): boolean {
     const list = this.history.get(fileId) ?? [];
-    const at = this.effective(stamp);
-    if (list.some((h) => h.state === dbState && later(this.effective(h.stamp), at))) return true;
+    if (list.some((h) => h.state === dbState && h.stamp >= stamp)) return true;
     if (dbState === null) return false;
     return !list.some((h) => h.state === dbState);
   }
@@ -301,7 +302,7 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
   const samples = new Map<string, string[]>();
   const sample = (kind: string, text: string) => {
     const list = samples.get(kind) ?? [];
-    if (list.length < 3) list.push(text);
+    if (list.length < (kind === 'refused tree op' ? 20 : 5)) list.push(text);
     samples.set(kind, list);
   };
   const operations: Record<string, number> = {};
@@ -416,7 +417,6 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
       const result = await original(event, ...args);
       if (!isOkAck(result)) return result;
       const data = result.data as Record<string, unknown>;
-      const version = typeof data['version'] === 'number' ? data['version'] : 0;
       if (event === 'file:edit') {
         const payload = args[0] as { fileId: FileId; update: Uint8Array };
         for (const token of tokensInUpdate(payload.update)) {
@@ -425,9 +425,10 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
         }
       } else if (event === 'file:create' || event === 'file:rename' || event === 'file:delete') {
         const change = ackedChange(event, data);
-        const stamps = ledger.recordChange(c.shardId, change, version, `ack c${c.index}`);
         const opId = (args[0] as { opId?: string } | undefined)?.opId;
-        if (ledger.noteOp(opId, stamps[0] ?? { shardId: c.shardId, epoch: ledger.epoch, version })) {
+        const version = typeof data['version'] === 'number' ? data['version'] : 0;
+        const { stamps, first } = ledger.recordChange(change, version, `ack c${c.index}`, opId);
+        if (first) {
           ledger.ackedTreeOps++;
           fileIdsOf(change).forEach((fileId, i) => c.ackedTree.push({ fileId, stamp: stamps[i] as Stamp }));
         }
@@ -442,7 +443,7 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
   for (let s = 0; s < settings.shards; s++) {
     const { shard } = await rest().createShard({ templateId: 'vanilla', name: `model ${settings.seed} ${s}` });
     shardIds.push(shard.id);
-    for (const f of shard.files) ledger.record(shard.id, f.id, f.path, 0, 'template');
+    for (const f of shard.files) ledger.recordTemplate(f.id, f.path);
   }
   try {
     for (let i = 0; i < settings.clients; i++) {
@@ -462,7 +463,7 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
         client.socket.on('tree:changed', (e) => {
           // Marked when it arrives while the session (re)joins: before the join's ack.
           const joining = holder.model?.session.status === 'connecting' ? ' while joining' : '';
-          if (e.shardId === shardId) ledger.recordChange(shardId, e.change, e.version, `c${i}${joining}`);
+          if (e.shardId === shardId) ledger.recordChange(e.change, e.version, `c${i}${joining}`);
         });
         session.on('status', (status) => {
           if (status === 'saved') onSaved(c);
@@ -581,7 +582,6 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
         }
         case 'redis-flush':
           await cluster.flushRedis();
-          ledger.epoch++;
           faults[kind]++;
           log('model: FLUSHALL');
           break;
@@ -601,7 +601,7 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
       }
     };
 
-    const treeOp = (c: ModelClient, kind: TreeOpKind, run: () => Promise<unknown>) => {
+    const treeOp = (c: ModelClient, kind: TreeOpKind, what: string, run: () => Promise<unknown>) => {
       const offline = !c.online;
       count(`${kind}${offline ? ' (offline)' : ''}`);
       const op = run().then(
@@ -610,6 +610,7 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
           const code = error instanceof TandemError ? error.code : 'DISCONNECTED';
           if (error instanceof TandemError && !isRetryableError(code)) {
             refusedTreeOps++;
+            sample('refused tree op', `client ${c.index} ${kind} ${what}: ${code} (${error.message})`);
             return;
           }
           if (offline) dropped.offline++;
@@ -664,16 +665,16 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
         }
       } else if (roll < 0.67) {
         const path = freshPath(tree, rng);
-        treeOp(c, 'create', () => c.session.createFile(path, ''));
+        treeOp(c, 'create', path, () => c.session.createFile(path, ''));
       } else if (roll < 0.77) {
         const from = rng.pick(renameable(tree));
         if (from !== undefined) {
           const to = freshPath(tree, rng, from.includes('.') ? undefined : 'folder');
-          treeOp(c, 'rename', () => c.session.rename(from, to));
+          treeOp(c, 'rename', `${from} → ${to}`, () => c.session.rename(from, to));
         }
       } else if (roll < 0.85) {
         const target = rng.pick(renameable(tree));
-        if (target !== undefined && tree.length > 3) treeOp(c, 'delete', () => c.session.delete(target));
+        if (target !== undefined && tree.length > 3) treeOp(c, 'delete', target, () => c.session.delete(target));
       } else if (roll < 0.9) {
         if (c.online && c.offlineUntil === undefined) {
           count('disconnect');
