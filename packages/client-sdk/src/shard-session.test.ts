@@ -333,6 +333,26 @@ describe('file operations', () => {
     await a.session.saved(1000);
   });
 
+  it("replays an operation on another client's file again once that client re-created it", async () => {
+    const server = new FakeServer({ 'a.js': 'a' });
+    server.save();
+    const creator = await connect(server);
+    const renamer = await connect(server);
+    const created = await creator.session.createFile('new.js', '');
+    await until(() => renamer.session.fileId('new.js') !== undefined, 'the renamer sees the file');
+    await renamer.session.rename('new.js', 'moved.js');
+    creator.socket.disconnect();
+    renamer.socket.disconnect();
+    server.loseToSaved();
+    // The renamer comes back first: its rename finds no new.js until the creator replays the create.
+    renamer.socket.reconnect();
+    await until(() => server.log.some((e) => e.event === 'file:rename' && e !== server.log[0]), 'the rename replayed');
+    await sleep(50);
+    creator.socket.reconnect();
+    await until(() => server.tree.get(created.id) === 'moved.js', 'the rename applied after the create');
+    await until(() => renamer.session.tree().some((f) => f.path === 'moved.js'), 'the renamer shows it');
+  });
+
   it('restores acknowledged operations after Redis lost the shard (replayed with the same ids)', async () => {
     const server = new FakeServer({ 'a.js': 'a' });
     const { session } = await connect(server);

@@ -129,18 +129,32 @@ export class TreeOpQueue {
   async resend(): Promise<void> {
     this.replaying = true;
     try {
-      for (const entry of [...this.acked]) {
-        const ack = await this.send(entry.op);
-        if (ack.ok) {
-          entry.version = ack.data.version;
-          this.hooks.stored(ack.data.version);
-        } else if (isRetryableError(ack.error.code)) {
-          throw new TandemError(ack.error);
-        } else {
-          // The tree moved on since (someone renamed or deleted those files): what the server
-          // has now stands; this operation was already applied once and reported as done.
-          this.acked = this.acked.filter((e) => e !== entry);
+      let pending = [...this.acked];
+      for (let round = 0; pending.length > 0; round++) {
+        const later: AckedOp[] = [];
+        for (const entry of pending) {
+          const ack = await this.send(entry.op);
+          if (ack.ok) {
+            entry.version = ack.data.version;
+            this.hooks.stored(ack.data.version);
+          } else if (isRetryableError(ack.error.code)) {
+            throw new TandemError(ack.error);
+          } else if (ack.error.code === 'FILE_NOT_FOUND' && round < REPLAY_ROUNDS) {
+            // After Redis lost the shard, every client replays its own operations, in no order
+            // between clients: the file this one acts on may be another client's, not yet
+            // created again. Tried again shortly, in order, after the others had their turn.
+            later.push(entry);
+          } else {
+            // The tree moved on since (someone renamed or deleted those files): what the server
+            // has now stands; this operation was already applied once and reported as done.
+            this.acked = this.acked.filter((e) => e !== entry);
+          }
         }
+        pending = later;
+        if (pending.length === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, REPLAY_RETRY_MS * 2 ** round));
+        // Disconnected meanwhile: the next rejoin replays them again.
+        if (this.link.isClosed() || !this.link.isJoined()) return;
       }
     } finally {
       this.replaying = false;
@@ -246,3 +260,8 @@ export class TreeOpQueue {
     item.reject(new TandemError({ code: error.code, message, ...(error.details ? { details: error.details } : {}) }));
   }
 }
+
+/** Rounds of retrying a replayed operation whose file is not there (yet) after Redis lost the shard. */
+const REPLAY_ROUNDS = 4;
+/** Wait before the first retry round; doubled each round (0.25 + 0.5 + 1 + 2 s at most). */
+const REPLAY_RETRY_MS = 250;
