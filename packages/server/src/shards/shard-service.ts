@@ -20,6 +20,7 @@ import { toShardSummary, type IShardRepository, type StoredFile } from '../persi
 import type { TemplateRegistry } from '../templates/index.js';
 import {
   checkTextUpdate,
+  isBacklogRefusal,
   mergeUpdatesBalanced,
   newFileId,
   stateFromText,
@@ -55,6 +56,11 @@ export type ShardServiceDeps = {
   onLastLeave: (shardId: ShardId) => void;
   /** Called after each accepted edit (metrics). */
   onEdit?: () => void;
+  /**
+   * Called when a write was refused because the shard holds MAX_SHARD_UNSYNCED_BYTES of unsynced
+   * changes: sync the shard now, so the writer's retry finds room.
+   */
+  onBacklog?: (shardId: ShardId) => void;
   /** Test-only fault injection between a store and its broadcast. */
   faults?: Faults;
 };
@@ -377,7 +383,7 @@ export class ShardService {
     // one, whose check and store must be done before the next one is checked.
     const version = await this.serially(`${shardId}/${fileId}`, async () => {
       await this.requireDependencies(shardId, fileId, parsed);
-      const stored = await this.deps.cache.files.appendUpdate(shardId, fileId, update);
+      const stored = await this.syncOnBacklog(shardId, this.deps.cache.files.appendUpdate(shardId, fileId, update));
       this.deps.stateVectors.noteStored(shardId, fileId, parsed);
       return stored;
     });
@@ -445,9 +451,19 @@ export class ShardService {
     await this.deps.cache.members.add(shardId, member);
     try {
       await this.deps.cache.loader.ensureLoaded(shardId);
-      return await op();
+      return await this.syncOnBacklog(shardId, op());
     } finally {
       await this.leave(shardId, member);
+    }
+  }
+
+  /** A write refused for the shard's backlog asks for a sync of the shard, then fails as it was. */
+  private async syncOnBacklog<T>(shardId: ShardId, write: Promise<T>): Promise<T> {
+    try {
+      return await write;
+    } catch (error) {
+      if (isBacklogRefusal(error)) this.deps.onBacklog?.(shardId);
+      throw error;
     }
   }
 
