@@ -172,6 +172,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       // The shard holds MAX_SHARD_UNSYNCED_BYTES unsynced: sync it now, not at the next scan
       // (a job already waiting for its partition covers it).
       onBacklog: (shardId) => {
+        metrics.backlogRefusals.inc();
         queue
           .enqueue([{ shardId, evict: false }])
           .catch((error: unknown) =>
