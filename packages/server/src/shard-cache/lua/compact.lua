@@ -2,7 +2,8 @@
   After a sync committed: replaces the first n updates of each written file with their merged
   state (only if no other compaction ran since the snapshot: same gen), which becomes the file's
   synced base (basebytes), drops deleted files' lists, and clears dirty entries not newer than
-  what was written. Keeps the shard's byte totals (shard-bytes) in every branch.
+  what was written. Recounts the shard's byte totals (shard-bytes) in every branch that changes
+  them: O(files) once per sync.
 
   Only while the shard is still the load the snapshot was taken from (same loadId). If Redis
   lost the shard meanwhile (a flush, or a restart without persistence) and it was loaded again
@@ -30,18 +31,17 @@ if not isLoaded(KEYS[1]) then
 end
 if (redis.call('HGET', KEYS[1], 'loadId') or '') ~= ARGV[3] then
   if tonumber(redis.call('GET', KEYS[6]) or '0') < tonumber(ARGV[4]) then redis.call('SET', KEYS[6], ARGV[4]) end
-  local again, seen, appended = {}, {}, 0
+  local again, seen = {}, {}
   for i = 5, #ARGV, 5 do
     local f, merged = ARGV[i], ARGV[i + 4]
     if string.len(merged) > 0 and redis.call('HEXISTS', KEYS[2], f) == 1 then
       redis.call('RPUSH', prefix .. f, merged)
       redis.call('HINCRBY', KEYS[5], f, string.len(merged))
-      appended = appended + string.len(merged)
       if not seen[f] then seen[f] = true; table.insert(again, f) end
     end
   end
-  -- Unsynced as far as this load knows: the next sync writes and compacts them.
-  addShardBytes(KEYS[1], appended, 0)
+  -- The appended states are unsynced as far as this load knows: the next sync writes them.
+  recountShardBytes(KEYS[1], KEYS[5], KEYS[8])
   for _, f in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
     if not seen[f] then seen[f] = true; table.insert(again, f) end
   end
@@ -49,7 +49,6 @@ if (redis.call('HGET', KEYS[1], 'loadId') or '') ~= ARGV[3] then
   if #again > 0 then noteFirstDirty(KEYS[1]) end
   return { 'STALE' }
 end
-local held, synced = 0, 0
 for i = 5, #ARGV, 5 do
   local f, v, g, n, merged = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], tonumber(ARGV[i + 3]), ARGV[i + 4]
   local doc = prefix .. f
@@ -62,14 +61,10 @@ for i = 5, #ARGV, 5 do
       redis.call('LTRIM', doc, n, -1)
       redis.call('LPUSH', doc, merged)
       redis.call('HINCRBY', KEYS[4], f, 1)
-      held = held + bytes - tonumber(redis.call('HGET', KEYS[5], f) or '0')
-      synced = synced + string.len(merged) - tonumber(redis.call('HGET', KEYS[8], f) or '0')
       redis.call('HSET', KEYS[5], f, bytes)
       redis.call('HSET', KEYS[8], f, string.len(merged))
     end
   elseif score == false or tonumber(score) <= v then
-    held = held - tonumber(redis.call('HGET', KEYS[5], f) or '0')
-    synced = synced - tonumber(redis.call('HGET', KEYS[8], f) or '0')
     redis.call('DEL', doc)
     redis.call('HDEL', KEYS[4], f)
     redis.call('HDEL', KEYS[5], f)
@@ -77,7 +72,7 @@ for i = 5, #ARGV, 5 do
   end
   if score ~= false and tonumber(score) <= v then redis.call('ZREM', KEYS[3], f) end
 end
-addShardBytes(KEYS[1], held, synced)
+recountShardBytes(KEYS[1], KEYS[5], KEYS[8])
 local left = redis.call('ZCARD', KEYS[3])
 if left == 0 then
   redis.call('HDEL', KEYS[1], 'firstDirtyAt')
