@@ -169,6 +169,16 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
         options.onLastLeave?.(shardId);
       },
       onEdit: () => metrics.edits.inc(),
+      // The shard holds MAX_SHARD_UNSYNCED_BYTES unsynced: sync it now, not at the next scan
+      // (a job already waiting for its partition covers it).
+      onBacklog: (shardId) => {
+        metrics.backlogRefusals.inc();
+        queue
+          .enqueue([{ shardId, evict: false }])
+          .catch((error: unknown) =>
+            log.warn({ err: error, shardId }, 'could not enqueue the sync of a backlogged shard'),
+          );
+      },
       ...(faults === undefined ? {} : { faults }),
     });
     const sockets =

@@ -145,6 +145,7 @@ describe('loadConfig', () => {
       limits: {
         maxUpdateBytes: 4 * 1024 * 1024,
         maxFileBytes: 2 * 1024 * 1024,
+        maxShardUnsyncedBytes: 64 * 1024 * 1024,
         maxFilesPerShard: 2000,
         maxPathLength: 512,
         maxPathDepth: 16,
@@ -255,6 +256,15 @@ describe('loadConfig', () => {
         'MAX_UPDATE_BYTES: must be at least MAX_FILE_BYTES + 1024, or an edit that fits a file (a paste of a whole file) would be refused',
       ]);
       expect(loadConfig({ MAX_FILE_BYTES: '3072', MAX_UPDATE_BYTES: '4096' }).limits.maxUpdateBytes).toBe(4096);
+    });
+
+    it('never lets the shard backlog refuse for good an edit that fits a file', () => {
+      expect(problemsOf(configError({ MAX_FILE_BYTES: '4096', MAX_SHARD_UNSYNCED_BYTES: '8191' }))).toEqual([
+        'MAX_SHARD_UNSYNCED_BYTES: must be at least MAX_UPDATE_BYTES (8192), or an edit that fits a file could never be accepted',
+      ]);
+      expect(
+        loadConfig({ MAX_FILE_BYTES: '4096', MAX_SHARD_UNSYNCED_BYTES: '8192' }).limits.maxShardUnsyncedBytes,
+      ).toBe(8192);
     });
 
     it('needs an update to fit in one socket message', () => {

@@ -43,6 +43,8 @@ export type Config = Readonly<{
   limits: Readonly<{
     maxUpdateBytes: number;
     maxFileBytes: number;
+    /** Bytes of unsynced Yjs data one shard may hold in Redis (see MAX_SHARD_UNSYNCED_BYTES). */
+    maxShardUnsyncedBytes: number;
     maxFilesPerShard: number;
     maxPathLength: number;
     maxPathDepth: number;
@@ -123,6 +125,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     limits: {
       maxUpdateBytes: e.MAX_UPDATE_BYTES ?? 2 * e.MAX_FILE_BYTES,
       maxFileBytes: e.MAX_FILE_BYTES,
+      maxShardUnsyncedBytes: e.MAX_SHARD_UNSYNCED_BYTES,
       maxFilesPerShard: e.MAX_FILES_PER_SHARD,
       maxPathLength: e.MAX_PATH_LENGTH,
       maxPathDepth: e.MAX_PATH_DEPTH,
@@ -189,6 +192,12 @@ function crossFieldProblems(env: Record<string, unknown>): string[] {
   }
   if (maxUpdateBytes !== undefined && socketMaxMessageBytes !== undefined && maxUpdateBytes > socketMaxMessageBytes) {
     problems.push('MAX_UPDATE_BYTES: must not exceed SOCKET_MAX_MESSAGE_BYTES');
+  }
+  const maxShardUnsyncedBytes = field('MAX_SHARD_UNSYNCED_BYTES');
+  if (maxUpdateBytes !== undefined && maxShardUnsyncedBytes !== undefined && maxShardUnsyncedBytes < maxUpdateBytes) {
+    problems.push(
+      `MAX_SHARD_UNSYNCED_BYTES: must be at least MAX_UPDATE_BYTES (${maxUpdateBytes}), or an edit that fits a file could never be accepted`,
+    );
   }
   if (field('TANDEM_INSECURE_DEV') === true) {
     // Development mode mints admin tokens for anyone on this machine; it must never sign with

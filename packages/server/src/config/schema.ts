@@ -103,6 +103,14 @@ export const envSchema = z.object({
    * in Redis between two syncs is bounded by four times this (each sync compacts it). Default 2 MiB.
    */
   MAX_FILE_BYTES: int(1024, 256 * 1024 * 1024).default(2 * 1024 * 1024),
+  /**
+   * Most bytes of unsynced Yjs data one shard may hold in Redis: every update and every created
+   * file's state since the shard's files were last loaded or compacted by a sync. An edit or create
+   * that would pass it is refused with SHARD_UNAVAILABLE (`details.reason: "backlog"`, retryable: the
+   * SDK keeps the text, backs off and resends) and a sync of the shard is started at once. At least
+   * MAX_UPDATE_BYTES, so an edit that fits a file is accepted once the shard is synced. Default 64 MiB.
+   */
+  MAX_SHARD_UNSYNCED_BYTES: int(1024, 64 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
   /** Most files one shard may hold. Default 2000. */
   MAX_FILES_PER_SHARD: int(1, 100_000).default(2000),
   /** Longest file path, in characters. Default 512. */

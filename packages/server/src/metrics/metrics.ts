@@ -19,6 +19,7 @@ export class Metrics {
   readonly unsyncedBytes: Gauge;
   readonly queueDepth: Gauge;
   readonly shardLoads: Counter;
+  readonly backlogRefusals: Counter;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -77,6 +78,11 @@ export class Metrics {
     this.queueDepth = new Gauge({
       name: 'tandem_sync_queue_depth',
       help: 'Sync jobs waiting, delayed or active',
+      registers,
+    });
+    this.backlogRefusals = new Counter({
+      name: 'tandem_backlog_refusals_total',
+      help: 'Edits and creates this instance refused because their shard held MAX_SHARD_UNSYNCED_BYTES of unsynced changes',
       registers,
     });
     this.shardLoads = new Counter({

@@ -7,6 +7,7 @@ import { isShardId, type FileId, type ShardId } from '@tandem/protocol';
  * is the merged state), `dirty` (zset fileId → shard clock of its last unsynced change),
  * `members` (zset `<instance>:<socket>` → expiry ms), `lock` (populate lock), `seq` (the shard
  * clock), `gen` (hash fileId → compaction generation), `docbytes` (hash fileId → bytes held),
+ * `basebytes` (hash fileId → bytes of the state a load or a sync left at the head of its list),
  * `ops` (hash opId → the JSON reply of a tree operation, for idempotent retries; expires 24 h
  * after its last write), `paths` (zset, all scores 0, members `<folded path>\0<fileId>`: the
  * index of case-folded paths that collision checks and folder moves query by prefix).
@@ -15,7 +16,18 @@ import { isShardId, type FileId, type ShardId } from '@tandem/protocol';
  * multi-key scripts work on a cluster.
  */
 export type ShardKeyPart =
-  'meta' | 'tree' | 'dirty' | 'members' | 'lock' | 'seq' | 'gen' | 'docbytes' | 'ops' | 'paths' | { doc: FileId };
+  | 'meta'
+  | 'tree'
+  | 'dirty'
+  | 'members'
+  | 'lock'
+  | 'seq'
+  | 'gen'
+  | 'docbytes'
+  | 'basebytes'
+  | 'ops'
+  | 'paths'
+  | { doc: FileId };
 
 export type ShardKeys = {
   meta: string;
@@ -26,6 +38,7 @@ export type ShardKeys = {
   seq: string;
   gen: string;
   docbytes: string;
+  basebytes: string;
   ops: string;
   paths: string;
   doc(fileId: FileId): string;
@@ -44,6 +57,7 @@ export function shardKeys(prefix: string, shardId: ShardId): ShardKeys {
     seq: `${base}:seq`,
     gen: `${base}:gen`,
     docbytes: `${base}:docbytes`,
+    basebytes: `${base}:basebytes`,
     ops: `${base}:ops`,
     paths: `${base}:paths`,
     doc: (fileId) => `${base}:doc:${fileId}`,
@@ -94,7 +108,19 @@ export function parseShardKey(prefix: string, key: string): { shardId: ShardId; 
   const shardId = key.slice(head.length, close);
   if (!isShardId(shardId)) throw new Error(`malformed shard id in key: ${key}`);
   const rest = key.slice(close + 2);
-  const simple = ['meta', 'tree', 'dirty', 'members', 'lock', 'seq', 'gen', 'docbytes', 'ops', 'paths'] as const;
+  const simple = [
+    'meta',
+    'tree',
+    'dirty',
+    'members',
+    'lock',
+    'seq',
+    'gen',
+    'docbytes',
+    'basebytes',
+    'ops',
+    'paths',
+  ] as const;
   const found = simple.find((p) => p === rest);
   if (found !== undefined) return { shardId, part: found };
   if (rest.startsWith('doc:') && /^[A-Za-z0-9_-]{8,64}$/.test(rest.slice(4))) {

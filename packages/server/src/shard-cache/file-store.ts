@@ -53,16 +53,26 @@ export class FileStore {
     return this.scripts.fileSyncRead(this.keys(shardId), { fileId });
   }
 
-  /** Appends a Yjs update and marks the file dirty in one atomic step. Returns the new version. */
+  /**
+   * Appends a Yjs update and marks the file dirty in one atomic step. Returns the new version.
+   * Throws FILE_TOO_LARGE, and SHARD_UNAVAILABLE with reason `backlog` when the shard's unsynced
+   * bytes would pass MAX_SHARD_UNSYNCED_BYTES (see isBacklogRefusal).
+   */
   appendUpdate(shardId: ShardId, fileId: FileId, update: Uint8Array): Promise<number> {
     const k = this.keys(shardId);
     return this.deps.loader.loadedOp(shardId, () =>
-      this.scripts.edit(k, { fileId, update, maxDocBytes: maxDocBytes(this.deps.limits) }),
+      this.scripts.edit(k, {
+        fileId,
+        update,
+        maxDocBytes: maxDocBytes(this.deps.limits),
+        maxUnsyncedBytes: this.deps.limits.maxShardUnsyncedBytes,
+      }),
     );
   }
 
   /**
-   * Creates a file (path already canonical). Throws FILE_EXISTS, TOO_MANY_FILES. With a
+   * Creates a file (path already canonical). Throws FILE_EXISTS, TOO_MANY_FILES, and the backlog
+   * refusal when its initial state would take the shard past MAX_SHARD_UNSYNCED_BYTES. With a
    * client-chosen `fileId`, also FILE_EXISTS when the shard has or had (unsynced) that id at
    * another path; the same id at the same path is an idempotent success.
    */
@@ -83,6 +93,7 @@ export class FileStore {
       maxFiles: this.deps.limits.maxFilesPerShard,
       opId: options.opId,
       clientId: options.fileId !== undefined,
+      maxUnsyncedBytes: this.deps.limits.maxShardUnsyncedBytes,
     };
     return this.deps.loader.loadedOp(shardId, () => this.indexed(shardId, () => this.scripts.createFile(k, args)));
   }

@@ -42,3 +42,4 @@ export {
   type TextUpdate,
 } from './ydoc.js';
 export { FileStateVectors } from './file-state-vectors.js';
+export { isBacklogRefusal } from './script-errors.js';

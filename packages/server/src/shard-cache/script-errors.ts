@@ -4,14 +4,18 @@ import { AppError } from '../errors/index.js';
 /**
  * The one error convention of the Lua scripts: a script refuses with
  * `redis.error_reply('<CODE>')`, where CODE is one of our ErrorCode values, NOT_LOADED (the
- * shard is not in Redis: reload it) or NOT_INDEXED (the shard has no path index: rebuild it);
- * every other outcome is a reply. The two internal codes never reach a client.
+ * shard is not in Redis: reload it), NOT_INDEXED (the shard has no path index: rebuild it) or
+ * BACKLOG (the shard's unsynced bytes would pass MAX_SHARD_UNSYNCED_BYTES); every other outcome
+ * is a reply. The internal codes never reach a client as they are.
  */
 export function scriptErrorCode(error: unknown): string | null {
   if (!(error instanceof Error)) return null;
   const m = /^(?:ERR )?([A-Z_]+)$/.exec(error.message.trim());
   return m?.[1] ?? null;
 }
+
+/** `details.reason` of the SHARD_UNAVAILABLE refusal of a write that would pass the shard's backlog bound. */
+export const BACKLOG_REASON = 'backlog';
 
 const MESSAGES: Partial<Record<string, string>> = {
   FILE_NOT_FOUND: 'no file with this id or path in the shard',
@@ -27,8 +31,24 @@ export function mapScriptError(error: unknown, shardId: ShardId): unknown {
   if (code === 'NOT_LOADED') {
     return new AppError(ErrorCode.SHARD_UNAVAILABLE, 'the shard is not loaded; retry', { details: { shardId } });
   }
+  if (code === 'BACKLOG') {
+    return new AppError(
+      ErrorCode.SHARD_UNAVAILABLE,
+      'the shard holds too many unsaved changes (MAX_SHARD_UNSYNCED_BYTES); they are being saved now, retry shortly',
+      { details: { shardId, reason: BACKLOG_REASON } },
+    );
+  }
   if (code !== null && isErrorCode(code)) {
     return new AppError(code, MESSAGES[code] ?? code, { details: { shardId } });
   }
   return error;
+}
+
+/** True for the refusal of a write that would take its shard past MAX_SHARD_UNSYNCED_BYTES: sync the shard. */
+export function isBacklogRefusal(error: unknown): boolean {
+  return (
+    error instanceof AppError &&
+    error.code === ErrorCode.SHARD_UNAVAILABLE &&
+    error.details?.['reason'] === BACKLOG_REASON
+  );
 }

@@ -29,9 +29,13 @@ export class ShardScripts {
   constructor(private readonly redis: Redis | Cluster) {}
 
   /** → the new shard clock (the edit's version). */
-  async edit(k: ShardKeys, a: { fileId: FileId; update: Uint8Array; maxDocBytes: number }): Promise<number> {
+  async edit(
+    k: ShardKeys,
+    a: { fileId: FileId; update: Uint8Array; maxDocBytes: number; maxUnsyncedBytes: number },
+  ): Promise<number> {
     const keys = [k.meta, k.tree, k.doc(a.fileId), k.dirty, k.seq, k.docbytes];
-    return Number(await this.run('edit', keys, [a.fileId, toBuffer(a.update), a.maxDocBytes]));
+    const args = [a.fileId, toBuffer(a.update), a.maxDocBytes, a.maxUnsyncedBytes];
+    return Number(await this.run('edit', keys, args));
   }
 
   async createFile(
@@ -43,9 +47,10 @@ export class ShardScripts {
       maxFiles: number;
       opId?: string | undefined;
       clientId: boolean;
+      maxUnsyncedBytes: number;
     },
   ): Promise<CreateFileResult> {
-    const keys = [k.meta, k.tree, k.doc(a.fileId), k.dirty, k.seq, k.docbytes, k.ops, k.paths];
+    const keys = [k.meta, k.tree, k.doc(a.fileId), k.dirty, k.seq, k.docbytes, k.ops, k.paths, k.basebytes];
     const args = [
       a.fileId,
       a.path,
@@ -54,6 +59,7 @@ export class ShardScripts {
       a.opId ?? '',
       a.clientId ? '1' : '',
       foldPath(a.path),
+      a.maxUnsyncedBytes,
     ];
     const reply = JSON.parse(String(await this.run('create-file', keys, args))) as {
       v: number;
@@ -137,7 +143,7 @@ export class ShardScripts {
     k: ShardKeys,
     a: { snapshotTimeMs: number; loadId: string; version: number; entries: readonly CompactEntry[] },
   ): Promise<CompactOutcome> {
-    const keys = [k.meta, k.tree, k.dirty, k.gen, k.docbytes, k.seq, k.lock];
+    const keys = [k.meta, k.tree, k.dirty, k.gen, k.docbytes, k.seq, k.lock, k.basebytes];
     const args: Arg[] = [k.docPrefix, a.snapshotTimeMs, a.loadId, a.version];
     for (const e of a.entries) args.push(e.id, e.version, e.gen, e.count, toBuffer(e.state));
     const [kind, left] = (await this.run('compact', keys, args)) as [string, number?];
@@ -147,7 +153,7 @@ export class ShardScripts {
   }
 
   async evict(k: ShardKeys): Promise<EvictOutcome> {
-    const keys = [k.meta, k.tree, k.dirty, k.members, k.lock, k.seq, k.gen, k.docbytes, k.ops, k.paths];
+    const keys = [k.meta, k.tree, k.dirty, k.members, k.lock, k.seq, k.gen, k.docbytes, k.ops, k.paths, k.basebytes];
     return String(await this.run('evict', keys, [k.docPrefix])) as EvictOutcome;
   }
 

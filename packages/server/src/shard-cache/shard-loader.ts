@@ -139,6 +139,8 @@ export class ShardLoader {
     await redis.zadd(openShardsKey(this.deps.keyPrefix), Date.now(), shardId);
     const clock = Math.max(shard.lastSyncTimestamp, ...shard.files.map((f) => f.version));
     const CHUNK = 100;
+    // Every stored state is synced: the shard starts with no backlog (lua/includes/shard-bytes.lua).
+    let heldBytes = 0;
     for (let i = 0; i < shard.files.length; i += CHUNK) {
       const pipeline = redis.pipeline();
       for (const f of shard.files.slice(i, i + CHUNK)) {
@@ -147,6 +149,8 @@ export class ShardLoader {
         pipeline.hset(k.tree, f.id, f.path);
         pipeline.zadd(k.paths, 0, pathIndexEntry(f.path, f.id));
         pipeline.hset(k.docbytes, f.id, f.ydocState.byteLength);
+        pipeline.hset(k.basebytes, f.id, f.ydocState.byteLength);
+        heldBytes += f.ydocState.byteLength;
       }
       await execOrThrow(pipeline);
     }
@@ -162,6 +166,8 @@ export class ShardLoader {
       createdAt: shard.createdAt.toISOString(),
       updatedAt: shard.updatedAt.toISOString(),
       lastSyncTimestamp: String(shard.lastSyncTimestamp),
+      heldBytes: String(heldBytes),
+      syncedBytes: String(heldBytes),
       loaded: '1',
       // Tells a sync that snapshotted an earlier load (before Redis lost the shard) from this one.
       loadId: randomUUID(),

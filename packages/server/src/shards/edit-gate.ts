@@ -1,6 +1,7 @@
 import type { FileId, ShardId } from '@tandem/protocol';
 import { ErrorCode } from '@tandem/protocol';
 import { AppError } from '../errors/index.js';
+import { syncOnBacklog } from './backlog.js';
 import type { Config } from '../config/index.js';
 import { checkTextUpdate, type FileStateVectors, type ShardCache, type TextUpdate } from '../shard-cache/index.js';
 
@@ -9,6 +10,8 @@ export type EditGateDeps = {
   /** What Redis holds of each file, to refuse edits whose dependencies it lacks. */
   stateVectors: FileStateVectors;
   limits: Config['limits'];
+  /** A write was refused for the shard's unsynced backlog: sync that shard now. */
+  onBacklog?: (shardId: ShardId) => void;
 };
 
 /**
@@ -44,7 +47,9 @@ export class EditGate {
     // one, whose check and store must be done before the next one is checked.
     return this.serially(`${shardId}/${fileId}`, async () => {
       await this.requireDependencies(shardId, fileId, parsed);
-      const stored = await this.deps.cache.files.appendUpdate(shardId, fileId, update);
+      const stored = await syncOnBacklog(shardId, this.deps.onBacklog, () =>
+        this.deps.cache.files.appendUpdate(shardId, fileId, update),
+      );
       this.deps.stateVectors.noteStored(shardId, fileId, parsed);
       return stored;
     });

@@ -2,11 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { ErrorCode, type FileEntry, type ShardId, type ShardSummary } from '@tandem/protocol';
 import { AppError } from '../errors/index.js';
 import type { ShardCache } from '../shard-cache/index.js';
+import { syncOnBacklog } from './backlog.js';
 
 export type ShardMembershipDeps = {
   cache: ShardCache;
   /** Called when the last member anywhere in the cluster left a shard. */
   onLastLeave: (shardId: ShardId) => void;
+  /** A write was refused for the shard's unsynced backlog: sync that shard now. */
+  onBacklog?: (shardId: ShardId) => void;
 };
 
 /**
@@ -48,7 +51,7 @@ export class ShardMembership {
     await this.deps.cache.members.add(shardId, member);
     try {
       await this.deps.cache.loader.ensureLoaded(shardId);
-      return await op();
+      return await syncOnBacklog(shardId, this.deps.onBacklog, op);
     } finally {
       await this.leave(shardId, member);
     }

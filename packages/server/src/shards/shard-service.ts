@@ -44,6 +44,11 @@ export type ShardServiceDeps = {
   onLastLeave: (shardId: ShardId) => void;
   /** Called after each accepted edit (metrics). */
   onEdit?: () => void;
+  /**
+   * Called when a write was refused because the shard holds MAX_SHARD_UNSYNCED_BYTES of unsynced
+   * changes: sync the shard now, so the writer's retry finds room.
+   */
+  onBacklog?: (shardId: ShardId) => void;
   /** Test-only fault injection between a store and its broadcast. */
   faults?: Faults;
 };

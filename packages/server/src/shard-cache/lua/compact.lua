@@ -1,7 +1,9 @@
 --[[
   After a sync committed: replaces the first n updates of each written file with their merged
-  state (only if no other compaction ran since the snapshot: same gen), drops deleted files'
-  lists, and clears dirty entries not newer than what was written.
+  state (only if no other compaction ran since the snapshot: same gen), which becomes the file's
+  synced base (basebytes), drops deleted files' lists, and clears dirty entries not newer than
+  what was written. Recounts the shard's byte totals (shard-bytes) in every branch that changes
+  them: O(files) once per sync.
 
   Only while the shard is still the load the snapshot was taken from (same loadId). If Redis
   lost the shard meanwhile (a flush, or a restart without persistence) and it was loaded again
@@ -14,13 +16,14 @@
   now (it may have read the database before the commit): loading, the caller retries.
 
   KEYS[1] meta   KEYS[2] tree   KEYS[3] dirty   KEYS[4] gen   KEYS[5] docbytes   KEYS[6] seq
-  KEYS[7] lock
+  KEYS[7] lock   KEYS[8] basebytes
   ARGV[1] docPrefix   ARGV[2] snapshotTimeMs   ARGV[3] loadId   ARGV[4] snapshot clock
   ARGV[5..] per file, five values: fileId, version, gen, n (updates merged), merged state
   Reply: { 'COMPACTED', dirty entries left } | { 'STALE' } | { 'LOADING' }
 ]]
 -- @include is-loaded
 -- @include note-first-dirty
+-- @include shard-bytes
 local prefix = ARGV[1]
 if not isLoaded(KEYS[1]) then
   if redis.call('EXISTS', KEYS[7]) == 1 then return { 'LOADING' } end
@@ -37,6 +40,8 @@ if (redis.call('HGET', KEYS[1], 'loadId') or '') ~= ARGV[3] then
       if not seen[f] then seen[f] = true; table.insert(again, f) end
     end
   end
+  -- The appended states are unsynced as far as this load knows: the next sync writes them.
+  recountShardBytes(KEYS[1], KEYS[5], KEYS[8])
   for _, f in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
     if not seen[f] then seen[f] = true; table.insert(again, f) end
   end
@@ -57,14 +62,17 @@ for i = 5, #ARGV, 5 do
       redis.call('LPUSH', doc, merged)
       redis.call('HINCRBY', KEYS[4], f, 1)
       redis.call('HSET', KEYS[5], f, bytes)
+      redis.call('HSET', KEYS[8], f, string.len(merged))
     end
   elseif score == false or tonumber(score) <= v then
     redis.call('DEL', doc)
     redis.call('HDEL', KEYS[4], f)
     redis.call('HDEL', KEYS[5], f)
+    redis.call('HDEL', KEYS[8], f)
   end
   if score ~= false and tonumber(score) <= v then redis.call('ZREM', KEYS[3], f) end
 end
+recountShardBytes(KEYS[1], KEYS[5], KEYS[8])
 local left = redis.call('ZCARD', KEYS[3])
 if left == 0 then
   redis.call('HDEL', KEYS[1], 'firstDirtyAt')

@@ -2,21 +2,24 @@
   Creates a file, idempotently when given an operation id.
   KEYS[1] meta   KEYS[2] tree   KEYS[3] doc (the new file's update list)   KEYS[4] dirty
   KEYS[5] seq   KEYS[6] docbytes   KEYS[7] ops   KEYS[8] paths (the folded path index)
+  KEYS[9] basebytes
   ARGV[1] fileId   ARGV[2] path (canonical)   ARGV[3] initial state (binary)   ARGV[4] maxFiles
   ARGV[5] opId or ''   ARGV[6] '1' when the client chose the file id, else ''
-  ARGV[7] the folded path
+  ARGV[7] the folded path   ARGV[8] maxUnsyncedBytes (the shard's)
   Reply: JSON { v = version, id, path, replayed = true when nothing was applied }.
   A client-chosen id already in the tree at this very path is the same file: replayed, at the
   current clock.
   Errors: NOT_LOADED, NOT_INDEXED (no path index: rebuild it and retry), FILE_EXISTS (path
   taken in any case, a folder spelled otherwise in the shard, or a client-chosen id the shard has
-  or had and has not synced), TOO_MANY_FILES
+  or had and has not synced), TOO_MANY_FILES, BACKLOG (the initial state would take the shard's
+  unsynced bytes past maxUnsyncedBytes: sync it, then retry)
   Cost: O(depth × log n).
 ]]
 -- @include is-loaded
 -- @include note-first-dirty
 -- @include path-index
 -- @include ops
+-- @include shard-bytes
 if not isLoaded(KEYS[1]) then return redis.error_reply('NOT_LOADED') end
 if not isIndexed(KEYS[8], KEYS[2]) then return redis.error_reply('NOT_INDEXED') end
 local again = replay(KEYS[7], ARGV[5])
@@ -40,12 +43,20 @@ if othersAt(KEYS[8], ARGV[7], {}) or othersAbove(KEYS[8], ARGV[7], {}, {})
   or anyFolderAbove(path, ARGV[7], spelledApart) then
   return redis.error_reply('FILE_EXISTS')
 end
+local added = string.len(ARGV[3])
+local unsynced = unsyncedBytes(KEYS[1])
+if unsynced and unsynced + added > tonumber(ARGV[8]) then return redis.error_reply('BACKLOG') end
 local v = redis.call('INCR', KEYS[5])
 redis.call('HSET', KEYS[2], id, path)
 redis.call('ZADD', KEYS[8], 0, indexEntry(ARGV[7], id))
+-- A new id has no list; were there one, its bytes leave the totals with it.
+local held = tonumber(redis.call('HGET', KEYS[6], id) or '0')
+local base = tonumber(redis.call('HGET', KEYS[9], id) or '0')
 redis.call('DEL', KEYS[3])
 redis.call('RPUSH', KEYS[3], ARGV[3])
-redis.call('HSET', KEYS[6], id, string.len(ARGV[3]))
+redis.call('HSET', KEYS[6], id, added)
+redis.call('HDEL', KEYS[9], id)
+addShardBytes(KEYS[1], added - held, -base)
 redis.call('ZADD', KEYS[4], v, id)
 noteFirstDirty(KEYS[1])
 return remember(KEYS[7], ARGV[5], { v = v, id = id, path = path })

@@ -2,19 +2,25 @@
   Appends a Yjs update to a file and marks the file dirty, in one atomic step.
   KEYS[1] meta   KEYS[2] tree   KEYS[3] doc (the file's update list)   KEYS[4] dirty
   KEYS[5] seq (the shard clock)   KEYS[6] docbytes
-  ARGV[1] fileId   ARGV[2] update (binary)   ARGV[3] maxDocBytes
+  ARGV[1] fileId   ARGV[2] update (binary)   ARGV[3] maxDocBytes   ARGV[4] maxUnsyncedBytes (the shard's)
   Reply: the new shard clock, which is the edit's version.
-  Errors: NOT_LOADED, FILE_NOT_FOUND, FILE_TOO_LARGE
+  Errors: NOT_LOADED, FILE_NOT_FOUND, FILE_TOO_LARGE (the file's list would pass maxDocBytes),
+    BACKLOG (the shard's unsynced bytes would pass maxUnsyncedBytes: sync it, then retry)
 ]]
 -- @include is-loaded
 -- @include note-first-dirty
+-- @include shard-bytes
 if not isLoaded(KEYS[1]) then return redis.error_reply('NOT_LOADED') end
 if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return redis.error_reply('FILE_NOT_FOUND') end
-local size = tonumber(redis.call('HGET', KEYS[6], ARGV[1]) or '0') + string.len(ARGV[2])
+local added = string.len(ARGV[2])
+local size = tonumber(redis.call('HGET', KEYS[6], ARGV[1]) or '0') + added
 if size > tonumber(ARGV[3]) then return redis.error_reply('FILE_TOO_LARGE') end
+local unsynced = unsyncedBytes(KEYS[1])
+if unsynced and unsynced + added > tonumber(ARGV[4]) then return redis.error_reply('BACKLOG') end
 local v = redis.call('INCR', KEYS[5])
 redis.call('RPUSH', KEYS[3], ARGV[2])
 redis.call('HSET', KEYS[6], ARGV[1], size)
+addShardBytes(KEYS[1], added, 0)
 redis.call('ZADD', KEYS[4], v, ARGV[1])
 noteFirstDirty(KEYS[1])
 return v

@@ -36,6 +36,8 @@ export type Store = {
   cache: ShardCache;
   shards: ShardService;
   broadcasts: Broadcast[];
+  /** Shards the service asked to sync at once (a write refused for the shard's backlog), in order. */
+  backlogs: ShardId[];
   admin: Principal;
   keys(shardId: ShardId): ShardKeys;
   /** Saves a shard with these files (path → text) in the database; not loaded yet. */
@@ -65,6 +67,7 @@ export async function createStore(
     limits: config.limits,
   });
   const broadcasts: Broadcast[] = [];
+  const backlogs: ShardId[] = [];
   const events: ShardEvents = {
     fileEdited: (shardId, fileId, _update, version) => broadcasts.push({ kind: 'edited', shardId, fileId, version }),
     treeChanged: (shardId, change, version) => broadcasts.push({ kind: 'tree', shardId, change, version }),
@@ -79,6 +82,7 @@ export async function createStore(
     limits: config.limits,
     events,
     onLastLeave: () => undefined,
+    onBacklog: (shardId) => backlogs.push(shardId),
   });
   const admin: Principal = {
     userId: 'admin',
@@ -96,6 +100,7 @@ export async function createStore(
     cache,
     shards,
     broadcasts,
+    backlogs,
     admin,
     keys: (shardId) => shardKeys(prefix, shardId),
     async seed(files) {
