@@ -100,7 +100,7 @@ describe.each(['postgres', 'sqlite'] as const)('syncShard against %s', (kind) =>
       t.insert(Math.floor(Math.random() * (t.length + 1)), String.fromCharCode(97 + (i % 26)));
       if (i % 50 === 0) await new Promise((r) => setTimeout(r, 2));
     }
-    await Promise.all(sessions.map((s) => s.flushed()));
+    await Promise.all(sessions.map((s) => s.flushed(budgetMs(30_000))));
     typing = false;
     expect(await syncs).toBeGreaterThan(3);
     await waitFor(() => texts[0]!.toString() === texts[1]!.toString(), budgetMs(5_000), 'clients converge');
