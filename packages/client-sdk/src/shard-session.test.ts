@@ -372,4 +372,23 @@ describe('file operations', () => {
     server.save();
     await session.saved(1000);
   });
+
+  it('keeps acknowledged operations a shard:saved of the reloaded shard arrives for before they are replayed', async () => {
+    const server = new FakeServer({ 'a.js': 'a' });
+    server.save();
+    const { session } = await connect(server);
+    const id = session.fileId('a.js')!;
+    await session.rename('a.js', 'renamed.js');
+    await session.flushed(1000);
+    // Redis loses the shard; our join is slow, and meanwhile the reloaded shard's clock passes
+    // the version our rename had in the lost one and a sync announces it.
+    server.ackDelayMs.set('shard:join', 40);
+    server.loseToSaved();
+    server.editAsOther('a.js', (t) => t.insert(1, 'b'));
+    server.editAsOther('a.js', (t) => t.insert(2, 'c'));
+    server.save();
+    await until(() => server.tree.get(id) === 'renamed.js', 'the rename replayed');
+    server.save();
+    await session.saved(1000);
+  });
 });

@@ -69,6 +69,8 @@ export class ShardSession extends Emitter<SessionEvents> {
   private readonly ops: TreeOpQueue;
   private joined = true;
   private joinPending = false;
+  /** A `shard:resync` said the shard was loaded again: its clock may have restarted. */
+  private reloaded = false;
   private closed = false;
   private readonly stopListening: () => void;
   private readonly ackTimeoutMs: number;
@@ -299,11 +301,14 @@ export class ShardSession extends Emitter<SessionEvents> {
     if (this.closed) return;
     this.shard = joined.shard;
     this.canWrite = joined.canWrite;
-    if (joined.version < this.gaps.upTo) {
+    if (joined.version < this.gaps.upTo || this.reloaded) {
       // The shard clock restarted (Redis lost the shard and it was reloaded from the database):
-      // versions from before are meaningless now. What the reload lacks, the operation replay and
-      // the handshakes below send again and get new versions for.
+      // versions from before are meaningless now — the reloaded clock may already have passed
+      // them, so no watermark covers them. What the reload lacks, the operation replay and the
+      // handshakes below send again and get new versions for.
+      this.reloaded = false;
       this.saves.restart(joined.version, joined.shard.lastSyncTimestamp);
+      this.ops.clockRestarted();
     } else {
       this.saves.markSaved(joined.shard.lastSyncTimestamp);
     }
@@ -346,6 +351,8 @@ export class ShardSession extends Emitter<SessionEvents> {
         if (version !== undefined) this.gaps.expect(version);
       },
       saved: (version) => {
+        // Before our rejoin after a reload, the notice is of a clock our versions are not from.
+        if (this.reloaded) return;
         this.saves.markSaved(version);
         this.ops.forgetSaved(version);
         this.emit('saved', this.saves.saved);
@@ -355,7 +362,11 @@ export class ShardSession extends Emitter<SessionEvents> {
         // A resync while our join is pending belongs to the load that join caused: its answer is newer.
         if (this.closed || this.joinPending) return;
         // The server reloaded the shard and may lack our recent changes: rejoin (fresh tree,
-        // replayed file operations) and run the handshake again for every open file.
+        // replayed file operations) and run the handshake again for every open file. Not joined
+        // (nor saved) until then: the reloaded clock's versions are not comparable with ours.
+        this.reloaded = true;
+        this.joined = false;
+        this.saves.update();
         this.rejoiner.start();
       },
       error: (error) => this.emit('error', error),

@@ -5,8 +5,11 @@ import type { SessionLink } from './session-link.js';
 import { TandemError } from './tandem-error.js';
 import { checkPath, describeTreeOpFailure, randomId, type TreeOp } from './tree-ops.js';
 
-/** An operation the server acknowledged with `version`, kept until the database holds it. */
-export type AckedOp = { op: TreeOp; version: number };
+/**
+ * An operation the server acknowledged with `version` of the shard clock numbered `clock` (see
+ * TreeOpQueue.clockRestarted), kept until the database holds it.
+ */
+export type AckedOp = { op: TreeOp; version: number; clock: number };
 
 type QueuedOp = {
   op: TreeOp;
@@ -43,6 +46,11 @@ export class TreeOpQueue {
   private pumping: Promise<void> | undefined;
   private pumpTimer: ReturnType<typeof setTimeout> | undefined;
   private pumpDelayMs = 250;
+  /**
+   * Which shard clock the versions are from: raised each time Redis lost the shard and its clock
+   * restarted. A version of an earlier clock says nothing about what the database holds now.
+   */
+  private clock = 0;
 
   constructor(
     private readonly link: SessionLink,
@@ -116,9 +124,20 @@ export class TreeOpQueue {
     });
   }
 
-  /** The database holds everything up to `version`: those operations need no replay. */
+  /**
+   * The database holds everything up to `version` of the current shard clock: those operations
+   * need no replay. Operations acknowledged under an earlier clock are kept until replayed.
+   */
   forgetSaved(version: number): void {
-    this.acked = this.acked.filter((entry) => entry.version > version);
+    this.acked = this.acked.filter((entry) => entry.clock !== this.clock || entry.version > version);
+  }
+
+  /**
+   * The shard clock restarted (Redis lost the shard): the versions of acknowledged operations
+   * are no longer comparable with any watermark, so every one is replayed before it is dropped.
+   */
+  clockRestarted(): void {
+    this.clock++;
   }
 
   /**
@@ -136,6 +155,7 @@ export class TreeOpQueue {
           const ack = await this.send(entry.op);
           if (ack.ok) {
             entry.version = ack.data.version;
+            entry.clock = this.clock;
             this.hooks.stored(ack.data.version);
           } else if (isRetryableError(ack.error.code)) {
             throw new TandemError(ack.error);
@@ -241,7 +261,7 @@ export class TreeOpQueue {
       if (data.file.id !== op.fileId) this.hooks.fileMoved(op.fileId, data.file.id);
       op = { ...op, fileId: data.file.id, path: data.file.path };
     }
-    this.acked.push({ op, version: data.version });
+    this.acked.push({ op, version: data.version, clock: this.clock });
     this.hooks.stored(data.version);
     this.hooks.treeChanged();
     item.resolve(data);
