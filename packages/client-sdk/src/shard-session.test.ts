@@ -391,4 +391,23 @@ describe('file operations', () => {
     server.save();
     await session.saved(1000);
   });
+
+  it('replays acknowledged operations after Redis lost the shard while it was offline and the new clock passed them', async () => {
+    const server = new FakeServer({ 'a.js': 'a', 'b.js': 'b' });
+    server.save();
+    const { socket, session } = await connect(server);
+    const id = session.fileId('a.js')!;
+    await session.rename('a.js', 'renamed.js');
+    await session.flushed(1000);
+    socket.disconnect();
+    // Redis loses the shard while we are offline (no resync reaches us); the reloaded clock
+    // moves past our rename's version and the database catches up with it.
+    server.loseToSaved();
+    for (let i = 0; i < 3; i++) server.editAsOther('b.js', (t) => t.insert(0, 'x'));
+    server.save();
+    socket.reconnect();
+    await until(() => server.tree.get(id) === 'renamed.js', 'the rename replayed');
+    server.save();
+    await session.saved(1000);
+  });
 });

@@ -7,6 +7,7 @@ import {
   type FileEntry,
   type FileId,
   type JoinResult,
+  type ShardClock,
   type ShardId,
   type ShardSummary,
   type TreeChange,
@@ -71,6 +72,8 @@ export class ShardSession extends Emitter<SessionEvents> {
   private joinPending = false;
   /** A `shard:resync` said the shard was loaded again: its clock may have restarted. */
   private reloaded = false;
+  /** The run of the shard clock our versions are from (JoinResult.clock; servers before it send none). */
+  private clock: ShardClock | undefined;
   private closed = false;
   private readonly stopListening: () => void;
   private readonly ackTimeoutMs: number;
@@ -89,6 +92,7 @@ export class ShardSession extends Emitter<SessionEvents> {
     this.shardId = joined.shard.id;
     this.shard = joined.shard;
     this.canWrite = joined.canWrite;
+    this.clock = joined.clock;
     // The parts reach each other only through these closures, called after construction.
     this.saves = new SaveTracker(
       joined.shard.lastSyncTimestamp,
@@ -301,14 +305,23 @@ export class ShardSession extends Emitter<SessionEvents> {
     if (this.closed) return;
     this.shard = joined.shard;
     this.canWrite = joined.canWrite;
-    if (joined.version < this.gaps.upTo || this.reloaded) {
+    // Which clock our versions are from: the server names its run (JoinResult.clock); a client
+    // that was offline when Redis lost the shard hears of it only here, and the new clock may
+    // already be past the versions it had. Without the name: the clock went back, or a resync.
+    const before = this.clock;
+    const after = joined.clock;
+    const restarted =
+      before !== undefined && after !== undefined
+        ? before.id !== after.id
+        : joined.version < this.gaps.upTo || this.reloaded;
+    this.reloaded = false;
+    this.clock = after;
+    if (restarted) {
       // The shard clock restarted (Redis lost the shard and it was reloaded from the database):
-      // versions from before are meaningless now — the reloaded clock may already have passed
-      // them, so no watermark covers them. What the reload lacks, the operation replay and the
-      // handshakes below send again and get new versions for.
-      this.reloaded = false;
+      // versions from before are meaningless now. What the reload lacks, the operation replay and
+      // the handshakes below send again and get new versions for.
       this.saves.restart(joined.version, joined.shard.lastSyncTimestamp);
-      this.ops.clockRestarted();
+      this.ops.clockRestarted(before !== undefined && after !== undefined ? after.base : 0);
     } else {
       this.saves.markSaved(joined.shard.lastSyncTimestamp);
     }

@@ -134,9 +134,12 @@ export class TreeOpQueue {
 
   /**
    * The shard clock restarted (Redis lost the shard): the versions of acknowledged operations
-   * are no longer comparable with any watermark, so every one is replayed before it is dropped.
+   * are no longer comparable with the new clock's watermarks. Those up to `savedBefore` (the
+   * version the new clock started at, the database watermark then; 0 when unknown) are in the
+   * database; every other one is replayed before it is dropped.
    */
-  clockRestarted(): void {
+  clockRestarted(savedBefore: number): void {
+    this.acked = this.acked.filter((entry) => entry.version > savedBefore);
     this.clock++;
   }
 
