@@ -410,4 +410,27 @@ describe('file operations', () => {
     server.save();
     await session.saved(1000);
   });
+
+  it('is not saved between the answer to its rejoin and the handshakes after Redis lost the shard', async () => {
+    const server = new FakeServer({ 'a.js': 'a' });
+    server.save();
+    const { session } = await connect(server);
+    const text = await session.openFile('a.js');
+    text.insert(1, ' typed');
+    await session.flushed(1000);
+    // Saved while the server lacked the text: what the status said against what the server had.
+    const claims: string[] = [];
+    session.on('status', (status) => {
+      if (status === 'saved') claims.push(server.text('a.js') ?? '');
+    });
+    server.ackDelayMs.set('file:sync', 30);
+    server.loseToSaved();
+    await until(() => server.text('a.js') === 'a typed', 'the handshake to restore the text');
+    server.save();
+    await session.saved(1000);
+    expect(
+      claims.every((t) => t === 'a typed'),
+      claims.join(' | '),
+    ).toBe(true);
+  });
 });

@@ -72,6 +72,11 @@ export class ShardSession extends Emitter<SessionEvents> {
   private joinPending = false;
   /** A `shard:resync` said the shard was loaded again: its clock may have restarted. */
   private reloaded = false;
+  /**
+   * The last rejoin ran to its end (replays and handshakes): until then what the server lost
+   * may not be back, so the session is not saved even if every version it knows of is.
+   */
+  private caughtUp = true;
   /** The run of the shard clock our versions are from (JoinResult.clock; servers before it send none). */
   private clock: ShardClock | undefined;
   private closed = false;
@@ -294,6 +299,7 @@ export class ShardSession extends Emitter<SessionEvents> {
   private async joinAgain(): Promise<void> {
     if (this.closed) return;
     this.joined = false;
+    this.caughtUp = false;
     this.fileTree.startJoin();
     this.saves.update();
     this.joinPending = true;
@@ -334,6 +340,7 @@ export class ShardSession extends Emitter<SessionEvents> {
     // lost the shard must exist, with its id, before its handshake restores its text.
     await this.ops.resend();
     await this.files.syncAll();
+    this.caughtUp = true;
     this.presence.sendFull();
   }
 
@@ -408,7 +415,7 @@ export class ShardSession extends Emitter<SessionEvents> {
   }
 
   private hasUnconfirmed(): boolean {
-    return this.ops.isBusy() || this.files.hasUnconfirmed();
+    return !this.caughtUp || this.ops.isBusy() || this.files.hasUnconfirmed();
   }
 
   private request<E extends keyof ClientToServerEvents>(event: E, payload: ClientPayload<E>): Promise<Ack<AckData<E>>> {
