@@ -433,4 +433,41 @@ describe('file operations', () => {
       claims.join(' | '),
     ).toBe(true);
   });
+
+  it('never sends again a create whose file someone deleted since (after Redis lost the shard it would come back)', async () => {
+    const server = new FakeServer({ 'a.js': 'a' });
+    server.save();
+    const creator = await connect(server);
+    const deleter = await connect(server);
+    // The create is applied, but its acks are lost; later its resends do not get through for a while.
+    let createAcks: 'lost' | 'blocked' | 'through' = 'lost';
+    server.hook = (event) =>
+      event !== 'file:create'
+        ? 'default'
+        : createAcks === 'lost'
+          ? 'drop'
+          : createAcks === 'blocked'
+            ? 'lose'
+            : 'default';
+    const created = creator.session.createFile('new.js');
+    created.catch(() => undefined);
+    let deletionSeen = false;
+    creator.session.on('tree', (_tree, change) => {
+      if (change?.kind === 'deleted') deletionSeen = true;
+    });
+    await until(() => deleter.session.fileId('new.js') !== undefined, 'the deleter sees the file');
+    const id = deleter.session.fileId('new.js')!;
+    server.save(); // the database has the file
+    await deleter.session.delete('new.js');
+    await until(() => deletionSeen, 'the creator hears of the deletion');
+    // Redis loses the shard: the file is back from the database; the deleter deletes it again.
+    createAcks = 'blocked';
+    server.loseToSaved();
+    await until(() => !server.tree.has(id), 'the deletion replayed');
+    await deleter.session.flushed(5000);
+    createAcks = 'through';
+    expect((await created).id).toBe(id);
+    await creator.session.flushed(5000);
+    expect(server.tree.has(id)).toBe(false);
+  });
 });

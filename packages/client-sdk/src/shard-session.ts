@@ -360,6 +360,7 @@ export class ShardSession extends Emitter<SessionEvents> {
         this.gaps.see(version);
       },
       treeChanged: (change, version) => {
+        if (change.kind === 'deleted') this.ops.filesDeleted(change.files.map((f) => f.id));
         // While a rejoin is in flight, the join's tree may be older than this notice.
         if (!this.joined) this.fileTree.noteDuringJoin(change, version);
         if (this.fileTree.apply(change, version)) this.refreshTree(change);

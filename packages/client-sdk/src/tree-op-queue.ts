@@ -14,6 +14,8 @@ export type AckedOp = { op: TreeOp; version: number; clock: number };
 type QueuedOp = {
   op: TreeOp;
   queuedOffline: boolean;
+  /** A create whose file a notice deleted: it was applied (its ack was lost) and is over. */
+  deleted?: boolean;
   resolve: (data: unknown) => void;
   reject: (error: TandemError) => void;
 };
@@ -133,6 +135,18 @@ export class TreeOpQueue {
   }
 
   /**
+   * A notice deleted these files. A create of one of them was applied (the file id exists only
+   * through it) and is over: sent again — its ack was lost, or as a replay after Redis lost the
+   * shard, both possibly after the deleter's own replay — it would bring the deleted file back.
+   */
+  filesDeleted(ids: readonly FileId[]): void {
+    const gone = new Set(ids);
+    const isGone = (op: TreeOp) => op.kind === 'create' && gone.has(op.fileId);
+    this.acked = this.acked.filter((entry) => !isGone(entry.op));
+    for (const q of this.queue) if (isGone(q.op)) q.deleted = true;
+  }
+
+  /**
    * The shard clock restarted (Redis lost the shard): the versions of acknowledged operations
    * are no longer comparable with the new clock's watermarks. Those up to `savedBefore` (the
    * version the new clock started at, the database watermark then; 0 when unknown) are in the
@@ -205,6 +219,14 @@ export class TreeOpQueue {
   private async runQueue(): Promise<void> {
     while (this.queue.length > 0 && !this.link.isClosed() && this.link.isJoined() && !this.replaying) {
       const item = this.queue[0]!;
+      if (item.deleted === true && item.op.kind === 'create') {
+        // Applied and deleted since (filesDeleted): done, never sent again.
+        this.queue.shift();
+        this.link.emit('queue', this.queue.length);
+        this.hooks.treeChanged();
+        item.resolve({ file: { id: item.op.fileId, path: item.op.path }, version: 0 });
+        continue;
+      }
       this.inFlight = true;
       let ack: Ack<{ version: number }> | undefined;
       try {
@@ -264,7 +286,7 @@ export class TreeOpQueue {
       if (data.file.id !== op.fileId) this.hooks.fileMoved(op.fileId, data.file.id);
       op = { ...op, fileId: data.file.id, path: data.file.path };
     }
-    this.acked.push({ op, version: data.version, clock: this.clock });
+    if (item.deleted !== true) this.acked.push({ op, version: data.version, clock: this.clock });
     this.hooks.stored(data.version);
     this.hooks.treeChanged();
     item.resolve(data);
