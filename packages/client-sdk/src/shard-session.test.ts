@@ -234,6 +234,32 @@ describe('files deleted by someone else', () => {
     server.save();
     await session.saved(1000);
   });
+
+  it('gives back an edit on its way when someone deletes the file before it arrives', async () => {
+    const server = new FakeServer({ 'a.js': 'hello', 'b.js': 'b' });
+    const { session } = await connect(server);
+    const text = await session.openFile('a.js');
+    const refusals: Refusal[] = [];
+    session.on('refused', (r) => refusals.push(r));
+    const id = session.fileId('a.js')!;
+    // Someone deletes the file just before our edit reaches the server; the notice overtakes the ack.
+    server.ackDelayMs.set('file:edit', 20);
+    server.hook = (event) => {
+      if (event !== 'file:edit' || !server.tree.has(id)) return 'default';
+      server.tree.delete(id);
+      server.docs.delete(id);
+      server.broadcast(null, 'tree:changed', {
+        shardId: SHARD_ID,
+        change: { kind: 'deleted', files: [{ id, path: 'a.js' }] },
+        version: ++server.clock,
+      });
+      return 'default';
+    };
+    text.insert(5, ' typed');
+    await until(() => session.doc(id) === undefined, 'the file closed');
+    await session.flushed(1000);
+    expect(refusals).toMatchObject([{ path: 'a.js', error: { code: 'FILE_NOT_FOUND' }, localText: 'hello typed' }]);
+  });
 });
 
 describe('file operations', () => {

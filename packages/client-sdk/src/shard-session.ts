@@ -161,7 +161,7 @@ export class ShardSession extends Emitter<SessionEvents> {
       },
       failed: (error) => this.emit('error', error),
     });
-    this.fileTree = new FileTree(joined.files, joined.version, this.ops, (id) => this.closeFile(id));
+    this.fileTree = new FileTree(joined.files, joined.version, this.ops, (id) => this.files.deletedRemotely(id));
     for (const e of early) {
       if (e.version <= joined.version) continue;
       this.gaps.record(e.version);
