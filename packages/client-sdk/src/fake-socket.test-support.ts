@@ -22,6 +22,8 @@ export const SHARD_ID = '00000000-0000-4000-8000-000000000001' as ShardId;
 export class FakeServer {
   clock = 0;
   savedVersion = 0;
+  /** The run of the clock (JoinResult.clock): a new one each time Redis loses the shard. */
+  clockRun = { id: 'run-1', base: 0 };
   readonly tree = new Map<FileId, string>();
   readonly docs = new Map<FileId, Y.Doc>();
   private readonly ops = new Map<string, Ack<unknown>>();
@@ -85,6 +87,7 @@ export class FakeServer {
     this.ops.clear();
     for (const [path, f] of Object.entries(files)) this.addFile(path, f.text, f.id);
     this.clock = this.savedVersion;
+    this.clockRun = { id: `run-${Number(this.clockRun.id.slice(4)) + 1}`, base: this.clock };
     this.broadcast(null, 'shard:resync', { shardId: SHARD_ID });
   }
 
@@ -100,6 +103,7 @@ export class FakeServer {
       this.tree.set(id, path);
     }
     this.clock = this.savedVersion;
+    this.clockRun = { id: `run-${Number(this.clockRun.id.slice(4)) + 1}`, base: this.clock };
     this.broadcast(null, 'shard:resync', { shardId: SHARD_ID });
   }
 
@@ -145,6 +149,7 @@ export class FakeServer {
             files: [...this.tree].map(([id, path]) => ({ id, path })),
             canWrite: true,
             version,
+            clock: this.clockRun,
           },
         };
       }

@@ -70,6 +70,21 @@ export class FileSync {
     this.link.updateStatus();
   }
 
+  /**
+   * A notice deleted the file. Edits the server has not confirmed (on their way, or kept for a
+   * handshake) are given back like a refusal: they may never have reached the file.
+   */
+  deletedRemotely(id: FileId): void {
+    const file = this.open.get(id);
+    if (file === undefined) return;
+    if (file.unconfirmed > 0 || file.inFlight > 0) {
+      file.unconfirmed = Math.max(file.unconfirmed, 1);
+      this.fileGone(file, { code: 'FILE_NOT_FOUND', message: 'someone deleted this file' });
+    } else {
+      this.close(id);
+    }
+  }
+
   /** Frees every document (the session was left). */
   closeAll(): void {
     for (const file of this.open.values()) file.destroy();
@@ -241,6 +256,7 @@ export class FileSync {
       return;
     }
     this.unacked++;
+    file.inFlight++;
     this.link.updateStatus();
     this.link
       .request('file:edit', { shardId: this.link.shardId, fileId: file.id, update })
@@ -262,6 +278,7 @@ export class FileSync {
         },
       )
       .finally(() => {
+        file.inFlight = Math.max(0, file.inFlight - 1);
         this.unacked = Math.max(0, this.unacked - 1);
         this.link.updateStatus();
         this.hooks.editSettled();

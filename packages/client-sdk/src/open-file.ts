@@ -14,6 +14,8 @@ export class OpenFile {
   ready: Promise<void> = Promise.resolve();
   /** Local edits the server may lack (ack lost, refused for now, made offline): a handshake must run. */
   unconfirmed = 0;
+  /** Edits sent whose ack has not come yet. */
+  inFlight = 0;
   pendingTimer: ReturnType<typeof setTimeout> | undefined;
   syncTimer: ReturnType<typeof setTimeout> | undefined;
   /** The missing dependencies already reported to the server by a handshake (not worth another). */

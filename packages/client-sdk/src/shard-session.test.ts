@@ -234,6 +234,32 @@ describe('files deleted by someone else', () => {
     server.save();
     await session.saved(1000);
   });
+
+  it('gives back an edit on its way when someone deletes the file before it arrives', async () => {
+    const server = new FakeServer({ 'a.js': 'hello', 'b.js': 'b' });
+    const { session } = await connect(server);
+    const text = await session.openFile('a.js');
+    const refusals: Refusal[] = [];
+    session.on('refused', (r) => refusals.push(r));
+    const id = session.fileId('a.js')!;
+    // Someone deletes the file just before our edit reaches the server; the notice overtakes the ack.
+    server.ackDelayMs.set('file:edit', 20);
+    server.hook = (event) => {
+      if (event !== 'file:edit' || !server.tree.has(id)) return 'default';
+      server.tree.delete(id);
+      server.docs.delete(id);
+      server.broadcast(null, 'tree:changed', {
+        shardId: SHARD_ID,
+        change: { kind: 'deleted', files: [{ id, path: 'a.js' }] },
+        version: ++server.clock,
+      });
+      return 'default';
+    };
+    text.insert(5, ' typed');
+    await until(() => session.doc(id) === undefined, 'the file closed');
+    await session.flushed(1000);
+    expect(refusals).toMatchObject([{ path: 'a.js', error: { code: 'FILE_NOT_FOUND' }, localText: 'hello typed' }]);
+  });
 });
 
 describe('file operations', () => {
@@ -371,5 +397,103 @@ describe('file operations', () => {
     expect(session.tree().map((f) => f.path)).toEqual(['new.js', 'renamed.js']);
     server.save();
     await session.saved(1000);
+  });
+
+  it('keeps acknowledged operations a shard:saved of the reloaded shard arrives for before they are replayed', async () => {
+    const server = new FakeServer({ 'a.js': 'a' });
+    server.save();
+    const { session } = await connect(server);
+    const id = session.fileId('a.js')!;
+    await session.rename('a.js', 'renamed.js');
+    await session.flushed(1000);
+    // Redis loses the shard; our join is slow, and meanwhile the reloaded shard's clock passes
+    // the version our rename had in the lost one and a sync announces it.
+    server.ackDelayMs.set('shard:join', 40);
+    server.loseToSaved();
+    server.editAsOther('a.js', (t) => t.insert(1, 'b'));
+    server.editAsOther('a.js', (t) => t.insert(2, 'c'));
+    server.save();
+    await until(() => server.tree.get(id) === 'renamed.js', 'the rename replayed');
+    server.save();
+    await session.saved(1000);
+  });
+
+  it('replays acknowledged operations after Redis lost the shard while it was offline and the new clock passed them', async () => {
+    const server = new FakeServer({ 'a.js': 'a', 'b.js': 'b' });
+    server.save();
+    const { socket, session } = await connect(server);
+    const id = session.fileId('a.js')!;
+    await session.rename('a.js', 'renamed.js');
+    await session.flushed(1000);
+    socket.disconnect();
+    // Redis loses the shard while we are offline (no resync reaches us); the reloaded clock
+    // moves past our rename's version and the database catches up with it.
+    server.loseToSaved();
+    for (let i = 0; i < 3; i++) server.editAsOther('b.js', (t) => t.insert(0, 'x'));
+    server.save();
+    socket.reconnect();
+    await until(() => server.tree.get(id) === 'renamed.js', 'the rename replayed');
+    server.save();
+    await session.saved(1000);
+  });
+
+  it('is not saved between the answer to its rejoin and the handshakes after Redis lost the shard', async () => {
+    const server = new FakeServer({ 'a.js': 'a' });
+    server.save();
+    const { session } = await connect(server);
+    const text = await session.openFile('a.js');
+    text.insert(1, ' typed');
+    await session.flushed(1000);
+    // Saved while the server lacked the text: what the status said against what the server had.
+    const claims: string[] = [];
+    session.on('status', (status) => {
+      if (status === 'saved') claims.push(server.text('a.js') ?? '');
+    });
+    server.ackDelayMs.set('file:sync', 30);
+    server.loseToSaved();
+    await until(() => server.text('a.js') === 'a typed', 'the handshake to restore the text');
+    server.save();
+    await session.saved(1000);
+    expect(
+      claims.every((t) => t === 'a typed'),
+      claims.join(' | '),
+    ).toBe(true);
+  });
+
+  it('never sends again a create whose file someone deleted since (after Redis lost the shard it would come back)', async () => {
+    const server = new FakeServer({ 'a.js': 'a' });
+    server.save();
+    const creator = await connect(server);
+    const deleter = await connect(server);
+    // The create is applied, but its acks are lost; later its resends do not get through for a while.
+    let createAcks: 'lost' | 'blocked' | 'through' = 'lost';
+    server.hook = (event) =>
+      event !== 'file:create'
+        ? 'default'
+        : createAcks === 'lost'
+          ? 'drop'
+          : createAcks === 'blocked'
+            ? 'lose'
+            : 'default';
+    const created = creator.session.createFile('new.js');
+    created.catch(() => undefined);
+    let deletionSeen = false;
+    creator.session.on('tree', (_tree, change) => {
+      if (change?.kind === 'deleted') deletionSeen = true;
+    });
+    await until(() => deleter.session.fileId('new.js') !== undefined, 'the deleter sees the file');
+    const id = deleter.session.fileId('new.js')!;
+    server.save(); // the database has the file
+    await deleter.session.delete('new.js');
+    await until(() => deletionSeen, 'the creator hears of the deletion');
+    // Redis loses the shard: the file is back from the database; the deleter deletes it again.
+    createAcks = 'blocked';
+    server.loseToSaved();
+    await until(() => !server.tree.has(id), 'the deletion replayed');
+    await deleter.session.flushed(5000);
+    createAcks = 'through';
+    expect((await created).id).toBe(id);
+    await creator.session.flushed(5000);
+    expect(server.tree.has(id)).toBe(false);
   });
 });

@@ -7,6 +7,7 @@ import {
   type FileEntry,
   type FileId,
   type JoinResult,
+  type ShardClock,
   type ShardId,
   type ShardSummary,
   type TreeChange,
@@ -69,6 +70,15 @@ export class ShardSession extends Emitter<SessionEvents> {
   private readonly ops: TreeOpQueue;
   private joined = true;
   private joinPending = false;
+  /** A `shard:resync` said the shard was loaded again: its clock may have restarted. */
+  private reloaded = false;
+  /**
+   * The last rejoin ran to its end (replays and handshakes): until then what the server lost
+   * may not be back, so the session is not saved even if every version it knows of is.
+   */
+  private caughtUp = true;
+  /** The run of the shard clock our versions are from (JoinResult.clock; servers before it send none). */
+  private clock: ShardClock | undefined;
   private closed = false;
   private readonly stopListening: () => void;
   private readonly ackTimeoutMs: number;
@@ -87,6 +97,7 @@ export class ShardSession extends Emitter<SessionEvents> {
     this.shardId = joined.shard.id;
     this.shard = joined.shard;
     this.canWrite = joined.canWrite;
+    this.clock = joined.clock;
     // The parts reach each other only through these closures, called after construction.
     this.saves = new SaveTracker(
       joined.shard.lastSyncTimestamp,
@@ -150,7 +161,7 @@ export class ShardSession extends Emitter<SessionEvents> {
       },
       failed: (error) => this.emit('error', error),
     });
-    this.fileTree = new FileTree(joined.files, joined.version, this.ops, (id) => this.closeFile(id));
+    this.fileTree = new FileTree(joined.files, joined.version, this.ops, (id) => this.files.deletedRemotely(id));
     for (const e of early) {
       if (e.version <= joined.version) continue;
       this.gaps.record(e.version);
@@ -288,6 +299,7 @@ export class ShardSession extends Emitter<SessionEvents> {
   private async joinAgain(): Promise<void> {
     if (this.closed) return;
     this.joined = false;
+    this.caughtUp = false;
     this.fileTree.startJoin();
     this.saves.update();
     this.joinPending = true;
@@ -299,11 +311,23 @@ export class ShardSession extends Emitter<SessionEvents> {
     if (this.closed) return;
     this.shard = joined.shard;
     this.canWrite = joined.canWrite;
-    if (joined.version < this.gaps.upTo) {
+    // Which clock our versions are from: the server names its run (JoinResult.clock); a client
+    // that was offline when Redis lost the shard hears of it only here, and the new clock may
+    // already be past the versions it had. Without the name: the clock went back, or a resync.
+    const before = this.clock;
+    const after = joined.clock;
+    const restarted =
+      before !== undefined && after !== undefined
+        ? before.id !== after.id
+        : joined.version < this.gaps.upTo || this.reloaded;
+    this.reloaded = false;
+    this.clock = after;
+    if (restarted) {
       // The shard clock restarted (Redis lost the shard and it was reloaded from the database):
       // versions from before are meaningless now. What the reload lacks, the operation replay and
       // the handshakes below send again and get new versions for.
       this.saves.restart(joined.version, joined.shard.lastSyncTimestamp);
+      this.ops.clockRestarted(before !== undefined && after !== undefined ? after.base : 0);
     } else {
       this.saves.markSaved(joined.shard.lastSyncTimestamp);
     }
@@ -316,6 +340,7 @@ export class ShardSession extends Emitter<SessionEvents> {
     // lost the shard must exist, with its id, before its handshake restores its text.
     await this.ops.resend();
     await this.files.syncAll();
+    this.caughtUp = true;
     this.presence.sendFull();
   }
 
@@ -335,6 +360,7 @@ export class ShardSession extends Emitter<SessionEvents> {
         this.gaps.see(version);
       },
       treeChanged: (change, version) => {
+        if (change.kind === 'deleted') this.ops.filesDeleted(change.files.map((f) => f.id));
         // While a rejoin is in flight, the join's tree may be older than this notice.
         if (!this.joined) this.fileTree.noteDuringJoin(change, version);
         if (this.fileTree.apply(change, version)) this.refreshTree(change);
@@ -346,6 +372,8 @@ export class ShardSession extends Emitter<SessionEvents> {
         if (version !== undefined) this.gaps.expect(version);
       },
       saved: (version) => {
+        // Before our rejoin after a reload, the notice is of a clock our versions are not from.
+        if (this.reloaded) return;
         this.saves.markSaved(version);
         this.ops.forgetSaved(version);
         this.emit('saved', this.saves.saved);
@@ -355,7 +383,11 @@ export class ShardSession extends Emitter<SessionEvents> {
         // A resync while our join is pending belongs to the load that join caused: its answer is newer.
         if (this.closed || this.joinPending) return;
         // The server reloaded the shard and may lack our recent changes: rejoin (fresh tree,
-        // replayed file operations) and run the handshake again for every open file.
+        // replayed file operations) and run the handshake again for every open file. Not joined
+        // (nor saved) until then: the reloaded clock's versions are not comparable with ours.
+        this.reloaded = true;
+        this.joined = false;
+        this.saves.update();
         this.rejoiner.start();
       },
       error: (error) => this.emit('error', error),
@@ -384,7 +416,7 @@ export class ShardSession extends Emitter<SessionEvents> {
   }
 
   private hasUnconfirmed(): boolean {
-    return this.ops.isBusy() || this.files.hasUnconfirmed();
+    return !this.caughtUp || this.ops.isBusy() || this.files.hasUnconfirmed();
   }
 
   private request<E extends keyof ClientToServerEvents>(event: E, payload: ClientPayload<E>): Promise<Ack<AckData<E>>> {

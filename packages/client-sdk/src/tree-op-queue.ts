@@ -5,12 +5,17 @@ import type { SessionLink } from './session-link.js';
 import { TandemError } from './tandem-error.js';
 import { checkPath, describeTreeOpFailure, randomId, type TreeOp } from './tree-ops.js';
 
-/** An operation the server acknowledged with `version`, kept until the database holds it. */
-export type AckedOp = { op: TreeOp; version: number };
+/**
+ * An operation the server acknowledged with `version` of the shard clock numbered `clock` (see
+ * TreeOpQueue.clockRestarted), kept until the database holds it.
+ */
+export type AckedOp = { op: TreeOp; version: number; clock: number };
 
 type QueuedOp = {
   op: TreeOp;
   queuedOffline: boolean;
+  /** A create whose file a notice deleted: it was applied (its ack was lost) and is over. */
+  deleted?: boolean;
   resolve: (data: unknown) => void;
   reject: (error: TandemError) => void;
 };
@@ -43,6 +48,11 @@ export class TreeOpQueue {
   private pumping: Promise<void> | undefined;
   private pumpTimer: ReturnType<typeof setTimeout> | undefined;
   private pumpDelayMs = 250;
+  /**
+   * Which shard clock the versions are from: raised each time Redis lost the shard and its clock
+   * restarted. A version of an earlier clock says nothing about what the database holds now.
+   */
+  private clock = 0;
 
   constructor(
     private readonly link: SessionLink,
@@ -116,9 +126,35 @@ export class TreeOpQueue {
     });
   }
 
-  /** The database holds everything up to `version`: those operations need no replay. */
+  /**
+   * The database holds everything up to `version` of the current shard clock: those operations
+   * need no replay. Operations acknowledged under an earlier clock are kept until replayed.
+   */
   forgetSaved(version: number): void {
-    this.acked = this.acked.filter((entry) => entry.version > version);
+    this.acked = this.acked.filter((entry) => entry.clock !== this.clock || entry.version > version);
+  }
+
+  /**
+   * A notice deleted these files. A create of one of them was applied (the file id exists only
+   * through it) and is over: sent again — its ack was lost, or as a replay after Redis lost the
+   * shard, both possibly after the deleter's own replay — it would bring the deleted file back.
+   */
+  filesDeleted(ids: readonly FileId[]): void {
+    const gone = new Set(ids);
+    const isGone = (op: TreeOp) => op.kind === 'create' && gone.has(op.fileId);
+    this.acked = this.acked.filter((entry) => !isGone(entry.op));
+    for (const q of this.queue) if (isGone(q.op)) q.deleted = true;
+  }
+
+  /**
+   * The shard clock restarted (Redis lost the shard): the versions of acknowledged operations
+   * are no longer comparable with the new clock's watermarks. Those up to `savedBefore` (the
+   * version the new clock started at, the database watermark then; 0 when unknown) are in the
+   * database; every other one is replayed before it is dropped.
+   */
+  clockRestarted(savedBefore: number): void {
+    this.acked = this.acked.filter((entry) => entry.version > savedBefore);
+    this.clock++;
   }
 
   /**
@@ -136,6 +172,7 @@ export class TreeOpQueue {
           const ack = await this.send(entry.op);
           if (ack.ok) {
             entry.version = ack.data.version;
+            entry.clock = this.clock;
             this.hooks.stored(ack.data.version);
           } else if (isRetryableError(ack.error.code)) {
             throw new TandemError(ack.error);
@@ -182,6 +219,14 @@ export class TreeOpQueue {
   private async runQueue(): Promise<void> {
     while (this.queue.length > 0 && !this.link.isClosed() && this.link.isJoined() && !this.replaying) {
       const item = this.queue[0]!;
+      if (item.deleted === true && item.op.kind === 'create') {
+        // Applied and deleted since (filesDeleted): done, never sent again.
+        this.queue.shift();
+        this.link.emit('queue', this.queue.length);
+        this.hooks.treeChanged();
+        item.resolve({ file: { id: item.op.fileId, path: item.op.path }, version: 0 });
+        continue;
+      }
       this.inFlight = true;
       let ack: Ack<{ version: number }> | undefined;
       try {
@@ -241,7 +286,7 @@ export class TreeOpQueue {
       if (data.file.id !== op.fileId) this.hooks.fileMoved(op.fileId, data.file.id);
       op = { ...op, fileId: data.file.id, path: data.file.path };
     }
-    this.acked.push({ op, version: data.version });
+    if (item.deleted !== true) this.acked.push({ op, version: data.version, clock: this.clock });
     this.hooks.stored(data.version);
     this.hooks.treeChanged();
     item.resolve(data);

@@ -65,7 +65,18 @@ export type JoinResult = {
   canWrite: boolean;
   /** The shard clock now; every later event carries a higher version. */
   version: number;
+  /**
+   * Which run of the shard clock `version` belongs to. `id` changes each time the shard is
+   * loaded into Redis (after Redis lost it, or after it was closed); `base` is the value the
+   * clock started at in that load (the database watermark then). Versions of another `id` are not
+   * comparable with this clock's: an acknowledged change with such a version is in the database
+   * only if its version is at most `base` (protocol §8, "Replay after a rejoin").
+   */
+  clock?: ShardClock;
 };
+
+/** A run of the shard clock (see JoinResult.clock). */
+export type ShardClock = { id: string; base: number };
 
 /** What the server answers to `file:sync`: step 2 of the Yjs sync protocol plus its own step 1. */
 export type FileSyncResult = {

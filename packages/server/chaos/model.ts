@@ -209,7 +209,7 @@ class ModelClient {
 }
 
 /** Everything the model knows about what was acknowledged, across clients. */
-class Ledger {
+export class Ledger {
   private sequence = 0;
   /** Per file: every tree state an ack or a broadcast reported, in the order heard. */
   readonly history = new Map<
@@ -229,7 +229,11 @@ class Ledger {
     const first = created ? list.find((h) => h.created) : undefined;
     // (Every member of the room hears the first creation, at one version; another version is a re-application.)
     const replay = first !== undefined && first.version !== version;
-    const entry = { stamp: first?.stamp ?? ++this.sequence, state, by, created, version, replay };
+    // One application of an operation is heard at one version by every member, and by its
+    // sender in the ack — also in an ack that comes much later (the first was lost and the same
+    // opId was answered with the first outcome): it stands where it was first heard.
+    const same = version > 0 ? list.find((h) => h.version === version && h.state === state) : undefined;
+    const entry = { stamp: first?.stamp ?? same?.stamp ?? ++this.sequence, state, by, created, version, replay };
     list.push(entry);
     return entry;
   }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Cluster, Redis } from 'ioredis';
-import { ErrorCode, type DependencyMap, type ShardId } from '@tandem/protocol';
+import { ErrorCode, type DependencyMap, type ShardClock, type ShardId } from '@tandem/protocol';
 import { AppError } from '../errors/index.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
@@ -88,6 +88,13 @@ export class ShardLoader {
     };
   }
 
+  /** Which run of the shard clock is current (JoinResult.clock), or null when it is not loaded. */
+  async clock(shardId: ShardId): Promise<ShardClock | null> {
+    const [id, base] = await this.deps.redis.hmget(this.keys(shardId).meta, 'loadId', 'loadVersion');
+    if (id === null || id === undefined) return null;
+    return { id, base: Number(base ?? 0) };
+  }
+
   private keys(shardId: ShardId): ShardKeys {
     return shardKeys(this.deps.keyPrefix, shardId);
   }
@@ -171,6 +178,8 @@ export class ShardLoader {
       loaded: '1',
       // Tells a sync that snapshotted an earlier load (before Redis lost the shard) from this one.
       loadId: randomUUID(),
+      // Where this load's clock started: versions of earlier loads up to it are in the database.
+      loadVersion: String(clock),
     });
     await execOrThrow(tx);
     const durationMs = Date.now() - started;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ErrorCode, type FileEntry, type ShardId, type ShardSummary } from '@tandem/protocol';
+import { ErrorCode, type FileEntry, type ShardId, type ShardClock, type ShardSummary } from '@tandem/protocol';
 import { AppError } from '../errors/index.js';
 import type { ShardCache } from '../shard-cache/index.js';
 import { syncOnBacklog } from './backlog.js';
@@ -20,7 +20,10 @@ export class ShardMembership {
   constructor(private readonly deps: ShardMembershipDeps) {}
 
   /** Adds a member and loads the shard if needed. On failure the member is removed again. */
-  async join(shardId: ShardId, member: string): Promise<{ shard: ShardSummary; files: FileEntry[]; version: number }> {
+  async join(
+    shardId: ShardId,
+    member: string,
+  ): Promise<{ shard: ShardSummary; files: FileEntry[]; version: number; clock?: ShardClock }> {
     // Member first, then load: an eviction that runs after this point sees the member and
     // backs off; one that ran before leaves nothing, and the load below starts afresh.
     await this.deps.cache.members.add(shardId, member);
@@ -28,11 +31,12 @@ export class ShardMembership {
       await this.deps.cache.loader.ensureLoaded(shardId);
       const meta = await this.deps.cache.loader.meta(shardId);
       if (meta === null) throw new AppError(ErrorCode.SHARD_UNAVAILABLE, 'the shard is not loaded; retry');
-      const [files, version] = await Promise.all([
+      const [files, version, clock] = await Promise.all([
         this.deps.cache.files.tree(shardId),
         this.deps.cache.files.version(shardId),
+        this.deps.cache.loader.clock(shardId),
       ]);
-      return { shard: meta, files, version };
+      return { shard: meta, files, version, ...(clock === null ? {} : { clock }) };
     } catch (error) {
       await this.leave(shardId, member);
       throw error;

@@ -5,7 +5,7 @@ import {
   type FileSyncResult,
   type ShardDetail,
   type ShardId,
-  type ShardSummary,
+  type JoinResult,
   type TreeChange,
 } from '@tandem/protocol';
 import { AppError } from '../errors/index.js';
@@ -220,14 +220,16 @@ export class ShardService {
   // ---- realtime ----------------------------------------------------------------------------
 
   /** Adds a member and loads the shard if needed. On failure the member is removed again. */
-  async join(
-    principal: Principal,
-    shardId: ShardId,
-    member: string,
-  ): Promise<{ shard: ShardSummary; files: FileEntry[]; canWrite: boolean; version: number }> {
+  async join(principal: Principal, shardId: ShardId, member: string): Promise<JoinResult> {
     assertAccess(principal, shardId, 'read');
-    const { shard, files, version } = await this.membership.join(shardId, member);
-    return { shard, files, canWrite: accessTo(principal, shardId) === 'write', version };
+    const { shard, files, version, clock } = await this.membership.join(shardId, member);
+    return {
+      shard,
+      files,
+      canWrite: accessTo(principal, shardId) === 'write',
+      version,
+      ...(clock === undefined ? {} : { clock }),
+    };
   }
 
   /** Removes a member; the last one out anywhere triggers the last-leave hook. */

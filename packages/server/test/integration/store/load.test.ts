@@ -58,6 +58,23 @@ describe('shard load', () => {
     expect(await store.redis.exists(store.keys(shardId).lock)).toBe(0);
   });
 
+  it('names each run of the shard clock: a new id and the clock it started at after Redis lost the shard', async () => {
+    const shardId = await store.seed({ 'a.js': 'a' });
+    const l = loader([]);
+    await l.ensureLoaded(shardId);
+    const first = await l.clock(shardId);
+    expect(first).toEqual({ id: expect.any(String), base: Number(await store.redis.get(store.keys(shardId).seq)) });
+    await store.redis.incrby(store.keys(shardId).seq, 5);
+    // Redis loses the shard (a flush): the next load starts the clock again from the database.
+    const keys = await keysOf(shardId);
+    await store.redis.del(...keys);
+    expect(await l.clock(shardId)).toBeNull();
+    await l.ensureLoaded(shardId);
+    const second = await l.clock(shardId);
+    expect(second?.id).not.toBe(first?.id);
+    expect(second?.base).toBe(first?.base);
+  });
+
   it('waits while another instance holds the lock and uses what it loaded', async () => {
     const shardId = await store.seed({ 'a.js': 'a' });
     await store.redis.set(store.keys(shardId).lock, 'other-instance', 'PX', 2000);
