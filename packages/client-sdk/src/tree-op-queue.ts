@@ -44,11 +44,6 @@ export class TreeOpQueue {
   /** Acknowledged file operations not yet known to be in the database: replayed after every rejoin. */
   private acked: AckedOp[] = [];
   private replaying = false;
-  /** Acknowledged operations replayed after a reload whose file is not there yet (see resend). */
-  private waiting: AckedOp[] = [];
-  private waitTimer: ReturnType<typeof setTimeout> | undefined;
-  private waitDeadline = 0;
-  private waitDelayMs = 0;
   private inFlight = false;
   private pumping: Promise<void> | undefined;
   private pumpTimer: ReturnType<typeof setTimeout> | undefined;
@@ -76,7 +71,7 @@ export class TreeOpQueue {
 
   /** Some operation is queued, or acknowledged ones are being replayed. */
   isBusy(): boolean {
-    return this.queue.length > 0 || this.replaying || this.waiting.length > 0;
+    return this.queue.length > 0 || this.replaying;
   }
 
   /** An operation was sent and its ack has not come yet. */
@@ -168,87 +163,41 @@ export class TreeOpQueue {
    * the shard, they apply again (created files keep their ids, so the handshakes restore their text).
    */
   async resend(): Promise<void> {
-    this.stopWaiting();
     this.replaying = true;
-    const missing: AckedOp[] = [];
     try {
-      for (const entry of [...this.acked]) {
-        if ((await this.replay(entry)) === 'missing') missing.push(entry);
+      let pending = [...this.acked];
+      for (let round = 0; pending.length > 0; round++) {
+        const later: AckedOp[] = [];
+        for (const entry of pending) {
+          const ack = await this.send(entry.op);
+          if (ack.ok) {
+            entry.version = ack.data.version;
+            entry.clock = this.clock;
+            this.hooks.stored(ack.data.version);
+          } else if (isRetryableError(ack.error.code)) {
+            throw new TandemError(ack.error);
+          } else if (ack.error.code === 'FILE_NOT_FOUND' && round < REPLAY_ROUNDS) {
+            // After Redis lost the shard, every client replays its own operations, in no order
+            // between clients: the file this one acts on may be another client's, not yet
+            // created again. Tried again shortly, in order, after the others had their turn.
+            later.push(entry);
+          } else {
+            // The tree moved on since (someone renamed or deleted those files): what the server
+            // has now stands; this operation was already applied once and reported as done.
+            this.acked = this.acked.filter((e) => e !== entry);
+          }
+        }
+        pending = later;
+        if (pending.length === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, REPLAY_RETRY_MS * 2 ** round));
+        // Disconnected meanwhile: the next rejoin replays them again.
+        if (this.link.isClosed() || !this.link.isJoined()) return;
       }
     } finally {
       this.replaying = false;
     }
-    // After Redis lost the shard, every client replays its own operations, in no order between
-    // clients: the file one acts on may be another client's, not yet created again. Those wait
-    // (in order, in the background, so this rejoin's handshakes restore text meanwhile) and are
-    // tried again until REPLAY_WAIT_MS has passed.
-    if (missing.length > 0) this.waitFor(missing);
     this.hooks.treeChanged();
     await this.pump();
-  }
-
-  /** Sends one acknowledged operation again: applied (or moot), or its file is not there (yet). */
-  private async replay(entry: AckedOp): Promise<'done' | 'missing'> {
-    const ack = await this.send(entry.op);
-    if (ack.ok) {
-      entry.version = ack.data.version;
-      entry.clock = this.clock;
-      this.hooks.stored(ack.data.version);
-      return 'done';
-    }
-    if (isRetryableError(ack.error.code)) throw new TandemError(ack.error);
-    if (ack.error.code === 'FILE_NOT_FOUND') return 'missing';
-    // The tree moved on since (someone renamed or deleted those files): what the server has now
-    // stands; this operation was already applied once and reported as done.
-    this.acked = this.acked.filter((e) => e !== entry);
-    return 'done';
-  }
-
-  private waitFor(entries: AckedOp[]): void {
-    this.waiting = entries;
-    this.waitDeadline = Date.now() + REPLAY_WAIT_MS;
-    this.waitDelayMs = REPLAY_RETRY_MS;
-    this.scheduleWaiting();
-  }
-
-  private stopWaiting(): void {
-    clearTimeout(this.waitTimer);
-    this.waitTimer = undefined;
-    this.waiting = [];
-  }
-
-  private scheduleWaiting(): void {
-    if (this.waitTimer !== undefined || this.waiting.length === 0) return;
-    this.waitTimer = setTimeout(() => {
-      this.waitTimer = undefined;
-      this.retryWaiting().catch(() => this.scheduleWaiting());
-    }, this.waitDelayMs);
-    this.waitDelayMs = Math.min(this.waitDelayMs * 2, REPLAY_RETRY_MAX_MS);
-  }
-
-  private async retryWaiting(): Promise<void> {
-    // Left, or disconnected: the next rejoin replays every acknowledged operation again.
-    if (this.link.isClosed() || !this.link.isJoined() || this.replaying) return;
-    const still: AckedOp[] = [];
-    for (const entry of this.waiting) {
-      if (this.acked.includes(entry) && (await this.replay(entry)) === 'missing') still.push(entry);
-    }
-    this.waiting = still;
-    if (still.length > 0 && Date.now() >= this.waitDeadline) {
-      this.waiting = [];
-      for (const entry of still) {
-        this.acked = this.acked.filter((e) => e !== entry);
-        const error: ErrorBody = {
-          code: 'FILE_NOT_FOUND',
-          message: 'no such file after the server lost recent changes',
-        };
-        const message = `${describeTreeOpFailure(entry.op, error, false)} (the server lost recent changes and could not apply it again)`;
-        this.link.emit('op-failed', { op: entry.op, message, error });
-      }
-    }
-    this.hooks.treeChanged();
-    this.link.updateStatus();
-    this.scheduleWaiting();
   }
 
   /** Sends queued operations in order, one at a time, while joined. */
@@ -263,7 +212,6 @@ export class TreeOpQueue {
   /** Stops retrying and rejects every queued operation (the session was left). */
   close(): void {
     clearTimeout(this.pumpTimer);
-    this.stopWaiting();
     for (const q of this.queue.splice(0))
       q.reject(new TandemError({ code: 'UNAVAILABLE', message: 'left the project before the change was applied' }));
   }
@@ -358,8 +306,7 @@ export class TreeOpQueue {
   }
 }
 
-/** How long a replayed operation waits for its file to be created again by another client. */
-const REPLAY_WAIT_MS = 30_000;
-/** First wait before trying such an operation again; doubled each time, up to REPLAY_RETRY_MAX_MS. */
+/** Rounds of retrying a replayed operation whose file is not there (yet) after Redis lost the shard. */
+const REPLAY_ROUNDS = 4;
+/** Wait before the first retry round; doubled each round (0.25 + 0.5 + 1 + 2 s at most). */
 const REPLAY_RETRY_MS = 250;
-const REPLAY_RETRY_MAX_MS = 2_000;
