@@ -1,15 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import type { FastifyInstance } from 'fastify';
 import type { ShardId } from '@tandem/protocol';
-import type { Config, Role } from './config/index.js';
+import type { Config } from './config/index.js';
 import type { Logger } from './logging/index.js';
 import { Metrics } from './metrics/index.js';
 import { RedisManager } from './redis/index.js';
-import { createShardRepository, type IShardRepository } from './persistence/index.js';
-import { createTemplateRegistry, packageJsonDependencies, type TemplateRegistry } from './templates/index.js';
-import { createAuthService, RedisShareLinkRegistry, type AuthService } from './auth/index.js';
-import { createShardCache, FileStateVectors, type ShardCache } from './shard-cache/index.js';
+import { createShardRepository } from './persistence/index.js';
+import { createTemplateRegistry, packageJsonDependencies } from './templates/index.js';
+import { createAuthService, RedisShareLinkRegistry } from './auth/index.js';
+import { createShardCache, FileStateVectors } from './shard-cache/index.js';
 import {
   createSyncWorker,
   savedChannel,
@@ -17,48 +16,15 @@ import {
   SyncQueue,
   SyncScheduler,
   type SyncShardDeps,
-  type SyncShardResult,
 } from './sync-jobs/index.js';
 import { ShardService } from './shards/index.js';
 import { createRoomEvents, createSocketServer, NO_ROOM_EVENTS, SocketService } from './realtime/index.js';
 import { createHttpServer } from './http/index.js';
 import { Faults, registerFaultRoutes } from './faults/index.js';
+import type { App, AppOptions } from './app-types.js';
+import { runSteps } from './shutdown-steps.js';
 
-export type AppOptions = {
-  /** Which parts run in this process: `all` (default), `api` (no job processing) or `worker` (jobs only). */
-  role?: Role;
-  /** Id of this instance in membership keys. Default: a random UUID. */
-  instanceId?: string;
-  /** Also called after the last member anywhere left a shard (tests observe it). */
-  onLastLeave?: (shardId: ShardId) => void;
-  /** A prebuilt template registry (tests share one). */
-  templates?: TemplateRegistry;
-  /** Registers extra routes (the web editor). */
-  extraRoutes?: (app: FastifyInstance) => Promise<void>;
-  /** Test-only fault injection (in-process tests); else built when TANDEM_TEST_FAULTS is set. */
-  faults?: Faults;
-};
-
-export type App = {
-  readonly instanceId: string;
-  readonly role: Role;
-  readonly config: Config;
-  readonly auth: AuthService;
-  readonly repository: IShardRepository;
-  readonly cache: ShardCache;
-  readonly shards: ShardService;
-  readonly sockets: SocketService | undefined;
-  readonly scheduler: SyncScheduler;
-  readonly queue: SyncQueue;
-  readonly metrics: Metrics;
-  readonly http: FastifyInstance;
-  /** Flushes one shard to the database in this process (shutdown uses it; so can tests). */
-  flush(shardId: ShardId, options?: { evict?: boolean }): Promise<SyncShardResult>;
-  /** Starts listening; resolves with the bound port. */
-  start(): Promise<{ port: number; url: string }>;
-  /** Graceful shutdown in the documented order. Idempotent. */
-  close(): Promise<void>;
-};
+export type { App, AppOptions } from './app-types.js';
 
 /**
  * The composition root: builds every module in dependency order and closes them in reverse.
@@ -320,19 +286,4 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     await repository.close().catch(() => undefined);
     throw error;
   }
-}
-
-/** Runs close steps in order, continuing past failures and reporting all of them. */
-async function runSteps(steps: Array<[string, () => Promise<void>]>, log: Logger): Promise<void> {
-  const failures: unknown[] = [];
-  for (const [name, step] of steps) {
-    try {
-      log.info({ step: name }, 'shutdown step');
-      await step();
-    } catch (error) {
-      log.error({ err: error, step: name }, 'shutdown step failed');
-      failures.push(error);
-    }
-  }
-  if (failures.length > 0) throw new AggregateError(failures, 'shutdown finished with failures');
 }
