@@ -3,7 +3,7 @@
  * a socket on one instance speaking for a client id owned on another, and presence fields that
  * reach collaborators' CSS. In-process, so the worst event-loop stall is measured and printed.
  */
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { worstStall } from '../support/event-loop-stall.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { io, type Socket } from 'socket.io-client';
 import * as encoding from 'lib0/encoding';
@@ -53,17 +53,6 @@ function observe(socket: Socket): Map<number, string> {
       seen.set(clientId, entry.state);
   });
   return seen;
-}
-
-async function worstStall<T>(work: () => Promise<T>): Promise<{ result: T; stallMs: number }> {
-  const histogram = monitorEventLoopDelay({ resolution: 5 });
-  histogram.enable();
-  try {
-    const result = await work();
-    return { result, stallMs: histogram.max / 1e6 };
-  } finally {
-    histogram.disable();
-  }
 }
 
 describe('presence hardening', () => {

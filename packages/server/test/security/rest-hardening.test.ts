@@ -5,7 +5,7 @@
  * measured with perf_hooks.monitorEventLoopDelay and printed.
  */
 import { randomBytes } from 'node:crypto';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { worstStall } from '../support/event-loop-stall.js';
 import { describe, expect, it } from 'vitest';
 import type { ShardId } from '@tandem/protocol';
 import { useTandem } from '../support/harness.js';
@@ -32,16 +32,6 @@ async function request(base: string, method: string, path: string, token: string
 }
 
 /** Runs `work` and reports the longest the event loop was blocked meanwhile, in ms. */
-async function worstStall<T>(work: () => Promise<T>): Promise<{ result: T; stallMs: number }> {
-  const histogram = monitorEventLoopDelay({ resolution: 5 });
-  histogram.enable();
-  try {
-    const result = await work();
-    return { result, stallMs: histogram.max / 1e6 };
-  } finally {
-    histogram.disable();
-  }
-}
 
 describe('zip of files named like Object.prototype members (issue 12 item 2)', () => {
   const t = useTandem({ env: { HTTP_BODY_LIMIT_BYTES: String(4 * 1024 * 1024) } });

@@ -4,7 +4,7 @@
  * read of the file slower, and non-text content inside a file. In-process, so the worst event-loop
  * stall is measured with perf_hooks.monitorEventLoopDelay and printed.
  */
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { worstStall } from '../support/event-loop-stall.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { io, type Socket } from 'socket.io-client';
 import * as Y from 'yjs';
@@ -33,17 +33,6 @@ async function call<T = unknown>(socket: Socket, event: string, payload: unknown
 
 function outcome(ack: Ack<unknown>): string {
   return ack.ok ? 'ok' : ack.error.code;
-}
-
-async function worstStall<T>(work: () => Promise<T>): Promise<{ result: T; stallMs: number }> {
-  const histogram = monitorEventLoopDelay({ resolution: 5 });
-  histogram.enable();
-  try {
-    const result = await work();
-    return { result, stallMs: histogram.max / 1e6 };
-  } finally {
-    histogram.disable();
-  }
 }
 
 async function readFile(url: string, shardId: ShardId, path: string): Promise<string> {

@@ -14,16 +14,8 @@ describe('file scripts', () => {
     await store.close();
   });
 
-  async function open(files: Record<string, string>): Promise<ShardId> {
-    const shardId = await store.seed(files);
-    await store.cache.loader.ensureLoaded(shardId);
-    return shardId;
-  }
-  async function idOf(shardId: ShardId, path: string): Promise<FileId> {
-    const file = (await store.cache.files.tree(shardId)).find((f) => f.path === path);
-    if (file === undefined) throw new Error(`no ${path}`);
-    return file.id;
-  }
+  const open = (files: Record<string, string>) => store.open(files);
+  const idOf = (shardId: ShardId, path: string) => store.idOf(shardId, path);
   async function codeOf(promise: Promise<unknown>): Promise<string> {
     try {
       await promise;

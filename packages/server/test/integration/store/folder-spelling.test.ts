@@ -18,11 +18,7 @@ describe('folder spellings', () => {
     await store.close();
   });
 
-  async function open(files: Record<string, string>): Promise<ShardId> {
-    const shardId = await store.seed(files);
-    await store.cache.loader.ensureLoaded(shardId);
-    return shardId;
-  }
+  const open = (files: Record<string, string>) => store.open(files);
   async function codeOf(promise: Promise<unknown>): Promise<string> {
     try {
       await promise;

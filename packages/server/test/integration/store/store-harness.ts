@@ -42,6 +42,10 @@ export type Store = {
   keys(shardId: ShardId): ShardKeys;
   /** Saves a shard with these files (path → text) in the database; not loaded yet. */
   seed(files: Record<string, string>): Promise<ShardId>;
+  /** Saves a shard with these files and loads it into Redis. */
+  open(files: Record<string, string>): Promise<ShardId>;
+  /** The id of the file at `path` in the cached tree (throws when there is none). */
+  idOf(shardId: ShardId, path: string): Promise<FileId>;
   close(): Promise<void>;
 };
 
@@ -92,7 +96,7 @@ export async function createStore(
     canCreate: true,
     expiresAtMs: null,
   };
-  return {
+  const store: Store = {
     prefix,
     config,
     redis,
@@ -103,6 +107,16 @@ export async function createStore(
     backlogs,
     admin,
     keys: (shardId) => shardKeys(prefix, shardId),
+    async open(files) {
+      const shardId = await store.seed(files);
+      await cache.loader.ensureLoaded(shardId);
+      return shardId;
+    },
+    async idOf(shardId, path) {
+      const file = (await cache.files.tree(shardId)).find((f) => f.path === path);
+      if (file === undefined) throw new Error(`no ${path}`);
+      return file.id;
+    },
     async seed(files) {
       const now = new Date();
       const id = randomUUID() as ShardId;
@@ -135,4 +149,5 @@ export async function createStore(
       await db.drop();
     },
   };
+  return store;
 }

@@ -16,16 +16,8 @@ describe('sync scripts', () => {
     await store.close();
   });
 
-  async function open(files: Record<string, string>): Promise<ShardId> {
-    const shardId = await store.seed(files);
-    await store.cache.loader.ensureLoaded(shardId);
-    return shardId;
-  }
-  async function idOf(shardId: ShardId, path: string): Promise<FileId> {
-    const file = (await store.cache.files.tree(shardId)).find((f) => f.path === path);
-    if (file === undefined) throw new Error(`no ${path}`);
-    return file.id;
-  }
+  const open = (files: Record<string, string>) => store.open(files);
+  const idOf = (shardId: ShardId, path: string) => store.idOf(shardId, path);
   async function type(shardId: ShardId, id: FileId, text: string): Promise<number> {
     const update = updateToText(await store.cache.files.updates(shardId, id), text);
     if (update === null) throw new Error('no change');
