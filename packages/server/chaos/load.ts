@@ -124,7 +124,11 @@ export function tokensInUpdate(update: Uint8Array): string[] {
 export function randomItemBoundary(text: Y.Text): number {
   const length = text.length;
   if (length === 0) return 0;
-  const target = Math.floor(Math.random() * (length + 1));
+  return itemBoundaryNear(text, Math.floor(Math.random() * (length + 1)));
+}
+
+/** The item boundary of `text` nearest to the index `target` (never inside an item). */
+export function itemBoundaryNear(text: Y.Text, target: number): number {
   let index = 0;
   for (let item = text._start; item !== null; item = item.right) {
     if (item.deleted || !item.countable) continue;

@@ -18,6 +18,7 @@ import { createShardRepository, type IShardRepository, type Shard } from '../src
 import { adminToken } from '../test/support/test-app.js';
 import type { ChaosCluster } from './cluster.js';
 import type { Fault } from './faults.js';
+import { itemBoundaryNear } from './load.js';
 
 /** A model token: `{m<client>.<sequence>}`, unique in the run (distinct from the load's `{c…}`). */
 const MODEL_TOKEN = /\{m\d+\.\d+\}/g;
@@ -884,15 +885,7 @@ function tokensInUpdate(update: Uint8Array): string[] {
 
 /** A seeded insert position at an item boundary (never inside a token). */
 function itemBoundary(text: Y.Text, rng: Rng): number {
-  const target = rng.int(text.length + 1);
-  let index = 0;
-  for (let item = text._start; item !== null; item = item.right) {
-    if (item.deleted || !item.countable) continue;
-    if (index + item.length > target)
-      return target - index < index + item.length - target ? index : index + item.length;
-    index += item.length;
-  }
-  return index;
+  return itemBoundaryNear(text, rng.int(text.length + 1));
 }
 
 /** Model folders and files live under `m/`, away from the template's own files. */
