@@ -10,6 +10,8 @@ export default defineConfig({
     conditions: ['source', ...defaultClientConditions],
     alias: { assert: fileURLToPath(new URL('./shims/assert.cjs', import.meta.url)) },
   },
+  // TSX compiles to Preact's automatic JSX runtime (the editor's components).
+  oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
   build: {
     outDir: 'dist',
     emptyOutDir: true,

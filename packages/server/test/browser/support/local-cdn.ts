@@ -99,7 +99,9 @@ function entryFile(entry: string): string {
 async function bundlePackage(pkg: CdnPackage, outdir: string): Promise<void> {
   const version = (requireFromWeb(`${pkg.name}/package.json`) as { version: string }).version;
   if (version !== pkg.version)
-    throw new Error(`${pkg.name}@${pkg.version} is needed, ${version} is installed (npm install -w @tandem/web-editor)`);
+    throw new Error(
+      `${pkg.name}@${pkg.version} is needed, ${version} is installed (npm install -w @tandem/web-editor)`,
+    );
   const entryPoints = Object.fromEntries(
     pkg.entries.map((entry) => [entryFile(entry).slice(0, -3), `entry:${specifier(pkg.name, entry)}`]),
   );
