@@ -1,4 +1,5 @@
 import js from '@eslint/js';
+import reactHooks from 'eslint-plugin-react-hooks';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -28,6 +29,12 @@ export default tseslint.config(
     files: ['packages/*/src/**/*.ts', 'packages/*/src/**/*.tsx'],
     ignores: ['packages/*/src/**/*.test.ts'],
     rules: { 'no-console': 'error' },
+  },
+  {
+    // The web editor's Preact components: hooks called unconditionally, effects list what they read.
+    files: ['packages/web-editor/src/**/*.tsx'],
+    plugins: { 'react-hooks': reactHooks },
+    rules: { 'react-hooks/rules-of-hooks': 'error', 'react-hooks/exhaustive-deps': 'error' },
   },
   {
     files: ['**/*.js', '**/*.cjs', '**/*.mjs'],
