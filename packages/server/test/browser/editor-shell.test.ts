@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { createShard, tokenFor } from '../support/test-app.js';
+import { adminToken, createShard, tokenFor } from '../support/test-app.js';
 import { waitFor } from '../support/wait-for.js';
 import {
   artifactPath,
@@ -122,7 +122,7 @@ describe('the web editor shell (tabs, tree, dialogs, name, panels, recent projec
     }
   });
 
-  it('lists opened projects on the home page and forgets one for good', async () => {
+  it('lists opened projects on the home page, forgets one for good, and explains a missing project', async () => {
     const shardId = await createShard(server.url, 'static', 'Shell recent');
     const { context, page, errors } = await newUserPage(browser);
     try {
@@ -138,6 +138,12 @@ describe('the web editor shell (tabs, tree, dialogs, name, panels, recent projec
       await page.reload();
       await page.locator('.template-card').first().waitFor({ timeout: 20_000 });
       expect(await page.locator(`.recent-list li[data-shard-id="${shardId}"]`).count()).toBe(0);
+
+      // A project that does not exist says so (to someone allowed to see every project) and leads back home.
+      await page.goto(editorUrl(server.url, '00000000-0000-4000-8000-000000000000', await adminToken()));
+      await page.getByRole('heading', { name: 'Project not found' }).waitFor({ timeout: 20_000 });
+      await page.getByRole('link', { name: 'Back to projects' }).click();
+      await page.locator('.template-card').first().waitFor({ timeout: 20_000 });
       expect(errors).toEqual([]);
     } finally {
       await context.close();

@@ -59,7 +59,7 @@ function NameInput() {
     <input
       class="name-input"
       type="text"
-      value={store.identity.value.name}
+      defaultValue={store.identity.value.name}
       aria-label="Your name"
       title="Your name, as others see it"
       maxLength={40}
