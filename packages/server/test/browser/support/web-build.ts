@@ -15,6 +15,7 @@ const SOURCES = [
   join(webEditor, 'src'),
   join(webEditor, 'index.html'),
   join(webEditor, 'vite.config.ts'),
+  join(webEditor, 'tsconfig.json'),
   join(webEditor, 'public'),
   join(webEditor, 'shims'),
   join(root, 'packages/client-sdk/src'),
