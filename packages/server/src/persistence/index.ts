@@ -13,6 +13,8 @@ export {
   type StoredFile,
   type SyncBatch,
   type SyncResult,
+  type TreeWrite,
+  type TreeWriteResult,
 } from './shard-repository.js';
 export { createShardRepository, type CreateShardRepositoryOptions } from './create-shard-repository.js';
 export { PostgresShardRepository, type PostgresShardRepositoryOptions } from './postgres-shard-repository.js';

@@ -1,5 +1,5 @@
 import { ErrorCode, type FileId, type ShardId } from '@tandem/protocol';
-import type { Kysely, Transaction } from 'kysely';
+import type { Insertable, Kysely, Transaction } from 'kysely';
 import { AppError } from '../errors/index.js';
 import {
   migrateToLatest,
@@ -9,10 +9,19 @@ import {
   type ShardsTable,
   type SqlDialectKind,
 } from './migrations.js';
-import type { IShardRepository, Shard, ShardMeta, SyncBatch, SyncResult } from './shard-repository.js';
+import type {
+  IShardRepository,
+  Shard,
+  ShardMeta,
+  SyncBatch,
+  SyncResult,
+  TreeWrite,
+  TreeWriteResult,
+} from './shard-repository.js';
 import {
   assertShard,
   assertSyncBatch,
+  assertTreeWrite,
   byPath,
   chunkFiles,
   chunkRows,
@@ -72,14 +81,18 @@ export abstract class KyselyShardStore implements IShardRepository {
         const row = await trx.selectFrom('shards').selectAll().where('id', '=', id).executeTakeFirst();
         if (row === undefined) return null;
         const files = await trx.selectFrom('shard_files').selectAll().where('shard_id', '=', id).execute();
-        return { ...toShardMeta(row), files: files.map(toStoredFile).sort(byPath) };
+        return {
+          ...toShardMeta(row),
+          treeVersion: Number(row.tree_version),
+          files: files.map(toStoredFile).sort(byPath),
+        };
       });
   }
 
   async save(shard: Shard): Promise<void> {
     this.#assertOpen();
     assertShard(shard);
-    const row: ShardsTable = {
+    const row: Insertable<ShardsTable> = {
       id: shard.id,
       name: shard.name,
       template_id: shard.templateId,
@@ -142,11 +155,18 @@ export abstract class KyselyShardStore implements IShardRepository {
           );
         }
         const now = new Date();
+        // A tree written through after this batch's snapshot holds newer paths and a newer set
+        // of files: the batch brings only the text of files that still exist.
+        const behindTree = batch.lastSyncTimestamp < Number(stored.tree_version);
         let written = 0;
-        for (const chunk of chunkFiles(upserts))
-          written += await this.#upsertIfNotNewer(trx, batch.shardId, chunk, now);
+        for (const chunk of chunkFiles(upserts)) {
+          written += behindTree
+            ? await this.#updateTextIfNotNewer(trx, batch.shardId, chunk, now)
+            : await this.#upsertIfNotNewer(trx, batch.shardId, chunk, now);
+        }
         let deleted = 0;
-        for (const chunk of chunkRows(batch.deletes)) deleted += await deleteIfNotNewer(trx, batch.shardId, chunk);
+        if (!behindTree)
+          for (const chunk of chunkRows(batch.deletes)) deleted += await deleteIfNotNewer(trx, batch.shardId, chunk);
 
         const advances = batch.lastSyncTimestamp > stored.last_sync_timestamp;
         const dependenciesChange =
@@ -167,6 +187,70 @@ export abstract class KyselyShardStore implements IShardRepository {
             .execute();
         }
         return { written, deleted, skipped: batch.upserts.length + batch.deletes.length - written - deleted };
+      }),
+    );
+  }
+
+  async writeTree(write: TreeWrite): Promise<TreeWriteResult> {
+    this.#assertOpen();
+    assertTreeWrite(write);
+    return this.withWriteLock(() =>
+      this.db.transaction().execute(async (trx) => {
+        const stored = await this.#readShardForUpdate(trx, write.shardId);
+        if (stored === undefined) {
+          throw new AppError(ErrorCode.SHARD_NOT_FOUND, `shard ${write.shardId} does not exist`, {
+            details: { shardId: write.shardId },
+          });
+        }
+        const result: TreeWriteResult = { applied: false, inserted: 0, moved: 0, deleted: 0 };
+        // A tree read before the newest one written, or before the last sync's snapshot (whose
+        // tree the rows hold since), is older than what is stored.
+        if (write.version <= Math.max(Number(stored.tree_version), stored.last_sync_timestamp)) return result;
+        result.applied = true;
+        const rows = await trx
+          .selectFrom('shard_files')
+          .select(['file_id', 'path'])
+          .where('shard_id', '=', write.shardId)
+          .execute();
+        const storedPaths = new Map(rows.map((r) => [r.file_id, r.path]));
+        const now = this.#toDbTime(new Date());
+        const inserts: Array<Insertable<ShardFilesTable>> = [];
+        for (const file of write.files) {
+          const path = storedPaths.get(file.id);
+          storedPaths.delete(file.id);
+          if (path === undefined) {
+            inserts.push({
+              shard_id: write.shardId,
+              file_id: file.id,
+              path: file.path,
+              content: '',
+              ydoc_state: EMPTY_DOC_STATE,
+              version: 0,
+              updated_at: now,
+            });
+          } else if (path !== file.path) {
+            await trx
+              .updateTable('shard_files')
+              .set({ path: file.path, updated_at: now })
+              .where('shard_id', '=', write.shardId)
+              .where('file_id', '=', file.id)
+              .execute();
+            result.moved++;
+          }
+        }
+        for (const chunk of chunkRows(inserts)) await trx.insertInto('shard_files').values(chunk).execute();
+        result.inserted = inserts.length;
+        // What is left is stored but no longer in the tree: deleted since.
+        for (const chunk of chunkRows([...storedPaths.keys()])) {
+          const gone = await trx
+            .deleteFrom('shard_files')
+            .where('shard_id', '=', write.shardId)
+            .where('file_id', 'in', chunk)
+            .executeTakeFirstOrThrow();
+          result.deleted += Number(gone.numDeletedRows);
+        }
+        await trx.updateTable('shards').set({ tree_version: write.version }).where('id', '=', write.shardId).execute();
+        return result;
       }),
     );
   }
@@ -211,12 +295,49 @@ export abstract class KyselyShardStore implements IShardRepository {
   #readShardForUpdate(trx: Transaction<ShardDatabase>, id: ShardId) {
     const query = trx
       .selectFrom('shards')
-      .select(['last_sync_timestamp', 'dependencies', 'dev_dependencies'])
+      .select(['last_sync_timestamp', 'tree_version', 'dependencies', 'dev_dependencies'])
       .where('id', '=', id);
     // PostgreSQL: the row lock queues concurrent syncs and saves of one shard, so the
     // watermark read here is still the stored one at commit. SQLite: the transaction began
     // with BEGIN IMMEDIATE and already excludes every other writer (and has no FOR UPDATE).
     return (this.#dialect === 'postgres' ? query.forUpdate() : query).executeTakeFirst();
+  }
+
+  /**
+   * The text of stored files whose version is older (or equal with different text or state):
+   * no inserts, paths untouched. Returns the rows written.
+   */
+  async #updateTextIfNotNewer(
+    trx: Transaction<ShardDatabase>,
+    shardId: ShardId,
+    files: FileInput[],
+    now: Date,
+  ): Promise<number> {
+    let written = 0;
+    for (const file of files) {
+      const result = await trx
+        .updateTable('shard_files')
+        .set({
+          content: file.content,
+          ydoc_state: file.ydocState,
+          version: file.version,
+          updated_at: this.#toDbTime(now),
+        })
+        .where('shard_id', '=', shardId)
+        .where('file_id', '=', file.id)
+        .where((eb) =>
+          eb.or([
+            eb('version', '<', file.version),
+            eb.and([
+              eb('version', '=', file.version),
+              eb.or([eb('content', '<>', file.content), eb('ydoc_state', '<>', file.ydocState)]),
+            ]),
+          ]),
+        )
+        .executeTakeFirstOrThrow();
+      written += Number(result.numUpdatedRows);
+    }
+    return written;
   }
 
   /**
@@ -263,6 +384,9 @@ export abstract class KyselyShardStore implements IShardRepository {
     return rows.length;
   }
 }
+
+/** Yjs state of an empty document (Y.encodeStateAsUpdate(new Y.Doc())): no structs, no deletions. */
+const EMPTY_DOC_STATE = new Uint8Array([0, 0]);
 
 /** Deletes the listed files whose stored version is not newer than the deletion; returns the rows deleted. */
 async function deleteIfNotNewer(

@@ -1,5 +1,5 @@
 import { ErrorCode } from '@tandem/protocol';
-import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { Migrator, type Generated, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import { AppError } from '../errors/index.js';
 
 /** The SQL databases the repository runs on. */
@@ -25,6 +25,11 @@ export type ShardsTable = {
   updated_at: DbTime;
   /** bigint on PostgreSQL, read back as a number (see PostgresShardRepository). */
   last_sync_timestamp: number;
+  /**
+   * The shard clock value of the newest file tree written through (IShardRepository.writeTree):
+   * the paths and the set of files rows hold are at least that new. 0 before the first.
+   */
+  tree_version: Generated<number>;
 };
 
 /** The `shard_files` table: one row per file, keyed by (shard_id, file_id). */
@@ -97,6 +102,17 @@ function createMigrations(dialect: SqlDialectKind): Record<string, Migration> {
       async down(db: Kysely<unknown>): Promise<void> {
         await db.schema.dropTable('shard_files').execute();
         await db.schema.dropTable('shards').execute();
+      },
+    },
+    '0002_tree_version': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .alterTable('shards')
+          .addColumn('tree_version', types.bigint, (col) => col.notNull().defaultTo(0))
+          .execute();
+      },
+      async down(db: Kysely<unknown>): Promise<void> {
+        await db.schema.alterTable('shards').dropColumn('tree_version').execute();
       },
     },
   };

@@ -32,8 +32,12 @@ export function toShardSummary(meta: ShardMeta): ShardSummary {
   };
 }
 
-/** A shard with all of its files. */
-export type Shard = ShardMeta & { files: StoredFile[] };
+/**
+ * A shard with all of its files. `treeVersion` (read back by findById; ignored by save): the
+ * shard clock value of the newest tree written through (see writeTree). A load starts the clock
+ * above it, so the versions of a later load are newer than every tree the database holds.
+ */
+export type Shard = ShardMeta & { files: StoredFile[]; treeVersion?: number };
 
 /**
  * What one sync writes for one shard, in one transaction. Upserts are applied before deletes;
@@ -56,6 +60,25 @@ export type SyncBatch = {
   /** New dependency maps (from an edited package.json), if they changed. */
   dependencies?: { dependencies: DependencyMap; devDependencies: DependencyMap };
 };
+
+/**
+ * A shard's whole file tree as the live state held it at `version`, written through to the
+ * database before a file operation (create, rename, move, delete) is acknowledged, so that no
+ * acknowledged file operation depends on Redis keeping it until the next sync.
+ */
+export type TreeWrite = {
+  shardId: ShardId;
+  /** The shard clock value the tree was read at: every file operation up to it is in `files`. */
+  version: number;
+  /** Every file of the shard and its path. */
+  files: Array<{ id: FileId; path: string }>;
+};
+
+/**
+ * What writeTree changed. `applied` is false when the database already held a tree at least as
+ * new (a write from another instance, or a sync, got there first): nothing was written.
+ */
+export type TreeWriteResult = { applied: boolean; inserted: number; moved: number; deleted: number };
 
 /**
  * Rows a sync actually changed. `skipped` counts the batch entries (upserts and deletes) that
@@ -84,13 +107,25 @@ export interface IShardRepository {
    */
   save(shard: Shard): Promise<void>;
   /**
-   * Writes a sync batch and the new watermark in one transaction, all or nothing. Idempotent:
+   * Writes a sync batch and the new watermark in one transaction, all or nothing. A batch whose
+   * watermark is below the stored tree_version (a tree written through since its snapshot) writes
+   * only the text of stored files: the stored paths and set of files are newer than its own.
+   * Idempotent:
    * running the same batch twice, or an older batch after a newer one, changes nothing
    * further. The shard row (watermark, dependencies, updated_at = now) is written only when
    * the batch changed something. Throws AppError SHARD_NOT_FOUND when the shard does not
    * exist (checked inside the transaction).
    */
   applySync(batch: SyncBatch): Promise<SyncResult>;
+  /**
+   * Writes a shard's file tree, in one transaction, unless the stored tree_version or watermark
+   * is at least `write.version` (the rows hold a tree that new already): files not stored yet are inserted empty (version 0: their text comes with the
+   * next sync, or from clients after a reload), stored ones take their path, and stored files the
+   * tree lacks are deleted; tree_version becomes `write.version`. A sync batch older than the
+   * stored tree then writes only the text of files that still exist (see applySync). Throws
+   * SHARD_NOT_FOUND when the shard does not exist.
+   */
+  writeTree(write: TreeWrite): Promise<TreeWriteResult>;
   /** Deletes a shard and its files. Returns whether it existed. */
   delete(id: ShardId): Promise<boolean>;
   /** Closes the pool or file handle. Idempotent. */

@@ -1,7 +1,8 @@
 import { comparePaths, ErrorCode, type DependencyMap, type FileId, type ShardId } from '@tandem/protocol';
 import { AppError } from '../errors/index.js';
+import type { Selectable } from 'kysely';
 import type { DbTime, ShardFilesTable, ShardsTable } from './migrations.js';
-import type { Shard, ShardMeta, StoredFile, SyncBatch } from './shard-repository.js';
+import type { Shard, ShardMeta, StoredFile, SyncBatch, TreeWrite } from './shard-repository.js';
 
 /**
  * Rows ↔ domain objects for the Kysely store: mapping, validation of what is written, and the
@@ -51,7 +52,7 @@ export function* chunkRows<T>(rows: readonly T[]): Generator<T[]> {
   }
 }
 
-export function toShardMeta(row: ShardsTable): ShardMeta {
+export function toShardMeta(row: Selectable<ShardsTable>): ShardMeta {
   return {
     id: row.id as ShardId,
     name: row.name,
@@ -111,6 +112,22 @@ export function assertSyncBatch(batch: SyncBatch): void {
   assertClockValue(batch.lastSyncTimestamp, `lastSyncTimestamp of the sync batch for shard ${batch.shardId}`);
   for (const file of batch.upserts) assertClockValue(file.version, `version of upserted file ${file.id}`);
   for (const file of batch.deletes) assertClockValue(file.version, `version of deleted file ${file.id}`);
+}
+
+export function assertTreeWrite(write: TreeWrite): void {
+  assertClockValue(write.version, `version of the tree written for shard ${write.shardId}`);
+  const ids = new Set<string>();
+  const paths = new Set<string>();
+  for (const file of write.files) {
+    if (ids.has(file.id) || paths.has(file.path)) {
+      throw new AppError(
+        ErrorCode.VALIDATION_FAILED,
+        `the tree written for shard ${write.shardId} lists file id ${file.id} or path ${file.path} twice`,
+      );
+    }
+    ids.add(file.id);
+    paths.add(file.path);
+  }
 }
 
 export function assertShard(shard: Shard): void {

@@ -38,6 +38,26 @@ export class FileStore {
       .sort((a, b) => comparePaths(a.path, b.path));
   }
 
+  /**
+   * The file tree with the clock value it is current at, read in one MULTI (so every file
+   * operation up to that version is in it); null when the shard is not loaded.
+   */
+  async treeAt(shardId: ShardId): Promise<{ version: number; files: FileEntry[] } | null> {
+    const k = this.keys(shardId);
+    const replies = await this.deps.redis.multi().hget(k.meta, 'loaded').get(k.seq).hgetall(k.tree).exec();
+    if (replies === null) return null;
+    for (const [error] of replies) if (error) throw error;
+    const [loaded, seq, tree] = replies.map(([, value]) => value) as [
+      string | null,
+      string | null,
+      Record<string, string>,
+    ];
+    if (loaded !== '1') return null;
+    const files: FileEntry[] = [];
+    for (const [id, path] of Object.entries(tree)) files.push({ id: id as FileId, path });
+    return { version: Number(seq ?? 0), files };
+  }
+
   /** The shard clock. */
   async version(shardId: ShardId): Promise<number> {
     return Number((await this.deps.redis.get(this.keys(shardId).seq)) ?? 0);

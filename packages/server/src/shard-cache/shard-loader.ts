@@ -144,7 +144,10 @@ export class ShardLoader {
     const redis = this.deps.redis;
     // Registered first, so the sweep can clean up after a populate that dies half-way.
     await redis.zadd(openShardsKey(this.deps.keyPrefix), Date.now(), shardId);
-    const clock = Math.max(shard.lastSyncTimestamp, ...shard.files.map((f) => f.version));
+    // Above every tree written through too (IShardRepository.writeTree): a later tree must be
+    // newer than the database's, and clients learn from `loadVersion` which of their file
+    // operations the database already holds.
+    const clock = Math.max(shard.lastSyncTimestamp, shard.treeVersion ?? 0, ...shard.files.map((f) => f.version));
     const CHUNK = 100;
     // Every stored state is synced: the shard starts with no backlog (lua/includes/shard-bytes.lua).
     let heldBytes = 0;

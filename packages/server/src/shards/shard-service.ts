@@ -21,6 +21,7 @@ import { EditGate } from './edit-gate.js';
 import { shardFromTemplate } from './shard-from-template.js';
 import { ShardMembership } from './shard-membership.js';
 import { ShardReader } from './shard-reader.js';
+import { TreeWriteThrough } from './tree-write-through.js';
 import { zipStream } from './zip-stream.js';
 
 /** Where the service announces changes so live collaborators see them (the socket rooms). */
@@ -64,11 +65,13 @@ export class ShardService {
   private readonly reader: ShardReader;
   private readonly editGate: EditGate;
   private readonly membership: ShardMembership;
+  private readonly treeWrites: TreeWriteThrough;
 
   constructor(private readonly deps: ShardServiceDeps) {
     this.reader = new ShardReader(deps);
     this.editGate = new EditGate(deps);
     this.membership = new ShardMembership(deps);
+    this.treeWrites = new TreeWriteThrough(deps);
   }
 
   // ---- shards ----------------------------------------------------------------------------
@@ -127,6 +130,7 @@ export class ShardService {
         const { file, version } = await this.deps.cache.files.createFile(shardId, path, content);
         this.deps.faults?.afterStore('tree');
         this.deps.events.treeChanged(shardId, { kind: 'created', file }, version);
+        await this.treeWrites.write(shardId);
         return { file, version, created: true };
       }
       const updates = await this.deps.cache.files.updates(shardId, existing.id);
@@ -156,9 +160,12 @@ export class ShardService {
     this.checkFileSize(content);
     return this.membership.transiently(shardId, async () => {
       const { replayed, ...created } = await this.deps.cache.files.createFile(shardId, path, content, options);
-      if (replayed) return created;
-      this.deps.faults?.afterStore('tree');
-      this.deps.events.treeChanged(shardId, { kind: 'created', file: created.file }, created.version);
+      if (!replayed) {
+        this.deps.faults?.afterStore('tree');
+        this.deps.events.treeChanged(shardId, { kind: 'created', file: created.file }, created.version);
+      }
+      // Also for a replay: the first attempt may have died before its tree reached the database.
+      await this.treeWrites.write(shardId);
       return created;
     });
   }
@@ -180,9 +187,11 @@ export class ShardService {
         if (file.path.startsWith(`${from}/`)) canonicalPath(to + file.path.slice(from.length), this.deps.limits);
       }
       const { replayed, ...result } = await this.deps.cache.files.rename(shardId, from, to, options);
-      if (replayed) return result;
-      this.deps.faults?.afterStore('tree');
-      this.deps.events.treeChanged(shardId, { kind: 'renamed', moves: result.moves }, result.version);
+      if (!replayed) {
+        this.deps.faults?.afterStore('tree');
+        this.deps.events.treeChanged(shardId, { kind: 'renamed', moves: result.moves }, result.version);
+      }
+      await this.treeWrites.write(shardId);
       return result;
     });
   }
@@ -197,9 +206,11 @@ export class ShardService {
     const path = canonicalPath(rawPath, this.deps.limits);
     return this.membership.transiently(shardId, async () => {
       const { replayed, ...result } = await this.deps.cache.files.delete(shardId, path, options);
-      if (replayed) return result;
-      this.deps.faults?.afterStore('tree');
-      this.deps.events.treeChanged(shardId, { kind: 'deleted', files: result.files }, result.version);
+      if (!replayed) {
+        this.deps.faults?.afterStore('tree');
+        this.deps.events.treeChanged(shardId, { kind: 'deleted', files: result.files }, result.version);
+      }
+      await this.treeWrites.write(shardId);
       return result;
     });
   }

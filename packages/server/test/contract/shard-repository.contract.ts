@@ -81,6 +81,7 @@ function toUpsert(file: StoredFile): SyncBatch['upserts'][number] {
 function comparable(shard: Shard | null): unknown {
   if (shard === null) return null;
   return {
+    treeVersion: 0,
     ...shard,
     files: shard.files
       .map((file) => ({ ...file, ydocState: Array.from(file.ydocState) }))
@@ -369,6 +370,142 @@ export function describeShardRepositoryContract(name: string, open: ShardReposit
             ErrorCode.VALIDATION_FAILED,
           );
         }
+      });
+    });
+
+    describe('writeTree', () => {
+      it('inserts new files empty, moves and deletes stored ones, and keeps every text', async () => {
+        const [a, b, c] = [makeFile('a.ts', 'a', 1), makeFile('b.ts', 'b', 1), makeFile('c.ts', 'c', 1)];
+        const shard = makeShard([a, b, c], { lastSyncTimestamp: 1 });
+        await repo.save(shard);
+        const created = newFileId();
+
+        const result = await repo.writeTree({
+          shardId: shard.id,
+          version: 4,
+          files: [
+            { id: a.id, path: 'a.ts' },
+            { id: b.id, path: 'src/b.ts' },
+            { id: created, path: 'new.ts' },
+          ],
+        });
+
+        expect(result).toEqual({ applied: true, inserted: 1, moved: 1, deleted: 1 });
+        const after = await stored(shard.id);
+        expect(after.treeVersion).toBe(4);
+        expect(after.lastSyncTimestamp).toBe(1);
+        expect(after.files.map((f) => [f.path, f.content, f.version])).toEqual([
+          ['a.ts', 'a', 1],
+          ['new.ts', '', 0],
+          ['src/b.ts', 'b', 1],
+        ]);
+        expect(textOf(fileOf(after, created).ydocState)).toBe('');
+      });
+
+      it('writes nothing when the stored tree is as new or newer', async () => {
+        const a = makeFile('a.ts', 'a', 1);
+        const shard = makeShard([a], { lastSyncTimestamp: 1 });
+        await repo.save(shard);
+        await repo.writeTree({ shardId: shard.id, version: 6, files: [{ id: a.id, path: 'b.ts' }] });
+
+        // A tree read earlier (another instance's write arriving late) does not take the path back.
+        const late = await repo.writeTree({ shardId: shard.id, version: 5, files: [{ id: a.id, path: 'a.ts' }] });
+        const again = await repo.writeTree({ shardId: shard.id, version: 6, files: [] });
+
+        expect(late).toEqual({ applied: false, inserted: 0, moved: 0, deleted: 0 });
+        expect(again.applied).toBe(false);
+        const after = await stored(shard.id);
+        expect(after.files.map((f) => f.path)).toEqual(['b.ts']);
+        expect(after.treeVersion).toBe(6);
+      });
+
+      it('lets a sync batch older than the stored tree write only the text of files that still exist', async () => {
+        const [a, b] = [makeFile('a.ts', 'a', 1), makeFile('b.ts', 'b', 1)];
+        const shard = makeShard([a, b], { lastSyncTimestamp: 1 });
+        await repo.save(shard);
+        // Snapshot at 5: a was typed in at 3, c created at 4, b deleted at 5. Before the batch
+        // commits, renames at 6 and 7 (a → moved.ts, c → c2.ts) are written through.
+        const c = makeFile('c.ts', 'c', 4);
+        await repo.writeTree({
+          shardId: shard.id,
+          version: 7,
+          files: [
+            { id: a.id, path: 'moved.ts' },
+            { id: c.id, path: 'c2.ts' },
+          ],
+        });
+
+        const result = await repo.applySync({
+          shardId: shard.id,
+          lastSyncTimestamp: 5,
+          upserts: [toUpsert({ ...a, content: 'a typed', ydocState: yjsState('a typed'), version: 3 }), toUpsert(c)],
+          deletes: [{ id: b.id, version: 5 }],
+        });
+
+        expect(result).toEqual({ written: 2, deleted: 0, skipped: 1 });
+        const after = await stored(shard.id);
+        expect(after.lastSyncTimestamp).toBe(5);
+        expect(after.treeVersion).toBe(7);
+        expect(after.files.map((f) => [f.path, f.content, f.version])).toEqual([
+          ['c2.ts', 'c', 4],
+          ['moved.ts', 'a typed', 3],
+        ]);
+      });
+
+      it('never brings back a file the stored tree deleted, from a sync batch read before the deletion', async () => {
+        const a = makeFile('a.ts', 'a', 1);
+        const shard = makeShard([a], { lastSyncTimestamp: 1 });
+        await repo.save(shard);
+        await repo.writeTree({ shardId: shard.id, version: 4, files: [] });
+
+        await repo.applySync({
+          shardId: shard.id,
+          lastSyncTimestamp: 3,
+          upserts: [toUpsert({ ...a, content: 'a2', ydocState: yjsState('a2'), version: 2 })],
+          deletes: [],
+        });
+
+        expect((await stored(shard.id)).files).toEqual([]);
+      });
+
+      it('ignores a tree read before the last sync batch was, written after it', async () => {
+        const a = makeFile('a.ts', 'a', 1);
+        const shard = makeShard([a], { lastSyncTimestamp: 1 });
+        await repo.save(shard);
+        await repo.writeTree({ shardId: shard.id, version: 2, files: [{ id: a.id, path: 'b.ts' }] });
+        await repo.applySync({
+          shardId: shard.id,
+          lastSyncTimestamp: 9,
+          upserts: [toUpsert({ ...a, path: 'c.ts', content: 'a9', ydocState: yjsState('a9'), version: 9 })],
+          deletes: [],
+        });
+
+        const late = await repo.writeTree({ shardId: shard.id, version: 8, files: [{ id: a.id, path: 'b.ts' }] });
+
+        expect(late.applied).toBe(false);
+        const after = await stored(shard.id);
+        expect(after.treeVersion).toBe(2);
+        expect(after.files.map((f) => [f.path, f.content])).toEqual([['c.ts', 'a9']]);
+      });
+
+      it('throws SHARD_NOT_FOUND for an unknown shard, and VALIDATION_FAILED for a path listed twice', async () => {
+        await expectAppError(
+          repo.writeTree({ shardId: newShardId(), version: 1, files: [] }),
+          ErrorCode.SHARD_NOT_FOUND,
+        );
+        const shard = makeShard([]);
+        await repo.save(shard);
+        await expectAppError(
+          repo.writeTree({
+            shardId: shard.id,
+            version: 1,
+            files: [
+              { id: newFileId(), path: 'x.ts' },
+              { id: newFileId(), path: 'x.ts' },
+            ],
+          }),
+          ErrorCode.VALIDATION_FAILED,
+        );
       });
     });
 

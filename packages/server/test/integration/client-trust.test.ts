@@ -239,12 +239,21 @@ describe('path 4: file operations made offline', () => {
 });
 
 describe('path 5: acknowledged file operations survive Redis losing the shard', () => {
-  // No sync runs on its own: the operations are acknowledged (in Redis) but not in the database.
+  // No sync runs on its own: what the database holds of the operations is what was written
+  // through before their acks.
   const t = useTandem({ env: { SYNC_INTERVAL_MS: '3600000' } });
   let redis: Redis | Cluster | undefined;
   afterAll(() => redis?.disconnect());
 
-  it('restores created, renamed and deleted files from the clients, with the created file text', async () => {
+  async function loseShard(shardId: ShardId): Promise<void> {
+    // Redis loses this shard (as after FLUSHALL or a restart without AOF); only its keys.
+    redis ??= createTestRedis();
+    const keys = await testRedisKeys(redis, `${shardKeys(t.prefix, shardId).meta.replace(/:meta$/, '')}:*`);
+    expect(keys.length).toBeGreaterThan(0);
+    for (const key of keys) await redis.del(key);
+  }
+
+  it('holds created, renamed and deleted files in the database when acknowledged; texts come back from the clients', async () => {
     const shardId = await createShard(t.url(), 'static');
     const a = await (await client(t.url())).join(shardId);
     const b = await (await client(t.url())).join(shardId);
@@ -257,34 +266,24 @@ describe('path 5: acknowledged file operations survive Redis losing the shard', 
       ...initial.filter((p) => p !== 'style.css').map((p) => (p === 'script.js' ? 'main.js' : p)),
       'lib/util.js',
     ].sort();
-    expect(await storedPaths(t, shardId)).toEqual(initial);
+    // Before any sync: the tree is in the database, the new file's text not yet.
+    expect(await storedPaths(t, shardId)).toEqual(expected);
+    expect(await storedText(t, shardId, 'lib/util.js')).toBe('');
 
-    // Redis loses this shard (as after FLUSHALL or a restart without AOF); only its keys.
-    redis = createTestRedis();
-    const keys = await testRedisKeys(redis, `${shardKeys(t.prefix, shardId).meta.replace(/:meta$/, '')}:*`);
-    expect(keys.length).toBeGreaterThan(0);
-    for (const key of keys) await redis.del(key);
+    await loseShard(shardId);
 
     // The next request reloads the shard from the database and tells the room to resync.
     const page = await b.openFile('index.html');
     page.insert(0, '<!-- after the loss -->\n');
     await waitFor(
-      async () => {
-        const rest = new TandemRest({ url: t.url(), token: await adminToken() });
-        const { shard } = await rest.getShard(shardId);
-        return (
-          shard.files
-            .map((f) => f.path)
-            .sort()
-            .join() === expected.join()
-        );
-      },
+      async () => (await liveText(t.url(), shardId, 'lib/util.js')) === 'export const util = 1;\n',
       10_000,
-      'the tree restored on the server',
+      "the created file's text restored by its author",
     );
-    expect(await liveText(t.url(), shardId, 'lib/util.js')).toBe('export const util = 1;\n');
     const rest = new TandemRest({ url: t.url(), token: await adminToken() });
-    expect((await rest.getShard(shardId)).shard.files.find((f) => f.path === 'lib/util.js')?.id).toBe(created.id);
+    const live = (await rest.getShard(shardId)).shard.files;
+    expect(live.map((f) => f.path).sort()).toEqual(expected);
+    expect(live.find((f) => f.path === 'lib/util.js')?.id).toBe(created.id);
     await waitFor(
       () =>
         b
@@ -299,5 +298,42 @@ describe('path 5: acknowledged file operations survive Redis losing the shard', 
     expect(await storedPaths(t, shardId)).toEqual(expected);
     expect(await storedText(t, shardId, 'lib/util.js')).toBe('export const util = 1;\n');
     await Promise.all([a.saved(10_000), b.saved(10_000)]);
+  });
+
+  it("keeps another client's file and what was typed into it, and a deletion, when the creator never comes back", async () => {
+    const shardId = await createShard(t.url(), 'static');
+    const creatorClient = await client(t.url());
+    const creator = await creatorClient.join(shardId);
+    const typist = await (await client(t.url())).join(shardId);
+    // The creator makes two files and leaves for good (its tab closed): nobody can replay them.
+    const kept = await creator.createFile('notes/kept.md', '');
+    await creator.createFile('notes/doomed.md', '');
+    await creator.flushed(10_000);
+    await creatorClient.close();
+    // The typist writes into one and deletes the other.
+    await waitFor(() => typist.fileId('notes/kept.md') !== undefined, 5000, 'the typist sees the files');
+    const text = await typist.openFile(kept.id);
+    text.insert(0, 'typed into the creator file');
+    await typist.delete('notes/doomed.md');
+    await typist.flushed(10_000);
+
+    await loseShard(shardId);
+
+    // The typist's next edit reloads the shard; its handshake restores its text into the file,
+    // which the database still lists; the deleted file stays deleted.
+    text.insert(text.length, '!');
+    await waitFor(
+      async () => (await liveText(t.url(), shardId, 'notes/kept.md')) === 'typed into the creator file!',
+      10_000,
+      'the text restored into the file',
+    );
+    const paths = (await new TandemRest({ url: t.url(), token: await adminToken() }).getShard(shardId)).shard.files.map(
+      (f) => f.path,
+    );
+    expect(paths).toContain('notes/kept.md');
+    expect(paths).not.toContain('notes/doomed.md');
+    await t.apps[0]!.app.flush(shardId);
+    expect(await storedText(t, shardId, 'notes/kept.md')).toBe('typed into the creator file!');
+    await typist.saved(10_000);
   });
 });

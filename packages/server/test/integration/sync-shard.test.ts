@@ -70,8 +70,14 @@ describe.each(['postgres', 'sqlite'] as const)('syncShard against %s', (kind) =>
     pkg.delete(0, pkg.length);
     pkg.insert(0, JSON.stringify(json, null, 2));
     await session.flushed();
+    // File operations are in the database when acknowledged (the tree is written through);
+    // the new file's text comes with the sync.
+    const before = await stored(shardId);
+    expect(before.files.map((f) => f.path).sort()).toEqual(expect.arrayContaining(['src/new/util.js', 'src/entry.js']));
+    expect(before.files.map((f) => f.path)).not.toContain('src/style.css');
+    expect(before.files.find((f) => f.path === 'src/new/util.js')!.content).toBe('');
     const result = await server.app.flush(shardId);
-    expect(result.deleted).toBe(1);
+    expect(result.deleted).toBe(0);
     const shard = await stored(shardId);
     const paths = shard.files.map((f) => f.path).sort();
     expect(paths).toContain('src/new/util.js');
