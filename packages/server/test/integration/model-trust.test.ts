@@ -21,16 +21,7 @@ const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..'
  * in the database. Replay a run with MODEL_SEED=<the printed seed>; MODEL_FAULTS=<kind,…> limits
  * the faults to those kinds (see chaos/model.ts); MODEL_OPERATIONS=<n> runs a longer script.
  */
-// In `npm test` without a Redis flush: after a flush, clients replay their operations in no order
-// between them, and one case is still open (a client's replayed rename of a file another client
-// re-creates more than ~4 s later is given up: seed 601673934 loses it about 1 run in 10). Flushes
-// stay covered by client-trust.test.ts (path 5), the SDK's replay tests and `npm run chaos`, whose
-// model scenario injects every fault kind. MODEL_FAULTS=redis-flush,… puts it back here.
-const faultKinds = modelFaultKinds(
-  process.env['MODEL_FAULTS'] === undefined
-    ? { MODEL_FAULTS: 'instance-kill,crash-after-store,drop-acks' }
-    : process.env,
-);
+const faultKinds = modelFaultKinds(process.env);
 const operations = modelOperations(350);
 const settings: ModelSettings = {
   seed: modelSeed(),
