@@ -113,6 +113,46 @@ describe('a database outage', () => {
   });
 });
 
+describe('a file operation during a database outage', () => {
+  let pgProxy: TcpProxy;
+  afterAll(async () => {
+    await pgProxy?.close();
+  });
+  const t = useTandem({
+    database: 'postgres',
+    env: FAST_JOBS,
+    appDatabaseUrl: async (url) => {
+      pgProxy = await TcpProxy.start(Number(new URL(TEST_POSTGRES_URL).port || 5432));
+      return url.replace(/127\.0\.0\.1:\d+/, `127.0.0.1:${pgProxy.port}`);
+    },
+  });
+  afterAll(() => pgProxy.resume());
+
+  it('is shown to everyone at once but acknowledged only when the database holds it', async () => {
+    const server = t.apps[0]!;
+    const shardId = await createShard(server.url);
+    const session = await (await t.client()).join(shardId);
+    const watcher = await (await t.client()).join(shardId);
+
+    pgProxy.pause();
+    let acknowledged = false;
+    const created = session.createFile('src/made-in-outage.js', '').then((result) => {
+      acknowledged = true;
+      return result;
+    });
+    // In the live state and broadcast: the collaborator sees it; its author is not done.
+    await waitFor(() => watcher.fileId('src/made-in-outage.js') !== undefined, budgetMs(5_000), 'the broadcast');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(acknowledged).toBe(false);
+    expect(session.status).not.toBe('saved');
+
+    pgProxy.resume();
+    const file = await created;
+    expect(await storedContent(t.db.url, shardId, 'src/made-in-outage.js')).toBe('');
+    expect(watcher.fileId('src/made-in-outage.js')).toBe(file.id);
+  });
+});
+
 describe('a sync worker killed in the middle of a job', () => {
   const t = useTandem({ database: 'postgres', role: 'api', env: FAST_JOBS });
   const prefix = t.prefix;
