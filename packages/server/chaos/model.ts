@@ -743,7 +743,6 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
 
     // ---- quiescence ------------------------------------------------------------------------
 
-    const stoppedAt = Date.now();
     scriptDone = true;
     await Promise.allSettled([...watchers]);
     await Promise.allSettled([...restarts]);
@@ -756,10 +755,13 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
       c.offlineUntil = undefined;
       if (!c.online) c.client.socket.connect();
     }
+    // Settling is timed from here, once every instance runs again (a restart on a loaded
+    // machine may take longer than the settle time itself), and checked at least once.
+    const stoppedAt = Date.now();
     const deadline = stoppedAt + settings.settleTimeoutMs;
     let problems: string[] = [];
     let settleSeconds: number | null = null;
-    while (Date.now() < deadline) {
+    for (let first = true; first || Date.now() < deadline; first = false) {
       signal.throwIfAborted();
       problems = await disagreements(clients, shardIds, rest(), repository, pendingTreeOps.size, (id) =>
         ledger.seen(id as FileId),
