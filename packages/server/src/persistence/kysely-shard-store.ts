@@ -202,6 +202,7 @@ export abstract class KyselyShardStore implements IShardRepository {
       path: file.path,
       content: file.content,
       ydoc_state: file.ydocState,
+      kind: file.kind ?? 'text',
       version: file.version,
       updated_at: this.#toDbTime(updatedAt),
     };
@@ -240,6 +241,7 @@ export abstract class KyselyShardStore implements IShardRepository {
             path: eb.ref('excluded.path'),
             content: eb.ref('excluded.content'),
             ydoc_state: eb.ref('excluded.ydoc_state'),
+            kind: eb.ref('excluded.kind'),
             version: eb.ref('excluded.version'),
             updated_at: eb.ref('excluded.updated_at'),
           }))
@@ -252,6 +254,7 @@ export abstract class KyselyShardStore implements IShardRepository {
                   eb('shard_files.path', '<>', eb.ref('excluded.path')),
                   eb('shard_files.content', '<>', eb.ref('excluded.content')),
                   eb('shard_files.ydoc_state', '<>', eb.ref('excluded.ydoc_state')),
+                  eb('shard_files.kind', '<>', eb.ref('excluded.kind')),
                 ]),
               ]),
             ]),

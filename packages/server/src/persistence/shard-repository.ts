@@ -5,10 +5,15 @@ export type StoredFile = {
   id: FileId;
   /** Canonical relative POSIX path, unique within the shard. */
   path: string;
-  /** Plain text of the file (what REST, zip download and search read). */
+  /** Plain text of the file (what REST, zip download and search read); '' for a binary file. */
   content: string;
-  /** Full Yjs document state (Y.encodeStateAsUpdate) whose Y.Text "content" equals `content`. */
+  /**
+   * Text file: the full Yjs document state (Y.encodeStateAsUpdate) whose Y.Text "content" equals
+   * `content`. Binary file: the file's bytes.
+   */
   ydocState: Uint8Array;
+  /** `binary` for a binary file (an image, a font: bytes kept as a blob); absent for a text file. */
+  kind?: 'binary';
   /** Shard clock value of the last change written for this file. */
   version: number;
   updatedAt: Date;
