@@ -216,7 +216,19 @@ export class ShardSession extends Emitter<SessionEvents> {
     const id = this.resolveId(pathOrId);
     if (id === undefined)
       throw new TandemError({ code: 'FILE_NOT_FOUND', message: `no file "${pathOrId}" in the shard` });
+    if (this.fileTree.isBinary(id)) {
+      throw new TandemError({
+        code: 'FILE_KIND_MISMATCH',
+        message: `"${pathOrId}" is a binary file: read its bytes with TandemRest.readBinaryFile`,
+      });
+    }
     return this.files.text(id);
+  }
+
+  /** Whether a file of the tree is binary (an image, a font…): no Y.Text, its bytes come over REST. */
+  isBinary(pathOrId: string): boolean {
+    const id = this.resolveId(pathOrId);
+    return id !== undefined && this.fileTree.isBinary(id);
   }
 
   /** The Y.Doc of an opened file. */
