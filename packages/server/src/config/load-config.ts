@@ -130,7 +130,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       maxUpdateBytes: e.MAX_UPDATE_BYTES ?? 2 * e.MAX_FILE_BYTES,
       maxFileBytes: e.MAX_FILE_BYTES,
       maxShardUnsyncedBytes: e.MAX_SHARD_UNSYNCED_BYTES,
-      maxAssetBytes: e.MAX_ASSET_BYTES,
+      maxAssetBytes: e.MAX_ASSET_BYTES ?? Math.min(DEFAULT_MAX_ASSET_BYTES, e.MAX_SHARD_UNSYNCED_BYTES),
       importMaxBytes: e.IMPORT_MAX_BYTES,
       maxFilesPerShard: e.MAX_FILES_PER_SHARD,
       maxPathLength: e.MAX_PATH_LENGTH,
@@ -229,6 +229,9 @@ function crossFieldProblems(env: Record<string, unknown>): string[] {
   }
   return problems;
 }
+
+/** MAX_ASSET_BYTES when unset (and MAX_SHARD_UNSYNCED_BYTES is not smaller): 5 MiB. */
+const DEFAULT_MAX_ASSET_BYTES = 5 * 1024 * 1024;
 
 /** What a Yjs update adds to the text it carries (item headers, delete set), with room to spare. */
 const UPDATE_OVERHEAD_BYTES = 1024;

@@ -114,9 +114,9 @@ export const envSchema = z.object({
   /**
    * Largest binary file (image, font, any bytes uploaded with a non-text content type, or found in
    * an imported zip), in bytes. It counts towards MAX_SHARD_UNSYNCED_BYTES until synced like any
-   * edit, so it must not exceed it. Default 5 MiB.
+   * edit, so it must not exceed it. Default 5 MiB, or MAX_SHARD_UNSYNCED_BYTES when that is smaller.
    */
-  MAX_ASSET_BYTES: int(1024, 1024 * 1024 * 1024).default(5 * 1024 * 1024),
+  MAX_ASSET_BYTES: int(1024, 1024 * 1024 * 1024).optional(),
   /**
    * Largest zip archive `POST /shards/import` accepts, in bytes, and the most bytes its files may
    * hold once uncompressed (larger archives get 413 PAYLOAD_TOO_LARGE). Default 64 MiB.
