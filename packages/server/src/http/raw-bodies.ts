@@ -16,13 +16,16 @@ export function registerRawBodies(app: FastifyInstance): void {
 
 /**
  * How a file upload's body is read, by its content type: `json` (`{ "content": "…" }`, a text
- * file), `text` (`text/*`: the body is the file's UTF-8 text) or `binary` (anything else: the bytes
- * of a binary file, such as `image/png`, `font/woff2` or `application/octet-stream`).
+ * file), `text` (`text/*`: the body is the file's UTF-8 text), `form` (a browser form's encoding:
+ * refused) or `binary` (anything else: the bytes of a binary file, such as `image/png`,
+ * `font/woff2` or `application/octet-stream`).
  */
-export function bodyKind(contentType: string | undefined): 'json' | 'text' | 'binary' {
+export function bodyKind(contentType: string | undefined): 'json' | 'text' | 'binary' | 'form' {
   const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
   if (type === 'application/json' || type === '') return 'json';
   if (type.startsWith('text/')) return 'text';
+  // A browser form's encodings are never a file's bytes: refused, not stored as a binary file.
+  if (type === 'application/x-www-form-urlencoded' || type === 'multipart/form-data') return 'form';
   return 'binary';
 }
 

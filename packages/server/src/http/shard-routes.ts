@@ -90,11 +90,16 @@ export function registerShardRoutes(app: FastifyInstance, deps: ShardRoutesDeps,
       // Refused before the body is read when its declared size is already too large.
       onRequest: async (request) => {
         const length = Number(request.headers['content-length'] ?? 0);
-        if (bodyKind(request.headers['content-type']) === 'binary' && length > deps.limits.maxAssetBytes) {
+        const binary = bodyKind(request.headers['content-type']) === 'binary';
+        if (binary && length > deps.limits.maxAssetBytes) {
           throw new AppError(
             ErrorCode.FILE_TOO_LARGE,
             `a binary file may hold at most ${deps.limits.maxAssetBytes} bytes (MAX_ASSET_BYTES)`,
           );
+        }
+        // Text keeps the usual body limit (the route's own is raised for binary files).
+        if (!binary && length > deps.config.bodyLimitBytes) {
+          throw new AppError(ErrorCode.PAYLOAD_TOO_LARGE, 'the request body is larger than allowed');
         }
       },
     },
@@ -114,6 +119,11 @@ export function registerShardRoutes(app: FastifyInstance, deps: ShardRoutesDeps,
             return deps.shards.writeFile(principal, shardId, wildcard(request), textOf(request.body));
           case 'binary':
             return deps.shards.putBlob(principal, shardId, wildcard(request), bytesOf(request.body, 'the file'));
+          case 'form':
+            throw new AppError(
+              ErrorCode.VALIDATION_FAILED,
+              'send a file as JSON { "content": "…" }, as text/* or as raw bytes with its content type, not as a form',
+            );
         }
       })();
       return reply.status(result.created ? 201 : 200).send(result);
