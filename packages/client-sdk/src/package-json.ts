@@ -39,7 +39,9 @@ export function packageNameProblem(name: string): string | null {
 export function versionProblem(version: string): string | null {
   if (version.trim() === '') return 'a version or range is required (or "latest")';
   if (version.length > 256) return 'a version has at most 256 characters';
-  if (/[\u0000-\u001f\u007f]/.test(version)) return 'a version cannot hold control characters';
+  if ([...version].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) {
+    return 'a version cannot hold control characters';
+  }
   return null;
 }
 
