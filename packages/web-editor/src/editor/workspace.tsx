@@ -1,4 +1,5 @@
 import { PanelArea, PANELS } from '../panels/index.js';
+import { BinaryView } from './binary-view.js';
 import { CodeEditor } from './code-editor.js';
 import { useEditorStore } from './editor-context.js';
 import { FileTree } from './file-tree.js';
@@ -70,6 +71,8 @@ function EditorPane() {
   const store = useEditorStore();
   const doc = store.activeDocument.value;
   if (doc !== null) return <CodeEditor key={doc.key} document={doc} />;
+  const binary = store.activeBinary.value;
+  if (binary !== null) return <BinaryView key={binary.key} file={binary} />;
   return (
     <div class="editor-host">
       {store.active.value === null && store.openTabs.value.length === 0 ? (
