@@ -268,3 +268,29 @@ describe('binary files reach live collaborators and keep the limits', () => {
     expect(detail.files.filter((f) => f.kind === 'binary')).toHaveLength(3);
   });
 });
+
+describe('binary files through the sync queue', () => {
+  // The periodic scheduler and the BullMQ worker (worker threads) do the syncing, as in production.
+  const t = useTandem({ database: 'postgres' });
+
+  it('reach the database without anyone asking, and leave the cache once nobody is in the shard', async () => {
+    const shardId = await createShard(t.url(), 'static');
+    const bytes = png(4096);
+    await new TandemRest({ url: t.url(), token: await adminToken() }).uploadFile(
+      shardId,
+      'a/b.png',
+      bytes,
+      'image/png',
+    );
+    const app = t.apps[0]!.app;
+    await waitFor(
+      async () => {
+        const file = (await app.repository.findById(shardId))?.files.find((f) => f.path === 'a/b.png');
+        return file !== undefined && Buffer.from(file.ydocState).equals(Buffer.from(bytes));
+      },
+      undefined,
+      'synced by the scheduler',
+    );
+    await waitFor(async () => !(await app.cache.loader.isLoaded(shardId)), undefined, 'evicted');
+  });
+});
