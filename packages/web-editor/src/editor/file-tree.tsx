@@ -30,8 +30,9 @@ export function FileTree() {
       class={`tree-drop${dropFolder === null ? '' : ' dragging'}`}
       data-drop-folder={dropFolder ?? undefined}
       onDragOver={(event) => {
-        if (!store.canWrite || !hasFiles(event)) return;
+        if (!hasFiles(event)) return;
         event.preventDefault();
+        if (!store.canWrite) return;
         if (event.dataTransfer !== null) event.dataTransfer.dropEffect = 'copy';
         setDropFolder(folderAt(event.target));
       }}
@@ -39,7 +40,7 @@ export function FileTree() {
         if (event.currentTarget === event.target) setDropFolder(null);
       }}
       onDrop={(event) => {
-        if (!store.canWrite || !hasFiles(event)) return;
+        if (!hasFiles(event)) return;
         event.preventDefault();
         setDropFolder(null);
         const files = [...(event.dataTransfer?.files ?? [])];

@@ -1,3 +1,4 @@
+import { useEffect } from 'preact/hooks';
 import { PanelArea, PANELS } from '../panels/index.js';
 import { BinaryView } from './binary-view.js';
 import { CodeEditor } from './code-editor.js';
@@ -12,6 +13,19 @@ import { TopBar } from './top-bar.js';
  * with the bottom panel area under it, and the side panel area.
  */
 export function Workspace() {
+  // Files dropped anywhere but the file tree would make the browser open them in place of the
+  // editor: refuse such drops (the tree takes them and uploads them).
+  useEffect(() => {
+    const refuse = (event: DragEvent) => {
+      if (event.dataTransfer?.types.includes('Files') === true) event.preventDefault();
+    };
+    addEventListener('dragover', refuse);
+    addEventListener('drop', refuse);
+    return () => {
+      removeEventListener('dragover', refuse);
+      removeEventListener('drop', refuse);
+    };
+  }, []);
   return (
     <div class="editor-page">
       <TopBar />
