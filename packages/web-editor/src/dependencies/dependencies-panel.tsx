@@ -89,7 +89,7 @@ function DependencyGroup(props: {
             {name}
           </span>
           <input
-            class="dependency-version"
+            class="input dependency-version"
             aria-label={`Version of ${name}`}
             defaultValue={props.map[name]}
             disabled={!props.canWrite}
@@ -136,6 +136,7 @@ function AddDependency(props: { disabled: boolean; onAdd: (input: DependencyInpu
     >
       <input
         type="text"
+        class="input"
         aria-label="Package name"
         placeholder="package name"
         value={name}
@@ -143,7 +144,7 @@ function AddDependency(props: { disabled: boolean; onAdd: (input: DependencyInpu
       />
       <input
         type="text"
-        class="dependency-version"
+        class="input dependency-version"
         aria-label="Version or range"
         placeholder="latest"
         value={version}
