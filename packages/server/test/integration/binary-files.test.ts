@@ -7,6 +7,7 @@ import { TandemRest } from '@tandem/client-sdk';
 import { adminToken, createShard, tokenFor } from '../support/test-app.js';
 import { useTandem } from '../support/harness.js';
 import { waitFor } from '../support/wait-for.js';
+import { connectSocket, emitOutcome } from '../fuzz/fuzz-support.js';
 
 /** A tiny valid PNG (1×1, red), then random bytes so no two uploads are alike. */
 function png(extra = 64): Uint8Array {
@@ -184,6 +185,26 @@ describe.each(['postgres', 'sqlite'] as const)('binary files on %s', (database) 
     const session = await t.session(shardId);
     await expect(session.openFile('a.png')).rejects.toMatchObject({ code: 'FILE_KIND_MISMATCH' });
     expect(session.isBinary('a.png')).toBe(true);
+
+    // Over the wire: a socket's file:sync and file:edit of the binary file get the code in their ack.
+    const socket = await connectSocket(t.url(), await adminToken());
+    try {
+      const acks: unknown[] = [];
+      for (const [event, payload] of [
+        ['shard:join', { shardId }],
+        ['file:sync', { shardId, fileId: file.id, stateVector: Y.encodeStateVector(new Y.Doc()) }],
+        ['file:edit', { shardId, fileId: file.id, update: Y.encodeStateAsUpdate(doc) }],
+      ] as const) {
+        const outcome = await emitOutcome(socket, event, payload);
+        acks.push(outcome.kind === 'ack' ? outcome.ack : outcome);
+      }
+      expect(acks[0]).toMatchObject({ ok: true });
+      expect(acks[1]).toMatchObject({ ok: false, error: { code: 'FILE_KIND_MISMATCH' } });
+      expect(acks[2]).toMatchObject({ ok: false, error: { code: 'FILE_KIND_MISMATCH' } });
+    } finally {
+      socket.close();
+    }
+    expect((await (await rest()).readBinaryFile(shardId, 'a.png')).bytes.byteLength).toBeGreaterThan(0);
   });
 });
 
