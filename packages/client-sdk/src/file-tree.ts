@@ -16,6 +16,8 @@ export interface LocalTreeOps {
 export class FileTree {
   /** The tree as the server last told it. */
   private server: Map<FileId, string>;
+  /** Ids of the binary files the server told of (a file keeps its kind for life). */
+  private readonly binary = new Set<FileId>();
   /** The server's, plus acked operations not yet broadcast, plus queued ones. */
   private shown = new Map<FileId, string>();
   /** Versions of `tree:changed` applied since the last join (and the join's version). */
@@ -32,12 +34,20 @@ export class FileTree {
     private readonly fileDeleted: (id: FileId) => void,
   ) {
     this.server = new Map(files.map((f) => [f.id, f.path]));
+    this.noteKinds(files);
     this.base = version;
   }
 
-  /** The tree shown, sorted by path. */
+  /** The tree shown, sorted by path; binary files carry `kind: 'binary'`. */
   entries(): FileEntry[] {
-    return [...this.shown].map(([id, path]) => ({ id, path })).sort((a, b) => comparePaths(a.path, b.path));
+    return [...this.shown]
+      .map(([id, path]): FileEntry => (this.binary.has(id) ? { id, path, kind: 'binary' } : { id, path }))
+      .sort((a, b) => comparePaths(a.path, b.path));
+  }
+
+  /** Whether the file is binary (an image, a font: read its bytes over REST, no Y.Text). */
+  isBinary(id: FileId): boolean {
+    return this.binary.has(id);
   }
 
   has(id: FileId): boolean {
@@ -60,6 +70,11 @@ export class FileTree {
     switch (change.kind) {
       case 'created':
         this.server.set(change.file.id, change.file.path);
+        this.noteKinds([change.file]);
+        break;
+      case 'replaced':
+        // New bytes of a binary file: the tree is unchanged; the session's `tree` event carries
+        // the change, so editors and previews read the file again.
         break;
       case 'renamed':
         for (const m of change.moves) this.server.set(m.id, m.to);
@@ -87,10 +102,15 @@ export class FileTree {
   /** The join answered with the server's tree at `version`; notices newer than it still apply. */
   joined(files: FileEntry[], version: number): void {
     this.server = new Map(files.map((f) => [f.id, f.path]));
+    this.noteKinds(files);
     this.base = version;
     this.seen.clear();
     for (const e of this.sinceJoin) if (e.version > version) this.apply(e.change, e.version);
     this.sinceJoin = [];
+  }
+
+  private noteKinds(files: readonly FileEntry[]): void {
+    for (const f of files) if (f.kind === 'binary') this.binary.add(f.id);
   }
 
   /** Recomputes the tree shown: the server's, then acknowledged operations whose notice has not arrived, then queued ones. */

@@ -19,5 +19,18 @@ export {
 export { TEXT_NAME } from '@tandem/protocol';
 export { describeTreeOp, describeTreeOpFailure, type TreeOp } from './tree-ops.js';
 export { TandemRest } from './rest-client.js';
+export {
+  readDependencies,
+  withDependency,
+  withoutDependency,
+  applyTextChange,
+  packageNameProblem,
+  versionProblem,
+  isExactVersion,
+  cdnVersionResolver,
+  type VersionResolver,
+  type DependencyInput,
+  type PackageDependencies,
+} from './package-json.js';
 export { TandemError, unwrap } from './tandem-error.js';
 export type { TandemSocket } from './socket-types.js';

@@ -22,8 +22,56 @@ export class TandemRest {
     return this.request('GET', `/shards/${encodeURIComponent(id)}`);
   }
 
+  /** A text file's text (a binary file: use readBinaryFile). */
   readFile(id: string, path: string): Promise<{ file: FileEntry; content: string }> {
     return this.request('GET', `/shards/${encodeURIComponent(id)}/files/${encodePath(path)}`);
+  }
+
+  /**
+   * A binary file's bytes and the content type its name implies (`image/png`, …); works for text
+   * files too (their UTF-8 bytes), so a preview can read any file this way.
+   * @example
+   * const { bytes, contentType } = await rest.readBinaryFile(shardId, 'public/logo.png')
+   * img.src = URL.createObjectURL(new Blob([bytes], { type: contentType }))
+   */
+  async readBinaryFile(id: string, path: string): Promise<{ bytes: Uint8Array; contentType: string }> {
+    const response = await this.fetch('GET', `/shards/${encodeURIComponent(id)}/files/${encodePath(path)}?raw`);
+    return {
+      bytes: new Uint8Array(await response.arrayBuffer()),
+      contentType: response.headers.get('content-type') ?? 'application/octet-stream',
+    };
+  }
+
+  /**
+   * Uploads a binary file (an image, a font…): creates it, or replaces the bytes of the binary file
+   * at `path`. At most the server's MAX_ASSET_BYTES (FILE_TOO_LARGE); FILE_KIND_MISMATCH over a
+   * text file. Live collaborators see a `created` (kind `binary`) or `replaced` tree change.
+   * @param contentType any type but JSON and text/* (those write text files). Default application/octet-stream.
+   */
+  uploadFile(
+    id: string,
+    path: string,
+    bytes: Uint8Array | Blob,
+    contentType = 'application/octet-stream',
+  ): Promise<{ file: FileEntry; version: number; created: boolean }> {
+    return this.request('PUT', `/shards/${encodeURIComponent(id)}/files/${encodePath(path)}`, { bytes, contentType });
+  }
+
+  /**
+   * Creates a shard from a zip archive of a project. Refusals: ARCHIVE_INVALID (not a zip),
+   * PATH_INVALID (an entry escaping the project, `details.entry`), TOO_MANY_FILES, FILE_TOO_LARGE,
+   * PAYLOAD_TOO_LARGE (over IMPORT_MAX_BYTES), FILE_EXISTS (a path twice).
+   * @param options.templateId default: guessed from its package.json
+   */
+  importZip(
+    zip: Uint8Array | Blob,
+    options: { name?: string; templateId?: string } = {},
+  ): Promise<{ shard: ShardDetail }> {
+    const query = new URLSearchParams();
+    if (options.name !== undefined) query.set('name', options.name);
+    if (options.templateId !== undefined) query.set('templateId', options.templateId);
+    const search = query.size > 0 ? `?${query.toString()}` : '';
+    return this.request('POST', `/shards/import${search}`, { bytes: zip, contentType: 'application/zip' });
   }
 
   writeFile(
@@ -54,14 +102,22 @@ export class TandemRest {
     return (await response.json()) as T;
   }
 
+  /** `body`: JSON, or `{ bytes, contentType }` sent as they are. */
   private async fetch(method: string, path: string, body?: unknown): Promise<Response> {
     const token = typeof this.options.token === 'string' ? this.options.token : this.options.token();
     const headers: Record<string, string> = { authorization: `Bearer ${token}` };
-    if (body !== undefined) headers['content-type'] = 'application/json';
+    let payload: BodyInit | undefined;
+    if (isRawBody(body)) {
+      headers['content-type'] = body.contentType;
+      payload = body.bytes instanceof Uint8Array ? new Blob([body.bytes as Uint8Array<ArrayBuffer>]) : body.bytes;
+    } else if (body !== undefined) {
+      headers['content-type'] = 'application/json';
+      payload = JSON.stringify(body);
+    }
     const response = await fetch(`${this.options.url.replace(/\/+$/, '')}${path}`, {
       method,
       headers,
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      ...(payload === undefined ? {} : { body: payload }),
     });
     if (!response.ok) {
       const payload = (await response.json().catch(() => null)) as { error?: ErrorBody } | null;
@@ -69,6 +125,18 @@ export class TandemRest {
     }
     return response;
   }
+}
+
+type RawBody = { bytes: Uint8Array | Blob; contentType: string };
+
+function isRawBody(body: unknown): body is RawBody {
+  return (
+    typeof body === 'object' &&
+    body !== null &&
+    'bytes' in body &&
+    'contentType' in body &&
+    (body.bytes instanceof Uint8Array || (typeof Blob !== 'undefined' && body.bytes instanceof Blob))
+  );
 }
 
 function encodePath(path: string): string {

@@ -26,6 +26,21 @@ import { PresenceSync } from './presence-sync.js';
 import { FileSync } from './file-sync.js';
 import type { SessionLink } from './session-link.js';
 import { listenToShard } from './shard-notices.js';
+import {
+  applyTextChange,
+  newPackageJson,
+  packageNameProblem,
+  readDependencies,
+  versionProblem,
+  withDependency,
+  withoutDependency,
+  type DependencyInput,
+  type PackageDependencies,
+  type VersionResolver,
+} from './package-json.js';
+
+/** The file the dependency methods read and write. */
+const PACKAGE_JSON = 'package.json';
 
 /** Options of a session (set through TandemClientOptions). */
 export type SessionOptions = {
@@ -216,7 +231,71 @@ export class ShardSession extends Emitter<SessionEvents> {
     const id = this.resolveId(pathOrId);
     if (id === undefined)
       throw new TandemError({ code: 'FILE_NOT_FOUND', message: `no file "${pathOrId}" in the shard` });
+    if (this.fileTree.isBinary(id)) {
+      throw new TandemError({
+        code: 'FILE_KIND_MISMATCH',
+        message: `"${pathOrId}" is a binary file: read its bytes with TandemRest.readBinaryFile`,
+      });
+    }
     return this.files.text(id);
+  }
+
+  /** Whether a file of the tree is binary (an image, a font…): no Y.Text, its bytes come over REST. */
+  isBinary(pathOrId: string): boolean {
+    const id = this.resolveId(pathOrId);
+    return id !== undefined && this.fileTree.isBinary(id);
+  }
+
+  // ---- dependencies ---------------------------------------------------------------------------
+
+  /**
+   * The `dependencies` and `devDependencies` of the shard's package.json as it is now, live (null
+   * when there is no package.json or it does not parse: someone is typing into it).
+   */
+  async dependencies(): Promise<PackageDependencies | null> {
+    if (this.fileId(PACKAGE_JSON) === undefined) return null;
+    return readDependencies((await this.openFile(PACKAGE_JSON)).toString());
+  }
+
+  /**
+   * Adds a dependency or changes its version (`version` defaults to `latest`; `dev` puts it in
+   * devDependencies), by editing package.json through its shared document: collaborators (and
+   * their previews) see the change at once, and it is saved like any edit. Creates package.json
+   * when the shard has none. With `resolveVersion` (see cdnVersionResolver) a range or tag is
+   * written as the exact version it stands for, which is what a preview's import map needs.
+   * Throws VALIDATION_FAILED for a bad name or version (or one the resolver does not know), or
+   * when package.json does not parse.
+   * @example
+   * await session.setDependency({ name: 'canvas-confetti' }, { resolveVersion: cdnVersionResolver(cdnUrl) })
+   */
+  async setDependency(
+    dependency: DependencyInput,
+    options: { resolveVersion?: VersionResolver } = {},
+  ): Promise<PackageDependencies> {
+    const requested = dependency.version?.trim() ?? 'latest';
+    const problem = packageNameProblem(dependency.name) ?? versionProblem(requested);
+    if (problem !== null) {
+      throw new TandemError({ code: 'VALIDATION_FAILED', message: problem, details: { name: dependency.name } });
+    }
+    const version =
+      options.resolveVersion === undefined ? requested : await options.resolveVersion(dependency.name, requested);
+    const input = { ...dependency, version };
+    if (this.fileId(PACKAGE_JSON) === undefined) {
+      const text = newPackageJson(input);
+      await this.createFile(PACKAGE_JSON, text);
+      return readDependencies(text) ?? { dependencies: {}, devDependencies: {} };
+    }
+    const text = await this.openFile(PACKAGE_JSON);
+    applyTextChange(text, withDependency(text.toString(), input));
+    return readDependencies(text.toString()) ?? { dependencies: {}, devDependencies: {} };
+  }
+
+  /** Removes a dependency (from both maps) by editing package.json through its shared document. */
+  async removeDependency(name: string): Promise<PackageDependencies> {
+    if (this.fileId(PACKAGE_JSON) === undefined) return { dependencies: {}, devDependencies: {} };
+    const text = await this.openFile(PACKAGE_JSON);
+    applyTextChange(text, withoutDependency(text.toString(), name));
+    return readDependencies(text.toString()) ?? { dependencies: {}, devDependencies: {} };
   }
 
   /** The Y.Doc of an opened file. */

@@ -6,11 +6,19 @@ export const TEXT_NAME = 'content';
 /** Pinned package versions, name → exact version. */
 export type DependencyMap = Record<string, string>;
 
+/**
+ * What a file holds: `text` (a Yjs document edited together, the default) or `binary` (an image,
+ * a font, any other bytes: kept as a blob, replaced whole by an upload, never edited as text).
+ */
+export type FileKind = 'text' | 'binary';
+
 /** One file in a shard's tree. */
 export type FileEntry = {
   id: FileId;
   /** Canonical relative POSIX path. */
   path: string;
+  /** `binary` for a blob (read it with `GET /shards/:id/files/<path>`); absent for a text file. */
+  kind?: 'binary';
 };
 
 /**
@@ -93,8 +101,12 @@ export type FileSyncResult = {
   version: number;
 };
 
-/** A tree change as broadcast to the room. */
+/**
+ * A tree change as broadcast to the room. `replaced`: a binary file's bytes were replaced by an
+ * upload (same id and path; read it again).
+ */
 export type TreeChange =
   | { kind: 'created'; file: FileEntry }
+  | { kind: 'replaced'; file: FileEntry }
   | { kind: 'renamed'; moves: Array<{ id: FileId; from: string; to: string }> }
   | { kind: 'deleted'; files: FileEntry[] };

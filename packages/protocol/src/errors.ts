@@ -29,6 +29,13 @@ export const ErrorCode = {
   FILE_TOO_LARGE: 'FILE_TOO_LARGE',
   /** The shard already holds the maximum number of files. */
   TOO_MANY_FILES: 'TOO_MANY_FILES',
+  /**
+   * The operation needs a text file and the file is binary (a Yjs edit or sync of an image), or
+   * it uploads bytes over a text file.
+   */
+  FILE_KIND_MISMATCH: 'FILE_KIND_MISMATCH',
+  /** An uploaded archive (`POST /shards/import`) is not a readable zip file. */
+  ARCHIVE_INVALID: 'ARCHIVE_INVALID',
   /** A Yjs update or awareness update could not be decoded. */
   UPDATE_MALFORMED: 'UPDATE_MALFORMED',
   /** Too many events or requests in too short a time. */

@@ -269,6 +269,9 @@ export class Ledger {
           return change.moves.map((m) => this.record(m.id, m.to, by, version));
         case 'deleted':
           return change.files.map((f) => this.record(f.id, null, by, version));
+        case 'replaced':
+          // A binary file's new bytes: the tree is unchanged (the model tracks text only).
+          return [];
       }
     })();
     if (opId === undefined || entries.length === 0) return { stamps: entries.map((e) => e.stamp), first: true };
@@ -920,6 +923,7 @@ function ackedChange(event: 'file:create' | 'file:rename' | 'file:delete', data:
 function fileIdsOf(change: TreeChange): FileId[] {
   switch (change.kind) {
     case 'created':
+    case 'replaced':
       return [change.file.id];
     case 'renamed':
       return change.moves.map((m) => m.id);

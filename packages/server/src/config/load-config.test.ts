@@ -146,6 +146,8 @@ describe('loadConfig', () => {
         maxUpdateBytes: 4 * 1024 * 1024,
         maxFileBytes: 2 * 1024 * 1024,
         maxShardUnsyncedBytes: 64 * 1024 * 1024,
+        maxAssetBytes: 5 * 1024 * 1024,
+        importMaxBytes: 64 * 1024 * 1024,
         maxFilesPerShard: 2000,
         maxPathLength: 512,
         maxPathDepth: 16,
@@ -265,6 +267,16 @@ describe('loadConfig', () => {
       expect(
         loadConfig({ MAX_FILE_BYTES: '4096', MAX_SHARD_UNSYNCED_BYTES: '8192' }).limits.maxShardUnsyncedBytes,
       ).toBe(8192);
+    });
+
+    it('keeps a binary file within the shard backlog, by default and when set', () => {
+      expect(loadConfig({ MAX_FILE_BYTES: '4096', MAX_SHARD_UNSYNCED_BYTES: '8192' }).limits.maxAssetBytes).toBe(8192);
+      expect(loadConfig({ MAX_ASSET_BYTES: '4096' }).limits.maxAssetBytes).toBe(4096);
+      expect(
+        problemsOf(configError({ MAX_FILE_BYTES: '4096', MAX_SHARD_UNSYNCED_BYTES: '8192', MAX_ASSET_BYTES: '8193' })),
+      ).toEqual([
+        'MAX_ASSET_BYTES: must not exceed MAX_SHARD_UNSYNCED_BYTES (8192), or an upload that fits could never be accepted',
+      ]);
     });
 
     it('needs an update to fit in one socket message', () => {

@@ -45,6 +45,10 @@ export type Config = Readonly<{
     maxFileBytes: number;
     /** Bytes of unsynced Yjs data one shard may hold in Redis (see MAX_SHARD_UNSYNCED_BYTES). */
     maxShardUnsyncedBytes: number;
+    /** Largest binary file, in bytes (MAX_ASSET_BYTES). */
+    maxAssetBytes: number;
+    /** Largest zip import, compressed and uncompressed, in bytes (IMPORT_MAX_BYTES). */
+    importMaxBytes: number;
     maxFilesPerShard: number;
     maxPathLength: number;
     maxPathDepth: number;
@@ -126,6 +130,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       maxUpdateBytes: e.MAX_UPDATE_BYTES ?? 2 * e.MAX_FILE_BYTES,
       maxFileBytes: e.MAX_FILE_BYTES,
       maxShardUnsyncedBytes: e.MAX_SHARD_UNSYNCED_BYTES,
+      maxAssetBytes: e.MAX_ASSET_BYTES ?? Math.min(DEFAULT_MAX_ASSET_BYTES, e.MAX_SHARD_UNSYNCED_BYTES),
+      importMaxBytes: e.IMPORT_MAX_BYTES,
       maxFilesPerShard: e.MAX_FILES_PER_SHARD,
       maxPathLength: e.MAX_PATH_LENGTH,
       maxPathDepth: e.MAX_PATH_DEPTH,
@@ -199,6 +205,12 @@ function crossFieldProblems(env: Record<string, unknown>): string[] {
       `MAX_SHARD_UNSYNCED_BYTES: must be at least MAX_UPDATE_BYTES (${maxUpdateBytes}), or an edit that fits a file could never be accepted`,
     );
   }
+  const maxAssetBytes = field('MAX_ASSET_BYTES');
+  if (maxAssetBytes !== undefined && maxShardUnsyncedBytes !== undefined && maxAssetBytes > maxShardUnsyncedBytes) {
+    problems.push(
+      `MAX_ASSET_BYTES: must not exceed MAX_SHARD_UNSYNCED_BYTES (${maxShardUnsyncedBytes}), or an upload that fits could never be accepted`,
+    );
+  }
   if (field('TANDEM_INSECURE_DEV') === true) {
     // Development mode mints admin tokens for anyone on this machine; it must never sign with
     // (or hand out tokens of) a real deployment's keys.
@@ -217,6 +229,9 @@ function crossFieldProblems(env: Record<string, unknown>): string[] {
   }
   return problems;
 }
+
+/** MAX_ASSET_BYTES when unset (and MAX_SHARD_UNSYNCED_BYTES is not smaller): 5 MiB. */
+const DEFAULT_MAX_ASSET_BYTES = 5 * 1024 * 1024;
 
 /** What a Yjs update adds to the text it carries (item headers, delete set), with room to spare. */
 const UPDATE_OVERHEAD_BYTES = 1024;

@@ -111,6 +111,17 @@ export const envSchema = z.object({
    * MAX_UPDATE_BYTES, so an edit that fits a file is accepted once the shard is synced. Default 64 MiB.
    */
   MAX_SHARD_UNSYNCED_BYTES: int(1024, 64 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
+  /**
+   * Largest binary file (image, font, any bytes uploaded with a non-text content type, or found in
+   * an imported zip), in bytes. It counts towards MAX_SHARD_UNSYNCED_BYTES until synced like any
+   * edit, so it must not exceed it. Default 5 MiB, or MAX_SHARD_UNSYNCED_BYTES when that is smaller.
+   */
+  MAX_ASSET_BYTES: int(1024, 1024 * 1024 * 1024).optional(),
+  /**
+   * Largest zip archive `POST /shards/import` accepts, in bytes, and the most bytes its files may
+   * hold once uncompressed (larger archives get 413 PAYLOAD_TOO_LARGE). Default 64 MiB.
+   */
+  IMPORT_MAX_BYTES: int(1024, 4 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
   /** Most files one shard may hold. Default 2000. */
   MAX_FILES_PER_SHARD: int(1, 100_000).default(2000),
   /** Longest file path, in characters. Default 512. */

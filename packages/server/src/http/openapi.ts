@@ -77,6 +77,50 @@ export function buildOpenApi(): Record<string, unknown> {
           responses: { '201': { description: 'created: { shard }' }, ...errors(400, 401, 403, 404, 413) },
         },
       },
+      '/shards/import': {
+        post: {
+          summary:
+            'Create a shard from a zip archive (text files become collaborative documents, other files binary files). A single top-level folder is stripped; node_modules/, .git/ and __MACOSX/ are left out. Nothing is written when any entry is refused.',
+          parameters: [
+            {
+              name: 'name',
+              in: 'query',
+              required: false,
+              schema: { type: 'string' },
+              description: 'default: the folder name',
+            },
+            {
+              name: 'templateId',
+              in: 'query',
+              required: false,
+              schema: { type: 'string' },
+              description: "default: guessed from package.json (react, vue, …), else 'static'",
+            },
+          ],
+          requestBody: {
+            required: true,
+            content: { 'application/zip': { schema: { type: 'string', format: 'binary' } } },
+          },
+          responses: {
+            '201': { description: 'created: { shard }' },
+            '400': {
+              description:
+                'ARCHIVE_INVALID (not a readable zip, encrypted), PATH_INVALID (an entry escapes the project: absolute or "..", zip-slip; details.entry names it)',
+              content: { 'application/json': { schema: errorSchema } },
+            },
+            '409': {
+              description: 'TOO_MANY_FILES (more than MAX_FILES_PER_SHARD), FILE_EXISTS (a path twice)',
+              content: { 'application/json': { schema: errorSchema } },
+            },
+            '413': {
+              description:
+                'FILE_TOO_LARGE (an entry over MAX_FILE_BYTES, or MAX_ASSET_BYTES for a binary one), PAYLOAD_TOO_LARGE (over IMPORT_MAX_BYTES)',
+              content: { 'application/json': { schema: errorSchema } },
+            },
+            ...errors(401, 403, 404, 429),
+          },
+        },
+      },
       '/shards/{id}': {
         get: {
           summary: 'Read a shard: metadata and file tree',
@@ -137,14 +181,23 @@ export function buildOpenApi(): Record<string, unknown> {
       },
       '/shards/{id}/files/{*}': {
         get: {
-          summary: 'Read a file (?raw for text/plain)',
+          summary:
+            'Read a file: a text file as { file, content } (?raw for text/plain), a binary file as its bytes with the content type its name implies (header x-tandem-file-kind: binary)',
           parameters: [shardParam, pathParam],
-          responses: { '200': { description: '{ file, content }' }, ...errors(400, 401, 403, 404) },
+          responses: { '200': { description: '{ file, content } or the bytes' }, ...errors(400, 401, 403, 404) },
         },
         put: {
-          summary: 'Write a file (creates it when missing); live collaborators see the change',
+          summary:
+            'Write a file (creates it when missing); live collaborators see the change. application/json { content } or text/* (UTF-8): a text file. Any other content type (image/png, font/woff2, application/octet-stream…): a binary file of at most MAX_ASSET_BYTES, created or replaced whole (409 FILE_KIND_MISMATCH over a text file, or text over a binary file)',
           parameters: [shardParam, pathParam],
-          requestBody: body(WriteFileBody),
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': { schema: z.toJSONSchema(WriteFileBody, { io: 'input' }) },
+              'text/plain': { schema: { type: 'string' } },
+              'application/octet-stream': { schema: { type: 'string', format: 'binary' } },
+            },
+          },
           responses: {
             '200': { description: 'replaced' },
             '201': { description: 'created' },

@@ -1,18 +1,26 @@
 import type { FastifyInstance } from 'fastify';
 import { Readable } from 'node:stream';
 import { z } from 'zod';
-import { CreateShardBody, WriteFileBody } from '@tandem/protocol';
+import { CreateShardBody, ErrorCode, WriteFileBody } from '@tandem/protocol';
+import { AppError } from '../errors/index.js';
 import type { Config } from '../config/index.js';
 import type { ShardService } from '../shards/index.js';
 import { createZipSlots, perUserHourly } from './rate-limits.js';
+import { bodyKind, bytesOf, registerRawBodies, sendBinaryFile, textOf } from './raw-bodies.js';
 import { parseBody, principalOf, shardIdOf, wildcard } from './request-context.js';
 
 const MoveBody = z.strictObject({ from: z.string(), to: z.string() });
 const CreateFileBody = z.strictObject({ path: z.string(), content: z.string().optional() });
+const ImportQuery = z.strictObject({
+  name: z.string().trim().min(1).max(200).optional(),
+  templateId: z.string().min(1).max(100).optional(),
+});
 
 export type ShardRoutesDeps = {
   shards: ShardService;
   limits: Config['limits'];
+  /** The default request body limit (HTTP_BODY_LIMIT_BYTES): uploads of binary files may be larger. */
+  config: Pick<Config['http'], 'bodyLimitBytes'>;
 };
 
 /**
@@ -22,6 +30,7 @@ export type ShardRoutesDeps = {
  */
 export function registerShardRoutes(app: FastifyInstance, deps: ShardRoutesDeps, rateLimited: boolean): void {
   const zipSlots = createZipSlots(deps.limits.zipMaxConcurrentPerUser);
+  registerRawBodies(app);
 
   app.post(
     '/shards',
@@ -53,23 +62,73 @@ export function registerShardRoutes(app: FastifyInstance, deps: ShardRoutesDeps,
     }
   });
 
+  app.post(
+    '/shards/import',
+    {
+      bodyLimit: deps.limits.importMaxBytes,
+      ...(rateLimited ? { preHandler: perUserHourly(app, 'shard creations', deps.limits.shardCreatesPerHour) } : {}),
+    },
+    async (request, reply) => {
+      const query = parseBody(ImportQuery, request.query);
+      const shard = await deps.shards.importZip(principalOf(request), bytesOf(request.body, 'a zip archive'), query);
+      return reply.status(201).send({ shard });
+    },
+  );
+
   app.get('/shards/:id/files/*', async (request, reply) => {
-    const { file, content } = await deps.shards.readFile(principalOf(request), shardIdOf(request), wildcard(request));
+    const read = await deps.shards.readFile(principalOf(request), shardIdOf(request), wildcard(request));
+    if ('bytes' in read) return sendBinaryFile(reply, read.file.path, read.bytes);
     if ((request.query as Record<string, unknown>)['raw'] !== undefined) {
-      return reply.type('text/plain; charset=utf-8').send(content);
+      return reply.type('text/plain; charset=utf-8').send(read.content);
     }
-    return { file, content };
+    return { file: read.file, content: read.content };
   });
-  app.put('/shards/:id/files/*', async (request, reply) => {
-    const body = parseBody(WriteFileBody, request.body);
-    const result = await deps.shards.writeFile(
-      principalOf(request),
-      shardIdOf(request),
-      wildcard(request),
-      body.content,
-    );
-    return reply.status(result.created ? 201 : 200).send(result);
-  });
+  app.put(
+    '/shards/:id/files/*',
+    {
+      bodyLimit: Math.max(deps.config.bodyLimitBytes, deps.limits.maxAssetBytes),
+      // Refused before the body is read when its declared size is already too large.
+      onRequest: async (request) => {
+        const length = Number(request.headers['content-length'] ?? 0);
+        const binary = bodyKind(request.headers['content-type']) === 'binary';
+        if (binary && length > deps.limits.maxAssetBytes) {
+          throw new AppError(
+            ErrorCode.FILE_TOO_LARGE,
+            `a binary file may hold at most ${deps.limits.maxAssetBytes} bytes (MAX_ASSET_BYTES)`,
+          );
+        }
+        // Text keeps the usual body limit (the route's own is raised for binary files).
+        if (!binary && length > deps.config.bodyLimitBytes) {
+          throw new AppError(ErrorCode.PAYLOAD_TOO_LARGE, 'the request body is larger than allowed');
+        }
+      },
+    },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      const shardId = shardIdOf(request);
+      const result = await (async () => {
+        switch (bodyKind(request.headers['content-type'])) {
+          case 'json':
+            return deps.shards.writeFile(
+              principal,
+              shardId,
+              wildcard(request),
+              parseBody(WriteFileBody, request.body).content,
+            );
+          case 'text':
+            return deps.shards.writeFile(principal, shardId, wildcard(request), textOf(request.body));
+          case 'binary':
+            return deps.shards.putBlob(principal, shardId, wildcard(request), bytesOf(request.body, 'the file'));
+          case 'form':
+            throw new AppError(
+              ErrorCode.VALIDATION_FAILED,
+              'send a file as JSON { "content": "…" }, as text/* or as raw bytes with its content type, not as a form',
+            );
+        }
+      })();
+      return reply.status(result.created ? 201 : 200).send(result);
+    },
+  );
   app.post('/shards/:id/files', async (request, reply) => {
     const body = parseBody(CreateFileBody, request.body);
     const result = await deps.shards.createFile(

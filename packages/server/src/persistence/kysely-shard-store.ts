@@ -224,8 +224,10 @@ export abstract class KyselyShardStore implements IShardRepository {
               file_id: file.id,
               path: file.path,
               content: '',
-              ydoc_state: EMPTY_DOC_STATE,
+              // A binary file's bytes come with the sync (version 0 takes any version).
+              ydoc_state: file.kind === 'binary' ? new Uint8Array(0) : EMPTY_DOC_STATE,
               version: 0,
+              kind: file.kind ?? 'text',
               updated_at: now,
             });
           } else if (path !== file.path) {
@@ -286,6 +288,7 @@ export abstract class KyselyShardStore implements IShardRepository {
       path: file.path,
       content: file.content,
       ydoc_state: file.ydocState,
+      kind: file.kind ?? 'text',
       version: file.version,
       updated_at: this.#toDbTime(updatedAt),
     };
@@ -321,6 +324,7 @@ export abstract class KyselyShardStore implements IShardRepository {
           content: file.content,
           ydoc_state: file.ydocState,
           version: file.version,
+          kind: file.kind ?? 'text',
           updated_at: this.#toDbTime(now),
         })
         .where('shard_id', '=', shardId)
@@ -361,6 +365,7 @@ export abstract class KyselyShardStore implements IShardRepository {
             path: eb.ref('excluded.path'),
             content: eb.ref('excluded.content'),
             ydoc_state: eb.ref('excluded.ydoc_state'),
+            kind: eb.ref('excluded.kind'),
             version: eb.ref('excluded.version'),
             updated_at: eb.ref('excluded.updated_at'),
           }))
@@ -373,6 +378,7 @@ export abstract class KyselyShardStore implements IShardRepository {
                   eb('shard_files.path', '<>', eb.ref('excluded.path')),
                   eb('shard_files.content', '<>', eb.ref('excluded.content')),
                   eb('shard_files.ydoc_state', '<>', eb.ref('excluded.ydoc_state')),
+                  eb('shard_files.kind', '<>', eb.ref('excluded.kind')),
                 ]),
               ]),
             ]),

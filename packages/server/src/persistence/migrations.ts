@@ -38,8 +38,10 @@ export type ShardFilesTable = {
   file_id: string;
   path: string;
   content: string;
-  /** bytea on PostgreSQL, blob on SQLite; both read back as a Buffer. */
+  /** bytea on PostgreSQL, blob on SQLite; both read back as a Buffer. A binary file's bytes. */
   ydoc_state: Uint8Array;
+  /** `text` (a Yjs document) or `binary` (a blob whose bytes are in ydoc_state); migration 0002. */
+  kind: 'text' | 'binary';
   version: number;
   updated_at: DbTime;
 };
@@ -104,7 +106,19 @@ function createMigrations(dialect: SqlDialectKind): Record<string, Migration> {
         await db.schema.dropTable('shards').execute();
       },
     },
-    '0002_tree_version': {
+    '0002_file_kind': {
+      // Binary files (images, fonts) keep their bytes in ydoc_state and '' as content.
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .alterTable('shard_files')
+          .addColumn('kind', 'text', (col) => col.notNull().defaultTo('text'))
+          .execute();
+      },
+      async down(db: Kysely<unknown>): Promise<void> {
+        await db.schema.alterTable('shard_files').dropColumn('kind').execute();
+      },
+    },
+    '0003_tree_version': {
       async up(db: Kysely<unknown>): Promise<void> {
         await db.schema
           .alterTable('shards')

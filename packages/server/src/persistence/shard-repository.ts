@@ -5,10 +5,15 @@ export type StoredFile = {
   id: FileId;
   /** Canonical relative POSIX path, unique within the shard. */
   path: string;
-  /** Plain text of the file (what REST, zip download and search read). */
+  /** Plain text of the file (what REST, zip download and search read); '' for a binary file. */
   content: string;
-  /** Full Yjs document state (Y.encodeStateAsUpdate) whose Y.Text "content" equals `content`. */
+  /**
+   * Text file: the full Yjs document state (Y.encodeStateAsUpdate) whose Y.Text "content" equals
+   * `content`. Binary file: the file's bytes.
+   */
   ydocState: Uint8Array;
+  /** `binary` for a binary file (an image, a font: bytes kept as a blob); absent for a text file. */
+  kind?: 'binary';
   /** Shard clock value of the last change written for this file. */
   version: number;
   updatedAt: Date;
@@ -70,8 +75,8 @@ export type TreeWrite = {
   shardId: ShardId;
   /** The shard clock value the tree was read at: every file operation up to it is in `files`. */
   version: number;
-  /** Every file of the shard and its path. */
-  files: Array<{ id: FileId; path: string }>;
+  /** Every file of the shard and its path; binary files (see StoredFile.kind) say so. */
+  files: Array<{ id: FileId; path: string; kind?: 'binary' | undefined }>;
 };
 
 /**

@@ -72,6 +72,7 @@ export function toStoredFile(row: ShardFilesTable): StoredFile {
     path: row.path,
     content: row.content,
     ydocState: row.ydoc_state,
+    ...(row.kind === 'binary' ? { kind: 'binary' as const } : {}),
     version: row.version,
     updatedAt: fromDbTime(row.updated_at),
   };

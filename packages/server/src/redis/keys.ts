@@ -10,7 +10,9 @@ import { isShardId, type FileId, type ShardId } from '@tandem/protocol';
  * `basebytes` (hash fileId → bytes of the state a load or a sync left at the head of its list),
  * `ops` (hash opId → the JSON reply of a tree operation, for idempotent retries; expires 24 h
  * after its last write), `paths` (zset, all scores 0, members `<folded path>\0<fileId>`: the
- * index of case-folded paths that collision checks and folder moves query by prefix).
+ * index of case-folded paths that collision checks and folder moves query by prefix), `kinds`
+ * (hash fileId → `binary` for a binary file, whose update list holds its bytes as one entry;
+ * absent for text files).
  * Shard keys are `<prefix>:shard:{<shardId>}:<part>`: the
  * braces are a hash tag, so all keys of one shard map to one Redis Cluster slot and the
  * multi-key scripts work on a cluster.
@@ -27,6 +29,7 @@ export type ShardKeyPart =
   | 'basebytes'
   | 'ops'
   | 'paths'
+  | 'kinds'
   | { doc: FileId };
 
 export type ShardKeys = {
@@ -41,6 +44,7 @@ export type ShardKeys = {
   basebytes: string;
   ops: string;
   paths: string;
+  kinds: string;
   doc(fileId: FileId): string;
   /** Prefix shared by all doc keys (for scans). */
   docPrefix: string;
@@ -60,6 +64,7 @@ export function shardKeys(prefix: string, shardId: ShardId): ShardKeys {
     basebytes: `${base}:basebytes`,
     ops: `${base}:ops`,
     paths: `${base}:paths`,
+    kinds: `${base}:kinds`,
     doc: (fileId) => `${base}:doc:${fileId}`,
     docPrefix: `${base}:doc:`,
   };
@@ -120,6 +125,7 @@ export function parseShardKey(prefix: string, key: string): { shardId: ShardId; 
     'basebytes',
     'ops',
     'paths',
+    'kinds',
   ] as const;
   const found = simple.find((p) => p === rest);
   if (found !== undefined) return { shardId, part: found };

@@ -111,18 +111,21 @@ export class FileStateVectors {
       .multi()
       .hget(k.meta, 'loadId')
       .hget(k.gen, fileId)
+      .hexists(k.kinds, fileId)
       .llen(doc)
       .lrangeBuffer(doc, from, -1)
       .exec();
     if (results === null) throw new Error('Redis transaction was aborted');
     for (const [error] of results) if (error !== null) throw error;
-    const [loadId, gen, length, tail] = results.map(([, value]) => value) as [
+    const [loadId, gen, binary, length, tail] = results.map(([, value]) => value) as [
       string | null,
       string | null,
       number,
+      number,
       Buffer[],
     ];
-    if (loadId === null || length === 0) return null;
+    // A binary file's list holds its bytes, not Yjs updates: no state vector (edit.lua refuses it).
+    if (loadId === null || length === 0 || binary === 1) return null;
     return { loadId, gen: gen ?? '0', length, tail };
   }
 }

@@ -8,7 +8,14 @@ import { pathIndexEntry } from './fold-path.js';
 import { scriptErrorCode } from './script-errors.js';
 import { ShardScripts } from './scripts.js';
 import type { ShardLoader } from './shard-loader.js';
-import type { CreateFileResult, DeleteResult, FileSyncRead, RenameResult, TreeOpOptions } from './types.js';
+import type {
+  CreateFileResult,
+  DeleteResult,
+  FileSyncRead,
+  PutBlobResult,
+  RenameResult,
+  TreeOpOptions,
+} from './types.js';
 import { stateFromText } from './ydoc.js';
 
 export type FileStoreDeps = {
@@ -30,11 +37,18 @@ export class FileStore {
     this.scripts = new ShardScripts(deps.redis);
   }
 
-  /** The shard's file tree, sorted by path. */
+  /** The shard's file tree, sorted by path; binary files carry `kind: 'binary'`. */
   async tree(shardId: ShardId): Promise<FileEntry[]> {
-    const all = await this.deps.redis.hgetall(this.keys(shardId).tree);
+    const k = this.keys(shardId);
+    // One MULTI: a file created between two separate reads would show without its kind.
+    const results = await this.deps.redis.multi().hgetall(k.tree).hgetall(k.kinds).exec();
+    if (results === null) throw new Error('Redis transaction was aborted');
+    for (const [error] of results) if (error !== null) throw error;
+    const [all, kinds] = results.map(([, value]) => value) as [Record<string, string>, Record<string, string>];
     return Object.entries(all)
-      .map(([id, path]) => ({ id: id as FileId, path }))
+      .map(([id, path]): FileEntry =>
+        kinds[id] === 'binary' ? { id: id as FileId, path, kind: 'binary' } : { id: id as FileId, path },
+      )
       .sort((a, b) => comparePaths(a.path, b.path));
   }
 
@@ -44,18 +58,55 @@ export class FileStore {
    */
   async treeAt(shardId: ShardId): Promise<{ version: number; files: FileEntry[] } | null> {
     const k = this.keys(shardId);
-    const replies = await this.deps.redis.multi().hget(k.meta, 'loaded').get(k.seq).hgetall(k.tree).exec();
+    const replies = await this.deps.redis
+      .multi()
+      .hget(k.meta, 'loaded')
+      .get(k.seq)
+      .hgetall(k.tree)
+      .hgetall(k.kinds)
+      .exec();
     if (replies === null) return null;
     for (const [error] of replies) if (error) throw error;
-    const [loaded, seq, tree] = replies.map(([, value]) => value) as [
+    const [loaded, seq, tree, kinds] = replies.map(([, value]) => value) as [
       string | null,
       string | null,
+      Record<string, string>,
       Record<string, string>,
     ];
     if (loaded !== '1') return null;
     const files: FileEntry[] = [];
-    for (const [id, path] of Object.entries(tree)) files.push({ id: id as FileId, path });
+    for (const [id, path] of Object.entries(tree))
+      files.push(kinds[id] === 'binary' ? { id: id as FileId, path, kind: 'binary' } : { id: id as FileId, path });
     return { version: Number(seq ?? 0), files };
+  }
+
+  /** A binary file's bytes (the last entry of its list), or null when Redis holds none for it. */
+  async blob(shardId: ShardId, fileId: FileId): Promise<Buffer | null> {
+    const [last] = await this.deps.redis.lrangeBuffer(this.keys(shardId).doc(fileId), -1, -1);
+    return last ?? null;
+  }
+
+  /**
+   * Creates a binary file at `path` (canonical) or replaces the bytes of the binary file there.
+   * Throws FILE_TOO_LARGE past MAX_ASSET_BYTES, FILE_KIND_MISMATCH when a text file is there,
+   * FILE_EXISTS, TOO_MANY_FILES, and the backlog refusal (see appendUpdate).
+   */
+  putBlob(shardId: ShardId, path: string, bytes: Uint8Array): Promise<PutBlobResult> {
+    if (bytes.byteLength > this.deps.limits.maxAssetBytes) {
+      throw new AppError(
+        ErrorCode.FILE_TOO_LARGE,
+        `a binary file may hold at most ${this.deps.limits.maxAssetBytes} bytes (MAX_ASSET_BYTES)`,
+      );
+    }
+    const k = this.keys(shardId);
+    const args = {
+      fileId: newFileId(),
+      path,
+      bytes,
+      maxFiles: this.deps.limits.maxFilesPerShard,
+      maxUnsyncedBytes: this.deps.limits.maxShardUnsyncedBytes,
+    };
+    return this.deps.loader.loadedOp(shardId, () => this.indexed(shardId, () => this.scripts.putBlob(k, args)));
   }
 
   /** The shard clock. */

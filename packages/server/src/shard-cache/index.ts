@@ -26,6 +26,7 @@ export type {
   RenameResult,
   DeleteResult,
   FileSyncRead,
+  PutBlobResult,
 } from './types.js';
 export {
   TEXT_NAME,

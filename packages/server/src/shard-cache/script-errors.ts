@@ -19,6 +19,8 @@ export const BACKLOG_REASON = 'backlog';
 
 const MESSAGES: Partial<Record<string, string>> = {
   FILE_NOT_FOUND: 'no file with this id or path in the shard',
+  FILE_KIND_MISMATCH:
+    'the file is binary (an image, a font…): it has no text to edit; upload its bytes with PUT /shards/:id/files/<path> instead',
   FILE_TOO_LARGE: 'the file would exceed the maximum file size',
   TOO_MANY_FILES: 'the shard already holds the maximum number of files',
   FILE_EXISTS: 'a file or folder already exists at that path (names are compared ignoring case)',

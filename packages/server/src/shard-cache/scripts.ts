@@ -10,6 +10,7 @@ import type {
   DeleteResult,
   EvictOutcome,
   FileSyncRead,
+  PutBlobResult,
   RenameResult,
   ShardInspection,
   ShardSnapshot,
@@ -33,7 +34,7 @@ export class ShardScripts {
     k: ShardKeys,
     a: { fileId: FileId; update: Uint8Array; maxDocBytes: number; maxUnsyncedBytes: number },
   ): Promise<number> {
-    const keys = [k.meta, k.tree, k.doc(a.fileId), k.dirty, k.seq, k.docbytes];
+    const keys = [k.meta, k.tree, k.doc(a.fileId), k.dirty, k.seq, k.docbytes, k.kinds];
     const args = [a.fileId, toBuffer(a.update), a.maxDocBytes, a.maxUnsyncedBytes];
     return Number(await this.run('edit', keys, args));
   }
@@ -68,6 +69,22 @@ export class ShardScripts {
       replayed?: boolean;
     };
     return { file: { id: reply.id, path: reply.path }, version: reply.v, replayed: reply.replayed === true };
+  }
+
+  /** Creates a binary file at `path`, or replaces the bytes of the one there. */
+  async putBlob(
+    k: ShardKeys,
+    a: { fileId: FileId; path: string; bytes: Uint8Array; maxFiles: number; maxUnsyncedBytes: number },
+  ): Promise<PutBlobResult> {
+    const keys = [k.meta, k.tree, k.dirty, k.seq, k.docbytes, k.paths, k.basebytes, k.gen, k.kinds];
+    const args = [k.docPrefix, a.fileId, a.path, foldPath(a.path), toBuffer(a.bytes), a.maxFiles, a.maxUnsyncedBytes];
+    const reply = JSON.parse(String(await this.run('put-blob', keys, args))) as {
+      v: number;
+      id: FileId;
+      path: string;
+      created: boolean;
+    };
+    return { file: { id: reply.id, path: reply.path, kind: 'binary' }, version: reply.v, created: reply.created };
   }
 
   async rename(k: ShardKeys, a: { from: string; to: string; opId?: string | undefined }): Promise<RenameResult> {
@@ -117,16 +134,17 @@ export class ShardScripts {
   }
 
   async snapshot(k: ShardKeys): Promise<ShardSnapshot> {
-    const raw = await this.run('snapshot', [k.meta, k.tree, k.dirty, k.seq, k.gen], [k.docPrefix], true);
+    const raw = await this.run('snapshot', [k.meta, k.tree, k.dirty, k.seq, k.gen, k.kinds], [k.docPrefix], true);
     const [loaded, clock, firstDirtyAt, loadId, ...entries] = raw as [Buffer, Buffer, Buffer, Buffer, ...Buffer[][]];
     const files = entries.map((entry): SnapshotFile => {
-      const [id, version, path, gen, ...updates] = entry as [Buffer, Buffer, Buffer, Buffer, ...Buffer[]];
+      const [id, version, path, gen, kind, ...updates] = entry as [Buffer, Buffer, Buffer, Buffer, Buffer, ...Buffer[]];
       const p = path.toString('utf8');
       return {
         id: id.toString('utf8') as FileId,
         version: Number(version.toString()),
         path: p === '' ? null : p,
         gen: gen.toString(),
+        ...(kind.toString() === 'binary' ? { kind: 'binary' as const } : {}),
         updates,
       };
     });
@@ -143,7 +161,7 @@ export class ShardScripts {
     k: ShardKeys,
     a: { snapshotTimeMs: number; loadId: string; version: number; entries: readonly CompactEntry[] },
   ): Promise<CompactOutcome> {
-    const keys = [k.meta, k.tree, k.dirty, k.gen, k.docbytes, k.seq, k.lock, k.basebytes];
+    const keys = [k.meta, k.tree, k.dirty, k.gen, k.docbytes, k.seq, k.lock, k.basebytes, k.kinds];
     const args: Arg[] = [k.docPrefix, a.snapshotTimeMs, a.loadId, a.version];
     for (const e of a.entries) args.push(e.id, e.version, e.gen, e.count, toBuffer(e.state));
     const [kind, left] = (await this.run('compact', keys, args)) as [string, number?];
@@ -153,7 +171,20 @@ export class ShardScripts {
   }
 
   async evict(k: ShardKeys): Promise<EvictOutcome> {
-    const keys = [k.meta, k.tree, k.dirty, k.members, k.lock, k.seq, k.gen, k.docbytes, k.ops, k.paths, k.basebytes];
+    const keys = [
+      k.meta,
+      k.tree,
+      k.dirty,
+      k.members,
+      k.lock,
+      k.seq,
+      k.gen,
+      k.docbytes,
+      k.ops,
+      k.paths,
+      k.basebytes,
+      k.kinds,
+    ];
     return String(await this.run('evict', keys, [k.docPrefix])) as EvictOutcome;
   }
 
@@ -174,12 +205,13 @@ export class ShardScripts {
   }
 
   async fileSyncRead(k: ShardKeys, a: { fileId: FileId }): Promise<FileSyncRead> {
-    const keys = [k.meta, k.tree, k.doc(a.fileId), k.seq];
+    const keys = [k.meta, k.tree, k.doc(a.fileId), k.seq, k.kinds];
     const raw = await this.run('file-sync-read', keys, [a.fileId], true);
-    const [loaded, inTree, version, ...updates] = raw as [Buffer, Buffer, Buffer, ...Buffer[]];
+    const [loaded, inTree, version, binary, ...updates] = raw as [Buffer, Buffer, Buffer, Buffer, ...Buffer[]];
     return {
       loaded: loaded.toString() === '1',
       inTree: inTree.toString() === '1',
+      binary: binary.toString() === '1',
       version: Number(version.toString()),
       updates,
     };

@@ -157,6 +157,9 @@ export class ShardLoader {
         pipeline.del(k.doc(f.id));
         pipeline.rpush(k.doc(f.id), Buffer.from(f.ydocState));
         pipeline.hset(k.tree, f.id, f.path);
+        // A binary file's list holds its bytes (see put-blob.lua).
+        if (f.kind === 'binary') pipeline.hset(k.kinds, f.id, 'binary');
+        else pipeline.hdel(k.kinds, f.id);
         pipeline.zadd(k.paths, 0, pathIndexEntry(f.path, f.id));
         pipeline.hset(k.docbytes, f.id, f.ydocState.byteLength);
         pipeline.hset(k.basebytes, f.id, f.ydocState.byteLength);

@@ -11,6 +11,8 @@ export type SnapshotFile = {
   /** null when the file was deleted. */
   path: string | null;
   gen: string;
+  /** `binary` for a binary file, whose bytes are the last of `updates`. */
+  kind?: 'binary';
   updates: Uint8Array[];
 };
 
@@ -62,4 +64,14 @@ export type RenameResult = {
 export type DeleteResult = { files: FileEntry[]; version: number; replayed: boolean };
 
 /** The file sync handshake's read: the file's updates and the shard clock, in one atomic step. */
-export type FileSyncRead = { loaded: boolean; inTree: boolean; updates: Uint8Array[]; version: number };
+export type FileSyncRead = {
+  loaded: boolean;
+  inTree: boolean;
+  /** The file is binary: it has no Yjs document (and `updates` is empty). */
+  binary: boolean;
+  updates: Uint8Array[];
+  version: number;
+};
+
+/** A binary file put: `created` when the path held no file before. */
+export type PutBlobResult = { file: FileEntry; version: number; created: boolean };

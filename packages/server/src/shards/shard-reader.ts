@@ -9,10 +9,13 @@ import {
 } from '@tandem/protocol';
 import { AppError } from '../errors/index.js';
 import type { Config } from '../config/index.js';
-import { toShardSummary, type IShardRepository, type Shard } from '../persistence/index.js';
+import { toShardSummary, type IShardRepository, type Shard, type StoredFile } from '../persistence/index.js';
 import { mergeUpdatesBalanced, textFromUpdates, type ShardCache } from '../shard-cache/index.js';
 import { sortByPath } from './canonical-path.js';
 import type { ZipSourceFile } from './zip-stream.js';
+
+/** One file as read: a text file's text, or a binary file's bytes. */
+export type FileRead = { file: FileEntry; content: string } | { file: FileEntry; bytes: Uint8Array };
 
 export type ShardReaderDeps = {
   repository: IShardRepository;
@@ -36,16 +39,21 @@ export class ShardReader {
       if (await this.deps.cache.loader.isLoaded(shardId)) return { ...cached, files };
     }
     const shard = await this.find(shardId);
-    return { ...toShardSummary(shard), files: sortByPath(shard.files.map((f) => ({ id: f.id, path: f.path }))) };
+    return { ...toShardSummary(shard), files: sortByPath(shard.files.map(entryOf)) };
   }
 
-  /** One file's entry and text, by canonical path. */
-  async file(shardId: ShardId, path: string): Promise<{ file: FileEntry; content: string }> {
+  /** One file's entry and text (or bytes, for a binary file), by canonical path. */
+  async file(shardId: ShardId, path: string): Promise<FileRead> {
     if (await this.deps.cache.loader.isLoaded(shardId)) {
       const file = (await this.deps.cache.files.tree(shardId)).find((f) => f.path === path);
       if (file !== undefined) {
-        const updates = await this.deps.cache.files.updates(shardId, file.id);
-        if (updates.length > 0) return { file, content: textFromUpdates(updates) };
+        if (file.kind === 'binary') {
+          const bytes = await this.deps.cache.files.blob(shardId, file.id);
+          if (bytes !== null) return { file, bytes };
+        } else {
+          const updates = await this.deps.cache.files.updates(shardId, file.id);
+          if (updates.length > 0) return { file, content: textFromUpdates(updates) };
+        }
       } else if (await this.deps.cache.loader.isLoaded(shardId)) {
         throw fileNotFound(path);
       }
@@ -53,7 +61,9 @@ export class ShardReader {
     const shard = await this.find(shardId);
     const stored = shard.files.find((f) => f.path === path);
     if (stored === undefined) throw fileNotFound(path);
-    return { file: { id: stored.id, path: stored.path }, content: stored.content };
+    return stored.kind === 'binary'
+      ? { file: entryOf(stored), bytes: stored.ydocState }
+      : { file: entryOf(stored), content: stored.content };
   }
 
   /**
@@ -72,14 +82,17 @@ export class ShardReader {
         return { name: cached.name, files: this.cachedContents(shardId, tree) };
     }
     const shard = await this.find(shardId);
-    const bytes = shard.files.reduce((sum, f) => sum + Buffer.byteLength(f.content, 'utf8'), 0);
+    const bytes = shard.files.reduce(
+      (sum, f) => sum + (f.kind === 'binary' ? f.ydocState.byteLength : Buffer.byteLength(f.content, 'utf8')),
+      0,
+    );
     if (bytes > this.deps.limits.zipMaxBytes) {
       throw new AppError(
         ErrorCode.PAYLOAD_TOO_LARGE,
         `the shard's files hold ${bytes} bytes, more than ZIP_MAX_BYTES (${this.deps.limits.zipMaxBytes}); download the files one by one`,
       );
     }
-    return { name: shard.name, files: toAsync(shard.files.map((f) => ({ path: f.path, content: f.content }))) };
+    return { name: shard.name, files: toAsync(shard.files.map(zipSourceOf)) };
   }
 
   /** Yjs sync step 1 → step 2: what the client lacks, plus the server's state vector. */
@@ -105,20 +118,35 @@ export class ShardReader {
     if (!read.inTree) {
       throw new AppError(ErrorCode.FILE_NOT_FOUND, 'no file with this id in the shard', { details: { fileId } });
     }
+    if (read.binary) {
+      throw new AppError(
+        ErrorCode.FILE_KIND_MISMATCH,
+        'the file is binary (an image, a font…): it has no Yjs document; read its bytes with GET /shards/:id/files/<path>',
+        { details: { fileId } },
+      );
+    }
     return read;
   }
 
   private async *cachedContents(shardId: ShardId, tree: readonly FileEntry[]): AsyncGenerator<ZipSourceFile> {
-    let stored: Map<FileId, string> | undefined;
+    let stored: Map<FileId, StoredFile> | undefined;
     for (const file of tree) {
-      const updates = await this.deps.cache.files.updates(shardId, file.id);
-      if (updates.length > 0) {
-        yield { path: file.path, content: textFromUpdates(updates) };
-        continue;
+      if (file.kind === 'binary') {
+        const bytes = await this.deps.cache.files.blob(shardId, file.id);
+        if (bytes !== null) {
+          yield { path: file.path, content: bytes };
+          continue;
+        }
+      } else {
+        const updates = await this.deps.cache.files.updates(shardId, file.id);
+        if (updates.length > 0) {
+          yield { path: file.path, content: textFromUpdates(updates) };
+          continue;
+        }
       }
-      stored ??= new Map((await this.find(shardId)).files.map((f) => [f.id, f.content]));
-      const content = stored.get(file.id);
-      if (content !== undefined) yield { path: file.path, content };
+      stored ??= new Map((await this.find(shardId)).files.map((f) => [f.id, f]));
+      const found = stored.get(file.id);
+      if (found !== undefined) yield { ...zipSourceOf(found), path: file.path };
     }
   }
 
@@ -138,6 +166,14 @@ export class ShardReader {
 
 async function* toAsync<T>(items: readonly T[]): AsyncGenerator<T> {
   yield* items;
+}
+
+function entryOf(file: StoredFile): FileEntry {
+  return file.kind === 'binary' ? { id: file.id, path: file.path, kind: 'binary' } : { id: file.id, path: file.path };
+}
+
+function zipSourceOf(file: StoredFile): ZipSourceFile {
+  return { path: file.path, content: file.kind === 'binary' ? file.ydocState : file.content };
 }
 
 function fileNotFound(path: string): AppError {

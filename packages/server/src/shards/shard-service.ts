@@ -11,7 +11,7 @@ import {
 import { AppError } from '../errors/index.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
-import { toShardSummary, type IShardRepository } from '../persistence/index.js';
+import { toShardSummary, type IShardRepository, type StoredFile } from '../persistence/index.js';
 import type { TemplateRegistry } from '../templates/index.js';
 import { updateToText, type FileStateVectors, type ShardCache, type TreeOpOptions } from '../shard-cache/index.js';
 import { assertAccess, accessTo, type Principal } from '../auth/index.js';
@@ -20,9 +20,11 @@ import { canonicalPath, sortByPath } from './canonical-path.js';
 import { EditGate } from './edit-gate.js';
 import { shardFromTemplate } from './shard-from-template.js';
 import { ShardMembership } from './shard-membership.js';
-import { ShardReader } from './shard-reader.js';
+import { ShardReader, type FileRead } from './shard-reader.js';
 import { TreeWriteThrough } from './tree-write-through.js';
 import { zipStream } from './zip-stream.js';
+import { readZipArchive } from './zip-import.js';
+import { guessTemplateId, shardFromImport } from './shard-from-import.js';
 
 /** Where the service announces changes so live collaborators see them (the socket rooms). */
 export interface ShardEvents {
@@ -96,7 +98,7 @@ export class ShardService {
     const shard = shardFromTemplate(template, input.name);
     await this.deps.repository.save(shard);
     this.deps.logger.info({ shardId: shard.id, templateId: template.id, userId: principal.userId }, 'shard created');
-    return { ...toShardSummary(shard), files: sortByPath(shard.files.map((f) => ({ id: f.id, path: f.path }))) };
+    return { ...toShardSummary(shard), files: sortByPath(shard.files.map(entryOfStored)) };
   }
 
   /** The shard and its file tree: from the cache when open (the live tree), else the database. */
@@ -105,11 +107,8 @@ export class ShardService {
     return this.reader.detail(shardId);
   }
 
-  async readFile(
-    principal: Principal,
-    shardId: ShardId,
-    rawPath: string,
-  ): Promise<{ file: FileEntry; content: string }> {
+  /** A text file's entry and text, or a binary file's entry and bytes. */
+  async readFile(principal: Principal, shardId: ShardId, rawPath: string): Promise<FileRead> {
     assertAccess(principal, shardId, 'read');
     return this.reader.file(shardId, canonicalPath(rawPath, this.deps.limits));
   }
@@ -126,6 +125,13 @@ export class ShardService {
     this.checkFileSize(content);
     return this.membership.transiently(shardId, async () => {
       const existing = (await this.deps.cache.files.tree(shardId)).find((f) => f.path === path);
+      if (existing?.kind === 'binary') {
+        throw new AppError(
+          ErrorCode.FILE_KIND_MISMATCH,
+          `"${path}" is a binary file; upload its bytes with a binary content type, or delete it first`,
+          { details: { path } },
+        );
+      }
       if (existing === undefined) {
         const { file, version } = await this.deps.cache.files.createFile(shardId, path, content);
         this.deps.faults?.afterStore('tree');
@@ -142,6 +148,73 @@ export class ShardService {
       this.deps.events.fileEdited(shardId, existing.id, update, version);
       return { file: existing, version, created: false };
     });
+  }
+
+  /**
+   * Creates a binary file (an image, a font…) or replaces the bytes of the binary file at the path;
+   * FILE_KIND_MISMATCH when a text file is there, FILE_TOO_LARGE past MAX_ASSET_BYTES. Collaborators
+   * see a `created` (with `kind: 'binary'`) or `replaced` tree change.
+   */
+  async putBlob(
+    principal: Principal,
+    shardId: ShardId,
+    rawPath: string,
+    bytes: Uint8Array,
+  ): Promise<{ file: FileEntry; version: number; created: boolean }> {
+    assertAccess(principal, shardId, 'write');
+    const path = canonicalPath(rawPath, this.deps.limits);
+    return this.membership.transiently(shardId, async () => {
+      const result = await this.deps.cache.files.putBlob(shardId, path, bytes);
+      this.deps.faults?.afterStore('tree');
+      this.deps.events.treeChanged(
+        shardId,
+        { kind: result.created ? 'created' : 'replaced', file: result.file },
+        result.version,
+      );
+      // A new file is a file operation: in the database before the answer (its bytes come with the sync).
+      if (result.created) await this.treeWrites.write(shardId);
+      return result;
+    });
+  }
+
+  /**
+   * Creates a shard from a zip archive (see readZipArchive for what is refused, before anything is
+   * written): its files, text or binary, with the template given or the one that fits it best.
+   */
+  async importZip(
+    principal: Principal,
+    archive: Uint8Array,
+    input: { name?: string | undefined; templateId?: string | undefined },
+  ): Promise<ShardDetail> {
+    if (!principal.canCreate) {
+      throw new AppError(
+        ErrorCode.FORBIDDEN,
+        'your token does not allow creating shards (needs role admin or create: true)',
+      );
+    }
+    if (input.templateId !== undefined && this.deps.templates.get(input.templateId) === undefined) {
+      throw new AppError(ErrorCode.TEMPLATE_NOT_FOUND, `no template "${input.templateId}"; GET /templates lists them`);
+    }
+    const { files, rootFolder, skipped } = await readZipArchive(archive, this.deps.limits);
+    if (files.length === 0) {
+      throw new AppError(ErrorCode.ARCHIVE_INVALID, 'the zip holds no files (node_modules/ and .git/ are left out)');
+    }
+    const templateId = input.templateId ?? guessTemplateId(files, this.deps.templates);
+    const template = templateId === undefined ? undefined : this.deps.templates.get(templateId);
+    if (template === undefined) {
+      throw new AppError(
+        ErrorCode.TEMPLATE_NOT_FOUND,
+        'no template fits the project; pass ?templateId= (GET /templates)',
+      );
+    }
+    const name = input.name ?? rootFolder ?? 'Imported project';
+    const shard = shardFromImport(files, { name, templateId: template.id, templateRevision: template.revision });
+    await this.deps.repository.save(shard);
+    this.deps.logger.info(
+      { shardId: shard.id, templateId: template.id, files: files.length, skipped, userId: principal.userId },
+      'shard imported',
+    );
+    return { ...toShardSummary(shard), files: sortByPath(shard.files.map(entryOfStored)) };
   }
 
   /**
@@ -282,4 +355,8 @@ export class ShardService {
       throw new AppError(ErrorCode.FILE_TOO_LARGE, `a file may hold at most ${this.deps.limits.maxFileBytes} bytes`);
     }
   }
+}
+
+function entryOfStored(file: StoredFile): FileEntry {
+  return file.kind === 'binary' ? { id: file.id, path: file.path, kind: 'binary' } : { id: file.id, path: file.path };
 }

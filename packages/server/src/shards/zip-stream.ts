@@ -6,8 +6,8 @@ import { AppError } from '../errors/index.js';
 
 const deflateRawAsync = promisify(deflateRaw);
 
-/** One file of an archive: its canonical path and its text. */
-export type ZipSourceFile = { path: string; content: string };
+/** One file of an archive: its canonical path and its text (or bytes, for a binary file). */
+export type ZipSourceFile = { path: string; content: string | Uint8Array };
 
 /**
  * Streams a zip archive of `files`, one file at a time: each file is compressed on libuv's thread
@@ -32,7 +32,10 @@ export async function* zipStream(
   let total = 0;
   try {
     for await (const file of files) {
-      const raw = Buffer.from(file.content, 'utf8');
+      const raw =
+        typeof file.content === 'string'
+          ? Buffer.from(file.content, 'utf8')
+          : Buffer.from(file.content.buffer, file.content.byteOffset, file.content.byteLength);
       total += raw.byteLength;
       if (total > options.maxBytes) {
         throw new AppError(

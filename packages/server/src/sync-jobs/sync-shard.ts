@@ -79,7 +79,12 @@ export async function syncShard(
     const batch: SyncBatch = { shardId, lastSyncTimestamp: snapshot.version, upserts: [], deletes: [] };
     const compact: CompactEntry[] = [];
     for (const file of snapshot.files) {
-      const merged = file.path === null ? null : mergeToState(file.updates);
+      // A binary file is not merged: its bytes are the last entry of its list, written as they are.
+      const bytes = file.kind === 'binary' ? file.updates.at(-1) : undefined;
+      // (A binary file always has its one entry; without it there is nothing to write, not a deletion.)
+      if (file.path !== null && file.kind === 'binary' && bytes === undefined) continue;
+      const merged =
+        file.path === null ? null : bytes !== undefined ? { state: bytes, text: '' } : mergeToState(file.updates);
       compact.push({
         id: file.id,
         version: file.version,
@@ -100,9 +105,10 @@ export async function syncShard(
         path: file.path,
         content: merged.text,
         ydocState: merged.state,
+        ...(file.kind === 'binary' ? { kind: 'binary' as const } : {}),
         version: file.version,
       });
-      if (file.path === 'package.json') {
+      if (file.path === 'package.json' && file.kind !== 'binary') {
         const dependencies = deps.dependenciesOf(merged.text);
         if (dependencies !== null) batch.dependencies = dependencies;
       }

@@ -87,7 +87,7 @@ describe('PostgresShardRepository', () => {
     try {
       await Promise.all(repos.map((repo) => repo.migrate()));
       const { rows } = await admin.query(`select name from "${freshSchema}".tandem_migration`);
-      expect(rows).toEqual([{ name: '0001_create_shards' }, { name: '0002_tree_version' }]);
+      expect(rows).toEqual([{ name: '0001_create_shards' }, { name: '0002_file_kind' }, { name: '0003_tree_version' }]);
       expect(await tablesIn(freshSchema)).toContain('shard_files');
     } finally {
       await Promise.all(repos.map((repo) => repo.close()));

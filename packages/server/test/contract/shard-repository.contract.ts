@@ -74,7 +74,19 @@ export function makeShard(files: StoredFile[] = [], overrides: Partial<Shard> = 
 }
 
 function toUpsert(file: StoredFile): SyncBatch['upserts'][number] {
-  return { id: file.id, path: file.path, content: file.content, ydocState: file.ydocState, version: file.version };
+  return {
+    id: file.id,
+    path: file.path,
+    content: file.content,
+    ydocState: file.ydocState,
+    ...(file.kind === undefined ? {} : { kind: file.kind }),
+    version: file.version,
+  };
+}
+
+/** A binary file (an image): its bytes in ydocState, no text. */
+export function makeBinaryFile(path: string, bytes: readonly number[], version = 1): StoredFile {
+  return makeFile(path, '', version, { ydocState: new Uint8Array(bytes), kind: 'binary' });
 }
 
 /** Binary columns come back as Buffer or Uint8Array; compare bytes, not classes. */
@@ -154,6 +166,17 @@ export function describeShardRepositoryContract(name: string, open: ShardReposit
         expect(await repo.findMetaById(shard.id)).toEqual(meta);
       });
 
+      it('round-trips binary files (their bytes and kind) next to text files', async () => {
+        const logo = makeBinaryFile('public/logo.png', [0x89, 0x50, 0x4e, 0x47, 0, 255, 0, 1]);
+        const text = makeFile('index.html', '<img src="public/logo.png">');
+        const shard = makeShard([logo, text]);
+        await repo.save(shard);
+        const found = await stored(shard.id);
+        expect(comparable(found)).toEqual(comparable(shard));
+        expect(fileOf(found, logo.id).kind).toBe('binary');
+        expect(fileOf(found, text.id).kind).toBeUndefined();
+      });
+
       it('returns null for an unknown shard', async () => {
         expect(await repo.findById(newShardId())).toBeNull();
         expect(await repo.findMetaById(newShardId())).toBeNull();
@@ -215,6 +238,35 @@ export function describeShardRepositoryContract(name: string, open: ShardReposit
         expect(written.updatedAt.getTime()).toBeGreaterThanOrEqual(before - 1000);
         expect(fileOf(after, created.id)).toMatchObject({ content: 'd', version: 2, path: 'd.ts' });
         expect(after.dependencies).toEqual(shard.dependencies);
+      });
+
+      it('writes binary files, replaces their bytes, and keeps their kind', async () => {
+        const shard = makeShard([makeFile('a.ts', 'a', 1)], { lastSyncTimestamp: 1 });
+        await repo.save(shard);
+        const image = makeBinaryFile('img.png', [1, 2, 3], 2);
+        expect(
+          await repo.applySync({ shardId: shard.id, lastSyncTimestamp: 2, upserts: [toUpsert(image)], deletes: [] }),
+        ).toEqual({ written: 1, deleted: 0, skipped: 0 });
+        expect(fileOf(await stored(shard.id), image.id)).toMatchObject({ kind: 'binary', content: '' });
+        const replaced = { ...image, ydocState: new Uint8Array([9, 0, 9]), version: 3 };
+        // The same bytes again at an equal version change nothing; new bytes are written.
+        const again = { shardId: shard.id, lastSyncTimestamp: 3, deletes: [] };
+        expect((await repo.applySync({ ...again, upserts: [toUpsert(replaced)] })).written).toBe(1);
+        expect((await repo.applySync({ ...again, upserts: [toUpsert(replaced)] })).skipped).toBe(1);
+        const after = fileOf(await stored(shard.id), image.id);
+        expect(Array.from(after.ydocState)).toEqual([9, 0, 9]);
+        expect(after.kind).toBe('binary');
+        expect(
+          (
+            await repo.applySync({
+              ...again,
+              lastSyncTimestamp: 4,
+              upserts: [],
+              deletes: [{ id: image.id, version: 4 }],
+            })
+          ).deleted,
+        ).toBe(1);
+        expect((await stored(shard.id)).files.map((f) => f.path)).toEqual(['a.ts']);
       });
 
       it('deletes files whose stored version is not newer, and skips the rest', async () => {
@@ -486,6 +538,26 @@ export function describeShardRepositoryContract(name: string, open: ShardReposit
         const after = await stored(shard.id);
         expect(after.treeVersion).toBe(2);
         expect(after.files.map((f) => [f.path, f.content])).toEqual([['c.ts', 'a9']]);
+      });
+
+      it('inserts a new binary file as binary, and a sync older than the tree brings its bytes', async () => {
+        const shard = makeShard([], { lastSyncTimestamp: 1 });
+        await repo.save(shard);
+        const id = newFileId();
+        await repo.writeTree({ shardId: shard.id, version: 5, files: [{ id, path: 'logo.png', kind: 'binary' }] });
+        expect(fileOf(await stored(shard.id), id)).toMatchObject({ kind: 'binary', version: 0 });
+
+        const bytes = new Uint8Array([137, 80, 78, 71]);
+        await repo.applySync({
+          shardId: shard.id,
+          lastSyncTimestamp: 4,
+          upserts: [{ id, path: 'logo.png', content: '', ydocState: bytes, version: 3, kind: 'binary' }],
+          deletes: [],
+        });
+
+        const file = fileOf(await stored(shard.id), id);
+        expect(file).toMatchObject({ kind: 'binary', version: 3, path: 'logo.png' });
+        expect(Array.from(file.ydocState)).toEqual(Array.from(bytes));
       });
 
       it('throws SHARD_NOT_FOUND for an unknown shard, and VALIDATION_FAILED for a path listed twice', async () => {

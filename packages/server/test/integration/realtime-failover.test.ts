@@ -153,7 +153,7 @@ describe('Redis losing every key of the app', () => {
           shardId,
           'index.html',
         );
-        return res.content.includes('acked-then-lost;') && res.content.includes(';after-the-loss');
+        return 'content' in res && res.content.includes('acked-then-lost;') && res.content.includes(';after-the-loss');
       },
       budgetMs(5_000),
       'server text restored from the clients',

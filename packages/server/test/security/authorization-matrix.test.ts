@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { zipSync } from 'fflate';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { io, type Socket } from 'socket.io-client';
 import * as Y from 'yjs';
@@ -35,6 +36,7 @@ const REST_MATRIX: ReadonlyArray<{ route: string; expect: readonly string[] }> =
   { route: 'GET /templates',              expect: ['401 UNAUTHENTICATED', '401 TOKEN_EXPIRED', '401 UNAUTHENTICATED', '200', '200', '200', '200'] },
   { route: 'GET /templates/:id',          expect: ['401 UNAUTHENTICATED', '401 TOKEN_EXPIRED', '401 UNAUTHENTICATED', '200', '200', '200', '200'] },
   { route: 'POST /shards',                expect: ['401 UNAUTHENTICATED', '401 TOKEN_EXPIRED', '401 UNAUTHENTICATED', '403 FORBIDDEN', '403 FORBIDDEN', '403 FORBIDDEN', '201'] },
+  { route: 'POST /shards/import',         expect: ['401 UNAUTHENTICATED', '401 TOKEN_EXPIRED', '401 UNAUTHENTICATED', '403 FORBIDDEN', '403 FORBIDDEN', '403 FORBIDDEN', '201'] },
   { route: 'GET /shards/:id',             expect: ['401 UNAUTHENTICATED', '401 TOKEN_EXPIRED', '401 UNAUTHENTICATED', '403 FORBIDDEN', '200', '200', '200'] },
   { route: 'GET /shards/:id/zip',         expect: ['401 UNAUTHENTICATED', '401 TOKEN_EXPIRED', '401 UNAUTHENTICATED', '403 FORBIDDEN', '200', '200', '200'] },
   { route: 'GET /shards/:id/files/*',     expect: ['401 UNAUTHENTICATED', '401 TOKEN_EXPIRED', '401 UNAUTHENTICATED', '403 FORBIDDEN', '200', '200', '200'] },
@@ -93,6 +95,8 @@ type RestCase = {
   method: string;
   path: string;
   body?: unknown;
+  /** A raw body with its content type (a zip upload), instead of JSON. */
+  raw?: { bytes: Uint8Array; contentType: string };
   /** Runs after the call with the expected outcome; checks the shard as an admin sees it. */
   verify?: (allowed: boolean) => Promise<void>;
 };
@@ -211,6 +215,14 @@ describe('authorization matrix', () => {
       path: '/shards',
       body: { templateId: 'vanilla', name: `by ${kind}` },
     }),
+    'POST /shards/import': () => ({
+      method: 'POST',
+      path: '/shards/import',
+      raw: {
+        bytes: zipSync({ 'index.html': new TextEncoder().encode('<p>imported</p>') }),
+        contentType: 'application/zip',
+      },
+    }),
     'GET /shards/:id': () => ({ method: 'GET', path: `/shards/${ctx.shardId}` }),
     'GET /shards/:id/zip': () => ({ method: 'GET', path: `/shards/${ctx.shardId}/zip` }),
     'GET /shards/:id/files/*': () => ({ method: 'GET', path: `/shards/${ctx.shardId}/files/control.txt` }),
@@ -265,10 +277,12 @@ describe('authorization matrix', () => {
     const headers: Record<string, string> = {};
     if (token !== undefined) headers['authorization'] = `Bearer ${token}`;
     if (c.body !== undefined) headers['content-type'] = 'application/json';
+    if (c.raw !== undefined) headers['content-type'] = c.raw.contentType;
     const res = await fetch(`${ctx.url}${c.path}`, {
       method: c.method,
       headers,
       ...(c.body === undefined ? {} : { body: JSON.stringify(c.body) }),
+      ...(c.raw === undefined ? {} : { body: new Blob([c.raw.bytes as Uint8Array<ArrayBuffer>]) }),
     });
     const raw = await res.text();
     const allowed = res.status < 400;

@@ -44,6 +44,16 @@ export type OpenText = { text: Y.Text; undo: Y.UndoManager };
 /** The document the code editor shows; a new object (new `key`) means a new EditorView. */
 export type ActiveDocument = { key: number; fileId: FileId; path: string; entry: OpenText };
 
+/** A binary file shown in the editor area: its bytes as an object URL (an image preview). */
+export type ActiveBinary = {
+  key: number;
+  fileId: FileId;
+  path: string;
+  url: string;
+  contentType: string;
+  size: number;
+};
+
 /** Everything the editor page needs besides the session. */
 export type EditorContext = {
   client: TandemClient;
@@ -81,6 +91,8 @@ export class EditorStore {
   readonly openTabs = signal<FileId[]>([]);
   readonly active = signal<FileId | null>(null);
   readonly activeDocument = signal<ActiveDocument | null>(null);
+  /** The active tab's binary file (an image, a font), when it is one; activeDocument is then null. */
+  readonly activeBinary = signal<ActiveBinary | null>(null);
   /** Banners above the editor (refused edits, failed file operations), one per key. */
   readonly notices = signal<Notice[]>([]);
 
@@ -184,6 +196,7 @@ export class EditorStore {
     batch(() => {
       this.active.value = null;
       this.activeDocument.value = null;
+      this.showBinary(null);
     });
     this.session.setPresence({ file: null, fileId: null, cursor: null });
   }
@@ -206,6 +219,10 @@ export class EditorStore {
 
   private async showDocument(id: FileId): Promise<void> {
     const token = ++this.viewToken;
+    if (this.session.isBinary(id)) {
+      await this.showBinaryFile(id, token);
+      return;
+    }
     let entry: OpenText;
     try {
       entry = await this.textOf(id);
@@ -217,7 +234,42 @@ export class EditorStore {
     const path = this.pathOf(id);
     // Switch the presence to this file before the editor publishes a cursor in it.
     this.session.setPresence({ file: path, fileId: id, cursor: null });
-    this.activeDocument.value = { key: token, fileId: id, path, entry };
+    batch(() => {
+      this.showBinary(null);
+      this.activeDocument.value = { key: token, fileId: id, path, entry };
+    });
+  }
+
+  /** Reads a binary file over REST and shows it (an image preview, or its size and type). */
+  private async showBinaryFile(id: FileId, token: number): Promise<void> {
+    const path = this.pathOf(id);
+    let read: { bytes: Uint8Array; contentType: string };
+    try {
+      read = await this.rest.readBinaryFile(this.session.shardId, path);
+    } catch (error) {
+      toast(messageOf(error), 'error');
+      return;
+    }
+    if (token !== this.viewToken) return;
+    const url = URL.createObjectURL(new Blob([read.bytes as Uint8Array<ArrayBuffer>], { type: read.contentType }));
+    this.session.setPresence({ file: path, fileId: id, cursor: null });
+    batch(() => {
+      this.activeDocument.value = null;
+      this.showBinary({
+        key: token,
+        fileId: id,
+        path,
+        url,
+        contentType: read.contentType,
+        size: read.bytes.byteLength,
+      });
+    });
+  }
+
+  private showBinary(next: ActiveBinary | null): void {
+    const previous = this.activeBinary.value;
+    if (previous !== null && previous.url !== next?.url) URL.revokeObjectURL(previous.url);
+    this.activeBinary.value = next;
   }
 
   private setStatus(status: SessionStatus): void {
@@ -241,6 +293,8 @@ export class EditorStore {
     if (change?.kind === 'renamed' && active !== null && change.moves.some((m) => m.id === active)) {
       void this.showDocument(active);
     }
+    // New bytes of the binary file on screen: show them.
+    if (change?.kind === 'replaced' && change.file.id === active) void this.showDocument(active);
   }
 
   // ---- file operations ----------------------------------------------------------------------
@@ -259,6 +313,31 @@ export class EditorStore {
       // Failures of queued operations are shown by onOpFailed; this is a refusal up front.
       if (!(error instanceof TandemError) || error.code === 'PATH_INVALID' || error.code === 'READ_ONLY')
         toast(messageOf(error), 'error');
+    }
+  }
+
+  /**
+   * Uploads files dropped on the tree into `folder` ('' for the root): text files (by type or
+   * name) become collaborative documents, everything else binary files (an existing binary file
+   * at the path gets the new bytes). Each outcome is a toast.
+   */
+  async uploadFiles(files: readonly File[], folder: string): Promise<void> {
+    if (!this.canWrite) {
+      toast('You can only view this project.', 'error');
+      return;
+    }
+    for (const file of files) {
+      const path = folder === '' ? file.name : `${folder}/${file.name}`;
+      try {
+        if (isTextUpload(file)) {
+          await this.session.createFile(path, await file.text());
+        } else {
+          await this.rest.uploadFile(this.session.shardId, path, file, file.type || 'application/octet-stream');
+        }
+        toast(`Uploaded ${path}`);
+      } catch (error) {
+        toast(`${path}: ${uploadFailure(error)}`, 'error');
+      }
     }
   }
 
@@ -384,6 +463,36 @@ export class EditorStore {
     } catch (error) {
       toast(messageOf(error), 'error');
     }
+  }
+}
+
+/** Extensions of files that are text even when the browser names no text type for them. */
+const TEXT_EXTENSIONS = new Set(
+  'js mjs cjs jsx ts mts cts tsx json md txt css scss less html htm vue svelte yml yaml toml xml csv env gitignore'.split(
+    ' ',
+  ),
+);
+
+function isTextUpload(file: File): boolean {
+  if (file.type.startsWith('text/') || file.type === 'application/json' || file.type === 'application/javascript') {
+    return true;
+  }
+  const dot = file.name.lastIndexOf('.');
+  // By name too: browsers call a .ts file video/mp2t and most source files nothing at all.
+  return dot >= 0 && TEXT_EXTENSIONS.has(file.name.slice(dot + 1).toLowerCase());
+}
+
+function uploadFailure(error: unknown): string {
+  if (!(error instanceof TandemError)) return messageOf(error);
+  switch (error.code) {
+    case 'FILE_TOO_LARGE':
+      return 'the file is larger than the server allows';
+    case 'FILE_EXISTS':
+      return 'a file or folder with that name exists';
+    case 'FILE_KIND_MISMATCH':
+      return 'a text file with that name exists; delete it first';
+    default:
+      return error.message;
   }
 }
 

@@ -23,17 +23,51 @@ export function FileTree() {
       if (!next.delete(path)) next.add(path);
       return next;
     });
+  const [dropFolder, setDropFolder] = useState<string | null>(null);
+  const hasFiles = (event: DragEvent) => event.dataTransfer?.types.includes('Files') === true;
   return (
-    <ul class="tree" role="tree" aria-label="Files">
-      <TreeNodes
-        nodes={buildTree(store.tree.value)}
-        depth={0}
-        activePath={activePath}
-        collapsed={collapsed}
-        onToggle={toggle}
-      />
-    </ul>
+    <div
+      class={`tree-drop${dropFolder === null ? '' : ' dragging'}`}
+      data-drop-folder={dropFolder ?? undefined}
+      onDragOver={(event) => {
+        if (!hasFiles(event)) return;
+        event.preventDefault();
+        if (!store.canWrite) return;
+        if (event.dataTransfer !== null) event.dataTransfer.dropEffect = 'copy';
+        setDropFolder(folderAt(event.target));
+      }}
+      onDragLeave={(event) => {
+        if (event.currentTarget === event.target) setDropFolder(null);
+      }}
+      onDrop={(event) => {
+        if (!hasFiles(event)) return;
+        event.preventDefault();
+        setDropFolder(null);
+        const files = [...(event.dataTransfer?.files ?? [])];
+        if (files.length > 0) void store.uploadFiles(files, folderAt(event.target));
+      }}
+    >
+      <ul class="tree" role="tree" aria-label="Files">
+        <TreeNodes
+          nodes={buildTree(store.tree.value)}
+          depth={0}
+          activePath={activePath}
+          collapsed={collapsed}
+          onToggle={toggle}
+        />
+      </ul>
+      {store.canWrite ? <div class="tree-drop-hint">Drop files here to upload them</div> : null}
+    </div>
   );
+}
+
+/** The folder a drop lands in: the folder row under the pointer, a file row's folder, else the root. */
+function folderAt(target: EventTarget | null): string {
+  const row = target instanceof Element ? target.closest<HTMLElement>('.tree-row[data-path]') : null;
+  if (row === null) return '';
+  const path = row.dataset['path'] ?? '';
+  if (row.dataset['kind'] === 'folder') return path;
+  return path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
 }
 
 type TreeNodesProps = {
@@ -59,6 +93,7 @@ function TreeNodes(props: TreeNodesProps) {
               style={{ paddingLeft: `${8 + props.depth * 14}px` }}
               data-path={node.path}
               data-kind={node.kind}
+              data-binary={node.kind === 'file' && node.file.kind === 'binary' ? 'true' : undefined}
               title={node.path}
               onClick={() => {
                 if (node.kind === 'file') void store.openTab(node.file.id);

@@ -1,4 +1,6 @@
+import { useEffect } from 'preact/hooks';
 import { PanelArea, PANELS } from '../panels/index.js';
+import { BinaryView } from './binary-view.js';
 import { CodeEditor } from './code-editor.js';
 import { useEditorStore } from './editor-context.js';
 import { FileTree } from './file-tree.js';
@@ -11,6 +13,19 @@ import { TopBar } from './top-bar.js';
  * with the bottom panel area under it, and the side panel area.
  */
 export function Workspace() {
+  // Files dropped anywhere but the file tree would make the browser open them in place of the
+  // editor: refuse such drops (the tree takes them and uploads them).
+  useEffect(() => {
+    const refuse = (event: DragEvent) => {
+      if (event.dataTransfer?.types.includes('Files') === true) event.preventDefault();
+    };
+    addEventListener('dragover', refuse);
+    addEventListener('drop', refuse);
+    return () => {
+      removeEventListener('dragover', refuse);
+      removeEventListener('drop', refuse);
+    };
+  }, []);
   return (
     <div class="editor-page">
       <TopBar />
@@ -70,6 +85,8 @@ function EditorPane() {
   const store = useEditorStore();
   const doc = store.activeDocument.value;
   if (doc !== null) return <CodeEditor key={doc.key} document={doc} />;
+  const binary = store.activeBinary.value;
+  if (binary !== null) return <BinaryView key={binary.key} file={binary} />;
   return (
     <div class="editor-host">
       {store.active.value === null && store.openTabs.value.length === 0 ? (

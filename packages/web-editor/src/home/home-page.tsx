@@ -89,6 +89,15 @@ export function HomePage(props: HomePageProps) {
           <div>
             <h2>Open a project</h2>
             <OpenForm />
+            <h2>Upload a project</h2>
+            <UploadProject
+              onUpload={async (zip) => {
+                const name = nameInput.current?.value.trim() || undefined;
+                const { shard } = await rest.importZip(zip, name === undefined ? {} : { name });
+                rememberShard({ id: shard.id, name: shard.name, templateId: shard.templateId });
+                location.assign(`/s/${shard.id}`);
+              }}
+            />
           </div>
         </section>
       </main>
@@ -174,6 +183,37 @@ function RecentProjects() {
         </ul>
       )}
     </div>
+  );
+}
+
+/**
+ * A zip of a project (`POST /shards/import`): its files become a new project, the template guessed
+ * from its package.json. What the server refuses (a path escaping the project, too many files, a
+ * file too large) is said in a toast, naming the entry.
+ */
+function UploadProject(props: { onUpload: (zip: File) => Promise<void> }) {
+  const [busy, setBusy] = useState(false);
+  return (
+    <label class={`button upload-project${busy ? ' disabled' : ''}`}>
+      {busy ? 'Uploading…' : 'Choose a .zip…'}
+      <input
+        type="file"
+        accept=".zip,application/zip"
+        aria-label="Upload a project (.zip)"
+        hidden
+        disabled={busy}
+        onChange={(event) => {
+          const file = event.currentTarget.files?.[0];
+          event.currentTarget.value = '';
+          if (file === undefined) return;
+          setBusy(true);
+          props.onUpload(file).catch((error: unknown) => {
+            setBusy(false);
+            toast(`Could not import ${file.name}: ${error instanceof Error ? error.message : String(error)}`, 'error');
+          });
+        }}
+      />
+    </label>
   );
 }
 

@@ -77,6 +77,28 @@ describe('buildPreview', () => {
     expect(decodeURIComponent(urls.get('__proto__')?.split(',')[1] ?? '')).toBe('proto asset');
   });
 
+  it('serves binary files to <img>, CSS url() and imports (logo.png, logo.svg) as their data: URLs', async () => {
+    const png = 'data:image/png;base64,iVBORw0KGgo=';
+    const svg = 'data:image/svg+xml;base64,PHN2Zy8+';
+    const result = await buildPreview({
+      files: {
+        'index.html': html('<img id="a" src="logo.png"><script type="module" src="/src/main.js"></script>'),
+        'src/main.js': "import logo from './logo.svg';\nimport png from '../logo.png?url';\nexport { logo, png };\n",
+        'src/style.css': 'body { background: url(../logo.png); }',
+      },
+      binaryFiles: { 'logo.png': png, 'src/logo.svg': svg },
+      entry: 'index.html',
+      framework: 'none',
+      importMap: { imports: {} },
+    });
+    expect(result.problems).toEqual([]);
+    expect(result.html).toContain(`<img id="a" src="${png}">`);
+    const modules = modulesOf(result.html);
+    expect(modules['@tandem-project/src/logo.svg']).toBe(`export default ${JSON.stringify(svg)};\n`);
+    expect(modules['@tandem-project/logo.png?url']).toBe(`export default ${JSON.stringify(png)};\n`);
+    expect(result.html).toContain(JSON.stringify(['/logo.png', png]).slice(1, -1));
+  });
+
   it('reports a missing file and an undeclared package as problems that also show in the page', async () => {
     const result = await buildPreview({
       entry: 'index.html',

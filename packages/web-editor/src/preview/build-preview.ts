@@ -14,6 +14,11 @@ import {
 export type PreviewInput = {
   /** Every text file of the shard, path → content. */
   files: Record<string, string>;
+  /**
+   * Every binary file of the shard (images, fonts), path → its bytes as a data: URL. They answer
+   * like text assets: `<img src="logo.png">`, `url(font.woff2)`, `import logo from './logo.png'`.
+   */
+  binaryFiles?: Record<string, string>;
   /** The template's entry (`index.html` for Vite-shaped templates). */
   entry: string;
   /** Template framework (`react`, `preact`, `vue`, `svelte`, `solid`, `none`…): picks the JSX flavour. */
@@ -66,6 +71,8 @@ export async function buildPreview(input: PreviewInput): Promise<PreviewResult> 
 
 class PreviewBuilder {
   private readonly files: Map<string, string>;
+  /** Binary files, path → data: URL (also present in `files`, with no text, so paths resolve). */
+  private readonly binary: Map<string, string>;
   private readonly modules = new Map<string, string>();
   private readonly queue: Array<{ key: string; path: string; query: string }> = [];
   private readonly problems: string[] = [];
@@ -73,7 +80,9 @@ class PreviewBuilder {
   private errorCount = 0;
 
   constructor(private readonly input: PreviewInput) {
+    this.binary = new Map(Object.entries(input.binaryFiles ?? {}));
     this.files = new Map(Object.entries(input.files));
+    for (const path of this.binary.keys()) if (!this.files.has(path)) this.files.set(path, '');
     this.jsx = jsxModeOf(input);
   }
 
@@ -208,8 +217,8 @@ class PreviewBuilder {
 
   private async loadModule(path: string, query: string): Promise<string> {
     const source = this.files.get(path) ?? '';
+    if (query === 'url' || this.binary.has(path)) return `export default ${JSON.stringify(this.assetUrl(path))};\n`;
     if (query === 'raw') return `export default ${JSON.stringify(source)};\n`;
-    if (query === 'url') return `export default ${JSON.stringify(this.assetUrl(path))};\n`;
     const ext = extension(path);
     if (ext === 'css') {
       const css = this.processCss(path, source);
@@ -305,7 +314,7 @@ class PreviewBuilder {
   }
 
   private assetUrl(path: string): string {
-    return dataUrl(this.files.get(path) ?? '', mimeType(path));
+    return this.binary.get(path) ?? dataUrl(this.files.get(path) ?? '', mimeType(path));
   }
 
   /** URL → data: URL for files a running page may name at run time (`<img src="/logo.svg">`). */

@@ -1,6 +1,6 @@
 import { signal } from '@preact/signals';
 import { buildImportMap, type ImportMap, type ShardSession } from '@tandem/client-sdk';
-import type { FileId, TemplateSummary } from '@tandem/protocol';
+import type { FileEntry, FileId, TemplateSummary, TreeChange } from '@tandem/protocol';
 import type * as Y from 'yjs';
 import { debounce } from '../ui/index.js';
 import type { PreviewRequest, PreviewResponse } from './compile-worker.js';
@@ -21,6 +21,8 @@ export class PreviewBuilder {
   readonly problems = signal<string[]>([]);
   readonly state = signal('Building…');
   private readonly texts = new Map<FileId, { text: Y.Text; stop: () => void }>();
+  /** Binary files (images, fonts) as data: URLs, read over REST; a replaced one is read again. */
+  private readonly binaries = new Map<FileId, string>();
   private worker: Worker | null = null;
   private readonly schedule = debounce(() => this.rebuild(), PREVIEW_DEBOUNCE_MS);
   private readonly detach: Array<() => void> = [];
@@ -33,6 +35,8 @@ export class PreviewBuilder {
     private readonly session: ShardSession,
     private readonly template: Pick<TemplateSummary, 'entry' | 'framework'>,
     private readonly cdnBaseUrl: string,
+    /** Reads a binary file's bytes (TandemRest.readBinaryFile for this shard). */
+    private readonly readBinary: (path: string) => Promise<{ bytes: Uint8Array; contentType: string }>,
   ) {}
 
   /** Starts the worker, opens every file of the shard and builds the first preview. */
@@ -47,7 +51,12 @@ export class PreviewBuilder {
       (event) => (this.problems.value = [`the preview worker failed: ${event.message}`]),
     );
     this.worker = worker;
-    this.detach.push(this.session.on('tree', () => void this.openFiles()));
+    this.detach.push(
+      this.session.on('tree', (_files, change) => {
+        if (change !== null) this.forgetReplaced(change);
+        void this.openFiles();
+      }),
+    );
     void this.openFiles();
   }
 
@@ -78,6 +87,7 @@ export class PreviewBuilder {
     const request: PreviewRequest = {
       id: ++this.requestId,
       files,
+      binaryFiles: this.binarySnapshot(),
       entry: this.template.entry,
       framework: this.template.framework,
       importMap,
@@ -92,8 +102,10 @@ export class PreviewBuilder {
       entry.stop();
       this.texts.delete(id);
     }
+    for (const id of this.binaries.keys()) if (!present.has(id)) this.binaries.delete(id);
     await Promise.all(
       this.session.tree().map(async (file) => {
+        if (file.kind === 'binary') return this.readBinaryFile(file);
         if (this.texts.has(file.id)) return;
         try {
           const text = await this.session.openFile(file.id);
@@ -107,6 +119,30 @@ export class PreviewBuilder {
       }),
     );
     this.schedule();
+  }
+
+  private forgetReplaced(change: TreeChange): void {
+    if (change.kind === 'replaced') this.binaries.delete(change.file.id);
+  }
+
+  private async readBinaryFile(file: FileEntry): Promise<void> {
+    if (this.binaries.has(file.id)) return;
+    try {
+      const { bytes, contentType } = await this.readBinary(file.path);
+      if (this.destroyed) return;
+      this.binaries.set(file.id, await toDataUrl(bytes, contentType));
+    } catch {
+      // Deleted or renamed meanwhile: the next tree event reads it again under its new path.
+    }
+  }
+
+  private binarySnapshot(): Record<string, string> {
+    const files = new Map<string, string>();
+    for (const file of this.session.tree()) {
+      const url = this.binaries.get(file.id);
+      if (url !== undefined) files.set(file.path, url);
+    }
+    return Object.fromEntries(files);
   }
 
   private snapshot(): Record<string, string> {
@@ -157,4 +193,16 @@ function dependenciesOf(
     );
     return stored;
   }
+}
+
+/** Bytes as a data: URL (read by the browser, off the main thread's JavaScript). */
+function toDataUrl(bytes: Uint8Array, contentType: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result));
+    reader.onerror = () => reject(reader.error ?? new Error('could not read the file'));
+    reader.readAsDataURL(
+      new Blob([bytes as Uint8Array<ArrayBuffer>], { type: contentType.split(';')[0] ?? contentType }),
+    );
+  });
 }

@@ -27,6 +27,7 @@ function LivePreview() {
         store.session,
         { entry: store.template?.entry ?? 'index.html', framework: store.template?.framework ?? 'none' },
         store.cdnBaseUrl,
+        (path) => store.rest.readBinaryFile(store.session.shardId, path),
       ),
   );
   useEffect(() => {

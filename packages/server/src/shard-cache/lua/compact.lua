@@ -16,7 +16,7 @@
   now (it may have read the database before the commit): loading, the caller retries.
 
   KEYS[1] meta   KEYS[2] tree   KEYS[3] dirty   KEYS[4] gen   KEYS[5] docbytes   KEYS[6] seq
-  KEYS[7] lock   KEYS[8] basebytes
+  KEYS[7] lock   KEYS[8] basebytes   KEYS[9] kinds
   ARGV[1] docPrefix   ARGV[2] snapshotTimeMs   ARGV[3] loadId   ARGV[4] snapshot clock
   ARGV[5..] per file, five values: fileId, version, gen, n (updates merged), merged state
   Reply: { 'COMPACTED', dirty entries left } | { 'STALE' } | { 'LOADING' }
@@ -35,8 +35,20 @@ if (redis.call('HGET', KEYS[1], 'loadId') or '') ~= ARGV[3] then
   for i = 5, #ARGV, 5 do
     local f, merged = ARGV[i], ARGV[i + 4]
     if string.len(merged) > 0 and redis.call('HEXISTS', KEYS[2], f) == 1 then
-      redis.call('RPUSH', prefix .. f, merged)
-      redis.call('HINCRBY', KEYS[5], f, string.len(merged))
+      if redis.call('HEXISTS', KEYS[9], f) == 1 then
+        -- A binary file's bytes are not merged but replaced: the committed ones win over what the
+        -- load read, unless someone uploaded newer bytes since (the file is dirty in this load).
+        if not redis.call('ZSCORE', KEYS[3], f) then
+          redis.call('DEL', prefix .. f)
+          redis.call('RPUSH', prefix .. f, merged)
+          redis.call('HSET', KEYS[5], f, string.len(merged))
+          redis.call('HDEL', KEYS[8], f)
+          redis.call('HINCRBY', KEYS[4], f, 1)
+        end
+      else
+        redis.call('RPUSH', prefix .. f, merged)
+        redis.call('HINCRBY', KEYS[5], f, string.len(merged))
+      end
       if not seen[f] then seen[f] = true; table.insert(again, f) end
     end
   end
@@ -69,6 +81,7 @@ for i = 5, #ARGV, 5 do
     redis.call('HDEL', KEYS[4], f)
     redis.call('HDEL', KEYS[5], f)
     redis.call('HDEL', KEYS[8], f)
+    redis.call('HDEL', KEYS[9], f)
   end
   if score ~= false and tonumber(score) <= v then redis.call('ZREM', KEYS[3], f) end
 end

@@ -1,10 +1,10 @@
 --[[
   Appends a Yjs update to a file and marks the file dirty, in one atomic step.
   KEYS[1] meta   KEYS[2] tree   KEYS[3] doc (the file's update list)   KEYS[4] dirty
-  KEYS[5] seq (the shard clock)   KEYS[6] docbytes
+  KEYS[5] seq (the shard clock)   KEYS[6] docbytes   KEYS[7] kinds
   ARGV[1] fileId   ARGV[2] update (binary)   ARGV[3] maxDocBytes   ARGV[4] maxUnsyncedBytes (the shard's)
   Reply: the new shard clock, which is the edit's version.
-  Errors: NOT_LOADED, FILE_NOT_FOUND, FILE_TOO_LARGE (the file's list would pass maxDocBytes),
+  Errors: NOT_LOADED, FILE_NOT_FOUND, FILE_KIND_MISMATCH (a binary file), FILE_TOO_LARGE (the file's list would pass maxDocBytes),
     BACKLOG (the shard's unsynced bytes would pass maxUnsyncedBytes: sync it, then retry)
 ]]
 -- @include is-loaded
@@ -12,6 +12,7 @@
 -- @include shard-bytes
 if not isLoaded(KEYS[1]) then return redis.error_reply('NOT_LOADED') end
 if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return redis.error_reply('FILE_NOT_FOUND') end
+if redis.call('HEXISTS', KEYS[7], ARGV[1]) == 1 then return redis.error_reply('FILE_KIND_MISMATCH') end
 local added = string.len(ARGV[2])
 local size = tonumber(redis.call('HGET', KEYS[6], ARGV[1]) or '0') + added
 if size > tonumber(ARGV[3]) then return redis.error_reply('FILE_TOO_LARGE') end

@@ -176,11 +176,12 @@ describe('file scripts', () => {
       expect(await store.cache.files.readForSync(shardId, id)).toMatchObject({
         loaded: true,
         inTree: true,
+        binary: false,
         version: v,
       });
       await store.cache.files.delete(shardId, 'a.js');
       const gone = await store.cache.files.readForSync(shardId, id);
-      expect(gone).toEqual({ loaded: true, inTree: false, version: v + 1, updates: [] });
+      expect(gone).toEqual({ loaded: true, inTree: false, binary: false, version: v + 1, updates: [] });
     });
   });
 });
