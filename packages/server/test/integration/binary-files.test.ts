@@ -283,7 +283,11 @@ describe('binary files reach live collaborators and keep the limits', () => {
     await put(t.url(), shardId, 'b2.bin', new Uint8Array(4000).fill(4), 'application/octet-stream');
     expect((await app.cache.sync.inspect(shardId)).unsyncedBytes).toBe(4000);
     const shard = await app.repository.findById(shardId);
-    expect(shard?.files.filter((f) => f.kind === 'binary').map((f) => f.path)).toEqual(['b0.bin', 'b1.bin']);
+    // The new file is in the database at once (file operations are written through); its bytes
+    // come with the next sync.
+    expect(shard?.files.filter((f) => f.kind === 'binary').map((f) => f.path)).toEqual(['b0.bin', 'b1.bin', 'b2.bin']);
+    expect(shard?.files.find((f) => f.path === 'b2.bin')).toMatchObject({ version: 0 });
+    expect(shard?.files.find((f) => f.path === 'b2.bin')?.ydocState.byteLength).toBe(0);
     const detail: ShardDetail = (await new TandemRest({ url: t.url(), token: await adminToken() }).getShard(shardId))
       .shard;
     expect(detail.files.filter((f) => f.kind === 'binary')).toHaveLength(3);
