@@ -32,6 +32,18 @@ function describeExtra(r: ScenarioResult): string {
     );
     if (e['redisKiBPerAddedConnection'] !== undefined)
       parts.push(`Redis ${String(e['redisKiBPerAddedConnection'])} KiB/added conn`);
+    for (const w of (e['idle'] ?? []) as Array<{
+      connections: number;
+      cpuPercent: number;
+      serverCpuPercent: number;
+      redisCpuPercent: number | null;
+      redisCommandsPerSecond: number | null;
+      redisLuaCommandsPerSecond: number | null;
+    }>) {
+      parts.push(
+        `idle at ${w.connections}: CPU ${w.cpuPercent} % (server ${w.serverCpuPercent}${w.redisCpuPercent === null ? '' : `, Redis ${w.redisCpuPercent}`})${w.redisCommandsPerSecond === null ? '' : `, ${w.redisCommandsPerSecond} Redis cmd/s + ${String(w.redisLuaCommandsPerSecond)} in Lua`}`,
+      );
+    }
   }
   if (e['presence'] !== undefined) {
     const p = e['presence'] as { p50Ms: number; p99Ms: number; messagesPerSecond: number; bytesPerSecond: number };
