@@ -96,11 +96,13 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       redis: cacheRedis,
       sync: cache.sync,
       members: cache.members,
+      marks: cache.marks,
       queue,
       logger: log.child({ module: 'sync-scheduler' }),
       keyPrefix: config.redis.keyPrefix,
       jobs: config.jobs,
       evictGraceMs: config.cache.evictGraceMs,
+      fullScanMs: config.jobs.fullScanMs,
       // A dead instance's members expired: its collaborators may have missed notices it stored
       // but never broadcast; tell the room the shard's version so clients re-check.
       onMembersExpired: (shardId) => {
@@ -241,6 +243,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
         }
       },
     ]);
+    closeSteps.push(['dirty marks', () => cache.marks.close()]);
     closeSteps.push(['scheduler', () => scheduler.close()]);
     closeSteps.push(['worker', async () => worker?.close()]);
     closeSteps.push(['queue', () => queue.close()]);

@@ -66,6 +66,7 @@ export type Config = Readonly<{
     attempts: number;
     backoffMs: number;
     intervalMs: number;
+    fullScanMs: number;
     batchSize: number;
     lockDurationMs: number;
     stalledIntervalMs: number;
@@ -152,6 +153,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       attempts: e.SYNC_ATTEMPTS,
       backoffMs: e.SYNC_BACKOFF_MS,
       intervalMs: e.SYNC_INTERVAL_MS,
+      fullScanMs: e.SYNC_FULL_SCAN_MS,
       batchSize: e.SYNC_BATCH_SIZE,
       lockDurationMs: e.SYNC_LOCK_DURATION_MS,
       stalledIntervalMs: e.SYNC_STALLED_INTERVAL_MS,

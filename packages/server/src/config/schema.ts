@@ -165,6 +165,12 @@ export const envSchema = z.object({
   SYNC_BACKOFF_MS: int(1, 3_600_000).default(1_000),
   /** How often the scheduler looks for shards with unsynced changes, in ms. Default 2000. */
   SYNC_INTERVAL_MS: int(50, 3_600_000).default(2_000),
+  /**
+   * Longest time between two inspections of every open shard, in ms. Ticks inspect only the
+   * shards with changes and those nobody is in; a full scan also runs when an instance died.
+   * A backstop, not a sync interval. Default 60000.
+   */
+  SYNC_FULL_SCAN_MS: int(1000, 86_400_000).default(60_000),
   /** Most shards one sync job flushes. Default 100. */
   SYNC_BATCH_SIZE: int(1, 10_000).default(100),
   /** How long a running job's lock lasts without renewal before the job counts as stalled, in ms. Default 30000. */

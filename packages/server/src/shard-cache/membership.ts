@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { ShardId } from '@tandem/protocol';
 import type { Logger } from '../logging/index.js';
-import { emptySinceKey, shardKeys } from '../redis/index.js';
+import { emptySinceKey, instancesKey, shardKeys } from '../redis/index.js';
 import { ShardScripts } from './scripts.js';
 
 export type MembershipDeps = {
@@ -81,13 +81,38 @@ export class Membership {
    */
   startHeartbeat(alsoOnBeat?: (shardIds: readonly ShardId[]) => Promise<void>): void {
     if (this.heartbeat !== undefined) return;
-    this.heartbeat = setInterval(() => {
-      void this.refreshLocal();
+    const beat = () => {
+      void this.refreshLocal().then(() => this.beatInstance());
       alsoOnBeat?.(this.localShards()).catch((error: unknown) =>
         this.deps.logger.warn({ err: error }, 'heartbeat of what lives with the members failed'),
       );
-    }, this.deps.heartbeatMs);
+    };
+    this.heartbeat = setInterval(beat, this.deps.heartbeatMs);
     this.heartbeat.unref();
+    // Registered at once, so the scheduler knows this instance before its first interval ends.
+    void this.beatInstance();
+  }
+
+  /**
+   * Records that this instance lives, after its members were refreshed: the scheduler takes an
+   * instance whose entry lapsed for dead and inspects every open shard once (which prunes the
+   * members it left). Failures are logged; the next beat writes it again.
+   */
+  async beatInstance(): Promise<void> {
+    try {
+      await this.scripts.instanceBeat(instancesKey(this.deps.keyPrefix), {
+        instanceId: this.deps.instanceId,
+        memberTtlMs: this.deps.memberTtlMs,
+        heartbeatMs: this.deps.heartbeatMs,
+      });
+    } catch (error) {
+      this.deps.logger.warn({ err: error }, 'instance heartbeat failed');
+    }
+  }
+
+  /** Instances whose heartbeat lapsed long enough that all their members expired; forgets them. */
+  expireDeadInstances(): Promise<string[]> {
+    return this.scripts.instancesExpire(instancesKey(this.deps.keyPrefix));
   }
 
   /** Extends the expiry of this instance's members of every shard (re-adding any Redis lost). */

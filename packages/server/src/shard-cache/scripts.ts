@@ -111,6 +111,29 @@ export class ShardScripts {
     return Number(await this.run('member-count', [membersKey], []));
   }
 
+  /** Marks shards as possibly dirty (dirty-shards counter + 1 each). */
+  async dirtyMark(dirtyShardsKey: string, shardIds: readonly string[]): Promise<void> {
+    await this.run('dirty-mark', [dirtyShardsKey], [...shardIds]);
+  }
+
+  /** Drops marks whose counter is still the one seen. → how many were dropped. */
+  async dirtyUnmark(dirtyShardsKey: string, seen: ReadonlyArray<readonly [string, number]>): Promise<number> {
+    return Number(await this.run('dirty-unmark', [dirtyShardsKey], seen.flat()));
+  }
+
+  /** → true when the instance's entry was new (first beat, lost, or taken for dead). */
+  async instanceBeat(
+    instancesKey: string,
+    a: { instanceId: string; memberTtlMs: number; heartbeatMs: number },
+  ): Promise<boolean> {
+    return Number(await this.run('instance-beat', [instancesKey], [a.instanceId, a.memberTtlMs, a.heartbeatMs])) === 1;
+  }
+
+  /** → ids of instances whose members have all expired (removed from the set). */
+  async instancesExpire(instancesKey: string): Promise<string[]> {
+    return ((await this.run('instances-expire', [instancesKey], [])) as string[]).map(String);
+  }
+
   /** → whether the lock was ours and is released. */
   async unlock(lockKey: string, a: { token: string }): Promise<boolean> {
     return Number(await this.run('unlock', [lockKey], [a.token])) === 1;
