@@ -19,6 +19,8 @@ type IdleWindow = {
   /** Commands the servers sent to Redis per second (top level, then run inside Lua scripts). */
   redisCommandsPerSecond: number | null;
   redisLuaCommandsPerSecond: number | null;
+  /** Commands in the window by name and key part (`lua …`: run inside a script). */
+  redisCommands?: Record<string, number>;
 };
 
 /**
@@ -30,13 +32,14 @@ async function countRedisCommands(
   redisUrl: string,
   prefix: string,
   during: () => Promise<void>,
-): Promise<{ top: number; lua: number } | null> {
+): Promise<{ top: number; lua: number; byCommand: Record<string, number> } | null> {
   const u = new URL(redisUrl);
   const monitor = spawn('redis-cli', ['-h', u.hostname, '-p', u.port || '6379', 'monitor'], {
     stdio: ['ignore', 'pipe', 'ignore'],
   });
   let top = 0;
   let lua = 0;
+  const byCommand: Record<string, number> = {};
   let rest = '';
   let failed = false;
   monitor.on('error', () => {
@@ -49,6 +52,15 @@ async function countRedisCommands(
       if (!line.includes(prefix)) continue;
       if (line.includes(' lua]')) lua++;
       else top++;
+      // `<time> [<db> <client>] "<command>" "<arg>"…`: the command and the part of the first key.
+      const args = line.slice(line.indexOf(']') + 2).split('" "');
+      const command = (args[0] ?? '').replace(/^"/, '').toLowerCase();
+      const key = args.find((a) => a.includes(prefix)) ?? '';
+      const part = key.includes('}:')
+        ? key.slice(key.indexOf('}:') + 2).replace(/:.*$/, '')
+        : key.slice(prefix.length + 1);
+      const name = `${line.includes(' lua]') ? 'lua ' : ''}${command} ${part.replace(/"$/, '')}`;
+      byCommand[name] = (byCommand[name] ?? 0) + 1;
     }
   });
   await sleep(300);
@@ -57,7 +69,7 @@ async function countRedisCommands(
   } finally {
     monitor.kill();
   }
-  return failed ? null : { top, lua };
+  return failed ? null : { top, lua, byCommand };
 }
 
 /** Server + Redis CPU and Redis commands over `ms` with every connection idle. */
@@ -83,6 +95,7 @@ async function measureIdle(ctx: BenchContext, deployment: Deployment, ms: number
       deployment.kind === 'tandem' && counted !== null ? Math.round((counted.top / u.wallSeconds) * 10) / 10 : null,
     redisLuaCommandsPerSecond:
       deployment.kind === 'tandem' && counted !== null ? Math.round((counted.lua / u.wallSeconds) * 10) / 10 : null,
+    ...(counted === null ? {} : { redisCommands: counted.byCommand }),
   };
 }
 

@@ -58,7 +58,13 @@ export type Config = Readonly<{
     zipMaxBytes: number;
     zipMaxConcurrentPerUser: number;
   }>;
-  cache: Readonly<{ lockTtlMs: number; memberTtlMs: number; heartbeatMs: number; evictGraceMs: number }>;
+  cache: Readonly<{
+    lockTtlMs: number;
+    memberTtlMs: number;
+    memberLeaseMs: number;
+    heartbeatMs: number;
+    evictGraceMs: number;
+  }>;
   jobs: Readonly<{
     concurrency: number;
     limitMax: number;
@@ -143,6 +149,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     cache: {
       lockTtlMs: e.CACHE_LOCK_TTL_MS,
       memberTtlMs: e.CACHE_MEMBER_TTL_MS,
+      memberLeaseMs: Math.max(e.CACHE_MEMBER_LEASE_MS, e.CACHE_MEMBER_TTL_MS),
       heartbeatMs: e.CACHE_HEARTBEAT_MS,
       evictGraceMs: e.CACHE_EVICT_GRACE_MS,
     },

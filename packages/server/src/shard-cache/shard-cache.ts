@@ -53,6 +53,7 @@ export function createShardCache(deps: ShardCacheDeps): ShardCache {
     logger,
     instanceId: deps.instanceId,
     memberTtlMs: deps.cache.memberTtlMs,
+    memberLeaseMs: deps.cache.memberLeaseMs,
     heartbeatMs: deps.cache.heartbeatMs,
   });
   const marks = new DirtyMarks({ redis, keyPrefix, logger });

@@ -4,7 +4,7 @@ import type { Logger } from '../logging/index.js';
 import { openShardsKey, shardKeys, type ShardKeys } from '../redis/index.js';
 import { ShardScripts } from './scripts.js';
 import type { DirtyMarks } from './dirty-marks.js';
-import type { Membership } from './membership.js';
+import type { InstanceDeath, Membership } from './membership.js';
 import type { CompactEntry, CompactOutcome, EvictOutcome, ShardInspection, ShardSnapshot } from './types.js';
 
 export type SyncStoreDeps = {
@@ -39,9 +39,12 @@ export class SyncStore {
     return this.deps.redis.zcard(openShardsKey(this.deps.keyPrefix));
   }
 
-  /** Scheduler view of one shard (prunes expired members and says how many). */
-  inspect(shardId: ShardId): Promise<ShardInspection> {
-    return this.scripts.inspect(this.keys(shardId));
+  /**
+   * Scheduler view of one shard: prunes expired members, and the members of these dead
+   * instances (see Membership.expireDeadInstances), and says how many.
+   */
+  inspect(shardId: ShardId, dead: readonly InstanceDeath[] = []): Promise<ShardInspection> {
+    return this.scripts.inspect(this.keys(shardId), dead);
   }
 
   /** Number of files with unsynced changes. */

@@ -71,7 +71,10 @@ export class SyncScheduler {
     if (got !== 'OK') return null;
     const now = Date.now();
     const dead = await this.deps.members.expireDeadInstances();
-    if (dead.length > 0) this.deps.logger.info({ instances: dead }, 'instances died: inspecting every open shard');
+    if (dead.length > 0) {
+      const instances = dead.map((d) => d.instanceId);
+      this.deps.logger.info({ instances }, 'instances died: inspecting every open shard');
+    }
     const full =
       dead.length > 0 || this.lastFullScanAt === undefined || now - this.lastFullScanAt >= this.deps.fullScanMs;
     const [marked, empty] = await Promise.all([this.deps.marks.list(), this.deps.members.emptySince()]);
@@ -85,7 +88,9 @@ export class SyncScheduler {
     } else {
       openShards = await this.deps.sync.openCount();
     }
-    const inspections = await Promise.all([...ids].map(async (id) => [id, await this.deps.sync.inspect(id)] as const));
+    const inspections = await Promise.all(
+      [...ids].map(async (id) => [id, await this.deps.sync.inspect(id, dead)] as const),
+    );
     const candidates: Array<{ shardId: ShardId; evict: boolean; firstDirtyAt: number }> = [];
     const clean: Array<readonly [ShardId, number]> = [];
     const unmarked: ShardId[] = [];

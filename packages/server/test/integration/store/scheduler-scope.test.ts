@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import type { ShardId } from '@tandem/protocol';
 import { dirtyShardsKey, instancesKey, schedulerLockKey } from '../../../src/redis/index.js';
 import type { ScanSummary } from '../../../src/metrics/index.js';
-import { updateToText } from '../../../src/shard-cache/index.js';
+import { Membership, updateToText } from '../../../src/shard-cache/index.js';
 import { SyncQueue, SyncScheduler } from '../../../src/sync-jobs/index.js';
 import { createStore, type Store } from './store-harness.js';
 
@@ -17,6 +17,7 @@ describe('scheduler scope', () => {
   let queue: SyncQueue;
   let scheduler: SyncScheduler;
   const scans: ScanSummary[] = [];
+  const membersExpired: ShardId[] = [];
   beforeAll(async () => {
     store = await createStore();
     queue = new SyncQueue(store.redis, store.prefix, store.config.jobs);
@@ -32,6 +33,7 @@ describe('scheduler scope', () => {
       evictGraceMs: 3_600_000,
       fullScanMs: 3_600_000,
       onScan: (s) => scans.push(s),
+      onMembersExpired: (id) => membersExpired.push(id),
     });
   });
   afterAll(async () => {
@@ -109,15 +111,77 @@ describe('scheduler scope', () => {
     expect((await store.cache.marks.list()).has(shardId)).toBe(false);
   });
 
-  it('the heartbeat registers the instance with the time by which all its members have expired', async () => {
+  it('the heartbeat registers the instance: when it counts as dead, and its members’ lease', async () => {
     const before = Date.now();
     await store.cache.members.beatInstance();
     const { memberTtlMs, heartbeatMs } = store.config.cache;
-    const until = Number(await store.redis.hget(instancesKey(store.prefix), 'store-test'));
+    const [until, lease] = (await store.redis.hget(instancesKey(store.prefix), 'store-test'))!.split(':').map(Number);
+    expect(lease).toBe(store.config.cache.memberLeaseMs);
     // Redis's clock, not this process's: allow a second of skew.
     expect(until).toBeGreaterThan(before + memberTtlMs + heartbeatMs - 1000);
     expect(until).toBeLessThan(Date.now() + memberTtlMs + heartbeatMs + 1000);
     // Alive: the scheduler does not take it for dead.
     expect(await store.cache.members.expireDeadInstances()).toEqual([]);
+  });
+
+  it("a dead instance's members are pruned when its heartbeat entry lapses, long before their lease ends", async () => {
+    const shardId = await openWithMember({ 'e.js': 'e' });
+    const dying = new Membership({
+      redis: store.redis,
+      keyPrefix: store.prefix,
+      logger: pino({ level: 'silent' }),
+      instanceId: `dying-${shardId.slice(0, 8)}`,
+      memberTtlMs: 1000,
+      heartbeatMs: 100,
+      memberLeaseMs: 3_600_000,
+    });
+    const member = dying.socketMember('socket-1');
+    expect(await dying.add(shardId, member)).toBe(2);
+    expect(await dying.beatInstance()).toBe(true);
+    // Not dead yet: ticks leave its member alone.
+    await tick();
+    expect(await store.cache.members.count(shardId)).toBe(2);
+    // It stops beating: after its TTL and one heartbeat the entry lapses, the next tick prunes it.
+    await new Promise((r) => setTimeout(r, 1300));
+    await tick();
+    expect(await store.cache.members.count(shardId)).toBe(1);
+    expect(await store.redis.zscore(store.keys(shardId).members, member)).toBeNull();
+    expect(membersExpired).toContain(shardId);
+    // It was only cut off: its next beat finds its entry gone, and its members are written again
+    // with a lease past the bound, which a later prune of the same death would leave alone.
+    expect(await dying.beatInstance()).toBe(true);
+    expect(await dying.add(shardId, member)).toBe(2);
+  });
+
+  it('the heartbeat refreshes one slice of the shards per beat when the lease is long', async () => {
+    const shards = await Promise.all([1, 2, 3, 4, 5, 6].map((n) => store.open({ [`f${n}.js`]: '' })));
+    const heartbeatMs = 100;
+    const members = new Membership({
+      redis: store.redis,
+      keyPrefix: store.prefix,
+      logger: pino({ level: 'silent' }),
+      instanceId: `slices-${shards[0]!.slice(0, 8)}`,
+      memberTtlMs: 1000,
+      heartbeatMs,
+      // Three slices: each shard's members are refreshed every third beat.
+      memberLeaseMs: 9 * heartbeatMs,
+    });
+    const refreshed: ShardId[][] = [];
+    for (const id of shards) members.addLocal(id, members.socketMember(`s-${id}`));
+    members.startHeartbeat(async (ids) => {
+      refreshed.push([...ids]);
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 3.5 * heartbeatMs));
+    } finally {
+      members.close();
+    }
+    expect(refreshed.length).toBeGreaterThanOrEqual(3);
+    const firstThree = refreshed.slice(0, 3);
+    // Every shard in exactly one of three consecutive beats, and each of its members written.
+    expect(firstThree.flat().sort()).toEqual([...shards].sort());
+    for (const id of shards) {
+      expect(await store.redis.zscore(store.keys(id).members, members.socketMember(`s-${id}`))).not.toBeNull();
+    }
   });
 });
