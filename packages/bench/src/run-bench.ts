@@ -34,7 +34,7 @@ export type BenchOptions = {
 export async function runBench(options: BenchOptions = {}): Promise<ScenarioResult[]> {
   const quick = options.quick ?? false;
   const scenarios = options.scenarios ?? [...SCENARIOS];
-  const targets = options.targets ?? ['tandem', 'relay', 'hocuspocus'];
+  const targets = options.targets ?? ['tandem', 'relay', 'hocuspocus', 'hocuspocus-db'];
   const nodeFlags: string[] = [];
   if (options.profileDir !== undefined) {
     mkdirSync(options.profileDir, { recursive: true });

@@ -134,7 +134,7 @@ export async function idleScenario(
         ? await startTandem(ctx, { name: 'idle' })
         : target === 'relay'
           ? await startRelay(ctx)
-          : await startHocuspocus(ctx, { name: 'idle' });
+          : await startHocuspocus(ctx, { name: 'idle', persist: target === 'hocuspocus-db' });
     const generator = new GeneratorProcess();
     try {
       const token = adminToken();
