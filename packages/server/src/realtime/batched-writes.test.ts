@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Server } from 'socket.io';
+import { Server, type Socket as ServerSocket } from 'socket.io';
 import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
 import { batchWrites } from './batched-writes.js';
 
@@ -25,7 +25,7 @@ describe('batchWrites', () => {
   async function sendBinaryEvents(batched: boolean, count: number): Promise<{ writes: number; got: number[] }> {
     http = createServer();
     server = new Server(http, { serveClient: false });
-    const ready = new Promise<import('socket.io').Socket>((resolve) =>
+    const ready = new Promise<ServerSocket>((resolve) =>
       server!.on('connection', (socket) => {
         if (batched) expect(batchWrites(socket.conn)).toBe(true);
         resolve(socket);
