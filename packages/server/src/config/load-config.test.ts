@@ -167,7 +167,7 @@ describe('loadConfig', () => {
         attempts: 10,
         backoffMs: 1_000,
         intervalMs: 2_000,
-        fullScanMs: 60_000,
+        fullScanMs: 300_000,
         batchSize: 100,
       },
       log: { level: 'info', pretty: false },

@@ -176,9 +176,9 @@ export const envSchema = z.object({
   /**
    * Longest time between two inspections of every open shard, in ms. Ticks inspect only the
    * shards with changes and those nobody is in; a full scan also runs when an instance died.
-   * A backstop, not a sync interval. Default 60000.
+   * A backstop, not a sync interval. Default 300000.
    */
-  SYNC_FULL_SCAN_MS: int(1000, 86_400_000).default(60_000),
+  SYNC_FULL_SCAN_MS: int(1000, 86_400_000).default(300_000),
   /** Most shards one sync job flushes. Default 100. */
   SYNC_BATCH_SIZE: int(1, 10_000).default(100),
   /** How long a running job's lock lasts without renewal before the job counts as stalled, in ms. Default 30000. */
