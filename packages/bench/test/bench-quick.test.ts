@@ -12,7 +12,7 @@ const DIST_MAIN = fileURLToPath(new URL('../../server/dist/main.js', import.meta
  * timings, which depend on the machine.
  */
 describe('npm run bench -- --quick', () => {
-  it('loses no update and converges in every scenario', { timeout: 300_000 }, async () => {
+  it('loses no update and converges in every scenario', { timeout: 420_000 }, async () => {
     if (!existsSync(DIST_MAIN))
       throw new Error('packages/server/dist is missing: run `npm run build` first (npm test does)');
     const results = await runBench({ quick: true });
