@@ -5,7 +5,7 @@ import type { Config } from '../config/index.js';
 import { ScanSummarySchema, type ScanSummary } from '../metrics/index.js';
 import type { Logger } from '../logging/index.js';
 import { lastScanKey, schedulerLockKey } from '../redis/index.js';
-import type { DirtyMarks, Membership, SyncStore } from '../shard-cache/index.js';
+import type { DirtyMarks, InstanceDeath, Membership, SyncStore } from '../shard-cache/index.js';
 import type { SyncQueue } from './sync-queue.js';
 
 /**
@@ -25,6 +25,8 @@ export class SyncScheduler {
   private readonly abort = new AbortController();
   private readonly owner = randomUUID();
   private lastFullScanAt: number | undefined;
+  /** Dead instances whose members a failed tick may not have pruned yet: the next tick tries again. */
+  private pendingDead: InstanceDeath[] = [];
   lastScan: ScanSummary | undefined;
 
   constructor(
@@ -70,11 +72,14 @@ export class SyncScheduler {
     const got = await this.deps.redis.set(lock, this.owner, 'PX', Math.max(50, this.deps.jobs.intervalMs - 10), 'NX');
     if (got !== 'OK') return null;
     const now = Date.now();
-    const dead = await this.deps.members.expireDeadInstances();
-    if (dead.length > 0) {
-      const instances = dead.map((d) => d.instanceId);
+    const died = await this.deps.members.expireDeadInstances();
+    if (died.length > 0) {
+      const instances = died.map((d) => d.instanceId);
       this.deps.logger.info({ instances }, 'instances died: inspecting every open shard');
     }
+    // Their entries are gone from Redis: kept here until an inspection of every shard completed.
+    this.pendingDead.push(...died);
+    const dead = [...this.pendingDead];
     const full =
       dead.length > 0 || this.lastFullScanAt === undefined || now - this.lastFullScanAt >= this.deps.fullScanMs;
     const [marked, empty] = await Promise.all([this.deps.marks.list(), this.deps.members.emptySince()]);
@@ -91,6 +96,7 @@ export class SyncScheduler {
     const inspections = await Promise.all(
       [...ids].map(async (id) => [id, await this.deps.sync.inspect(id, dead)] as const),
     );
+    if (full) this.pendingDead = this.pendingDead.filter((d) => !dead.includes(d));
     const candidates: Array<{ shardId: ShardId; evict: boolean; firstDirtyAt: number }> = [];
     const clean: Array<readonly [ShardId, number]> = [];
     const unmarked: ShardId[] = [];
