@@ -9,4 +9,6 @@ export type BenchContext = BenchEnv & {
   log: (line: string) => void;
   /** Only these fan-out cases (labels such as "1×25×50ms"); all when undefined. */
   caseFilter: string[] | undefined;
+  /** The idle scenario's checkpoints (open connections), when not the default. */
+  idleConnections?: number[] | undefined;
 };

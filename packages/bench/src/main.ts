@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --quick] [--scenario fanout,scaleout,presence,idle,join,sync]
- *  [--target tandem,relay,hocuspocus] [--workers N] [--profile DIR] [--duration MS] [--cases 1x25x50ms,...] [--out DIR] [--docs]`
+ *  [--target tandem,relay,hocuspocus] [--workers N] [--profile DIR] [--duration MS] [--cases 1x25x50ms,...] [--connections 1000,5000] [--out DIR] [--docs]`
  *
  * Starts every server it measures on 127.0.0.1 (Tandem from packages/server/dist, the
  * y-websocket relay, Hocuspocus), drives them from forked generator processes, prints one JSON
@@ -28,6 +28,7 @@ const { values } = parseArgs({
     out: { type: 'string' },
     docs: { type: 'boolean' },
     cases: { type: 'string' },
+    connections: { type: 'string' },
   },
   strict: true,
 });
@@ -51,6 +52,7 @@ const results = await runBench({
   ...(values.profile === undefined ? {} : { profileDir: values.profile }),
   ...(values.duration === undefined ? {} : { durationMs: Number(values.duration) }),
   ...(values.cases === undefined ? {} : { cases: values.cases.replaceAll('x', '×').split(',') }),
+  ...(values.connections === undefined ? {} : { idleConnections: values.connections.split(',').map(Number) }),
   onResult: (r) => process.stdout.write(`${JSON.stringify(r)}\n`),
   log: (line) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`),
 });

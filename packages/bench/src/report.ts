@@ -13,8 +13,11 @@ export function markdownTable(results: readonly ScenarioResult[]): string {
   const rule = '|' + ' --- |'.repeat(16);
   const rows = results.map((r) => {
     const l = r.latency;
-    const flag = r.generator?.bottleneck === true ? ' ⚠' : '';
-    return `| ${r.scenario} | ${r.case} | ${r.target} | ${r.ok ? 'yes' : '**no**'} | ${num(l?.p50Ms)} | ${num(l?.p90Ms)} | ${num(l?.p99Ms)} | ${num(l?.maxMs)} | ${num(r.deliveriesPerSecond, 0)} | ${num(r.lost, 0)} | ${r.server === undefined ? dash : `${r.server.cpuPercent} (${r.server.mainThreadCpuPercent})`} | ${num(r.server?.redisCpuSeconds, 2)} | ${num(r.cpuPerUpdateUs, 0)} | ${r.server?.rssMiB.join('+') ?? dash} | ${r.generator === undefined ? dash : `${r.generator.cpuPercent}${flag}`} | ${describeExtra(r)} |`;
+    const saturated = r.generator?.bottleneck === true;
+    const flag = saturated ? ' ⚠' : '';
+    // A case whose generator saturated measured the generator: its timings are not reported.
+    const timed = (v: number | null | undefined, digits = 1) => (saturated && v != null ? 'n/m' : num(v, digits));
+    return `| ${r.scenario} | ${r.case} | ${r.target} | ${r.ok ? 'yes' : '**no**'} | ${timed(l?.p50Ms)} | ${timed(l?.p90Ms)} | ${timed(l?.p99Ms)} | ${timed(l?.maxMs)} | ${num(r.deliveriesPerSecond, 0)} | ${num(r.lost, 0)} | ${r.server === undefined ? dash : `${r.server.cpuPercent} (${r.server.mainThreadCpuPercent})`} | ${num(r.server?.redisCpuSeconds, 2)} | ${timed(r.cpuPerUpdateUs, 0)} | ${r.server?.rssMiB.join('+') ?? dash} | ${r.generator === undefined ? dash : `${r.generator.cpuPercent}${flag}`} | ${describeExtra(r)} |`;
   });
   return [head, rule, ...rows].join('\n');
 }
@@ -32,6 +35,18 @@ function describeExtra(r: ScenarioResult): string {
     );
     if (e['redisKiBPerAddedConnection'] !== undefined)
       parts.push(`Redis ${String(e['redisKiBPerAddedConnection'])} KiB/added conn`);
+    for (const w of (e['idle'] ?? []) as Array<{
+      connections: number;
+      cpuPercent: number;
+      serverCpuPercent: number;
+      redisCpuPercent: number | null;
+      redisCommandsPerSecond: number | null;
+      redisLuaCommandsPerSecond: number | null;
+    }>) {
+      parts.push(
+        `idle at ${w.connections}: CPU ${w.cpuPercent} % (server ${w.serverCpuPercent}${w.redisCpuPercent === null ? '' : `, Redis ${w.redisCpuPercent}`})${w.redisCommandsPerSecond === null ? '' : `, ${w.redisCommandsPerSecond} Redis cmd/s + ${String(w.redisLuaCommandsPerSecond)} in Lua`}`,
+      );
+    }
   }
   if (e['presence'] !== undefined) {
     const p = e['presence'] as { p50Ms: number; p99Ms: number; messagesPerSecond: number; bytesPerSecond: number };

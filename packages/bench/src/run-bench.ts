@@ -24,6 +24,8 @@ export type BenchOptions = {
   durationMs?: number;
   /** Only these fan-out cases, e.g. ["1×25×50ms"]. */
   cases?: string[];
+  /** The idle scenario's checkpoints, e.g. [1000, 5000]. */
+  idleConnections?: number[];
   onResult?: (result: ScenarioResult) => void;
   log?: (line: string) => void;
 };
@@ -32,7 +34,7 @@ export type BenchOptions = {
 export async function runBench(options: BenchOptions = {}): Promise<ScenarioResult[]> {
   const quick = options.quick ?? false;
   const scenarios = options.scenarios ?? [...SCENARIOS];
-  const targets = options.targets ?? ['tandem', 'relay', 'hocuspocus'];
+  const targets = options.targets ?? ['tandem', 'relay', 'hocuspocus', 'hocuspocus-db'];
   const nodeFlags: string[] = [];
   if (options.profileDir !== undefined) {
     mkdirSync(options.profileDir, { recursive: true });
@@ -49,6 +51,7 @@ export async function runBench(options: BenchOptions = {}): Promise<ScenarioResu
     profileDir: options.profileDir,
     log: options.log ?? (() => undefined),
     caseFilter: options.cases,
+    idleConnections: options.idleConnections,
   };
   const results: ScenarioResult[] = [];
   const emit = (r: ScenarioResult) => {

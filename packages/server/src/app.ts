@@ -87,6 +87,10 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       limits: config.limits,
       onLoad: (shardId) => {
         metrics.shardLoads.inc();
+        // A reload after Redis lost the shard lost its members too: this instance's come back now
+        // (other instances' with their next refresh; until then it may look empty, and an
+        // eviction only flushes and drops what the next request loads again).
+        void cache.members.refreshShards([shardId]);
         // After Redis lost a shard, people still in it hold edits the reload lacks.
         rooms.reloaded(shardId);
       },
@@ -96,11 +100,13 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       redis: cacheRedis,
       sync: cache.sync,
       members: cache.members,
+      marks: cache.marks,
       queue,
       logger: log.child({ module: 'sync-scheduler' }),
       keyPrefix: config.redis.keyPrefix,
       jobs: config.jobs,
       evictGraceMs: config.cache.evictGraceMs,
+      fullScanMs: config.jobs.fullScanMs,
       // A dead instance's members expired: its collaborators may have missed notices it stored
       // but never broadcast; tell the room the shard's version so clients re-check.
       onMembersExpired: (shardId) => {
@@ -157,7 +163,8 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
             redis: cacheRedis,
             keyPrefix: config.redis.keyPrefix,
             instanceId,
-            presenceClaimTtlMs: config.cache.memberTtlMs,
+            // Claims are refreshed with their members' leases (one slice of shards per beat).
+            presenceClaimTtlMs: config.cache.memberLeaseMs,
             limits: config.limits,
             logger: log,
             auth,
@@ -241,6 +248,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
         }
       },
     ]);
+    closeSteps.push(['dirty marks', () => cache.marks.close()]);
     closeSteps.push(['scheduler', () => scheduler.close()]);
     closeSteps.push(['worker', async () => worker?.close()]);
     closeSteps.push(['queue', () => queue.close()]);

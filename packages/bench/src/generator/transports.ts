@@ -47,7 +47,7 @@ function u8(value: Uint8Array | ArrayBuffer): Uint8Array {
   return value instanceof Uint8Array ? value : new Uint8Array(value);
 }
 
-/** Tandem through the client SDK (connect, auth, join) and its socket (file events). */
+/** Tandem through the client SDK's connection (connect, auth) and its socket (join, file events). */
 export class TandemTransport implements Transport {
   onUpdate: (update: Uint8Array) => void = () => undefined;
   onAwareness: (update: Uint8Array) => void = () => undefined;
@@ -73,8 +73,15 @@ export class TandemTransport implements Transport {
       this.stats.disconnects++;
     });
     await client.connected();
-    const session = await client.join(this.shardId);
-    const fileId = session.fileId(this.path);
+    // Joined with the socket event, not an SDK session: a session watches the shard's versions
+    // for gaps (protocol §8), and this client's own edits, sent on the socket below, would be
+    // gaps to it (their versions come back only in these acks), so it would rejoin about once
+    // per gapWaitMs and the bench would measure rejoins, not edits.
+    const joined = unwrapAck<{ files: Array<{ id: FileId; path: string }> }>(
+      await socket.timeout(30_000).emitWithAck('shard:join', { shardId: this.shardId }),
+      'shard:join',
+    );
+    const fileId = joined.files.find((f) => f.path === this.path)?.id;
     if (fileId === undefined) throw new Error(`no file ${this.path} in shard ${this.shardId}`);
     this.fileId = fileId;
     // Listen before syncing: edits may overtake the sync's ack (protocol §7).

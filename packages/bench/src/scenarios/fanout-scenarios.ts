@@ -3,7 +3,8 @@ import type { BenchContext } from '../context.js';
 import type { ScenarioResult } from '../results.js';
 import { caseLabel, runFanoutCase, type FanoutCase } from './fanout.js';
 
-export type TargetName = 'tandem' | 'relay' | 'hocuspocus';
+/** `hocuspocus-db`: Hocuspocus with its Database extension storing to SQLite (default debounce). */
+export type TargetName = 'tandem' | 'relay' | 'hocuspocus' | 'hocuspocus-db';
 
 /** Starts a fresh deployment for one case, runs it, stops it (no state carries over). */
 async function withDeployment(
@@ -32,6 +33,8 @@ function starter(
       return () => startRelay(ctx);
     case 'hocuspocus':
       return () => startHocuspocus(ctx, { name, instances });
+    case 'hocuspocus-db':
+      return () => startHocuspocus(ctx, { name, instances, persist: true });
   }
 }
 
@@ -81,10 +84,11 @@ export async function scaleoutScenario(
     runs.push({ target: 'tandem', instances: 2 });
     if (!ctx.quick) runs.push({ target: 'tandem', instances: 3 }, { target: 'tandem', instances: 1, workers });
   }
-  if (targets.includes('hocuspocus')) {
-    if (!ctx.quick) runs.push({ target: 'hocuspocus', instances: 1 });
-    runs.push({ target: 'hocuspocus', instances: 2 });
-    if (!ctx.quick) runs.push({ target: 'hocuspocus', instances: 3 });
+  for (const target of ['hocuspocus', 'hocuspocus-db'] as const) {
+    if (!targets.includes(target)) continue;
+    if (!ctx.quick) runs.push({ target, instances: 1 });
+    runs.push({ target, instances: 2 });
+    if (!ctx.quick) runs.push({ target, instances: 3 });
   }
   for (const run of runs) {
     ctx.log(

@@ -118,10 +118,12 @@ export async function startRelay(env: BenchEnv): Promise<Deployment> {
 /** Hocuspocus: one instance, or several joined by its Redis extension. */
 export async function startHocuspocus(
   env: BenchEnv,
-  options: { instances?: number; name: string },
+  options: { instances?: number; name: string; persist?: boolean },
 ): Promise<Deployment> {
   const instances = options.instances ?? 1;
   const prefix = `${env.prefix}:${options.name}`;
+  // One SQLite file shared by the instances (WAL), as their one database would be.
+  const dbDir = options.persist === true ? mkdtempSync(join(tmpdir(), 'bench-hocuspocus-')) : undefined;
   const processes: Spawned[] = [];
   const urls: string[] = [];
   try {
@@ -133,6 +135,7 @@ export async function startHocuspocus(
         {
           PORT: String(port),
           ...(instances > 1 ? { REDIS_URL: env.redisUrl, REDIS_PREFIX: prefix } : {}),
+          ...(dbDir === undefined ? {} : { SQLITE_PATH: join(dbDir, 'hocuspocus.sqlite') }),
         },
       );
       processes.push(spawned);
@@ -145,12 +148,13 @@ export async function startHocuspocus(
   }
   return {
     kind: 'hocuspocus',
-    label: instances === 1 ? 'hocuspocus' : `hocuspocus+redis ×${instances}`,
+    label: `${instances === 1 ? 'hocuspocus' : `hocuspocus+redis ×${instances}`}${dbDir === undefined ? '' : ' +SQLite'}`,
     urls,
     pids: () => processes.flatMap((p) => processTree(p.pid)),
     stop: async () => {
       await Promise.all(processes.map((p) => p.stop()));
       if (instances > 1) await deleteKeys(env.redisUrl, prefix);
+      if (dbDir !== undefined) rmSync(dbDir, { recursive: true, force: true });
     },
   };
 }

@@ -155,7 +155,13 @@ describe('loadConfig', () => {
         eventsBurst: 300,
         socketMaxMessageBytes: 8 * 1024 * 1024,
       },
-      cache: { lockTtlMs: 15_000, memberTtlMs: 30_000, heartbeatMs: 10_000, evictGraceMs: 5_000 },
+      cache: {
+        lockTtlMs: 15_000,
+        memberTtlMs: 30_000,
+        memberLeaseMs: 600_000,
+        heartbeatMs: 10_000,
+        evictGraceMs: 5_000,
+      },
       jobs: {
         concurrency: 3,
         limitMax: 10,
@@ -163,6 +169,7 @@ describe('loadConfig', () => {
         attempts: 10,
         backoffMs: 1_000,
         intervalMs: 2_000,
+        fullScanMs: 300_000,
         batchSize: 100,
       },
       log: { level: 'info', pretty: false },

@@ -62,7 +62,13 @@ export type Config = Readonly<{
     zipMaxBytes: number;
     zipMaxConcurrentPerUser: number;
   }>;
-  cache: Readonly<{ lockTtlMs: number; memberTtlMs: number; heartbeatMs: number; evictGraceMs: number }>;
+  cache: Readonly<{
+    lockTtlMs: number;
+    memberTtlMs: number;
+    memberLeaseMs: number;
+    heartbeatMs: number;
+    evictGraceMs: number;
+  }>;
   jobs: Readonly<{
     concurrency: number;
     limitMax: number;
@@ -70,6 +76,7 @@ export type Config = Readonly<{
     attempts: number;
     backoffMs: number;
     intervalMs: number;
+    fullScanMs: number;
     batchSize: number;
     lockDurationMs: number;
     stalledIntervalMs: number;
@@ -148,6 +155,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     cache: {
       lockTtlMs: e.CACHE_LOCK_TTL_MS,
       memberTtlMs: e.CACHE_MEMBER_TTL_MS,
+      memberLeaseMs: Math.max(e.CACHE_MEMBER_LEASE_MS, e.CACHE_MEMBER_TTL_MS),
       heartbeatMs: e.CACHE_HEARTBEAT_MS,
       evictGraceMs: e.CACHE_EVICT_GRACE_MS,
     },
@@ -158,6 +166,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       attempts: e.SYNC_ATTEMPTS,
       backoffMs: e.SYNC_BACKOFF_MS,
       intervalMs: e.SYNC_INTERVAL_MS,
+      fullScanMs: e.SYNC_FULL_SCAN_MS,
       batchSize: e.SYNC_BATCH_SIZE,
       lockDurationMs: e.SYNC_LOCK_DURATION_MS,
       stalledIntervalMs: e.SYNC_STALLED_INTERVAL_MS,

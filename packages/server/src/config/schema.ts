@@ -160,6 +160,14 @@ export const envSchema = z.object({
   CACHE_MEMBER_TTL_MS: int(1000, 3_600_000).default(30_000),
   /** How often each instance refreshes its members, in ms. Default 10000. */
   CACHE_HEARTBEAT_MS: int(100, 600_000).default(10_000),
+  /**
+   * How long a socket's membership of a shard lasts without a refresh, in ms (at least
+   * CACHE_MEMBER_TTL_MS). Each heartbeat refreshes the members of a slice of the shards, so each
+   * shard's are refreshed about every third of this: idle shards cost little. A dead instance is
+   * still noticed after CACHE_MEMBER_TTL_MS (its heartbeat entry lapses) and its members pruned
+   * then. Default 600000.
+   */
+  CACHE_MEMBER_LEASE_MS: int(1000, 86_400_000).default(600_000),
   /** Wait after the last leave before flush-and-evict, in ms. Default 5000. */
   CACHE_EVICT_GRACE_MS: int(0, 3_600_000).default(5_000),
 
@@ -176,6 +184,12 @@ export const envSchema = z.object({
   SYNC_BACKOFF_MS: int(1, 3_600_000).default(1_000),
   /** How often the scheduler looks for shards with unsynced changes, in ms. Default 2000. */
   SYNC_INTERVAL_MS: int(50, 3_600_000).default(2_000),
+  /**
+   * Longest time between two inspections of every open shard, in ms. Ticks inspect only the
+   * shards with changes and those nobody is in; a full scan also runs when an instance died.
+   * A backstop, not a sync interval. Default 300000.
+   */
+  SYNC_FULL_SCAN_MS: int(1000, 86_400_000).default(300_000),
   /** Most shards one sync job flushes. Default 100. */
   SYNC_BATCH_SIZE: int(1, 10_000).default(100),
   /** How long a running job's lock lasts without renewal before the job counts as stalled, in ms. Default 30000. */

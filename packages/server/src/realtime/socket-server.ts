@@ -6,6 +6,7 @@ import type { Config } from '../config/index.js';
 import type { Principal } from '../auth/index.js';
 import { isOriginAllowed } from '../auth/index.js';
 import type { TokenBucket } from './token-bucket.js';
+import { batchWrites } from './batched-writes.js';
 import { localFirst } from './local-first-adapter.js';
 
 /** What the server keeps on each socket. */
@@ -55,5 +56,9 @@ export function createSocketServer(deps: SocketServerDeps): TandemServer {
     ? createShardedAdapter(deps.pubClient, deps.subClient, { channelPrefix: adapterKey, subscriptionMode: 'dynamic' })
     : createAdapter(deps.pubClient, deps.subClient, { key: adapterKey });
   io.adapter(localFirst(adapter));
+  // One system call per event and receiver (an event with an attachment is two packets).
+  io.on('connection', (socket) => {
+    batchWrites(socket.conn);
+  });
   return io;
 }

@@ -13,6 +13,8 @@ export {
 export {
   shardKeys,
   openShardsKey,
+  dirtyShardsKey,
+  instancesKey,
   emptySinceKey,
   schedulerLockKey,
   lastScanKey,

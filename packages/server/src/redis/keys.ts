@@ -80,6 +80,24 @@ export function emptySinceKey(prefix: string): string {
   return `${prefix}:empty-since`;
 }
 
+/**
+ * Sorted set of shards that may have unsynced changes → a mark counter: the instance that changed
+ * a shard increments it, the scheduler removes a shard only when it found nothing unsynced and
+ * the counter did not move meanwhile. What the scheduler inspects instead of every open shard.
+ */
+export function dirtyShardsKey(prefix: string): string {
+  return `${prefix}:dirty-shards`;
+}
+
+/**
+ * Hash of live server instances: instanceId → the Redis time (ms) by which every member that
+ * instance registered has expired unless it heartbeats again. An entry in the past means the
+ * instance died: the scheduler then inspects every open shard once, which prunes its members.
+ */
+export function instancesKey(prefix: string): string {
+  return `${prefix}:instances`;
+}
+
 /** The last scheduler scan (JSON), so every instance reports the same cluster-wide gauges. */
 export function lastScanKey(prefix: string): string {
   return `${prefix}:last-scan`;

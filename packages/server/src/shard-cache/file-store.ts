@@ -7,6 +7,7 @@ import { shardKeys, type ShardKeys } from '../redis/index.js';
 import { pathIndexEntry } from './fold-path.js';
 import { scriptErrorCode } from './script-errors.js';
 import { ShardScripts } from './scripts.js';
+import type { DirtyMarks } from './dirty-marks.js';
 import type { ShardLoader } from './shard-loader.js';
 import type {
   CreateFileResult,
@@ -24,6 +25,8 @@ export type FileStoreDeps = {
   limits: Config['limits'];
   /** Reloads a shard Redis lost while people are in it (see ShardLoader.loadedOp). */
   loader: ShardLoader;
+  /** Where every stored change marks its shard for the scheduler. */
+  marks: Pick<DirtyMarks, 'mark'>;
 };
 
 /**
@@ -131,13 +134,16 @@ export class FileStore {
    */
   appendUpdate(shardId: ShardId, fileId: FileId, update: Uint8Array): Promise<number> {
     const k = this.keys(shardId);
-    return this.deps.loader.loadedOp(shardId, () =>
-      this.scripts.edit(k, {
-        fileId,
-        update,
-        maxDocBytes: maxDocBytes(this.deps.limits),
-        maxUnsyncedBytes: this.deps.limits.maxShardUnsyncedBytes,
-      }),
+    return this.marked(
+      shardId,
+      this.deps.loader.loadedOp(shardId, () =>
+        this.scripts.edit(k, {
+          fileId,
+          update,
+          maxDocBytes: maxDocBytes(this.deps.limits),
+          maxUnsyncedBytes: this.deps.limits.maxShardUnsyncedBytes,
+        }),
+      ),
     );
   }
 
@@ -166,22 +172,31 @@ export class FileStore {
       clientId: options.fileId !== undefined,
       maxUnsyncedBytes: this.deps.limits.maxShardUnsyncedBytes,
     };
-    return this.deps.loader.loadedOp(shardId, () => this.indexed(shardId, () => this.scripts.createFile(k, args)));
+    return this.marked(
+      shardId,
+      this.deps.loader.loadedOp(shardId, () => this.indexed(shardId, () => this.scripts.createFile(k, args))),
+    );
   }
 
   /** Renames a file or a folder (paths canonical). */
   rename(shardId: ShardId, from: string, to: string, options: TreeOpOptions = {}): Promise<RenameResult> {
     const k = this.keys(shardId);
-    return this.deps.loader.loadedOp(shardId, () =>
-      this.indexed(shardId, () => this.scripts.rename(k, { from, to, opId: options.opId })),
+    return this.marked(
+      shardId,
+      this.deps.loader.loadedOp(shardId, () =>
+        this.indexed(shardId, () => this.scripts.rename(k, { from, to, opId: options.opId })),
+      ),
     );
   }
 
   /** Deletes a file or a folder (path canonical). */
   delete(shardId: ShardId, path: string, options: TreeOpOptions = {}): Promise<DeleteResult> {
     const k = this.keys(shardId);
-    return this.deps.loader.loadedOp(shardId, () =>
-      this.indexed(shardId, () => this.scripts.delete(k, { path, opId: options.opId })),
+    return this.marked(
+      shardId,
+      this.deps.loader.loadedOp(shardId, () =>
+        this.indexed(shardId, () => this.scripts.delete(k, { path, opId: options.opId })),
+      ),
     );
   }
 
@@ -203,6 +218,13 @@ export class FileStore {
       await this.deps.redis.zadd(k.paths, ...entries.slice(i, i + 500).flatMap((e) => [0, e]));
     }
     return op();
+  }
+
+  /** Marks the shard for the scheduler once the change is stored. */
+  private async marked<T>(shardId: ShardId, stored: Promise<T>): Promise<T> {
+    const result = await stored;
+    this.deps.marks.mark(shardId);
+    return result;
   }
 
   private keys(shardId: ShardId): ShardKeys {

@@ -10,9 +10,10 @@
  */
 export { createShardCache, type ShardCache, type ShardCacheDeps } from './shard-cache.js';
 export { ShardLoader, type ShardLoaderDeps } from './shard-loader.js';
-export { Membership, type MembershipDeps } from './membership.js';
+export { Membership, type MembershipDeps, type InstanceDeath } from './membership.js';
 export { FileStore, newFileId, maxDocBytes, type FileStoreDeps } from './file-store.js';
 export { SyncStore, type SyncStoreDeps } from './sync-store.js';
+export { DirtyMarks, type DirtyMarksDeps } from './dirty-marks.js';
 export type {
   CachedMeta,
   ShardSnapshot,

@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { ShardId } from '@tandem/protocol';
 import type { Logger } from '../logging/index.js';
-import { emptySinceKey, shardKeys } from '../redis/index.js';
+import { emptySinceKey, instancesKey, shardKeys } from '../redis/index.js';
 import { ShardScripts } from './scripts.js';
 
 export type MembershipDeps = {
@@ -12,7 +12,17 @@ export type MembershipDeps = {
   instanceId: string;
   memberTtlMs: number;
   heartbeatMs: number;
+  /**
+   * How long a member of one of this instance's sockets lives in a shard without a refresh
+   * (default: memberTtlMs). Longer than memberTtlMs, the heartbeat refreshes each shard's members
+   * only about every third of it (a slice of the shards per beat), and a dead instance's members
+   * are pruned when its heartbeat entry lapses (see InstanceDeath) rather than by their expiry.
+   */
+  memberLeaseMs?: number;
 };
+
+/** An instance whose heartbeat lapsed: its members with an expiry up to `leaseBound` are gone. */
+export type InstanceDeath = { instanceId: string; leaseBound: number };
 
 /**
  * Who is in a shard, in one place: the cluster-wide member set of each shard (`members`: member →
@@ -25,9 +35,15 @@ export class Membership {
   private readonly scripts: ShardScripts;
   private readonly local = new Map<ShardId, Set<string>>();
   private heartbeat: NodeJS.Timeout | undefined;
+  private beats = 0;
+  private readonly leaseMs: number;
+  /** Beats per refresh of one shard's members: the shards are refreshed in this many slices. */
+  private readonly slices: number;
 
   constructor(private readonly deps: MembershipDeps) {
     this.scripts = new ShardScripts(deps.redis);
+    this.leaseMs = Math.max(deps.memberLeaseMs ?? deps.memberTtlMs, deps.memberTtlMs);
+    this.slices = Math.max(1, Math.floor(this.leaseMs / (3 * deps.heartbeatMs)));
   }
 
   /** The member name of one of this instance's sockets. */
@@ -35,9 +51,12 @@ export class Membership {
     return `${this.deps.instanceId}:${socketId}`;
   }
 
-  /** Adds (or refreshes) a member; returns the live member count. */
+  /**
+   * Adds (or refreshes) a member; returns the live member count. This instance's socket members
+   * live for the member lease; others (a REST write's) for the member TTL.
+   */
   add(shardId: ShardId, member: string): Promise<number> {
-    return this.scripts.memberAdd(this.membersKey(shardId), { member, ttlMs: this.deps.memberTtlMs });
+    return this.scripts.memberAdd(this.membersKey(shardId), { member, ttlMs: this.ttlOf(member) });
   }
 
   /** Removes a member; returns how many live members are left in the whole cluster. */
@@ -75,26 +94,66 @@ export class Membership {
   }
 
   /**
-   * Extends the expiry of this instance's members every CACHE_HEARTBEAT_MS until close().
-   * `alsoOnBeat` runs on the same beat with the shards this instance has members in (what else
-   * lives as long as those members, e.g. their presence client ids); its failures are logged.
+   * Every CACHE_HEARTBEAT_MS until close(): records that this instance lives (one Redis call),
+   * and extends the lease of this instance's members in one slice of its shards, so each shard's
+   * members are refreshed about every third of the lease (every beat when the lease is the member
+   * TTL). When the instance's entry was gone (Redis lost it, or the scheduler took the instance
+   * for dead and pruned its members), every shard's members are written again at once.
+   * `alsoOnBeat` runs with the same slice of shards (what lives as long as those members, e.g.
+   * their presence client ids); its failures are logged.
    */
   startHeartbeat(alsoOnBeat?: (shardIds: readonly ShardId[]) => Promise<void>): void {
     if (this.heartbeat !== undefined) return;
-    this.heartbeat = setInterval(() => {
-      void this.refreshLocal();
-      alsoOnBeat?.(this.localShards()).catch((error: unknown) =>
+    const beat = () => {
+      const slice = this.beats++ % this.slices;
+      const due = [...this.local.keys()].filter((id) => sliceOf(id, this.slices) === slice);
+      void this.refreshShards(due)
+        .then(() => this.beatInstance())
+        .then((lost) => (lost ? this.refreshLocal() : undefined));
+      alsoOnBeat?.(due).catch((error: unknown) =>
         this.deps.logger.warn({ err: error }, 'heartbeat of what lives with the members failed'),
       );
-    }, this.deps.heartbeatMs);
+    };
+    this.heartbeat = setInterval(beat, this.deps.heartbeatMs);
     this.heartbeat.unref();
+    // Registered at once, so the scheduler knows this instance before its first interval ends.
+    void this.beatInstance();
   }
 
-  /** Extends the expiry of this instance's members of every shard (re-adding any Redis lost). */
-  async refreshLocal(): Promise<void> {
+  /**
+   * Records that this instance lives, after its members were refreshed: the scheduler takes an
+   * instance whose entry lapsed for dead and inspects every open shard once (which prunes the
+   * members it left). Failures are logged; the next beat writes it again.
+   */
+  async beatInstance(): Promise<boolean> {
+    try {
+      return await this.scripts.instanceBeat(instancesKey(this.deps.keyPrefix), {
+        instanceId: this.deps.instanceId,
+        memberTtlMs: this.deps.memberTtlMs,
+        heartbeatMs: this.deps.heartbeatMs,
+        leaseMs: this.leaseMs,
+      });
+    } catch (error) {
+      this.deps.logger.warn({ err: error }, 'instance heartbeat failed');
+      return false;
+    }
+  }
+
+  /** Instances whose heartbeat lapsed (all their TTL members expired); forgets them. */
+  expireDeadInstances(): Promise<InstanceDeath[]> {
+    return this.scripts.instancesExpire(instancesKey(this.deps.keyPrefix));
+  }
+
+  /** Extends the lease of this instance's members of every shard (re-adding any Redis lost). */
+  refreshLocal(): Promise<void> {
+    return this.refreshShards([...this.local.keys()]);
+  }
+
+  /** Extends the lease of this instance's members of these shards (re-adding any Redis lost). */
+  async refreshShards(shardIds: readonly ShardId[]): Promise<void> {
     await Promise.all(
-      [...this.local].map(([shardId, members]) =>
-        this.refresh(shardId, [...members]).catch((error: unknown) =>
+      shardIds.map((shardId) =>
+        this.refresh(shardId, [...(this.local.get(shardId) ?? [])]).catch((error: unknown) =>
           this.deps.logger.warn({ err: error, shardId }, 'member heartbeat failed'),
         ),
       ),
@@ -129,10 +188,22 @@ export class Membership {
 
   private async refresh(shardId: ShardId, members: readonly string[]): Promise<void> {
     if (members.length === 0) return;
-    await this.scripts.memberRefresh(this.membersKey(shardId), { members, ttlMs: this.deps.memberTtlMs });
+    await this.scripts.memberRefresh(this.membersKey(shardId), { members, ttlMs: this.leaseMs });
+  }
+
+  private ttlOf(member: string): number {
+    return member.startsWith(`${this.deps.instanceId}:`) ? this.leaseMs : this.deps.memberTtlMs;
   }
 
   private membersKey(shardId: ShardId): string {
     return shardKeys(this.deps.keyPrefix, shardId).members;
   }
+}
+
+/** Which heartbeat slice refreshes a shard's members (a stable hash of its id). */
+function sliceOf(shardId: ShardId, slices: number): number {
+  if (slices === 1) return 0;
+  let h = 0;
+  for (let i = 0; i < shardId.length; i++) h = (Math.imul(h, 31) + shardId.charCodeAt(i)) | 0;
+  return (h >>> 0) % slices;
 }

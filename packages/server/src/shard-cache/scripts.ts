@@ -128,6 +128,35 @@ export class ShardScripts {
     return Number(await this.run('member-count', [membersKey], []));
   }
 
+  /** Marks shards as possibly dirty (dirty-shards counter + 1 each). */
+  async dirtyMark(dirtyShardsKey: string, shardIds: readonly string[]): Promise<void> {
+    await this.run('dirty-mark', [dirtyShardsKey], [...shardIds]);
+  }
+
+  /** Drops marks whose counter is still the one seen. → how many were dropped. */
+  async dirtyUnmark(dirtyShardsKey: string, seen: ReadonlyArray<readonly [string, number]>): Promise<number> {
+    return Number(await this.run('dirty-unmark', [dirtyShardsKey], seen.flat()));
+  }
+
+  /** → true when the instance's entry was new (first beat, lost, or taken for dead). */
+  async instanceBeat(
+    instancesKey: string,
+    a: { instanceId: string; memberTtlMs: number; heartbeatMs: number; leaseMs: number },
+  ): Promise<boolean> {
+    const args = [a.instanceId, a.memberTtlMs, a.heartbeatMs, a.leaseMs];
+    return Number(await this.run('instance-beat', [instancesKey], args)) === 1;
+  }
+
+  /** → the instances whose heartbeat lapsed (removed from the set), with their lease bounds. */
+  async instancesExpire(instancesKey: string): Promise<Array<{ instanceId: string; leaseBound: number }>> {
+    const flat = (await this.run('instances-expire', [instancesKey], [])) as string[];
+    const out: Array<{ instanceId: string; leaseBound: number }> = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      out.push({ instanceId: String(flat[i]), leaseBound: Number(flat[i + 1]) });
+    }
+    return out;
+  }
+
   /** → whether the lock was ours and is released. */
   async unlock(lockKey: string, a: { token: string }): Promise<boolean> {
     return Number(await this.run('unlock', [lockKey], [a.token])) === 1;
@@ -188,9 +217,14 @@ export class ShardScripts {
     return String(await this.run('evict', keys, [k.docPrefix])) as EvictOutcome;
   }
 
-  async inspect(k: ShardKeys): Promise<ShardInspection> {
+  async inspect(
+    k: ShardKeys,
+    dead: ReadonlyArray<{ instanceId: string; leaseBound: number }> = [],
+  ): Promise<ShardInspection> {
     const keys = [k.meta, k.dirty, k.members, k.lock, k.docbytes];
-    const raw = (await this.run('inspect', keys, [k.docPrefix])) as Array<string | number>;
+    const args: Arg[] = [k.docPrefix];
+    for (const d of dead) args.push(d.instanceId, d.leaseBound);
+    const raw = (await this.run('inspect', keys, args)) as Array<string | number>;
     const [loaded, firstDirtyAt, dirtyFiles, liveMembers, locked, unsyncedUpdates, unsyncedBytes, expired] = raw;
     return {
       loaded: loaded === '1',

@@ -3,6 +3,7 @@ import type { ShardId } from '@tandem/protocol';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
 import type { IShardRepository } from '../persistence/index.js';
+import { DirtyMarks } from './dirty-marks.js';
 import { FileStore } from './file-store.js';
 import { Membership } from './membership.js';
 import { ShardLoader } from './shard-loader.js';
@@ -24,13 +25,16 @@ export type ShardCacheDeps = {
 /**
  * The live state of open shards in Redis, as four parts that each own one thing: `loader`
  * (single-flight loads, the loaded marker, meta), `members` (who is in a shard), `files` (tree,
- * clock, updates, the atomic file steps) and `sync` (snapshot, compaction, eviction, inspection).
+ * clock, updates, the atomic file steps), `sync` (snapshot, compaction, eviction, inspection) and
+ * `marks` (the shards with changes, for the scheduler).
  */
 export type ShardCache = {
   readonly loader: ShardLoader;
   readonly members: Membership;
   readonly files: FileStore;
   readonly sync: SyncStore;
+  /** Which shards may hold unsynced changes (what the scheduler inspects). */
+  readonly marks: DirtyMarks;
 };
 
 export function createShardCache(deps: ShardCacheDeps): ShardCache {
@@ -49,9 +53,11 @@ export function createShardCache(deps: ShardCacheDeps): ShardCache {
     logger,
     instanceId: deps.instanceId,
     memberTtlMs: deps.cache.memberTtlMs,
+    memberLeaseMs: deps.cache.memberLeaseMs,
     heartbeatMs: deps.cache.heartbeatMs,
   });
-  const files = new FileStore({ redis, keyPrefix, limits: deps.limits, loader });
-  const sync = new SyncStore({ redis, keyPrefix, logger, members });
-  return { loader, members, files, sync };
+  const marks = new DirtyMarks({ redis, keyPrefix, logger });
+  const files = new FileStore({ redis, keyPrefix, limits: deps.limits, loader, marks });
+  const sync = new SyncStore({ redis, keyPrefix, logger, members, marks });
+  return { loader, members, files, sync, marks };
 }

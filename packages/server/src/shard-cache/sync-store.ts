@@ -3,7 +3,8 @@ import type { DependencyMap, ShardId } from '@tandem/protocol';
 import type { Logger } from '../logging/index.js';
 import { openShardsKey, shardKeys, type ShardKeys } from '../redis/index.js';
 import { ShardScripts } from './scripts.js';
-import type { Membership } from './membership.js';
+import type { DirtyMarks } from './dirty-marks.js';
+import type { InstanceDeath, Membership } from './membership.js';
 import type { CompactEntry, CompactOutcome, EvictOutcome, ShardInspection, ShardSnapshot } from './types.js';
 
 export type SyncStoreDeps = {
@@ -12,6 +13,8 @@ export type SyncStoreDeps = {
   logger: Logger;
   /** Forgets an evicted shard's empty-since entry. */
   members: Pick<Membership, 'clearEmpty'>;
+  /** Marks a shard a sync left dirty again (see compact). */
+  marks: Pick<DirtyMarks, 'markNow'>;
 };
 
 /**
@@ -31,9 +34,17 @@ export class SyncStore {
     return (await this.deps.redis.zrange(openShardsKey(this.deps.keyPrefix), '0', '-1')) as ShardId[];
   }
 
-  /** Scheduler view of one shard (prunes expired members and says how many). */
-  inspect(shardId: ShardId): Promise<ShardInspection> {
-    return this.scripts.inspect(this.keys(shardId));
+  /** How many shards are cached. */
+  openCount(): Promise<number> {
+    return this.deps.redis.zcard(openShardsKey(this.deps.keyPrefix));
+  }
+
+  /**
+   * Scheduler view of one shard: prunes expired members, and the members of these dead
+   * instances (see Membership.expireDeadInstances), and says how many.
+   */
+  inspect(shardId: ShardId, dead: readonly InstanceDeath[] = []): Promise<ShardInspection> {
+    return this.scripts.inspect(this.keys(shardId), dead);
   }
 
   /** Number of files with unsynced changes. */
@@ -53,17 +64,20 @@ export class SyncStore {
    * (see lua/compact.lua). `loading`: a load is running that may have read the database before
    * the commit; call again once it is done.
    */
-  compact(
+  async compact(
     shardId: ShardId,
     snapshot: Pick<ShardSnapshot, 'loadId' | 'version'> & { timeMs: number },
     entries: readonly CompactEntry[],
   ): Promise<CompactOutcome> {
-    return this.scripts.compact(this.keys(shardId), {
+    const outcome = await this.scripts.compact(this.keys(shardId), {
       snapshotTimeMs: snapshot.timeMs,
       loadId: snapshot.loadId,
       version: snapshot.version,
       entries,
     });
+    // A stale compaction marks files of the new load dirty: the scheduler must see the shard.
+    if (outcome.kind === 'stale') await this.deps.marks.markNow([shardId]);
+    return outcome;
   }
 
   /** Records what a sync wrote, so later reads of the meta show it. */

@@ -12,7 +12,7 @@ import { loadConfig, type Config } from '../config/index.js';
 import { toAppError } from '../errors/index.js';
 import { createShardRepository } from '../persistence/index.js';
 import { createRedisConnection } from '../redis/index.js';
-import { Membership, SyncStore } from '../shard-cache/index.js';
+import { DirtyMarks, Membership, SyncStore } from '../shard-cache/index.js';
 import { packageJsonDependencies } from '../templates/index.js';
 import { syncShard, type SyncShardDeps } from './sync-shard.js';
 import { savedChannel, SyncJobData, type SyncJobResult } from './sync-job-data.js';
@@ -34,7 +34,8 @@ function build(): SyncShardDeps {
     memberTtlMs: config.cache.memberTtlMs,
     heartbeatMs: config.cache.heartbeatMs,
   });
-  const store = new SyncStore({ redis, keyPrefix, logger, members });
+  const marks = new DirtyMarks({ redis, keyPrefix, logger });
+  const store = new SyncStore({ redis, keyPrefix, logger, members, marks });
   const channel = savedChannel(config.redis.keyPrefix);
   return {
     store,

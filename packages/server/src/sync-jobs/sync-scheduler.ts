@@ -5,19 +5,28 @@ import type { Config } from '../config/index.js';
 import { ScanSummarySchema, type ScanSummary } from '../metrics/index.js';
 import type { Logger } from '../logging/index.js';
 import { lastScanKey, schedulerLockKey } from '../redis/index.js';
-import type { Membership, SyncStore } from '../shard-cache/index.js';
+import type { DirtyMarks, InstanceDeath, Membership, SyncStore } from '../shard-cache/index.js';
 import type { SyncQueue } from './sync-queue.js';
 
 /**
- * The cluster's one periodic scheduler (a leader lock per tick): scans open shards, enqueues a
- * sync for every shard with changes, and a flush-and-evict for every shard nobody has been in for
- * the grace period — including shards whose members all expired because their instance died.
+ * The cluster's one periodic scheduler (a leader lock per tick): enqueues a sync for every shard
+ * with changes, and a flush-and-evict for every shard nobody has been in for the grace period —
+ * including shards whose members all expired because their instance died.
+ *
+ * Its work follows activity, not the number of open shards: a tick inspects the shards marked
+ * dirty (DirtyMarks) and those nobody is in (empty-since). Every open shard is inspected (a full
+ * scan) only when an instance died (its members have all expired by then, and marks it had not
+ * sent yet are found), on an instance's first tick as leader, and every `fullScanMs` as a
+ * backstop.
  */
 export class SyncScheduler {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private readonly abort = new AbortController();
   private readonly owner = randomUUID();
+  private lastFullScanAt: number | undefined;
+  /** Dead instances whose members a failed tick may not have pruned yet: the next tick tries again. */
+  private pendingDead: InstanceDeath[] = [];
   lastScan: ScanSummary | undefined;
 
   constructor(
@@ -25,11 +34,14 @@ export class SyncScheduler {
       redis: Redis | Cluster;
       sync: SyncStore;
       members: Membership;
+      marks: Pick<DirtyMarks, 'list' | 'unmark' | 'markNow'>;
       queue: SyncQueue;
       logger: Logger;
       keyPrefix: string;
       jobs: Config['jobs'];
       evictGraceMs: number;
+      /** Longest time between two full scans (inspections of every open shard). */
+      fullScanMs: number;
       onScan?: (summary: ScanSummary) => void;
       /** Called when members of a shard expired (their instance died) while others are still in it. */
       onMembersExpired?: (shardId: ShardId) => void;
@@ -60,12 +72,36 @@ export class SyncScheduler {
     const got = await this.deps.redis.set(lock, this.owner, 'PX', Math.max(50, this.deps.jobs.intervalMs - 10), 'NX');
     if (got !== 'OK') return null;
     const now = Date.now();
-    const open = await this.deps.sync.openShards();
-    const empty = await this.deps.members.emptySince();
-    const inspections = await Promise.all(open.map(async (id) => [id, await this.deps.sync.inspect(id)] as const));
+    const died = await this.deps.members.expireDeadInstances();
+    if (died.length > 0) {
+      const instances = died.map((d) => d.instanceId);
+      this.deps.logger.info({ instances }, 'instances died: inspecting every open shard');
+    }
+    // Their entries are gone from Redis: kept here until an inspection of every shard completed.
+    this.pendingDead.push(...died);
+    const dead = [...this.pendingDead];
+    const full =
+      dead.length > 0 || this.lastFullScanAt === undefined || now - this.lastFullScanAt >= this.deps.fullScanMs;
+    const [marked, empty] = await Promise.all([this.deps.marks.list(), this.deps.members.emptySince()]);
+    let openShards: number;
+    const ids = new Set<ShardId>([...marked.keys(), ...empty.keys()]);
+    if (full) {
+      const open = await this.deps.sync.openShards();
+      for (const id of open) ids.add(id);
+      openShards = open.length;
+      this.lastFullScanAt = now;
+    } else {
+      openShards = await this.deps.sync.openCount();
+    }
+    const inspections = await Promise.all(
+      [...ids].map(async (id) => [id, await this.deps.sync.inspect(id, dead)] as const),
+    );
+    if (full) this.pendingDead = this.pendingDead.filter((d) => !dead.includes(d));
     const candidates: Array<{ shardId: ShardId; evict: boolean; firstDirtyAt: number }> = [];
+    const clean: Array<readonly [ShardId, number]> = [];
+    const unmarked: ShardId[] = [];
     const summary: ScanSummary = {
-      openShards: open.length,
+      openShards,
       dirtyShards: 0,
       dirtyFiles: 0,
       unsyncedUpdates: 0,
@@ -75,6 +111,10 @@ export class SyncScheduler {
       enqueuedJobs: 0,
     };
     for (const [shardId, s] of inspections) {
+      const mark = marked.get(shardId);
+      if (mark !== undefined && s.dirtyFiles === 0) clean.push([shardId, mark]);
+      // Found by a full scan only (its change's mark was never sent): marked now, so later ticks see it.
+      if (mark === undefined && s.dirtyFiles > 0) unmarked.push(shardId);
       if (s.dirtyFiles > 0) {
         summary.dirtyShards++;
         summary.dirtyFiles += s.dirtyFiles;
@@ -102,6 +142,9 @@ export class SyncScheduler {
         candidates.map(({ shardId, evict }) => ({ shardId, evict })),
       );
     }
+    // Marks of shards found clean go, unless a change marked them again meanwhile.
+    await this.deps.marks.unmark(clean);
+    await this.deps.marks.markNow(unmarked);
     this.lastScan = summary;
     await this.deps.redis.set(
       lastScanKey(this.deps.keyPrefix),

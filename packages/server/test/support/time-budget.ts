@@ -78,14 +78,16 @@ export function evictBudgetMs(config: Config): number {
 }
 
 /**
- * Bound for the sweep of a shard whose only instance died: the dead instance's members expire
- * (its member TTL), the scanner notices on its next scan and waits the evict grace, a sync job
+ * Bound for the sweep of a shard whose only instance died: the dead instance's heartbeat entry
+ * lapses (its member TTL plus one heartbeat interval: by then all its members have expired), the
+ * scanner notices on its next tick, scans every open shard and waits the evict grace, a sync job
  * the dead instance's worker held is found stalled (its lock expires, then the next stalled
  * check), and the flush-and-evict job runs.
  */
 export function deadInstanceSweepBudgetMs(dead: Config, scanner: Config): number {
   return budgetMs(
     dead.cache.memberTtlMs +
+      dead.cache.heartbeatMs +
       2 * scanner.jobs.intervalMs +
       scanner.cache.evictGraceMs +
       dead.jobs.lockDurationMs +

@@ -33,11 +33,13 @@ describe('expired members', () => {
       redis: store.redis,
       sync: store.cache.sync,
       members: store.cache.members,
+      marks: store.cache.marks,
       queue,
       logger: pino({ level: 'silent' }),
       keyPrefix: store.prefix,
       jobs: store.config.jobs,
       evictGraceMs: 60_000,
+      fullScanMs: 3_600_000,
       onMembersExpired: (id) => expired.push(id),
     });
     await scheduler.tick();
