@@ -13,7 +13,7 @@ import * as Y from 'yjs';
 import { confirmAction, h, promptText, replaceChildren, toast } from '../dom.js';
 import { freeColor, loadIdentity, saveName, withColor, type Identity } from '../identity.js';
 import { rememberShard } from '../recent-shards.js';
-import { loadWebConfig } from '../session-token.js';
+import { loadWebConfig, type WebConfig } from '../session-token.js';
 import { nodeRuntimeNotice, PreviewPanel } from '../preview/preview-panel.js';
 import { createCodeEditor, FileAwareness } from './code-editor.js';
 import { FileTree, FOLDER_PLACEHOLDER } from './file-tree.js';
@@ -79,7 +79,7 @@ export async function showEditor(root: HTMLElement, options: EditorPageOptions):
   ]);
   const template = templates.templates.find((t) => t.id === session.shard.templateId);
   rememberShard({ id: session.shardId, name: session.shard.name, templateId: session.shard.templateId });
-  const page = new EditorPage(root, client, session, rest, template, config.previewCdnUrl, loadIdentity(options.token));
+  const page = new EditorPage(root, client, session, rest, template, config, loadIdentity(options.token));
   page.mount();
 }
 
@@ -110,7 +110,7 @@ class EditorPage {
     private readonly session: ShardSession,
     private readonly rest: TandemRest,
     private readonly template: TemplateSummary | undefined,
-    private readonly cdnBaseUrl: string,
+    private readonly config: WebConfig,
     private identity: Identity,
   ) {
     this.tree = new FileTree(
@@ -134,7 +134,11 @@ class EditorPage {
       this.preview = new PreviewPanel(
         this.session,
         { entry: this.template?.entry ?? 'index.html', framework: this.template?.framework ?? 'none' },
-        this.cdnBaseUrl,
+        {
+          cdnBaseUrl: this.config.previewCdnUrl,
+          previewOrigin: this.config.previewOrigin,
+          reveal: (place) => void this.revealPlace(place.file, place.line, place.column),
+        },
       );
       previewPane = this.preview.element;
     }
@@ -308,6 +312,23 @@ class EditorPage {
     this.renderTabs();
     this.tree.update(this.session.tree(), this.pathOf(id));
     await this.showEditorFor(id);
+  }
+
+  /** Opens `path` and puts the cursor at `line`:`column` (1-based), as a click on an error does. */
+  private async revealPlace(path: string, line: number, column: number): Promise<void> {
+    const id = this.session.fileId(path);
+    if (id === undefined) {
+      toast(`${path} is not a file of this project`, 'error');
+      return;
+    }
+    await this.openTab(id);
+    const view = this.view;
+    if (view === null || this.active !== id) return;
+    const doc = view.state.doc;
+    const target = doc.line(Math.min(Math.max(1, line), doc.lines));
+    const anchor = target.from + Math.min(Math.max(0, column - 1), target.length);
+    view.dispatch({ selection: { anchor }, scrollIntoView: true });
+    view.focus();
   }
 
   private closeTab(id: FileId): void {
