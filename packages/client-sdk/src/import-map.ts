@@ -132,18 +132,32 @@ export function planImportMap(dependencies: Record<string, string>, options: Imp
 
   const entries: Array<[string, string]> = [];
   for (const name of names) {
-    const url = `${base}/${name}@${encodeVersion((dependencies[name] ?? '').trim())}`;
+    const version = encodeVersion((dependencies[name] ?? '').trim());
+    const url = `${base}/${name}@${version}`;
     const params: string[] = [];
     const externals = names.filter((other) => other !== name && isFrameworkRuntime(other));
     if (externals.length > 0) params.push(`external=${externals.join(',')}`);
     if (options.dev === true) params.push('dev');
     const query = params.join('&');
     entries.push([name, query === '' ? url : `${url}?${query}`]);
-    // esm.sh reads `&…` after the version as the query for prefix entries: `react-dom@19.3.1&external=react/client`.
-    entries.push([`${name}/`, query === '' ? `${url}/` : `${url}&${query}/`]);
+    entries.push([`${name}/`, prefixUrl(base, name, version, externals, options.dev === true)]);
   }
   entries.sort(([a], [b]) => compareStrings(a, b));
   return { importMap: { imports: Object.fromEntries(entries) }, unusable };
+}
+
+/**
+ * The URL of a prefix entry (`name/` → subpaths such as `react-dom/client`). A subpath follows
+ * the prefix, so esm.sh reads options written after the version with `&`:
+ * `react-dom@19.3.1&external=react/client`. A scoped name in that `external` list breaks esm.sh's
+ * parsing of the path (the `/` of `@angular/core`; esm.sh issue #1074), so when one of the
+ * externals is scoped the entry uses esm.sh's `*` form instead: every dependency of the package
+ * stays a bare import, resolved by this map (`*@angular/common@22.2.6/http`).
+ */
+function prefixUrl(base: string, name: string, version: string, externals: string[], dev: boolean): string {
+  if (externals.some((other) => other.startsWith('@'))) return `${base}/*${name}@${version}${dev ? '&dev' : ''}/`;
+  const params = [...(externals.length > 0 ? [`external=${externals.join(',')}`] : []), ...(dev ? ['dev'] : [])];
+  return `${base}/${name}@${version}${params.length > 0 ? `&${params.join('&')}` : ''}/`;
 }
 
 /** A version or range as a URL path segment: `>=1 <2` → `%3E%3D1%20%3C2`; `^1.9.3` stays readable. */

@@ -340,7 +340,8 @@ class PreviewBuilder {
       return { code: `export default ${JSON.stringify(this.assetUrl(path))};\n`, lineOffset: 0 };
     }
     const code = await this.rewriteImports(replaceImportMeta(compiled.code), path);
-    const map = compiled.map ?? (compiled.code === source ? identityMap(path, source) : undefined);
+    // Code passed through unchanged needs no map: its positions are the file's.
+    const map = compiled.map;
     // The CSS injection is one line before the code.
     const withCss = compiled.css === undefined ? code : `${styleInjection(path, compiled.css)}\n${code}`;
     const lineOffset = compiled.css === undefined ? 0 : 1;
@@ -390,7 +391,7 @@ class PreviewBuilder {
   }
 
   private specifierFor(specifier: string, fromPath: string): string | null {
-    if (isExternalUrl(specifier)) return null;
+    if (isExternalUrl(specifier) || specifier.startsWith(MODULE_PREFIX)) return null;
     const [reference = '', query = ''] = specifier.split('?');
     const place = () => this.placeOfText(fromPath, specifier);
     if (isRelativeSpecifier(reference)) {
@@ -579,17 +580,6 @@ function placeOf(error: unknown, source: string): { line: number; column: number
   const lineColumn = /\((\d+):(\d+)\)\s*$/m.exec(e.message ?? '');
   if (lineColumn !== null) return { line: Number(lineColumn[1]), column: Number(lineColumn[2]) + 1 };
   return null;
-}
-
-/** A source map that maps each line of a file passed through unchanged to itself. */
-function identityMap(path: string, source: string): SourceMap {
-  const lines = source.split('\n').length;
-  return {
-    version: 3,
-    sources: [path],
-    names: [],
-    mappings: ['AAAA', ...Array<string>(lines - 1).fill('AACA')].join(';'),
-  };
 }
 
 /** Files a running page may read besides assets (`fetch('/data.json')`). */

@@ -37,6 +37,11 @@ export function runtimeScript(files: ReadonlyMap<string, string>, importMap: Imp
   const dependencies = Object.entries(importMap.imports).filter(
     ([name, url]) => !name.endsWith('/') && !name.startsWith(MODULE_PREFIX) && /^https?:/.test(url),
   );
+  // Each package's URLs (`name` and `name/` entries), longest first, to tell whose a URL is.
+  const prefixes = Object.entries(importMap.imports)
+    .filter(([name, url]) => !name.startsWith(MODULE_PREFIX) && /^https?:/.test(url))
+    .map(([name, url]): [string, string] => [name.replace(/\/$/, ''), url.replace(/\?.*$/, '')])
+    .sort((a, b) => b[1].length - a[1].length);
   return `(() => {
   const files = new Map(${json([...files])});
   const dependencies = ${json(dependencies)};
@@ -112,6 +117,18 @@ export function runtimeScript(files: ReadonlyMap<string, string>, importMap: Imp
   const probe = async () => {
     if (probed) return true;
     probed = true;
+    // A module the browser got an HTTP error for (a subpath the CDN does not have) is in the
+    // resource timings with its status; name the dependency whose URL it starts with.
+    const prefixes = ${json(prefixes)};
+    const seen = new Set();
+    for (const entry of performance.getEntriesByType('resource')) {
+      if (!(entry.responseStatus >= 400) || seen.has(entry.name)) continue;
+      const owner = prefixes.find(([, url]) => entry.name.startsWith(url));
+      if (!owner) continue;
+      seen.add(entry.name);
+      post({ type: 'dependency', name: owner[0], url: entry.name, status: entry.responseStatus, message: 'Could not load the dependency "' + owner[0] + '" from ' + entry.name + ' (HTTP ' + entry.responseStatus + ')' });
+    }
+    if (seen.size > 0) return true;
     const results = await Promise.all(dependencies.map(async ([name, url]) => {
       try { const response = await realFetch(url, { cache: 'no-store' }); return { name, url, status: response.status, ok: response.ok }; }
       catch { return { name, url, status: 0, ok: false }; }

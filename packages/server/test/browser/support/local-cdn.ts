@@ -11,7 +11,8 @@ import semver from 'semver';
  * A stand-in for esm.sh on 127.0.0.1, so preview tests never leave the machine: the pinned
  * packages (installed from npm as devDependencies of @tandem/web-demo) prebundled to ES modules
  * with esbuild, served at the URLs buildImportMap emits (`/react@19.3.1?external=react-dom`,
- * `/react-dom@19.3.1&external=react/client`, `/vue@3.5.45`…; the query is ignored). Like esm.sh,
+ * `/react-dom@19.3.1&external=react/client`, `/*@angular/common@22.2.6/http`, `/vue@3.5.45`…; the
+ * query is ignored). Like esm.sh,
  * a range or a dist-tag in place of the version (`/react@^19.0.0`, `/vue@latest`) resolves to the
  * mirrored version when it satisfies it.
  */
@@ -96,7 +97,8 @@ export async function startLocalCdn(packages: CdnPackage[] = TEMPLATE_PACKAGES):
       return;
     }
     // /<name>@<version>[&query]/[subpath]: the `&…` part is esm.sh's query for prefix entries.
-    const match = /^\/((?:@[^/@]+\/)?[^/@&?]+)@([^/&?]+)(?:&[^/]*)?(?:\/(.*))?$/.exec(pathname);
+    // `/*<name>@…` is esm.sh's "every dependency external" form (what the mirror always does).
+    const match = /^\/\*?((?:@[^/@]+\/)?[^/@&?*]+)@([^/&?]+)(?:&[^/]*)?(?:\/(.*))?$/.exec(pathname);
     const pkg = packages.find((p) => p.name === match?.[1] && satisfies(p.version, match[2] ?? ''));
     const entry = match?.[3] ?? '';
     if (pkg === undefined || !pkg.entries.includes(entry))
