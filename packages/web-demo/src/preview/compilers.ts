@@ -107,11 +107,13 @@ type BabelTypes = {
   arrayExpression(elements: unknown[]): unknown;
 };
 
-/** The Babel plugin that inlines an Angular decorator's templateUrl / styleUrl(s). */
+/**
+ * The Babel plugin that inlines an Angular decorator's templateUrl / styleUrl(s). It runs over
+ * the whole program on entry, before the decorators plugin turns decorators into calls.
+ */
 function angularResources(read: ResourceReader): (api: { types: BabelTypes }) => unknown {
-  return ({ types: t }) => ({
-    name: 'tandem-angular-resources',
-    visitor: {
+  return ({ types: t }) => {
+    const inline = {
       ObjectProperty(path: BabelPath) {
         const key = path.node.key.type === 'Identifier' ? path.node.key.name : path.node.key.value;
         if (key !== 'templateUrl' && key !== 'styleUrl' && key !== 'styleUrls') return;
@@ -135,8 +137,16 @@ function angularResources(read: ResourceReader): (api: { types: BabelTypes }) =>
             : t.objectProperty(t.identifier('styles'), t.arrayExpression(contents.map((c) => t.stringLiteral(c)))),
         );
       },
-    },
-  });
+    };
+    return {
+      name: 'tandem-angular-resources',
+      visitor: {
+        Program(path: { traverse(visitor: typeof inline): void }) {
+          path.traverse(inline);
+        },
+      },
+    };
+  };
 }
 
 /** Solid JSX (dom-expressions) with babel-preset-solid on @babel/standalone. */
