@@ -103,6 +103,7 @@ class PreviewBuilder {
   private readonly problems = new Map<string, PreviewProblem>();
   private readonly jsx: JsxMode;
   private readonly unusable: Map<string, string>;
+  private readonly undeclared = new Map<string, PreviewProblem>();
   private errorCount = 0;
 
   constructor(private readonly input: PreviewInput) {
@@ -418,12 +419,17 @@ class PreviewBuilder {
     const unusable = this.unusable.get(name);
     if (unusable !== undefined) return this.errorModule({ message: unusable, file: 'package.json', severity: 'error' });
     if (!this.isMapped(specifier)) {
-      return this.errorModule({
+      // One line per package, however many files import it: the first importer is its place.
+      const known = this.undeclared.get(name);
+      if (known !== undefined) return this.errorModule(known);
+      const problem: PreviewProblem = {
         message: `"${name}" is not a dependency in package.json (imported by ${fromPath}); add it to "dependencies"`,
         file: fromPath,
         ...place(),
         severity: 'error',
-      });
+      };
+      this.undeclared.set(name, problem);
+      return this.errorModule(problem);
     }
     return null;
   }
@@ -568,15 +574,21 @@ function positionAt(source: string, index: number): { line: number; column: numb
 function placeOf(error: unknown, source: string): { line: number; column: number } | null {
   if (typeof error !== 'object' || error === null) return null;
   const e = error as {
+    pos?: unknown;
     loc?: { line?: number; column?: number; start?: { line?: number; column?: number } };
     start?: { line?: number; column?: number };
     message?: string;
   };
+  // Sucrase and Babel's parser: the offset in the source (their `loc` columns differ in base).
+  if (typeof e.pos === 'number' && e.pos >= 0 && e.pos <= source.length) return positionAt(source, e.pos);
   if (typeof e.loc?.line === 'number') return { line: e.loc.line, column: (e.loc.column ?? 0) + 1 };
   if (typeof e.loc?.start?.line === 'number') return { line: e.loc.start.line, column: e.loc.start.column ?? 1 };
   if (typeof e.start?.line === 'number') return { line: e.start.line, column: (e.start.column ?? 0) + 1 };
   const position = /position (\d+)/.exec(e.message ?? '');
   if (position !== null) return positionAt(source, Number(position[1]));
+  // Babel's buildCodeFrameError: a frame in the message, `> 2 | …` and a caret line under it.
+  const framed = /^>\s*(\d+) \|.*\n\s*\|( *)\^/m.exec(e.message ?? '');
+  if (framed !== null) return { line: Number(framed[1]), column: (framed[2] ?? '').length };
   const lineColumn = /\((\d+):(\d+)\)\s*$/m.exec(e.message ?? '');
   if (lineColumn !== null) return { line: Number(lineColumn[1]), column: Number(lineColumn[2]) + 1 };
   return null;
