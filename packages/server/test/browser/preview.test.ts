@@ -205,7 +205,10 @@ describe('the live preview', () => {
         dispatchEvent(new PopStateEvent('popstate'));
       });
       await preview.locator('h1', { hasText: 'About nobody' }).waitFor();
-      await preview.getByRole('note').getByText(/getServerSideProps runs on a server/).waitFor();
+      await preview
+        .getByRole('note')
+        .getByText(/getServerSideProps runs on a server/)
+        .waitFor();
       // An import the shims do not cover is a build error naming it and what is covered.
       await editShard(shardOf(page), {
         'pages/font.js':
@@ -240,7 +243,9 @@ describe('the live preview', () => {
       await page.keyboard.type("import confetti from 'canvas-confetti';\n");
       const overlay = page.locator('.preview-overlay');
       await overlay
-        .locator('.overlay-message', { hasText: `Could not load the dependency "canvas-confetti" from ${cdn.url}/canvas-confetti@^1.9.3` })
+        .locator('.overlay-message', {
+          hasText: `Could not load the dependency "canvas-confetti" from ${cdn.url}/canvas-confetti@^1.9.3`,
+        })
         .waitFor({ timeout: 15_000 });
       expect(await overlay.locator('.overlay-message').count()).toBe(1);
     } finally {
@@ -308,7 +313,9 @@ describe('the live preview', () => {
       // A syntax error: the overlay names file:line:col, the last good page stays, Updated does not move.
       const before = await page.locator('.preview-state').textContent();
       await typeIntoLine(page, 'const [count, setCount] = useState(0);', 0, ' const = ;');
-      await page.locator('.preview-overlay .overlay-header', { hasText: 'Failed to build' }).waitFor({ timeout: 15_000 });
+      await page
+        .locator('.preview-overlay .overlay-header', { hasText: 'Failed to build' })
+        .waitFor({ timeout: 15_000 });
       const place = page.locator('.preview-overlay .overlay-place');
       await expect(place.textContent({ timeout: 15_000 })).resolves.toMatch(/^src\/App\.jsx:\d+:\d+$/);
       await page.locator('.preview-overlay .overlay-frame').waitFor();
@@ -344,7 +351,7 @@ describe('the live preview', () => {
         '  topLocation: tryRead(() => top.location.href),',
         '  origin: location.origin,',
         '};',
-        "document.querySelector('#app').innerHTML = `<h1>Isolated</h1><pre id=\"report\"></pre>`;",
+        'document.querySelector(\'#app\').innerHTML = `<h1>Isolated</h1><pre id="report"></pre>`;',
         "document.querySelector('#report').textContent = JSON.stringify(report);",
         '',
       ].join('\n'),
@@ -365,6 +372,49 @@ describe('the live preview', () => {
       expect(editor).toEqual({ token: true, visits: null });
     } finally {
       await project.close();
+    }
+  });
+
+  it('says once, in plain words, that the CDN is unreachable, keeps the editor working and retries when asked', async () => {
+    // Nothing listens on port 9 of loopback: every package request fails like being offline.
+    const offline = await startWebServer({ previewCdnUrl: 'http://127.0.0.1:9' });
+    try {
+      const shardId = await createShard(offline.url, 'react', 'offline preview');
+      const token = await tokenFor({ sub: 'offline', name: 'Offline', shards: { [shardId]: 'write' } });
+      const { context, page, errors } = await newUserPage(browser);
+      try {
+        await page.goto(editorUrl(offline.url, shardId, token));
+        await page.locator('.cm-content[data-path="src/App.jsx"]').waitFor({ timeout: 20_000 });
+        const notice = page.locator('.preview-notice');
+        await notice
+          .getByText(
+            'The packages of this project cannot be loaded: http://127.0.0.1:9 does not answer. You may be offline.',
+            {
+              exact: false,
+            },
+          )
+          .waitFor({ timeout: 15_000 });
+        // Once: no overlay repeating it, one console line.
+        expect(await page.locator('.preview-overlay').isHidden()).toBe(true);
+        expect(await page.locator('.console-line', { hasText: 'does not answer' }).count()).toBe(1);
+        // Editing still works: the edit is in the document and the preview rebuilt without complaint.
+        await typeIntoLine(page, '<h1>Hello, Tandem</h1>', '</h1>'.length, ' offline');
+        await page.locator('.cm-line', { hasText: '<h1>Hello, Tandem offline</h1>' }).waitFor();
+        await page.locator('.preview-state', { hasText: 'Updated' }).waitFor();
+        // Retry rebuilds and asks again.
+        const builds = Number(await page.locator('iframe.preview-frame').getAttribute('data-builds'));
+        await notice.getByRole('button', { name: 'Retry' }).click();
+        await page.waitForFunction(
+          (before) => Number(document.querySelector('iframe.preview-frame')?.getAttribute('data-builds')) > before,
+          builds,
+        );
+        await notice.getByText('does not answer', { exact: false }).waitFor({ timeout: 15_000 });
+        expect(errors).toEqual([]);
+      } finally {
+        await context.close();
+      }
+    } finally {
+      await offline.close();
     }
   });
 

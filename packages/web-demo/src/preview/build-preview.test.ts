@@ -98,7 +98,8 @@ describe('buildPreview', () => {
         severity: 'error',
       },
       {
-        message: '"canvas-confetti" is not a dependency in package.json (imported by main.js); add it to "dependencies"',
+        message:
+          '"canvas-confetti" is not a dependency in package.json (imported by main.js); add it to "dependencies"',
         file: 'main.js',
         line: 2,
         column: 23,
@@ -193,11 +194,22 @@ describe('buildPreview', () => {
     };
     const quiet = await buildPreview(input);
     expect(quiet.problems).toEqual([
-      { message: 'local@file:../x is not a version or range a CDN can resolve', file: 'package.json', severity: 'warning' },
+      {
+        message: 'local@file:../x is not a version or range a CDN can resolve',
+        file: 'package.json',
+        severity: 'warning',
+      },
     ]);
-    const imported = await buildPreview({ ...input, files: { ...input.files, 'main.js': "import 'local';\nimport 'local/x';\n" } });
+    const imported = await buildPreview({
+      ...input,
+      files: { ...input.files, 'main.js': "import 'local';\nimport 'local/x';\n" },
+    });
     expect(imported.problems).toEqual([
-      { message: 'local@file:../x is not a version or range a CDN can resolve', file: 'package.json', severity: 'error' },
+      {
+        message: 'local@file:../x is not a version or range a CDN can resolve',
+        file: 'package.json',
+        severity: 'error',
+      },
     ]);
   });
 
@@ -214,11 +226,14 @@ describe('buildPreview', () => {
       importMap: { imports: angular },
       files: {
         'angular.json': JSON.stringify({
-          projects: { app: { architect: { build: { options: { browser: 'src/main.ts', styles: ['src/styles.css'] } } } } },
+          projects: {
+            app: { architect: { build: { options: { browser: 'src/main.ts', styles: ['src/styles.css'] } } } },
+          },
         }),
         'src/index.html': '<!doctype html><html><head><title>A</title></head><body><app-root></app-root></body></html>',
         'src/styles.css': 'body { margin: 0 }',
-        'src/main.ts': "import { bootstrapApplication } from '@angular/platform-browser';\nimport { App } from './app/app';\nbootstrapApplication(App);\n",
+        'src/main.ts':
+          "import { bootstrapApplication } from '@angular/platform-browser';\nimport { App } from './app/app';\nbootstrapApplication(App);\n",
         'src/app/app.ts':
           "import { Component, signal } from '@angular/core';\n@Component({ selector: 'app-root', templateUrl: './app.html', styleUrl: './app.css' })\nexport class App {\n  protected readonly n = signal<number>(1);\n}\n",
         'src/app/app.html': '<h1>{{ n() }}</h1>',
@@ -226,7 +241,7 @@ describe('buildPreview', () => {
       },
     });
     expect(result.problems).toEqual([]);
-    expect(result.html).toContain("await import('@angular/compiler'); await import(\"@tandem-project/src/main.ts\")");
+    expect(result.html).toContain('await import(\'@angular/compiler\'); await import("@tandem-project/src/main.ts")');
     expect(result.html).toContain('<style data-tandem-file="src/styles.css">body { margin: 0 }</style>');
     const app = modulesOf(result.html)['@tandem-project/src/app/app.ts'] ?? '';
     expect(app).toContain('template: "<h1>{{ n() }}</h1>"');
@@ -240,7 +255,8 @@ describe('buildPreview', () => {
       framework: 'angular',
       importMap: { imports: angular },
       files: {
-        'src/main.ts': "import { Component } from '@angular/core';\n@Component({ selector: 'x', templateUrl: './nope.html' })\nexport class X {}\n",
+        'src/main.ts':
+          "import { Component } from '@angular/core';\n@Component({ selector: 'x', templateUrl: './nope.html' })\nexport class X {}\n",
       },
     });
     expect(missing.problems[0]).toMatchObject({ file: 'src/main.ts', line: 2, severity: 'error' });
@@ -261,9 +277,12 @@ describe('buildPreview', () => {
       framework: 'next',
       importMap: { imports: react },
       files: {
-        'pages/_app.js': 'export default function App({ Component, pageProps }) { return <Component {...pageProps} />; }\n',
-        'pages/index.js': "import Link from 'next/link';\nexport default function Home() { return <Link href=\"/posts/1\">x</Link>; }\n",
-        'pages/posts/[id].js': "import { useRouter } from 'next/router';\nexport default function P() { return <p>{useRouter().query.id}</p>; }\n",
+        'pages/_app.js':
+          'export default function App({ Component, pageProps }) { return <Component {...pageProps} />; }\n',
+        'pages/index.js':
+          'import Link from \'next/link\';\nexport default function Home() { return <Link href="/posts/1">x</Link>; }\n',
+        'pages/posts/[id].js':
+          "import { useRouter } from 'next/router';\nexport default function P() { return <p>{useRouter().query.id}</p>; }\n",
         'pages/api/hello.js': 'export default function handler(req, res) { res.json({ ok: true }); }\n',
         'pages/font.js': "import { Inter } from 'next/font/google';\nexport default function F() { return null; }\n",
       },

@@ -5,6 +5,8 @@
  * the runtime versions the templates pin (3.5.45 and 5.57.3) for the output to run.
  */
 
+import type * as BabelStandalone from '@babel/standalone';
+
 /** A version 3 source map (the fields the preview reads). */
 export type SourceMap = {
   version: number;
@@ -56,7 +58,7 @@ export async function compileScript(
     : { code: result.code, map: { ...result.sourceMap, sources: [path] } };
 }
 
-type Babel = typeof import('@babel/standalone');
+type Babel = typeof BabelStandalone;
 
 async function loadBabel(): Promise<Babel> {
   const babelModule = await import('@babel/standalone');
