@@ -9,7 +9,7 @@ import semver from 'semver';
 
 /**
  * A stand-in for esm.sh on 127.0.0.1, so preview tests never leave the machine: the pinned
- * packages (installed from npm as devDependencies of @tandem/web-demo) prebundled to ES modules
+ * packages (installed from npm as devDependencies of @tandem/web-editor) prebundled to ES modules
  * with esbuild, served at the URLs buildImportMap emits (`/react@19.3.1?external=react-dom`,
  * `/react-dom@19.3.1&external=react/client`, `/*@angular/common@22.2.6/http`, `/vue@3.5.45`…; the
  * query is ignored). Like esm.sh,
@@ -82,7 +82,7 @@ export const TEMPLATE_PACKAGES: CdnPackage[] = [
   { name: 'tslib', version: '2.9.1', entries: [''], format: 'esm', external: [] },
 ];
 
-const requireFromWeb = createRequire(new URL('../../../../web-demo/package.json', import.meta.url));
+const requireFromWeb = createRequire(new URL('../../../../web-editor/package.json', import.meta.url));
 
 export async function startLocalCdn(packages: CdnPackage[] = TEMPLATE_PACKAGES): Promise<LocalCdn> {
   const dir = mkdtempSync(join(tmpdir(), 'tandem-cdn-'));
@@ -130,7 +130,9 @@ function entryFile(entry: string): string {
 async function bundlePackage(pkg: CdnPackage, outdir: string): Promise<void> {
   const version = (requireFromWeb(`${pkg.name}/package.json`) as { version: string }).version;
   if (version !== pkg.version)
-    throw new Error(`${pkg.name}@${pkg.version} is needed, ${version} is installed (npm install -w @tandem/web-demo)`);
+    throw new Error(
+      `${pkg.name}@${pkg.version} is needed, ${version} is installed (npm install -w @tandem/web-editor)`,
+    );
   const entryPoints = Object.fromEntries(
     pkg.entries.map((entry) => [entryFile(entry).slice(0, -3), `entry:${specifier(pkg.name, entry)}`]),
   );

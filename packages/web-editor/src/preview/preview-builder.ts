@@ -1,57 +1,60 @@
+import { batch, signal } from '@preact/signals';
+import { originalPositionFor, TraceMap } from '@jridgewell/trace-mapping';
 import { planImportMap, type ImportMap, type ShardSession } from '@tandem/client-sdk';
 import type { FileId, TemplateSummary } from '@tandem/protocol';
-import { originalPositionFor, TraceMap } from '@jridgewell/trace-mapping';
 import type * as Y from 'yjs';
-import { debounce, h } from '../dom.js';
+import { debounce } from '../ui/index.js';
 import type { ModuleMap, PreviewProblem } from './build-preview.js';
 import { codeFrame } from './code-frame.js';
 import type { PreviewRequest, PreviewResponse } from './compile-worker.js';
-import { ConsoleView, type SourcePlace } from './console-view.js';
+import { ConsoleLog, type SourcePlace } from './console-log.js';
 import { MODULE_PREFIX, type PreviewMessage } from './preview-runtime.js';
 
 /** Wait after the last edit before rebuilding the preview, in ms. */
 const PREVIEW_DEBOUNCE_MS = 300;
 
-/** What the panel needs from the editor: where the preview runs, and how to show a place. */
-export type PreviewPanelOptions = {
+/** Where the preview runs and loads packages from. */
+export type PreviewOptions = {
   /** Base URL of the esm.sh-compatible CDN. */
   cdnBaseUrl: string;
   /** Origin of the preview host page (a second port in development, PREVIEW_ORIGIN in production). */
   previewOrigin: string;
-  /** Moves the editor's cursor to a place of the project (a click on an error). */
-  reveal: (place: SourcePlace) => void;
 };
 
 /** An error shown over the preview, with its place when known. */
-type OverlayError = { message: string; place?: SourcePlace; frame?: string };
+export type OverlayError = { message: string; place?: SourcePlace; frame?: string };
 
 /**
  * The live preview of a `static` or `browser` project: keeps every file of the shard open (so
  * edits by anyone show up), rebuilds the page in a Web Worker 300 ms after the last change, and
- * shows it in an iframe on the preview origin (apart from the editor's: project code gets its own
- * storage and cannot reach the editor's token, storage or DOM). Dependencies come from an import
- * map built from the live package.json's `dependencies` (the shard's stored ones if package.json
- * does not parse). Under it, the console of the page; over it, one overlay listing build errors
- * and run-time errors, each with its place (a click moves the editor's cursor there). A build
- * that fails keeps the last good page and its "Updated" time.
+ * loads it into the iframe it is given, on the preview origin (apart from the editor's: project
+ * code gets its own storage and cannot reach the editor's token, storage or DOM). Dependencies
+ * come from an import map built from the live package.json's `dependencies` (the shard's stored
+ * ones if package.json does not parse). What the panel shows are signals: the state line,
+ * warnings, one list of errors for the overlay (the build's, or the page's with their places in
+ * the source), a notice when the CDN is unreachable, and the console. A build that fails keeps
+ * the last good page and its "Updated" time.
  */
-export class PreviewPanel {
-  readonly element: HTMLElement;
-  private readonly frame: HTMLIFrameElement;
-  private readonly warnings: HTMLElement;
-  private readonly notice: HTMLElement;
-  private readonly overlay: HTMLElement;
-  private readonly state: HTMLElement;
-  private readonly console: ConsoleView;
+export class PreviewBuilder {
+  readonly state = signal('Building…');
+  /** Problems that do not stop the preview (package.json). */
+  readonly warnings = signal<PreviewProblem[]>([]);
+  /** What the overlay lists: the build's errors, else the page's. */
+  readonly errors = signal<{ build: boolean; list: OverlayError[] }>({ build: false, list: [] });
+  /** The CDN cannot be reached (said once per page). */
+  readonly notice = signal<string | null>(null);
+  /** How many pages were loaded into the frame (tests wait on it: `data-builds`). */
+  readonly builds = signal(0);
+  readonly console = new ConsoleLog();
+
   private readonly texts = new Map<FileId, { text: Y.Text; stop: () => void }>();
-  private readonly worker: Worker;
+  private worker: Worker | null = null;
+  private frame: HTMLIFrameElement | null = null;
   private readonly schedule = debounce(() => this.rebuild(), PREVIEW_DEBOUNCE_MS);
   private readonly detach: Array<() => void> = [];
   private readonly onMessage = (event: MessageEvent) => this.onFrameMessage(event);
   private requestId = 0;
-  /** Problems found before the worker ran (package.json). */
   private pendingProblems: PreviewProblem[] = [];
-  private builds = 0;
   private lastGood: Date | null = null;
   /** The document waiting for the preview host page of build `frameBuild` to say it is ready. */
   private pendingHtml: string | null = null;
@@ -60,60 +63,27 @@ export class PreviewPanel {
   private shownFiles: Record<string, string> = {};
   private shownMaps: Record<string, ModuleMap> = {};
   private readonly traceMaps = new Map<string, TraceMap>();
-  private buildErrors: OverlayError[] = [];
-  private runtimeErrors: OverlayError[] = [];
-  private offlineShown = false;
   private destroyed = false;
 
   constructor(
     private readonly session: ShardSession,
     private readonly template: Pick<TemplateSummary, 'entry' | 'framework'>,
-    private readonly options: PreviewPanelOptions,
-  ) {
-    this.frame = h('iframe', {
-      class: 'preview-frame',
-      // Its own origin: same-origin here means the preview origin, never the editor's.
-      sandbox: 'allow-scripts allow-same-origin allow-forms allow-modals allow-popups allow-downloads',
-      title: 'Preview',
-      'data-builds': '0',
-    });
-    this.warnings = h('div', { class: 'preview-problems', hidden: true, role: 'status' });
-    this.notice = h('div', { class: 'preview-notice', hidden: true, role: 'alert' });
-    this.overlay = h('div', { class: 'preview-overlay', hidden: true, role: 'alert' });
-    this.state = h('span', { class: 'preview-state' }, 'Building…');
-    this.console = new ConsoleView((place) => this.options.reveal(place));
-    this.element = h(
-      'section',
-      { class: 'preview', 'aria-label': 'Preview' },
-      h(
-        'div',
-        { class: 'pane-header' },
-        h('span', { class: 'pane-title' }, 'Preview'),
-        this.state,
-        h(
-          'button',
-          { type: 'button', class: 'button small', onclick: () => this.rebuild(), title: 'Rebuild the preview' },
-          'Reload',
-        ),
-      ),
-      this.warnings,
-      this.notice,
-      h('div', { class: 'preview-stage' }, this.frame, this.overlay),
-      this.console.element,
-    );
-    this.worker = new Worker(new URL('./compile-worker.ts', import.meta.url), {
+    private readonly options: PreviewOptions,
+  ) {}
+
+  /** Starts the worker, opens every file of the shard and builds the first preview into `frame`. */
+  start(frame: HTMLIFrameElement): void {
+    this.frame = frame;
+    const worker = new Worker(new URL('./compile-worker.ts', import.meta.url), {
       type: 'module',
       name: 'tandem-preview',
     });
-    this.worker.addEventListener('message', (event: MessageEvent<PreviewResponse>) => this.onResult(event.data));
-    this.worker.addEventListener('error', (event) =>
+    worker.addEventListener('message', (event: MessageEvent<PreviewResponse>) => this.onResult(event.data));
+    worker.addEventListener('error', (event) =>
       this.showBuildErrors([{ message: `the preview worker failed: ${event.message}` }]),
     );
+    this.worker = worker;
     addEventListener('message', this.onMessage);
-  }
-
-  /** Opens every file of the shard and builds the first preview. */
-  start(): void {
     this.detach.push(this.session.on('tree', () => void this.openFiles()));
     void this.openFiles();
   }
@@ -125,7 +95,41 @@ export class PreviewPanel {
     for (const off of this.detach) off();
     for (const { stop } of this.texts.values()) stop();
     this.texts.clear();
-    this.worker.terminate();
+    this.worker?.terminate();
+  }
+
+  /** Builds now (the Reload and Retry buttons). */
+  rebuild(): void {
+    if (this.destroyed || this.worker === null) return;
+    const files = this.snapshot();
+    const problems: PreviewProblem[] = [];
+    let importMap: ImportMap = { imports: {} };
+    const unusable: Record<string, string> = {};
+    try {
+      const plan = planImportMap(dependenciesOf(files, this.session.shard.dependencies, problems), {
+        cdnBaseUrl: this.options.cdnBaseUrl,
+      });
+      importMap = plan.importMap;
+      for (const u of plan.unusable) unusable[u.name] = u.reason;
+    } catch (error) {
+      problems.push({ message: error instanceof Error ? error.message : String(error), severity: 'error' });
+    }
+    this.pendingProblems = problems;
+    this.state.value = 'Building…';
+    const request: PreviewRequest = {
+      id: ++this.requestId,
+      files,
+      entry: this.template.entry,
+      framework: this.template.framework,
+      importMap,
+      unusable,
+    };
+    this.worker.postMessage(request);
+  }
+
+  /** Hides the page's errors (the console keeps them). */
+  dismissErrors(): void {
+    if (!this.errors.value.build) this.errors.value = { build: false, list: [] };
   }
 
   private async openFiles(): Promise<void> {
@@ -162,34 +166,6 @@ export class PreviewPanel {
     return Object.fromEntries(files);
   }
 
-  private rebuild(): void {
-    if (this.destroyed) return;
-    const files = this.snapshot();
-    const problems: PreviewProblem[] = [];
-    let importMap: ImportMap = { imports: {} };
-    const unusable: Record<string, string> = {};
-    try {
-      const plan = planImportMap(dependenciesOf(files, this.session.shard.dependencies, problems), {
-        cdnBaseUrl: this.options.cdnBaseUrl,
-      });
-      importMap = plan.importMap;
-      for (const u of plan.unusable) unusable[u.name] = u.reason;
-    } catch (error) {
-      problems.push({ message: error instanceof Error ? error.message : String(error), severity: 'error' });
-    }
-    this.pendingProblems = problems;
-    this.state.textContent = 'Building…';
-    const request: PreviewRequest = {
-      id: ++this.requestId,
-      files,
-      entry: this.template.entry,
-      framework: this.template.framework,
-      importMap,
-      unusable,
-    };
-    this.worker.postMessage(request);
-  }
-
   private onResult(result: PreviewResponse): void {
     if (result.id !== this.requestId || this.destroyed) return;
     if ('error' in result) {
@@ -199,53 +175,54 @@ export class PreviewPanel {
     }
     const problems = [...this.pendingProblems, ...result.problems];
     const errors = problems.filter((p) => p.severity === 'error');
-    this.showWarnings(problems.filter((p) => p.severity === 'warning'));
+    this.warnings.value = problems.filter((p) => p.severity === 'warning');
     if (errors.length > 0) {
       // The last good page stays (and keeps its time); the overlay says what to fix.
       this.showBuildErrors(errors.map(overlayErrorOf));
       this.markFailed();
       return;
     }
-    this.buildErrors = [];
-    this.runtimeErrors = [];
-    this.renderOverlay();
     this.shownFiles = this.snapshot();
     this.shownMaps = result.maps;
     this.traceMaps.clear();
-    this.load(result.html);
     this.lastGood = new Date();
-    this.state.textContent = `Updated ${this.lastGood.toLocaleTimeString()}`;
+    batch(() => {
+      this.errors.value = { build: false, list: [] };
+      this.state.value = `Updated ${this.lastGood?.toLocaleTimeString() ?? ''}`;
+      this.load(result.html);
+    });
   }
 
   private markFailed(): void {
-    this.state.textContent =
+    this.state.value =
       this.lastGood === null ? 'Build failed' : `Build failed · showing ${this.lastGood.toLocaleTimeString()}`;
   }
 
   /** A fresh document on the preview origin (a navigation: nothing of the last page survives). */
   private load(html: string): void {
+    if (this.frame === null) return;
     this.pendingHtml = html;
-    this.frameBuild = ++this.builds;
+    this.frameBuild++;
     this.console.clear();
-    this.notice.hidden = true;
-    this.offlineShown = false;
+    this.notice.value = null;
     const url = new URL(this.options.previewOrigin);
     url.searchParams.set('tandem-build', String(this.frameBuild));
     this.frame.src = url.href;
   }
 
   private onFrameMessage(event: MessageEvent): void {
-    if (event.source !== this.frame.contentWindow || event.origin !== new URL(this.options.previewOrigin).origin)
-      return;
+    const frame = this.frame;
+    if (frame === null || event.source !== frame.contentWindow) return;
+    if (event.origin !== new URL(this.options.previewOrigin).origin) return;
     const data = event.data as PreviewMessage | null;
     if (data === null || typeof data !== 'object' || data.tandem !== 'preview') return;
     if (data.build !== String(this.frameBuild)) return;
     switch (data.type) {
       case 'ready':
         if (this.pendingHtml === null) return;
-        this.frame.contentWindow?.postMessage({ tandem: 'render', html: this.pendingHtml }, event.origin);
+        frame.contentWindow?.postMessage({ tandem: 'render', html: this.pendingHtml }, event.origin);
         this.pendingHtml = null;
-        this.frame.dataset['builds'] = String(this.frameBuild);
+        this.builds.value = this.frameBuild;
         return;
       case 'console':
         this.console.add({ level: data.level, args: data.args });
@@ -265,14 +242,9 @@ export class PreviewPanel {
         this.addRuntimeError({ message: data.message });
         return;
       case 'offline':
-        if (this.offlineShown) return;
-        this.offlineShown = true;
+        if (this.notice.value !== null) return;
         this.console.add({ level: 'warn', args: [{ t: 'string', v: data.message }] });
-        this.notice.replaceChildren(
-          h('span', {}, data.message),
-          h('button', { type: 'button', class: 'button small', onclick: () => this.rebuild() }, 'Retry'),
-        );
-        this.notice.hidden = false;
+        this.notice.value = data.message;
         return;
     }
   }
@@ -297,86 +269,22 @@ export class PreviewPanel {
       });
       if (original.line !== null) place = { file, line: original.line, column: original.column + 1 };
     }
-    if (this.shownFiles[file] === undefined) return { message };
-    const frame = codeFrame(this.shownFiles[file] ?? '', place.line, place.column);
-    return { message, place, frame };
+    const source = this.shownFiles[file];
+    if (source === undefined) return { message };
+    return { message, place, frame: codeFrame(source, place.line, place.column) };
   }
 
   private addRuntimeError(error: OverlayError): void {
-    const key = overlayKey(error);
+    const current = this.errors.value;
     // A module that failed to build throws its problem when run: that is the build's error, not a second one.
-    if (
-      [...this.buildErrors, ...this.runtimeErrors].some(
-        (e) => overlayKey(e) === key || error.message.includes(e.message),
-      )
-    )
-      return;
-    this.runtimeErrors.push(error);
-    this.renderOverlay();
+    if (current.build) return;
+    const key = overlayKey(error);
+    if (current.list.some((e) => overlayKey(e) === key || error.message.includes(e.message))) return;
+    this.errors.value = { build: false, list: [...current.list, error] };
   }
 
   private showBuildErrors(errors: OverlayError[]): void {
-    this.buildErrors = errors;
-    this.runtimeErrors = [];
-    this.renderOverlay();
-  }
-
-  private showWarnings(problems: PreviewProblem[]): void {
-    this.warnings.hidden = problems.length === 0;
-    this.warnings.replaceChildren(...problems.map((p) => h('div', { class: 'problem' }, p.message)));
-  }
-
-  private renderOverlay(): void {
-    const errors = [...this.buildErrors, ...this.runtimeErrors];
-    this.overlay.hidden = errors.length === 0;
-    if (errors.length === 0) {
-      this.overlay.replaceChildren();
-      return;
-    }
-    const title = this.buildErrors.length > 0 ? 'Failed to build' : 'Error in the preview';
-    this.overlay.replaceChildren(
-      h(
-        'div',
-        { class: 'overlay-header' },
-        h('strong', {}, title),
-        this.buildErrors.length > 0
-          ? ''
-          : h(
-              'button',
-              {
-                type: 'button',
-                class: 'button small',
-                title: 'Hide (the console keeps the errors)',
-                onclick: () => {
-                  this.runtimeErrors = [];
-                  this.renderOverlay();
-                },
-              },
-              'Dismiss',
-            ),
-      ),
-      ...errors.map((error) => {
-        const place = error.place;
-        return h(
-          'div',
-          { class: 'overlay-error' },
-          h('div', { class: 'overlay-message' }, error.message),
-          place === undefined
-            ? ''
-            : h(
-                'button',
-                {
-                  type: 'button',
-                  class: 'overlay-place',
-                  title: 'Show in the editor',
-                  onclick: () => this.options.reveal(place),
-                },
-                `${place.file}:${place.line}:${place.column}`,
-              ),
-          error.frame === undefined ? '' : h('pre', { class: 'overlay-frame' }, error.frame),
-        );
-      }),
-    );
+    this.errors.value = { build: true, list: errors };
   }
 }
 
@@ -426,26 +334,4 @@ function dependenciesOf(
     });
     return stored;
   }
-}
-
-/** The panel shown instead of a preview for `node` templates (the Node template: a server). */
-export function nodeRuntimeNotice(templateTitle: string, download: () => void): HTMLElement {
-  return h(
-    'section',
-    { class: 'preview preview-unsupported', 'aria-label': 'Preview' },
-    h('div', { class: 'pane-header' }, h('span', { class: 'pane-title' }, 'Preview')),
-    h(
-      'div',
-      { class: 'notice' },
-      h('h3', {}, 'This project needs a Node runtime'),
-      h(
-        'p',
-        {},
-        `${templateTitle} projects run on Node.js (a dev server and a build step), which the browser preview does not provide. `,
-        'Download the project and run it locally: ',
-      ),
-      h('pre', {}, 'npm install\nnpm run dev'),
-      h('button', { type: 'button', class: 'button primary', onclick: download }, 'Download .zip'),
-    ),
-  );
 }
