@@ -78,8 +78,15 @@ async function serve(rawArgs: string[]): Promise<number> {
     role === 'worker' || !config.http.webEnabled
       ? undefined
       : await startPreviewHost({ host: config.http.host, port: config.http.previewPort });
-  const extraRoutes = role === 'worker' ? undefined : webRoutes(config, logger, previewHost?.port ?? 0);
-  const app = await createApp(config, logger, { role, ...(extraRoutes === undefined ? {} : { extraRoutes }) });
+  let app: Awaited<ReturnType<typeof createApp>>;
+  try {
+    const extraRoutes = role === 'worker' ? undefined : webRoutes(config, logger, previewHost?.port ?? 0);
+    app = await createApp(config, logger, { role, ...(extraRoutes === undefined ? {} : { extraRoutes }) });
+  } catch (error) {
+    // A listening preview origin would keep the process alive after the error.
+    await previewHost?.close();
+    throw error;
+  }
   let stopping = false;
   const shutdown = (reason: string, code: number) => {
     if (stopping) return;
@@ -112,7 +119,12 @@ async function serve(rawArgs: string[]): Promise<number> {
     logger.fatal({ err: error }, 'unhandled rejection');
     shutdown('unhandledRejection', 1);
   });
-  await app.start();
+  try {
+    await app.start();
+  } catch (error) {
+    await previewHost?.close();
+    throw error;
+  }
   return -1;
 }
 

@@ -33,4 +33,10 @@ describe('the preview origin', () => {
     const head = await fetch(url, { method: 'HEAD' });
     expect(head.status).toBe(200);
   });
+
+  it('names PREVIEW_PORT when its port is taken', async () => {
+    await expect(startPreviewHost({ host: '127.0.0.1', port: host.port })).rejects.toThrow(
+      `the preview origin cannot listen on 127.0.0.1:${host.port} (PREVIEW_PORT)`,
+    );
+  });
 });

@@ -37,9 +37,15 @@ export type PreviewHost = { port: number; close(): Promise<void> };
 export async function startPreviewHost(options: { host: string; port: number }): Promise<PreviewHost> {
   const server = createServer(handlePreviewRequest);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error) =>
+      reject(
+        new Error(
+          `the preview origin cannot listen on ${options.host}:${options.port} (PREVIEW_PORT): ${error.message}`,
+        ),
+      ),
+    );
     server.listen(options.port, options.host, () => {
-      server.off('error', reject);
+      server.removeAllListeners('error');
       resolve();
     });
   });
