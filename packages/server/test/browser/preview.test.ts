@@ -309,6 +309,15 @@ describe('the live preview', () => {
       await expect(thrown.locator('.console-place').textContent({ timeout: 10_000 })).resolves.toBe('src/log.js:7:9');
       await page.locator('.preview-overlay', { hasText: 'thrown later' }).waitFor();
       await page.screenshot({ path: `${DOCS}preview-console.png` });
+      // Reload starts a fresh page and a fresh console: the lines come once again, not twice.
+      const builds = Number(await page.locator('iframe.preview-frame').getAttribute('data-builds'));
+      await page.getByRole('button', { name: 'Reload' }).click();
+      await page.waitForFunction(
+        (before) => Number(document.querySelector('iframe.preview-frame')?.getAttribute('data-builds')) > before,
+        builds,
+      );
+      await hello.waitFor();
+      expect(await consoleLines.filter({ hasText: 'hello from the app' }).count()).toBe(1);
 
       // A syntax error: the overlay names file:line:col, the last good page stays, Updated does not move.
       const before = await page.locator('.preview-state').textContent();
