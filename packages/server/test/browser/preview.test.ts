@@ -153,7 +153,15 @@ describe('the live preview', () => {
       await page.locator('.cm-content[data-path="src/app/app.html"]').waitFor();
       await typeIntoLine(page, '<h1>Hello, Tandem</h1>', '</h1>'.length, ' live');
       await preview.locator('h1', { hasText: 'Hello, Tandem live' }).waitFor({ timeout: 20_000 });
+      // The component's CSS (styleUrl).
+      await page.locator('.tab[data-path="src/app/app.css"]').click();
+      await page.locator('.cm-content[data-path="src/app/app.css"]').waitFor();
+      await typeIntoLine(page, 'color: var(--accent);', 0, ' letter-spacing: 3px;');
+      await expect
+        .poll(() => preview.locator('h1').evaluate((el) => getComputedStyle(el).letterSpacing), { timeout: 20_000 })
+        .toBe('3px');
       expect(await page.locator('.preview-overlay').isHidden()).toBe(true);
+      await page.locator('.tab[data-path="src/app/app.html"]').click();
       await page.screenshot({ path: `${DOCS}preview-angular.png` });
       expect(project.errors).toEqual([]);
     } finally {
