@@ -13,8 +13,15 @@ import {
   type WebTestServer,
 } from './support/browser.js';
 
-/** Screenshots for the README (committed). */
-const DOCS = fileURLToPath(new URL('../../../../docs/', import.meta.url));
+/**
+ * Where a screenshot goes: test-artifacts/ (gitignored), or docs/ for the README when
+ * TANDEM_DOCS_SCREENSHOTS=1 (`TANDEM_DOCS_SCREENSHOTS=1 npx vitest run --project integration <this file>`).
+ */
+function screenshotPath(name: string): string {
+  return process.env['TANDEM_DOCS_SCREENSHOTS'] === '1'
+    ? fileURLToPath(new URL(`../../../../docs/${name}`, import.meta.url))
+    : artifactPath(name);
+}
 
 /**
  * Live preview in a real browser, for every `static` and `browser` template: dependencies come
@@ -162,7 +169,7 @@ describe('the live preview', () => {
         .toBe('3px');
       expect(await page.locator('.preview-overlay').isHidden()).toBe(true);
       await page.locator('.tab[data-path="src/app/app.html"]').click();
-      await page.screenshot({ path: `${DOCS}preview-angular.png` });
+      await page.screenshot({ path: screenshotPath('preview-angular.png') });
       expect(project.errors).toEqual([]);
     } finally {
       await project.close();
@@ -190,7 +197,7 @@ describe('the live preview', () => {
       await preview.locator('h1', { hasText: 'Post: working-together' }).waitFor();
       const frameUrl = await preview.locator('body').evaluate(() => location.pathname);
       expect(frameUrl).toBe('/posts/working-together');
-      await page.screenshot({ path: `${DOCS}preview-nextjs.png` });
+      await page.screenshot({ path: screenshotPath('preview-nextjs.png') });
       await preview.getByRole('link', { name: 'All posts' }).click();
       await preview.locator('h1', { hasText: 'Posts' }).waitFor();
       expect(project.errors).toEqual([]);
@@ -316,7 +323,7 @@ describe('the live preview', () => {
       const thrown = consoleLines.filter({ hasText: 'thrown later' });
       await expect(thrown.locator('.console-place').textContent({ timeout: 10_000 })).resolves.toBe('src/log.js:7:9');
       await page.locator('.preview-overlay', { hasText: 'thrown later' }).waitFor();
-      await page.screenshot({ path: `${DOCS}preview-console.png` });
+      await page.screenshot({ path: screenshotPath('preview-console.png') });
       // Reload starts a fresh page and a fresh console: the lines come once again, not twice.
       const builds = Number(await page.locator('iframe.preview-frame').getAttribute('data-builds'));
       await page.getByRole('button', { name: 'Reload' }).click();
