@@ -322,6 +322,26 @@ describe('buildPreview', () => {
       '"next/font/google" is not covered by the browser preview of Next.js (imported by pages/font.js); it covers next/router, next/link, next/head, next/image, next/dynamic, next/script. Download the project and run it with Next.js for the rest.',
     ]);
   });
+
+  it('serves binary files to a Next.js page: a static import for next/image, and /logo.png for the page at run time', async () => {
+    const png = 'data:image/png;base64,iVBORw0KGgo=';
+    const result = await buildPreview({
+      entry: 'pages/index.js',
+      framework: 'next',
+      importMap: { imports: { react: 'https://cdn.test/react@19.3.1', 'react/': 'https://cdn.test/react@19.3.1/' } },
+      files: {
+        'pages/index.js':
+          "import Image from 'next/image';\nimport logo from '../public/logo.png';\nexport default function Home() { return <Image src={logo} alt=\"\" />; }\n",
+      },
+      binaryFiles: { 'public/logo.png': png },
+    });
+    expect(result.problems).toEqual([]);
+    const modules = modulesOf(result.html);
+    expect(modules['@tandem-project/public/logo.png']).toBe(`export default ${JSON.stringify(png)};\n`);
+    expect(modules['@tandem-project/pages/index.js']).toContain('"@tandem-project/public/logo.png"');
+    // The run-time map of the page's files: `<img src="/logo.png">` and fetch('/logo.png') get the bytes.
+    expect(result.html).toContain(JSON.stringify(['/logo.png', png]).slice(1, -1));
+  });
 });
 
 describe('Next.js routes', () => {
