@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildImportMap, isFrameworkRuntime } from './import-map.js';
+import { buildImportMap, planImportMap, isFrameworkRuntime } from './import-map.js';
 
 const ESM_SH = { cdnBaseUrl: 'https://esm.sh' };
 
@@ -214,16 +214,42 @@ describe('determinism and validation', () => {
       '@preact/signals': 'https://esm.sh/@preact/signals@2.3.1',
       '@preact/signals/': 'https://esm.sh/@preact/signals@2.3.1/',
       'lib-x': 'https://esm.sh/lib-x@1.0.0-beta.2?external=@preact/signals',
-      'lib-x/': 'https://esm.sh/lib-x@1.0.0-beta.2&external=@preact/signals/',
+      // A scoped external cannot be written in esm.sh's `&external=` path form: `*` (all external).
+      'lib-x/': 'https://esm.sh/*lib-x@1.0.0-beta.2/',
     });
   });
 
-  it('refuses ranges, tags and names that could inject into a URL, listing them all', () => {
+  it('passes ranges and tags through to the CDN, encoded where a URL needs it', () => {
+    expect(
+      buildImportMap({ 'canvas-confetti': '^1.9.3', lodash: '>=4 <5', nanoid: '~5.1.0', ms: 'latest' }, ESM_SH).imports,
+    ).toEqual({
+      'canvas-confetti': 'https://esm.sh/canvas-confetti@^1.9.3',
+      'canvas-confetti/': 'https://esm.sh/canvas-confetti@^1.9.3/',
+      lodash: 'https://esm.sh/lodash@%3E%3D4%20%3C5',
+      'lodash/': 'https://esm.sh/lodash@%3E%3D4%20%3C5/',
+      ms: 'https://esm.sh/ms@latest',
+      'ms/': 'https://esm.sh/ms@latest/',
+      nanoid: 'https://esm.sh/nanoid@~5.1.0',
+      'nanoid/': 'https://esm.sh/nanoid@~5.1.0/',
+    });
+  });
+
+  it('refuses versions no CDN can resolve and names that could inject into a URL, listing them all', () => {
     expect(() =>
-      buildImportMap({ react: '^19.0.0', vue: 'latest', 'x?external=y': '1.0.0', ok: '1.0.0' }, ESM_SH),
+      buildImportMap(
+        { react: 'file:../react', vue: 'github:vuejs/core', 'x?external=y': '1.0.0', ok: '1.0.0' },
+        ESM_SH,
+      ),
     ).toThrow(
-      /react@\^19\.0\.0 is not an exact version; vue@latest is not an exact version; "x\?external=y" is not a valid package name/,
+      /react@file:\.\.\/react is not a version or range a CDN can resolve .*; vue@github:vuejs\/core is not a version .*; "x\?external=y" is not a valid package name/,
     );
+  });
+
+  it('plans a map without the unusable dependencies, one reason each', () => {
+    const plan = planImportMap({ react: '19.3.1', broken: '1.0.0?x=1', local: 'link:../local' }, ESM_SH);
+    expect(Object.keys(plan.importMap.imports)).toEqual(['react', 'react/']);
+    expect(plan.unusable.map((u) => u.name)).toEqual(['broken', 'local']);
+    expect(plan.unusable[0]?.reason).toContain('broken@1.0.0?x=1');
   });
 });
 

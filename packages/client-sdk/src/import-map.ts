@@ -62,20 +62,33 @@ export function isFrameworkRuntime(name: string): boolean {
   return FRAMEWORK_RUNTIMES.some((entry) => (entry.endsWith('/') ? name.startsWith(entry) : name === entry));
 }
 
-const EXACT_VERSION =
-  /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$/;
 const PACKAGE_NAME = /^(?:@[a-z0-9~-][a-z0-9._~-]*\/)?[a-z0-9~-][a-z0-9._~-]*$/;
+/**
+ * What npm writes in `dependencies` that a CDN can resolve: an exact version, a semver range
+ * (`^1.9.3`, `~2.0.0`, `>=1 <2`, `1.x`, `*`, `1 || 2`) or a dist-tag (`latest`, `next`).
+ * Not: `file:`, `link:`, `workspace:`, `npm:` aliases, git and tarball URLs (nothing to fetch).
+ */
+const VERSION_SPEC = /^(?:[0-9A-Za-z.+\-^~<>=|* ]+|[a-z][a-z0-9._-]*)$/;
+
+/** A dependency the import map leaves out, with the reason in words. */
+export type UnusableDependency = { name: string; version: string; reason: string };
+
+/** The import map and the dependencies that could not go into it. */
+export type ImportMapPlan = { importMap: ImportMap; unusable: UnusableDependency[] };
 
 /**
  * Builds the import map of a shard's runtime `dependencies` (never devDependencies) for esm.sh.
  * For each package it maps `name` and `name/` (subpaths such as `react-dom/client`,
- * `react/jsx-runtime`, `svelte/internal/client`), pinned to the exact version, with `external=`
- * per the external rule above. `@types/*` packages are skipped (they have no runtime code).
- * Keys are sorted, so equal inputs give byte-identical JSON.
+ * `react/jsx-runtime`, `svelte/internal/client`) at the version written in package.json, with
+ * `external=` per the external rule above. Versions may be exact (reproducible: what templates
+ * pin) or anything npm writes that a registry resolves (`^1.9.3`, `~2.0.0`, `>=1 <2`, `latest`):
+ * the CDN resolves those (esm.sh does), the range percent-encoded where a URL needs it.
+ * `@types/*` packages are skipped (they have no runtime code). Keys are sorted, so equal inputs
+ * give byte-identical JSON.
  *
  * @throws TypeError when the base URL is not an absolute http(s) URL without query, or when a
- *   dependency has an invalid name or a version that is not exact semver (`^19.0.0`, `latest`):
- *   an import map must be reproducible, so ranges are refused rather than guessed.
+ *   dependency has an invalid name or a version no CDN can resolve (`file:../x`, a git URL), all
+ *   of them listed. {@link planImportMap} skips those instead.
  *
  * @example
  * buildImportMap({ react: '19.3.1', 'react-dom': '19.3.1' }, { cdnBaseUrl: 'https://esm.sh' })
@@ -86,34 +99,70 @@ const PACKAGE_NAME = /^(?:@[a-z0-9~-][a-z0-9._~-]*\/)?[a-z0-9~-][a-z0-9._~-]*$/;
  * //   'react-dom/': 'https://esm.sh/react-dom@19.3.1&external=react/' } }
  */
 export function buildImportMap(dependencies: Record<string, string>, options: ImportMapOptions): ImportMap {
+  const { importMap, unusable } = planImportMap(dependencies, options);
+  if (unusable.length > 0)
+    throw new TypeError(`cannot build an import map: ${unusable.map((u) => u.reason).join('; ')}`);
+  return importMap;
+}
+
+/**
+ * As {@link buildImportMap}, but a dependency that cannot be mapped is left out and reported
+ * (one entry per dependency, its reason naming it) rather than failing the whole map: one bad
+ * line in package.json must not take every other package of the preview down with it.
+ *
+ * @throws TypeError only for a bad `cdnBaseUrl`.
+ */
+export function planImportMap(dependencies: Record<string, string>, options: ImportMapOptions): ImportMapPlan {
   const base = normalizeBaseUrl(options.cdnBaseUrl);
-  const problems: string[] = [];
+  const unusable: UnusableDependency[] = [];
   const names = Object.keys(dependencies)
     .filter((name) => !name.startsWith('@types/'))
-    .sort(compareStrings);
-  for (const name of names) {
-    const version = dependencies[name];
-    if (!PACKAGE_NAME.test(name) || name.length > 214) problems.push(`"${name}" is not a valid package name`);
-    else if (version === undefined || !EXACT_VERSION.test(version)) {
-      problems.push(`${name}@${String(version)} is not an exact version`);
-    }
-  }
-  if (problems.length > 0) throw new TypeError(`cannot build an import map: ${problems.join('; ')}`);
+    .sort(compareStrings)
+    .filter((name) => {
+      const version = dependencies[name];
+      const reason =
+        !PACKAGE_NAME.test(name) || name.length > 214
+          ? `"${name}" is not a valid package name`
+          : typeof version !== 'string' || version.trim() === '' || !VERSION_SPEC.test(version.trim())
+            ? `${name}@${String(version)} is not a version or range a CDN can resolve (use a version such as "1.2.3" or "^1.2.3")`
+            : null;
+      if (reason !== null) unusable.push({ name, version: String(version), reason });
+      return reason === null;
+    });
 
   const entries: Array<[string, string]> = [];
   for (const name of names) {
-    const url = `${base}/${name}@${dependencies[name] ?? ''}`;
+    const version = encodeVersion((dependencies[name] ?? '').trim());
+    const url = `${base}/${name}@${version}`;
     const params: string[] = [];
     const externals = names.filter((other) => other !== name && isFrameworkRuntime(other));
     if (externals.length > 0) params.push(`external=${externals.join(',')}`);
     if (options.dev === true) params.push('dev');
     const query = params.join('&');
     entries.push([name, query === '' ? url : `${url}?${query}`]);
-    // esm.sh reads `&…` after the version as the query for prefix entries: `react-dom@19.3.1&external=react/client`.
-    entries.push([`${name}/`, query === '' ? `${url}/` : `${url}&${query}/`]);
+    entries.push([`${name}/`, prefixUrl(base, name, version, externals, options.dev === true)]);
   }
   entries.sort(([a], [b]) => compareStrings(a, b));
-  return { imports: Object.fromEntries(entries) };
+  return { importMap: { imports: Object.fromEntries(entries) }, unusable };
+}
+
+/**
+ * The URL of a prefix entry (`name/` → subpaths such as `react-dom/client`). A subpath follows
+ * the prefix, so esm.sh reads options written after the version with `&`:
+ * `react-dom@19.3.1&external=react/client`. A scoped name in that `external` list breaks esm.sh's
+ * parsing of the path (the `/` of `@angular/core`; esm.sh issue #1074), so when one of the
+ * externals is scoped the entry uses esm.sh's `*` form instead: every dependency of the package
+ * stays a bare import, resolved by this map (`*@angular/common@22.2.6/http`).
+ */
+function prefixUrl(base: string, name: string, version: string, externals: string[], dev: boolean): string {
+  if (externals.some((other) => other.startsWith('@'))) return `${base}/*${name}@${version}${dev ? '&dev' : ''}/`;
+  const params = [...(externals.length > 0 ? [`external=${externals.join(',')}`] : []), ...(dev ? ['dev'] : [])];
+  return `${base}/${name}@${version}${params.length > 0 ? `&${params.join('&')}` : ''}/`;
+}
+
+/** A version or range as a URL path segment: `>=1 <2` → `%3E%3D1%20%3C2`; `^1.9.3` stays readable. */
+function encodeVersion(version: string): string {
+  return version.replace(/[^0-9A-Za-z.+\-^~*]/g, (c) => encodeURIComponent(c));
 }
 
 function normalizeBaseUrl(input: string): string {

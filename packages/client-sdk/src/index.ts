@@ -3,7 +3,15 @@
  * and the import maps that previews of `browser` templates load their dependencies with.
  * Imports only @tandem/protocol (and its own runtime packages); nothing from the server.
  */
-export { buildImportMap, isFrameworkRuntime, type ImportMap, type ImportMapOptions } from './import-map.js';
+export {
+  buildImportMap,
+  isFrameworkRuntime,
+  planImportMap,
+  type ImportMap,
+  type ImportMapOptions,
+  type ImportMapPlan,
+  type UnusableDependency,
+} from './import-map.js';
 export { TandemClient, type TandemClientOptions, type ConnectionStatus } from './tandem-client.js';
 export {
   ShardSession,

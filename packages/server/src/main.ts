@@ -9,7 +9,7 @@ import { createAuthService, loadOrCreateDevSecret } from './auth/index.js';
 import { createShardRepository } from './persistence/index.js';
 import { createRedisConnection, RedisManager } from './redis/index.js';
 import { toAppError } from './errors/index.js';
-import { createWebRoutes, defaultWebDistDir, hasWebDist } from './web/index.js';
+import { createWebRoutes, defaultWebDistDir, hasWebDist, startPreviewHost } from './web/index.js';
 import { isClusterPrimary, runClusterPrimary, takeWorkersFlag } from './cluster-primary.js';
 
 const USAGE = `usage: tandem <command> [options]
@@ -73,8 +73,20 @@ async function serve(rawArgs: string[]): Promise<number> {
   if (workers > 1 && isClusterPrimary()) {
     return runClusterPrimary({ workers, logger, shutdownTimeoutMs: config.shutdown.timeoutMs });
   }
-  const extraRoutes = role === 'worker' ? undefined : webRoutes(config, logger);
-  const app = await createApp(config, logger, { role, ...(extraRoutes === undefined ? {} : { extraRoutes }) });
+  // The preview origin listens before the editor is served, so its port is known to config.json.
+  const previewHost =
+    role === 'worker' || !config.http.webEnabled
+      ? undefined
+      : await startPreviewHost({ host: config.http.host, port: config.http.previewPort });
+  let app: Awaited<ReturnType<typeof createApp>>;
+  try {
+    const extraRoutes = role === 'worker' ? undefined : webRoutes(config, logger, previewHost?.port ?? 0);
+    app = await createApp(config, logger, { role, ...(extraRoutes === undefined ? {} : { extraRoutes }) });
+  } catch (error) {
+    // A listening preview origin would keep the process alive after the error.
+    await previewHost?.close();
+    throw error;
+  }
   let stopping = false;
   const shutdown = (reason: string, code: number) => {
     if (stopping) return;
@@ -87,6 +99,7 @@ async function serve(rawArgs: string[]): Promise<number> {
     deadline.unref();
     app
       .close()
+      .then(() => previewHost?.close())
       .then(() => RedisManager.getInstance().closeAll())
       .then(
         () => process.exit(code),
@@ -106,12 +119,21 @@ async function serve(rawArgs: string[]): Promise<number> {
     logger.fatal({ err: error }, 'unhandled rejection');
     shutdown('unhandledRejection', 1);
   });
-  await app.start();
+  try {
+    await app.start();
+  } catch (error) {
+    await previewHost?.close();
+    throw error;
+  }
   return -1;
 }
 
 /** The browser editor's routes when WEB_ENABLED and the editor is built; otherwise the API only. */
-function webRoutes(config: Config, logger: Logger): ReturnType<typeof createWebRoutes> | undefined {
+function webRoutes(
+  config: Config,
+  logger: Logger,
+  previewPort: number,
+): ReturnType<typeof createWebRoutes> | undefined {
   if (!config.http.webEnabled) return undefined;
   const distDir = defaultWebDistDir();
   if (!hasWebDist(distDir)) {
@@ -121,6 +143,7 @@ function webRoutes(config: Config, logger: Logger): ReturnType<typeof createWebR
   return createWebRoutes({
     distDir,
     previewCdnUrl: config.http.previewCdnUrl,
+    preview: config.http.previewOrigin === undefined ? { port: previewPort } : { origin: config.http.previewOrigin },
     ...(config.auth.insecureDev ? { devTokenAuth: createAuthService(config.auth) } : {}),
   });
 }

@@ -7,20 +7,38 @@
 const STORAGE_KEY = 'tandem.token';
 
 /** What the editor reads from the server's `/config.json`. */
-export type WebConfig = { previewCdnUrl: string; devToken: boolean };
+export type WebConfig = {
+  previewCdnUrl: string;
+  /** Origin of the preview's host page: PREVIEW_ORIGIN, or this host name on the preview port. */
+  previewOrigin: string;
+  devToken: boolean;
+};
+
+type ServedConfig = { previewCdnUrl?: unknown; preview?: { origin?: unknown; port?: unknown }; devToken?: unknown };
 
 let configPromise: Promise<WebConfig> | undefined;
 
 /** The server's runtime settings for the editor (fetched once). */
 export function loadWebConfig(): Promise<WebConfig> {
   configPromise ??= fetch('/config.json')
-    .then((response) => (response.ok ? (response.json() as Promise<Partial<WebConfig>>) : ({} as Partial<WebConfig>)))
-    .catch(() => ({}) as Partial<WebConfig>)
-    .then((config: Partial<WebConfig>) => ({
+    .then((response) => (response.ok ? (response.json() as Promise<ServedConfig>) : ({} as ServedConfig)))
+    .catch(() => ({}) as ServedConfig)
+    .then((config: ServedConfig) => ({
       previewCdnUrl: typeof config.previewCdnUrl === 'string' ? config.previewCdnUrl : 'https://esm.sh',
+      previewOrigin: previewOriginOf(config.preview),
       devToken: config.devToken === true,
     }));
   return configPromise;
+}
+
+/**
+ * The preview's origin: the configured one, else this page's host name on the preview port. A
+ * server too old to say gets the next port, the development default.
+ */
+function previewOriginOf(preview: ServedConfig['preview']): string {
+  if (typeof preview?.origin === 'string') return preview.origin;
+  const port = typeof preview?.port === 'number' ? preview.port : Number(location.port || '80') + 1;
+  return `${location.protocol}//${location.hostname}:${port}`;
 }
 
 /** Takes `#token=` out of the URL into sessionStorage. Call once at startup. */

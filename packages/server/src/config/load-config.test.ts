@@ -126,6 +126,8 @@ describe('loadConfig', () => {
         bodyLimitBytes: 2 * 1024 * 1024,
         webEnabled: true,
         previewCdnUrl: 'https://esm.sh',
+        previewPort: 3001,
+        previewOrigin: undefined,
         corsOrigins: [],
       },
       auth: {
@@ -201,6 +203,14 @@ describe('loadConfig', () => {
     expect(config.auth.insecureDev).toBe(true);
     expect(config.limits.maxFileBytes).toBe(4096);
     expect(config.http.previewCdnUrl).toBe('https://cdn.example.com');
+    expect(config.http.previewPort).toBe(0);
+  });
+
+  it('takes the preview origin and port, and refuses a preview origin with a path', () => {
+    const config = loadConfig({ PREVIEW_PORT: '4100', PREVIEW_ORIGIN: 'https://preview.example.com/' });
+    expect(config.http.previewPort).toBe(4100);
+    expect(config.http.previewOrigin).toBe('https://preview.example.com');
+    expect(configError({ PREVIEW_ORIGIN: 'https://example.com/preview' }).message).toContain('PREVIEW_ORIGIN');
   });
 
   it('reports every problem at once, naming each variable', () => {

@@ -16,6 +16,10 @@ export type Config = Readonly<{
     bodyLimitBytes: number;
     webEnabled: boolean;
     previewCdnUrl: string;
+    /** Port of the preview origin's listener (PREVIEW_PORT; default PORT + 1). */
+    previewPort: number;
+    /** Public origin of the preview, or undefined: the editor's host name with previewPort. */
+    previewOrigin: string | undefined;
     /** Browser origins allowed besides the server's own; `*` in the list allows any. */
     corsOrigins: ReadonlyArray<string>;
   }>;
@@ -110,6 +114,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       bodyLimitBytes: e.HTTP_BODY_LIMIT_BYTES,
       webEnabled: e.WEB_ENABLED,
       previewCdnUrl: e.PREVIEW_CDN_URL.replace(/\/+$/, ''),
+      previewPort: e.PREVIEW_PORT ?? (e.PORT === 0 ? 0 : Math.min(65535, e.PORT + 1)),
+      previewOrigin: e.PREVIEW_ORIGIN?.replace(/\/+$/, ''),
       corsOrigins:
         e.CORS_ORIGINS === undefined ? [] : e.CORS_ORIGINS.split(',').map((o) => o.trim().replace(/\/+$/, '')),
     },

@@ -22,6 +22,19 @@ export const envSchema = z.object({
   /** Base URL of the ESM CDN the browser preview loads dependencies from. Default https://esm.sh. */
   PREVIEW_CDN_URL: z.url().default('https://esm.sh'),
   /**
+   * Port of the preview origin: a second listener that serves only the preview's host page, so
+   * project code runs on an origin apart from the editor's. Default PORT + 1 (0 when PORT is 0).
+   */
+  PREVIEW_PORT: int(0, 65535).optional(),
+  /**
+   * Public origin of the preview (e.g. `https://preview.example.com`, proxied to PREVIEW_PORT).
+   * Default: unset, the editor uses its own host name with PREVIEW_PORT.
+   */
+  PREVIEW_ORIGIN: z
+    .url()
+    .refine((value) => /^https?:\/\/[^/?#]+\/?$/.test(value), 'must be an origin such as https://preview.example.com')
+    .optional(),
+  /**
    * Browser origins, besides the server's own, allowed to use the REST API and socket.io
    * (comma-separated, e.g. `https://app.example.com,http://localhost:5173`; `*` allows any).
    * Requests without an Origin header (non-browser clients) are always allowed. Default: none.

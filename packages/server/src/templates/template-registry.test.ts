@@ -66,7 +66,8 @@ describe('the shipped catalogue', () => {
   });
 
   it('marks Node templates with a start script and browser templates with transforms', () => {
-    expect(registry.get('nextjs')).toMatchObject({ runtime: 'node', startScript: 'dev', framework: 'next' });
+    expect(registry.get('nextjs')).toMatchObject({ runtime: 'browser', startScript: 'dev', framework: 'next' });
+    expect(registry.get('angular')?.transforms).toEqual(['ts', 'angular-jit']);
     expect(registry.get('node')).toMatchObject({ runtime: 'node', startScript: 'dev' });
     expect(registry.get('static')).toMatchObject({ runtime: 'static', transforms: [], dependencies: {} });
     expect(registry.get('vue-ts')?.transforms).toEqual(['vue-sfc', 'ts']);

@@ -59,6 +59,8 @@ async function compileFile(template: ProjectTemplate, path: string): Promise<Com
   const ext = posix.extname(path);
   const isTs = ext === '.ts' || ext === '.tsx' || ext === '.mts';
   if (isTs) transforms.add('ts');
+  // Angular's decorators run in the browser, for its JIT compiler.
+  if (isTs && template.framework === 'angular') transforms.add('angular-jit');
   const tsconfigRaw = {
     compilerOptions:
       template.framework === 'angular' ? { experimentalDecorators: true } : { verbatimModuleSyntax: true },
@@ -206,15 +208,20 @@ function uncoveredBareImports(template: ProjectTemplate, imports: ImportRef[]): 
     .map(({ from, specifier }) => `${from} imports "${specifier}", which is not in dependencies`);
 }
 
-/** Browsers do not guess extensions or index files: relative imports must name an existing file. */
+/**
+ * Browsers do not guess extensions or index files: relative imports must name an existing file.
+ * Angular CLI projects import without extensions (TypeScript's resolution), which the preview
+ * resolves as the CLI does: `.ts` is tried.
+ */
 function unresolvedRelativeImports(template: ProjectTemplate, imports: ImportRef[]): string[] {
+  const extensions = template.framework === 'angular' ? ['', '.ts'] : [''];
   return imports
     .filter(({ specifier }) => specifier.startsWith('./') || specifier.startsWith('../') || specifier.startsWith('/'))
     .filter(({ from, specifier }) => {
       const target = specifier.startsWith('/')
         ? specifier.slice(1)
         : posix.normalize(posix.join(posix.dirname(from), specifier));
-      return !Object.hasOwn(template.files, target);
+      return !extensions.some((ext) => Object.hasOwn(template.files, target + ext));
     })
     .map(({ from, specifier }) => `${from} imports "${specifier}", which is not a file of the template`);
 }
@@ -238,9 +245,11 @@ function htmlReferenceProblems(template: ProjectTemplate): string[] {
 }
 
 describe('browser and static templates', () => {
-  it('are the 11 templates that run without Node', () => {
+  it('are the 13 templates that run without Node', () => {
     expect(browserTemplates.map((t) => t.id)).toEqual(
       [
+        'angular',
+        'nextjs',
         'preact',
         'react',
         'react-ts',
@@ -291,6 +300,8 @@ describe('compiled output', () => {
     ['svelte-ts', 'svelte/internal/client'],
     ['vue', 'vue'],
     ['vue-ts', 'vue'],
+    ['angular', '@angular/core'],
+    ['nextjs', 'react/jsx-runtime'],
   ])('of %s imports %s', async (id, runtimeImport) => {
     const template = registry.get(id);
     if (template === undefined) throw new Error(`no template ${id}`);

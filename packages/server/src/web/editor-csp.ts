@@ -4,16 +4,19 @@ import type { FastifyHelmetRouteOptions } from '@fastify/helmet';
  * The Content-Security-Policy of the editor's pages, as @fastify/helmet route options (the other
  * security headers are the HTTP server's, for every response).
  *
- * The editor's preview is an `allow-scripts` sandboxed iframe whose document is a `srcdoc`, and a
- * srcdoc document inherits the CSP of the page that embeds it. So `script-src` must admit what a
- * preview runs: its inline scripts and import map ('unsafe-inline'), the project's modules (data:
- * URLs) and the dependencies from PREVIEW_CDN_URL. The sandbox (an opaque origin, which the API's
- * origin check refuses) keeps preview code away from the editor's token; this policy forbids
- * framing the editor, plugins, `<base>` and foreign form targets, and limits where scripts may
- * connect to this server and the CDN.
+ * The preview runs on its own origin (preview-host.ts), in an iframe the editor may frame
+ * (`frame-src`: PREVIEW_ORIGIN, or any host on the preview port in development); the preview
+ * document does not inherit this policy. `script-src` still admits inline scripts, data: and the
+ * CDN as it did for the earlier srcdoc preview ('wasm-unsafe-eval' is the preview compiler's
+ * module lexer). This policy forbids framing the editor, plugins, `<base>` and foreign form
+ * targets, and limits where scripts may connect to this server and the CDN.
  */
-export function editorHelmetOptions(previewCdnUrl: string): NonNullable<FastifyHelmetRouteOptions['helmet']> {
+export function editorHelmetOptions(
+  previewCdnUrl: string,
+  preview: { origin: string } | { port: number },
+): NonNullable<FastifyHelmetRouteOptions['helmet']> {
   const cdn = new URL(previewCdnUrl).origin;
+  const previewSource = 'origin' in preview ? preview.origin : `http://*:${preview.port}`;
   return {
     contentSecurityPolicy: {
       useDefaults: false,
@@ -29,7 +32,13 @@ export function editorHelmetOptions(previewCdnUrl: string): NonNullable<FastifyH
         fontSrc: ["'self'", 'data:', cdn],
         // 'self' covers the socket.io WebSocket to the same host (CSP Level 3).
         connectSrc: ["'self'", cdn],
-        frameSrc: ["'self'", 'blob:', 'data:'],
+        frameSrc: [
+          "'self'",
+          'blob:',
+          'data:',
+          previewSource,
+          ...('origin' in preview ? [] : [`https://*:${preview.port}`]),
+        ],
         mediaSrc: ["'self'", 'data:', 'blob:'],
         objectSrc: ["'none'"],
         baseUri: ["'self'"],

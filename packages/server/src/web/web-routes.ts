@@ -13,6 +13,11 @@ import { editorHelmetOptions } from './editor-csp.js';
 export type WebConfig = {
   /** Base URL of the esm.sh-compatible CDN the live preview loads dependencies from. */
   previewCdnUrl: string;
+  /**
+   * Where the editor loads the preview from: an origin (`https://preview.example.com`), or a port
+   * of the editor's own host name (development: `{ port: 3001 }`).
+   */
+  preview: { origin: string } | { port: number };
   /** Whether `GET /dev/token` hands out development tokens (TANDEM_INSECURE_DEV). */
   devToken: boolean;
 };
@@ -22,6 +27,8 @@ export type WebRoutesOptions = {
   distDir: string;
   /** PREVIEW_CDN_URL. */
   previewCdnUrl: string;
+  /** PREVIEW_ORIGIN, or the port the preview host listens on (startPreviewHost). */
+  preview: { origin: string } | { port: number };
   /**
    * Mints the admin token of `GET /dev/token`. Give it only when TANDEM_INSECURE_DEV is set: the
    * route then lets this server's own pages, opened on a loopback address, act as an admin (any
@@ -63,10 +70,14 @@ export function hasWebDist(distDir: string): boolean {
  * hook leaves them public.
  */
 export function createWebRoutes(options: WebRoutesOptions): (app: FastifyInstance) => Promise<void> {
-  const config: WebConfig = { previewCdnUrl: options.previewCdnUrl, devToken: options.devTokenAuth !== undefined };
+  const config: WebConfig = {
+    previewCdnUrl: options.previewCdnUrl,
+    preview: options.preview,
+    devToken: options.devTokenAuth !== undefined,
+  };
   // These routes are outside the API and public (the HTTP server's auth hook reads the flag), and
   // their pages get the editor's CSP.
-  const publicRoute = { config: { public: true }, helmet: editorHelmetOptions(options.previewCdnUrl) };
+  const publicRoute = { config: { public: true }, helmet: editorHelmetOptions(options.previewCdnUrl, options.preview) };
   return async (app) => {
     app.get('/config.json', publicRoute, async (_request, reply) =>
       reply.header('cache-control', 'no-store').send(config),

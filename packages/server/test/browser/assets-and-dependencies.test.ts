@@ -93,6 +93,13 @@ describe('binary files, project upload and dependencies in the web editor', () =
         'image in the preview',
       );
       expect(width).toBe(4);
+      // On the preview's own origin, project code reads the file's bytes by its path too.
+      const seen = await preview.locator('body').evaluate(async () => {
+        const response = await fetch('/img/logo.png');
+        return { origin: location.origin, bytes: [...new Uint8Array(await response.arrayBuffer())] };
+      });
+      expect(seen.origin).not.toBe(new URL(server.url).origin);
+      expect(Buffer.from(seen.bytes).equals(RED_PNG)).toBe(true);
 
       // Opened, it shows as an image, not as text.
       await row.click();

@@ -280,7 +280,11 @@ describe('the web editor, two users in a real browser', () => {
     const asset = await fetch(`${server.url}/assets/missing.js`);
     expect(asset.status).toBe(404);
     const config = await fetch(`${server.url}/config.json`);
-    expect(await config.json()).toEqual({ previewCdnUrl: 'http://127.0.0.1:9', devToken: false });
+    expect(await config.json()).toEqual({
+      previewCdnUrl: 'http://127.0.0.1:9',
+      preview: { origin: server.previewUrl },
+      devToken: false,
+    });
     expect((await fetch(`${server.url}/dev/token`)).status).toBe(404);
   });
 });

@@ -32,7 +32,12 @@ describe('the editor in development mode', () => {
       startTestApp({
         prefix,
         databaseUrl: db.url,
-        extraRoutes: createWebRoutes({ distDir: WEB_DIST, previewCdnUrl: 'http://127.0.0.1:9', devTokenAuth: auth }),
+        extraRoutes: createWebRoutes({
+          distDir: WEB_DIST,
+          previewCdnUrl: 'http://127.0.0.1:9',
+          preview: { port: 9 },
+          devTokenAuth: auth,
+        }),
       }),
       launchBrowser(),
     ]);

@@ -11,6 +11,7 @@ import {
 import { ensureWebBuild, WEB_DIST } from '../browser/support/web-build.js';
 
 const CDN = 'https://cdn.example.com';
+const PREVIEW = 'https://preview.example.com';
 
 /** The directives of a Content-Security-Policy header, by name. */
 function directives(csp: string | null): Map<string, string[]> {
@@ -36,7 +37,7 @@ describe('security headers of the web editor and the API', () => {
     server = await startTestApp({
       prefix: uniquePrefix(),
       databaseUrl: db.url,
-      extraRoutes: createWebRoutes({ distDir: WEB_DIST, previewCdnUrl: `${CDN}/` }),
+      extraRoutes: createWebRoutes({ distDir: WEB_DIST, previewCdnUrl: `${CDN}/`, preview: { origin: PREVIEW } }),
     });
   });
 
@@ -57,7 +58,8 @@ describe('security headers of the web editor and the API', () => {
       expect(csp.get('object-src')).toEqual(["'none'"]);
       expect(csp.get('base-uri')).toEqual(["'self'"]);
       expect(csp.get('default-src')).toEqual(["'self'"]);
-      // The preview (a srcdoc iframe, which inherits this policy) loads its dependencies from the CDN.
+      // The preview runs on its own origin, which the editor may frame.
+      expect(csp.get('frame-src')).toContain(PREVIEW);
       expect(csp.get('script-src')).toContain(CDN);
       expect(csp.get('connect-src')).toEqual(["'self'", CDN]);
       expect(csp.get('worker-src')).toContain("'self'");

@@ -1,3 +1,4 @@
+import type { EditorView } from '@codemirror/view';
 import { useEffect, useRef } from 'preact/hooks';
 import type { ActiveDocument } from './editor-store.js';
 import { useEditorStore } from './editor-context.js';
@@ -11,10 +12,11 @@ export function CodeEditor(props: { document: ActiveDocument }) {
   const store = useEditorStore();
   const host = useRef<HTMLDivElement>(null);
   const { document: doc } = props;
+  const view = useRef<EditorView | null>(null);
   useEffect(() => {
     const parent = host.current;
     if (parent === null) return undefined;
-    const view = createCodeEditor({
+    const editor = createCodeEditor({
       parent,
       path: doc.path,
       ytext: doc.entry.text,
@@ -22,8 +24,23 @@ export function CodeEditor(props: { document: ActiveDocument }) {
       awareness: new FileAwareness(store.session.awareness, doc.fileId),
       readOnly: !store.canWrite,
     });
-    view.focus();
-    return () => view.destroy();
+    editor.focus();
+    view.current = editor;
+    return () => {
+      view.current = null;
+      editor.destroy();
+    };
   }, [store, doc]);
+  // A requested place in this document (a click on an error): the cursor goes there.
+  const reveal = store.reveal.value;
+  useEffect(() => {
+    const editor = view.current;
+    if (editor === null || reveal === null || reveal.fileId !== doc.fileId) return;
+    const text = editor.state.doc;
+    const line = text.line(Math.min(Math.max(1, reveal.line), text.lines));
+    const anchor = line.from + Math.min(Math.max(0, reveal.column - 1), line.length);
+    editor.dispatch({ selection: { anchor }, scrollIntoView: true });
+    editor.focus();
+  }, [reveal, doc]);
   return <div class="editor-host" ref={host} />;
 }

@@ -57,6 +57,7 @@ export function EditorPage(props: EditorPageProps) {
         rest,
         template,
         cdnBaseUrl: config.previewCdnUrl,
+        previewOrigin: config.previewOrigin,
         identity: loadIdentity(token),
       });
       store.start();

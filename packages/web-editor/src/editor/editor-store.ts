@@ -62,8 +62,13 @@ export type EditorContext = {
   template: TemplateSummary | undefined;
   /** Where the preview's import map points bare imports (`/config.json`'s previewCdnUrl). */
   cdnBaseUrl: string;
+  /** The origin the preview runs on, apart from the editor's (`/config.json`'s preview). */
+  previewOrigin: string;
   identity: Identity;
 };
+
+/** A place to put the cursor at (1-based), once its file is the open document; `seq` makes each request new. */
+export type RevealRequest = { fileId: FileId; line: number; column: number; seq: number };
 
 /**
  * The editor's state, fed by the SDK session's events into signals that components read
@@ -76,6 +81,7 @@ export class EditorStore {
   readonly rest: TandemRest;
   readonly template: TemplateSummary | undefined;
   readonly cdnBaseUrl: string;
+  readonly previewOrigin: string;
 
   /** The session's connection and save state. */
   readonly status = signal<SessionStatus>('connecting');
@@ -95,6 +101,8 @@ export class EditorStore {
   readonly activeBinary = signal<ActiveBinary | null>(null);
   /** Banners above the editor (refused edits, failed file operations), one per key. */
   readonly notices = signal<Notice[]>([]);
+  /** Where the code editor should put the cursor (a click on an error's place). */
+  readonly reveal = signal<RevealRequest | null>(null);
 
   /** Errors already shown as a refusal banner (the session reports them as both). */
   private readonly shownAsRefusal = new WeakSet<ErrorBody>();
@@ -108,6 +116,7 @@ export class EditorStore {
     this.rest = context.rest;
     this.template = context.template;
     this.cdnBaseUrl = context.cdnBaseUrl;
+    this.previewOrigin = context.previewOrigin;
     this.identity = signal(context.identity);
   }
 
@@ -178,6 +187,17 @@ export class EditorStore {
       this.active.value = id;
     });
     await this.showDocument(id);
+  }
+
+  /** Opens `path` and puts the cursor at `line`:`column` (1-based), as a click on an error's place does. */
+  async revealPlace(path: string, line: number, column: number): Promise<void> {
+    const id = this.session.fileId(path);
+    if (id === undefined) {
+      toast(`${path} is not a file of this project`, 'error');
+      return;
+    }
+    await this.openTab(id);
+    this.reveal.value = { fileId: id, line, column, seq: (this.reveal.value?.seq ?? 0) + 1 };
   }
 
   closeTab(id: FileId): void {

@@ -3,10 +3,10 @@
  * waits for a compiler. Messages: PreviewRequest in, PreviewResponse out (latest wins; the
  * panel ignores answers to older requests).
  */
-import { buildPreview, type PreviewInput } from './build-preview.js';
+import { buildPreview, type PreviewInput, type PreviewResult } from './build-preview.js';
 
 export type PreviewRequest = PreviewInput & { id: number };
-export type PreviewResponse = { id: number; html: string; problems: string[] } | { id: number; error: string };
+export type PreviewResponse = ({ id: number } & PreviewResult) | { id: number; error: string };
 
 addEventListener('message', (event: MessageEvent<PreviewRequest>) => {
   const { id, ...input } = event.data;

@@ -5,13 +5,30 @@
  * the runtime versions the templates pin (3.5.45 and 5.57.3) for the output to run.
  */
 
+import type * as BabelStandalone from '@babel/standalone';
+
+/** A version 3 source map (the fields the preview reads). */
+export type SourceMap = {
+  version: number;
+  sources: string[];
+  names: string[];
+  mappings: string;
+  sourcesContent?: Array<string | null>;
+  file?: string;
+};
+
 /** Output of compiling one source file to a browser ES module. */
 export type CompiledModule = {
   /** JavaScript (ES module syntax, imports not yet rewritten). */
   code: string;
+  /** Maps `code` back to the source file, when the compiler gives one. */
+  map?: SourceMap;
   /** CSS the module brings along (Vue `<style>` blocks), injected when the module runs. */
   css?: string;
 };
+
+/** Reads a project file named relative to the compiled one (Angular's templateUrl); null when missing. */
+export type ResourceReader = (reference: string) => string | null;
 
 /** Which JSX flavour `.jsx`/`.tsx` files compile to. */
 export type JsxMode = { kind: 'automatic'; importSource: string } | { kind: 'solid' };
@@ -22,25 +39,121 @@ export async function compileScript(
   source: string,
   typescript: boolean,
   jsx: JsxMode | null,
-): Promise<string> {
+): Promise<CompiledModule> {
   if (jsx?.kind === 'solid') return compileSolid(path, source, typescript);
   const { transform } = await import('sucrase');
   const transforms: Array<'typescript' | 'jsx'> = [];
   if (typescript) transforms.push('typescript');
   if (jsx !== null) transforms.push('jsx');
-  if (transforms.length === 0) return source;
-  return transform(source, {
+  if (transforms.length === 0) return { code: source };
+  const result = transform(source, {
     transforms,
     filePath: path,
     disableESTransforms: true,
+    sourceMapOptions: { compiledFilename: path },
     ...(jsx === null ? {} : { jsxRuntime: 'automatic' as const, jsxImportSource: jsx.importSource, production: true }),
-  }).code;
+  });
+  return result.sourceMap === undefined
+    ? { code: result.code }
+    : { code: result.code, map: { ...result.sourceMap, sources: [path] } };
+}
+
+type Babel = typeof BabelStandalone;
+
+async function loadBabel(): Promise<Babel> {
+  const babelModule = await import('@babel/standalone');
+  return typeof babelModule.transform === 'function' ? babelModule : (babelModule.default as Babel);
+}
+
+/**
+ * Angular TypeScript for the JIT compiler: types stripped and decorators kept as calls (what
+ * `experimentalDecorators` emits), with `templateUrl`, `styleUrl` and `styleUrls` of a decorator
+ * replaced by the project files they name (`template`, `styles`), as the Angular CLI inlines them.
+ * Constructor parameter types are not emitted as DI metadata: services are injected with
+ * `inject()`, the style Angular recommends (and its CLI templates use).
+ */
+export async function compileAngular(path: string, source: string, read: ResourceReader): Promise<CompiledModule> {
+  const babel = await loadBabel();
+  const result = babel.transform(source, {
+    filename: path,
+    sourceType: 'module',
+    babelrc: false,
+    configFile: false,
+    sourceMaps: true,
+    presets: [['typescript', { onlyRemoveTypeImports: false, allowDeclareFields: true }]],
+    plugins: [
+      angularResources(read),
+      ['proposal-decorators', { version: 'legacy' }],
+      ['transform-class-properties', { loose: true }],
+    ],
+  });
+  const map = (result as { map?: SourceMap | null }).map;
+  return map === null || map === undefined
+    ? { code: result.code ?? '' }
+    : { code: result.code ?? '', map: { ...map, sources: [path] } };
+}
+
+type BabelPath = {
+  node: {
+    key: { type: string; name?: string; value?: string };
+    value: { type: string; value?: unknown; elements?: Array<{ type: string; value?: unknown } | null> };
+  };
+  findParent(test: (p: { isDecorator(): boolean }) => boolean): unknown;
+  replaceWith(node: unknown): void;
+  buildCodeFrameError(message: string): Error;
+};
+type BabelTypes = {
+  objectProperty(key: unknown, value: unknown): unknown;
+  identifier(name: string): unknown;
+  stringLiteral(value: string): unknown;
+  arrayExpression(elements: unknown[]): unknown;
+};
+
+/**
+ * The Babel plugin that inlines an Angular decorator's templateUrl / styleUrl(s). It runs over
+ * the whole program on entry, before the decorators plugin turns decorators into calls.
+ */
+function angularResources(read: ResourceReader): (api: { types: BabelTypes }) => unknown {
+  return ({ types: t }) => {
+    const inline = {
+      ObjectProperty(path: BabelPath) {
+        const key = path.node.key.type === 'Identifier' ? path.node.key.name : path.node.key.value;
+        if (key !== 'templateUrl' && key !== 'styleUrl' && key !== 'styleUrls') return;
+        if (path.findParent((p) => p.isDecorator()) === null) return;
+        const value = path.node.value;
+        const references =
+          value.type === 'StringLiteral'
+            ? [value.value]
+            : value.type === 'ArrayExpression'
+              ? (value.elements ?? []).map((e) => (e?.type === 'StringLiteral' ? e.value : null))
+              : [null];
+        const contents = references.map((reference) => {
+          if (typeof reference !== 'string') throw path.buildCodeFrameError(`${key} must be a string literal`);
+          const text = read(reference);
+          if (text === null) throw path.buildCodeFrameError(`${key} "${reference}" names no file of the project`);
+          return text;
+        });
+        path.replaceWith(
+          key === 'templateUrl'
+            ? t.objectProperty(t.identifier('template'), t.stringLiteral(contents[0] ?? ''))
+            : t.objectProperty(t.identifier('styles'), t.arrayExpression(contents.map((c) => t.stringLiteral(c)))),
+        );
+      },
+    };
+    return {
+      name: 'tandem-angular-resources',
+      visitor: {
+        Program(path: { traverse(visitor: typeof inline): void }) {
+          path.traverse(inline);
+        },
+      },
+    };
+  };
 }
 
 /** Solid JSX (dom-expressions) with babel-preset-solid on @babel/standalone. */
-async function compileSolid(path: string, source: string, typescript: boolean): Promise<string> {
-  const [babelModule, solidModule] = await Promise.all([import('@babel/standalone'), import('babel-preset-solid')]);
-  const babel = typeof babelModule.transform === 'function' ? babelModule : babelModule.default;
+async function compileSolid(path: string, source: string, typescript: boolean): Promise<CompiledModule> {
+  const [babel, solidModule] = await Promise.all([loadBabel(), import('babel-preset-solid')]);
   const solid = solidModule.default;
   const presets: unknown[] = [[solid, { generate: 'dom', hydratable: false }]];
   if (typescript) presets.push(['typescript', { onlyRemoveTypeImports: true, isTSX: true, allExtensions: true }]);
@@ -50,8 +163,12 @@ async function compileSolid(path: string, source: string, typescript: boolean): 
     sourceType: 'module',
     babelrc: false,
     configFile: false,
+    sourceMaps: true,
   });
-  return result.code ?? '';
+  const map = (result as { map?: SourceMap | null }).map;
+  return map === null || map === undefined
+    ? { code: result.code ?? '' }
+    : { code: result.code ?? '', map: { ...map, sources: [path] } };
 }
 
 /** A Vue single-file component to an ES module exporting the component, its CSS alongside. */
@@ -94,7 +211,8 @@ export async function compileVue(path: string, source: string): Promise<Compiled
   if (scoped) code += `\n__sfc__.__scopeId = ${JSON.stringify(`data-v-${id}`)};`;
   code += `\n__sfc__.__file = ${JSON.stringify(path)};\nexport default __sfc__;\n`;
   if (lang === 'ts' || lang === 'tsx')
-    code = await compileScript(path, code, true, lang === 'tsx' ? { kind: 'automatic', importSource: 'vue' } : null);
+    code = (await compileScript(path, code, true, lang === 'tsx' ? { kind: 'automatic', importSource: 'vue' } : null))
+      .code;
   let css = '';
   for (const style of descriptor.styles) {
     if (style.lang !== undefined && style.lang !== 'css') {
@@ -113,13 +231,14 @@ export async function compileVue(path: string, source: string): Promise<Compiled
 }
 
 /** A Svelte 5 component (or a `.svelte.js`/`.svelte.ts` runes module) to a client ES module. */
-export async function compileSvelte(path: string, source: string): Promise<string> {
+export async function compileSvelte(path: string, source: string): Promise<CompiledModule> {
   const svelte = await import('svelte/compiler');
   if (path.endsWith('.svelte')) {
-    return svelte.compile(source, { filename: path, generate: 'client', css: 'injected', dev: false }).js.code;
+    const { js } = svelte.compile(source, { filename: path, generate: 'client', css: 'injected', dev: false });
+    return { code: js.code, map: { ...(js.map as unknown as SourceMap), sources: [path] } };
   }
-  const js = path.endsWith('.ts') ? await compileScript(path, source, true, null) : source;
-  return svelte.compileModule(js, { filename: path, generate: 'client', dev: false }).js.code;
+  const js = path.endsWith('.ts') ? (await compileScript(path, source, true, null)).code : source;
+  return { code: svelte.compileModule(js, { filename: path, generate: 'client', dev: false }).js.code };
 }
 
 /** A short stable id for scoped CSS (what Vite derives from the file path). */

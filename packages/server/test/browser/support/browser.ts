@@ -2,7 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { createWebRoutes } from '../../../src/web/index.js';
+import { createWebRoutes, startPreviewHost } from '../../../src/web/index.js';
 import {
   createTestDatabase,
   startTestApp,
@@ -41,25 +41,36 @@ export async function launchBrowser(): Promise<Browser> {
   });
 }
 
-/** A server serving the built editor (and the API) on 127.0.0.1, with its own database and key prefix. */
-export type WebTestServer = RunningApp & { db: TestDatabase; close(): Promise<void> };
+/**
+ * A server serving the built editor (and the API) on 127.0.0.1, with its own database and key
+ * prefix, and the preview origin on a second port (`previewUrl`).
+ */
+export type WebTestServer = RunningApp & { db: TestDatabase; previewUrl: string; close(): Promise<void> };
 
 export async function startWebServer(
   options: { previewCdnUrl?: string; env?: Record<string, string> } = {},
 ): Promise<WebTestServer> {
   await ensureWebBuild();
   const db = await createTestDatabase('sqlite');
+  const previewHost = await startPreviewHost({ host: '127.0.0.1', port: 0 });
+  const previewUrl = `http://127.0.0.1:${previewHost.port}`;
   const running = await startTestApp({
     prefix: uniquePrefix(),
     databaseUrl: db.url,
     ...(options.env === undefined ? {} : { env: options.env }),
-    extraRoutes: createWebRoutes({ distDir: WEB_DIST, previewCdnUrl: options.previewCdnUrl ?? 'http://127.0.0.1:9' }),
+    extraRoutes: createWebRoutes({
+      distDir: WEB_DIST,
+      previewCdnUrl: options.previewCdnUrl ?? 'http://127.0.0.1:9',
+      preview: { origin: previewUrl },
+    }),
   });
   return {
     ...running,
     db,
+    previewUrl,
     close: async () => {
       await running.app.close();
+      await previewHost.close();
       await db.drop();
     },
   };

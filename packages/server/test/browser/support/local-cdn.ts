@@ -5,12 +5,16 @@ import { tmpdir } from 'node:os';
 import { join, normalize } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { build, type Plugin } from 'esbuild';
+import semver from 'semver';
 
 /**
  * A stand-in for esm.sh on 127.0.0.1, so preview tests never leave the machine: the pinned
  * packages (installed from npm as devDependencies of @tandem/web-editor) prebundled to ES modules
  * with esbuild, served at the URLs buildImportMap emits (`/react@19.3.1?external=react-dom`,
- * `/react-dom@19.3.1&external=react/client`, `/vue@3.5.45`…; the query is ignored).
+ * `/react-dom@19.3.1&external=react/client`, `/*@angular/common@22.2.6/http`, `/vue@3.5.45`…; the
+ * query is ignored). Like esm.sh,
+ * a range or a dist-tag in place of the version (`/react@^19.0.0`, `/vue@latest`) resolves to the
+ * mirrored version when it satisfies it.
  */
 export type LocalCdn = { url: string; close(): Promise<void> };
 
@@ -56,6 +60,26 @@ export const TEMPLATE_PACKAGES: CdnPackage[] = [
     format: 'esm',
     external: [],
   },
+  ...['core', 'common', 'compiler', 'platform-browser', 'router', 'forms'].map((name): CdnPackage => ({
+    name: `@angular/${name}`,
+    version: '22.2.6',
+    entries: {
+      core: ['', 'primitives/signals', 'primitives/di', 'primitives/event-dispatch', 'rxjs-interop'],
+      common: ['', 'http'],
+      forms: ['', 'signals'],
+      'platform-browser': ['', 'animations'],
+    }[name] ?? [''],
+    format: 'esm',
+    external: ['@angular/', 'rxjs', 'tslib'],
+  })),
+  {
+    name: 'rxjs',
+    version: '7.8.2',
+    entries: ['', 'operators', 'ajax', 'fetch', 'webSocket'],
+    format: 'esm',
+    external: ['tslib'],
+  },
+  { name: 'tslib', version: '2.9.1', entries: [''], format: 'esm', external: [] },
 ];
 
 const requireFromWeb = createRequire(new URL('../../../../web-editor/package.json', import.meta.url));
@@ -73,8 +97,9 @@ export async function startLocalCdn(packages: CdnPackage[] = TEMPLATE_PACKAGES):
       return;
     }
     // /<name>@<version>[&query]/[subpath]: the `&…` part is esm.sh's query for prefix entries.
-    const match = /^\/((?:@[^/@]+\/)?[^/@&?]+)@([^/&?]+)(?:&[^/]*)?(?:\/(.*))?$/.exec(pathname);
-    const pkg = packages.find((p) => p.name === match?.[1] && p.version === match?.[2]);
+    // `/*<name>@…` is esm.sh's "every dependency external" form (what the mirror always does).
+    const match = /^\/\*?((?:@[^/@]+\/)?[^/@&?*]+)@([^/&?]+)(?:&[^/]*)?(?:\/(.*))?$/.exec(pathname);
+    const pkg = packages.find((p) => p.name === match?.[1] && satisfies(p.version, match[2] ?? ''));
     const entry = match?.[3] ?? '';
     if (pkg === undefined || !pkg.entries.includes(entry))
       return void response.writeHead(404, headers).end('not found');
@@ -90,6 +115,12 @@ export async function startLocalCdn(packages: CdnPackage[] = TEMPLATE_PACKAGES):
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Whether the mirrored `version` answers a request for `spec` (a version, a range or a dist-tag). */
+function satisfies(version: string, spec: string): boolean {
+  if (spec === version || spec === 'latest') return true;
+  return semver.validRange(spec) !== null && semver.satisfies(version, spec);
 }
 
 function entryFile(entry: string): string {
@@ -122,7 +153,7 @@ async function bundlePackage(pkg: CdnPackage, outdir: string): Promise<void> {
       __VUE_PROD_DEVTOOLS__: 'false',
       __VUE_PROD_HYDRATION_MISMATCH_DETAILS__: 'false',
     },
-    plugins: [entriesPlugin(pkg), externalsPlugin(pkg.external)],
+    plugins: [entriesPlugin(pkg), externalsPlugin(pkg.external, pkg.name)],
   });
 }
 
@@ -159,8 +190,14 @@ function entriesPlugin(pkg: CdnPackage): Plugin {
  * of one would become esbuild's throwing `__require` shim in ESM output, so it goes through an
  * ES module that re-exports the external package instead.
  */
-function externalsPlugin(external: string[]): Plugin {
-  const isExternal = (path: string) => external.some((name) => path === name || path.startsWith(`${name}/`));
+function externalsPlugin(external: string[], self: string): Plugin {
+  // A name ending in `/` is a scope (`@angular/`): every package of it except this one.
+  const isExternal = (path: string) =>
+    external.some((name) =>
+      name.endsWith('/')
+        ? path.startsWith(name) && path !== self && !path.startsWith(`${self}/`)
+        : path === name || path.startsWith(`${name}/`),
+    );
   return {
     name: 'externals',
     setup(build) {

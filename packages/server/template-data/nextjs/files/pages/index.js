@@ -1,4 +1,5 @@
 import Head from 'next/head';
+import Link from 'next/link';
 import { useEffect, useState } from 'react';
 import styles from '../styles/Home.module.css';
 
@@ -35,6 +36,9 @@ export default function Home() {
           Clicked {count} {count === 1 ? 'time' : 'times'}
         </button>
         <p className={styles.api}>{message}</p>
+        <p>
+          <Link href="/posts">Read the posts</Link>
+        </p>
         <p className={styles.hint}>
           Edit <code>pages/index.js</code> or <code>pages/api/hello.js</code> and the page updates.
         </p>
