@@ -53,12 +53,6 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     });
     const templates = options.templates ?? createTemplateRegistry();
     await repository.migrate();
-    if (config.auth.insecureDev) {
-      log.warn(
-        { secretFile: config.auth.devSecretFile },
-        "TANDEM_INSECURE_DEV is set: GET /dev/token hands admin tokens to this server's pages on a loopback address. Never run this in production.",
-      );
-    }
     // Built in dependency order, each complete when constructed: the socket server first (it
     // needs only Redis), so the cache, the scheduler and the ShardService get the room
     // broadcasts; the HTTP routes get the ShardService; the socket server is attached to the

@@ -51,6 +51,11 @@ export function takeWorkersFlag(args: readonly string[]): { workers: number; arg
   return { workers, args: rest };
 }
 
+/** This process's worker id (1 for the first forked) under `serve --workers`; undefined otherwise. */
+export function clusterWorkerId(): number | undefined {
+  return cluster.isWorker ? cluster.worker?.id : undefined;
+}
+
 /** True in the process that should supervise (not in a forked worker). */
 export function isClusterPrimary(): boolean {
   return cluster.isPrimary;

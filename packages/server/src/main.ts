@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { loadConfig, withDevSecret, type Config, type Role } from './config/index.js';
 import { createLogger, type Logger } from './logging/index.js';
@@ -10,40 +11,82 @@ import { createShardRepository } from './persistence/index.js';
 import { createRedisConnection, RedisManager } from './redis/index.js';
 import { toAppError } from './errors/index.js';
 import { createWebRoutes, defaultWebDistDir, hasWebDist, startPreviewHost } from './web/index.js';
-import { isClusterPrimary, runClusterPrimary, takeWorkersFlag } from './cluster-primary.js';
+import { clusterWorkerId, isClusterPrimary, runClusterPrimary, takeWorkersFlag } from './cluster-primary.js';
+import { insecureDevBlock, readyLine } from './startup-banner.js';
+
+const SERVE_USAGE = `usage: tandem serve [--role all|api|worker] [--insecure-dev] [--workers [N|auto]]
+
+Starts the server: REST API, sockets, the sync worker and (when built) the web editor.
+
+  --role all|api|worker   all (default) serves and processes sync jobs; api serves without
+                          processing jobs; worker only processes them
+  --insecure-dev          development mode: no AUTH_JWT_SECRET needed; tokens are signed with a
+                          secret generated once per data directory (data/dev-secret), and the
+                          web editor gets an admin token from GET /dev/token on localhost.
+                          Never in production; refused when AUTH_JWT_SECRET is set
+  --workers [N|auto]      N server processes on one port (node:cluster; default: one per core;
+                          websocket transport, no sticky sessions)
+  -h, --help              show this help`;
+
+const MIGRATE_USAGE = `usage: tandem migrate
+
+Creates or upgrades the database schema (DATABASE_URL), then exits. serve does it at every start.
+
+  -h, --help              show this help`;
+
+const TOKEN_USAGE = `usage: tandem token [--sub ID] [--name NAME] [--role admin|user] [--shard ID=read|write ...]
+                   [--create] [--ttl SECONDS]
+
+Prints a signed access token (a JWT) for the REST API and sockets.
+
+  --sub ID                the user id (default: dev)
+  --name NAME             the name others see (default: the user id)
+  --role admin|user       admin may do anything (default: admin)
+  --shard ID=read|write   access to one shard; repeat for more
+  --create                may create shards
+  --ttl SECONDS           lifetime (default: AUTH_TOKEN_TTL_SECONDS, 7 days)
+  -h, --help              show this help
+
+Signs with AUTH_JWT_SECRET. Without it, in a development setup (after \`npm start\`), it signs with
+the development secret of the data directory (data/dev-secret), which the development server
+accepts; TANDEM_INSECURE_DEV=true creates that secret if it does not exist yet.`;
 
 const USAGE = `usage: tandem <command> [options]
 
 commands:
   serve [--role all|api|worker] [--insecure-dev] [--workers [N|auto]]
-                                  start the server (default role: all); --insecure-dev runs
-                                  without AUTH_JWT_SECRET, with a secret generated once per data
-                                  directory, and serves admin tokens to its own pages on
-                                  localhost (development only; refused with AUTH_JWT_SECRET set);
-                                  --workers runs N server processes on one port (default: one
-                                  per core; websocket transport, no sticky sessions)
+                                  start the server
   migrate                         create or upgrade the database schema, then exit
-  token [--sub ID] [--name NAME] [--role admin|user] [--shard ID=read|write ...] [--create] [--ttl SECONDS]
-                                  print a signed access token (needs AUTH_JWT_SECRET, or
-                                  TANDEM_INSECURE_DEV: then signed with the development secret
-                                  of the data directory)
+  token [--sub ID] [--role admin|user] [--shard ID=read|write ...] [--create] [--ttl SECONDS]
+                                  print a signed access token
 
+\`tandem <command> --help\` explains a command's options.
 configuration comes from environment variables; see .env.example`;
+
+const COMMAND_USAGE: Record<string, string> = { serve: SERVE_USAGE, migrate: MIGRATE_USAGE, token: TOKEN_USAGE };
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  const commandUsage = command === undefined ? undefined : COMMAND_USAGE[command];
+  if (commandUsage !== undefined && (rest.includes('--help') || rest.includes('-h'))) {
+    process.stdout.write(`${commandUsage}\n`);
+    return 0;
+  }
   switch (command) {
     case 'serve':
       return serve(rest);
     case 'migrate':
-      return migrate();
+      return migrate(rest);
     case 'token':
       return token(rest);
     case undefined:
     case 'help':
     case '--help':
-      process.stdout.write(`${USAGE}\n`);
+    case '-h': {
+      const topic = rest[0] === undefined ? undefined : COMMAND_USAGE[rest[0]];
+      process.stdout.write(`${topic ?? USAGE}\n`);
       return command === undefined ? 2 : 0;
+    }
     default:
       process.stderr.write(`unknown command "${command}"\n${USAGE}\n`);
       return 2;
@@ -119,13 +162,40 @@ async function serve(rawArgs: string[]): Promise<number> {
     logger.fatal({ err: error }, 'unhandled rejection');
     shutdown('unhandledRejection', 1);
   });
+  let port: number;
   try {
-    await app.start();
+    ({ port } = await app.start());
   } catch (error) {
     await previewHost?.close();
     throw error;
   }
+  announce(config, port, logger);
   return -1;
+}
+
+/**
+ * Tells people the server is up. In human mode (development) the development warning is one
+ * framed block and the last line is `Tandem is running at <url>`; in JSON mode (production) the
+ * warning is a log record (app.ts logs the `listening` record with the url). With --workers, the
+ * first worker speaks for all.
+ */
+function announce(config: Config, port: number, logger: Logger): void {
+  const workerId = clusterWorkerId();
+  if (workerId !== undefined && workerId !== 1) return;
+  const secretFile = config.auth.devSecretFile;
+  if (!config.log.pretty) {
+    if (config.auth.insecureDev)
+      logger.warn(
+        { secretFile },
+        "TANDEM_INSECURE_DEV is set: GET /dev/token hands admin tokens to this server's pages on a loopback address. Never run this in production.",
+      );
+    return;
+  }
+  if (config.auth.insecureDev) {
+    const color = process.stderr.isTTY && process.stderr.hasColors();
+    process.stderr.write(`\n${insecureDevBlock({ secretFile, color })}\n\n`);
+  }
+  process.stdout.write(`${readyLine(config.http.host, port)}\n`);
 }
 
 /** The browser editor's routes when WEB_ENABLED and the editor is built; otherwise the API only. */
@@ -228,7 +298,8 @@ function redactUrl(url: string): string {
   return url.replace(/\/\/([^@/]*)@/, '//***@');
 }
 
-async function migrate(): Promise<number> {
+async function migrate(args: string[]): Promise<number> {
+  parseArgs({ args, options: {}, strict: true });
   const config = loadConfig(process.env);
   const repository = createShardRepository(config.database);
   try {
@@ -238,6 +309,29 @@ async function migrate(): Promise<number> {
   } finally {
     await repository.close();
   }
+}
+
+/**
+ * The configuration `token` signs with: AUTH_JWT_SECRET (or TANDEM_INSECURE_DEV) when set. In a
+ * development setup without them, the development secret that `npm start` (serve --insecure-dev)
+ * generated in the data directory: the token is then accepted by that development server and by
+ * nothing else. It never creates that secret by itself (TANDEM_INSECURE_DEV=true does).
+ */
+function tokenConfig(): Config {
+  const config = readConfig();
+  if (config.auth.jwtSecret !== undefined || config.auth.jwksUrl !== undefined || config.auth.insecureDev)
+    return config;
+  const dev = loadConfig({ ...process.env, TANDEM_INSECURE_DEV: 'true' });
+  const secretFile = dev.auth.devSecretFile;
+  if (secretFile === undefined || !existsSync(secretFile)) {
+    throw new Error(
+      `no signing secret: set AUTH_JWT_SECRET, or start the development server once (npm start) in this folder so that it creates ${secretFile ?? 'data/dev-secret'}, or set TANDEM_INSECURE_DEV=true`,
+    );
+  }
+  process.stderr.write(
+    `tandem: signed with the development secret in ${secretFile} (accepted only by the development server)\n`,
+  );
+  return withDevSecret(dev, loadOrCreateDevSecret(secretFile));
 }
 
 async function token(args: string[]): Promise<number> {
@@ -253,8 +347,7 @@ async function token(args: string[]): Promise<number> {
     },
     strict: true,
   });
-  const config = readConfig();
-  const auth = createAuthService(config.auth);
+  const auth = createAuthService(tokenConfig().auth);
   const grants = new Map<string, 'read' | 'write'>();
   for (const grant of values.shard ?? []) {
     const [id, access] = grant.split('=');
@@ -280,7 +373,14 @@ main(process.argv.slice(2)).then(
   (error: unknown) => {
     const appError = toAppError(error);
     const message = appError.code === 'INTERNAL' && error instanceof Error ? error.message : appError.message;
-    process.stderr.write(`tandem: ${message}\n`);
+    // parseArgs refused an option: say where the options are explained.
+    const code = (error as { code?: unknown } | null)?.code;
+    const command = process.argv[2];
+    const hint =
+      typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS') && command !== undefined && command in COMMAND_USAGE
+        ? ` (see: tandem ${command} --help)`
+        : '';
+    process.stderr.write(`tandem: ${message}${hint}\n`);
     process.exitCode = 1;
   },
 );

@@ -213,6 +213,13 @@ describe('loadConfig', () => {
     expect(configError({ PREVIEW_ORIGIN: 'https://example.com/preview' }).message).toContain('PREVIEW_ORIGIN');
   });
 
+  it('logs human lines in development mode and JSON lines otherwise, unless LOG_PRETTY says', () => {
+    expect(loadConfig({}).log.pretty).toBe(false);
+    expect(loadConfig({ TANDEM_INSECURE_DEV: 'true' }).log.pretty).toBe(true);
+    expect(loadConfig({ TANDEM_INSECURE_DEV: 'true', LOG_PRETTY: 'false' }).log.pretty).toBe(false);
+    expect(loadConfig({ LOG_PRETTY: 'true' }).log.pretty).toBe(true);
+  });
+
   it('reports every problem at once, naming each variable', () => {
     const error = configError({
       PORT: 'eighty',

@@ -177,7 +177,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       lockDurationMs: e.SYNC_LOCK_DURATION_MS,
       stalledIntervalMs: e.SYNC_STALLED_INTERVAL_MS,
     },
-    log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY },
+    // Development mode logs for people (npm start); JSON lines stay the production default.
+    log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY ?? e.TANDEM_INSECURE_DEV },
     shutdown: { timeoutMs: e.SHUTDOWN_TIMEOUT_MS },
     testing: { faults: e.TANDEM_TEST_FAULTS },
   });

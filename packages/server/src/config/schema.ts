@@ -213,8 +213,8 @@ export const envSchema = z.object({
   // log
   /** pino level: fatal, error, warn, info, debug, trace, silent. Default info. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** Human-readable logs (development). Default false (JSON lines). */
-  LOG_PRETTY: bool.default(false),
+  /** Human-readable log lines instead of JSON. Default: on in development mode (TANDEM_INSECURE_DEV, `npm start`), off otherwise. */
+  LOG_PRETTY: bool.optional(),
 
   // shutdown
   /** Deadline for graceful shutdown, in ms. Default 20000. */

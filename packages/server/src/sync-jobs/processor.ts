@@ -6,9 +6,9 @@
  */
 import { threadId, workerData } from 'node:worker_threads';
 import { UnrecoverableError, type Job } from 'bullmq';
-import { pino } from 'pino';
 import { ErrorCode } from '@tandem/protocol';
 import { loadConfig, type Config } from '../config/index.js';
+import { createLogger } from '../logging/index.js';
 import { toAppError } from '../errors/index.js';
 import { createShardRepository } from '../persistence/index.js';
 import { createRedisConnection } from '../redis/index.js';
@@ -22,7 +22,10 @@ let deps: SyncShardDeps | undefined;
 function build(): SyncShardDeps {
   const handed = (workerData as { config?: Config } | null)?.config;
   const config = handed ?? loadConfig(process.env);
-  const logger = pino({ name: 'tandem', level: config.log.level }).child({ module: 'sync-jobs', threadId });
+  const logger = createLogger({ level: config.log.level, pretty: config.log.pretty }).child({
+    module: 'sync-jobs',
+    threadId,
+  });
   const redis = createRedisConnection(config.redis, `tandem:sync-thread:${threadId}`);
   const repository = createShardRepository(config.database);
   const keyPrefix = config.redis.keyPrefix;

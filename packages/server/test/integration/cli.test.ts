@@ -110,11 +110,51 @@ describe('tandem CLI', () => {
     expect((payload.exp ?? 0) - (payload.iat ?? 0)).toBe(600);
   });
 
-  it.concurrent('token without a secret fails, naming AUTH_JWT_SECRET', async () => {
-    const run = await tandem(['token'], {});
+  it.concurrent('token without a secret and without a development secret fails, naming AUTH_JWT_SECRET', async () => {
+    const file = join(dir, 'no-secret', 'tandem.sqlite');
+    const run = await tandem(['token'], { DATABASE_URL: `sqlite:${file}` });
     expect(run.code).toBe(1);
     expect(run.stdout).toBe('');
     expect(run.stderr).toContain('AUTH_JWT_SECRET');
+    expect(run.stderr).toContain('npm start');
+    // It does not create the development secret by itself.
+    expect(existsSync(join(dir, 'no-secret', 'dev-secret'))).toBe(false);
+  });
+
+  it.concurrent('token without a secret signs with the development secret the dev server made', async () => {
+    const databaseUrl = `sqlite:${join(dir, 'dev-setup', 'tandem.sqlite')}`;
+    // What `npm start` (serve --insecure-dev) does first: the data directory's secret.
+    const first = await tandem(['token'], { TANDEM_INSECURE_DEV: 'true', DATABASE_URL: databaseUrl });
+    expect(first.code, first.stderr).toBe(0);
+    const secret = readFileSync(join(dir, 'dev-setup', 'dev-secret'), 'utf8').trim();
+    // Then, without any variable set, as the README writes it.
+    const run = await tandem(['token', '--sub', 'bob', '--role', 'user', '--shard', `${SHARD}=write`], {
+      DATABASE_URL: databaseUrl,
+    });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toContain('development secret');
+    const { payload } = await jwtVerify(run.stdout.trim(), new TextEncoder().encode(secret));
+    expect(payload).toMatchObject({ sub: 'bob', role: 'user', shards: { [SHARD]: 'write' } });
+  });
+
+  it.concurrent('--help explains every command and exits 0; an unknown option points to it', async () => {
+    for (const command of ['serve', 'migrate', 'token']) {
+      for (const flag of ['--help', '-h']) {
+        const run = await tandem([command, flag], {});
+        expect(run.code, `${command} ${flag}: ${run.stderr}`).toBe(0);
+        expect(run.stdout).toContain(`usage: tandem ${command}`);
+        expect(run.stderr).toBe('');
+      }
+    }
+    const top = await tandem(['--help'], {});
+    expect(top.code).toBe(0);
+    expect(top.stdout).toMatch(/serve[\s\S]*migrate[\s\S]*token/);
+    const topic = await tandem(['help', 'token'], {});
+    expect(topic.stdout).toContain('usage: tandem token');
+    const wrong = await tandem(['token', '--frobnicate'], {});
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain("'--frobnicate'");
+    expect(wrong.stderr).toContain('tandem token --help');
   });
 
   it.concurrent('migrate creates the SQLite database and its tables, then exits 0', async () => {

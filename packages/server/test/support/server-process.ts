@@ -40,6 +40,8 @@ export async function startServerProcess(options: {
     DATABASE_URL: options.databaseUrl,
     AUTH_JWT_SECRET: TEST_JWT_SECRET,
     LOG_LEVEL: 'info',
+    // JSON lines (the port is read from them), also for --insecure-dev, whose default is human lines.
+    LOG_PRETTY: 'false',
     WEB_ENABLED: 'false',
     CACHE_MEMBER_TTL_MS: '2000',
     CACHE_HEARTBEAT_MS: '500',
