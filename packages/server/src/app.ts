@@ -115,6 +115,8 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       store: cache.sync,
       repository,
       logger: log.child({ module: 'sync-jobs' }),
+      authors: cache.authors,
+      historyIntervalMs: config.history.intervalMs,
       publishSaved: async (event) => {
         await cacheRedis.publish(channel, JSON.stringify(event));
       },

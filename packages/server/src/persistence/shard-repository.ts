@@ -113,7 +113,7 @@ export type CreateCheckpointInput = {
   shardId: ShardId;
   reason: CheckpointReason;
   label?: string | undefined;
-  authors: CheckpointAuthor[];
+  authors: readonly CheckpointAuthor[];
   /**
    * Record even when nothing changed since the previous checkpoint (a named version). Without
    * it, an unchanged shard records nothing and the call returns null.

@@ -18,6 +18,7 @@ export {
   lastScanKey,
   restRateLimitPrefix,
   presenceOwnersKey,
+  historyAuthorsKey,
   parseShardKey,
   shareLinkKey,
   shareLinksKey,

@@ -13,6 +13,7 @@ export { ShardLoader, type ShardLoaderDeps } from './shard-loader.js';
 export { Membership, type MembershipDeps } from './membership.js';
 export { FileStore, newFileId, maxDocBytes, type FileStoreDeps } from './file-store.js';
 export { SyncStore, type SyncStoreDeps } from './sync-store.js';
+export { HistoryAuthors, type HistoryAuthor, type AuthorNotes } from './history-authors.js';
 export type {
   CachedMeta,
   ShardSnapshot,

@@ -4,6 +4,7 @@ import type { Config } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
 import type { IShardRepository } from '../persistence/index.js';
 import { FileStore } from './file-store.js';
+import { HistoryAuthors } from './history-authors.js';
 import { Membership } from './membership.js';
 import { ShardLoader } from './shard-loader.js';
 import { SyncStore } from './sync-store.js';
@@ -24,13 +25,15 @@ export type ShardCacheDeps = {
 /**
  * The live state of open shards in Redis, as four parts that each own one thing: `loader`
  * (single-flight loads, the loaded marker, meta), `members` (who is in a shard), `files` (tree,
- * clock, updates, the atomic file steps) and `sync` (snapshot, compaction, eviction, inspection).
+ * clock, updates, the atomic file steps), `sync` (snapshot, compaction, eviction, inspection) and
+ * `authors` (who changed a shard since its last checkpoint).
  */
 export type ShardCache = {
   readonly loader: ShardLoader;
   readonly members: Membership;
   readonly files: FileStore;
   readonly sync: SyncStore;
+  readonly authors: HistoryAuthors;
 };
 
 export function createShardCache(deps: ShardCacheDeps): ShardCache {
@@ -53,5 +56,5 @@ export function createShardCache(deps: ShardCacheDeps): ShardCache {
   });
   const files = new FileStore({ redis, keyPrefix, limits: deps.limits, loader });
   const sync = new SyncStore({ redis, keyPrefix, logger, members });
-  return { loader, members, files, sync };
+  return { loader, members, files, sync, authors: new HistoryAuthors({ redis, keyPrefix }) };
 }
