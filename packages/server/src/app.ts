@@ -11,6 +11,8 @@ import { createAuthService, RedisShareLinkRegistry } from './auth/index.js';
 import { createShardCache, FileStateVectors } from './shard-cache/index.js';
 import {
   createSyncWorker,
+  HistoryPruner,
+  recordCheckpoint,
   savedChannel,
   syncShard,
   SyncQueue,
@@ -122,6 +124,9 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       },
       dependenciesOf: packageJsonDependencies,
     };
+    const flushShard = async (shardId: ShardId): Promise<void> => {
+      await syncShard(syncDeps, shardId, { evict: false });
+    };
     const shardService = new ShardService({
       repository,
       cache,
@@ -148,6 +153,21 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
           );
       },
       ...(faults === undefined ? {} : { faults }),
+      flush: flushShard,
+      // Named versions and the state before a restore: flushed first, so unsynced edits are in it.
+      checkpointNow: async (shardId, checkpoint) => {
+        await flushShard(shardId);
+        return recordCheckpoint(syncDeps, shardId, checkpoint);
+      },
+    });
+    const pruner = new HistoryPruner({
+      producer: redisManager.getConnection(`${scope}:queue`),
+      consumer: runWorker ? redisManager.getConnection(`${scope}:history-worker`) : undefined,
+      repository,
+      keyPrefix: config.redis.keyPrefix,
+      history: config.history,
+      jobs: config.jobs,
+      logger: log,
     });
     const sockets =
       io === undefined
@@ -213,6 +233,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
         })
       : undefined;
     scheduler.start();
+    await pruner.start();
 
     const flush = (shardId: ShardId, flushOptions: { evict?: boolean } = {}) =>
       syncShard(syncDeps, shardId, { evict: flushOptions.evict ?? false });
@@ -245,6 +266,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     ]);
     closeSteps.push(['scheduler', () => scheduler.close()]);
     closeSteps.push(['worker', async () => worker?.close()]);
+    closeSteps.push(['history', () => pruner.close()]);
     closeSteps.push(['queue', () => queue.close()]);
     closeSteps.push(['redis', () => redisManager.closeScope(scope)]);
     closeSteps.push(['database', () => repository.close()]);
@@ -261,6 +283,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       sockets,
       scheduler,
       queue,
+      pruner,
       metrics,
       http,
       flush,

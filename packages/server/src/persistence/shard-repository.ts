@@ -1,4 +1,12 @@
-import type { DependencyMap, FileId, ShardId, ShardMetaOf, ShardSummary } from '@tandem/protocol';
+import type {
+  CheckpointAuthor,
+  CheckpointReason as WireCheckpointReason,
+  DependencyMap,
+  FileId,
+  ShardId,
+  ShardMetaOf,
+  ShardSummary,
+} from '@tandem/protocol';
 
 /** One file as the database stores it. */
 export type StoredFile = {
@@ -80,11 +88,9 @@ export const CheckpointReason = {
   BEFORE_RESTORE: 'before-restore',
   /** The state just before files were deleted. */
   BEFORE_DELETE: 'before-delete',
-} as const;
-export type CheckpointReason = (typeof CheckpointReason)[keyof typeof CheckpointReason];
-
-/** Someone who changed the shard between two checkpoints. */
-export type CheckpointAuthor = { userId: string; name: string };
+} as const satisfies Record<string, WireCheckpointReason>;
+export type CheckpointReason = WireCheckpointReason;
+export type { CheckpointAuthor };
 
 /** One file of a checkpoint's tree: its id, its path then, and its version (shard clock of its last change). */
 export type CheckpointTreeEntry = { id: FileId; path: string; version: number };

@@ -4,3 +4,4 @@
  * Imports shard-cache, templates, auth, persistence types, config, logging, errors, protocol.
  */
 export { ShardService, type ShardEvents, type ShardServiceDeps } from './shard-service.js';
+export { ShardHistory, type CheckpointNow } from './shard-history.js';

@@ -82,6 +82,31 @@ export class ShardReader {
     return { name: shard.name, files: toAsync(shard.files.map((f) => ({ path: f.path, content: f.content }))) };
   }
 
+  /**
+   * Every file with its id and text as it is now: the live tree and text when the shard is open
+   * (unsynced edits included), else the stored shard.
+   */
+  async currentFiles(shardId: ShardId): Promise<Array<{ id: FileId; path: string; content: string }>> {
+    if (await this.deps.cache.loader.isLoaded(shardId)) {
+      const tree = await this.deps.cache.files.tree(shardId);
+      const files: Array<{ id: FileId; path: string; content: string }> = [];
+      let stored: Map<FileId, string> | undefined;
+      for (const file of tree) {
+        const updates = await this.deps.cache.files.updates(shardId, file.id);
+        if (updates.length > 0) {
+          files.push({ ...file, content: textFromUpdates(updates) });
+          continue;
+        }
+        // Evicted while we read (only after a flush): the database has it.
+        stored ??= new Map((await this.find(shardId)).files.map((f) => [f.id, f.content]));
+        const content = stored.get(file.id);
+        if (content !== undefined) files.push({ ...file, content });
+      }
+      if (tree.length > 0 || (await this.deps.cache.loader.isLoaded(shardId))) return files;
+    }
+    return (await this.find(shardId)).files.map((f) => ({ id: f.id, path: f.path, content: f.content }));
+  }
+
   /** Yjs sync step 1 → step 2: what the client lacks, plus the server's state vector. */
   async sync(shardId: ShardId, fileId: FileId, stateVector: Uint8Array): Promise<FileSyncResult> {
     // One atomic read: the clock returned covers every update returned.

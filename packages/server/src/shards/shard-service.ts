@@ -6,7 +6,6 @@ import {
   type ShardDetail,
   type ShardId,
   type JoinResult,
-  type TreeChange,
 } from '@tandem/protocol';
 import { AppError } from '../errors/index.js';
 import type { Config } from '../config/index.js';
@@ -21,15 +20,11 @@ import { EditGate } from './edit-gate.js';
 import { shardFromTemplate } from './shard-from-template.js';
 import { ShardMembership } from './shard-membership.js';
 import { ShardReader } from './shard-reader.js';
-import { zipStream } from './zip-stream.js';
+import { ShardHistory, type CheckpointNow } from './shard-history.js';
+import type { ShardEvents } from './shard-events.js';
 
-/** Where the service announces changes so live collaborators see them (the socket rooms). */
-export interface ShardEvents {
-  fileEdited(shardId: ShardId, fileId: FileId, update: Uint8Array, version: number, exceptSocketId?: string): void;
-  treeChanged(shardId: ShardId, change: TreeChange, version: number): void;
-  /** The shard was (re)loaded from the database; anyone already in it should resync. */
-  reloaded(shardId: ShardId): void;
-}
+export type { ShardEvents } from './shard-events.js';
+import { zipStream } from './zip-stream.js';
 
 export type ShardServiceDeps = {
   repository: IShardRepository;
@@ -51,6 +46,10 @@ export type ShardServiceDeps = {
   onBacklog?: (shardId: ShardId) => void;
   /** Test-only fault injection between a store and its broadcast. */
   faults?: Faults;
+  /** Flushes a shard and records a checkpoint of it (history: named versions, before a restore). */
+  checkpointNow: CheckpointNow;
+  /** Syncs a shard to the database now. */
+  flush: (shardId: ShardId) => Promise<void>;
 };
 
 /**
@@ -64,11 +63,14 @@ export class ShardService {
   private readonly reader: ShardReader;
   private readonly editGate: EditGate;
   private readonly membership: ShardMembership;
+  /** Version history: checkpoints, diffs and restores. */
+  readonly history: ShardHistory;
 
   constructor(private readonly deps: ShardServiceDeps) {
     this.reader = new ShardReader(deps);
     this.editGate = new EditGate(deps);
     this.membership = new ShardMembership(deps);
+    this.history = new ShardHistory(deps, this.reader, this.membership);
   }
 
   // ---- shards ----------------------------------------------------------------------------
@@ -92,6 +94,12 @@ export class ShardService {
     }
     const shard = shardFromTemplate(template, input.name);
     await this.deps.repository.save(shard);
+    // The template state is the first version of the history.
+    await this.deps.repository.createCheckpoint({
+      shardId: shard.id,
+      reason: 'created',
+      authors: [{ userId: principal.userId, name: principal.name }],
+    });
     this.deps.logger.info({ shardId: shard.id, templateId: template.id, userId: principal.userId }, 'shard created');
     return { ...toShardSummary(shard), files: sortByPath(shard.files.map((f) => ({ id: f.id, path: f.path }))) };
   }
@@ -127,6 +135,7 @@ export class ShardService {
         const { file, version } = await this.deps.cache.files.createFile(shardId, path, content);
         this.deps.faults?.afterStore('tree');
         this.deps.events.treeChanged(shardId, { kind: 'created', file }, version);
+        this.noteAuthor(principal, shardId);
         return { file, version, created: true };
       }
       const updates = await this.deps.cache.files.updates(shardId, existing.id);
@@ -136,6 +145,7 @@ export class ShardService {
       const version = await this.deps.cache.files.appendUpdate(shardId, existing.id, update);
       this.deps.faults?.afterStore('edit');
       this.deps.events.fileEdited(shardId, existing.id, update, version);
+      this.noteAuthor(principal, shardId);
       return { file: existing, version, created: false };
     });
   }
@@ -159,6 +169,7 @@ export class ShardService {
       if (replayed) return created;
       this.deps.faults?.afterStore('tree');
       this.deps.events.treeChanged(shardId, { kind: 'created', file: created.file }, created.version);
+      this.noteAuthor(principal, shardId);
       return created;
     });
   }
@@ -183,6 +194,7 @@ export class ShardService {
       if (replayed) return result;
       this.deps.faults?.afterStore('tree');
       this.deps.events.treeChanged(shardId, { kind: 'renamed', moves: result.moves }, result.version);
+      this.noteAuthor(principal, shardId);
       return result;
     });
   }
@@ -200,6 +212,7 @@ export class ShardService {
       if (replayed) return result;
       this.deps.faults?.afterStore('tree');
       this.deps.events.treeChanged(shardId, { kind: 'deleted', files: result.files }, result.version);
+      this.noteAuthor(principal, shardId);
       return result;
     });
   }
@@ -260,11 +273,19 @@ export class ShardService {
     const version = await this.editGate.admit(shardId, fileId, update);
     this.deps.faults?.afterStore('edit');
     this.deps.events.fileEdited(shardId, fileId, update, version, exceptSocketId);
+    this.noteAuthor(principal, shardId);
     this.deps.onEdit?.();
     return version;
   }
 
   // ---- helpers -------------------------------------------------------------------------------
+
+  /** Notes who changed the shard, for its next checkpoint; off the edit's path (not awaited). */
+  private noteAuthor(principal: Principal, shardId: ShardId): void {
+    this.deps.cache.authors
+      .note(shardId, { userId: principal.userId, name: principal.name })
+      .catch((error: unknown) => this.deps.logger.debug({ err: error, shardId }, 'could not note an author'));
+  }
 
   private checkFileSize(content: string): void {
     if (Buffer.byteLength(content, 'utf8') > this.deps.limits.maxFileBytes) {

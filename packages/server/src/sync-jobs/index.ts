@@ -10,3 +10,4 @@ export { createSyncWorker, processorFile, type SyncWorkerEvents } from './sync-w
 export { SyncScheduler } from './sync-scheduler.js';
 export { SyncJobData, savedChannel, type SyncJobResult } from './sync-job-data.js';
 export { recordCheckpoint, type RecordCheckpointDeps, type RecordCheckpointOptions } from './record-checkpoint.js';
+export { HistoryPruner, HISTORY_QUEUE_NAME } from './history-pruner.js';

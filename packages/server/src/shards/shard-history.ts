@@ -1,0 +1,312 @@
+import {
+  ErrorCode,
+  type CheckpointDetail,
+  type CheckpointDiff,
+  type CheckpointPage,
+  type CheckpointSummary,
+  type FileEntry,
+  type FileId,
+  type RestoreResult,
+  type ShardId,
+} from '@tandem/protocol';
+import { AppError } from '../errors/index.js';
+import type { Config } from '../config/index.js';
+import type { Logger } from '../logging/index.js';
+import type { Checkpoint, CheckpointMeta, CheckpointReason, IShardRepository } from '../persistence/index.js';
+import { isBacklogRefusal, textFromUpdates, updateToText, type ShardCache } from '../shard-cache/index.js';
+import { assertAccess, type Principal } from '../auth/index.js';
+import { canonicalPath, sortByPath } from './canonical-path.js';
+import { diffTrees, type DiffSide } from './history-diff.js';
+import type { ShardEvents } from './shard-events.js';
+import type { ShardMembership } from './shard-membership.js';
+import type { ShardReader } from './shard-reader.js';
+
+/** Flushes the shard to the database, then records a checkpoint of it (null: nothing changed). */
+export type CheckpointNow = (
+  shardId: ShardId,
+  options: { reason: CheckpointReason; label?: string; force?: boolean },
+) => Promise<CheckpointMeta | null>;
+
+export type ShardHistoryDeps = {
+  repository: IShardRepository;
+  cache: ShardCache;
+  limits: Config['limits'];
+  logger: Logger;
+  events: ShardEvents;
+  checkpointNow: CheckpointNow;
+  /** Syncs the shard now (a restore refused for the shard's unsynced backlog retries after it). */
+  flush: (shardId: ShardId) => Promise<void>;
+};
+
+/**
+ * Version history of a shard: list, read and diff checkpoints (anyone who may read the shard),
+ * name the current version and restore a checkpoint (writers). A restore is applied through the
+ * same cache steps as edits — Yjs updates computed from the current text, tree operations — and
+ * each is broadcast like an edit, so open editors update live and sync saves it like any edit.
+ */
+export class ShardHistory {
+  constructor(
+    private readonly deps: ShardHistoryDeps,
+    private readonly reader: ShardReader,
+    private readonly membership: ShardMembership,
+  ) {}
+
+  async list(
+    principal: Principal,
+    shardId: ShardId,
+    page: { limit: number; before?: number | undefined },
+  ): Promise<CheckpointPage> {
+    assertAccess(principal, shardId, 'read');
+    await this.assertShard(shardId);
+    const rows = await this.deps.repository.listCheckpoints(shardId, { limit: page.limit, beforeSeq: page.before });
+    const last = rows.at(-1);
+    return {
+      checkpoints: rows.map(toSummary),
+      nextBefore: rows.length === page.limit && last !== undefined && last.seq > 1 ? last.seq : null,
+    };
+  }
+
+  async get(principal: Principal, shardId: ShardId, seq: number): Promise<CheckpointDetail> {
+    assertAccess(principal, shardId, 'read');
+    const checkpoint = await this.find(shardId, seq);
+    return { ...toSummary(checkpoint), files: sortByPath(checkpoint.tree.map((e) => ({ id: e.id, path: e.path }))) };
+  }
+
+  /** Names the current version: flushes the shard and records a checkpoint with the label. */
+  async name(principal: Principal, shardId: ShardId, label: string): Promise<CheckpointSummary> {
+    assertAccess(principal, shardId, 'write');
+    await this.assertShard(shardId);
+    await this.deps.cache.authors.note(shardId, { userId: principal.userId, name: principal.name });
+    const checkpoint = await this.deps.checkpointNow(shardId, { reason: 'named', label, force: true });
+    if (checkpoint === null) throw new AppError(ErrorCode.INTERNAL, 'the named checkpoint was not recorded');
+    this.deps.logger.info({ shardId, seq: checkpoint.seq, userId: principal.userId }, 'version named');
+    return toSummary(checkpoint);
+  }
+
+  async readFile(
+    principal: Principal,
+    shardId: ShardId,
+    seq: number,
+    rawPath: string,
+  ): Promise<{ file: FileEntry; content: string }> {
+    assertAccess(principal, shardId, 'read');
+    const path = canonicalPath(rawPath, this.deps.limits);
+    const checkpoint = await this.find(shardId, seq);
+    const entry = checkpoint.tree.find((e) => e.path === path);
+    if (entry === undefined) {
+      throw new AppError(ErrorCode.FILE_NOT_FOUND, `no file at "${path}" in checkpoint ${seq}`, {
+        details: { path, checkpoint: seq },
+      });
+    }
+    const [text] = await this.texts(checkpoint, [entry.id]);
+    return { file: { id: entry.id, path }, content: text?.content ?? '' };
+  }
+
+  /** The changed files from checkpoint `seq` to another checkpoint or to now, optionally within a file or folder. */
+  async diff(
+    principal: Principal,
+    shardId: ShardId,
+    seq: number,
+    options: { to: number | 'now'; path?: string | undefined },
+  ): Promise<CheckpointDiff> {
+    assertAccess(principal, shardId, 'read');
+    const scope = options.path === undefined ? null : canonicalPath(options.path, this.deps.limits);
+    const from = await this.find(shardId, seq);
+    const fromFiles = await this.texts(
+      from,
+      from.tree.filter((e) => inScope(e.path, scope)).map((e) => e.id),
+    );
+    let toFiles: DiffSide[];
+    if (options.to === 'now') {
+      toFiles = (await this.reader.currentFiles(shardId)).filter((f) => inScope(f.path, scope));
+    } else {
+      const to = await this.find(shardId, options.to);
+      toFiles = await this.texts(
+        to,
+        to.tree.filter((e) => inScope(e.path, scope)).map((e) => e.id),
+      );
+    }
+    return { from: seq, to: options.to, files: diffTrees(fromFiles, toFiles) };
+  }
+
+  /**
+   * Restores a file, a folder (`path`) or the whole shard to checkpoint `seq`. The state before
+   * becomes a checkpoint first (flushed, so unsynced edits are in it). Then, within the scope:
+   * files the checkpoint lacks are deleted, files it has at another path are moved back, and every
+   * file's text is set to the checkpoint's with a Yjs update computed from the current text (or
+   * created when missing). Concurrent edits merge with those updates like any two edits.
+   */
+  async restore(
+    principal: Principal,
+    shardId: ShardId,
+    seq: number,
+    rawPath: string | undefined,
+  ): Promise<RestoreResult> {
+    assertAccess(principal, shardId, 'write');
+    const scope = rawPath === undefined ? null : canonicalPath(rawPath, this.deps.limits);
+    const checkpoint = await this.find(shardId, seq);
+    const targets = checkpoint.tree.filter((e) => inScope(e.path, scope));
+    if (scope !== null && targets.length === 0) {
+      throw new AppError(ErrorCode.FILE_NOT_FOUND, `no file or folder at "${scope}" in checkpoint ${seq}`, {
+        details: { path: scope, checkpoint: seq },
+      });
+    }
+    const texts = await this.texts(
+      checkpoint,
+      targets.map((e) => e.id),
+    );
+    for (const file of texts) {
+      if (Buffer.byteLength(file.content, 'utf8') > this.deps.limits.maxFileBytes) {
+        throw new AppError(
+          ErrorCode.FILE_TOO_LARGE,
+          `"${file.path}" in checkpoint ${seq} is larger than MAX_FILE_BYTES (${this.deps.limits.maxFileBytes}) allows now`,
+        );
+      }
+    }
+    const author = { userId: principal.userId, name: principal.name };
+    await this.deps.cache.authors.note(shardId, author);
+    const before =
+      (await this.deps.checkpointNow(shardId, { reason: 'before-restore' })) ??
+      (await this.deps.repository.latestCheckpoint(shardId));
+    if (before === null) throw new AppError(ErrorCode.INTERNAL, 'the state before the restore was not recorded');
+
+    const result = await this.membership.transiently(shardId, () => this.apply(shardId, scope, texts));
+    const outcome: RestoreResult = { checkpoint: seq, before: before.seq, path: scope, ...result };
+    this.deps.events.restored({
+      shardId,
+      checkpoint: seq,
+      before: before.seq,
+      path: scope,
+      by: author,
+      version: result.version,
+    });
+    this.deps.logger.info({ shardId, userId: principal.userId, ...outcome }, 'checkpoint restored');
+    return outcome;
+  }
+
+  private async apply(
+    shardId: ShardId,
+    scope: string | null,
+    targets: readonly DiffSide[],
+  ): Promise<Omit<RestoreResult, 'checkpoint' | 'before' | 'path'>> {
+    const files = this.deps.cache.files;
+    const counts = { written: 0, created: 0, deleted: 0, renamed: 0, version: await files.version(shardId) };
+    const current = await files.tree(shardId);
+    const targetPaths = new Set(targets.map((t) => t.path));
+    const nowById = new Map(current.map((f) => [f.id, f]));
+    const nowPaths = new Set(current.map((f) => f.path));
+    // A file the checkpoint has at another path moves back, when both paths are in the scope,
+    // its old path is free, and its current path is not one the checkpoint fills.
+    const moves: Array<{ id: FileId; from: string; to: string }> = [];
+    for (const target of targets) {
+      const now = nowById.get(target.id);
+      if (
+        now !== undefined &&
+        now.path !== target.path &&
+        inScope(now.path, scope) &&
+        !nowPaths.has(target.path) &&
+        !targetPaths.has(now.path)
+      ) {
+        moves.push({ id: target.id, from: now.path, to: target.path });
+      }
+    }
+    const moving = new Set(moves.map((m) => m.id));
+    const removals = current.filter((f) => inScope(f.path, scope) && !targetPaths.has(f.path) && !moving.has(f.id));
+
+    for (const file of removals) {
+      const { files: gone, version } = await this.retrying(shardId, () => files.delete(shardId, file.path));
+      this.deps.events.treeChanged(shardId, { kind: 'deleted', files: gone }, version);
+      counts.deleted += gone.length;
+      counts.version = version;
+    }
+    for (const move of moves) {
+      const { moves: moved, version } = await this.retrying(shardId, () => files.rename(shardId, move.from, move.to));
+      this.deps.events.treeChanged(shardId, { kind: 'renamed', moves: moved }, version);
+      counts.renamed++;
+      counts.version = version;
+    }
+    const byPath = new Map((await files.tree(shardId)).map((f) => [f.path, f]));
+    for (const target of targets) {
+      const existing = byPath.get(target.path);
+      if (existing === undefined) {
+        const { file, version } = await this.retrying(shardId, () =>
+          files.createFile(shardId, target.path, target.content),
+        );
+        this.deps.events.treeChanged(shardId, { kind: 'created', file }, version);
+        counts.created++;
+        counts.version = version;
+        continue;
+      }
+      // The update is computed from the text Redis holds now; an edit that lands in between
+      // merges with it like two concurrent edits (CRDT), so nobody's later typing is lost.
+      const update = updateToText(await files.updates(shardId, existing.id), target.content);
+      if (update === null) continue;
+      const version = await this.retrying(shardId, () => files.appendUpdate(shardId, existing.id, update));
+      this.deps.events.fileEdited(shardId, existing.id, update, version);
+      counts.written++;
+      counts.version = version;
+    }
+    return counts;
+  }
+
+  /** Runs one cache step; refused for the shard's unsynced backlog, it syncs the shard and tries once more. */
+  private async retrying<T>(shardId: ShardId, step: () => Promise<T>): Promise<T> {
+    try {
+      return await step();
+    } catch (error) {
+      if (!isBacklogRefusal(error)) throw error;
+      await this.deps.flush(shardId);
+      return step();
+    }
+  }
+
+  /** The text of each listed file at a checkpoint, in the order given. */
+  private async texts(checkpoint: Checkpoint, ids: readonly FileId[]): Promise<DiffSide[]> {
+    const states = await this.deps.repository.readCheckpointFiles(checkpoint.shardId, checkpoint.seq, ids);
+    const paths = new Map(checkpoint.tree.map((e) => [e.id, e.path]));
+    return ids.map((id) => {
+      const state = states.get(id);
+      if (state === undefined) {
+        throw new AppError(
+          ErrorCode.INTERNAL,
+          `checkpoint ${checkpoint.seq} of shard ${checkpoint.shardId} lists file ${id} but no state of it is stored`,
+        );
+      }
+      return { id, path: paths.get(id) ?? '', content: textFromUpdates([state]) };
+    });
+  }
+
+  private async find(shardId: ShardId, seq: number): Promise<Checkpoint> {
+    const checkpoint = await this.deps.repository.findCheckpoint(shardId, seq);
+    if (checkpoint !== null) return checkpoint;
+    await this.assertShard(shardId);
+    throw new AppError(
+      ErrorCode.CHECKPOINT_NOT_FOUND,
+      `shard ${shardId} has no checkpoint ${seq}; GET /shards/${shardId}/checkpoints lists them`,
+      { details: { shardId, checkpoint: seq } },
+    );
+  }
+
+  private async assertShard(shardId: ShardId): Promise<void> {
+    if ((await this.deps.repository.findMetaById(shardId)) === null) {
+      throw new AppError(ErrorCode.SHARD_NOT_FOUND, 'no shard with this id', { details: { shardId } });
+    }
+  }
+}
+
+function inScope(path: string, scope: string | null): boolean {
+  return scope === null || path === scope || path.startsWith(`${scope}/`);
+}
+
+function toSummary(meta: CheckpointMeta): CheckpointSummary {
+  return {
+    seq: meta.seq,
+    createdAt: meta.createdAt.toISOString(),
+    label: meta.label,
+    reason: meta.reason,
+    authors: meta.authors,
+    filesChanged: meta.filesChanged,
+    storedBytes: meta.storedBytes,
+    version: meta.version,
+  };
+}
