@@ -215,11 +215,14 @@ export abstract class KyselyShardStore implements IShardRepository {
           const at = toCheckpointMeta(previous).createdAt.getTime();
           if (now.getTime() - at < input.minIntervalMs) return null;
         }
-        const files = await trx
-          .selectFrom('shard_files')
-          .select(['file_id', 'path', 'version'])
-          .where('shard_id', '=', shardId)
-          .execute();
+        const pending = new Map((input.pending ?? []).map((p) => [p.id as string, p]));
+        const files = (
+          await trx
+            .selectFrom('shard_files')
+            .select(['file_id', 'path', 'version'])
+            .where('shard_id', '=', shardId)
+            .execute()
+        ).map((f) => ({ ...f, version: Math.max(f.version, pending.get(f.file_id)?.version ?? 0) }));
         const tree = toTree(files);
         const { changed, treeChanged } = changesSince(
           previous === undefined ? [] : parseTree(previous.tree, shardId, previous.seq),
@@ -240,8 +243,22 @@ export abstract class KyselyShardStore implements IShardRepository {
           stored_bytes: 0,
         };
         await trx.insertInto('shard_checkpoints').values(row).execute();
-        // Copied inside the database: the states never travel to this process.
-        for (const ids of chunkRows(changed)) {
+        const fromPending = changed.filter((id) => pending.has(id));
+        for (const chunk of chunkRows(fromPending)) {
+          await trx
+            .insertInto('checkpoint_files')
+            .values(
+              chunk.map((id) => ({
+                shard_id: shardId,
+                file_id: id,
+                seq,
+                ydoc_state: pending.get(id)?.ydocState ?? new Uint8Array(),
+              })),
+            )
+            .execute();
+        }
+        // The rest is copied inside the database: the states never travel to this process.
+        for (const ids of chunkRows(changed.filter((id) => !pending.has(id)))) {
           await trx
             .insertInto('checkpoint_files')
             .columns(['shard_id', 'file_id', 'seq', 'ydoc_state'])

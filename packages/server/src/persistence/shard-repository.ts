@@ -127,6 +127,12 @@ export type CreateCheckpointInput = {
   force?: boolean | undefined;
   /** Record only if the previous checkpoint is at least this old (ms); otherwise return null. */
   minIntervalMs?: number | undefined;
+  /**
+   * Newer states of files the database still holds but is about to lose (a sync that deletes
+   * them has their last edits only in Redis): each is recorded in place of the stored state, with
+   * this version, when the file is in the database's tree.
+   */
+  pending?: ReadonlyArray<{ id: FileId; version: number; ydocState: Uint8Array }> | undefined;
 };
 
 /**

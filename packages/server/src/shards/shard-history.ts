@@ -76,7 +76,6 @@ export class ShardHistory {
   async name(principal: Principal, shardId: ShardId, label: string): Promise<CheckpointSummary> {
     assertAccess(principal, shardId, 'write');
     await this.assertShard(shardId);
-    await this.deps.cache.authors.note(shardId, { userId: principal.userId, name: principal.name });
     const checkpoint = await this.deps.checkpointNow(shardId, { reason: 'named', label, force: true });
     if (checkpoint === null) throw new AppError(ErrorCode.INTERNAL, 'the named checkpoint was not recorded');
     this.deps.logger.info({ shardId, seq: checkpoint.seq, userId: principal.userId }, 'version named');
@@ -163,12 +162,13 @@ export class ShardHistory {
         );
       }
     }
-    const author = { userId: principal.userId, name: principal.name };
-    await this.deps.cache.authors.note(shardId, author);
     const before =
       (await this.deps.checkpointNow(shardId, { reason: 'before-restore' })) ??
       (await this.deps.repository.latestCheckpoint(shardId));
     if (before === null) throw new AppError(ErrorCode.INTERNAL, 'the state before the restore was not recorded');
+    // The restorer changes the shard: an author of the next checkpoint, not of the one before.
+    const author = { userId: principal.userId, name: principal.name };
+    await this.deps.cache.authors.note(shardId, author);
 
     const result = await this.membership.transiently(shardId, () => this.apply(shardId, scope, texts));
     const outcome: RestoreResult = { checkpoint: seq, before: before.seq, path: scope, ...result };

@@ -1,5 +1,10 @@
 import type { ShardId } from '@tandem/protocol';
-import type { CheckpointMeta, CheckpointReason, IShardRepository } from '../persistence/index.js';
+import type {
+  CheckpointMeta,
+  CheckpointReason,
+  CreateCheckpointInput,
+  IShardRepository,
+} from '../persistence/index.js';
 import type { HistoryAuthors } from '../shard-cache/index.js';
 
 export type RecordCheckpointDeps = {
@@ -14,6 +19,8 @@ export type RecordCheckpointOptions = {
   force?: boolean | undefined;
   /** Record only when the previous checkpoint is at least this old. */
   minIntervalMs?: number | undefined;
+  /** Newer states of files the database is about to delete (see CreateCheckpointInput.pending). */
+  pending?: CreateCheckpointInput['pending'];
 };
 
 /**
@@ -33,6 +40,7 @@ export async function recordCheckpoint(
     label: options.label,
     force: options.force,
     minIntervalMs: options.minIntervalMs,
+    pending: options.pending,
     authors: notes.authors,
   });
   // Cleared after the commit: a crash in between lists the same authors again next time, never fewer.

@@ -91,8 +91,13 @@ export async function syncShard(
     }
     const batch: SyncBatch = { shardId, lastSyncTimestamp: snapshot.version, upserts: [], deletes: [] };
     const compact: CompactEntry[] = [];
+    // Deleted files' last edits, which only Redis holds: the checkpoint before the delete keeps them.
+    const pendingDeleted: Array<{ id: FileId; version: number; ydocState: Uint8Array }> = [];
     for (const file of snapshot.files) {
       const merged = file.path === null ? null : mergeToState(file.updates);
+      if (file.path === null && file.updates.length > 1 && file.version > meta.lastSyncTimestamp) {
+        pendingDeleted.push({ id: file.id, version: file.version, ydocState: mergeToState(file.updates).state });
+      }
       compact.push({
         id: file.id,
         version: file.version,
@@ -126,7 +131,10 @@ export async function syncShard(
       if (batch.upserts.length > 0) {
         await deps.repository.applySync({ ...batch, deletes: [], lastSyncTimestamp: meta.lastSyncTimestamp });
       }
-      const before = await recordCheckpoint(deps, shardId, { reason: CheckpointReason.BEFORE_DELETE });
+      const before = await recordCheckpoint(deps, shardId, {
+        reason: CheckpointReason.BEFORE_DELETE,
+        pending: pendingDeleted,
+      });
       if (before !== null) result.checkpoints.push(before.seq);
     }
     if (batch.upserts.length > 0 || batch.deletes.length > 0) {

@@ -459,6 +459,25 @@ export function describeShardRepositoryContract(name: string, open: ShardReposit
         expect((await repo.latestCheckpoint(shard.id))?.seq).toBe(3);
       });
 
+      it('records pending states of files about to be deleted in place of the stored ones', async () => {
+        const a = makeFile('a.ts', 'stored a', 0);
+        const b = makeFile('b.ts', 'stored b', 0);
+        const shard = makeShard([a, b]);
+        await repo.save(shard);
+        await repo.createCheckpoint({ shardId: shard.id, reason: 'created', authors: [] });
+        const cp = await repo.createCheckpoint({
+          shardId: shard.id,
+          reason: 'before-delete',
+          authors: [],
+          pending: [
+            { id: a.id, version: 4, ydocState: yjsState('edited a, only in redis') },
+            { id: newFileId(), version: 4, ydocState: yjsState('not in the database') },
+          ],
+        });
+        expect(cp).toMatchObject({ seq: 2, filesChanged: 1 });
+        expect(await textsAt(shard.id, 2)).toEqual({ 'a.ts': 'edited a, only in redis', 'b.ts': 'stored b' });
+      });
+
       it('lists newest first, page by page', async () => {
         const file = makeFile('a.ts', 'v0', 0);
         const shard = makeShard([file]);
