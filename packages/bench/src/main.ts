@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--scenario fanout,scaleout,presence,idle,join,sync]
+ * `npm run bench [-- --quick] [--scenario fanout,scaleout,presence,idle,join,sync,history]
  *  [--target tandem,relay,hocuspocus] [--workers N] [--profile DIR] [--duration MS] [--cases 1x25x50ms,...] [--out DIR] [--docs]`
  *
  * Starts every server it measures on 127.0.0.1 (Tandem from packages/server/dist, the
