@@ -1,3 +1,4 @@
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { comparePaths, ErrorCode, type FileId, type ShardId } from '@tandem/protocol';
 import { AppError } from '../errors/index.js';
 import type { DbTime, ShardCheckpointsTable } from './migrations.js';
@@ -44,8 +45,22 @@ function toReason(value: string, row: { shard_id: string; seq: number }): Checkp
   );
 }
 
-export function parseTree(text: string, shardId: string, seq: number): CheckpointTreeEntry[] {
-  const value: unknown = JSON.parse(text);
+/** The tree column: JSON, deflated (paths repeat their folders; a 200-file tree shrinks about 3×). */
+export function encodeTree(tree: readonly CheckpointTreeEntry[]): Uint8Array {
+  return deflateRawSync(JSON.stringify(tree));
+}
+
+export function parseTree(stored: Uint8Array, shardId: string, seq: number): CheckpointTreeEntry[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(inflateRawSync(stored).toString('utf8'));
+  } catch (error) {
+    throw new AppError(
+      ErrorCode.INTERNAL,
+      `shard_checkpoints.tree of checkpoint ${seq} of shard ${shardId} does not decode; repair the row`,
+      { cause: error },
+    );
+  }
   if (
     Array.isArray(value) &&
     value.every(

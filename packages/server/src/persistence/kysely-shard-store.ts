@@ -24,6 +24,7 @@ import type {
 import {
   changesSince,
   checkpointsToPrune,
+  encodeTree,
   mergeAuthors,
   parseAuthors,
   parseTree,
@@ -237,7 +238,7 @@ export abstract class KyselyShardStore implements IShardRepository {
           label: input.label ?? null,
           reason: input.reason,
           authors: JSON.stringify(mergeAuthors(input.authors)),
-          tree: JSON.stringify(tree),
+          tree: encodeTree(tree),
           version: stored.last_sync_timestamp,
           files_changed: changed.length,
           stored_bytes: 0,

@@ -53,8 +53,8 @@ export type ShardCheckpointsTable = {
   reason: string;
   /** JSON text: [{ userId, name }] of who changed the shard since the previous checkpoint. */
   authors: string;
-  /** JSON text: [{ id, path, version }] of every file at this checkpoint. */
-  tree: string;
+  /** [{ id, path, version }] of every file at this checkpoint: JSON, deflated (raw deflate). */
+  tree: Uint8Array;
   /** The shard watermark (last_sync_timestamp) the checkpoint was read at. */
   version: number;
   /** Files whose state this checkpoint stores (changed since the previous one). */
@@ -147,7 +147,7 @@ function createMigrations(dialect: SqlDialectKind): Record<string, Migration> {
           .addColumn('label', 'text')
           .addColumn('reason', 'text', (col) => col.notNull())
           .addColumn('authors', 'text', (col) => col.notNull())
-          .addColumn('tree', 'text', (col) => col.notNull())
+          .addColumn('tree', types.binary, (col) => col.notNull())
           .addColumn('version', types.bigint, (col) => col.notNull())
           .addColumn('files_changed', 'integer', (col) => col.notNull())
           .addColumn('stored_bytes', types.bigint, (col) => col.notNull())
