@@ -28,12 +28,17 @@ function storedHistory(databaseUrl: string, shardId: string) {
     const files = db
       .prepare('select count(*) as n, sum(length(ydoc_state)) as bytes from checkpoint_files where shard_id = ?')
       .get(shardId) as { n: number; bytes: number };
+    const live = db
+      .prepare('select count(*) as n, sum(length(ydoc_state)) as bytes from shard_files where shard_id = ?')
+      .get(shardId) as { n: number; bytes: number };
     return {
       checkpoints: cp.n,
       treeBytes: cp.tree,
       authorBytes: cp.authors,
       stateRows: files.n,
       stateBytes: files.bytes,
+      shardFiles: live.n,
+      shardStateBytes: live.bytes,
     };
   } finally {
     db.close();
