@@ -8,9 +8,15 @@ export type TreeWriteThroughDeps = {
   cache: ShardCache;
   repository: IShardRepository;
   logger: Logger;
+  /**
+   * Syncs the shard now. Run before a tree that deletes files is written: while the database
+   * still holds them, the sync records the "before-delete" checkpoint (with their last edits,
+   * which only Redis held), so a deleted file stays restorable.
+   */
+  flush: (shardId: ShardId) => Promise<void>;
 };
 
-type Slot = { current: Promise<void>; next?: Promise<void> };
+type Slot = { current: Promise<void>; next?: Promise<void>; deletes?: boolean };
 
 const ignore = () => undefined;
 
@@ -36,15 +42,21 @@ export class TreeWriteThrough {
    * the operation is in the live state but not acknowledged; sent again with its opId, it is
    * answered with its first outcome and written through again.
    */
-  write(shardId: ShardId): Promise<void> {
+  write(shardId: ShardId, options: { deletes?: boolean } = {}): Promise<void> {
     const slot = this.slots.get(shardId);
-    if (slot === undefined) return this.start(shardId);
-    slot.next ??= slot.current.then(ignore, ignore).then(() => this.start(shardId));
+    const deletes = options.deletes === true;
+    if (slot === undefined) return this.start(shardId, deletes);
+    if (slot.next === undefined) {
+      slot.deletes = deletes;
+      slot.next = slot.current.then(ignore, ignore).then(() => this.start(shardId, slot.deletes === true));
+    } else if (deletes) {
+      slot.deletes = true;
+    }
     return slot.next;
   }
 
-  private start(shardId: ShardId): Promise<void> {
-    const current = this.writeOnce(shardId);
+  private start(shardId: ShardId, deletes: boolean): Promise<void> {
+    const current = this.writeOnce(shardId, deletes);
     const slot: Slot = { current };
     this.slots.set(shardId, slot);
     void current.then(ignore, ignore).then(() => {
@@ -53,7 +65,19 @@ export class TreeWriteThrough {
     return current;
   }
 
-  private async writeOnce(shardId: ShardId): Promise<void> {
+  private async writeOnce(shardId: ShardId, deletes: boolean): Promise<void> {
+    if (deletes) {
+      try {
+        await this.deps.flush(shardId);
+      } catch (error) {
+        if (error instanceof AppError && error.code === ErrorCode.SHARD_NOT_FOUND) throw error;
+        this.deps.logger.warn({ shardId, err: error }, 'could not sync the shard before writing a delete through');
+        throw new AppError(ErrorCode.SHARD_UNAVAILABLE, 'the database did not take this change yet; retry', {
+          details: { shardId, reason: 'database' },
+          cause: error,
+        });
+      }
+    }
     const tree = await this.deps.cache.files.treeAt(shardId);
     if (tree === null) {
       // Redis lost the shard right after the operation was stored: it may be gone with it.

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import type { FileId } from '@tandem/protocol';
+import { diffTrees, type DiffSide } from './history-diff.js';
+
+const f = (id: string, path: string, content: string): DiffSide => ({ id: id as FileId, path, content });
+
+describe('diffTrees', () => {
+  it('lists added, removed, renamed and modified files with unified diffs, and skips unchanged ones', () => {
+    const from = [
+      f('a', 'a.ts', 'one\ntwo\n'),
+      f('b', 'b.ts', 'bee\n'),
+      f('c', 'c.ts', 'same\n'),
+      f('d', 'd.ts', 'dee\n'),
+    ];
+    const to = [
+      f('a', 'a.ts', 'one\nTWO\n'),
+      f('b', 'lib/b.ts', 'bee\n'),
+      f('c', 'c.ts', 'same\n'),
+      f('e', 'e.ts', 'new\n'),
+    ];
+    const diffs = diffTrees(from, to);
+    expect(diffs.map((d) => [d.status, d.path, d.oldPath])).toEqual([
+      ['modified', 'a.ts', null],
+      ['removed', 'd.ts', null],
+      ['added', 'e.ts', null],
+      ['renamed', 'lib/b.ts', 'b.ts'],
+    ]);
+    const a = diffs[0];
+    expect(a).toMatchObject({ additions: 1, deletions: 1 });
+    expect(a?.patch).toContain('--- a/a.ts');
+    expect(a?.patch).toContain('+++ b/a.ts');
+    expect(a?.patch).toContain('-two');
+    expect(a?.patch).toContain('+TWO');
+    expect(diffs[3]).toMatchObject({ additions: 0, deletions: 0, patch: '' });
+    expect(diffs[1]?.patch).toContain('+++ /dev/null');
+  });
+
+  it('matches a file recreated under a new id by its path', () => {
+    const diffs = diffTrees([f('a', 'a.ts', 'x\n')], [f('z', 'a.ts', 'y\n')]);
+    expect(diffs).toHaveLength(1);
+    expect(diffs[0]).toMatchObject({ status: 'modified', fileId: 'z', additions: 1, deletions: 1 });
+    expect(diffTrees([f('a', 'a.ts', 'x\n')], [f('z', 'a.ts', 'x\n')])).toEqual([]);
+  });
+});
