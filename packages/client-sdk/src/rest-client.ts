@@ -128,9 +128,25 @@ export class TandemRest {
     return this.request('GET', `/shards/${encodeURIComponent(id)}/checkpoints/${seq}`);
   }
 
-  /** A file's text as it was at a checkpoint. */
+  /** A file's text as it was at a checkpoint (a binary file: use readCheckpointBinaryFile). */
   readCheckpointFile(id: string, seq: number, path: string): Promise<{ file: FileEntry; content: string }> {
     return this.request('GET', `/shards/${encodeURIComponent(id)}/checkpoints/${seq}/files/${encodePath(path)}`);
+  }
+
+  /** A binary file's bytes as they were at a checkpoint, with the content type its name implies. */
+  async readCheckpointBinaryFile(
+    id: string,
+    seq: number,
+    path: string,
+  ): Promise<{ bytes: Uint8Array; contentType: string }> {
+    const response = await this.fetch(
+      'GET',
+      `/shards/${encodeURIComponent(id)}/checkpoints/${seq}/files/${encodePath(path)}?raw`,
+    );
+    return {
+      bytes: new Uint8Array(await response.arrayBuffer()),
+      contentType: response.headers.get('content-type') ?? 'application/octet-stream',
+    };
   }
 
   /**

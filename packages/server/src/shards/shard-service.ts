@@ -308,7 +308,7 @@ export class ShardService {
         this.deps.events.treeChanged(shardId, { kind: 'deleted', files: result.files }, result.version);
         this.noteAuthor(principal, shardId);
       }
-      await this.treeWrites.write(shardId, { deletes: true });
+      await this.treeWrites.write(shardId, { deleted: result.files.map((f) => f.id) });
       return result;
     });
   }

@@ -203,14 +203,13 @@ describe('version history over REST, the SDK and the sync worker (PostgreSQL)', 
     await a.flushed();
     const srcBefore = a.tree().filter((f) => f.path.startsWith('src/'));
     await a.delete('src');
-    const beforeDelete = await waitFor(
-      async () => (await checkpoints(rest, shardId)).find((c) => c.reason === 'before-delete'),
-      10_000,
-      'the sync records a checkpoint before deleting',
-    );
+    // Acknowledged means written through: the database has lost the folder, and the checkpoint
+    // recorded before that (with the edit only Redis held) is there already.
+    expect(await dbText(t, shardId, 'src/App.jsx')).toBeUndefined();
+    const beforeDelete = (await checkpoints(rest, shardId)).find((c) => c.reason === 'before-delete');
+    if (beforeDelete === undefined) throw new Error('a checkpoint should be recorded before the delete');
     const held = (await rest.getCheckpoint(shardId, beforeDelete.seq)).checkpoint.files;
     expect(held.filter((f) => f.path.startsWith('src/')).length).toBe(srcBefore.length);
-    await waitFor(async () => (await dbText(t, shardId, 'src/App.jsx')) === undefined, 10_000, 'deleted in the db');
 
     const result = await rest.restoreCheckpoint(shardId, beforeDelete.seq, { path: 'src' });
     expect(result.created).toBe(srcBefore.length);
@@ -219,6 +218,50 @@ describe('version history over REST, the SDK and the sync worker (PostgreSQL)', 
       true,
     );
     expect(await refusal(rest.restoreCheckpoint(shardId, beforeDelete.seq, { path: 'nope' }))).toBe('FILE_NOT_FOUND');
+  });
+
+  it('keeps binary files: their bytes in checkpoints, marked in diffs, and put back by a restore (written through)', async () => {
+    const shardId = await createShard(t.url(0), 'static');
+    const rest = await adminRest(t);
+    const a = await t.session(shardId, 0);
+    const v1 = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0, 1, 2, 3, 255]);
+    const v2 = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 9, 9, 9]);
+    await rest.uploadFile(shardId, 'img/logo.png', v1, 'image/png');
+    const { checkpoint: named } = await rest.nameVersion(shardId, 'with logo');
+    const detail = (await rest.getCheckpoint(shardId, named.seq)).checkpoint;
+    expect(detail.files.find((f) => f.path === 'img/logo.png')).toMatchObject({ kind: 'binary' });
+    const read = await rest.readCheckpointBinaryFile(shardId, named.seq, 'img/logo.png');
+    expect(read.bytes).toEqual(v1);
+    expect(read.contentType).toBe('image/png');
+
+    // New bytes, then deleted: the diff marks the file, the restore brings its first bytes back.
+    await rest.uploadFile(shardId, 'img/logo.png', v2, 'image/png');
+    const changed = await rest.diffCheckpoint(shardId, named.seq);
+    expect(changed.files).toEqual([
+      expect.objectContaining({
+        status: 'modified',
+        path: 'img/logo.png',
+        binary: true,
+        additions: 0,
+        deletions: 0,
+        patch: 'Binary files a/img/logo.png and b/img/logo.png differ\n',
+      }),
+    ]);
+    await a.delete('img');
+    expect((await rest.diffCheckpoint(shardId, named.seq)).files.map((f) => [f.status, f.binary])).toEqual([
+      ['removed', true],
+    ]);
+    const result = await rest.restoreCheckpoint(shardId, named.seq, { path: 'img/logo.png' });
+    expect(result.created).toBe(1);
+    // The restored file is in the database at once (a file operation), and its bytes come with the sync.
+    const stored = await t.apps[0]!.app.repository.findById(shardId);
+    expect(stored?.files.find((f) => f.path === 'img/logo.png')?.kind).toBe('binary');
+    expect((await rest.readBinaryFile(shardId, 'img/logo.png')).bytes).toEqual(v1);
+    await waitFor(() => a.tree().some((f) => f.path === 'img/logo.png' && f.kind === 'binary'), 5000, 'a sees it');
+    await t.apps[0]!.app.flush(shardId);
+    const synced = (await t.apps[0]!.app.repository.findById(shardId))?.files.find((f) => f.path === 'img/logo.png');
+    expect(new Uint8Array(synced?.ydocState ?? [])).toEqual(v1);
+    expect((await rest.diffCheckpoint(shardId, named.seq)).files).toEqual([]);
   });
 
   it('lets viewers browse but not restore or name versions, and refuses bad input with stable codes', async () => {
