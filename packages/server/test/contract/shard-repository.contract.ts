@@ -771,6 +771,48 @@ export function describeShardRepositoryContract(name: string, open: ShardReposit
         expect((await repo.pruneCheckpoints(policy, { now: later, shardId: shard.id })).deleted).toBe(0);
       });
 
+      it('keeps a binary file as its bytes and says so in the tree', async () => {
+        const bytes = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0, 255]);
+        const logo = makeFile('logo.png', '', 1, { kind: 'binary', ydocState: bytes });
+        const shard = makeShard([makeFile('a.ts', 'a'), logo], { lastSyncTimestamp: 1 });
+        await repo.save(shard);
+        const cp = await repo.createCheckpoint({ shardId: shard.id, reason: 'created', authors: [] });
+        const stored = await repo.findCheckpoint(shard.id, cp?.seq ?? 0);
+        expect(stored?.tree.map((e) => [e.path, e.kind])).toEqual([
+          ['a.ts', undefined],
+          ['logo.png', 'binary'],
+        ]);
+        const states = await repo.readCheckpointFiles(shard.id, cp?.seq ?? 0, [logo.id]);
+        expect(new Uint8Array(states.get(logo.id) ?? [])).toEqual(bytes);
+      });
+
+      it('records nothing with onlyIfStored when the database holds none of those files', async () => {
+        const a = makeFile('a.ts', 'a');
+        const shard = makeShard([a], { lastSyncTimestamp: 1 });
+        await repo.save(shard);
+        await repo.createCheckpoint({ shardId: shard.id, reason: 'created', authors: [] });
+        const pending = [{ id: a.id, version: 2, ydocState: yjsState('a, edited') }];
+        const gone = [newFileId()];
+        expect(
+          await repo.createCheckpoint({
+            shardId: shard.id,
+            reason: 'before-delete',
+            authors: [],
+            pending,
+            onlyIfStored: gone,
+          }),
+        ).toBeNull();
+        const before = await repo.createCheckpoint({
+          shardId: shard.id,
+          reason: 'before-delete',
+          authors: [],
+          pending,
+          onlyIfStored: [...gone, a.id],
+        });
+        expect(before?.seq).toBe(2);
+        expect(await textsAt(shard.id, 2)).toEqual({ 'a.ts': 'a, edited' });
+      });
+
       it('deletes the checkpoints with the shard', async () => {
         const shard = makeShard([makeFile('a.ts', 'a')]);
         await repo.save(shard);
