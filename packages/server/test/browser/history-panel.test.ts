@@ -122,6 +122,41 @@ describe('the History panel', () => {
     }
   });
 
+  it('shows a binary file as changed instead of side by side, and restores its bytes', async () => {
+    const shardId = await createShard(server.url, 'vanilla', 'History binary');
+    const rest = new TandemRest({ url: server.url, token: await adminToken() });
+    const first = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]);
+    await rest.uploadFile(shardId, 'logo.png', first, 'image/png');
+    const { checkpoint } = await rest.nameVersion(shardId, 'first logo');
+    await rest.uploadFile(shardId, 'logo.png', new Uint8Array([0x89, 0x50, 0x4e, 0x47, 9, 9]), 'image/png');
+    const alice = await newUserPage(browser);
+    try {
+      const token = await tokenFor({ sub: 'alice', name: 'Alice', shards: { [shardId]: 'write' } });
+      await alice.page.goto(editorUrl(server.url, shardId, token));
+      await alice.page.locator('.cm-content[data-path="src/main.js"]').waitFor({ timeout: 20_000 });
+      await openHistory(alice.page);
+      await alice.page.locator(`.history-item[data-seq="${checkpoint.seq}"] button`).click();
+      const row = alice.page.locator('.history-file[data-path="logo.png"]');
+      await waitFor(async () => (await row.getAttribute('data-status')) === 'modified', 10_000, 'logo.png changed');
+      await row.locator('button').click();
+      await alice.page.locator('.history-binary[data-binary-changed="true"]').waitFor();
+      expect(await alice.page.locator('.history-merge').count()).toBe(0);
+      await alice.page.locator('[data-action="restore-file"]').click();
+      await alice.page.locator('dialog button.danger').click();
+      await waitFor(
+        async () => {
+          const now = (await rest.readBinaryFile(shardId, 'logo.png')).bytes;
+          return now.length === first.length && now.every((b, i) => b === first[i]);
+        },
+        10_000,
+        'the first bytes are back',
+      );
+      expect(alice.errors).toEqual([]);
+    } finally {
+      await alice.context.close();
+    }
+  });
+
   it('lets a viewer browse the history without restore or naming buttons', async () => {
     const shardId = await createShard(server.url, 'vanilla', 'History viewer');
     const viewer = await newUserPage(browser);
