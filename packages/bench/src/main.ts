@@ -1,6 +1,6 @@
 /**
- * `npm run bench [-- --quick] [--scenario fanout,scaleout,presence,idle,join,sync]
- *  [--target tandem,relay,hocuspocus] [--workers N] [--profile DIR] [--duration MS] [--cases 1x25x50ms,...] [--connections 1000,5000] [--out DIR] [--docs]`
+ * `npm run bench [-- --quick] [--scenario fanout,scaleout,presence,idle,join,sync,history]
+ *  [--target tandem,relay,hocuspocus,hocuspocus-db] [--workers N] [--profile DIR] [--duration MS] [--cases 1x25x50ms,...] [--connections 1000,5000] [--out DIR] [--docs]`
  *
  * Starts every server it measures on 127.0.0.1 (Tandem from packages/server/dist, the
  * y-websocket relay, Hocuspocus), drives them from forked generator processes, prints one JSON

@@ -17,7 +17,7 @@ export type ServerUsage = {
 
 /** One JSON line of output: one scenario case against one target. */
 export type ScenarioResult = {
-  scenario: 'fanout' | 'scaleout' | 'presence' | 'idle' | 'join' | 'sync';
+  scenario: 'fanout' | 'scaleout' | 'presence' | 'idle' | 'join' | 'sync' | 'history';
   case: string;
   target: string;
   /** No lost updates and converged (where that applies). */

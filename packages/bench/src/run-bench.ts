@@ -7,8 +7,9 @@ import { fanoutScenario, presenceScenario, scaleoutScenario, type TargetName } f
 import { idleScenario } from './scenarios/idle.js';
 import { joinScenario } from './scenarios/join.js';
 import { syncScenario } from './scenarios/sync.js';
+import { historyScenario } from './scenarios/history.js';
 
-export const SCENARIOS = ['fanout', 'scaleout', 'presence', 'idle', 'join', 'sync'] as const;
+export const SCENARIOS = ['fanout', 'scaleout', 'presence', 'idle', 'join', 'sync', 'history'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export type BenchOptions = {
@@ -89,6 +90,9 @@ export async function runBench(options: BenchOptions = {}): Promise<ScenarioResu
           break;
         case 'sync':
           if (targets.includes('tandem')) await syncScenario(ctx, emit);
+          break;
+        case 'history':
+          if (targets.includes('tandem')) await historyScenario(ctx, emit);
           break;
       }
     }

@@ -1,4 +1,14 @@
-import type { ErrorBody, FileEntry, ShardDetail, TemplateSummary } from '@tandem/protocol';
+import type {
+  CheckpointDetail,
+  CheckpointDiff,
+  CheckpointPage,
+  CheckpointSummary,
+  ErrorBody,
+  FileEntry,
+  RestoreResult,
+  ShardDetail,
+  TemplateSummary,
+} from '@tandem/protocol';
 import { TandemError } from './tandem-error.js';
 
 /**
@@ -89,6 +99,81 @@ export class TandemRest {
   /** A token for someone else to open this shard (read or write). */
   shareToken(id: string, access: 'read' | 'write'): Promise<{ token: string; access: 'read' | 'write' }> {
     return this.request('POST', `/shards/${encodeURIComponent(id)}/tokens`, { access });
+  }
+
+  // ---- version history ------------------------------------------------------------------------
+
+  /**
+   * Checkpoints of the shard, newest first. Pass the returned `nextBefore` as `before` for the
+   * next page (null: no more).
+   * @param options `limit` 1–100 (default 50); `before` lists checkpoints older than that seq.
+   * @example
+   * const { checkpoints } = await rest.listCheckpoints(shardId, { limit: 20 })
+   */
+  listCheckpoints(id: string, options: { limit?: number; before?: number } = {}): Promise<CheckpointPage> {
+    const query = new URLSearchParams();
+    if (options.limit !== undefined) query.set('limit', String(options.limit));
+    if (options.before !== undefined) query.set('before', String(options.before));
+    const qs = query.size > 0 ? `?${query.toString()}` : '';
+    return this.request('GET', `/shards/${encodeURIComponent(id)}/checkpoints${qs}`);
+  }
+
+  /** Names the current version (a checkpoint that is never pruned). Needs write access. */
+  nameVersion(id: string, label: string): Promise<{ checkpoint: CheckpointSummary }> {
+    return this.request('POST', `/shards/${encodeURIComponent(id)}/checkpoints`, { label });
+  }
+
+  /** One checkpoint with its file tree. */
+  getCheckpoint(id: string, seq: number): Promise<{ checkpoint: CheckpointDetail }> {
+    return this.request('GET', `/shards/${encodeURIComponent(id)}/checkpoints/${seq}`);
+  }
+
+  /** A file's text as it was at a checkpoint (a binary file: use readCheckpointBinaryFile). */
+  readCheckpointFile(id: string, seq: number, path: string): Promise<{ file: FileEntry; content: string }> {
+    return this.request('GET', `/shards/${encodeURIComponent(id)}/checkpoints/${seq}/files/${encodePath(path)}`);
+  }
+
+  /** A binary file's bytes as they were at a checkpoint, with the content type its name implies. */
+  async readCheckpointBinaryFile(
+    id: string,
+    seq: number,
+    path: string,
+  ): Promise<{ bytes: Uint8Array; contentType: string }> {
+    const response = await this.fetch(
+      'GET',
+      `/shards/${encodeURIComponent(id)}/checkpoints/${seq}/files/${encodePath(path)}?raw`,
+    );
+    return {
+      bytes: new Uint8Array(await response.arrayBuffer()),
+      contentType: response.headers.get('content-type') ?? 'application/octet-stream',
+    };
+  }
+
+  /**
+   * The files changed from checkpoint `seq` to now (default) or to another checkpoint, with
+   * unified diffs; `path` limits it to one file or folder.
+   */
+  diffCheckpoint(
+    id: string,
+    seq: number,
+    options: { to?: number | 'now'; path?: string } = {},
+  ): Promise<CheckpointDiff> {
+    const query = new URLSearchParams({ to: String(options.to ?? 'now') });
+    if (options.path !== undefined) query.set('path', options.path);
+    return this.request('GET', `/shards/${encodeURIComponent(id)}/checkpoints/${seq}/diff?${query.toString()}`);
+  }
+
+  /**
+   * Restores a file or folder (`path`), or the whole shard, to checkpoint `seq`, live for everyone
+   * in it. The state before becomes checkpoint `before` of the result: restore it to undo. Needs
+   * write access.
+   */
+  restoreCheckpoint(id: string, seq: number, options: { path?: string } = {}): Promise<RestoreResult> {
+    return this.request(
+      'POST',
+      `/shards/${encodeURIComponent(id)}/checkpoints/${seq}/restore`,
+      options.path === undefined ? {} : { path: options.path },
+    );
   }
 
   /** The shard as a zip archive. */

@@ -1,5 +1,5 @@
 import type * as Y from 'yjs';
-import type { ErrorBody, FileEntry, FileId, TreeChange } from '@tandem/protocol';
+import type { ErrorBody, FileEntry, FileId, RestoredEvent, TreeChange } from '@tandem/protocol';
 import type { TreeOp } from './tree-ops.js';
 
 /**
@@ -52,6 +52,12 @@ export type SessionEvents = {
   reset: [{ fileId: FileId; text: Y.Text }];
   /** A file operation no longer applies; the tree shows the server's state again. */
   'op-failed': [TreeOpFailure];
+  /**
+   * Someone (maybe this user) restored a file, a folder or the whole shard to a checkpoint: who,
+   * which checkpoint, and `before`, the checkpoint to restore to undo it. The restored text and
+   * files arrive as ordinary edits and tree changes.
+   */
+  restored: [RestoredEvent];
   /** The number of file operations waiting to be applied by the server changed. */
   queue: [number];
 };

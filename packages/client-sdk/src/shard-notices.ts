@@ -1,4 +1,4 @@
-import type { ErrorBody, FileId, ShardId, TreeChange } from '@tandem/protocol';
+import type { ErrorBody, FileId, RestoredEvent, ShardId, TreeChange } from '@tandem/protocol';
 import type { TandemSocket } from './socket-types.js';
 
 /** What a session does with each server notice for its shard (protocol §6). */
@@ -10,6 +10,8 @@ export interface ShardNoticeHandlers {
   presenceRequested(version: number | undefined): void;
   saved(version: number): void;
   resync(): void;
+  /** Someone restored (part of) the shard to a checkpoint (`shard:restored`). */
+  restored(event: RestoredEvent): void;
   /** A `shard:error` for this shard, or for the whole connection (`shardId: null`). */
   error(error: ErrorBody): void;
 }
@@ -34,6 +36,9 @@ export function listenToShard(socket: TandemSocket, shardId: ShardId, handlers: 
   const onResync = (e: { shardId: ShardId }) => {
     if (e.shardId === shardId) handlers.resync();
   };
+  const onRestored = (e: RestoredEvent) => {
+    if (e.shardId === shardId) handlers.restored(e);
+  };
   const onError = (e: { shardId: ShardId | null; error: ErrorBody }) => {
     if (e.shardId === null || e.shardId === shardId) handlers.error(e.error);
   };
@@ -43,6 +48,7 @@ export function listenToShard(socket: TandemSocket, shardId: ShardId, handlers: 
   socket.on('presence:requested', onRequested);
   socket.on('shard:saved', onSaved);
   socket.on('shard:resync', onResync);
+  socket.on('shard:restored', onRestored);
   socket.on('shard:error', onError);
   return () => {
     socket.off('file:edited', onEdited);
@@ -51,6 +57,7 @@ export function listenToShard(socket: TandemSocket, shardId: ShardId, handlers: 
     socket.off('presence:requested', onRequested);
     socket.off('shard:saved', onSaved);
     socket.off('shard:resync', onResync);
+    socket.off('shard:restored', onRestored);
     socket.off('shard:error', onError);
   };
 }

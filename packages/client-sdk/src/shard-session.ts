@@ -469,6 +469,7 @@ export class ShardSession extends Emitter<SessionEvents> {
         this.saves.update();
         this.rejoiner.start();
       },
+      restored: (event) => this.emit('restored', event),
       error: (error) => this.emit('error', error),
     });
   }

@@ -17,6 +17,8 @@ export const ErrorCode = {
   SHARD_NOT_FOUND: 'SHARD_NOT_FOUND',
   /** No file at that path or with that id exists in the shard. */
   FILE_NOT_FOUND: 'FILE_NOT_FOUND',
+  /** No checkpoint with that seq exists in the shard's history (never recorded, or pruned). */
+  CHECKPOINT_NOT_FOUND: 'CHECKPOINT_NOT_FOUND',
   /** No template with that id exists. */
   TEMPLATE_NOT_FOUND: 'TEMPLATE_NOT_FOUND',
   /** A file path is not a canonical relative path inside the shard. */

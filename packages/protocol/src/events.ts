@@ -12,6 +12,7 @@ import {
   PresenceUpdatePayload,
 } from './schemas.js';
 import type { FileId, ShardId } from './ids.js';
+import type { RestoredEvent } from './history.js';
 
 /** Callback shape of every acknowledged client event. */
 export type AckFn<T> = (ack: Ack<T>) => void;
@@ -104,6 +105,12 @@ export type ServerToClientEvents = {
    * sent back, and re-read the tree.
    */
   'shard:resync': (event: { shardId: ShardId }) => void;
+  /**
+   * Someone restored a file, a folder or the whole shard to a checkpoint. The restore itself
+   * arrives as ordinary `file:edited` and `tree:changed` notices; this says who did it and how to
+   * undo it (restore checkpoint `before`).
+   */
+  'shard:restored': (event: RestoredEvent) => void;
   /** The server refused something outside an ack (e.g. an unacknowledged presence update), or revoked access. */
   'shard:error': (event: { shardId: ShardId | null; error: ErrorBody }) => void;
 };

@@ -9,3 +9,4 @@ export * from './paths.js';
 export * from './dto.js';
 export * from './schemas.js';
 export * from './events.js';
+export * from './history.js';

@@ -6,7 +6,7 @@ import type { IShardRepository } from './persistence/index.js';
 import type { TemplateRegistry } from './templates/index.js';
 import type { AuthService } from './auth/index.js';
 import type { ShardCache } from './shard-cache/index.js';
-import type { SyncQueue, SyncScheduler, SyncShardResult } from './sync-jobs/index.js';
+import type { HistoryPruner, SyncQueue, SyncScheduler, SyncShardResult } from './sync-jobs/index.js';
 import type { ShardService } from './shards/index.js';
 import type { SocketService } from './realtime/index.js';
 import type { Faults } from './faults/index.js';
@@ -38,6 +38,8 @@ export type App = {
   readonly sockets: SocketService | undefined;
   readonly scheduler: SyncScheduler;
   readonly queue: SyncQueue;
+  /** Retention of version history (the scheduled prune job). */
+  readonly pruner: HistoryPruner;
   readonly metrics: Metrics;
   readonly http: FastifyInstance;
   /** Flushes one shard to the database in this process (shutdown uses it; so can tests). */

@@ -11,6 +11,8 @@ import { createAuthService, RedisShareLinkRegistry } from './auth/index.js';
 import { createShardCache, FileStateVectors } from './shard-cache/index.js';
 import {
   createSyncWorker,
+  HistoryPruner,
+  recordCheckpoint,
   savedChannel,
   syncShard,
   SyncQueue,
@@ -115,10 +117,15 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       store: cache.sync,
       repository,
       logger: log.child({ module: 'sync-jobs' }),
+      authors: cache.authors,
+      historyIntervalMs: config.history.intervalMs,
       publishSaved: async (event) => {
         await cacheRedis.publish(channel, JSON.stringify(event));
       },
       dependenciesOf: packageJsonDependencies,
+    };
+    const flushShard = async (shardId: ShardId): Promise<void> => {
+      await syncShard(syncDeps, shardId, { evict: false });
     };
     const shardService = new ShardService({
       repository,
@@ -146,6 +153,21 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
           );
       },
       ...(faults === undefined ? {} : { faults }),
+      flush: flushShard,
+      // Named versions and the state before a restore: flushed first, so unsynced edits are in it.
+      checkpointNow: async (shardId, checkpoint) => {
+        await flushShard(shardId);
+        return recordCheckpoint(syncDeps, shardId, checkpoint);
+      },
+    });
+    const pruner = new HistoryPruner({
+      producer: redisManager.getConnection(`${scope}:queue`),
+      consumer: runWorker ? redisManager.getConnection(`${scope}:history-worker`) : undefined,
+      repository,
+      keyPrefix: config.redis.keyPrefix,
+      history: config.history,
+      jobs: config.jobs,
+      logger: log,
     });
     const sockets =
       io === undefined
@@ -212,6 +234,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
         })
       : undefined;
     scheduler.start();
+    await pruner.start();
 
     const flush = (shardId: ShardId, flushOptions: { evict?: boolean } = {}) =>
       syncShard(syncDeps, shardId, { evict: flushOptions.evict ?? false });
@@ -245,6 +268,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     closeSteps.push(['dirty marks', () => cache.marks.close()]);
     closeSteps.push(['scheduler', () => scheduler.close()]);
     closeSteps.push(['worker', async () => worker?.close()]);
+    closeSteps.push(['history', () => pruner.close()]);
     closeSteps.push(['queue', () => queue.close()]);
     closeSteps.push(['redis', () => redisManager.closeScope(scope)]);
     closeSteps.push(['database', () => repository.close()]);
@@ -261,6 +285,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       sockets,
       scheduler,
       queue,
+      pruner,
       metrics,
       http,
       flush,

@@ -71,6 +71,7 @@ describe('.env.example', () => {
       'limits',
       'cache',
       'jobs',
+      'history',
       'log',
       'shutdown',
       'testing',
@@ -105,12 +106,19 @@ describe('.env.example', () => {
 });
 
 describe('loadConfig', () => {
+  it('refuses a daily history window shorter than the keep-all one', () => {
+    expect(() => loadConfig({ HISTORY_KEEP_ALL_DAYS: '10', HISTORY_KEEP_DAILY_DAYS: '5' })).toThrow(
+      /HISTORY_KEEP_DAILY_DAYS: must be at least HISTORY_KEEP_ALL_DAYS/,
+    );
+  });
+
   it('applies the schema defaults to an empty environment, grouped by concern', () => {
     const config = loadConfig({});
     expect(Object.keys(config).sort()).toEqual([
       'auth',
       'cache',
       'database',
+      'history',
       'http',
       'jobs',
       'limits',
@@ -119,6 +127,12 @@ describe('loadConfig', () => {
       'shutdown',
       'testing',
     ]);
+    expect(config.history).toEqual({
+      intervalMs: 600_000,
+      keepAllMs: 7 * 86_400_000,
+      keepDailyMs: 90 * 86_400_000,
+      pruneIntervalMs: 3_600_000,
+    });
     expect(config).toMatchObject({
       http: {
         port: 3000,

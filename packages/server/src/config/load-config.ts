@@ -85,6 +85,15 @@ export type Config = Readonly<{
     lockDurationMs: number;
     stalledIntervalMs: number;
   }>;
+  history: Readonly<{
+    /** See HISTORY_INTERVAL_MS. */
+    intervalMs: number;
+    /** HISTORY_KEEP_ALL_DAYS in ms. */
+    keepAllMs: number;
+    /** HISTORY_KEEP_DAILY_DAYS in ms. */
+    keepDailyMs: number;
+    pruneIntervalMs: number;
+  }>;
   log: Readonly<{ level: Env['LOG_LEVEL']; pretty: boolean }>;
   shutdown: Readonly<{ timeoutMs: number }>;
   testing: Readonly<{ faults: boolean }>;
@@ -177,12 +186,20 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       lockDurationMs: e.SYNC_LOCK_DURATION_MS,
       stalledIntervalMs: e.SYNC_STALLED_INTERVAL_MS,
     },
+    history: {
+      intervalMs: e.HISTORY_INTERVAL_MS,
+      keepAllMs: e.HISTORY_KEEP_ALL_DAYS * DAY_MS,
+      keepDailyMs: e.HISTORY_KEEP_DAILY_DAYS * DAY_MS,
+      pruneIntervalMs: e.HISTORY_PRUNE_INTERVAL_MS,
+    },
     // Development mode logs for people (npm start); JSON lines stay the production default.
     log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY ?? e.TANDEM_INSECURE_DEV },
     shutdown: { timeoutMs: e.SHUTDOWN_TIMEOUT_MS },
     testing: { faults: e.TANDEM_TEST_FAULTS },
   });
 }
+
+const DAY_MS = 24 * 60 * 60 * 1000;
 
 function crossFieldProblems(env: Record<string, unknown>): string[] {
   const field = <K extends keyof Env>(key: K): Env[K] | undefined => {
@@ -199,6 +216,11 @@ function crossFieldProblems(env: Record<string, unknown>): string[] {
   const memberTtlMs = field('CACHE_MEMBER_TTL_MS');
   if (heartbeatMs !== undefined && memberTtlMs !== undefined && heartbeatMs * 2 > memberTtlMs) {
     problems.push('CACHE_HEARTBEAT_MS: must be at most half of CACHE_MEMBER_TTL_MS so live members never expire');
+  }
+  const keepAllDays = field('HISTORY_KEEP_ALL_DAYS');
+  const keepDailyDays = field('HISTORY_KEEP_DAILY_DAYS');
+  if (keepAllDays !== undefined && keepDailyDays !== undefined && keepDailyDays < keepAllDays) {
+    problems.push('HISTORY_KEEP_DAILY_DAYS: must be at least HISTORY_KEEP_ALL_DAYS');
   }
   const maxFileBytes = field('MAX_FILE_BYTES');
   const maxUpdateBytes = field('MAX_UPDATE_BYTES') ?? (maxFileBytes === undefined ? undefined : 2 * maxFileBytes);

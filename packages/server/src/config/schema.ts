@@ -210,6 +210,16 @@ export const envSchema = z.object({
   /** How often workers look for stalled jobs (their worker died) to run them again, in ms. Default 30000. */
   SYNC_STALLED_INTERVAL_MS: int(500, 3_600_000).default(30_000),
 
+  // history
+  /** A changed shard gets an automatic checkpoint when its last one is at least this old, in ms. Default 600000 (10 minutes). */
+  HISTORY_INTERVAL_MS: int(0, 30 * 24 * 3_600_000).default(600_000),
+  /** Every checkpoint younger than this is kept, in days. Default 7. */
+  HISTORY_KEEP_ALL_DAYS: int(0, 36_500).default(7),
+  /** Until this age the newest checkpoint of each UTC day is kept; older unnamed ones are pruned, in days. Default 90. */
+  HISTORY_KEEP_DAILY_DAYS: int(0, 36_500).default(90),
+  /** How often the background job prunes checkpoints, in ms. Default 3600000 (1 hour). */
+  HISTORY_PRUNE_INTERVAL_MS: int(1000, 7 * 24 * 3_600_000).default(3_600_000),
+
   // log
   /** pino level: fatal, error, warn, info, debug, trace, silent. Default info. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -13,6 +13,7 @@ import { registerRateLimit, type RateLimitStore } from './rate-limits.js';
 import { bearer, PUBLIC_ROUTE } from './request-context.js';
 import { securityHeaders } from './security-headers.js';
 import { registerShardRoutes } from './shard-routes.js';
+import { registerHistoryRoutes } from './history-routes.js';
 import { registerShareLinkRoutes } from './share-link-routes.js';
 import { registerTemplateRoutes } from './template-routes.js';
 
@@ -141,6 +142,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     const rateLimited = deps.rateLimitStore !== undefined;
     registerTemplateRoutes(app, deps);
     registerShardRoutes(app, deps, rateLimited);
+    registerHistoryRoutes(app, deps);
     registerShareLinkRoutes(app, deps, rateLimited);
   }
   if (deps.extraRoutes !== undefined) await deps.extraRoutes(app);

@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { CreateShardBody, ErrorCode, WriteFileBody } from '@tandem/protocol';
+import {
+  CHECKPOINT_REASONS,
+  CreateCheckpointBody,
+  CreateShardBody,
+  ErrorCode,
+  RestoreCheckpointBody,
+  WriteFileBody,
+} from '@tandem/protocol';
 
 const errorSchema = {
   type: 'object',
@@ -29,6 +36,37 @@ const errors = (...statuses: number[]) =>
   );
 
 const shardParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
+const seqParam = {
+  name: 'seq',
+  in: 'path',
+  required: true,
+  schema: { type: 'integer', minimum: 1 },
+  description: 'checkpoint number (1, 2, … per shard)',
+};
+
+const checkpointSchema = {
+  type: 'object',
+  properties: {
+    seq: { type: 'integer' },
+    createdAt: { type: 'string', format: 'date-time' },
+    label: { type: ['string', 'null'] },
+    reason: { type: 'string', enum: [...CHECKPOINT_REASONS] },
+    authors: {
+      type: 'array',
+      items: { type: 'object', properties: { userId: { type: 'string' }, name: { type: 'string' } } },
+    },
+    filesChanged: { type: 'integer' },
+    storedBytes: { type: 'integer' },
+    version: { type: 'integer' },
+  },
+  required: ['seq', 'createdAt', 'label', 'reason', 'authors', 'filesChanged', 'storedBytes', 'version'],
+};
+
+const json = (description: string, schema: Record<string, unknown>) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+
 const pathParam = { name: '*', in: 'path', required: true, schema: { type: 'string' }, description: 'file path' };
 
 let cached: Record<string, unknown> | undefined;
@@ -45,7 +83,7 @@ export function buildOpenApi(): Record<string, unknown> {
     },
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
-      schemas: { Error: errorSchema },
+      schemas: { Error: errorSchema, Checkpoint: checkpointSchema },
     },
     security: [{ bearer: [] }],
     paths: {
@@ -208,6 +246,101 @@ export function buildOpenApi(): Record<string, unknown> {
           summary: 'Delete a file or a folder',
           parameters: [shardParam, pathParam],
           responses: { '200': { description: '{ files, version }' }, ...errors(400, 401, 403, 404) },
+        },
+      },
+      '/shards/{id}/checkpoints': {
+        get: {
+          summary: 'List checkpoints (version history), newest first, one page at a time',
+          parameters: [
+            shardParam,
+            { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 50 } },
+            {
+              name: 'before',
+              in: 'query',
+              schema: { type: 'integer', minimum: 1 },
+              description: 'list checkpoints older than this seq (the previous page’s nextBefore)',
+            },
+          ],
+          responses: {
+            '200': json('{ checkpoints, nextBefore }', {
+              type: 'object',
+              properties: {
+                checkpoints: { type: 'array', items: { $ref: '#/components/schemas/Checkpoint' } },
+                nextBefore: { type: ['integer', 'null'] },
+              },
+            }),
+            ...errors(400, 401, 403, 404),
+          },
+        },
+        post: {
+          summary: 'Name the current version: flushes the shard and records a named checkpoint (never pruned)',
+          parameters: [shardParam],
+          requestBody: body(CreateCheckpointBody),
+          responses: {
+            '201': json('{ checkpoint }', {
+              type: 'object',
+              properties: { checkpoint: { $ref: '#/components/schemas/Checkpoint' } },
+            }),
+            ...errors(400, 401, 403, 404),
+          },
+        },
+      },
+      '/shards/{id}/checkpoints/{seq}': {
+        get: {
+          summary: 'Read a checkpoint with its file tree',
+          parameters: [shardParam, seqParam],
+          responses: {
+            '200': { description: '{ checkpoint: { …, files: [{ id, path }] } }' },
+            ...errors(401, 403, 404),
+          },
+        },
+      },
+      '/shards/{id}/checkpoints/{seq}/files/{*}': {
+        get: {
+          summary:
+            'Read a file as it was at a checkpoint: a text file as { file, content } (?raw for text/plain), a binary file as its bytes with the content type its name implies',
+          parameters: [shardParam, seqParam, pathParam],
+          responses: { '200': { description: '{ file, content } or the bytes' }, ...errors(400, 401, 403, 404) },
+        },
+      },
+      '/shards/{id}/checkpoints/{seq}/diff': {
+        get: {
+          summary: 'Changed files from a checkpoint to now or to another checkpoint, with unified diffs',
+          parameters: [
+            shardParam,
+            seqParam,
+            {
+              name: 'to',
+              in: 'query',
+              schema: {
+                oneOf: [
+                  { type: 'string', enum: ['now'] },
+                  { type: 'integer', minimum: 1 },
+                ],
+                default: 'now',
+              },
+            },
+            { name: 'path', in: 'query', schema: { type: 'string' }, description: 'only this file or folder' },
+          ],
+          responses: {
+            '200': {
+              description:
+                '{ from, to, files: [{ status: added|removed|renamed|modified, path, oldPath, fileId, additions, deletions, patch }] }',
+            },
+            ...errors(400, 401, 403, 404),
+          },
+        },
+      },
+      '/shards/{id}/checkpoints/{seq}/restore': {
+        post: {
+          summary:
+            'Restore a file, a folder (path) or the whole shard to a checkpoint, live: the state before becomes a checkpoint first (writers only)',
+          parameters: [shardParam, seqParam],
+          requestBody: { ...body(RestoreCheckpointBody), required: false },
+          responses: {
+            '200': { description: '{ checkpoint, before, path, written, created, deleted, renamed, version }' },
+            ...errors(400, 401, 403, 404, 409, 413),
+          },
         },
       },
       '/shards/{id}/move': {

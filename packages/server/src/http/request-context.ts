@@ -48,12 +48,21 @@ export function wildcard(request: FastifyRequest): string {
 
 /** Parses a request body; VALIDATION_FAILED listing every problem when it does not fit. */
 export function parseBody<T>(schema: z.ZodType<T>, value: unknown): T {
+  return parseInput(schema, value, 'body');
+}
+
+/** Parses a query string's parameters; VALIDATION_FAILED listing every problem when they do not fit. */
+export function parseQuery<T>(schema: z.ZodType<T>, value: unknown): T {
+  return parseInput(schema, value ?? {}, 'query');
+}
+
+function parseInput<T>(schema: z.ZodType<T>, value: unknown, what: 'body' | 'query'): T {
   const result = schema.safeParse(value);
   if (!result.success) {
     const issues = result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
     throw new AppError(
       ErrorCode.VALIDATION_FAILED,
-      `invalid request body: ${issues.map((i) => `${i.path || '(body)'}: ${i.message}`).join('; ')}`,
+      `invalid request ${what}: ${issues.map((i) => `${i.path || `(${what})`}: ${i.message}`).join('; ')}`,
       { details: { issues } },
     );
   }

@@ -7,6 +7,14 @@
  */
 export {
   toShardSummary,
+  CheckpointReason,
+  type Checkpoint,
+  type CheckpointAuthor,
+  type CheckpointMeta,
+  type CheckpointTreeEntry,
+  type CreateCheckpointInput,
+  type PruneResult,
+  type RetentionPolicy,
   type IShardRepository,
   type Shard,
   type ShardMeta,

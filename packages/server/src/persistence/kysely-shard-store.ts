@@ -1,5 +1,5 @@
 import { ErrorCode, type FileId, type ShardId } from '@tandem/protocol';
-import type { Insertable, Kysely, Transaction } from 'kysely';
+import { sql, type Insertable, type Kysely, type Transaction } from 'kysely';
 import { AppError } from '../errors/index.js';
 import {
   migrateToLatest,
@@ -10,7 +10,12 @@ import {
   type SqlDialectKind,
 } from './migrations.js';
 import type {
+  Checkpoint,
+  CheckpointMeta,
+  CreateCheckpointInput,
   IShardRepository,
+  PruneResult,
+  RetentionPolicy,
   Shard,
   ShardMeta,
   SyncBatch,
@@ -18,6 +23,17 @@ import type {
   TreeWrite,
   TreeWriteResult,
 } from './shard-repository.js';
+import {
+  changesSince,
+  checkpointsToPrune,
+  encodeTree,
+  mergeAuthors,
+  parseAuthors,
+  parseTree,
+  toCheckpoint,
+  toCheckpointMeta,
+  toTree,
+} from './checkpoint-rows.js';
 import {
   assertShard,
   assertSyncBatch,
@@ -257,6 +273,206 @@ export abstract class KyselyShardStore implements IShardRepository {
     );
   }
 
+  async createCheckpoint(input: CreateCheckpointInput): Promise<CheckpointMeta | null> {
+    this.#assertOpen();
+    const { shardId } = input;
+    return this.withWriteLock(() =>
+      this.db.transaction().execute(async (trx) => {
+        // The shard row lock (PostgreSQL) orders this after a running sync, and two checkpoints
+        // of one shard one after the other, so each sees the previous one's seq.
+        const stored = await this.#readShardForUpdate(trx, shardId);
+        if (stored === undefined) {
+          throw new AppError(ErrorCode.SHARD_NOT_FOUND, `shard ${shardId} does not exist`, { details: { shardId } });
+        }
+        const previous = await trx
+          .selectFrom('shard_checkpoints')
+          .selectAll()
+          .where('shard_id', '=', shardId)
+          .orderBy('seq', 'desc')
+          .limit(1)
+          .executeTakeFirst();
+        const now = new Date();
+        if (previous !== undefined && input.minIntervalMs !== undefined) {
+          const at = toCheckpointMeta(previous).createdAt.getTime();
+          if (now.getTime() - at < input.minIntervalMs) return null;
+        }
+        const pending = new Map((input.pending ?? []).map((p) => [p.id as string, p]));
+        const files = (
+          await trx
+            .selectFrom('shard_files')
+            .select(['file_id', 'path', 'version', 'kind'])
+            .where('shard_id', '=', shardId)
+            .execute()
+        ).map((f) => ({ ...f, version: Math.max(f.version, pending.get(f.file_id)?.version ?? 0) }));
+        if (input.onlyIfStored !== undefined) {
+          const wanted = new Set<string>(input.onlyIfStored);
+          if (!files.some((f) => wanted.has(f.file_id))) return null;
+        }
+        const tree = toTree(files);
+        const { changed, treeChanged } = changesSince(
+          previous === undefined ? [] : parseTree(previous.tree, shardId, previous.seq),
+          tree,
+        );
+        if (previous !== undefined && changed.length === 0 && !treeChanged && input.force !== true) return null;
+        const seq = (previous?.seq ?? 0) + 1;
+        const row = {
+          shard_id: shardId,
+          seq,
+          created_at: this.#toDbTime(now),
+          label: input.label ?? null,
+          reason: input.reason,
+          authors: JSON.stringify(mergeAuthors(input.authors)),
+          tree: encodeTree(tree),
+          version: stored.last_sync_timestamp,
+          files_changed: changed.length,
+          stored_bytes: 0,
+        };
+        await trx.insertInto('shard_checkpoints').values(row).execute();
+        const fromPending = changed.filter((id) => pending.has(id));
+        for (const chunk of chunkRows(fromPending)) {
+          await trx
+            .insertInto('checkpoint_files')
+            .values(
+              chunk.map((id) => ({
+                shard_id: shardId,
+                file_id: id,
+                seq,
+                ydoc_state: pending.get(id)?.ydocState ?? new Uint8Array(),
+              })),
+            )
+            .execute();
+        }
+        // The rest is copied inside the database: the states never travel to this process.
+        for (const ids of chunkRows(changed.filter((id) => !pending.has(id)))) {
+          await trx
+            .insertInto('checkpoint_files')
+            .columns(['shard_id', 'file_id', 'seq', 'ydoc_state'])
+            .expression((eb) =>
+              eb
+                .selectFrom('shard_files')
+                .select(['shard_id', 'file_id', sql.lit(seq).as('seq'), 'ydoc_state'])
+                .where('shard_id', '=', shardId)
+                .where('file_id', 'in', ids),
+            )
+            .execute();
+        }
+        const storedBytes = changed.length === 0 ? 0 : await this.#storedBytes(trx, shardId, seq);
+        if (storedBytes > 0) {
+          await trx
+            .updateTable('shard_checkpoints')
+            .set({ stored_bytes: storedBytes })
+            .where('shard_id', '=', shardId)
+            .where('seq', '=', seq)
+            .execute();
+        }
+        return toCheckpointMeta({ ...row, stored_bytes: storedBytes });
+      }),
+    );
+  }
+
+  async listCheckpoints(
+    shardId: ShardId,
+    options: { limit: number; beforeSeq?: number | undefined },
+  ): Promise<CheckpointMeta[]> {
+    this.#assertOpen();
+    let query = this.db
+      .selectFrom('shard_checkpoints')
+      .select([
+        'shard_id',
+        'seq',
+        'created_at',
+        'label',
+        'reason',
+        'authors',
+        'version',
+        'files_changed',
+        'stored_bytes',
+      ])
+      .where('shard_id', '=', shardId);
+    if (options.beforeSeq !== undefined) query = query.where('seq', '<', options.beforeSeq);
+    const rows = await query.orderBy('seq', 'desc').limit(options.limit).execute();
+    return rows.map(toCheckpointMeta);
+  }
+
+  async findCheckpoint(shardId: ShardId, seq: number): Promise<Checkpoint | null> {
+    this.#assertOpen();
+    const row = await this.db
+      .selectFrom('shard_checkpoints')
+      .selectAll()
+      .where('shard_id', '=', shardId)
+      .where('seq', '=', seq)
+      .executeTakeFirst();
+    return row === undefined ? null : toCheckpoint(row);
+  }
+
+  async latestCheckpoint(shardId: ShardId): Promise<Checkpoint | null> {
+    this.#assertOpen();
+    const row = await this.db
+      .selectFrom('shard_checkpoints')
+      .selectAll()
+      .where('shard_id', '=', shardId)
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row === undefined ? null : toCheckpoint(row);
+  }
+
+  async readCheckpointFiles(
+    shardId: ShardId,
+    seq: number,
+    fileIds: readonly FileId[],
+  ): Promise<Map<FileId, Uint8Array>> {
+    this.#assertOpen();
+    const states = new Map<FileId, Uint8Array>();
+    for (const ids of chunkRows(fileIds)) {
+      // Per file, the row with the highest seq not above the checkpoint: one probe of the
+      // (shard_id, file_id, seq) key each, however many checkpoints the shard has.
+      const rows = await this.db
+        .selectFrom('checkpoint_files as cf')
+        .select(['cf.file_id', 'cf.ydoc_state'])
+        .where('cf.shard_id', '=', shardId)
+        .where('cf.file_id', 'in', ids)
+        .where('cf.seq', '=', (eb) =>
+          eb
+            .selectFrom('checkpoint_files as c2')
+            .select((e) => e.fn.max('c2.seq').as('latest'))
+            .whereRef('c2.shard_id', '=', 'cf.shard_id')
+            .whereRef('c2.file_id', '=', 'cf.file_id')
+            .where('c2.seq', '<=', seq),
+        )
+        .execute();
+      for (const row of rows) states.set(row.file_id as FileId, row.ydoc_state);
+    }
+    return states;
+  }
+
+  async pruneCheckpoints(
+    policy: RetentionPolicy,
+    options: { now?: Date; shardId?: ShardId } = {},
+  ): Promise<PruneResult> {
+    this.#assertOpen();
+    const now = options.now ?? new Date();
+    const cutoff = this.#toDbTime(new Date(now.getTime() - policy.keepAllMs));
+    let candidates = this.db
+      .selectFrom('shard_checkpoints')
+      .select('shard_id')
+      .distinct()
+      .where('created_at', '<', cutoff)
+      .where('label', 'is', null);
+    if (options.shardId !== undefined) candidates = candidates.where('shard_id', '=', options.shardId);
+    const shardIds = (await candidates.execute()).map((r) => r.shard_id as ShardId);
+    const result: PruneResult = { shards: 0, deleted: 0, movedFiles: 0 };
+    for (const shardId of shardIds) {
+      const { deleted, movedFiles } = await this.withWriteLock(() =>
+        this.db.transaction().execute((trx) => this.#pruneShard(trx, shardId, policy, now)),
+      );
+      if (deleted > 0) result.shards++;
+      result.deleted += deleted;
+      result.movedFiles += movedFiles;
+    }
+    return result;
+  }
+
   async delete(id: ShardId): Promise<boolean> {
     this.#assertOpen();
     // Files go with the row: shard_files.shard_id is ON DELETE CASCADE.
@@ -275,6 +491,132 @@ export abstract class KyselyShardStore implements IShardRepository {
     if (this.#closed !== undefined) {
       throw new AppError(ErrorCode.UNAVAILABLE, 'the shard repository is closed; create a new one to use the database');
     }
+  }
+
+  async #storedBytes(trx: Transaction<ShardDatabase>, shardId: ShardId, seq: number): Promise<number> {
+    const { bytes } = await trx
+      .selectFrom('checkpoint_files')
+      .select(sql<number | string | null>`sum(length(ydoc_state))`.as('bytes'))
+      .where('shard_id', '=', shardId)
+      .where('seq', '=', seq)
+      .executeTakeFirstOrThrow();
+    return Number(bytes ?? 0);
+  }
+
+  /**
+   * Deletes one shard's checkpoints that the policy drops. Each run of dropped checkpoints
+   * hands the newest state of each file it stored to the kept checkpoint after it, when that
+   * one has the file in its tree but stores no state of its own (it was reading the run's).
+   */
+  async #pruneShard(
+    trx: Transaction<ShardDatabase>,
+    shardId: ShardId,
+    policy: RetentionPolicy,
+    now: Date,
+  ): Promise<{ deleted: number; movedFiles: number }> {
+    // Lock the shard row first, as every writer of this shard does (PostgreSQL).
+    if ((await this.#readShardForUpdate(trx, shardId)) === undefined) return { deleted: 0, movedFiles: 0 };
+    const all = (
+      await trx
+        .selectFrom('shard_checkpoints')
+        .select(['seq', 'created_at', 'label'])
+        .where('shard_id', '=', shardId)
+        .orderBy('seq', 'asc')
+        .execute()
+    ).map((r) => ({
+      seq: r.seq,
+      label: r.label,
+      createdAt: r.created_at instanceof Date ? r.created_at : new Date(r.created_at),
+    }));
+    const pruned = checkpointsToPrune(all, policy, now);
+    if (pruned.size === 0) return { deleted: 0, movedFiles: 0 };
+    let movedFiles = 0;
+    let run: number[] = [];
+    for (const { seq } of all) {
+      if (pruned.has(seq)) {
+        run.push(seq);
+        continue;
+      }
+      if (run.length > 0) movedFiles += await this.#foldRunInto(trx, shardId, run, seq);
+      run = [];
+    }
+    for (const seqs of chunkRows([...pruned])) {
+      await trx.deleteFrom('checkpoint_files').where('shard_id', '=', shardId).where('seq', 'in', seqs).execute();
+      await trx.deleteFrom('shard_checkpoints').where('shard_id', '=', shardId).where('seq', 'in', seqs).execute();
+    }
+    return { deleted: pruned.size, movedFiles };
+  }
+
+  async #foldRunInto(
+    trx: Transaction<ShardDatabase>,
+    shardId: ShardId,
+    run: readonly number[],
+    keptSeq: number,
+  ): Promise<number> {
+    const kept = await trx
+      .selectFrom('shard_checkpoints')
+      .select(['tree', 'authors', 'files_changed', 'stored_bytes'])
+      .where('shard_id', '=', shardId)
+      .where('seq', '=', keptSeq)
+      .executeTakeFirstOrThrow();
+    const inTree = new Set<string>(parseTree(kept.tree, shardId, keptSeq).map((e) => e.id));
+    const own = new Set(
+      (
+        await trx
+          .selectFrom('checkpoint_files')
+          .select('file_id')
+          .where('shard_id', '=', shardId)
+          .where('seq', '=', keptSeq)
+          .execute()
+      ).map((r) => r.file_id),
+    );
+    const newest = new Map<string, { seq: number; bytes: number }>();
+    let authors = parseAuthors(kept.authors);
+    for (const seqs of chunkRows(run)) {
+      const rows = await trx
+        .selectFrom('checkpoint_files')
+        .select(['file_id', 'seq', sql<number | string>`length(ydoc_state)`.as('bytes')])
+        .where('shard_id', '=', shardId)
+        .where('seq', 'in', seqs)
+        .execute();
+      for (const row of rows) {
+        const seen = newest.get(row.file_id);
+        if (seen === undefined || seen.seq < row.seq)
+          newest.set(row.file_id, { seq: row.seq, bytes: Number(row.bytes) });
+      }
+      const runAuthors = await trx
+        .selectFrom('shard_checkpoints')
+        .select('authors')
+        .where('shard_id', '=', shardId)
+        .where('seq', 'in', seqs)
+        .execute();
+      authors = mergeAuthors(authors, ...runAuthors.map((r) => parseAuthors(r.authors)));
+    }
+    let moved = 0;
+    let movedBytes = 0;
+    for (const [fileId, { seq, bytes }] of newest) {
+      if (own.has(fileId) || !inTree.has(fileId)) continue;
+      await trx
+        .updateTable('checkpoint_files')
+        .set({ seq: keptSeq })
+        .where('shard_id', '=', shardId)
+        .where('file_id', '=', fileId)
+        .where('seq', '=', seq)
+        .execute();
+      moved++;
+      movedBytes += bytes;
+    }
+    await trx
+      .updateTable('shard_checkpoints')
+      .set({
+        authors: JSON.stringify(authors),
+        files_changed: kept.files_changed + moved,
+        stored_bytes: kept.stored_bytes + movedBytes,
+      })
+      .where('shard_id', '=', shardId)
+      .where('seq', '=', keptSeq)
+      .execute();
+    return moved;
   }
 
   #toDbTime(date: Date): DbTime {

@@ -46,10 +46,48 @@ export type ShardFilesTable = {
   updated_at: DbTime;
 };
 
+/**
+ * The `shard_checkpoints` table: one row per checkpoint of a shard's history, keyed by
+ * (shard_id, seq); seq counts up from 1 per shard and is the checkpoint's public id.
+ */
+export type ShardCheckpointsTable = {
+  shard_id: string;
+  seq: number;
+  created_at: DbTime;
+  /** A name given on demand; named checkpoints are never pruned. */
+  label: string | null;
+  /** Why it was recorded (CheckpointReason). */
+  reason: string;
+  /** JSON text: [{ userId, name }] of who changed the shard since the previous checkpoint. */
+  authors: string;
+  /** [{ id, path, version }] of every file at this checkpoint: JSON, deflated (raw deflate). */
+  tree: Uint8Array;
+  /** The shard watermark (last_sync_timestamp) the checkpoint was read at. */
+  version: number;
+  /** Files whose state this checkpoint stores (changed since the previous one). */
+  files_changed: number;
+  /** Bytes of Yjs state this checkpoint stores (its checkpoint_files rows). */
+  stored_bytes: number;
+};
+
+/**
+ * The `checkpoint_files` table: a file's Yjs state, stored at the first checkpoint where it
+ * differs from the previous checkpoint. The state of file F at checkpoint C is the row of F with
+ * the highest seq not above C.seq.
+ */
+export type CheckpointFilesTable = {
+  shard_id: string;
+  file_id: string;
+  seq: number;
+  ydoc_state: Uint8Array;
+};
+
 /** The tables the migrations below create, as Kysely sees them. */
 export type ShardDatabase = {
   shards: ShardsTable;
   shard_files: ShardFilesTable;
+  shard_checkpoints: ShardCheckpointsTable;
+  checkpoint_files: CheckpointFilesTable;
 };
 
 /** Kysely's bookkeeping tables get our own names so another Kysely app in the same schema keeps its history. */
@@ -127,6 +165,54 @@ function createMigrations(dialect: SqlDialectKind): Record<string, Migration> {
       },
       async down(db: Kysely<unknown>): Promise<void> {
         await db.schema.alterTable('shards').dropColumn('tree_version').execute();
+      },
+    },
+    '0004_create_checkpoints': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .createTable('shard_checkpoints')
+          .addColumn('shard_id', 'text', (col) => col.notNull().references('shards.id').onDelete('cascade'))
+          .addColumn('seq', types.bigint, (col) => col.notNull())
+          .addColumn('created_at', types.time, (col) => col.notNull())
+          .addColumn('label', 'text')
+          .addColumn('reason', 'text', (col) => col.notNull())
+          .addColumn('authors', 'text', (col) => col.notNull())
+          .addColumn('tree', types.binary, (col) => col.notNull())
+          .addColumn('version', types.bigint, (col) => col.notNull())
+          .addColumn('files_changed', 'integer', (col) => col.notNull())
+          .addColumn('stored_bytes', types.bigint, (col) => col.notNull())
+          .addPrimaryKeyConstraint('shard_checkpoints_pkey', ['shard_id', 'seq'])
+          .execute();
+        await db.schema
+          .createTable('checkpoint_files')
+          .addColumn('shard_id', 'text', (col) => col.notNull())
+          .addColumn('file_id', 'text', (col) => col.notNull())
+          .addColumn('seq', types.bigint, (col) => col.notNull())
+          .addColumn('ydoc_state', types.binary, (col) => col.notNull())
+          // (shard_id, file_id, seq): "the latest row of F not above C" is one index probe.
+          .addPrimaryKeyConstraint('checkpoint_files_pkey', ['shard_id', 'file_id', 'seq'])
+          .addForeignKeyConstraint(
+            'checkpoint_files_checkpoint_fkey',
+            ['shard_id', 'seq'],
+            'shard_checkpoints',
+            ['shard_id', 'seq'],
+            (fk) => fk.onDelete('cascade').onUpdate('cascade'),
+          )
+          .execute();
+        await db.schema
+          .createIndex('checkpoint_files_shard_id_seq_idx')
+          .on('checkpoint_files')
+          .columns(['shard_id', 'seq'])
+          .execute();
+        await db.schema
+          .createIndex('shard_checkpoints_created_at_idx')
+          .on('shard_checkpoints')
+          .columns(['created_at'])
+          .execute();
+      },
+      async down(db: Kysely<unknown>): Promise<void> {
+        await db.schema.dropTable('checkpoint_files').execute();
+        await db.schema.dropTable('shard_checkpoints').execute();
       },
     },
   };

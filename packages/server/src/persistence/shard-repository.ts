@@ -1,4 +1,12 @@
-import type { DependencyMap, FileId, ShardId, ShardMetaOf, ShardSummary } from '@tandem/protocol';
+import type {
+  CheckpointAuthor,
+  CheckpointReason as WireCheckpointReason,
+  DependencyMap,
+  FileId,
+  ShardId,
+  ShardMetaOf,
+  ShardSummary,
+} from '@tandem/protocol';
 
 /** One file as the database stores it. */
 export type StoredFile = {
@@ -94,6 +102,86 @@ export type TreeWriteResult = { applied: boolean; inserted: number; moved: numbe
  */
 export type SyncResult = { written: number; deleted: number; skipped: number };
 
+/** Why a checkpoint was recorded. */
+export const CheckpointReason = {
+  /** The shard was created (its template state). */
+  CREATED: 'created',
+  /** The shard changed and the previous checkpoint was older than HISTORY_INTERVAL_MS. */
+  INTERVAL: 'interval',
+  /** The last collaborator left (the flush before eviction). */
+  LEAVE: 'leave',
+  /** Someone named this version (POST /shards/:id/checkpoints). */
+  NAMED: 'named',
+  /** The state just before a restore. */
+  BEFORE_RESTORE: 'before-restore',
+  /** The state just before files were deleted. */
+  BEFORE_DELETE: 'before-delete',
+} as const satisfies Record<string, WireCheckpointReason>;
+export type CheckpointReason = WireCheckpointReason;
+export type { CheckpointAuthor };
+
+/**
+ * One file of a checkpoint's tree: its id, its path then, and its version (shard clock of its
+ * last change). A binary file says so (`kind: 'binary'`): its stored state is its bytes, not a
+ * Yjs document.
+ */
+export type CheckpointTreeEntry = { id: FileId; path: string; version: number; kind?: 'binary' };
+
+/** A checkpoint without its tree. `seq` (1, 2, … per shard) is its id. */
+export type CheckpointMeta = {
+  shardId: ShardId;
+  seq: number;
+  createdAt: Date;
+  label: string | null;
+  reason: CheckpointReason;
+  authors: CheckpointAuthor[];
+  /** The shard watermark the checkpoint was read at. */
+  version: number;
+  /** Files whose state this checkpoint stores: those changed since the previous checkpoint. */
+  filesChanged: number;
+  /** Bytes of Yjs state stored for this checkpoint (its tree is not counted). */
+  storedBytes: number;
+};
+
+/** A checkpoint with its file tree (sorted by path). */
+export type Checkpoint = CheckpointMeta & { tree: CheckpointTreeEntry[] };
+
+/** What to record. */
+export type CreateCheckpointInput = {
+  shardId: ShardId;
+  reason: CheckpointReason;
+  label?: string | undefined;
+  authors: readonly CheckpointAuthor[];
+  /**
+   * Record even when nothing changed since the previous checkpoint (a named version). Without
+   * it, an unchanged shard records nothing and the call returns null.
+   */
+  force?: boolean | undefined;
+  /** Record only if the previous checkpoint is at least this old (ms); otherwise return null. */
+  minIntervalMs?: number | undefined;
+  /**
+   * Newer states of files the database still holds but is about to lose (a sync that deletes
+   * them has their last edits only in Redis): each is recorded in place of the stored state, with
+   * this version, when the file is in the database's tree.
+   */
+  pending?: ReadonlyArray<{ id: FileId; version: number; ydocState: Uint8Array }> | undefined;
+  /**
+   * Record only when the database's tree holds at least one of these files (the files a sync is
+   * about to delete); otherwise return null.
+   */
+  onlyIfStored?: readonly FileId[] | undefined;
+};
+
+/**
+ * How long checkpoints are kept. Named checkpoints and each shard's newest one are kept forever.
+ * Younger than keepAllMs: all kept. Younger than keepDailyMs: the newest of each UTC day kept.
+ * Older: deleted.
+ */
+export type RetentionPolicy = { keepAllMs: number; keepDailyMs: number };
+
+/** What one pruning pass did. */
+export type PruneResult = { shards: number; deleted: number; movedFiles: number };
+
 /**
  * The only door to the database. Implementations: PostgresShardRepository and
  * SqliteShardRepository; both pass test/contract/shard-repository.contract.ts.
@@ -131,6 +219,34 @@ export interface IShardRepository {
    * SHARD_NOT_FOUND when the shard does not exist.
    */
   writeTree(write: TreeWrite): Promise<TreeWriteResult>;
+  /**
+   * Records a checkpoint of the shard as the database holds it now, in one transaction: the
+   * whole tree, the Yjs state of only the files whose version differs from the previous
+   * checkpoint (or that it lacks), and the authors. Returns null when nothing changed (unless
+   * `force`) or when the previous checkpoint is younger than `minIntervalMs`. Throws
+   * SHARD_NOT_FOUND when the shard does not exist.
+   */
+  createCheckpoint(input: CreateCheckpointInput): Promise<CheckpointMeta | null>;
+  /** Checkpoints newest first, at most `limit`, only those with seq below `beforeSeq` when given. */
+  listCheckpoints(
+    shardId: ShardId,
+    options: { limit: number; beforeSeq?: number | undefined },
+  ): Promise<CheckpointMeta[]>;
+  /** One checkpoint with its tree, or null. */
+  findCheckpoint(shardId: ShardId, seq: number): Promise<Checkpoint | null>;
+  /** The newest checkpoint with its tree, or null when the shard has none. */
+  latestCheckpoint(shardId: ShardId): Promise<Checkpoint | null>;
+  /**
+   * The Yjs state of each listed file as of checkpoint `seq` (files with no stored state at or
+   * before it are absent from the map).
+   */
+  readCheckpointFiles(shardId: ShardId, seq: number, fileIds: readonly FileId[]): Promise<Map<FileId, Uint8Array>>;
+  /**
+   * Deletes checkpoints the policy no longer keeps, across all shards (or one), oldest shards
+   * first. A deleted checkpoint's file states still needed by the next kept checkpoint move to
+   * it, and its authors join that checkpoint's. Idempotent.
+   */
+  pruneCheckpoints(policy: RetentionPolicy, options?: { now?: Date; shardId?: ShardId }): Promise<PruneResult>;
   /** Deletes a shard and its files. Returns whether it existed. */
   delete(id: ShardId): Promise<boolean>;
   /** Closes the pool or file handle. Idempotent. */

@@ -1,4 +1,4 @@
-import type { FileId, ShardId, TreeChange } from '@tandem/protocol';
+import type { FileId, RestoredEvent, ShardId, TreeChange } from '@tandem/protocol';
 import type { ShardEvents } from '../shards/index.js';
 import { roomOf, type TandemServer } from './socket-server.js';
 
@@ -33,6 +33,9 @@ export function createRoomEvents(io: TandemServer): RoomEvents {
     versionAnnounced: (shardId: ShardId, version: number) => {
       io.to(roomOf(shardId)).emit('presence:requested', { shardId, version });
     },
+    restored: (event: RestoredEvent) => {
+      io.to(roomOf(event.shardId)).emit('shard:restored', event);
+    },
   };
 }
 
@@ -42,4 +45,5 @@ export const NO_ROOM_EVENTS: RoomEvents = {
   treeChanged: () => undefined,
   reloaded: () => undefined,
   versionAnnounced: () => undefined,
+  restored: () => undefined,
 };

@@ -20,6 +20,7 @@ export {
   lastScanKey,
   restRateLimitPrefix,
   presenceOwnersKey,
+  historyAuthorsKey,
   parseShardKey,
   shareLinkKey,
   shareLinksKey,

@@ -122,6 +122,15 @@ export function presenceOwnersKey(prefix: string, shardId: ShardId): string {
   return `${prefix}:presence:{${shardId}}:owners`;
 }
 
+/**
+ * Hash of who changed a shard since its last checkpoint: userId → `<token>\n<name>` (the token
+ * changes with every note, so a checkpoint clears only the notes it read). Its own hash tag (same
+ * slot as the shard's keys); consumed by each checkpoint, and expires 30 days after the last note.
+ */
+export function historyAuthorsKey(prefix: string, shardId: ShardId): string {
+  return `${prefix}:history:{${shardId}}:authors`;
+}
+
 /** Parses a shard key back into its shard id and part; throws on anything else. */
 export function parseShardKey(prefix: string, key: string): { shardId: ShardId; part: ShardKeyPart } {
   const head = `${prefix}:shard:{`;

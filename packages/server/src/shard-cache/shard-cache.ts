@@ -5,6 +5,7 @@ import type { Logger } from '../logging/index.js';
 import type { IShardRepository } from '../persistence/index.js';
 import { DirtyMarks } from './dirty-marks.js';
 import { FileStore } from './file-store.js';
+import { HistoryAuthors } from './history-authors.js';
 import { Membership } from './membership.js';
 import { ShardLoader } from './shard-loader.js';
 import { SyncStore } from './sync-store.js';
@@ -23,10 +24,11 @@ export type ShardCacheDeps = {
 };
 
 /**
- * The live state of open shards in Redis, as four parts that each own one thing: `loader`
+ * The live state of open shards in Redis, as parts that each own one thing: `loader`
  * (single-flight loads, the loaded marker, meta), `members` (who is in a shard), `files` (tree,
- * clock, updates, the atomic file steps), `sync` (snapshot, compaction, eviction, inspection) and
- * `marks` (the shards with changes, for the scheduler).
+ * clock, updates, the atomic file steps), `sync` (snapshot, compaction, eviction, inspection),
+ * `marks` (the shards with changes, for the scheduler) and `authors` (who changed a shard since
+ * its last checkpoint).
  */
 export type ShardCache = {
   readonly loader: ShardLoader;
@@ -35,6 +37,8 @@ export type ShardCache = {
   readonly sync: SyncStore;
   /** Which shards may hold unsynced changes (what the scheduler inspects). */
   readonly marks: DirtyMarks;
+  /** Who changed a shard since its last checkpoint. */
+  readonly authors: HistoryAuthors;
 };
 
 export function createShardCache(deps: ShardCacheDeps): ShardCache {
@@ -59,5 +63,5 @@ export function createShardCache(deps: ShardCacheDeps): ShardCache {
   const marks = new DirtyMarks({ redis, keyPrefix, logger });
   const files = new FileStore({ redis, keyPrefix, limits: deps.limits, loader, marks });
   const sync = new SyncStore({ redis, keyPrefix, logger, members, marks });
-  return { loader, members, files, sync, marks };
+  return { loader, members, files, sync, marks, authors: new HistoryAuthors({ redis, keyPrefix }) };
 }

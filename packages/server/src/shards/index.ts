@@ -5,3 +5,4 @@
  */
 export { ShardService, type ShardEvents, type ShardServiceDeps } from './shard-service.js';
 export type { FileRead } from './shard-reader.js';
+export { ShardHistory, type CheckpointNow } from './shard-history.js';

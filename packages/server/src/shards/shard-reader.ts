@@ -12,6 +12,7 @@ import type { Config } from '../config/index.js';
 import { toShardSummary, type IShardRepository, type Shard, type StoredFile } from '../persistence/index.js';
 import { mergeUpdatesBalanced, textFromUpdates, type ShardCache } from '../shard-cache/index.js';
 import { sortByPath } from './canonical-path.js';
+import { binaryDigest, type DiffSide } from './history-diff.js';
 import type { ZipSourceFile } from './zip-stream.js';
 
 /** One file as read: a text file's text, or a binary file's bytes. */
@@ -93,6 +94,39 @@ export class ShardReader {
       );
     }
     return { name: shard.name, files: toAsync(shard.files.map(zipSourceOf)) };
+  }
+
+  /**
+   * Every file with its id and text as it is now: the live tree and text when the shard is open
+   * (unsynced edits included), else the stored shard.
+   */
+  async currentFiles(shardId: ShardId): Promise<DiffSide[]> {
+    if (await this.deps.cache.loader.isLoaded(shardId)) {
+      const tree = await this.deps.cache.files.tree(shardId);
+      const files: DiffSide[] = [];
+      let stored: Map<FileId, StoredFile> | undefined;
+      for (const file of tree) {
+        if (file.kind === 'binary') {
+          const bytes = await this.deps.cache.files.blob(shardId, file.id);
+          if (bytes !== null) {
+            files.push({ id: file.id, path: file.path, kind: 'binary', content: binaryDigest(bytes) });
+            continue;
+          }
+        } else {
+          const updates = await this.deps.cache.files.updates(shardId, file.id);
+          if (updates.length > 0) {
+            files.push({ id: file.id, path: file.path, content: textFromUpdates(updates) });
+            continue;
+          }
+        }
+        // Evicted while we read (only after a flush): the database has it.
+        stored ??= new Map((await this.find(shardId)).files.map((f) => [f.id, f]));
+        const row = stored.get(file.id);
+        if (row !== undefined) files.push(diffSideOf(row));
+      }
+      if (tree.length > 0 || (await this.deps.cache.loader.isLoaded(shardId))) return files;
+    }
+    return (await this.find(shardId)).files.map(diffSideOf);
   }
 
   /** Yjs sync step 1 → step 2: what the client lacks, plus the server's state vector. */
@@ -178,4 +212,11 @@ function zipSourceOf(file: StoredFile): ZipSourceFile {
 
 function fileNotFound(path: string): AppError {
   return new AppError(ErrorCode.FILE_NOT_FOUND, `no file at "${path}"`, { details: { path } });
+}
+
+/** A stored file as one side of a history diff (a binary file by the digest of its bytes). */
+function diffSideOf(file: StoredFile): DiffSide {
+  return file.kind === 'binary'
+    ? { id: file.id, path: file.path, kind: 'binary', content: binaryDigest(file.ydocState) }
+    : { id: file.id, path: file.path, content: file.content };
 }

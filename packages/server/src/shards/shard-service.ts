@@ -6,7 +6,6 @@ import {
   type ShardDetail,
   type ShardId,
   type JoinResult,
-  type TreeChange,
 } from '@tandem/protocol';
 import { AppError } from '../errors/index.js';
 import type { Config } from '../config/index.js';
@@ -25,14 +24,10 @@ import { TreeWriteThrough } from './tree-write-through.js';
 import { zipStream } from './zip-stream.js';
 import { readZipArchive } from './zip-import.js';
 import { guessTemplateId, shardFromImport } from './shard-from-import.js';
+import { ShardHistory, type CheckpointNow } from './shard-history.js';
+import type { ShardEvents } from './shard-events.js';
 
-/** Where the service announces changes so live collaborators see them (the socket rooms). */
-export interface ShardEvents {
-  fileEdited(shardId: ShardId, fileId: FileId, update: Uint8Array, version: number, exceptSocketId?: string): void;
-  treeChanged(shardId: ShardId, change: TreeChange, version: number): void;
-  /** The shard was (re)loaded from the database; anyone already in it should resync. */
-  reloaded(shardId: ShardId): void;
-}
+export type { ShardEvents } from './shard-events.js';
 
 export type ShardServiceDeps = {
   repository: IShardRepository;
@@ -54,6 +49,10 @@ export type ShardServiceDeps = {
   onBacklog?: (shardId: ShardId) => void;
   /** Test-only fault injection between a store and its broadcast. */
   faults?: Faults;
+  /** Flushes a shard and records a checkpoint of it (history: named versions, before a restore). */
+  checkpointNow: CheckpointNow;
+  /** Syncs a shard to the database now. */
+  flush: (shardId: ShardId) => Promise<void>;
 };
 
 /**
@@ -68,12 +67,20 @@ export class ShardService {
   private readonly editGate: EditGate;
   private readonly membership: ShardMembership;
   private readonly treeWrites: TreeWriteThrough;
+  /** Version history: checkpoints, diffs and restores. */
+  readonly history: ShardHistory;
 
   constructor(private readonly deps: ShardServiceDeps) {
     this.reader = new ShardReader(deps);
     this.editGate = new EditGate(deps);
     this.membership = new ShardMembership(deps);
     this.treeWrites = new TreeWriteThrough(deps);
+    this.history = new ShardHistory(deps, this.reader, this.membership, {
+      createFile: (principal, shardId, path, content) => this.createFile(principal, shardId, path, content),
+      putBlob: (principal, shardId, path, bytes) => this.putBlob(principal, shardId, path, bytes),
+      renameFile: (principal, shardId, from, to) => this.renameFile(principal, shardId, from, to),
+      deleteFile: (principal, shardId, path) => this.deleteFile(principal, shardId, path),
+    });
   }
 
   // ---- shards ----------------------------------------------------------------------------
@@ -97,6 +104,12 @@ export class ShardService {
     }
     const shard = shardFromTemplate(template, input.name);
     await this.deps.repository.save(shard);
+    // The template state is the first version of the history.
+    await this.deps.repository.createCheckpoint({
+      shardId: shard.id,
+      reason: 'created',
+      authors: [{ userId: principal.userId, name: principal.name }],
+    });
     this.deps.logger.info({ shardId: shard.id, templateId: template.id, userId: principal.userId }, 'shard created');
     return { ...toShardSummary(shard), files: sortByPath(shard.files.map(entryOfStored)) };
   }
@@ -137,6 +150,7 @@ export class ShardService {
         this.deps.faults?.afterStore('tree');
         this.deps.events.treeChanged(shardId, { kind: 'created', file }, version);
         await this.treeWrites.write(shardId);
+        this.noteAuthor(principal, shardId);
         return { file, version, created: true };
       }
       const updates = await this.deps.cache.files.updates(shardId, existing.id);
@@ -146,6 +160,7 @@ export class ShardService {
       const version = await this.deps.cache.files.appendUpdate(shardId, existing.id, update);
       this.deps.faults?.afterStore('edit');
       this.deps.events.fileEdited(shardId, existing.id, update, version);
+      this.noteAuthor(principal, shardId);
       return { file: existing, version, created: false };
     });
   }
@@ -171,6 +186,7 @@ export class ShardService {
         { kind: result.created ? 'created' : 'replaced', file: result.file },
         result.version,
       );
+      this.noteAuthor(principal, shardId);
       // A new file is a file operation: in the database before the answer (its bytes come with the sync).
       if (result.created) await this.treeWrites.write(shardId);
       return result;
@@ -210,6 +226,12 @@ export class ShardService {
     const name = input.name ?? rootFolder ?? 'Imported project';
     const shard = shardFromImport(files, { name, templateId: template.id, templateRevision: template.revision });
     await this.deps.repository.save(shard);
+    // The imported files are the first version of the history.
+    await this.deps.repository.createCheckpoint({
+      shardId: shard.id,
+      reason: 'created',
+      authors: [{ userId: principal.userId, name: principal.name }],
+    });
     this.deps.logger.info(
       { shardId: shard.id, templateId: template.id, files: files.length, skipped, userId: principal.userId },
       'shard imported',
@@ -236,6 +258,7 @@ export class ShardService {
       if (!replayed) {
         this.deps.faults?.afterStore('tree');
         this.deps.events.treeChanged(shardId, { kind: 'created', file: created.file }, created.version);
+        this.noteAuthor(principal, shardId);
       }
       // Also for a replay: the first attempt may have died before its tree reached the database.
       await this.treeWrites.write(shardId);
@@ -263,6 +286,7 @@ export class ShardService {
       if (!replayed) {
         this.deps.faults?.afterStore('tree');
         this.deps.events.treeChanged(shardId, { kind: 'renamed', moves: result.moves }, result.version);
+        this.noteAuthor(principal, shardId);
       }
       await this.treeWrites.write(shardId);
       return result;
@@ -282,8 +306,9 @@ export class ShardService {
       if (!replayed) {
         this.deps.faults?.afterStore('tree');
         this.deps.events.treeChanged(shardId, { kind: 'deleted', files: result.files }, result.version);
+        this.noteAuthor(principal, shardId);
       }
-      await this.treeWrites.write(shardId);
+      await this.treeWrites.write(shardId, { deleted: result.files.map((f) => f.id) });
       return result;
     });
   }
@@ -344,11 +369,19 @@ export class ShardService {
     const version = await this.editGate.admit(shardId, fileId, update);
     this.deps.faults?.afterStore('edit');
     this.deps.events.fileEdited(shardId, fileId, update, version, exceptSocketId);
+    this.noteAuthor(principal, shardId);
     this.deps.onEdit?.();
     return version;
   }
 
   // ---- helpers -------------------------------------------------------------------------------
+
+  /** Notes who changed the shard, for its next checkpoint; off the edit's path (not awaited). */
+  private noteAuthor(principal: Principal, shardId: ShardId): void {
+    this.deps.cache.authors
+      .note(shardId, { userId: principal.userId, name: principal.name })
+      .catch((error: unknown) => this.deps.logger.debug({ err: error, shardId }, 'could not note an author'));
+  }
 
   private checkFileSize(content: string): void {
     if (Buffer.byteLength(content, 'utf8') > this.deps.limits.maxFileBytes) {

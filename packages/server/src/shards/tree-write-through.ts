@@ -1,8 +1,8 @@
-import { ErrorCode, type ShardId } from '@tandem/protocol';
+import { ErrorCode, type FileId, type ShardId } from '@tandem/protocol';
 import { AppError } from '../errors/index.js';
 import type { Logger } from '../logging/index.js';
-import type { IShardRepository } from '../persistence/index.js';
-import type { ShardCache } from '../shard-cache/index.js';
+import { CheckpointReason, type CreateCheckpointInput, type IShardRepository } from '../persistence/index.js';
+import { mergeToState, type ShardCache } from '../shard-cache/index.js';
 
 export type TreeWriteThroughDeps = {
   cache: ShardCache;
@@ -10,7 +10,7 @@ export type TreeWriteThroughDeps = {
   logger: Logger;
 };
 
-type Slot = { current: Promise<void>; next?: Promise<void> };
+type Slot = { current: Promise<void>; next?: Promise<void>; deleted?: Set<FileId> };
 
 const ignore = () => undefined;
 
@@ -36,15 +36,22 @@ export class TreeWriteThrough {
    * the operation is in the live state but not acknowledged; sent again with its opId, it is
    * answered with its first outcome and written through again.
    */
-  write(shardId: ShardId): Promise<void> {
+  write(shardId: ShardId, options: { deleted?: readonly FileId[] } = {}): Promise<void> {
     const slot = this.slots.get(shardId);
-    if (slot === undefined) return this.start(shardId);
-    slot.next ??= slot.current.then(ignore, ignore).then(() => this.start(shardId));
+    const deleted = new Set(options.deleted);
+    if (slot === undefined) return this.start(shardId, deleted);
+    if (slot.next === undefined) {
+      const next = deleted;
+      slot.deleted = next;
+      slot.next = slot.current.then(ignore, ignore).then(() => this.start(shardId, next));
+    } else {
+      for (const id of deleted) slot.deleted?.add(id);
+    }
     return slot.next;
   }
 
-  private start(shardId: ShardId): Promise<void> {
-    const current = this.writeOnce(shardId);
+  private start(shardId: ShardId, deleted: ReadonlySet<FileId>): Promise<void> {
+    const current = this.writeOnce(shardId, deleted);
     const slot: Slot = { current };
     this.slots.set(shardId, slot);
     void current.then(ignore, ignore).then(() => {
@@ -53,7 +60,7 @@ export class TreeWriteThrough {
     return current;
   }
 
-  private async writeOnce(shardId: ShardId): Promise<void> {
+  private async writeOnce(shardId: ShardId, deleted: ReadonlySet<FileId>): Promise<void> {
     const tree = await this.deps.cache.files.treeAt(shardId);
     if (tree === null) {
       // Redis lost the shard right after the operation was stored: it may be gone with it.
@@ -62,6 +69,7 @@ export class TreeWriteThrough {
       });
     }
     try {
+      if (deleted.size > 0) await this.checkpointBeforeDelete(shardId, deleted);
       await this.deps.repository.writeTree({ shardId, version: tree.version, files: tree.files });
     } catch (error) {
       if (error instanceof AppError && error.code === ErrorCode.SHARD_NOT_FOUND) throw error;
@@ -71,5 +79,33 @@ export class TreeWriteThrough {
         cause: error,
       });
     }
+  }
+
+  /**
+   * Version history: before a tree that deletes files is written, while the database still
+   * holds them, records a "before-delete" checkpoint, so deleted files stay restorable. It holds
+   * what Redis has and the database not yet (every dirty file's state, the deleted ones' last
+   * edits included) without writing it to the files' rows: those stay the sync's. Nothing is
+   * recorded when the database no longer holds any of the files (written through already).
+   */
+  private async checkpointBeforeDelete(shardId: ShardId, deleted: ReadonlySet<FileId>): Promise<void> {
+    const snapshot = await this.deps.cache.sync.snapshot(shardId);
+    const pending: NonNullable<CreateCheckpointInput['pending']>[number][] = [];
+    for (const file of snapshot.files) {
+      if (file.updates.length === 0 || (file.path === null && !deleted.has(file.id))) continue;
+      // A binary file's bytes are its last entry; a text file's state is its merged updates.
+      const ydocState = file.kind === 'binary' ? file.updates.at(-1) : mergeToState(file.updates).state;
+      if (ydocState !== undefined) pending.push({ id: file.id, version: file.version, ydocState });
+    }
+    const notes = await this.deps.cache.authors.read(shardId);
+    const checkpoint = await this.deps.repository.createCheckpoint({
+      shardId,
+      reason: CheckpointReason.BEFORE_DELETE,
+      authors: notes.authors,
+      pending,
+      onlyIfStored: [...deleted],
+    });
+    // Cleared after the commit: a crash in between lists the same authors again next time, never fewer.
+    if (checkpoint !== null) await this.deps.cache.authors.clear(shardId, notes);
   }
 }

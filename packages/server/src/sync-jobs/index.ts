@@ -9,3 +9,5 @@ export { SyncQueue, SYNC_QUEUE_NAME, bullPrefix } from './sync-queue.js';
 export { createSyncWorker, processorFile, type SyncWorkerEvents } from './sync-worker.js';
 export { SyncScheduler } from './sync-scheduler.js';
 export { SyncJobData, savedChannel, type SyncJobResult } from './sync-job-data.js';
+export { recordCheckpoint, type RecordCheckpointDeps, type RecordCheckpointOptions } from './record-checkpoint.js';
+export { HistoryPruner, HISTORY_QUEUE_NAME } from './history-pruner.js';

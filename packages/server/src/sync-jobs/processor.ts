@@ -12,7 +12,7 @@ import { createLogger } from '../logging/index.js';
 import { toAppError } from '../errors/index.js';
 import { createShardRepository } from '../persistence/index.js';
 import { createRedisConnection } from '../redis/index.js';
-import { DirtyMarks, Membership, SyncStore } from '../shard-cache/index.js';
+import { DirtyMarks, HistoryAuthors, Membership, SyncStore } from '../shard-cache/index.js';
 import { packageJsonDependencies } from '../templates/index.js';
 import { syncShard, type SyncShardDeps } from './sync-shard.js';
 import { savedChannel, SyncJobData, type SyncJobResult } from './sync-job-data.js';
@@ -44,6 +44,8 @@ function build(): SyncShardDeps {
     store,
     repository,
     logger,
+    authors: new HistoryAuthors({ redis, keyPrefix }),
+    historyIntervalMs: config.history.intervalMs,
     publishSaved: async (event) => {
       await redis.publish(channel, JSON.stringify(event));
     },

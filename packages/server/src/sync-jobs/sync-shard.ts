@@ -1,10 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, type DependencyMap, type FileId, type ShardId } from '@tandem/protocol';
-import { AppError } from '../errors/index.js';
+import { AppError, toAppError } from '../errors/index.js';
 import type { Logger } from '../logging/index.js';
-import type { IShardRepository, SyncBatch } from '../persistence/index.js';
+import { CheckpointReason, type CheckpointMeta, type IShardRepository, type SyncBatch } from '../persistence/index.js';
+import { recordCheckpoint, type RecordCheckpointOptions } from './record-checkpoint.js';
 import {
   mergeToState,
+  type HistoryAuthors,
   type CompactEntry,
   type CompactOutcome,
   type EvictOutcome,
@@ -18,6 +20,10 @@ export type SyncShardDeps = {
   logger: Logger;
   /** Tells collaborators which versions are now in the database. */
   publishSaved: (event: SavedEvent) => Promise<void>;
+  /** Who changed each shard since its last checkpoint. */
+  authors: HistoryAuthors;
+  /** A changed shard gets a checkpoint when its last one is at least this old (HISTORY_INTERVAL_MS). */
+  historyIntervalMs: number;
   /** Reads the dependency maps out of package.json text (null when it does not parse). */
   dependenciesOf: (packageJson: string) => { dependencies: DependencyMap; devDependencies: DependencyMap } | null;
 };
@@ -34,6 +40,8 @@ export type SyncShardResult = {
   /** The watermark the database now holds (0 when nothing was dirty). */
   version: number;
   evicted: EvictOutcome | null;
+  /** Seqs of the checkpoints this sync recorded (before a delete, by interval, on the last leave). */
+  checkpoints: number[];
   /** The shard was no longer the load the snapshot read when the sync committed (see shard-cache/lua/compact.lua). */
   stale: boolean;
   durationMs: number;
@@ -48,6 +56,10 @@ export type SyncShardResult = {
  *    are cleared, so an edit that lands during the sync stays dirty for the next one;
  * 4. optionally the shard is evicted, which Redis refuses atomically if anyone joined or anything
  *    changed meanwhile.
+ * History: a batch that deletes files first writes its other changes (watermark unchanged) and
+ * records a checkpoint, so the deleted files stay restorable; after the commit a checkpoint is
+ * recorded when the previous one is older than HISTORY_INTERVAL_MS, and before an eviction (the
+ * last leave) whenever anything changed since the previous one.
  * A job that dies anywhere re-runs safely: writes are keyed by file and version.
  */
 export async function syncShard(
@@ -65,6 +77,7 @@ export async function syncShard(
     alreadyStored: 0,
     version: 0,
     evicted: null,
+    checkpoints: [],
     stale: false,
     durationMs: 0,
   };
@@ -78,6 +91,8 @@ export async function syncShard(
     }
     const batch: SyncBatch = { shardId, lastSyncTimestamp: snapshot.version, upserts: [], deletes: [] };
     const compact: CompactEntry[] = [];
+    // Deleted files' last edits, which only Redis holds: the checkpoint before the delete keeps them.
+    const pendingDeleted: Array<{ id: FileId; version: number; ydocState: Uint8Array }> = [];
     for (const file of snapshot.files) {
       // A binary file is not merged: its bytes are the last entry of its list, written as they are.
       const bytes = file.kind === 'binary' ? file.updates.at(-1) : undefined;
@@ -85,6 +100,12 @@ export async function syncShard(
       if (file.path !== null && file.kind === 'binary' && bytes === undefined) continue;
       const merged =
         file.path === null ? null : bytes !== undefined ? { state: bytes, text: '' } : mergeToState(file.updates);
+      if (file.path === null && file.updates.length > 1 && file.version > meta.lastSyncTimestamp) {
+        // A binary file's bytes are its last entry; a text file's state is its merged updates.
+        const last = file.kind === 'binary' ? file.updates.at(-1) : undefined;
+        const ydocState = file.kind === 'binary' ? last : mergeToState(file.updates).state;
+        if (ydocState !== undefined) pendingDeleted.push({ id: file.id, version: file.version, ydocState });
+      }
       compact.push({
         id: file.id,
         version: file.version,
@@ -113,10 +134,32 @@ export async function syncShard(
         if (dependencies !== null) batch.dependencies = dependencies;
       }
     }
+    if (batch.deletes.length > 0) {
+      // The state before the deletion, edits of this batch included, becomes a checkpoint. The
+      // watermark stays: a job that dies after this point still sees the deletes as unsynced.
+      if (batch.upserts.length > 0) {
+        await deps.repository.applySync({ ...batch, deletes: [], lastSyncTimestamp: meta.lastSyncTimestamp });
+      }
+      // Only while the database still holds a deleted file: a delete written through already
+      // (see shards/tree-write-through.ts) had its checkpoint recorded before.
+      const before = await recordCheckpoint(deps, shardId, {
+        reason: CheckpointReason.BEFORE_DELETE,
+        pending: pendingDeleted,
+        onlyIfStored: batch.deletes.map((d) => d.id),
+      });
+      if (before !== null) result.checkpoints.push(before.seq);
+    }
     if (batch.upserts.length > 0 || batch.deletes.length > 0) {
       const written = await deps.repository.applySync(batch);
       result.written = written.written;
       result.deleted = written.deleted;
+      if (written.written + written.deleted > 0 && !options.evict) {
+        const due = await recordQuietly(deps, shardId, {
+          reason: CheckpointReason.INTERVAL,
+          minIntervalMs: deps.historyIntervalMs,
+        });
+        if (due !== null) result.checkpoints.push(due.seq);
+      }
     }
     result.version = snapshot.version;
     const outcome = await compactAfterCommit(
@@ -144,10 +187,31 @@ export async function syncShard(
     }
   }
 
-  if (options.evict) result.evicted = await deps.store.evict(shardId);
+  if (options.evict) {
+    // A checkpoint of what the last collaborator left, if it differs from the previous one. Best
+    // effort: a failure here must not keep the shard in Redis.
+    const left = await recordQuietly(deps, shardId, { reason: CheckpointReason.LEAVE });
+    if (left !== null) result.checkpoints.push(left.seq);
+    result.evicted = await deps.store.evict(shardId);
+  }
   result.durationMs = Math.round((performance.now() - started) * 10) / 10;
   deps.logger.debug({ ...result }, 'shard synced');
   return result;
+}
+
+/** A checkpoint that may fail without failing the sync (logged; the next one covers it). */
+async function recordQuietly(
+  deps: SyncShardDeps,
+  shardId: ShardId,
+  options: RecordCheckpointOptions,
+): Promise<CheckpointMeta | null> {
+  try {
+    return await recordCheckpoint(deps, shardId, options);
+  } catch (error) {
+    if (toAppError(error).code === ErrorCode.SHARD_NOT_FOUND) return null;
+    deps.logger.warn({ err: error, shardId, reason: options.reason }, 'could not record a checkpoint');
+    return null;
+  }
 }
 
 /**

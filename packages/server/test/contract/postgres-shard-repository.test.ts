@@ -50,7 +50,14 @@ describe('PostgresShardRepository', () => {
     const repo = openRepository({ schema });
     await repo.migrate();
     await repo.close();
-    expect(await tablesIn(schema)).toEqual(['shard_files', 'shards', 'tandem_migration', 'tandem_migration_lock']);
+    expect(await tablesIn(schema)).toEqual([
+      'checkpoint_files',
+      'shard_checkpoints',
+      'shard_files',
+      'shards',
+      'tandem_migration',
+      'tandem_migration_lock',
+    ]);
     const { rows } = await admin.query<{ table_name: string; column_name: string; data_type: string }>(
       `select table_name, column_name, data_type from information_schema.columns
        where table_schema = $1 and column_name in ('last_sync_timestamp', 'version', 'ydoc_state', 'updated_at')
@@ -58,6 +65,8 @@ describe('PostgresShardRepository', () => {
       [schema],
     );
     expect(rows.map((r) => `${r.table_name}.${r.column_name}: ${r.data_type}`)).toEqual([
+      'checkpoint_files.ydoc_state: bytea',
+      'shard_checkpoints.version: bigint',
       'shard_files.updated_at: timestamp with time zone',
       'shard_files.version: bigint',
       'shard_files.ydoc_state: bytea',
@@ -87,7 +96,12 @@ describe('PostgresShardRepository', () => {
     try {
       await Promise.all(repos.map((repo) => repo.migrate()));
       const { rows } = await admin.query(`select name from "${freshSchema}".tandem_migration`);
-      expect(rows).toEqual([{ name: '0001_create_shards' }, { name: '0002_file_kind' }, { name: '0003_tree_version' }]);
+      expect(rows).toEqual([
+        { name: '0001_create_shards' },
+        { name: '0002_file_kind' },
+        { name: '0003_tree_version' },
+        { name: '0004_create_checkpoints' },
+      ]);
       expect(await tablesIn(freshSchema)).toContain('shard_files');
     } finally {
       await Promise.all(repos.map((repo) => repo.close()));

@@ -581,6 +581,248 @@ export function describeShardRepositoryContract(name: string, open: ShardReposit
       });
     });
 
+    describe('checkpoints', () => {
+      const alice = { userId: 'u-alice', name: 'Alice' };
+      const bob = { userId: 'u-bob', name: 'Bob' };
+
+      async function textsAt(shardId: ShardId, seq: number): Promise<Record<string, string>> {
+        const cp = await repo.findCheckpoint(shardId, seq);
+        if (cp === null) throw new Error(`checkpoint ${seq} should exist`);
+        const states = await repo.readCheckpointFiles(
+          shardId,
+          seq,
+          cp.tree.map((e) => e.id),
+        );
+        return Object.fromEntries(cp.tree.map((e) => [e.path, textOf(states.get(e.id) ?? new Uint8Array())]));
+      }
+
+      async function edit(
+        shard: Shard,
+        file: StoredFile,
+        text: string,
+        version: number,
+        state = yjsState(text),
+      ): Promise<void> {
+        await repo.applySync({
+          shardId: shard.id,
+          lastSyncTimestamp: version,
+          upserts: [toUpsert({ ...file, content: text, ydocState: state, version })],
+          deletes: [],
+        });
+      }
+
+      it('stores every file first, then only the files that changed, and nothing when nothing changed', async () => {
+        const files = Array.from({ length: 20 }, (_, i) => makeFile(`src/f${i}.ts`, `file ${i} `.repeat(50)));
+        const shard = makeShard(files);
+        await repo.save(shard);
+
+        const first = await repo.createCheckpoint({ shardId: shard.id, reason: 'created', authors: [] });
+        expect(first).toMatchObject({ seq: 1, reason: 'created', filesChanged: 20, label: null });
+        expect(first?.storedBytes).toBe(files.reduce((sum, f) => sum + f.ydocState.byteLength, 0));
+
+        expect(await repo.createCheckpoint({ shardId: shard.id, reason: 'interval', authors: [] })).toBeNull();
+
+        const changed = yjsState('changed text');
+        await edit(shard, files[3] as StoredFile, 'changed text', 5, changed);
+        const second = await repo.createCheckpoint({
+          shardId: shard.id,
+          reason: 'interval',
+          authors: [alice, bob, alice],
+        });
+        expect(second).toMatchObject({ seq: 2, filesChanged: 1, storedBytes: changed.byteLength, version: 5 });
+        expect(second?.authors).toEqual([alice, bob]);
+
+        const named = await repo.createCheckpoint({
+          shardId: shard.id,
+          reason: 'named',
+          label: 'release 1',
+          authors: [],
+          force: true,
+        });
+        expect(named).toMatchObject({ seq: 3, filesChanged: 0, storedBytes: 0, label: 'release 1' });
+      });
+
+      it('reads each file as it was at any checkpoint, and records renames and deletes in the tree', async () => {
+        const a = makeFile('a.ts', 'a one');
+        const b = makeFile('dir/b.ts', 'b one');
+        const shard = makeShard([a, b]);
+        await repo.save(shard);
+        await repo.createCheckpoint({ shardId: shard.id, reason: 'created', authors: [] });
+        await edit(shard, a, 'a two', 2);
+        await repo.createCheckpoint({ shardId: shard.id, reason: 'interval', authors: [] });
+        await repo.applySync({
+          shardId: shard.id,
+          lastSyncTimestamp: 3,
+          upserts: [toUpsert({ ...a, path: 'renamed.ts', content: 'a two', ydocState: yjsState('a two'), version: 3 })],
+          deletes: [{ id: b.id, version: 3 }],
+        });
+        const third = await repo.createCheckpoint({ shardId: shard.id, reason: 'before-delete', authors: [] });
+        expect(third?.seq).toBe(3);
+
+        expect(await textsAt(shard.id, 1)).toEqual({ 'a.ts': 'a one', 'dir/b.ts': 'b one' });
+        expect(await textsAt(shard.id, 2)).toEqual({ 'a.ts': 'a two', 'dir/b.ts': 'b one' });
+        expect(await textsAt(shard.id, 3)).toEqual({ 'renamed.ts': 'a two' });
+        const cp3 = await repo.findCheckpoint(shard.id, 3);
+        expect(cp3?.tree).toEqual([{ id: a.id, path: 'renamed.ts', version: 3 }]);
+        expect(await repo.findCheckpoint(shard.id, 99)).toBeNull();
+        expect((await repo.latestCheckpoint(shard.id))?.seq).toBe(3);
+      });
+
+      it('records pending states of files about to be deleted in place of the stored ones', async () => {
+        const a = makeFile('a.ts', 'stored a', 0);
+        const b = makeFile('b.ts', 'stored b', 0);
+        const shard = makeShard([a, b]);
+        await repo.save(shard);
+        await repo.createCheckpoint({ shardId: shard.id, reason: 'created', authors: [] });
+        const cp = await repo.createCheckpoint({
+          shardId: shard.id,
+          reason: 'before-delete',
+          authors: [],
+          pending: [
+            { id: a.id, version: 4, ydocState: yjsState('edited a, only in redis') },
+            { id: newFileId(), version: 4, ydocState: yjsState('not in the database') },
+          ],
+        });
+        expect(cp).toMatchObject({ seq: 2, filesChanged: 1 });
+        expect(await textsAt(shard.id, 2)).toEqual({ 'a.ts': 'edited a, only in redis', 'b.ts': 'stored b' });
+      });
+
+      it('lists newest first, page by page', async () => {
+        const file = makeFile('a.ts', 'v0', 0);
+        const shard = makeShard([file]);
+        await repo.save(shard);
+        for (let v = 1; v <= 5; v++) {
+          await edit(shard, file, `v${v}`, v);
+          await repo.createCheckpoint({ shardId: shard.id, reason: 'interval', authors: [] });
+        }
+        const page1 = await repo.listCheckpoints(shard.id, { limit: 2 });
+        expect(page1.map((c) => c.seq)).toEqual([5, 4]);
+        const page2 = await repo.listCheckpoints(shard.id, { limit: 2, beforeSeq: 4 });
+        expect(page2.map((c) => c.seq)).toEqual([3, 2]);
+        const page3 = await repo.listCheckpoints(shard.id, { limit: 2, beforeSeq: 2 });
+        expect(page3.map((c) => c.seq)).toEqual([1]);
+        expect(await repo.listCheckpoints(newShardId(), { limit: 10 })).toEqual([]);
+      });
+
+      it('skips a checkpoint younger than minIntervalMs and refuses an unknown shard', async () => {
+        const file = makeFile('a.ts', 'v0', 0);
+        const shard = makeShard([file]);
+        await repo.save(shard);
+        await repo.createCheckpoint({ shardId: shard.id, reason: 'created', authors: [] });
+        await edit(shard, file, 'v1', 1);
+        const input = { shardId: shard.id, reason: 'interval', authors: [] } as const;
+        expect(await repo.createCheckpoint({ ...input, minIntervalMs: 60_000 })).toBeNull();
+        expect(await repo.createCheckpoint({ ...input, minIntervalMs: 0 })).toMatchObject({ seq: 2 });
+        await expectAppError(repo.createCheckpoint({ ...input, shardId: newShardId() }), ErrorCode.SHARD_NOT_FOUND);
+      });
+
+      it('gives concurrent checkpoints of one shard on two instances distinct seqs', async () => {
+        const file = makeFile('a.ts', 'v0', 0);
+        const shard = makeShard([file]);
+        await repo.save(shard);
+        const other = await open();
+        try {
+          const results = await Promise.all(
+            Array.from({ length: 6 }, (_, i) =>
+              (i % 2 === 0 ? repo : other.repo).createCheckpoint({
+                shardId: shard.id,
+                reason: 'named',
+                label: `n${i}`,
+                authors: [],
+                force: true,
+              }),
+            ),
+          );
+          expect(results.map((r) => r?.seq).sort()).toEqual([1, 2, 3, 4, 5, 6]);
+        } finally {
+          await other.cleanup();
+        }
+      });
+
+      it('prunes what the policy drops, keeps named and newest ones, and every kept checkpoint reads the same', async () => {
+        const files = [makeFile('a.ts', 'a0', 0), makeFile('b.ts', 'b0', 0), makeFile('c.ts', 'c0', 0)];
+        const shard = makeShard(files);
+        await repo.save(shard);
+        await repo.createCheckpoint({ shardId: shard.id, reason: 'created', authors: [alice] });
+        await edit(shard, files[0] as StoredFile, 'a1', 1);
+        await repo.createCheckpoint({ shardId: shard.id, reason: 'interval', authors: [bob] });
+        await repo.createCheckpoint({ shardId: shard.id, reason: 'named', label: 'keep me', authors: [], force: true });
+        await edit(shard, files[1] as StoredFile, 'b2', 2);
+        await repo.createCheckpoint({ shardId: shard.id, reason: 'interval', authors: [] });
+        await edit(shard, files[0] as StoredFile, 'a3', 3);
+        await repo.createCheckpoint({ shardId: shard.id, reason: 'interval', authors: [] });
+        const before3 = await textsAt(shard.id, 3);
+        const before5 = await textsAt(shard.id, 5);
+
+        // Nothing is old yet.
+        const policy = { keepAllMs: 7 * 86_400_000, keepDailyMs: 90 * 86_400_000 };
+        expect((await repo.pruneCheckpoints(policy, { shardId: shard.id })).deleted).toBe(0);
+
+        const later = new Date(Date.now() + 200 * 86_400_000);
+        const result = await repo.pruneCheckpoints(policy, { now: later, shardId: shard.id });
+        expect(result.deleted).toBe(3);
+        const left = await repo.listCheckpoints(shard.id, { limit: 10 });
+        expect(left.map((c) => c.seq)).toEqual([5, 3]);
+        expect(left[1]?.authors).toEqual([alice, bob]);
+        expect(await textsAt(shard.id, 3)).toEqual(before3);
+        expect(await textsAt(shard.id, 5)).toEqual(before5);
+        expect(await textsAt(shard.id, 5)).toEqual({ 'a.ts': 'a3', 'b.ts': 'b2', 'c.ts': 'c0' });
+        // Idempotent.
+        expect((await repo.pruneCheckpoints(policy, { now: later, shardId: shard.id })).deleted).toBe(0);
+      });
+
+      it('keeps a binary file as its bytes and says so in the tree', async () => {
+        const bytes = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0, 255]);
+        const logo = makeFile('logo.png', '', 1, { kind: 'binary', ydocState: bytes });
+        const shard = makeShard([makeFile('a.ts', 'a'), logo], { lastSyncTimestamp: 1 });
+        await repo.save(shard);
+        const cp = await repo.createCheckpoint({ shardId: shard.id, reason: 'created', authors: [] });
+        const stored = await repo.findCheckpoint(shard.id, cp?.seq ?? 0);
+        expect(stored?.tree.map((e) => [e.path, e.kind])).toEqual([
+          ['a.ts', undefined],
+          ['logo.png', 'binary'],
+        ]);
+        const states = await repo.readCheckpointFiles(shard.id, cp?.seq ?? 0, [logo.id]);
+        expect(new Uint8Array(states.get(logo.id) ?? [])).toEqual(bytes);
+      });
+
+      it('records nothing with onlyIfStored when the database holds none of those files', async () => {
+        const a = makeFile('a.ts', 'a');
+        const shard = makeShard([a], { lastSyncTimestamp: 1 });
+        await repo.save(shard);
+        await repo.createCheckpoint({ shardId: shard.id, reason: 'created', authors: [] });
+        const pending = [{ id: a.id, version: 2, ydocState: yjsState('a, edited') }];
+        const gone = [newFileId()];
+        expect(
+          await repo.createCheckpoint({
+            shardId: shard.id,
+            reason: 'before-delete',
+            authors: [],
+            pending,
+            onlyIfStored: gone,
+          }),
+        ).toBeNull();
+        const before = await repo.createCheckpoint({
+          shardId: shard.id,
+          reason: 'before-delete',
+          authors: [],
+          pending,
+          onlyIfStored: [...gone, a.id],
+        });
+        expect(before?.seq).toBe(2);
+        expect(await textsAt(shard.id, 2)).toEqual({ 'a.ts': 'a, edited' });
+      });
+
+      it('deletes the checkpoints with the shard', async () => {
+        const shard = makeShard([makeFile('a.ts', 'a')]);
+        await repo.save(shard);
+        await repo.createCheckpoint({ shardId: shard.id, reason: 'created', authors: [] });
+        expect(await repo.delete(shard.id)).toBe(true);
+        await repo.save({ ...shard, files: [] });
+        expect(await repo.listCheckpoints(shard.id, { limit: 10 })).toEqual([]);
+      });
+    });
+
     describe('delete', () => {
       it('deletes the shard and its files, and reports whether it existed', async () => {
         const shard = makeShard([makeFile('a.ts', 'a'), makeFile('b.ts', 'b')]);

@@ -64,10 +64,12 @@ describe('shard backlog: the refusal syncs the shard at once', () => {
     expect(refusal).toBeInstanceOf(TandemError);
     expect(refusal).toMatchObject({ code: 'SHARD_UNAVAILABLE', details: { reason: 'backlog' } });
 
+    // The files' rows are there at once (file operations are written through); their texts come
+    // with the sync the refusal started.
     const stored = await waitFor(
       async () => {
         const shard = await app.repository.findById(shardId);
-        return shard?.files.some((f) => f.path === 'b.txt') === true ? shard : null;
+        return shard?.files.find((f) => f.path === 'b.txt')?.content === 'b'.repeat(3000) ? shard : null;
       },
       budgetMs(10_000),
       'the backlogged shard in the database',

@@ -48,6 +48,12 @@ const REST_MATRIX: ReadonlyArray<{ route: string; expect: readonly string[] }> =
   { route: 'POST /shards/:id/files',      expect: ['401 UNAUTHENTICATED', '401 TOKEN_EXPIRED', '401 UNAUTHENTICATED', '403 FORBIDDEN', '403 READ_ONLY', '201', '201'] },
   { route: 'DELETE /shards/:id/files/*',  expect: ['401 UNAUTHENTICATED', '401 TOKEN_EXPIRED', '401 UNAUTHENTICATED', '403 FORBIDDEN', '403 READ_ONLY', '200', '200'] },
   { route: 'POST /shards/:id/move',       expect: ['401 UNAUTHENTICATED', '401 TOKEN_EXPIRED', '401 UNAUTHENTICATED', '403 FORBIDDEN', '403 READ_ONLY', '200', '200'] },
+  { route: 'GET /shards/:id/checkpoints', expect: ['401 UNAUTHENTICATED', '401 TOKEN_EXPIRED', '401 UNAUTHENTICATED', '403 FORBIDDEN', '200', '200', '200'] },
+  { route: 'POST /shards/:id/checkpoints', expect: ['401 UNAUTHENTICATED', '401 TOKEN_EXPIRED', '401 UNAUTHENTICATED', '403 FORBIDDEN', '403 READ_ONLY', '201', '201'] },
+  { route: 'GET /shards/:id/checkpoints/:seq', expect: ['401 UNAUTHENTICATED', '401 TOKEN_EXPIRED', '401 UNAUTHENTICATED', '403 FORBIDDEN', '200', '200', '200'] },
+  { route: 'GET /shards/:id/checkpoints/:seq/files/*', expect: ['401 UNAUTHENTICATED', '401 TOKEN_EXPIRED', '401 UNAUTHENTICATED', '403 FORBIDDEN', '200', '200', '200'] },
+  { route: 'GET /shards/:id/checkpoints/:seq/diff', expect: ['401 UNAUTHENTICATED', '401 TOKEN_EXPIRED', '401 UNAUTHENTICATED', '403 FORBIDDEN', '200', '200', '200'] },
+  { route: 'POST /shards/:id/checkpoints/:seq/restore', expect: ['401 UNAUTHENTICATED', '401 TOKEN_EXPIRED', '401 UNAUTHENTICATED', '403 FORBIDDEN', '403 READ_ONLY', '200', '200'] },
 ];
 
 /**
@@ -137,6 +143,15 @@ describe('authorization matrix', () => {
 
   const exists = async (path: string) => (await tree()).includes(path);
 
+  async function adminWrite(path: string, content: string): Promise<void> {
+    const res = await fetch(`${server.url}/shards/${ctx.shardId}/files/${path}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${ctx.admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ content }),
+    });
+    expect(res.status).toBe(200);
+  }
+
   async function mintLink(): Promise<string> {
     const res = await fetch(`${server.url}/shards/${ctx.shardId}/tokens`, {
       method: 'POST',
@@ -181,6 +196,7 @@ describe('authorization matrix', () => {
     for (const kind of KINDS) ctx.links.set(kind, await mintLink());
     ctx.editableId = (await adminCreate('editable.txt')).id;
     ctx.controlId = (await adminCreate('control.txt', 'nobody may change this\n')).id;
+    await adminWrite('index.html', 'changed before the restore cells\n');
     controlBefore = await text('control.txt');
   });
 
@@ -254,6 +270,38 @@ describe('authorization matrix', () => {
       method: 'DELETE',
       path: `/shards/${ctx.shardId}/files/del-${kind}.txt`,
       verify: async (allowed) => expect(await exists(`del-${kind}.txt`)).toBe(!allowed),
+    }),
+    'GET /shards/:id/checkpoints': () => ({ method: 'GET', path: `/shards/${ctx.shardId}/checkpoints` }),
+    'POST /shards/:id/checkpoints': (kind) => ({
+      method: 'POST',
+      path: `/shards/${ctx.shardId}/checkpoints`,
+      body: { label: `named by ${kind}` },
+      verify: async (allowed) => {
+        const { body } = await adminGet<{ checkpoints: Array<{ label: string | null }> }>(
+          `/shards/${ctx.shardId}/checkpoints`,
+        );
+        expect(body.checkpoints.some((c) => c.label === `named by ${kind}`)).toBe(allowed);
+      },
+    }),
+    'GET /shards/:id/checkpoints/:seq': () => ({ method: 'GET', path: `/shards/${ctx.shardId}/checkpoints/1` }),
+    'GET /shards/:id/checkpoints/:seq/files/*': () => ({
+      method: 'GET',
+      path: `/shards/${ctx.shardId}/checkpoints/1/files/index.html`,
+    }),
+    'GET /shards/:id/checkpoints/:seq/diff': () => ({
+      method: 'GET',
+      path: `/shards/${ctx.shardId}/checkpoints/1/diff?path=index.html`,
+    }),
+    'POST /shards/:id/checkpoints/:seq/restore': (kind) => ({
+      method: 'POST',
+      path: `/shards/${ctx.shardId}/checkpoints/1/restore`,
+      body: { path: 'index.html' },
+      // index.html differs from checkpoint 1 before every cell; a restore that ran put it back.
+      verify: async (allowed) => {
+        const { body } = await adminGet<{ content: string }>(`/shards/${ctx.shardId}/checkpoints/1/files/index.html`);
+        expect((await text('index.html')) === body.content).toBe(allowed);
+        await adminWrite('index.html', `changed after the ${kind} cell\n`);
+      },
     }),
     'POST /shards/:id/move': (kind) => ({
       method: 'POST',

@@ -21,6 +21,8 @@ describe('binary files in the store', () => {
       logger: pino({ level: 'silent' }),
       publishSaved: async () => undefined,
       dependenciesOf: () => null,
+      authors: store.cache.authors,
+      historyIntervalMs: store.config.history.intervalMs,
     };
   });
   afterAll(async () => {

@@ -30,6 +30,8 @@ describe('shard backlog', () => {
       logger: pino({ level: 'silent' }),
       publishSaved: async () => undefined,
       dependenciesOf: () => null,
+      authors: store.cache.authors,
+      historyIntervalMs: 600_000,
     };
   });
   afterAll(async () => {

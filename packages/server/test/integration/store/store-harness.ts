@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import type { Cluster, Redis } from 'ioredis';
-import type { FileId, ShardId, TreeChange } from '@tandem/protocol';
+import type { FileId, RestoredEvent, ShardId, TreeChange } from '@tandem/protocol';
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../../../src/config/index.js';
 import { createShardRepository, type IShardRepository, type StoredFile } from '../../../src/persistence/index.js';
@@ -13,6 +13,7 @@ import {
 } from '../../../src/shard-cache/index.js';
 import { shardKeys, type ShardKeys } from '../../../src/redis/index.js';
 import { ShardService, type ShardEvents } from '../../../src/shards/index.js';
+import { recordCheckpoint, syncShard, type SyncShardDeps } from '../../../src/sync-jobs/index.js';
 import type { Principal } from '../../../src/auth/index.js';
 import { createTestDatabase, testConfig, testTemplates, type TestDatabase } from '../../support/test-app.js';
 import { createTestRedis, testRedisKeys, uniquePrefix } from '../../support/services.js';
@@ -21,7 +22,8 @@ import { createTestRedis, testRedisKeys, uniquePrefix } from '../../support/serv
 export type Broadcast =
   | { kind: 'edited'; shardId: ShardId; fileId: FileId; version: number }
   | { kind: 'tree'; shardId: ShardId; change: TreeChange; version: number }
-  | { kind: 'reloaded'; shardId: ShardId };
+  | { kind: 'reloaded'; shardId: ShardId }
+  | ({ kind: 'restored' } & RestoredEvent);
 
 /**
  * The store on its own: a ShardCache and a ShardService over the test Redis and a temporary
@@ -76,6 +78,19 @@ export async function createStore(
     fileEdited: (shardId, fileId, _update, version) => broadcasts.push({ kind: 'edited', shardId, fileId, version }),
     treeChanged: (shardId, change, version) => broadcasts.push({ kind: 'tree', shardId, change, version }),
     reloaded: (shardId) => broadcasts.push({ kind: 'reloaded', shardId }),
+    restored: (event) => broadcasts.push({ kind: 'restored', ...event }),
+  };
+  const syncDeps: SyncShardDeps = {
+    store: cache.sync,
+    repository,
+    logger,
+    publishSaved: async () => undefined,
+    dependenciesOf: () => null,
+    authors: cache.authors,
+    historyIntervalMs: config.history.intervalMs,
+  };
+  const flush = async (shardId: ShardId): Promise<void> => {
+    await syncShard(syncDeps, shardId, { evict: false });
   };
   const shards = new ShardService({
     repository,
@@ -87,6 +102,11 @@ export async function createStore(
     events,
     onLastLeave: () => undefined,
     onBacklog: (shardId) => backlogs.push(shardId),
+    flush,
+    checkpointNow: async (shardId, options) => {
+      await flush(shardId);
+      return recordCheckpoint(syncDeps, shardId, options);
+    },
   });
   const admin: Principal = {
     userId: 'admin',

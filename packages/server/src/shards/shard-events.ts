@@ -1,0 +1,11 @@
+import type { FileId, RestoredEvent, ShardId, TreeChange } from '@tandem/protocol';
+
+/** Where the service announces changes so live collaborators see them (the socket rooms). */
+export interface ShardEvents {
+  fileEdited(shardId: ShardId, fileId: FileId, update: Uint8Array, version: number, exceptSocketId?: string): void;
+  treeChanged(shardId: ShardId, change: TreeChange, version: number): void;
+  /** The shard was (re)loaded from the database; anyone already in it should resync. */
+  reloaded(shardId: ShardId): void;
+  /** Someone restored (part of) the shard to a checkpoint. */
+  restored(event: RestoredEvent): void;
+}
