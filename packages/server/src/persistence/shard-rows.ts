@@ -55,6 +55,7 @@ export function toShardMeta(row: ShardsTable): ShardMeta {
   return {
     id: row.id as ShardId,
     name: row.name,
+    ownerId: row.owner_id ?? null,
     templateId: row.template_id,
     templateRevision: row.template_revision,
     dependencies: parseDependencyMap(row.dependencies, row.id, 'dependencies'),

@@ -6,6 +6,7 @@ import {
   type FileSyncResult,
   type ShardDetail,
   type ShardId,
+  type ShardSummary,
 } from '@tandem/protocol';
 import { AppError } from '../errors/index.js';
 import type { Config } from '../config/index.js';
@@ -13,6 +14,9 @@ import { toShardSummary, type IShardRepository, type Shard } from '../persistenc
 import { mergeUpdatesBalanced, textFromUpdates, type ShardCache } from '../shard-cache/index.js';
 import { sortByPath } from './canonical-path.js';
 import type { ZipSourceFile } from './zip-stream.js';
+
+/** One file's current text, with its id. */
+export type ShardText = { id: FileId; path: string; content: string };
 
 export type ShardReaderDeps = {
   repository: IShardRepository;
@@ -82,6 +86,26 @@ export class ShardReader {
     return { name: shard.name, files: toAsync(shard.files.map((f) => ({ path: f.path, content: f.content }))) };
   }
 
+  /**
+   * The shard's description and the current text of every file with its id, one file at a time:
+   * the live state when the shard is open (unsynced edits included), else the database. What
+   * fork and search read.
+   */
+  async texts(shardId: ShardId): Promise<{ shard: ShardSummary; files: AsyncIterable<ShardText> }> {
+    const cached = await this.deps.cache.loader.meta(shardId);
+    if (cached !== null) {
+      const tree = await this.deps.cache.files.tree(shardId);
+      // Re-check: an eviction between the two reads would show an empty tree.
+      if (await this.deps.cache.loader.isLoaded(shardId))
+        return { shard: cached, files: this.cachedTexts(shardId, tree) };
+    }
+    const shard = await this.find(shardId);
+    return {
+      shard: toShardSummary(shard),
+      files: toAsync(shard.files.map((f) => ({ id: f.id, path: f.path, content: f.content }))),
+    };
+  }
+
   /** Yjs sync step 1 → step 2: what the client lacks, plus the server's state vector. */
   async sync(shardId: ShardId, fileId: FileId, stateVector: Uint8Array): Promise<FileSyncResult> {
     // One atomic read: the clock returned covers every update returned.
@@ -106,6 +130,21 @@ export class ShardReader {
       throw new AppError(ErrorCode.FILE_NOT_FOUND, 'no file with this id in the shard', { details: { fileId } });
     }
     return read;
+  }
+
+  private async *cachedTexts(shardId: ShardId, tree: readonly FileEntry[]): AsyncGenerator<ShardText> {
+    let stored: Map<FileId, string> | undefined;
+    for (const file of tree) {
+      const updates = await this.deps.cache.files.updates(shardId, file.id);
+      if (updates.length > 0) {
+        yield { id: file.id, path: file.path, content: textFromUpdates(updates) };
+        continue;
+      }
+      // Evicted while we read (only after a flush): the database holds the text.
+      stored ??= new Map((await this.find(shardId)).files.map((f) => [f.id, f.content]));
+      const content = stored.get(file.id);
+      if (content !== undefined) yield { id: file.id, path: file.path, content };
+    }
   }
 
   private async *cachedContents(shardId: ShardId, tree: readonly FileEntry[]): AsyncGenerator<ZipSourceFile> {

@@ -3,8 +3,11 @@ import {
   type FileEntry,
   type FileId,
   type FileSyncResult,
+  type SearchResult,
   type ShardDetail,
   type ShardId,
+  type ShardPage,
+  type ShardSummary,
   type JoinResult,
   type TreeChange,
 } from '@tandem/protocol';
@@ -14,12 +17,15 @@ import type { Logger } from '../logging/index.js';
 import { toShardSummary, type IShardRepository } from '../persistence/index.js';
 import type { TemplateRegistry } from '../templates/index.js';
 import { updateToText, type FileStateVectors, type ShardCache, type TreeOpOptions } from '../shard-cache/index.js';
-import { assertAccess, accessTo, type Principal } from '../auth/index.js';
+import type { Access, Principal } from '../auth/index.js';
 import type { Faults } from '../faults/index.js';
 import { canonicalPath, sortByPath } from './canonical-path.js';
 import { EditGate } from './edit-gate.js';
 import { shardFromTemplate } from './shard-from-template.js';
 import { ShardMembership } from './shard-membership.js';
+import { ShardAccess } from './shard-access.js';
+import { ShardProjects } from './shard-projects.js';
+import type { SearchOptions } from './text-search.js';
 import { ShardReader } from './shard-reader.js';
 import { zipStream } from './zip-stream.js';
 
@@ -29,6 +35,10 @@ export interface ShardEvents {
   treeChanged(shardId: ShardId, change: TreeChange, version: number): void;
   /** The shard was (re)loaded from the database; anyone already in it should resync. */
   reloaded(shardId: ShardId): void;
+  /** The shard was deleted: tell everyone in it and take them out of it, on every instance. */
+  deleted(shardId: ShardId): void;
+  /** The shard was renamed. */
+  renamed(shardId: ShardId, name: string): void;
 }
 
 export type ShardServiceDeps = {
@@ -64,11 +74,15 @@ export class ShardService {
   private readonly reader: ShardReader;
   private readonly editGate: EditGate;
   private readonly membership: ShardMembership;
+  private readonly access: ShardAccess;
+  private readonly projects: ShardProjects;
 
   constructor(private readonly deps: ShardServiceDeps) {
     this.reader = new ShardReader(deps);
     this.editGate = new EditGate(deps);
     this.membership = new ShardMembership(deps);
+    this.access = new ShardAccess(deps);
+    this.projects = new ShardProjects({ ...deps, access: this.access, reader: this.reader });
   }
 
   // ---- shards ----------------------------------------------------------------------------
@@ -90,15 +104,51 @@ export class ShardService {
         `the template has more files than MAX_FILES_PER_SHARD (${this.deps.limits.maxFilesPerShard})`,
       );
     }
-    const shard = shardFromTemplate(template, input.name);
+    const shard = shardFromTemplate(template, input.name, principal.userId);
     await this.deps.repository.save(shard);
+    this.access.noteOwner(principal, shard.id);
     this.deps.logger.info({ shardId: shard.id, templateId: template.id, userId: principal.userId }, 'shard created');
     return { ...toShardSummary(shard), files: sortByPath(shard.files.map((f) => ({ id: f.id, path: f.path }))) };
   }
 
+  /** The shards the principal may read, most recently updated first, one page at a time (see ShardProjects). */
+  list(principal: Principal, page: { limit?: number | undefined; cursor?: string | undefined }): Promise<ShardPage> {
+    return this.projects.list(principal, page);
+  }
+
+  /** Renames a shard (write access) and tells its room. */
+  rename(principal: Principal, shardId: ShardId, name: string): Promise<ShardSummary> {
+    return this.projects.rename(principal, shardId, name);
+  }
+
+  /** Deletes a shard (its owner or an admin): rows, cache and room (see ShardProjects). */
+  delete(principal: Principal, shardId: ShardId): Promise<void> {
+    return this.projects.delete(principal, shardId);
+  }
+
+  /** Copies a shard's live state into a new shard the caller owns (read access suffices). */
+  fork(principal: Principal, shardId: ShardId, name?: string): Promise<ShardDetail> {
+    return this.projects.fork(principal, shardId, name);
+  }
+
+  /** Searches the live text of every file (read access). */
+  search(principal: Principal, shardId: ShardId, options: SearchOptions): Promise<SearchResult> {
+    return this.projects.search(principal, shardId, options);
+  }
+
+  /** The access a principal has to a shard, ownership included. */
+  accessOf(principal: Principal, shardId: ShardId): Promise<Access> {
+    return this.access.level(principal, shardId);
+  }
+
+  /** Throws FORBIDDEN (or READ_ONLY) unless the principal may read (or write) the shard, ownership included. */
+  requireAccess(principal: Principal, shardId: ShardId, needed: 'read' | 'write'): Promise<void> {
+    return this.access.require(principal, shardId, needed);
+  }
+
   /** The shard and its file tree: from the cache when open (the live tree), else the database. */
   async get(principal: Principal, shardId: ShardId): Promise<ShardDetail> {
-    assertAccess(principal, shardId, 'read');
+    await this.access.require(principal, shardId, 'read');
     return this.reader.detail(shardId);
   }
 
@@ -107,7 +157,7 @@ export class ShardService {
     shardId: ShardId,
     rawPath: string,
   ): Promise<{ file: FileEntry; content: string }> {
-    assertAccess(principal, shardId, 'read');
+    await this.access.require(principal, shardId, 'read');
     return this.reader.file(shardId, canonicalPath(rawPath, this.deps.limits));
   }
 
@@ -118,7 +168,7 @@ export class ShardService {
     rawPath: string,
     content: string,
   ): Promise<{ file: FileEntry; version: number; created: boolean }> {
-    assertAccess(principal, shardId, 'write');
+    await this.access.require(principal, shardId, 'write');
     const path = canonicalPath(rawPath, this.deps.limits);
     this.checkFileSize(content);
     return this.membership.transiently(shardId, async () => {
@@ -151,7 +201,7 @@ export class ShardService {
     content = '',
     options: TreeOpOptions & { fileId?: FileId | undefined } = {},
   ): Promise<{ file: FileEntry; version: number }> {
-    assertAccess(principal, shardId, 'write');
+    await this.access.require(principal, shardId, 'write');
     const path = canonicalPath(rawPath, this.deps.limits);
     this.checkFileSize(content);
     return this.membership.transiently(shardId, async () => {
@@ -170,7 +220,7 @@ export class ShardService {
     rawTo: string,
     options: TreeOpOptions = {},
   ): Promise<{ moves: Array<{ id: FileId; from: string; to: string }>; version: number }> {
-    assertAccess(principal, shardId, 'write');
+    await this.access.require(principal, shardId, 'write');
     const from = canonicalPath(rawFrom, this.deps.limits);
     const to = canonicalPath(rawTo, this.deps.limits);
     if (from === to) throw new AppError(ErrorCode.PATH_INVALID, 'the new path equals the old one');
@@ -193,7 +243,7 @@ export class ShardService {
     rawPath: string,
     options: TreeOpOptions = {},
   ): Promise<{ files: FileEntry[]; version: number }> {
-    assertAccess(principal, shardId, 'write');
+    await this.access.require(principal, shardId, 'write');
     const path = canonicalPath(rawPath, this.deps.limits);
     return this.membership.transiently(shardId, async () => {
       const { replayed, ...result } = await this.deps.cache.files.delete(shardId, path, options);
@@ -212,7 +262,7 @@ export class ShardService {
    * known file by file).
    */
   async zip(principal: Principal, shardId: ShardId): Promise<{ name: string; stream: AsyncIterable<Uint8Array> }> {
-    assertAccess(principal, shardId, 'read');
+    await this.access.require(principal, shardId, 'read');
     const { name, files } = await this.reader.contents(shardId);
     return { name, stream: zipStream(files, { maxBytes: this.deps.limits.zipMaxBytes }) };
   }
@@ -221,12 +271,12 @@ export class ShardService {
 
   /** Adds a member and loads the shard if needed. On failure the member is removed again. */
   async join(principal: Principal, shardId: ShardId, member: string): Promise<JoinResult> {
-    assertAccess(principal, shardId, 'read');
+    await this.access.require(principal, shardId, 'read');
     const { shard, files, version, clock } = await this.membership.join(shardId, member);
     return {
       shard,
       files,
-      canWrite: accessTo(principal, shardId) === 'write',
+      canWrite: (await this.access.level(principal, shardId)) === 'write',
       version,
       ...(clock === undefined ? {} : { clock }),
     };
@@ -244,7 +294,7 @@ export class ShardService {
     fileId: FileId,
     stateVector: Uint8Array,
   ): Promise<FileSyncResult> {
-    assertAccess(principal, shardId, 'read');
+    await this.access.require(principal, shardId, 'read');
     return this.reader.sync(shardId, fileId, stateVector);
   }
 
@@ -256,7 +306,7 @@ export class ShardService {
     update: Uint8Array,
     exceptSocketId?: string,
   ): Promise<number> {
-    assertAccess(principal, shardId, 'write');
+    await this.access.require(principal, shardId, 'write');
     const version = await this.editGate.admit(shardId, fileId, update);
     this.deps.faults?.afterStore('edit');
     this.deps.events.fileEdited(shardId, fileId, update, version, exceptSocketId);

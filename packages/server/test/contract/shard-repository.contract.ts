@@ -61,6 +61,7 @@ export function makeShard(files: StoredFile[] = [], overrides: Partial<Shard> = 
   return {
     id: newShardId(),
     name: 'demo shard',
+    ownerId: 'owner-1',
     templateId: 'react',
     templateRevision: 3,
     dependencies: { react: '18.3.1', 'react-dom': '18.3.1' },
