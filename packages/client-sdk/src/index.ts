@@ -19,5 +19,6 @@ export {
 export { TEXT_NAME } from '@tandem/protocol';
 export { describeTreeOp, describeTreeOpFailure, type TreeOp } from './tree-ops.js';
 export { TandemRest } from './rest-client.js';
+export { matchPaths, type PathMatch } from './quick-open.js';
 export { TandemError, unwrap } from './tandem-error.js';
 export type { TandemSocket } from './socket-types.js';
