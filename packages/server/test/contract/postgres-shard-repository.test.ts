@@ -86,8 +86,8 @@ describe('PostgresShardRepository', () => {
     const repos = Array.from({ length: 4 }, () => openRepository({ schema: freshSchema }));
     try {
       await Promise.all(repos.map((repo) => repo.migrate()));
-      const { rows } = await admin.query(`select name from "${freshSchema}".tandem_migration`);
-      expect(rows).toEqual([{ name: '0001_create_shards' }]);
+      const { rows } = await admin.query(`select name from "${freshSchema}".tandem_migration order by name`);
+      expect(rows).toEqual([{ name: '0001_create_shards' }, { name: '0002_shard_owner' }]);
       expect(await tablesIn(freshSchema)).toContain('shard_files');
     } finally {
       await Promise.all(repos.map((repo) => repo.close()));
