@@ -150,7 +150,7 @@ export class SocketService {
       // Told before it leaves the room, on its own socket: the notice cannot arrive after the leave.
       socket.emit('shard:deleted', { shardId });
       this.dispatcher
-        .leaveShard(socket, shardId)
+        .leaveShard(socket, shardId, { deleted: true })
         .catch((error: unknown) =>
           this.log.warn(
             { err: error, shardId, socketId: id },

@@ -287,6 +287,11 @@ export class ShardService {
     return this.membership.leave(shardId, member);
   }
 
+  /** Removes a member of a deleted shard, without the last-leave hook (nothing is left to flush or evict). */
+  async leaveDeleted(shardId: ShardId, member: string): Promise<void> {
+    await this.deps.cache.members.remove(shardId, member);
+  }
+
   /** Yjs sync step 1 → step 2: what the client lacks, plus the server's state vector. */
   async syncFile(
     principal: Principal,
