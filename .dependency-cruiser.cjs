@@ -23,18 +23,18 @@ const forbidden = [
     comment: 'The wire contract imports nothing from Node, the server or the SDK.',
     severity: 'error',
     from: { path: '^packages/protocol/src/' },
-    to: { path: '^(packages/(server|client-sdk|web-demo)/|node:)', dependencyTypes: ['local', 'core', 'npm'] },
+    to: { path: '^(packages/(server|client-sdk|web-editor)/|node:)', dependencyTypes: ['local', 'core', 'npm'] },
   },
   {
     name: 'sdk-imports-only-protocol',
     severity: 'error',
     from: { path: '^packages/client-sdk/src/' },
-    to: { path: '^packages/(server|web-demo)/' },
+    to: { path: '^packages/(server|web-editor)/' },
   },
   {
     name: 'web-imports-only-sdk-and-protocol',
     severity: 'error',
-    from: { path: '^packages/web-demo/src/' },
+    from: { path: '^packages/web-editor/src/' },
     to: { path: '^packages/server/' },
   },
   {

@@ -215,8 +215,18 @@ export class Ledger {
   /** Per file: every tree state an ack or a broadcast reported, in the order heard. */
   readonly history = new Map<
     FileId,
-    Array<{ stamp: Stamp; state: TreeState; by: string; created: boolean; version: number; replay: boolean }>
+    Array<{
+      stamp: Stamp;
+      state: TreeState;
+      by: string;
+      created: boolean;
+      version: number;
+      replay: boolean;
+      /** When it was heard: entries are numbered in the order they reach the ledger. */
+      heard: number;
+    }>
   >();
+  private heardCount = 0;
   readonly ackedTokens = new Map<string, { fileId: FileId; shardId: ShardId }>();
   ackedTreeOps = 0;
   /** The stamp of each tree operation id's first ack. */
@@ -234,7 +244,8 @@ export class Ledger {
     // sender in the ack — also in an ack that comes much later (the first was lost and the same
     // opId was answered with the first outcome): it stands where it was first heard.
     const same = version > 0 ? list.find((h) => h.version === version && h.state === state) : undefined;
-    const entry = { stamp: first?.stamp ?? same?.stamp ?? ++this.sequence, state, by, created, version, replay };
+    const stamp = first?.stamp ?? same?.stamp ?? ++this.sequence;
+    const entry = { stamp, state, by, created, version, replay, heard: ++this.heardCount };
     list.push(entry);
     return entry;
   }
@@ -280,21 +291,47 @@ export class Ledger {
       .join(' → ');
   }
 
-  deleted(fileId: FileId): boolean {
-    return this.history.get(fileId)?.some((h) => h.state === null) ?? false;
+  /** The ledger as heard so far: pass it to `shows` to judge a read with what was known then. */
+  mark(): number {
+    return this.heardCount;
   }
 
   /**
    * Whether the database's state of a file shows a tree operation stamped `stamp`: the file is
    * where that operation or a later one put it. A state nobody reported (an operation whose ack
    * and broadcast were both lost) counts as later; an absent file counts only if a deletion
-   * was reported.
+   * was reported. `heardBy`: judge with what the ledger had heard by that mark.
    */
-  shows(fileId: FileId, dbState: TreeState, stamp: Stamp): boolean {
-    const list = this.history.get(fileId) ?? [];
+  shows(fileId: FileId, dbState: TreeState, stamp: Stamp, heardBy = Infinity): boolean {
+    const list = (this.history.get(fileId) ?? []).filter((h) => h.heard <= heardBy);
     if (list.some((h) => h.state === dbState && h.stamp >= stamp)) return true;
     if (dbState === null) return false;
     return !list.some((h) => h.state === dbState);
+  }
+
+  /**
+   * `shows` for a database read made at mark `heardBy` whose last sync was `savedUpTo`, judged
+   * with what was heard later too: an operation nobody had reported when the read was made (its
+   * ack and its broadcast were lost in a crash; its sender's replay reported it later with the
+   * version it was stored at) explains the database's state if it is at or after `stamp` and
+   * was stored at a version the read's sync covered. Versions of a clock restarted after a flush
+   * start above every sync before it, so they never explain an earlier read.
+   */
+  showsBySync(fileId: FileId, dbState: TreeState, stamp: Stamp, savedUpTo: number, heardBy: number): boolean {
+    if (this.shows(fileId, dbState, stamp, heardBy)) return true;
+    const list = this.history.get(fileId) ?? [];
+    return list.some(
+      (h) => h.heard > heardBy && h.state === dbState && h.stamp >= stamp && h.version > 0 && h.version <= savedUpTo,
+    );
+  }
+
+  /** Whether the file's deletion was heard by mark `heardBy`, or later at a version a sync up to `savedUpTo` covers. */
+  deletedBySync(fileId: FileId, savedUpTo: number, heardBy: number): boolean {
+    return (
+      this.history
+        .get(fileId)
+        ?.some((h) => h.state === null && (h.heard <= heardBy || (h.version > 0 && h.version <= savedUpTo))) ?? false
+    );
   }
 }
 
@@ -363,22 +400,31 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
 
   // ---- the "saved" monitor ------------------------------------------------------------------
 
-  /** Whether the database (one shard read) holds a token in its file, or the file's deletion. */
-  const holds = (shard: Shard | null, token: string, fileId: FileId) => {
+  /**
+   * Whether the database (one shard read, synced up to `savedUpTo`) holds a token in its file, or
+   * the file's deletion (heard then, or heard later at a version that sync covered).
+   */
+  const holds = (shard: Shard | null, token: string, fileId: FileId, heardBy = Infinity) => {
     const file = shard?.files.find((f) => f.id === fileId);
-    if (file === undefined) return ledger.deleted(fileId);
+    if (file === undefined) return ledger.deletedBySync(fileId, shard?.lastSyncTimestamp ?? 0, heardBy);
     return file.content.includes(token);
   };
   const whereIs = (shard: Shard | null, fileId: FileId) => {
     const file = shard?.files.find((f) => f.id === fileId);
     return `${file === undefined ? 'absent from the database' : `database: ${file.path}`}; seen: ${ledger.seen(fileId) || 'nothing'}`;
   };
+  /**
+   * The checks of every "saved", judged at the end: an operation stored just before an instance
+   * died may be heard of only when its sender replays it, after the "saved" that already covered
+   * it. Each holds the database read made when the session said saved.
+   */
+  const savedVerdicts: Array<() => void> = [];
   const onSaved = (c: ModelClient) => {
     // Snapshot now, at the moment the session says saved; the database only moves forward.
-    const typed = c.typed.length;
-    const acked = c.acked.length;
-    const ackedTree = c.ackedTree.length;
-    if (typed === 0 && acked === 0 && ackedTree === 0) return;
+    const typed = c.typed.slice();
+    const acked = c.acked.slice();
+    const ackedTree = c.ackedTree.slice();
+    if (typed.length === 0 && acked.length === 0 && ackedTree.length === 0) return;
     c.queue(async () => {
       let shard: Shard | null;
       try {
@@ -388,29 +434,34 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
         return;
       }
       savedChecks++;
-      const missingAcked: string[] = [];
-      for (const { token, fileId } of c.acked.slice(0, acked))
-        if (!holds(shard, token, fileId)) missingAcked.push(`${token} in ${fileId} (${whereIs(shard, fileId)})`);
-      for (const { fileId, stamp } of c.ackedTree.slice(0, ackedTree)) {
-        const dbState = shard?.files.find((f) => f.id === fileId)?.path ?? null;
-        if (!ledger.shows(fileId, dbState, stamp))
-          missingAcked.push(`tree op on ${fileId} (${whereIs(shard, fileId)})`);
-      }
-      const missingTyped: string[] = [];
-      for (const { token, fileId } of c.typed.slice(0, typed))
-        if (!c.handedBack.has(token) && !holds(shard, token, fileId))
-          missingTyped.push(`${token} in ${fileId} (${whereIs(shard, fileId)})`);
-      if (missingAcked.length > 0) {
-        falseSaved++;
-        sample('false saved', `client ${c.index} said saved; missing acked ${missingAcked.slice(0, 3).join(', ')}`);
-      }
-      if (missingTyped.length > 0) {
-        falseSavedTyped++;
-        sample(
-          'false saved (typed)',
-          `client ${c.index} said saved; missing ${missingTyped.length} typed, e.g. ${missingTyped.slice(0, 3).join(', ')}`,
-        );
-      }
+      const handedBack = new Set(c.handedBack);
+      const heardBy = ledger.mark();
+      savedVerdicts.push(() => {
+        const missingAcked: string[] = [];
+        for (const { token, fileId } of acked)
+          if (!holds(shard, token, fileId, heardBy))
+            missingAcked.push(`${token} in ${fileId} (${whereIs(shard, fileId)})`);
+        for (const { fileId, stamp } of ackedTree) {
+          const dbState = shard?.files.find((f) => f.id === fileId)?.path ?? null;
+          if (!ledger.showsBySync(fileId, dbState, stamp, shard?.lastSyncTimestamp ?? 0, heardBy))
+            missingAcked.push(`tree op on ${fileId} (${whereIs(shard, fileId)})`);
+        }
+        const missingTyped: string[] = [];
+        for (const { token, fileId } of typed)
+          if (!handedBack.has(token) && !holds(shard, token, fileId, heardBy))
+            missingTyped.push(`${token} in ${fileId} (${whereIs(shard, fileId)})`);
+        if (missingAcked.length > 0) {
+          falseSaved++;
+          sample('false saved', `client ${c.index} said saved; missing acked ${missingAcked.slice(0, 3).join(', ')}`);
+        }
+        if (missingTyped.length > 0) {
+          falseSavedTyped++;
+          sample(
+            'false saved (typed)',
+            `client ${c.index} said saved; missing ${missingTyped.length} typed, e.g. ${missingTyped.slice(0, 3).join(', ')}`,
+          );
+        }
+      });
     });
   };
 
@@ -753,6 +804,7 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
       }
     }
     await Promise.all(clients.map((c) => c.idle()));
+    for (const verdict of savedVerdicts) verdict();
     return report(settleSeconds, divergences, lostTokens, lostTreeOps);
   } finally {
     await Promise.allSettled([...background]);

@@ -115,7 +115,7 @@ function webRoutes(config: Config, logger: Logger): ReturnType<typeof createWebR
   if (!config.http.webEnabled) return undefined;
   const distDir = defaultWebDistDir();
   if (!hasWebDist(distDir)) {
-    logger.warn({ distDir }, 'the web editor is not built (npm run build -w @tandem/web-demo); serving the API only');
+    logger.warn({ distDir }, 'the web editor is not built (npm run build -w @tandem/web-editor); serving the API only');
     return undefined;
   }
   return createWebRoutes({

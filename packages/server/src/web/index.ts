@@ -1,5 +1,5 @@
 /**
- * web — serves the browser editor (the built `@tandem/web-demo` in `packages/web-demo/dist`) at
+ * web — serves the browser editor (the built `@tandem/web-editor` in `packages/web-editor/dist`) at
  * `/` with an SPA fallback, its runtime settings at `GET /config.json`, and, only with
  * TANDEM_INSECURE_DEV, an admin development token at `GET /dev/token`. Registered into the HTTP
  * server through createApp's `extraRoutes`. Imports only auth (types) and protocol;

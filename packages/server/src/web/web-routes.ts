@@ -45,9 +45,9 @@ const API_PREFIXES = [
   '/dev/',
 ];
 
-/** `packages/web-demo/dist`, found from this file both in `src/web/` and in the built `dist/web/`. */
+/** `packages/web-editor/dist`, found from this file both in `src/web/` and in the built `dist/web/`. */
 export function defaultWebDistDir(): string {
-  return fileURLToPath(new URL('../../../web-demo/dist/', import.meta.url));
+  return fileURLToPath(new URL('../../../web-editor/dist/', import.meta.url));
 }
 
 /** Whether `distDir` holds a built editor. */

@@ -21,4 +21,29 @@ describe('the model ledger (chaos/model.ts)', () => {
     expect(ledger.shows(FILE, 'y/a.txt', stamps[0]!)).toBe(true);
     expect(ledger.shows(FILE, 'a.txt', stamps[0]!)).toBe(false);
   });
+
+  it('explains a file absent at a "saved" by a deletion heard only later, if that sync covered it', () => {
+    const ledger = new Ledger();
+    // c2 creates the file at version 13 (acknowledged); c0 deletes it at version 26 on an
+    // instance that dies before broadcasting or acknowledging the deletion.
+    const { stamps } = ledger.recordChange(
+      { kind: 'created', file: { id: FILE, path: 'a.txt' } },
+      13,
+      'ack c2',
+      'op-c2',
+    );
+    // c2 says saved at a database read synced up to 27 that lacks the file: nobody reported the
+    // deletion yet, so the read cannot be explained now.
+    const heardBy = ledger.mark();
+    expect(ledger.showsBySync(FILE, null, stamps[0]!, 27, heardBy)).toBe(false);
+    // c0 replays its deletion after reconnecting and hears the version it was stored at.
+    ledger.recordChange({ kind: 'deleted', files: [{ id: FILE, path: 'a.txt' }] }, 26, 'ack c0', 'op-c0');
+    expect(ledger.showsBySync(FILE, null, stamps[0]!, 27, heardBy)).toBe(true);
+    expect(ledger.deletedBySync(FILE, 27, heardBy)).toBe(true);
+    // A read synced only up to 25 cannot have been missing the file because of it.
+    expect(ledger.showsBySync(FILE, null, stamps[0]!, 25, heardBy)).toBe(false);
+    expect(ledger.deletedBySync(FILE, 25, heardBy)).toBe(false);
+    // Judged with everything heard (the final check), the deletion counts whatever the sync.
+    expect(ledger.shows(FILE, null, stamps[0]!)).toBe(true);
+  });
 });

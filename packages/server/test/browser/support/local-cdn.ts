@@ -8,7 +8,7 @@ import { build, type Plugin } from 'esbuild';
 
 /**
  * A stand-in for esm.sh on 127.0.0.1, so preview tests never leave the machine: the pinned
- * packages (installed from npm as devDependencies of @tandem/web-demo) prebundled to ES modules
+ * packages (installed from npm as devDependencies of @tandem/web-editor) prebundled to ES modules
  * with esbuild, served at the URLs buildImportMap emits (`/react@19.3.1?external=react-dom`,
  * `/react-dom@19.3.1&external=react/client`, `/vue@3.5.45`…; the query is ignored).
  */
@@ -58,7 +58,7 @@ export const TEMPLATE_PACKAGES: CdnPackage[] = [
   },
 ];
 
-const requireFromWeb = createRequire(new URL('../../../../web-demo/package.json', import.meta.url));
+const requireFromWeb = createRequire(new URL('../../../../web-editor/package.json', import.meta.url));
 
 export async function startLocalCdn(packages: CdnPackage[] = TEMPLATE_PACKAGES): Promise<LocalCdn> {
   const dir = mkdtempSync(join(tmpdir(), 'tandem-cdn-'));
@@ -99,7 +99,9 @@ function entryFile(entry: string): string {
 async function bundlePackage(pkg: CdnPackage, outdir: string): Promise<void> {
   const version = (requireFromWeb(`${pkg.name}/package.json`) as { version: string }).version;
   if (version !== pkg.version)
-    throw new Error(`${pkg.name}@${pkg.version} is needed, ${version} is installed (npm install -w @tandem/web-demo)`);
+    throw new Error(
+      `${pkg.name}@${pkg.version} is needed, ${version} is installed (npm install -w @tandem/web-editor)`,
+    );
   const entryPoints = Object.fromEntries(
     pkg.entries.map((entry) => [entryFile(entry).slice(0, -3), `entry:${specifier(pkg.name, entry)}`]),
   );

@@ -6,17 +6,18 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const root = fileURLToPath(new URL('../../../../../', import.meta.url));
-const webDemo = join(root, 'packages/web-demo');
+const webEditor = join(root, 'packages/web-editor');
 /** The built editor the browser tests serve. */
-export const WEB_DIST = join(webDemo, 'dist');
+export const WEB_DIST = join(webEditor, 'dist');
 
 /** What the build reads: a change in any of these makes dist stale. */
 const SOURCES = [
-  join(webDemo, 'src'),
-  join(webDemo, 'index.html'),
-  join(webDemo, 'vite.config.ts'),
-  join(webDemo, 'public'),
-  join(webDemo, 'shims'),
+  join(webEditor, 'src'),
+  join(webEditor, 'index.html'),
+  join(webEditor, 'vite.config.ts'),
+  join(webEditor, 'tsconfig.json'),
+  join(webEditor, 'public'),
+  join(webEditor, 'shims'),
   join(root, 'packages/client-sdk/src'),
   join(root, 'packages/protocol/src'),
 ];
@@ -44,7 +45,7 @@ export async function ensureWebBuild(): Promise<void> {
     if (isFresh()) return;
     const vite = join(root, 'node_modules/vite/bin/vite.js');
     const result = spawnSync(process.execPath, [vite, 'build', '--logLevel', 'warn'], {
-      cwd: webDemo,
+      cwd: webEditor,
       encoding: 'utf8',
       timeout: 120_000,
     });

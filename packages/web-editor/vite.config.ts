@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { defaultClientConditions, defineConfig } from 'vite';
 
-/** Where `npm run dev -w @tandem/web-demo` sends API and socket traffic (a `npm run dev` server). */
+/** Where `npm run dev -w @tandem/web-editor` sends API and socket traffic (a `npm run dev` server). */
 const apiTarget = process.env['TANDEM_URL'] ?? 'http://127.0.0.1:3000';
 
 export default defineConfig({
@@ -10,6 +10,8 @@ export default defineConfig({
     conditions: ['source', ...defaultClientConditions],
     alias: { assert: fileURLToPath(new URL('./shims/assert.cjs', import.meta.url)) },
   },
+  // TSX compiles to Preact's automatic JSX runtime (the editor's components).
+  oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
   build: {
     outDir: 'dist',
     emptyOutDir: true,

@@ -1,7 +1,7 @@
 /**
  * The in-browser compilers of the preview, each loaded on first use (they are large: the Vue SFC
  * compiler, the Svelte compiler and Babel for Solid are separate chunks of the worker).
- * Versions are those of @tandem/web-demo's dependencies: @vue/compiler-sfc and svelte must match
+ * Versions are those of @tandem/web-editor's dependencies: @vue/compiler-sfc and svelte must match
  * the runtime versions the templates pin (3.5.45 and 5.57.3) for the output to run.
  */
 

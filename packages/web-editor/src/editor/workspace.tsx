@@ -1,0 +1,80 @@
+import { PanelArea, PANELS } from '../panels/index.js';
+import { CodeEditor } from './code-editor.js';
+import { useEditorStore } from './editor-context.js';
+import { FileTree } from './file-tree.js';
+import { NoticeBoard } from './notice-board.js';
+import { TabBar } from './tab-bar.js';
+import { TopBar } from './top-bar.js';
+
+/**
+ * The editor's shell: the top bar; then the file tree, the editor (tabs, banners, CodeMirror)
+ * with the bottom panel area under it, and the side panel area.
+ */
+export function Workspace() {
+  return (
+    <div class="editor-page">
+      <TopBar />
+      <div class="workspace">
+        <Sidebar />
+        <div class="editor-column">
+          <section class="editor-area">
+            <TabBar />
+            <NoticeBoard />
+            <EditorPane />
+          </section>
+          <PanelArea area="bottom" panels={PANELS} />
+        </div>
+        <PanelArea area="side" panels={PANELS} />
+      </div>
+    </div>
+  );
+}
+
+function Sidebar() {
+  const store = useEditorStore();
+  return (
+    <aside class="sidebar">
+      <div class="pane-header">
+        <span class="pane-title">Files</span>
+        {store.canWrite ? (
+          <span class="pane-actions">
+            <button
+              type="button"
+              class="icon-button"
+              data-action="new-file"
+              title="New file"
+              aria-label="New file"
+              onClick={() => void store.createFile('')}
+            >
+              +
+            </button>
+            <button
+              type="button"
+              class="icon-button"
+              data-action="new-folder"
+              title="New folder"
+              aria-label="New folder"
+              onClick={() => void store.createFolder()}
+            >
+              ⊞
+            </button>
+          </span>
+        ) : null}
+      </div>
+      <FileTree />
+    </aside>
+  );
+}
+
+function EditorPane() {
+  const store = useEditorStore();
+  const doc = store.activeDocument.value;
+  if (doc !== null) return <CodeEditor key={doc.key} document={doc} />;
+  return (
+    <div class="editor-host">
+      {store.active.value === null && store.openTabs.value.length === 0 ? (
+        <div class="empty-editor">Open a file from the tree.</div>
+      ) : null}
+    </div>
+  );
+}
