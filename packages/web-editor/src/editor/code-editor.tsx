@@ -22,6 +22,15 @@ export function CodeEditor(props: { document: ActiveDocument }) {
       awareness: new FileAwareness(store.session.awareness, doc.fileId),
       readOnly: !store.canWrite,
     });
+    const reveal = store.pendingReveal.peek();
+    if (reveal !== null && reveal.fileId === doc.fileId) {
+      store.pendingReveal.value = null;
+      const lines = view.state.doc.lines;
+      const line = view.state.doc.line(Math.min(Math.max(1, reveal.line), lines));
+      const from = Math.min(line.from + Math.max(0, reveal.column - 1), line.to);
+      const to = Math.min(from + reveal.length, line.to);
+      view.dispatch({ selection: { anchor: from, head: to }, scrollIntoView: true });
+    }
     view.focus();
     return () => view.destroy();
   }, [store, doc]);

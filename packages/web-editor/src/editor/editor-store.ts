@@ -53,7 +53,12 @@ export type EditorContext = {
   /** Where the preview's import map points bare imports (`/config.json`'s previewCdnUrl). */
   cdnBaseUrl: string;
   identity: Identity;
+  /** The token may create projects (so it may fork this one). */
+  canCreate: boolean;
 };
+
+/** Where the editor should put the cursor once a file is shown (a search result, quick open). */
+export type Reveal = { fileId: FileId; line: number; column: number; length: number };
 
 /**
  * The editor's state, fed by the SDK session's events into signals that components read
@@ -66,6 +71,16 @@ export class EditorStore {
   readonly rest: TandemRest;
   readonly template: TemplateSummary | undefined;
   readonly cdnBaseUrl: string;
+  readonly canCreate: boolean;
+
+  /** The project's name (follows renames by anyone). */
+  readonly shardName: Signal<string>;
+  /** The project was deleted while open: the editor says so and stops. */
+  readonly deleted = signal(false);
+  /** A panel someone asked to show (a shortcut): PanelArea switches to it. */
+  readonly panelRequest = signal<{ id: string; seq: number } | null>(null);
+  /** Where to put the cursor when the file is next shown. */
+  readonly pendingReveal = signal<Reveal | null>(null);
 
   /** The session's connection and save state. */
   readonly status = signal<SessionStatus>('connecting');
@@ -88,6 +103,8 @@ export class EditorStore {
   private readonly shownAsRefusal = new WeakSet<ErrorBody>();
   private readonly texts = new Map<FileId, OpenText>();
   private readonly detach: Array<() => void> = [];
+  /** This user's own renames and deletes (`rename:<from>`, `delete:<path>`), not announced back to them. */
+  private readonly ownOps = new Set<string>();
   private viewToken = 0;
 
   constructor(context: EditorContext) {
@@ -96,7 +113,9 @@ export class EditorStore {
     this.rest = context.rest;
     this.template = context.template;
     this.cdnBaseUrl = context.cdnBaseUrl;
+    this.canCreate = context.canCreate;
     this.identity = signal(context.identity);
+    this.shardName = signal(context.session.shard.name);
   }
 
   get canWrite(): boolean {
@@ -121,6 +140,11 @@ export class EditorStore {
         toast(error.message, 'error');
       }),
       this.client.on('error', (error) => toast(error.message, 'error')),
+      session.on('renamed', (name) => (this.shardName.value = name)),
+      session.on('deleted', () => {
+        this.viewToken++;
+        this.deleted.value = true;
+      }),
     );
     const onAwareness = () => {
       this.avoidColorClash();
@@ -229,6 +253,7 @@ export class EditorStore {
   }
 
   private onTree(change: TreeChange | null): void {
+    this.tellAboutOpenFiles(change);
     const files = this.session.tree();
     const present = new Set(files.map((f) => f.id));
     batch(() => {
@@ -243,11 +268,78 @@ export class EditorStore {
     }
   }
 
+  /**
+   * Someone else renamed or deleted a file this user has open: say so (the tab follows a rename,
+   * since tabs hold file ids; a deleted file's tab closes). This user's own operations are quiet.
+   */
+  private tellAboutOpenFiles(change: TreeChange | null): void {
+    if (change === null || change.kind === 'created') return;
+    const open = new Set(this.openTabs.value);
+    const kind = change.kind === 'renamed' ? 'rename' : 'delete';
+    const paths = change.kind === 'renamed' ? change.moves.map((m) => m.from) : change.files.map((f) => f.path);
+    const own = [...this.ownOps].find((op) => {
+      if (!op.startsWith(`${kind}:`)) return false;
+      const target = op.slice(kind.length + 1);
+      return paths.some((p) => p === target || p.startsWith(`${target}/`));
+    });
+    if (own !== undefined) {
+      this.ownOps.delete(own);
+      return;
+    }
+    if (change.kind === 'renamed') {
+      for (const move of change.moves) {
+        if (open.has(move.id))
+          toast(`${move.from} was renamed to ${move.to} by someone else; its tab follows it.`, 'info', 6000);
+      }
+    } else {
+      for (const file of change.files) {
+        if (open.has(file.id)) toast(`${file.path} was deleted by someone else; its tab was closed.`, 'error', 8000);
+      }
+    }
+  }
+
+  /** Shows a file and puts the cursor at a line and column (1-based), selecting `length` characters. */
+  async reveal(fileId: FileId, line: number, column: number, length = 0): Promise<void> {
+    this.pendingReveal.value = { fileId, line, column, length };
+    if (this.active.value === fileId && this.activeDocument.value?.fileId === fileId) {
+      // Already shown: a new view picks the reveal up.
+      await this.showDocument(fileId);
+      return;
+    }
+    await this.openTab(fileId);
+  }
+
+  /** Switches the panel area that holds `id` to it. */
+  showPanel(id: string): void {
+    this.panelRequest.value = { id, seq: (this.panelRequest.value?.seq ?? 0) + 1 };
+  }
+
+  /** Copies this project into a new one this user owns (edits not yet saved included) and opens it. */
+  async fork(): Promise<void> {
+    try {
+      const { shard } = await this.rest.forkShard(this.session.shardId);
+      location.assign(`/s/${shard.id}`);
+    } catch (error) {
+      toast(messageOf(error), 'error');
+    }
+  }
+
   // ---- file operations ----------------------------------------------------------------------
 
   async createFile(prefix: string): Promise<void> {
-    const path = await promptText('New file (path from the project root)', prefix, 'Create');
-    if (path === null) return;
+    let path = await promptText('New file (path from the project root)', prefix, 'Create');
+    // A name that exists: ask again with what was typed, saying why (nothing typed is lost).
+    for (;;) {
+      if (path === null) return;
+      const wanted = normalizePath(path);
+      if (!wanted.ok || this.session.fileId(wanted.path) === undefined) break;
+      path = await promptText(
+        'New file (path from the project root)',
+        path,
+        'Create',
+        `${wanted.path} already exists. Choose another name, or cancel and open it from the tree.`,
+      );
+    }
     // The file is in the tree at once (also offline): open it now; the server applies it later.
     const applied = this.session.createFile(path);
     const canonical = normalizePath(path);
@@ -277,6 +369,7 @@ export class EditorStore {
       'Rename',
     );
     if (target === null || target === path) return;
+    this.ownOps.add(`rename:${path}`);
     await this.session.rename(path, target).catch((error: unknown) => this.upFront(error));
   }
 
@@ -285,6 +378,7 @@ export class EditorStore {
       kind === 'folder' ? `Delete the folder ${path} and every file in it?` : `Delete ${path}?`,
     );
     if (!ok) return;
+    this.ownOps.add(`delete:${path}`);
     await this.session.delete(path).catch((error: unknown) => this.upFront(error));
   }
 

@@ -1,3 +1,4 @@
+import { useFindingShortcuts } from '../finding/index.js';
 import { PanelArea, PANELS } from '../panels/index.js';
 import { CodeEditor } from './code-editor.js';
 import { useEditorStore } from './editor-context.js';
@@ -11,6 +12,9 @@ import { TopBar } from './top-bar.js';
  * with the bottom panel area under it, and the side panel area.
  */
 export function Workspace() {
+  const store = useEditorStore();
+  useFindingShortcuts(store);
+  if (store.deleted.value) return <ProjectDeleted name={store.shardName.value} />;
   return (
     <div class="editor-page">
       <TopBar />
@@ -26,6 +30,21 @@ export function Workspace() {
         </div>
         <PanelArea area="side" panels={PANELS} />
       </div>
+    </div>
+  );
+}
+
+/** The project was deleted while open (by its owner or an admin): say so, and offer the way home. */
+function ProjectDeleted(props: { name: string }) {
+  return (
+    <div class="page-message" role="alert" data-testid="project-deleted">
+      <h1>This project was deleted</h1>
+      <p>{`${props.name} was deleted by its owner. Changes not yet saved are gone with it.`}</p>
+      <p>
+        <a href="/" class="button">
+          Back to projects
+        </a>
+      </p>
     </div>
   );
 }

@@ -1,5 +1,6 @@
+import { searchPanel } from '../finding/index.js';
 import { previewPanel } from '../preview/index.js';
 import type { PanelDefinition } from './panel.js';
 
 /** Every panel of the editor, in tab order within its area. Adding a panel is one line here. */
-export const PANELS: readonly PanelDefinition[] = [previewPanel];
+export const PANELS: readonly PanelDefinition[] = [previewPanel, searchPanel];
