@@ -27,7 +27,13 @@ function SearchPanel() {
   const input = useRef<HTMLInputElement>(null);
   const focus = focusSearch.value;
   useEffect(() => {
-    if (focus > 0) input.current?.focus();
+    if (focus === 0) return undefined;
+    // After the panel area has switched to this panel: a hidden field cannot take the focus.
+    const frame = requestAnimationFrame(() => {
+      input.current?.focus();
+      input.current?.select();
+    });
+    return () => cancelAnimationFrame(frame);
   }, [focus]);
 
   const run = async () => {
