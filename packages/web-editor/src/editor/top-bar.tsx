@@ -25,7 +25,7 @@ export function TopBar() {
       <span class="shard-name" title={session.shardId} data-testid="shard-name">
         {store.shardName.value}
       </span>
-      <span class="chip">{store.template?.title ?? session.shard.templateId}</span>
+      <span class="chip template-chip">{store.template?.title ?? session.shard.templateId}</span>
       {canWrite ? null : (
         <span class="chip chip-readonly" data-testid="read-only">
           View only
