@@ -60,9 +60,15 @@ export class SyncScheduler {
     const got = await this.deps.redis.set(lock, this.owner, 'PX', Math.max(50, this.deps.jobs.intervalMs - 10), 'NX');
     if (got !== 'OK') return null;
     const now = Date.now();
-    const open = await this.deps.sync.openShards();
+    // Empty marks first: a shard opened after this read is in `open` and keeps its mark below.
     const empty = await this.deps.members.emptySince();
+    const open = await this.deps.sync.openShards();
     const inspections = await Promise.all(open.map(async (id) => [id, await this.deps.sync.inspect(id)] as const));
+    // An "empty since" mark of a shard that is not open has nothing to evict (a leave that raced
+    // its deletion, or a join that failed before loading): drop it, or it would stay forever. An
+    // open shard that is empty is marked again below.
+    const openIds = new Set(open);
+    for (const id of empty.keys()) if (!openIds.has(id)) await this.deps.members.clearEmpty(id);
     const candidates: Array<{ shardId: ShardId; evict: boolean; firstDirtyAt: number }> = [];
     const summary: ScanSummary = {
       openShards: open.length,

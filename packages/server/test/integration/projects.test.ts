@@ -228,6 +228,28 @@ describe.each(['postgres', 'sqlite'] as const)('projects you own, fork and searc
       expect(await keysOf(shard.id)).toEqual([]);
     });
 
+    it('a client that was offline when the shard was deleted learns it from its rejoin', async () => {
+      const { shard } = await rest(admin).createShard({ templateId: 'vanilla', name: 'deleted while away' });
+      const client = await t.client(1);
+      const session = await joined(client, shard.id);
+      const told = new Promise<void>((resolve) => session.on('deleted', resolve));
+      client.socket.disconnect();
+      await waitFor(() => session.status === 'offline', undefined, 'offline');
+      // The server has seen the leave (the shard is marked empty) before the deletion.
+      await waitFor(async () => (await redis.zscore(`${t.prefix}:empty-since`, shard.id)) !== null, undefined, 'left');
+      await rest(admin).deleteShard(shard.id);
+      client.socket.connect();
+      await told;
+      expect(session.deleted).toBe(true);
+      // The client forgot the session: joining again asks the server, which has no such shard.
+      expect(await refusal(client.join(shard.id))).toBe('SHARD_NOT_FOUND');
+      await waitFor(
+        async () => (await keysOf(shard.id)).length === 0 && !(await openSet(shard.id)),
+        undefined,
+        'no keys',
+      );
+    });
+
     /** A sync of `shardId` run with the app's real store and repository, held at one step until `hold` opens. */
     function heldSync(shardId: ShardId, at: 'applySync' | 'compact', hold: Promise<void>, reached: () => void) {
       const app = t.apps[0]!.app;
