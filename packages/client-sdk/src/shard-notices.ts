@@ -10,6 +10,10 @@ export interface ShardNoticeHandlers {
   presenceRequested(version: number | undefined): void;
   saved(version: number): void;
   resync(): void;
+  /** The shard was deleted; the server already took this socket out of it. */
+  deleted(): void;
+  /** The shard was renamed. */
+  renamed(name: string): void;
   /** A `shard:error` for this shard, or for the whole connection (`shardId: null`). */
   error(error: ErrorBody): void;
 }
@@ -34,6 +38,12 @@ export function listenToShard(socket: TandemSocket, shardId: ShardId, handlers: 
   const onResync = (e: { shardId: ShardId }) => {
     if (e.shardId === shardId) handlers.resync();
   };
+  const onDeleted = (e: { shardId: ShardId }) => {
+    if (e.shardId === shardId) handlers.deleted();
+  };
+  const onRenamed = (e: { shardId: ShardId; name: string }) => {
+    if (e.shardId === shardId && typeof e.name === 'string') handlers.renamed(e.name);
+  };
   const onError = (e: { shardId: ShardId | null; error: ErrorBody }) => {
     if (e.shardId === null || e.shardId === shardId) handlers.error(e.error);
   };
@@ -43,6 +53,8 @@ export function listenToShard(socket: TandemSocket, shardId: ShardId, handlers: 
   socket.on('presence:requested', onRequested);
   socket.on('shard:saved', onSaved);
   socket.on('shard:resync', onResync);
+  socket.on('shard:deleted', onDeleted);
+  socket.on('shard:renamed', onRenamed);
   socket.on('shard:error', onError);
   return () => {
     socket.off('file:edited', onEdited);
@@ -51,6 +63,8 @@ export function listenToShard(socket: TandemSocket, shardId: ShardId, handlers: 
     socket.off('presence:requested', onRequested);
     socket.off('shard:saved', onSaved);
     socket.off('shard:resync', onResync);
+    socket.off('shard:deleted', onDeleted);
+    socket.off('shard:renamed', onRenamed);
     socket.off('shard:error', onError);
   };
 }

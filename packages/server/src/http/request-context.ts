@@ -59,3 +59,17 @@ export function parseBody<T>(schema: z.ZodType<T>, value: unknown): T {
   }
   return result.data;
 }
+
+/** Parses a query string object; VALIDATION_FAILED listing every problem when it does not fit. */
+export function parseQuery<T>(schema: z.ZodType<T>, value: unknown): T {
+  const result = schema.safeParse(value ?? {});
+  if (!result.success) {
+    const issues = result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+    throw new AppError(
+      ErrorCode.VALIDATION_FAILED,
+      `invalid query: ${issues.map((i) => `${i.path || '(query)'}: ${i.message}`).join('; ')}`,
+      { details: { issues } },
+    );
+  }
+  return result.data;
+}

@@ -9,6 +9,8 @@ export {
   toShardSummary,
   type IShardRepository,
   type Shard,
+  type ShardListCursor,
+  type ShardListFilter,
   type ShardMeta,
   type StoredFile,
   type SyncBatch,

@@ -76,6 +76,8 @@ export async function createStore(
     fileEdited: (shardId, fileId, _update, version) => broadcasts.push({ kind: 'edited', shardId, fileId, version }),
     treeChanged: (shardId, change, version) => broadcasts.push({ kind: 'tree', shardId, change, version }),
     reloaded: (shardId) => broadcasts.push({ kind: 'reloaded', shardId }),
+    deleted: () => undefined,
+    renamed: () => undefined,
   };
   const shards = new ShardService({
     repository,
@@ -131,6 +133,7 @@ export async function createStore(
       await repository.save({
         id,
         name: 'store test',
+        ownerId: null,
         templateId: 'vanilla',
         templateRevision: 1,
         dependencies: {},
