@@ -228,6 +228,44 @@ describe.each(['postgres', 'sqlite'] as const)('projects you own, fork and searc
       expect(await keysOf(shard.id)).toEqual([]);
     });
 
+    it('leaves no binary file, kinds hash or dirty-shards mark behind', async () => {
+      const { shard } = await rest(admin).createShard({ templateId: 'vanilla', name: 'with a picture' });
+      const png = new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10, 1, 2, 3]);
+      await rest(admin).uploadFile(shard.id, 'public/logo.png', png, 'image/png');
+      await rest(admin).writeFile(shard.id, 'index.html', '<p>unsynced</p>');
+      expect(await redis.hlen(`${t.prefix}:shard:{${shard.id}}:kinds`)).toBe(1);
+      await waitFor(async () => (await redis.zscore(`${t.prefix}:dirty-shards`, shard.id)) !== null);
+
+      await rest(admin).deleteShard(shard.id);
+
+      expect(await keysOf(shard.id)).toEqual([]);
+      expect(await redis.zscore(`${t.prefix}:dirty-shards`, shard.id)).toBeNull();
+      expect(await openSet(shard.id)).toBe(false);
+      expect(await t.apps[0]!.app.repository.findById(shard.id)).toBeNull();
+    });
+
+    it('a file operation racing the deletion fails with SHARD_NOT_FOUND and brings nothing back', async () => {
+      const { shard } = await rest(admin).createShard({ templateId: 'vanilla', name: 'racing' });
+      await rest(admin).writeFile(shard.id, 'warm.txt', 'loaded');
+      // File operations (each written through to the database before its answer) on both instances while it goes.
+      const outcomes = Array.from({ length: 24 }, (_, i) =>
+        refusal(rest(admin, i % 2).writeFile(shard.id, `race/${i}.txt`, `file ${i}`)),
+      );
+      await sleep(5);
+      await rest(admin).deleteShard(shard.id);
+      const codes = await Promise.all(outcomes);
+      for (const code of codes) expect(['resolved', 'SHARD_NOT_FOUND']).toContain(code);
+      // A write-through of the deleted shard is refused by the database too.
+      await expect(
+        t.apps[0]!.app.repository.writeTree({ shardId: shard.id, version: 1_000_000, files: [] }),
+      ).rejects.toMatchObject({ code: 'SHARD_NOT_FOUND' });
+      await sleep(300);
+      expect(await t.apps[0]!.app.repository.findById(shard.id)).toBeNull();
+      expect(await keysOf(shard.id)).toEqual([]);
+      expect(await refusal(rest(admin).writeFile(shard.id, 'after.txt', 'x'))).toBe('SHARD_NOT_FOUND');
+      expect(await keysOf(shard.id)).toEqual([]);
+    });
+
     it('a client that was offline when the shard was deleted learns it from its rejoin', async () => {
       const { shard } = await rest(admin).createShard({ templateId: 'vanilla', name: 'deleted while away' });
       const client = await t.client(1);
@@ -366,6 +404,27 @@ describe.each(['postgres', 'sqlite'] as const)('projects you own, fork and searc
       expect((await bob.rest.forkShard(shard.id, { name: 'named fork' })).shard.name).toBe('named fork');
     });
 
+    it('copies binary files with their bytes and the live tree (a rename not yet synced)', async () => {
+      const { shard } = await rest(admin).createShard({ templateId: 'vanilla', name: 'pictures' });
+      const png = new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10, 0, 255, 7]);
+      await rest(admin).uploadFile(shard.id, 'img/logo.png', png, 'image/png');
+      const session = await joined(await t.client(0), shard.id);
+      await session.rename('img/logo.png', 'assets/logo.png');
+      await session.flushed();
+
+      const { shard: fork } = await rest(admin).forkShard(shard.id);
+      const logo = fork.files.find((f) => f.path === 'assets/logo.png');
+      expect(logo?.kind).toBe('binary');
+      expect(fork.files.some((f) => f.path.startsWith('img/'))).toBe(false);
+      const read = await rest(admin).readBinaryFile(fork.id, 'assets/logo.png');
+      expect(Array.from(read.bytes)).toEqual(Array.from(png));
+      expect(read.contentType).toBe('image/png');
+      const stored = await t.apps[0]!.app.repository.findById(fork.id);
+      const row = stored?.files.find((f) => f.path === 'assets/logo.png');
+      expect(row?.kind).toBe('binary');
+      expect(Array.from(row?.ydocState ?? [])).toEqual(Array.from(png));
+    });
+
     it('refuses without read access, without the right to create, and for unknown shards', async () => {
       const { shard } = await rest(admin).createShard({ templateId: 'vanilla', name: 'source' });
       const stranger = await user(`stranger-fork-${kind}`);
@@ -410,6 +469,19 @@ describe.each(['postgres', 'sqlite'] as const)('projects you own, fork and searc
       expect((await t.apps[0]!.app.flush(shard.id, { evict: true })).evicted).toBe('EVICTED');
       expect(await t.apps[0]!.app.cache.loader.isLoaded(shard.id)).toBe(false);
       expect((await reader.rest.searchShard(shard.id, 'needle')).matches).toHaveLength(4);
+    });
+
+    it('skips binary files, whose bytes are not text', async () => {
+      const { shard } = await rest(admin).createShard({ templateId: 'vanilla', name: 'search bytes' });
+      await rest(admin).uploadFile(
+        shard.id,
+        'data/needle.bin',
+        new TextEncoder().encode('needle in the bytes\n'),
+        'application/octet-stream',
+      );
+      await rest(admin).writeFile(shard.id, 'src/a.js', 'const needle = 1;\n');
+      const found = await rest(admin).searchShard(shard.id, 'needle');
+      expect(found.matches.map((m) => m.path)).toEqual(['src/a.js']);
     });
 
     it('refuses bad queries and callers without read access', async () => {
