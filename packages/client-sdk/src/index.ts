@@ -40,5 +40,6 @@ export {
   type DependencyInput,
   type PackageDependencies,
 } from './package-json.js';
+export { matchPaths, type PathMatch } from './quick-open.js';
 export { TandemError, unwrap } from './tandem-error.js';
 export type { TandemSocket } from './socket-types.js';

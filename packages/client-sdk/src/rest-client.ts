@@ -6,7 +6,10 @@ import type {
   ErrorBody,
   FileEntry,
   RestoreResult,
+  SearchResult,
   ShardDetail,
+  ShardPage,
+  ShardSummary,
   TemplateSummary,
 } from '@tandem/protocol';
 import { TandemError } from './tandem-error.js';
@@ -26,6 +29,51 @@ export class TandemRest {
 
   createShard(body: { templateId: string; name: string }): Promise<{ shard: ShardDetail }> {
     return this.request('POST', '/shards', body);
+  }
+
+  /**
+   * One page of the shards you may read (your own, those your token names; admins: all), most
+   * recently updated first. Pass the page's `nextCursor` as `cursor` for the next one.
+   * @example
+   * let page = await rest.listShards({ limit: 20 })
+   * while (page.nextCursor !== null) page = await rest.listShards({ cursor: page.nextCursor })
+   */
+  listShards(options: { limit?: number; cursor?: string } = {}): Promise<ShardPage> {
+    const query = new URLSearchParams();
+    if (options.limit !== undefined) query.set('limit', String(options.limit));
+    if (options.cursor !== undefined) query.set('cursor', options.cursor);
+    const qs = query.toString();
+    return this.request('GET', `/shards${qs === '' ? '' : `?${qs}`}`);
+  }
+
+  /** Renames a shard (write access); everyone in it gets the `renamed` session event. */
+  renameShard(id: string, name: string): Promise<{ shard: ShardSummary }> {
+    return this.request('PATCH', `/shards/${encodeURIComponent(id)}`, { name });
+  }
+
+  /** Deletes a shard (its owner or an admin); everyone in it gets the `deleted` session event. */
+  deleteShard(id: string): Promise<{ deleted: string }> {
+    return this.request('DELETE', `/shards/${encodeURIComponent(id)}`);
+  }
+
+  /** Copies a shard as it is now (unsynced edits included) into a new shard you own. */
+  forkShard(id: string, options: { name?: string } = {}): Promise<{ shard: ShardDetail }> {
+    return this.request('POST', `/shards/${encodeURIComponent(id)}/fork`, options);
+  }
+
+  /**
+   * Searches the live text of every file of a shard (plain text, case-insensitive unless asked),
+   * up to `limit` matches (default 200, at most 1000; `truncated` says when there were more).
+   */
+  searchShard(
+    id: string,
+    query: string,
+    options: { caseSensitive?: boolean; limit?: number } = {},
+  ): Promise<SearchResult> {
+    const qs = new URLSearchParams({ q: query });
+    if (options.caseSensitive !== undefined) qs.set('caseSensitive', String(options.caseSensitive));
+    if (options.limit !== undefined) qs.set('limit', String(options.limit));
+    return this.request('GET', `/shards/${encodeURIComponent(id)}/search?${qs.toString()}`);
   }
 
   getShard(id: string): Promise<{ shard: ShardDetail }> {

@@ -60,6 +60,13 @@ export type SessionEvents = {
   restored: [RestoredEvent];
   /** The number of file operations waiting to be applied by the server changed. */
   queue: [number];
+  /**
+   * The shard was deleted (by its owner or an admin). The session is closed: nothing more is
+   * sent or received, and changes not yet acknowledged are gone with the shard.
+   */
+  deleted: [];
+  /** The shard was renamed (`session.shard.name` already holds the new name). */
+  renamed: [string];
 };
 
 /** How the session's parts emit its public events. */

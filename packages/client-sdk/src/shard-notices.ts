@@ -12,6 +12,10 @@ export interface ShardNoticeHandlers {
   resync(): void;
   /** Someone restored (part of) the shard to a checkpoint (`shard:restored`). */
   restored(event: RestoredEvent): void;
+  /** The shard was deleted; the server already took this socket out of it. */
+  deleted(): void;
+  /** The shard was renamed. */
+  renamed(name: string): void;
   /** A `shard:error` for this shard, or for the whole connection (`shardId: null`). */
   error(error: ErrorBody): void;
 }
@@ -39,6 +43,12 @@ export function listenToShard(socket: TandemSocket, shardId: ShardId, handlers: 
   const onRestored = (e: RestoredEvent) => {
     if (e.shardId === shardId) handlers.restored(e);
   };
+  const onDeleted = (e: { shardId: ShardId }) => {
+    if (e.shardId === shardId) handlers.deleted();
+  };
+  const onRenamed = (e: { shardId: ShardId; name: string }) => {
+    if (e.shardId === shardId && typeof e.name === 'string') handlers.renamed(e.name);
+  };
   const onError = (e: { shardId: ShardId | null; error: ErrorBody }) => {
     if (e.shardId === null || e.shardId === shardId) handlers.error(e.error);
   };
@@ -49,6 +59,8 @@ export function listenToShard(socket: TandemSocket, shardId: ShardId, handlers: 
   socket.on('shard:saved', onSaved);
   socket.on('shard:resync', onResync);
   socket.on('shard:restored', onRestored);
+  socket.on('shard:deleted', onDeleted);
+  socket.on('shard:renamed', onRenamed);
   socket.on('shard:error', onError);
   return () => {
     socket.off('file:edited', onEdited);
@@ -58,6 +70,8 @@ export function listenToShard(socket: TandemSocket, shardId: ShardId, handlers: 
     socket.off('shard:saved', onSaved);
     socket.off('shard:resync', onResync);
     socket.off('shard:restored', onRestored);
+    socket.off('shard:deleted', onDeleted);
+    socket.off('shard:renamed', onRenamed);
     socket.off('shard:error', onError);
   };
 }

@@ -95,6 +95,8 @@ export class ShardSession extends Emitter<SessionEvents> {
   /** The run of the shard clock our versions are from (JoinResult.clock; servers before it send none). */
   private clock: ShardClock | undefined;
   private closed = false;
+  /** The shard was deleted (see the `deleted` event). */
+  deleted = false;
   private readonly stopListening: () => void;
   private readonly ackTimeoutMs: number;
 
@@ -351,6 +353,13 @@ export class ShardSession extends Emitter<SessionEvents> {
     if (this.closed) return;
     // Tell the others we are gone before going quiet.
     this.presence.remove();
+    this.shutDown();
+    if (this.socket.connected) {
+      await request(this.socket, 'shard:leave', { shardId: this.shardId }, this.ackTimeoutMs).catch(() => undefined);
+    }
+  }
+
+  private shutDown(): void {
     this.closed = true;
     this.rejoiner.close();
     this.gaps.close();
@@ -358,9 +367,14 @@ export class ShardSession extends Emitter<SessionEvents> {
     this.files.closeAll();
     this.ops.close();
     this.presence.close();
-    if (this.socket.connected) {
-      await request(this.socket, 'shard:leave', { shardId: this.shardId }, this.ackTimeoutMs).catch(() => undefined);
-    }
+  }
+
+  /** The shard is gone (a notice, or a rejoin that found no shard): close and say so once. */
+  private markDeleted(): void {
+    if (this.closed) return;
+    this.deleted = true;
+    this.shutDown();
+    this.emit('deleted');
   }
 
   // ---- rejoin ---------------------------------------------------------------------------------
@@ -382,11 +396,15 @@ export class ShardSession extends Emitter<SessionEvents> {
     this.fileTree.startJoin();
     this.saves.update();
     this.joinPending = true;
-    const joined = unwrap(
-      await this.request('shard:join', { shardId: this.shardId }).finally(() => {
-        this.joinPending = false;
-      }),
-    );
+    const ack = await this.request('shard:join', { shardId: this.shardId }).finally(() => {
+      this.joinPending = false;
+    });
+    // Deleted while we were away (the notice went to a socket we no longer had).
+    if (!ack.ok && ack.error.code === 'SHARD_NOT_FOUND') {
+      this.markDeleted();
+      return;
+    }
+    const joined = unwrap(ack);
     if (this.closed) return;
     this.shard = joined.shard;
     this.canWrite = joined.canWrite;
@@ -470,6 +488,11 @@ export class ShardSession extends Emitter<SessionEvents> {
         this.rejoiner.start();
       },
       restored: (event) => this.emit('restored', event),
+      deleted: () => this.markDeleted(),
+      renamed: (name) => {
+        this.shard = { ...this.shard, name };
+        this.emit('renamed', name);
+      },
       error: (error) => this.emit('error', error),
     });
   }

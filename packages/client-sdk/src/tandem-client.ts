@@ -154,6 +154,10 @@ export class TandemClient extends Emitter<ClientEvents> {
       );
       const session = new ShardSession(this.socket, joined, early, this.sessionOptions);
       this.sessions.set(id, session);
+      // A deleted shard's session is over: a later join() starts afresh (and fails, SHARD_NOT_FOUND).
+      session.on('deleted', () => {
+        if (this.sessions.get(id) === session) this.sessions.delete(id);
+      });
       return session;
     } finally {
       this.socket.off('tree:changed', onTree);

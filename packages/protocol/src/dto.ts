@@ -28,6 +28,11 @@ export type FileEntry = {
 export type ShardMetaOf<Time> = {
   id: ShardId;
   name: string;
+  /**
+   * The `sub` of the token that created the shard (its owner: may read, write, rename and delete
+   * it without a `shards` claim), or null for shards created before owners were recorded.
+   */
+  ownerId: string | null;
   templateId: string;
   templateRevision: number;
   dependencies: DependencyMap;
@@ -110,3 +115,35 @@ export type TreeChange =
   | { kind: 'replaced'; file: FileEntry }
   | { kind: 'renamed'; moves: Array<{ id: FileId; from: string; to: string }> }
   | { kind: 'deleted'; files: FileEntry[] };
+
+/** One page of `GET /shards`: the shards the caller may read, most recently updated first. */
+export type ShardPage = {
+  shards: ShardSummary[];
+  /** Pass as `cursor` to get the next page; null on the last page. */
+  nextCursor: string | null;
+};
+
+/** One match of `GET /shards/:id/search`. */
+export type SearchMatch = {
+  fileId: FileId;
+  path: string;
+  /** 1-based line number. */
+  line: number;
+  /** 1-based column (in UTF-16 code units, as editors count) where the match starts. */
+  column: number;
+  /** Length of the match in UTF-16 code units. */
+  length: number;
+  /** The matched line, cut to at most 240 characters around the match. */
+  preview: string;
+  /** Column (1-based) of the match within `preview`. */
+  previewColumn: number;
+};
+
+/** What `GET /shards/:id/search` answers: matches in path order, then line order. */
+export type SearchResult = {
+  matches: SearchMatch[];
+  /** True when more matches exist than the limit let through. */
+  truncated: boolean;
+  /** Files read (a truncated search stops early). */
+  filesSearched: number;
+};

@@ -111,9 +111,22 @@ export type ServerToClientEvents = {
    * undo it (restore checkpoint `before`).
    */
   'shard:restored': (event: RestoredEvent) => void;
+  /**
+   * The shard was deleted (DELETE /shards/:id). The server has already taken this socket out of
+   * the shard's room: nothing more arrives for it, and any edit not yet acknowledged is gone.
+   */
+  'shard:deleted': (event: { shardId: ShardId }) => void;
+  /** The shard was renamed (PATCH /shards/:id). */
+  'shard:renamed': (event: { shardId: ShardId; name: string }) => void;
   /** The server refused something outside an ack (e.g. an unacknowledged presence update), or revoked access. */
   'shard:error': (event: { shardId: ShardId | null; error: ErrorBody }) => void;
 };
 
-/** Events between server instances (unused: cross-instance traffic goes through the Redis adapter). */
-export type InterServerEvents = Record<string, never>;
+/**
+ * Events between server instances (socket.io `serverSideEmit`, carried by the Redis adapter).
+ * Room broadcasts need none; these ask every instance to act on its own sockets.
+ */
+export type InterServerEvents = {
+  /** A shard was deleted: take your sockets out of it (and tell them `shard:deleted`). */
+  'shard:deleted': (shardId: ShardId) => void;
+};

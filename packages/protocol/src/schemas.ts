@@ -41,6 +41,25 @@ export const CreateShardBody = z.strictObject({
   name: z.string().trim().min(1).max(200),
 });
 export const WriteFileBody = z.strictObject({ content: z.string() });
+/** `PATCH /shards/:id`: a new name. */
+export const RenameShardBody = z.strictObject({ name: z.string().trim().min(1).max(200) });
+/** `POST /shards/:id/fork`: the new shard's name (default: the source's name with " (fork)"). */
+export const ForkShardBody = z.strictObject({ name: z.string().trim().min(1).max(200).optional() });
+/** Most shards one page of `GET /shards` holds. */
+export const MAX_SHARD_PAGE_SIZE = 100;
+/** `GET /shards` query: page size (default 20) and the cursor of the previous page. */
+export const ListShardsQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(MAX_SHARD_PAGE_SIZE).optional(),
+  cursor: z.string().min(1).max(200).optional(),
+});
+/** Most matches one search returns. */
+export const MAX_SEARCH_RESULTS = 1000;
+/** `GET /shards/:id/search` query: the text to find (plain text, not a pattern), case sensitivity, result limit (default 200). */
+export const SearchQuery = z.strictObject({
+  q: z.string().min(1).max(200),
+  caseSensitive: z.enum(['true', 'false']).optional(),
+  limit: z.coerce.number().int().min(1).max(MAX_SEARCH_RESULTS).optional(),
+});
 
 export type JoinPayload = z.infer<typeof JoinPayload>;
 export type LeavePayload = z.infer<typeof LeavePayload>;
@@ -52,3 +71,7 @@ export type FileDeletePayload = z.infer<typeof FileDeletePayload>;
 export type PresenceUpdatePayload = z.infer<typeof PresenceUpdatePayload>;
 export type CreateShardBody = z.infer<typeof CreateShardBody>;
 export type WriteFileBody = z.infer<typeof WriteFileBody>;
+export type RenameShardBody = z.infer<typeof RenameShardBody>;
+export type ForkShardBody = z.infer<typeof ForkShardBody>;
+export type ListShardsQuery = z.infer<typeof ListShardsQuery>;
+export type SearchQuery = z.infer<typeof SearchQuery>;

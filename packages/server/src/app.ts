@@ -134,7 +134,8 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       templates,
       logger: log.child({ module: 'shards' }),
       limits: config.limits,
-      events: rooms,
+      // `sockets` is built below, before any request can delete a shard.
+      events: { ...rooms, deleted: (shardId) => sockets?.shardDeleted(shardId) },
       onLastLeave: (shardId) => {
         scheduler
           .noteLastLeave(shardId)

@@ -82,7 +82,14 @@ export function clearToken(): void {
 }
 
 /** The claims the editor shows (unverified: the server verifies; this only picks a display name). */
-export type TokenInfo = { sub: string; name: string | undefined; role: string | undefined; expiresAtMs: number | null };
+export type TokenInfo = {
+  sub: string;
+  name: string | undefined;
+  role: string | undefined;
+  expiresAtMs: number | null;
+  /** The token may create projects (role admin, or the `create` claim); share links never may. */
+  canCreate: boolean;
+};
 
 export function readToken(token: string): TokenInfo | null {
   const payload = token.split('.')[1];
@@ -101,6 +108,7 @@ export function readToken(token: string): TokenInfo | null {
       name: typeof claims['name'] === 'string' ? claims['name'] : undefined,
       role: typeof claims['role'] === 'string' ? claims['role'] : undefined,
       expiresAtMs: typeof claims['exp'] === 'number' ? claims['exp'] * 1000 : null,
+      canCreate: claims['role'] === 'admin' || claims['create'] === true,
     };
   } catch {
     // Not a JWT we can read; the server will refuse it and the user is asked again.

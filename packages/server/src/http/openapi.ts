@@ -4,6 +4,10 @@ import {
   CreateCheckpointBody,
   CreateShardBody,
   ErrorCode,
+  ForkShardBody,
+  MAX_SEARCH_RESULTS,
+  MAX_SHARD_PAGE_SIZE,
+  RenameShardBody,
   RestoreCheckpointBody,
   WriteFileBody,
 } from '@tandem/protocol';
@@ -109,6 +113,30 @@ export function buildOpenApi(): Record<string, unknown> {
         },
       },
       '/shards': {
+        get: {
+          summary:
+            'List the shards you may read (your own, those your token names, all for admins), most recently updated first',
+          parameters: [
+            {
+              name: 'limit',
+              in: 'query',
+              schema: { type: 'integer', minimum: 1, maximum: MAX_SHARD_PAGE_SIZE, default: 20 },
+            },
+            {
+              name: 'cursor',
+              in: 'query',
+              schema: { type: 'string' },
+              description: 'nextCursor of the previous page',
+            },
+          ],
+          responses: {
+            '200': {
+              description:
+                '{ shards: [{ id, name, ownerId, templateId, createdAt, updatedAt, … }], nextCursor: string | null }',
+            },
+            ...errors(400, 401),
+          },
+        },
         post: {
           summary: 'Create a shard from a template',
           requestBody: body(CreateShardBody),
@@ -164,6 +192,53 @@ export function buildOpenApi(): Record<string, unknown> {
           summary: 'Read a shard: metadata and file tree',
           parameters: [shardParam],
           responses: { '200': { description: '{ shard }' }, ...errors(401, 403, 404) },
+        },
+        patch: {
+          summary: 'Rename a shard (write access); everyone in it gets shard:renamed',
+          parameters: [shardParam],
+          requestBody: body(RenameShardBody),
+          responses: { '200': { description: '{ shard }' }, ...errors(400, 401, 403, 404) },
+        },
+        delete: {
+          summary:
+            'Delete a shard (its owner or an admin): rows, cached live state and share links go; everyone in it gets shard:deleted and is taken out of it',
+          parameters: [shardParam],
+          responses: { '200': { description: '{ deleted: id }' }, ...errors(401, 403, 404) },
+        },
+      },
+      '/shards/{id}/fork': {
+        post: {
+          summary:
+            'Copy the live state of a shard (unsynced edits included) into a new shard you own; read access to the source and the right to create shards suffice; the version history is not copied (the fork starts with one checkpoint)',
+          parameters: [shardParam],
+          requestBody: { ...body(ForkShardBody), required: false },
+          responses: { '201': { description: '{ shard }' }, ...errors(400, 401, 403, 404, 429) },
+        },
+      },
+      '/shards/{id}/search': {
+        get: {
+          summary: 'Search the live text of every file of the shard (plain text), by file and line',
+          parameters: [
+            shardParam,
+            { name: 'q', in: 'query', required: true, schema: { type: 'string', minLength: 1, maxLength: 200 } },
+            {
+              name: 'caseSensitive',
+              in: 'query',
+              schema: { type: 'string', enum: ['true', 'false'], default: 'false' },
+            },
+            {
+              name: 'limit',
+              in: 'query',
+              schema: { type: 'integer', minimum: 1, maximum: MAX_SEARCH_RESULTS, default: 200 },
+            },
+          ],
+          responses: {
+            '200': {
+              description:
+                '{ matches: [{ fileId, path, line, column, length, preview, previewColumn }], truncated, filesSearched }',
+            },
+            ...errors(400, 401, 403, 404),
+          },
         },
       },
       '/shards/{id}/zip': {

@@ -1,13 +1,22 @@
 import type { FastifyInstance } from 'fastify';
 import { Readable } from 'node:stream';
 import { z } from 'zod';
-import { CreateShardBody, ErrorCode, WriteFileBody } from '@tandem/protocol';
+import {
+  CreateShardBody,
+  ErrorCode,
+  ForkShardBody,
+  ListShardsQuery,
+  RenameShardBody,
+  SearchQuery,
+  WriteFileBody,
+} from '@tandem/protocol';
 import { AppError } from '../errors/index.js';
 import type { Config } from '../config/index.js';
+import type { AuthService } from '../auth/index.js';
 import type { ShardService } from '../shards/index.js';
 import { createZipSlots, perUserHourly } from './rate-limits.js';
 import { bodyKind, bytesOf, registerRawBodies, sendBinaryFile, textOf } from './raw-bodies.js';
-import { parseBody, principalOf, shardIdOf, wildcard } from './request-context.js';
+import { parseBody, parseQuery, principalOf, shardIdOf, wildcard } from './request-context.js';
 
 const MoveBody = z.strictObject({ from: z.string(), to: z.string() });
 const CreateFileBody = z.strictObject({ path: z.string(), content: z.string().optional() });
@@ -16,11 +25,16 @@ const ImportQuery = z.strictObject({
   templateId: z.string().min(1).max(100).optional(),
 });
 
+/** Matches one search returns when the caller does not say. */
+const DEFAULT_SEARCH_LIMIT = 200;
+
 export type ShardRoutesDeps = {
   shards: ShardService;
   limits: Config['limits'];
   /** The default request body limit (HTTP_BODY_LIMIT_BYTES): uploads of binary files may be larger. */
   config: Pick<Config['http'], 'bodyLimitBytes'>;
+  /** Revokes a deleted shard's share links (absent: they lapse with their expiry). */
+  auth?: AuthService;
 };
 
 /**
@@ -41,9 +55,41 @@ export function registerShardRoutes(app: FastifyInstance, deps: ShardRoutesDeps,
       return reply.status(201).send({ shard });
     },
   );
+  app.get('/shards', async (request) => {
+    const query = parseQuery(ListShardsQuery, request.query);
+    return deps.shards.list(principalOf(request), { limit: query.limit, cursor: query.cursor });
+  });
   app.get('/shards/:id', async (request) => ({
     shard: await deps.shards.get(principalOf(request), shardIdOf(request)),
   }));
+  app.patch('/shards/:id', async (request) => {
+    const body = parseBody(RenameShardBody, request.body);
+    return { shard: await deps.shards.rename(principalOf(request), shardIdOf(request), body.name) };
+  });
+  app.delete('/shards/:id', async (request) => {
+    const shardId = shardIdOf(request);
+    await deps.shards.delete(principalOf(request), shardId);
+    // Its links could open nothing any more; revoked so they stop counting and listing.
+    if (deps.auth?.canMint() === true) await deps.auth.shareLinks().revokeAll(shardId);
+    return { deleted: shardId };
+  });
+  app.post(
+    '/shards/:id/fork',
+    rateLimited ? { preHandler: perUserHourly(app, 'shard creations', deps.limits.shardCreatesPerHour) } : {},
+    async (request, reply) => {
+      const body = parseBody(ForkShardBody, request.body ?? {});
+      const shard = await deps.shards.fork(principalOf(request), shardIdOf(request), body.name);
+      return reply.status(201).send({ shard });
+    },
+  );
+  app.get('/shards/:id/search', async (request) => {
+    const query = parseQuery(SearchQuery, request.query);
+    return deps.shards.search(principalOf(request), shardIdOf(request), {
+      query: query.q,
+      caseSensitive: query.caseSensitive === 'true',
+      limit: query.limit ?? DEFAULT_SEARCH_LIMIT,
+    });
+  });
   app.get('/shards/:id/zip', async (request, reply) => {
     const principal = principalOf(request);
     const release = zipSlots.acquire(principal.userId);

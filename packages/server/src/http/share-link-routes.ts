@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ErrorCode, type ShardId } from '@tandem/protocol';
 import { AppError } from '../errors/index.js';
 import type { Config } from '../config/index.js';
-import { assertAccess, type AuthService, type ShareLink } from '../auth/index.js';
+import type { AuthService, ShareLink } from '../auth/index.js';
 import type { ShardService } from '../shards/index.js';
 import { perUserHourly } from './rate-limits.js';
 import { parseBody, principalOf, shardIdOf } from './request-context.js';
@@ -34,7 +34,7 @@ export function registerShareLinkRoutes(app: FastifyInstance, deps: ShareLinkRou
   app.post('/shards/:id/tokens', shareLinkLimit, async (request, reply) => {
     const shardId = shardIdOf(request);
     const principal = principalOf(request);
-    assertAccess(principal, shardId, 'write');
+    await deps.shards.requireAccess(principal, shardId, 'write');
     await deps.shards.get(principal, shardId);
     const body = parseBody(ShareBody, request.body);
     const { token, link } = await deps.auth.mintShareLink(principal, shardId, body.access, body.ttlSeconds);
@@ -71,7 +71,7 @@ export function registerShareLinkRoutes(app: FastifyInstance, deps: ShareLinkRou
   async function manageableShard(request: FastifyRequest): Promise<ShardId> {
     const shardId = shardIdOf(request);
     const principal = principalOf(request);
-    assertAccess(principal, shardId, 'write');
+    await deps.shards.requireAccess(principal, shardId, 'write');
     if (principal.link !== undefined) {
       throw new AppError(ErrorCode.FORBIDDEN, 'a share link cannot list or revoke share links; use your own token');
     }

@@ -17,6 +17,8 @@ export {
   type RetentionPolicy,
   type IShardRepository,
   type Shard,
+  type ShardListCursor,
+  type ShardListFilter,
   type ShardMeta,
   type StoredFile,
   type SyncBatch,

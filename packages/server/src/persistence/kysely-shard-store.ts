@@ -17,6 +17,8 @@ import type {
   PruneResult,
   RetentionPolicy,
   Shard,
+  ShardListCursor,
+  ShardListFilter,
   ShardMeta,
   SyncBatch,
   SyncResult,
@@ -111,6 +113,7 @@ export abstract class KyselyShardStore implements IShardRepository {
     const row: Insertable<ShardsTable> = {
       id: shard.id,
       name: shard.name,
+      owner_id: shard.ownerId,
       template_id: shard.templateId,
       template_revision: shard.templateRevision,
       dependencies: JSON.stringify(shard.dependencies),
@@ -128,6 +131,7 @@ export abstract class KyselyShardStore implements IShardRepository {
           .onConflict((oc) =>
             oc.column('id').doUpdateSet((eb) => ({
               name: eb.ref('excluded.name'),
+              owner_id: eb.ref('excluded.owner_id'),
               template_id: eb.ref('excluded.template_id'),
               template_revision: eb.ref('excluded.template_revision'),
               dependencies: eb.ref('excluded.dependencies'),
@@ -471,6 +475,47 @@ export abstract class KyselyShardStore implements IShardRepository {
       result.movedFiles += movedFiles;
     }
     return result;
+  }
+
+  async list(
+    filter: ShardListFilter,
+    page: { limit: number; after?: ShardListCursor | undefined },
+  ): Promise<ShardMeta[]> {
+    this.#assertOpen();
+    if (!Number.isSafeInteger(page.limit) || page.limit < 1) {
+      throw new AppError(ErrorCode.VALIDATION_FAILED, `limit must be a positive integer, got ${page.limit}`);
+    }
+    let query = this.db.selectFrom('shards').selectAll();
+    if (filter.kind === 'visible') {
+      const { ownerId, shardIds } = filter;
+      query = query.where((eb) =>
+        shardIds.length === 0
+          ? eb('owner_id', '=', ownerId)
+          : eb.or([eb('owner_id', '=', ownerId), eb('id', 'in', [...shardIds])]),
+      );
+    }
+    const after = page.after;
+    if (after !== undefined) {
+      const at = this.#toDbTime(after.updatedAt);
+      query = query.where((eb) =>
+        eb.or([eb('updated_at', '<', at), eb.and([eb('updated_at', '=', at), eb('id', '<', after.id)])]),
+      );
+    }
+    const rows = await query.orderBy('updated_at', 'desc').orderBy('id', 'desc').limit(page.limit).execute();
+    return rows.map(toShardMeta);
+  }
+
+  async rename(id: ShardId, name: string): Promise<ShardMeta | null> {
+    this.#assertOpen();
+    const row = await this.withWriteLock(() =>
+      this.db
+        .updateTable('shards')
+        .set({ name, updated_at: this.#toDbTime(new Date()) })
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirst(),
+    );
+    return row === undefined ? null : toShardMeta(row);
   }
 
   async delete(id: ShardId): Promise<boolean> {

@@ -30,6 +30,8 @@ export type ShardsTable = {
    * the paths and the set of files rows hold are at least that new. 0 before the first.
    */
   tree_version: Generated<number>;
+  /** The creating token's `sub`; null for shards created before migration 0005. */
+  owner_id: string | null;
 };
 
 /** The `shard_files` table: one row per file, keyed by (shard_id, file_id). */
@@ -213,6 +215,26 @@ function createMigrations(dialect: SqlDialectKind): Record<string, Migration> {
       async down(db: Kysely<unknown>): Promise<void> {
         await db.schema.dropTable('checkpoint_files').execute();
         await db.schema.dropTable('shard_checkpoints').execute();
+      },
+    },
+    '0005_shard_owner': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        // Nullable: shards created before owners were recorded have none (admins and `shards`
+        // claims still reach them).
+        await db.schema.alterTable('shards').addColumn('owner_id', 'text').execute();
+        // GET /shards: a user's own shards, most recently updated first (keyset pagination).
+        await db.schema
+          .createIndex('shards_owner_updated_idx')
+          .on('shards')
+          .columns(['owner_id', 'updated_at', 'id'])
+          .execute();
+        // GET /shards for admins and `*` claims: every shard, most recently updated first.
+        await db.schema.createIndex('shards_updated_idx').on('shards').columns(['updated_at', 'id']).execute();
+      },
+      async down(db: Kysely<unknown>): Promise<void> {
+        await db.schema.dropIndex('shards_updated_idx').execute();
+        await db.schema.dropIndex('shards_owner_updated_idx').execute();
+        await db.schema.alterTable('shards').dropColumn('owner_id').execute();
       },
     },
   };

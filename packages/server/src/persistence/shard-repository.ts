@@ -35,6 +35,7 @@ export function toShardSummary(meta: ShardMeta): ShardSummary {
   return {
     id: meta.id,
     name: meta.name,
+    ownerId: meta.ownerId,
     templateId: meta.templateId,
     templateRevision: meta.templateRevision,
     dependencies: meta.dependencies,
@@ -183,6 +184,15 @@ export type RetentionPolicy = { keepAllMs: number; keepDailyMs: number };
 export type PruneResult = { shards: number; deleted: number; movedFiles: number };
 
 /**
+ * Which shards a listing includes: every shard (admins, and tokens whose `shards` claim has `*`),
+ * or those a user owns plus the ones named in their token.
+ */
+export type ShardListFilter = { kind: 'all' } | { kind: 'visible'; ownerId: string; shardIds: readonly ShardId[] };
+
+/** Where a page of a listing starts: after this shard in the order (updatedAt desc, id desc). */
+export type ShardListCursor = { updatedAt: Date; id: ShardId };
+
+/**
  * The only door to the database. Implementations: PostgresShardRepository and
  * SqliteShardRepository; both pass test/contract/shard-repository.contract.ts.
  */
@@ -247,7 +257,15 @@ export interface IShardRepository {
    * it, and its authors join that checkpoint's. Idempotent.
    */
   pruneCheckpoints(policy: RetentionPolicy, options?: { now?: Date; shardId?: ShardId }): Promise<PruneResult>;
-  /** Deletes a shard and its files. Returns whether it existed. */
+  /**
+   * Shard rows (no files) matching `filter`, most recently updated first (ties: higher id
+   * first), at most `limit`, starting after `after`. Keyset pagination: a shard updated between
+   * two pages moves to the front and is not repeated on a later page.
+   */
+  list(filter: ShardListFilter, page: { limit: number; after?: ShardListCursor | undefined }): Promise<ShardMeta[]>;
+  /** Sets a shard's name (and updated_at = now); the updated row, or null when there is none. */
+  rename(id: ShardId, name: string): Promise<ShardMeta | null>;
+  /** Deletes a shard, its files and its checkpoints (FK cascade). Returns whether it existed. */
   delete(id: ShardId): Promise<boolean>;
   /** Closes the pool or file handle. Idempotent. */
   close(): Promise<void>;

@@ -56,6 +56,7 @@ export function toShardMeta(row: Selectable<ShardsTable>): ShardMeta {
   return {
     id: row.id as ShardId,
     name: row.name,
+    ownerId: row.owner_id ?? null,
     templateId: row.template_id,
     templateRevision: row.template_revision,
     dependencies: parseDependencyMap(row.dependencies, row.id, 'dependencies'),

@@ -69,8 +69,12 @@ export class EventDispatcher {
     }
   }
 
-  /** Takes the socket out of a shard: presence, this instance's member registry, the room, membership. */
-  async leaveShard(socket: TandemSocket, shardId: ShardId): Promise<void> {
+  /**
+   * Takes the socket out of a shard: presence, this instance's member registry, the room,
+   * membership. For a deleted shard the last one out does not schedule a flush and eviction
+   * (there is nothing left to flush, and the schedule would itself be a key left behind).
+   */
+  async leaveShard(socket: TandemSocket, shardId: ShardId, options: { deleted?: boolean } = {}): Promise<void> {
     socket.data.joined.delete(shardId);
     // Others see this user go at once instead of after the awareness timeout.
     this.deps.presence
@@ -84,7 +88,8 @@ export class EventDispatcher {
     const member = this.deps.members.socketMember(socket.id);
     this.deps.members.removeLocal(shardId, member);
     await socket.leave(roomOf(shardId));
-    await this.deps.shards.leave(shardId, member);
+    if (options.deleted === true) await this.deps.shards.leaveDeleted(shardId, member);
+    else await this.deps.shards.leave(shardId, member);
   }
 
   private readonly handlers: EventHandlers = {

@@ -2,8 +2,11 @@ import type { FileId, RestoredEvent, ShardId, TreeChange } from '@tandem/protoco
 import type { ShardEvents } from '../shards/index.js';
 import { roomOf, type TandemServer } from './socket-server.js';
 
-/** Everything the app tells a shard's room: the ShardService's notices, and the shard clock. */
-export type RoomEvents = ShardEvents & {
+/**
+ * Everything the app tells a shard's room: the ShardService's notices (but `deleted`, which also
+ * takes sockets out of the room: SocketService.shardDeleted), and the shard clock.
+ */
+export type RoomEvents = Omit<ShardEvents, 'deleted'> & {
   /**
    * Tells everyone in a shard its current version (a `presence:requested`): after the members of
    * a dead instance expired, its collaborators' clients compare it with what they have and
@@ -30,6 +33,9 @@ export function createRoomEvents(io: TandemServer): RoomEvents {
     reloaded: (shardId: ShardId) => {
       io.to(roomOf(shardId)).emit('shard:resync', { shardId });
     },
+    renamed: (shardId: ShardId, name: string) => {
+      io.to(roomOf(shardId)).emit('shard:renamed', { shardId, name });
+    },
     versionAnnounced: (shardId: ShardId, version: number) => {
       io.to(roomOf(shardId)).emit('presence:requested', { shardId, version });
     },
@@ -44,6 +50,7 @@ export const NO_ROOM_EVENTS: RoomEvents = {
   fileEdited: () => undefined,
   treeChanged: () => undefined,
   reloaded: () => undefined,
+  renamed: () => undefined,
   versionAnnounced: () => undefined,
   restored: () => undefined,
 };

@@ -88,6 +88,19 @@ export class SocketService {
         });
     });
     this.io.on('connection', (socket) => this.onConnection(socket));
+    // Another instance deleted a shard: take this instance's sockets out of it.
+    this.io.on('shard:deleted', (shardId: unknown) => {
+      if (isShardId(shardId)) this.dropLocalSockets(shardId);
+    });
+  }
+
+  /**
+   * A shard was deleted: every socket in it, on every instance, gets `shard:deleted` and is taken
+   * out of it (room, presence, membership), so nothing of the shard lingers in Redis or in memory.
+   */
+  shardDeleted(shardId: ShardId): void {
+    this.io.serverSideEmit('shard:deleted', shardId);
+    this.dropLocalSockets(shardId);
   }
 
   /** Renews this instance's presence client-id claims in these shards (on the membership heartbeat). */
@@ -126,6 +139,25 @@ export class SocketService {
       error: { code: ErrorCode.UNAUTHENTICATED, message: 'this share link was revoked; ask for a new one' },
     });
     this.io.in(rooms).disconnectSockets(true);
+  }
+
+  private dropLocalSockets(shardId: ShardId): void {
+    const ids = this.io.of('/').adapter.rooms.get(roomOf(shardId));
+    if (ids === undefined) return;
+    for (const id of [...ids]) {
+      const socket = this.io.of('/').sockets.get(id);
+      if (socket === undefined) continue;
+      // Told before it leaves the room, on its own socket: the notice cannot arrive after the leave.
+      socket.emit('shard:deleted', { shardId });
+      this.dispatcher
+        .leaveShard(socket, shardId, { deleted: true })
+        .catch((error: unknown) =>
+          this.log.warn(
+            { err: error, shardId, socketId: id },
+            'leaving a deleted shard failed; the member will expire',
+          ),
+        );
+    }
   }
 
   private onConnection(socket: TandemSocket): void {

@@ -217,6 +217,17 @@ export class ShardScripts {
     return String(await this.run('evict', keys, [k.docPrefix])) as EvictOutcome;
   }
 
+  /** → how many keys were deleted. */
+  async purge(k: ShardKeys): Promise<number> {
+    const keys = [k.meta, k.tree, k.dirty, k.members, k.seq, k.gen, k.docbytes, k.ops, k.paths, k.basebytes, k.kinds];
+    return Number(await this.run('purge', keys, [k.docPrefix]));
+  }
+
+  /** → whether the shard was loaded (and its cached name changed). */
+  async renameShard(k: ShardKeys, a: { name: string; updatedAt: string }): Promise<boolean> {
+    return Number(await this.run('rename-shard', [k.meta], [a.name, a.updatedAt])) === 1;
+  }
+
   async inspect(
     k: ShardKeys,
     dead: ReadonlyArray<{ instanceId: string; leaseBound: number }> = [],

@@ -6,7 +6,15 @@ import { AppError } from '../errors/index.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
 import type { IShardRepository } from '../persistence/index.js';
-import { openShardsKey, shardKeys, type ShardKeys } from '../redis/index.js';
+import {
+  dirtyShardsKey,
+  emptySinceKey,
+  historyAuthorsKey,
+  openShardsKey,
+  presenceOwnersKey,
+  shardKeys,
+  type ShardKeys,
+} from '../redis/index.js';
 import { ShardScripts } from './scripts.js';
 import { mapScriptError, scriptErrorCode } from './script-errors.js';
 import type { CachedMeta } from './types.js';
@@ -78,6 +86,7 @@ export class ShardLoader {
     return {
       id: shardId,
       name: m['name'] ?? '',
+      ownerId: m['ownerId'] === undefined || m['ownerId'] === '' ? null : m['ownerId'],
       templateId: m['templateId'] ?? '',
       templateRevision: Number(m['templateRevision'] ?? 0),
       dependencies: JSON.parse(m['dependencies'] ?? '{}') as DependencyMap,
@@ -93,6 +102,53 @@ export class ShardLoader {
     const [id, base] = await this.deps.redis.hmget(this.keys(shardId).meta, 'loadId', 'loadVersion');
     if (id === null || id === undefined) return null;
     return { id, base: Number(base ?? 0) };
+  }
+
+  /** Sets the cached name of a loaded shard (no-op when it is not loaded). */
+  async rename(shardId: ShardId, name: string, updatedAt: Date): Promise<void> {
+    await this.scripts.renameShard(this.keys(shardId), { name, updatedAt: updatedAt.toISOString() });
+  }
+
+  /**
+   * Deletes a shard for good: under the populate lock (waiting for a load in progress to finish),
+   * runs `deleteRows` (the database rows), then drops every Redis key of the shard, members and
+   * unsynced changes included. Holding the lock keeps a load from reading the rows before they go
+   * and writing them back to Redis after the purge; once the lock is released, a load finds no
+   * rows (SHARD_NOT_FOUND). A sync that snapshotted before the purge finds no row to write to
+   * (SHARD_NOT_FOUND, checked inside its transaction), and its compaction finds no loaded shard.
+   * Returns what `deleteRows` returned.
+   */
+  async purge<T>(shardId: ShardId, deleteRows: () => Promise<T>): Promise<T> {
+    const k = this.keys(shardId);
+    const token = await this.acquireLock(k, 'the shard is being loaded elsewhere; retry the deletion');
+    try {
+      const result = await deleteRows();
+      await this.scripts.purge(k);
+      const prefix = this.deps.keyPrefix;
+      await this.deps.redis.zrem(openShardsKey(prefix), shardId);
+      await this.deps.redis.zrem(emptySinceKey(prefix), shardId);
+      await this.deps.redis.zrem(dirtyShardsKey(prefix), shardId);
+      await this.deps.redis.del(presenceOwnersKey(prefix, shardId));
+      // Who changed it since its last checkpoint: the checkpoints went with the rows.
+      await this.deps.redis.del(historyAuthorsKey(prefix, shardId));
+      this.deps.logger.info({ shardId }, 'shard purged from cache');
+      return result;
+    } finally {
+      await this.scripts.unlock(k.lock, { token });
+    }
+  }
+
+  /** Takes the populate lock, waiting (at most twice its TTL) for a holder to release it. */
+  private async acquireLock(k: ShardKeys, timeoutMessage: string): Promise<string> {
+    const deadline = Date.now() + this.deps.cache.lockTtlMs * 2;
+    let waitMs = 5;
+    while (Date.now() < deadline) {
+      const token = randomUUID();
+      if ((await this.deps.redis.set(k.lock, token, 'PX', this.deps.cache.lockTtlMs, 'NX')) === 'OK') return token;
+      await sleep(waitMs);
+      waitMs = Math.min(waitMs * 2, 100);
+    }
+    throw new AppError(ErrorCode.SHARD_UNAVAILABLE, timeoutMessage);
   }
 
   private keys(shardId: ShardId): ShardKeys {
@@ -172,6 +228,7 @@ export class ShardLoader {
     tx.set(k.seq, String(clock), 'NX');
     tx.hset(k.meta, {
       name: shard.name,
+      ownerId: shard.ownerId ?? '',
       templateId: shard.templateId,
       templateRevision: String(shard.templateRevision),
       dependencies: JSON.stringify(shard.dependencies),

@@ -8,4 +8,8 @@ export interface ShardEvents {
   reloaded(shardId: ShardId): void;
   /** Someone restored (part of) the shard to a checkpoint. */
   restored(event: RestoredEvent): void;
+  /** The shard was deleted: tell everyone in it and take them out of it, on every instance. */
+  deleted(shardId: ShardId): void;
+  /** The shard was renamed. */
+  renamed(shardId: ShardId, name: string): void;
 }

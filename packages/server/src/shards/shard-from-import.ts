@@ -8,11 +8,12 @@ import type { ImportedFile } from './zip-import.js';
 /**
  * A new shard holding an imported project's files (text as Yjs documents, the rest as binary
  * files), at version 0, its dependency maps read from its package.json, and the template that
- * fits it best (`templateId` when given) so the preview knows how to run it.
+ * fits it best (`templateId` when given) so the preview knows how to run it; `ownerId`: the
+ * importing token's `sub`.
  */
 export function shardFromImport(
   files: readonly ImportedFile[],
-  input: { name: string; templateId: string; templateRevision: number },
+  input: { name: string; ownerId: string | null; templateId: string; templateRevision: number },
   now: Date = new Date(),
 ): Shard {
   const stored: StoredFile[] = files.map((file) =>
@@ -40,6 +41,7 @@ export function shardFromImport(
   return {
     id: randomUUID() as ShardId,
     name: input.name,
+    ownerId: input.ownerId,
     templateId: input.templateId,
     templateRevision: input.templateRevision,
     dependencies: { ...maps?.dependencies },

@@ -8,7 +8,12 @@ import type { ProjectTemplate } from '../templates/index.js';
  * A new shard holding a copy of a template: its files (each with its text and the Yjs state of
  * that text, or its bytes for a binary file, at version 0) and its dependency maps, with a fresh id and the shard clock at 0.
  */
-export function shardFromTemplate(template: ProjectTemplate, name: string, now: Date = new Date()): Shard {
+export function shardFromTemplate(
+  template: ProjectTemplate,
+  name: string,
+  ownerId: string | null,
+  now: Date = new Date(),
+): Shard {
   const files: StoredFile[] = Object.entries(template.files).map(([path, file]) =>
     // A template file that is not UTF-8 (carried as base64) is a binary file of the shard.
     file.encoding === 'base64'
@@ -33,6 +38,7 @@ export function shardFromTemplate(template: ProjectTemplate, name: string, now: 
   return {
     id: randomUUID() as ShardId,
     name,
+    ownerId,
     templateId: template.id,
     templateRevision: template.revision,
     dependencies: { ...template.dependencies },

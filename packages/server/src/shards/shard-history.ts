@@ -14,9 +14,10 @@ import type { Config } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
 import type { Checkpoint, CheckpointMeta, CheckpointReason, IShardRepository } from '../persistence/index.js';
 import { isBacklogRefusal, textFromUpdates, updateToText, type ShardCache } from '../shard-cache/index.js';
-import { assertAccess, type Principal } from '../auth/index.js';
+import type { Principal } from '../auth/index.js';
 import { canonicalPath, sortByPath } from './canonical-path.js';
 import { binaryDigest, diffTrees, type DiffSide } from './history-diff.js';
+import type { ShardAccess } from './shard-access.js';
 import type { ShardEvents } from './shard-events.js';
 import type { ShardMembership } from './shard-membership.js';
 import type { FileRead, ShardReader } from './shard-reader.js';
@@ -64,6 +65,8 @@ export class ShardHistory {
     private readonly reader: ShardReader,
     private readonly membership: ShardMembership,
     private readonly treeOps: RestoreTreeOps,
+    /** Who may read or write the shard: token claims, and ownership. */
+    private readonly access: ShardAccess,
   ) {}
 
   async list(
@@ -71,7 +74,7 @@ export class ShardHistory {
     shardId: ShardId,
     page: { limit: number; before?: number | undefined },
   ): Promise<CheckpointPage> {
-    assertAccess(principal, shardId, 'read');
+    await this.access.require(principal, shardId, 'read');
     await this.assertShard(shardId);
     const rows = await this.deps.repository.listCheckpoints(shardId, { limit: page.limit, beforeSeq: page.before });
     const last = rows.at(-1);
@@ -82,7 +85,7 @@ export class ShardHistory {
   }
 
   async get(principal: Principal, shardId: ShardId, seq: number): Promise<CheckpointDetail> {
-    assertAccess(principal, shardId, 'read');
+    await this.access.require(principal, shardId, 'read');
     const checkpoint = await this.find(shardId, seq);
     return {
       ...toSummary(checkpoint),
@@ -96,7 +99,7 @@ export class ShardHistory {
 
   /** Names the current version: flushes the shard and records a checkpoint with the label. */
   async name(principal: Principal, shardId: ShardId, label: string): Promise<CheckpointSummary> {
-    assertAccess(principal, shardId, 'write');
+    await this.access.require(principal, shardId, 'write');
     await this.assertShard(shardId);
     const checkpoint = await this.deps.checkpointNow(shardId, { reason: 'named', label, force: true });
     if (checkpoint === null) throw new AppError(ErrorCode.INTERNAL, 'the named checkpoint was not recorded');
@@ -105,7 +108,7 @@ export class ShardHistory {
   }
 
   async readFile(principal: Principal, shardId: ShardId, seq: number, rawPath: string): Promise<FileRead> {
-    assertAccess(principal, shardId, 'read');
+    await this.access.require(principal, shardId, 'read');
     const path = canonicalPath(rawPath, this.deps.limits);
     const checkpoint = await this.find(shardId, seq);
     const entry = checkpoint.tree.find((e) => e.path === path);
@@ -126,7 +129,7 @@ export class ShardHistory {
     seq: number,
     options: { to: number | 'now'; path?: string | undefined },
   ): Promise<CheckpointDiff> {
-    assertAccess(principal, shardId, 'read');
+    await this.access.require(principal, shardId, 'read');
     const scope = options.path === undefined ? null : canonicalPath(options.path, this.deps.limits);
     const from = await this.find(shardId, seq);
     const fromFiles = await this.texts(
@@ -159,7 +162,7 @@ export class ShardHistory {
     seq: number,
     rawPath: string | undefined,
   ): Promise<RestoreResult> {
-    assertAccess(principal, shardId, 'write');
+    await this.access.require(principal, shardId, 'write');
     const scope = rawPath === undefined ? null : canonicalPath(rawPath, this.deps.limits);
     const checkpoint = await this.find(shardId, seq);
     const targets = checkpoint.tree.filter((e) => inScope(e.path, scope));

@@ -38,7 +38,7 @@ export class ShardMembership {
       ]);
       return { shard: meta, files, version, ...(clock === null ? {} : { clock }) };
     } catch (error) {
-      await this.leave(shardId, member);
+      await this.leaveAfterFailedLoad(shardId, member, error);
       throw error;
     }
   }
@@ -55,9 +55,27 @@ export class ShardMembership {
     await this.deps.cache.members.add(shardId, member);
     try {
       await this.deps.cache.loader.ensureLoaded(shardId);
+    } catch (error) {
+      await this.leaveAfterFailedLoad(shardId, member, error);
+      throw error;
+    }
+    try {
       return await syncOnBacklog(shardId, this.deps.onBacklog, op);
     } finally {
       await this.leave(shardId, member);
     }
+  }
+
+  /**
+   * Removes a member whose load failed. When the shard does not exist (never did, or was just
+   * deleted) there is nothing to flush or evict: the last-leave hook would only leave a stray
+   * "empty since" entry behind for a shard no scan ever opens.
+   */
+  private async leaveAfterFailedLoad(shardId: ShardId, member: string, error: unknown): Promise<void> {
+    if (error instanceof AppError && error.code === ErrorCode.SHARD_NOT_FOUND) {
+      await this.deps.cache.members.remove(shardId, member);
+      return;
+    }
+    await this.leave(shardId, member);
   }
 }

@@ -6,6 +6,7 @@ import {
   type FileSyncResult,
   type ShardDetail,
   type ShardId,
+  type ShardSummary,
 } from '@tandem/protocol';
 import { AppError } from '../errors/index.js';
 import type { Config } from '../config/index.js';
@@ -17,6 +18,10 @@ import type { ZipSourceFile } from './zip-stream.js';
 
 /** One file as read: a text file's text, or a binary file's bytes. */
 export type FileRead = { file: FileEntry; content: string } | { file: FileEntry; bytes: Uint8Array };
+/** One file's current text (a text file) or bytes (a binary file), with its id. */
+export type ShardText =
+  | { id: FileId; path: string; kind: 'text'; content: string }
+  | { id: FileId; path: string; kind: 'binary'; bytes: Uint8Array };
 
 export type ShardReaderDeps = {
   repository: IShardRepository;
@@ -97,36 +102,41 @@ export class ShardReader {
   }
 
   /**
-   * Every file with its id and text as it is now: the live tree and text when the shard is open
-   * (unsynced edits included), else the stored shard.
+   * The shard's description and the current text (or bytes) of every file with its id, one file at a time:
+   * the live state when the shard is open (unsynced edits included), else the database. What
+   * fork and search read.
+   */
+  async texts(shardId: ShardId): Promise<{ shard: ShardSummary; files: AsyncIterable<ShardText> }> {
+    const cached = await this.deps.cache.loader.meta(shardId);
+    if (cached !== null) {
+      const tree = await this.deps.cache.files.tree(shardId);
+      // Re-check: an eviction between the two reads would show an empty tree.
+      if (await this.deps.cache.loader.isLoaded(shardId))
+        return { shard: cached, files: this.cachedTexts(shardId, tree) };
+    }
+    const shard = await this.find(shardId);
+    return {
+      shard: toShardSummary(shard),
+      files: toAsync(shard.files.map(shardTextOf)),
+    };
+  }
+
+  /**
+   * Every file with its id and text as it is now (a binary file by the digest of its bytes): the
+   * live tree and text when the shard is open (unsynced edits included), else the stored shard.
+   * What history diffs compare a checkpoint with.
    */
   async currentFiles(shardId: ShardId): Promise<DiffSide[]> {
-    if (await this.deps.cache.loader.isLoaded(shardId)) {
-      const tree = await this.deps.cache.files.tree(shardId);
-      const files: DiffSide[] = [];
-      let stored: Map<FileId, StoredFile> | undefined;
-      for (const file of tree) {
-        if (file.kind === 'binary') {
-          const bytes = await this.deps.cache.files.blob(shardId, file.id);
-          if (bytes !== null) {
-            files.push({ id: file.id, path: file.path, kind: 'binary', content: binaryDigest(bytes) });
-            continue;
-          }
-        } else {
-          const updates = await this.deps.cache.files.updates(shardId, file.id);
-          if (updates.length > 0) {
-            files.push({ id: file.id, path: file.path, content: textFromUpdates(updates) });
-            continue;
-          }
-        }
-        // Evicted while we read (only after a flush): the database has it.
-        stored ??= new Map((await this.find(shardId)).files.map((f) => [f.id, f]));
-        const row = stored.get(file.id);
-        if (row !== undefined) files.push(diffSideOf(row));
-      }
-      if (tree.length > 0 || (await this.deps.cache.loader.isLoaded(shardId))) return files;
+    const { files } = await this.texts(shardId);
+    const sides: DiffSide[] = [];
+    for await (const file of files) {
+      sides.push(
+        file.kind === 'binary'
+          ? { id: file.id, path: file.path, kind: 'binary', content: binaryDigest(file.bytes) }
+          : { id: file.id, path: file.path, content: file.content },
+      );
     }
-    return (await this.find(shardId)).files.map(diffSideOf);
+    return sides;
   }
 
   /** Yjs sync step 1 → step 2: what the client lacks, plus the server's state vector. */
@@ -160,6 +170,29 @@ export class ShardReader {
       );
     }
     return read;
+  }
+
+  private async *cachedTexts(shardId: ShardId, tree: readonly FileEntry[]): AsyncGenerator<ShardText> {
+    let stored: Map<FileId, StoredFile> | undefined;
+    for (const file of tree) {
+      if (file.kind === 'binary') {
+        const bytes = await this.deps.cache.files.blob(shardId, file.id);
+        if (bytes !== null) {
+          yield { id: file.id, path: file.path, kind: 'binary', bytes };
+          continue;
+        }
+      } else {
+        const updates = await this.deps.cache.files.updates(shardId, file.id);
+        if (updates.length > 0) {
+          yield { id: file.id, path: file.path, kind: 'text', content: textFromUpdates(updates) };
+          continue;
+        }
+      }
+      // Evicted while we read (only after a flush): the database holds the text or bytes.
+      stored ??= new Map((await this.find(shardId)).files.map((f) => [f.id, f]));
+      const found = stored.get(file.id);
+      if (found !== undefined) yield { ...shardTextOf(found), path: file.path };
+    }
   }
 
   private async *cachedContents(shardId: ShardId, tree: readonly FileEntry[]): AsyncGenerator<ZipSourceFile> {
@@ -206,17 +239,21 @@ function entryOf(file: StoredFile): FileEntry {
   return file.kind === 'binary' ? { id: file.id, path: file.path, kind: 'binary' } : { id: file.id, path: file.path };
 }
 
+/** A stored file's tree entry (binary files say so). */
+export function entryOfStored(file: StoredFile): FileEntry {
+  return file.kind === 'binary' ? { id: file.id, path: file.path, kind: 'binary' } : { id: file.id, path: file.path };
+}
+
+function shardTextOf(file: StoredFile): ShardText {
+  return file.kind === 'binary'
+    ? { id: file.id, path: file.path, kind: 'binary', bytes: file.ydocState }
+    : { id: file.id, path: file.path, kind: 'text', content: file.content };
+}
+
 function zipSourceOf(file: StoredFile): ZipSourceFile {
   return { path: file.path, content: file.kind === 'binary' ? file.ydocState : file.content };
 }
 
 function fileNotFound(path: string): AppError {
   return new AppError(ErrorCode.FILE_NOT_FOUND, `no file at "${path}"`, { details: { path } });
-}
-
-/** A stored file as one side of a history diff (a binary file by the digest of its bytes). */
-function diffSideOf(file: StoredFile): DiffSide {
-  return file.kind === 'binary'
-    ? { id: file.id, path: file.path, kind: 'binary', content: binaryDigest(file.ydocState) }
-    : { id: file.id, path: file.path, content: file.content };
 }

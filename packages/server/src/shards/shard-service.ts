@@ -3,24 +3,30 @@ import {
   type FileEntry,
   type FileId,
   type FileSyncResult,
+  type SearchResult,
   type ShardDetail,
   type ShardId,
+  type ShardPage,
+  type ShardSummary,
   type JoinResult,
 } from '@tandem/protocol';
 import { AppError } from '../errors/index.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
-import { toShardSummary, type IShardRepository, type StoredFile } from '../persistence/index.js';
+import { toShardSummary, type IShardRepository } from '../persistence/index.js';
 import type { TemplateRegistry } from '../templates/index.js';
 import { updateToText, type FileStateVectors, type ShardCache, type TreeOpOptions } from '../shard-cache/index.js';
-import { assertAccess, accessTo, type Principal } from '../auth/index.js';
+import type { Access, Principal } from '../auth/index.js';
 import type { Faults } from '../faults/index.js';
 import { canonicalPath, sortByPath } from './canonical-path.js';
 import { EditGate } from './edit-gate.js';
 import { shardFromTemplate } from './shard-from-template.js';
 import { ShardMembership } from './shard-membership.js';
-import { ShardReader, type FileRead } from './shard-reader.js';
+import { ShardReader, entryOfStored, type FileRead } from './shard-reader.js';
 import { TreeWriteThrough } from './tree-write-through.js';
+import { ShardAccess } from './shard-access.js';
+import { ShardProjects } from './shard-projects.js';
+import type { SearchOptions } from './text-search.js';
 import { zipStream } from './zip-stream.js';
 import { readZipArchive } from './zip-import.js';
 import { guessTemplateId, shardFromImport } from './shard-from-import.js';
@@ -69,18 +75,28 @@ export class ShardService {
   private readonly treeWrites: TreeWriteThrough;
   /** Version history: checkpoints, diffs and restores. */
   readonly history: ShardHistory;
+  private readonly access: ShardAccess;
+  private readonly projects: ShardProjects;
 
   constructor(private readonly deps: ShardServiceDeps) {
     this.reader = new ShardReader(deps);
     this.editGate = new EditGate(deps);
     this.membership = new ShardMembership(deps);
     this.treeWrites = new TreeWriteThrough(deps);
-    this.history = new ShardHistory(deps, this.reader, this.membership, {
-      createFile: (principal, shardId, path, content) => this.createFile(principal, shardId, path, content),
-      putBlob: (principal, shardId, path, bytes) => this.putBlob(principal, shardId, path, bytes),
-      renameFile: (principal, shardId, from, to) => this.renameFile(principal, shardId, from, to),
-      deleteFile: (principal, shardId, path) => this.deleteFile(principal, shardId, path),
-    });
+    this.access = new ShardAccess(deps);
+    this.projects = new ShardProjects({ ...deps, access: this.access, reader: this.reader });
+    this.history = new ShardHistory(
+      deps,
+      this.reader,
+      this.membership,
+      {
+        createFile: (principal, shardId, path, content) => this.createFile(principal, shardId, path, content),
+        putBlob: (principal, shardId, path, bytes) => this.putBlob(principal, shardId, path, bytes),
+        renameFile: (principal, shardId, from, to) => this.renameFile(principal, shardId, from, to),
+        deleteFile: (principal, shardId, path) => this.deleteFile(principal, shardId, path),
+      },
+      this.access,
+    );
   }
 
   // ---- shards ----------------------------------------------------------------------------
@@ -102,7 +118,7 @@ export class ShardService {
         `the template has more files than MAX_FILES_PER_SHARD (${this.deps.limits.maxFilesPerShard})`,
       );
     }
-    const shard = shardFromTemplate(template, input.name);
+    const shard = shardFromTemplate(template, input.name, principal.userId);
     await this.deps.repository.save(shard);
     // The template state is the first version of the history.
     await this.deps.repository.createCheckpoint({
@@ -110,19 +126,55 @@ export class ShardService {
       reason: 'created',
       authors: [{ userId: principal.userId, name: principal.name }],
     });
+    this.access.noteOwner(principal, shard.id);
     this.deps.logger.info({ shardId: shard.id, templateId: template.id, userId: principal.userId }, 'shard created');
     return { ...toShardSummary(shard), files: sortByPath(shard.files.map(entryOfStored)) };
   }
 
+  /** The shards the principal may read, most recently updated first, one page at a time (see ShardProjects). */
+  list(principal: Principal, page: { limit?: number | undefined; cursor?: string | undefined }): Promise<ShardPage> {
+    return this.projects.list(principal, page);
+  }
+
+  /** Renames a shard (write access) and tells its room. */
+  rename(principal: Principal, shardId: ShardId, name: string): Promise<ShardSummary> {
+    return this.projects.rename(principal, shardId, name);
+  }
+
+  /** Deletes a shard (its owner or an admin): rows, cache and room (see ShardProjects). */
+  delete(principal: Principal, shardId: ShardId): Promise<void> {
+    return this.projects.delete(principal, shardId);
+  }
+
+  /** Copies a shard's live state into a new shard the caller owns (read access suffices). */
+  fork(principal: Principal, shardId: ShardId, name?: string): Promise<ShardDetail> {
+    return this.projects.fork(principal, shardId, name);
+  }
+
+  /** Searches the live text of every file (read access). */
+  search(principal: Principal, shardId: ShardId, options: SearchOptions): Promise<SearchResult> {
+    return this.projects.search(principal, shardId, options);
+  }
+
+  /** The access a principal has to a shard, ownership included. */
+  accessOf(principal: Principal, shardId: ShardId): Promise<Access> {
+    return this.access.level(principal, shardId);
+  }
+
+  /** Throws FORBIDDEN (or READ_ONLY) unless the principal may read (or write) the shard, ownership included. */
+  requireAccess(principal: Principal, shardId: ShardId, needed: 'read' | 'write'): Promise<void> {
+    return this.access.require(principal, shardId, needed);
+  }
+
   /** The shard and its file tree: from the cache when open (the live tree), else the database. */
   async get(principal: Principal, shardId: ShardId): Promise<ShardDetail> {
-    assertAccess(principal, shardId, 'read');
+    await this.access.require(principal, shardId, 'read');
     return this.reader.detail(shardId);
   }
 
   /** A text file's entry and text, or a binary file's entry and bytes. */
   async readFile(principal: Principal, shardId: ShardId, rawPath: string): Promise<FileRead> {
-    assertAccess(principal, shardId, 'read');
+    await this.access.require(principal, shardId, 'read');
     return this.reader.file(shardId, canonicalPath(rawPath, this.deps.limits));
   }
 
@@ -133,7 +185,7 @@ export class ShardService {
     rawPath: string,
     content: string,
   ): Promise<{ file: FileEntry; version: number; created: boolean }> {
-    assertAccess(principal, shardId, 'write');
+    await this.access.require(principal, shardId, 'write');
     const path = canonicalPath(rawPath, this.deps.limits);
     this.checkFileSize(content);
     return this.membership.transiently(shardId, async () => {
@@ -176,7 +228,7 @@ export class ShardService {
     rawPath: string,
     bytes: Uint8Array,
   ): Promise<{ file: FileEntry; version: number; created: boolean }> {
-    assertAccess(principal, shardId, 'write');
+    await this.access.require(principal, shardId, 'write');
     const path = canonicalPath(rawPath, this.deps.limits);
     return this.membership.transiently(shardId, async () => {
       const result = await this.deps.cache.files.putBlob(shardId, path, bytes);
@@ -224,7 +276,12 @@ export class ShardService {
       );
     }
     const name = input.name ?? rootFolder ?? 'Imported project';
-    const shard = shardFromImport(files, { name, templateId: template.id, templateRevision: template.revision });
+    const shard = shardFromImport(files, {
+      name,
+      ownerId: principal.userId,
+      templateId: template.id,
+      templateRevision: template.revision,
+    });
     await this.deps.repository.save(shard);
     // The imported files are the first version of the history.
     await this.deps.repository.createCheckpoint({
@@ -232,6 +289,7 @@ export class ShardService {
       reason: 'created',
       authors: [{ userId: principal.userId, name: principal.name }],
     });
+    this.access.noteOwner(principal, shard.id);
     this.deps.logger.info(
       { shardId: shard.id, templateId: template.id, files: files.length, skipped, userId: principal.userId },
       'shard imported',
@@ -250,7 +308,7 @@ export class ShardService {
     content = '',
     options: TreeOpOptions & { fileId?: FileId | undefined } = {},
   ): Promise<{ file: FileEntry; version: number }> {
-    assertAccess(principal, shardId, 'write');
+    await this.access.require(principal, shardId, 'write');
     const path = canonicalPath(rawPath, this.deps.limits);
     this.checkFileSize(content);
     return this.membership.transiently(shardId, async () => {
@@ -273,7 +331,7 @@ export class ShardService {
     rawTo: string,
     options: TreeOpOptions = {},
   ): Promise<{ moves: Array<{ id: FileId; from: string; to: string }>; version: number }> {
-    assertAccess(principal, shardId, 'write');
+    await this.access.require(principal, shardId, 'write');
     const from = canonicalPath(rawFrom, this.deps.limits);
     const to = canonicalPath(rawTo, this.deps.limits);
     if (from === to) throw new AppError(ErrorCode.PATH_INVALID, 'the new path equals the old one');
@@ -299,7 +357,7 @@ export class ShardService {
     rawPath: string,
     options: TreeOpOptions = {},
   ): Promise<{ files: FileEntry[]; version: number }> {
-    assertAccess(principal, shardId, 'write');
+    await this.access.require(principal, shardId, 'write');
     const path = canonicalPath(rawPath, this.deps.limits);
     return this.membership.transiently(shardId, async () => {
       const { replayed, ...result } = await this.deps.cache.files.delete(shardId, path, options);
@@ -321,7 +379,7 @@ export class ShardService {
    * known file by file).
    */
   async zip(principal: Principal, shardId: ShardId): Promise<{ name: string; stream: AsyncIterable<Uint8Array> }> {
-    assertAccess(principal, shardId, 'read');
+    await this.access.require(principal, shardId, 'read');
     const { name, files } = await this.reader.contents(shardId);
     return { name, stream: zipStream(files, { maxBytes: this.deps.limits.zipMaxBytes }) };
   }
@@ -330,12 +388,12 @@ export class ShardService {
 
   /** Adds a member and loads the shard if needed. On failure the member is removed again. */
   async join(principal: Principal, shardId: ShardId, member: string): Promise<JoinResult> {
-    assertAccess(principal, shardId, 'read');
+    await this.access.require(principal, shardId, 'read');
     const { shard, files, version, clock } = await this.membership.join(shardId, member);
     return {
       shard,
       files,
-      canWrite: accessTo(principal, shardId) === 'write',
+      canWrite: (await this.access.level(principal, shardId)) === 'write',
       version,
       ...(clock === undefined ? {} : { clock }),
     };
@@ -346,6 +404,11 @@ export class ShardService {
     return this.membership.leave(shardId, member);
   }
 
+  /** Removes a member of a deleted shard, without the last-leave hook (nothing is left to flush or evict). */
+  async leaveDeleted(shardId: ShardId, member: string): Promise<void> {
+    await this.deps.cache.members.remove(shardId, member);
+  }
+
   /** Yjs sync step 1 → step 2: what the client lacks, plus the server's state vector. */
   async syncFile(
     principal: Principal,
@@ -353,7 +416,7 @@ export class ShardService {
     fileId: FileId,
     stateVector: Uint8Array,
   ): Promise<FileSyncResult> {
-    assertAccess(principal, shardId, 'read');
+    await this.access.require(principal, shardId, 'read');
     return this.reader.sync(shardId, fileId, stateVector);
   }
 
@@ -365,7 +428,7 @@ export class ShardService {
     update: Uint8Array,
     exceptSocketId?: string,
   ): Promise<number> {
-    assertAccess(principal, shardId, 'write');
+    await this.access.require(principal, shardId, 'write');
     const version = await this.editGate.admit(shardId, fileId, update);
     this.deps.faults?.afterStore('edit');
     this.deps.events.fileEdited(shardId, fileId, update, version, exceptSocketId);
@@ -388,8 +451,4 @@ export class ShardService {
       throw new AppError(ErrorCode.FILE_TOO_LARGE, `a file may hold at most ${this.deps.limits.maxFileBytes} bytes`);
     }
   }
-}
-
-function entryOfStored(file: StoredFile): FileEntry {
-  return file.kind === 'binary' ? { id: file.id, path: file.path, kind: 'binary' } : { id: file.id, path: file.path };
 }

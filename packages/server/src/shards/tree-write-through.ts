@@ -63,6 +63,10 @@ export class TreeWriteThrough {
   private async writeOnce(shardId: ShardId, deleted: ReadonlySet<FileId>): Promise<void> {
     const tree = await this.deps.cache.files.treeAt(shardId);
     if (tree === null) {
+      // Deleted meanwhile (DELETE /shards/:id purged its keys): the operation fails for good.
+      if ((await this.deps.repository.findMetaById(shardId)) === null) {
+        throw new AppError(ErrorCode.SHARD_NOT_FOUND, `shard ${shardId} was deleted`, { details: { shardId } });
+      }
       // Redis lost the shard right after the operation was stored: it may be gone with it.
       throw new AppError(ErrorCode.SHARD_UNAVAILABLE, 'the project was reloaded while saving this change; retry', {
         details: { shardId, reason: 'reloaded' },

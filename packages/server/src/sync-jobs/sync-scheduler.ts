@@ -124,6 +124,13 @@ export class SyncScheduler {
         summary.oldestDirtyAt = Math.min(summary.oldestDirtyAt ?? first, first);
       }
       if (s.expiredMembers > 0 && s.liveMembers > 0) this.deps.onMembersExpired?.(shardId);
+      // An "empty since" mark of a shard that is not loaded has nothing to evict (a leave that
+      // raced its deletion, or a join that failed before loading): drop it, or it would stay
+      // forever. (Empty marks are read before the inspection: a shard loaded since is loaded here.)
+      if (!s.loaded && s.dirtyFiles === 0 && s.liveMembers === 0) {
+        if (empty.has(shardId)) await this.deps.members.clearEmpty(shardId);
+        continue;
+      }
       let evict = false;
       if (s.liveMembers > 0) {
         if (empty.has(shardId)) await this.deps.members.clearEmpty(shardId);

@@ -57,7 +57,7 @@ describe('the shipped catalogue', () => {
   it('pins the versions the catalogue promises', () => {
     expect(registry.get('preact')?.dependencies).toEqual({ preact: '10.29.8' });
     expect(registry.get('preact')?.devDependencies['@preact/preset-vite']).toBe('2.10.6');
-    expect(registry.get('preact')?.description).toMatch(/10\.29\.8/);
+    expect(registry.get('preact')?.notes).toMatch(/10\.29\.8/);
     for (const summary of registry.list()) {
       const all = { ...summary.dependencies, ...summary.devDependencies };
       if ('typescript' in all) expect(all.typescript).toBe('6.0.3');

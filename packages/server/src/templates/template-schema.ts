@@ -72,7 +72,10 @@ const manifestShape = {
   /** Bumped on any change; shards store {templateId, templateRevision}. */
   revision: z.number().int().positive(),
   title: z.string().trim().min(1),
+  /** What a user gets, in plain words (the template card shows it). */
   description: z.string().trim().min(1).optional(),
+  /** Why the template is the way it is (pins, runtime quirks), for its maintainers; never shown to users. */
+  notes: z.string().trim().min(1).optional(),
   framework: z.enum(TEMPLATE_FRAMEWORKS),
   language: z.enum(['js', 'ts']),
   runtime: z.enum(TEMPLATE_RUNTIMES),

@@ -136,7 +136,9 @@ describe('the web editor shell (tabs, tree, dialogs, name, panels, recent projec
       await page.getByRole('button', { name: 'Forget Shell recent' }).click();
       await item.waitFor({ state: 'detached' });
       await page.reload();
-      await page.locator('.template-card').first().waitFor({ timeout: 20_000 });
+      // Rita's token cannot create projects: no templates are offered, and it says why.
+      await page.locator('[data-testid="cannot-create"]').waitFor({ timeout: 20_000 });
+      expect(await page.locator('.template-card').count()).toBe(0);
       expect(await page.locator(`.recent-list li[data-shard-id="${shardId}"]`).count()).toBe(0);
 
       // A project that does not exist says so (to someone allowed to see every project) and leads back home.

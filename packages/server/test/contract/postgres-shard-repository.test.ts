@@ -12,6 +12,7 @@ const suffix = randomUUID().replaceAll('-', '').slice(0, 12);
 const schema = `test_shards_${suffix}`;
 const urlSchema = `test_shards_url_${suffix}`;
 const freshSchema = `test_shards_fresh_${suffix}`;
+const upgradeSchema = `test_shards_upgrade_${suffix}`;
 const admin = new pg.Client({ connectionString: TEST_POSTGRES_URL });
 
 function openRepository(options: { schema?: string; url?: string } = {}): IShardRepository {
@@ -36,7 +37,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const name of [schema, urlSchema, freshSchema]) await admin.query(`drop schema if exists "${name}" cascade`);
+  for (const name of [schema, urlSchema, freshSchema, upgradeSchema])
+    await admin.query(`drop schema if exists "${name}" cascade`);
   await admin.end();
 });
 
@@ -95,12 +97,13 @@ describe('PostgresShardRepository', () => {
     const repos = Array.from({ length: 4 }, () => openRepository({ schema: freshSchema }));
     try {
       await Promise.all(repos.map((repo) => repo.migrate()));
-      const { rows } = await admin.query(`select name from "${freshSchema}".tandem_migration`);
+      const { rows } = await admin.query(`select name from "${freshSchema}".tandem_migration order by name`);
       expect(rows).toEqual([
         { name: '0001_create_shards' },
         { name: '0002_file_kind' },
         { name: '0003_tree_version' },
         { name: '0004_create_checkpoints' },
+        { name: '0005_shard_owner' },
       ]);
       expect(await tablesIn(freshSchema)).toContain('shard_files');
     } finally {
@@ -117,5 +120,46 @@ describe('PostgresShardRepository', () => {
     }
     expect(error).toBeInstanceOf(AppError);
     expect((error as AppError).code).toBe(ErrorCode.VALIDATION_FAILED);
+  });
+});
+
+describe('PostgresShardRepository upgrades a database of the previous release', () => {
+  it('adds the owner (null for existing shards) and keeps their rows', async () => {
+    // The schema and history migration 0001 left behind, written by hand as that release did.
+    await admin.query(`create schema "${upgradeSchema}"`);
+    await admin.query(`
+      set search_path to "${upgradeSchema}";
+      create table shards (id text primary key, name text not null, template_id text not null,
+        template_revision integer not null, dependencies text not null, dev_dependencies text not null,
+        created_at timestamptz not null, updated_at timestamptz not null, last_sync_timestamp bigint default 0 not null);
+      create table shard_files (shard_id text not null references shards (id) on delete cascade,
+        file_id text not null, path text not null, content text not null, ydoc_state bytea not null,
+        version bigint not null, updated_at timestamptz not null,
+        constraint shard_files_pkey primary key (shard_id, file_id));
+      create table tandem_migration (name varchar(255) not null primary key, timestamp varchar(255) not null);
+      create table tandem_migration_lock (id varchar(255) not null primary key, is_locked integer default 0 not null);
+      insert into tandem_migration values ('0001_create_shards', '2026-01-01T00:00:00.000Z');
+      insert into tandem_migration_lock values ('migration_lock', 0);
+      insert into shards values ('3f1c2b4a-0000-4000-8000-000000000002', 'from 0001', 'vanilla', 1, '{}', '{}', now(), now(), 3);
+      set search_path to default;
+    `);
+    const repo = openRepository({ schema: upgradeSchema });
+    try {
+      await repo.migrate();
+      const id = '3f1c2b4a-0000-4000-8000-000000000002' as Parameters<IShardRepository['findMetaById']>[0];
+      const meta = await repo.findMetaById(id);
+      expect(meta?.ownerId).toBeNull();
+      expect(meta?.name).toBe('from 0001');
+      expect((await repo.list({ kind: 'all' }, { limit: 10 })).map((s) => s.id)).toEqual([id]);
+      const { rows } = await admin.query(`select name from "${upgradeSchema}".tandem_migration order by name`);
+      expect(rows).toEqual([
+        { name: '0001_create_shards' },
+        { name: '0002_file_kind' },
+        { name: '0003_tree_version' },
+        { name: '0005_shard_owner' },
+      ]);
+    } finally {
+      await repo.close();
+    }
   });
 });

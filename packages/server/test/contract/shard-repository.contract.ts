@@ -3,7 +3,15 @@ import { ErrorCode, type FileId, type ShardId } from '@tandem/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { AppError } from '../../src/errors/index.js';
-import type { IShardRepository, Shard, StoredFile, SyncBatch } from '../../src/persistence/index.js';
+import type {
+  IShardRepository,
+  Shard,
+  ShardListCursor,
+  ShardListFilter,
+  ShardMeta,
+  StoredFile,
+  SyncBatch,
+} from '../../src/persistence/index.js';
 
 /** One open repository on the suite's store, and how to close it. */
 export type ShardRepositoryHandle = { repo: IShardRepository; cleanup(): Promise<void> };
@@ -61,6 +69,7 @@ export function makeShard(files: StoredFile[] = [], overrides: Partial<Shard> = 
   return {
     id: newShardId(),
     name: 'demo shard',
+    ownerId: 'owner-1',
     templateId: 'react',
     templateRevision: 3,
     dependencies: { react: '18.3.1', 'react-dom': '18.3.1' },
@@ -820,6 +829,76 @@ export function describeShardRepositoryContract(name: string, open: ShardReposit
         expect(await repo.delete(shard.id)).toBe(true);
         await repo.save({ ...shard, files: [] });
         expect(await repo.listCheckpoints(shard.id, { limit: 10 })).toEqual([]);
+      });
+    });
+
+    describe('owners, listing and renaming', () => {
+      /** Every page of a listing, following the cursor (the last row of each page). */
+      async function allPages(filter: ShardListFilter, limit: number): Promise<ShardMeta[][]> {
+        const pages: ShardMeta[][] = [];
+        let after: ShardListCursor | undefined;
+        for (;;) {
+          const page = await repo.list(filter, { limit, after });
+          if (page.length === 0) return pages;
+          pages.push(page);
+          const last = page[page.length - 1] as ShardMeta;
+          after = { updatedAt: last.updatedAt, id: last.id };
+        }
+      }
+
+      it('keeps the owner, and null for a shard without one', async () => {
+        const owned = makeShard([], { ownerId: `owner-${randomUUID()}` });
+        const orphan = makeShard([], { ownerId: null });
+        await repo.save(owned);
+        await repo.save(orphan);
+        expect((await repo.findMetaById(owned.id))?.ownerId).toBe(owned.ownerId);
+        expect((await repo.findMetaById(orphan.id))?.ownerId).toBeNull();
+      });
+
+      it("lists a user's own shards and the ones named, most recently updated first, page by page", async () => {
+        const owner = `owner-${randomUUID()}`;
+        const at = (minutes: number) => new Date(Date.UTC(2025, 5, 1, 12, minutes, 0, 321));
+        const mine = [0, 5, 3, 3, 9].map((m) => makeShard([], { ownerId: owner, updatedAt: at(m) }));
+        const named = makeShard([], { ownerId: 'someone-else', updatedAt: at(4) });
+        const hidden = makeShard([], { ownerId: 'someone-else', updatedAt: at(7) });
+        for (const shard of [...mine, named, hidden]) await repo.save(shard);
+
+        const expected = [...mine, named]
+          .sort((a, b) => b.updatedAt.getTime() - a.updatedAt.getTime() || (a.id < b.id ? 1 : -1))
+          .map((s) => s.id);
+        const filter: ShardListFilter = { kind: 'visible', ownerId: owner, shardIds: [named.id, newShardId()] };
+        const pages = await allPages(filter, 2);
+        expect(pages.map((p) => p.length)).toEqual([2, 2, 2]);
+        expect(pages.flat().map((s) => s.id)).toEqual(expected);
+        expect(pages.flat().find((s) => s.id === named.id)?.ownerId).toBe('someone-else');
+        // Without names: only the owner's own.
+        const own = await repo.list({ kind: 'visible', ownerId: owner, shardIds: [] }, { limit: 100 });
+        expect(own.map((s) => s.id)).toEqual(expected.filter((id) => id !== named.id));
+      });
+
+      it('lists every shard for the "all" filter, each once, in order', async () => {
+        const extra = [makeShard([]), makeShard([]), makeShard([])];
+        for (const shard of extra) await repo.save(shard);
+        const seen = (await allPages({ kind: 'all' }, 3)).flat();
+        expect(new Set(seen.map((s) => s.id)).size).toBe(seen.length);
+        for (const shard of extra) expect(seen.map((s) => s.id)).toContain(shard.id);
+        for (let i = 1; i < seen.length; i++) {
+          const [prev, cur] = [seen[i - 1] as ShardMeta, seen[i] as ShardMeta];
+          const order = prev.updatedAt.getTime() - cur.updatedAt.getTime() || (prev.id > cur.id ? 1 : -1);
+          expect(order).toBeGreaterThan(0);
+        }
+      });
+
+      it('renames a shard and moves its updated time, or returns null for no shard', async () => {
+        const shard = makeShard([makeFile('a.ts', 'a')]);
+        await repo.save(shard);
+        const renamed = await repo.rename(shard.id, 'Neuer Name ✨');
+        expect(renamed?.name).toBe('Neuer Name ✨');
+        expect(renamed?.updatedAt.getTime()).toBeGreaterThan(shard.updatedAt.getTime());
+        const again = await stored(shard.id);
+        expect(again.name).toBe('Neuer Name ✨');
+        expect(again.files.map((f) => f.content)).toEqual(['a']);
+        expect(await repo.rename(newShardId(), 'x')).toBeNull();
       });
     });
 

@@ -190,3 +190,50 @@ describe('SqliteShardRepository', () => {
     }
   });
 });
+
+describe('SqliteShardRepository upgrades a database of the previous release', () => {
+  it('adds the owner (null for existing shards) and keeps their rows and files', async () => {
+    const file = join(dir, 'upgrade.db');
+    // The schema and history migration 0001 left behind, written by hand as that release did.
+    const old = new Database(file);
+    old.exec(`
+      create table shards (id text primary key, name text not null, template_id text not null,
+        template_revision integer not null, dependencies text not null, dev_dependencies text not null,
+        created_at integer not null, updated_at integer not null, last_sync_timestamp integer default 0 not null);
+      create table shard_files (shard_id text not null references shards (id) on delete cascade,
+        file_id text not null, path text not null, content text not null, ydoc_state blob not null,
+        version integer not null, updated_at integer not null,
+        constraint shard_files_pkey primary key (shard_id, file_id));
+      create index shard_files_shard_id_path_idx on shard_files (shard_id, path);
+      create table tandem_migration (name varchar(255) not null primary key, timestamp varchar(255) not null);
+      create table tandem_migration_lock (id varchar(255) not null primary key, is_locked integer default 0 not null);
+      insert into tandem_migration values ('0001_create_shards', '2026-01-01T00:00:00.000Z');
+      insert into tandem_migration_lock values ('migration_lock', 0);
+    `);
+    const shardId = '3f1c2b4a-0000-4000-8000-000000000001' as ShardId;
+    const fileId = newFileId();
+    old
+      .prepare('insert into shards values (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(shardId, 'from 0001', 'vanilla', 1, '{}', '{}', 1_700_000_000_000, 1_700_000_000_000, 3);
+    old
+      .prepare('insert into shard_files values (?, ?, ?, ?, ?, ?, ?)')
+      .run(shardId, fileId, 'a.txt', 'kept', Buffer.from(yjsState('kept')), 3, 1_700_000_000_000);
+    old.close();
+
+    const repo = openRepository(file);
+    try {
+      await repo.migrate();
+      const shard = await repo.findById(shardId);
+      expect(shard?.ownerId).toBeNull();
+      expect(shard?.name).toBe('from 0001');
+      expect(shard?.files.map((f) => [f.path, f.content, textOf(f.ydocState)])).toEqual([['a.txt', 'kept', 'kept']]);
+      // Listed for admins, nobody's own.
+      expect((await repo.list({ kind: 'all' }, { limit: 10 })).map((s) => s.id)).toEqual([shardId]);
+      expect(await repo.list({ kind: 'visible', ownerId: 'someone', shardIds: [] }, { limit: 10 })).toEqual([]);
+      await repo.save({ ...(shard as NonNullable<typeof shard>), ownerId: 'adopter' });
+      expect((await repo.findMetaById(shardId))?.ownerId).toBe('adopter');
+    } finally {
+      await repo.close();
+    }
+  });
+});

@@ -431,8 +431,8 @@ function coreCrud(kind: 'sqlite' | 'postgres'): void {
 
   it('answers an unknown route with 404 NOT_FOUND JSON', async () => {
     expectError(await send(url, 'GET', '/nope', { token: null }), 404, 'NOT_FOUND');
-    expectError(await send(url, 'GET', '/shards'), 404, 'NOT_FOUND');
-    expectError(await send(url, 'PATCH', `/shards/${randomUUID()}`), 404, 'NOT_FOUND');
+    expectError(await send(url, 'PUT', '/shards'), 404, 'NOT_FOUND');
+    expectError(await send(url, 'PUT', `/shards/${randomUUID()}`), 404, 'NOT_FOUND');
   });
 }
 

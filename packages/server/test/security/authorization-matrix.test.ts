@@ -54,6 +54,11 @@ const REST_MATRIX: ReadonlyArray<{ route: string; expect: readonly string[] }> =
   { route: 'GET /shards/:id/checkpoints/:seq/files/*', expect: ['401 UNAUTHENTICATED', '401 TOKEN_EXPIRED', '401 UNAUTHENTICATED', '403 FORBIDDEN', '200', '200', '200'] },
   { route: 'GET /shards/:id/checkpoints/:seq/diff', expect: ['401 UNAUTHENTICATED', '401 TOKEN_EXPIRED', '401 UNAUTHENTICATED', '403 FORBIDDEN', '200', '200', '200'] },
   { route: 'POST /shards/:id/checkpoints/:seq/restore', expect: ['401 UNAUTHENTICATED', '401 TOKEN_EXPIRED', '401 UNAUTHENTICATED', '403 FORBIDDEN', '403 READ_ONLY', '200', '200'] },
+  { route: 'GET /shards',                 expect: ['401 UNAUTHENTICATED', '401 TOKEN_EXPIRED', '401 UNAUTHENTICATED', '200', '200', '200', '200'] },
+  { route: 'PATCH /shards/:id',           expect: ['401 UNAUTHENTICATED', '401 TOKEN_EXPIRED', '401 UNAUTHENTICATED', '403 FORBIDDEN', '403 READ_ONLY', '200', '200'] },
+  { route: 'POST /shards/:id/fork',       expect: ['401 UNAUTHENTICATED', '401 TOKEN_EXPIRED', '401 UNAUTHENTICATED', '403 FORBIDDEN', '403 FORBIDDEN', '403 FORBIDDEN', '201'] },
+  { route: 'GET /shards/:id/search',      expect: ['401 UNAUTHENTICATED', '401 TOKEN_EXPIRED', '401 UNAUTHENTICATED', '403 FORBIDDEN', '200', '200', '200'] },
+  { route: 'DELETE /shards/:id',          expect: ['401 UNAUTHENTICATED', '401 TOKEN_EXPIRED', '401 UNAUTHENTICATED', '403 FORBIDDEN', '403 FORBIDDEN', '403 FORBIDDEN', '200'] },
 ];
 
 /**
@@ -94,6 +99,8 @@ type Context = {
   controlId: string;
   /** Per kind, a share link of the shard that kind's DELETE …/tokens/:linkId cell tries to revoke. */
   links: Map<Kind, string>;
+  /** The shard the admin's DELETE /shards/:id cell deletes (the others try the matrix's own shard). */
+  deletableId: ShardId;
 };
 
 /** A REST call for one cell, and how to check that it had (or had not) its effect. */
@@ -172,7 +179,17 @@ describe('authorization matrix', () => {
     const admin = await adminToken();
     const shardId = await createShard(server.url);
     const otherShardId = await createShard(server.url, 'vanilla', 'someone else');
-    ctx = { url: server.url, shardId, otherShardId, admin, editableId: '', controlId: '', links: new Map() };
+    const deletableId = await createShard(server.url, 'vanilla', 'the admin deletes this one');
+    ctx = {
+      url: server.url,
+      shardId,
+      otherShardId,
+      admin,
+      editableId: '',
+      controlId: '',
+      links: new Map(),
+      deletableId,
+    };
     const editor = await tokenFor({ sub: 'matrix-editor', shards: { [shardId]: 'write' } });
     tokens.set('none', undefined);
     tokens.set('expired', await tokenFor({ sub: 'matrix-expired', shards: { [shardId]: 'write' } }, -10));
@@ -315,6 +332,26 @@ describe('authorization matrix', () => {
         });
       },
     }),
+    'GET /shards': () => ({ method: 'GET', path: '/shards' }),
+    'PATCH /shards/:id': (kind) => ({
+      method: 'PATCH',
+      path: `/shards/${ctx.shardId}`,
+      body: { name: `renamed by ${kind}` },
+      verify: async (allowed) => {
+        const { body } = await adminGet<{ shard: ShardDetail }>(`/shards/${ctx.shardId}`);
+        expect(body.shard.name === `renamed by ${kind}`).toBe(allowed);
+      },
+    }),
+    'POST /shards/:id/fork': () => ({ method: 'POST', path: `/shards/${ctx.shardId}/fork`, body: {} }),
+    'GET /shards/:id/search': () => ({ method: 'GET', path: `/shards/${ctx.shardId}/search?q=nobody` }),
+    'DELETE /shards/:id': (kind) => {
+      const target = kind === 'admin' ? ctx.deletableId : ctx.shardId;
+      return {
+        method: 'DELETE',
+        path: `/shards/${target}`,
+        verify: async (allowed) => expect((await adminGet(`/shards/${target}`)).status).toBe(allowed ? 404 : 200),
+      };
+    },
   };
 
   async function restCell(route: string, kind: Kind): Promise<string> {

@@ -36,11 +36,15 @@ export function CodeEditor(props: { document: ActiveDocument }) {
   useEffect(() => {
     const editor = view.current;
     if (editor === null || reveal === null || reveal.fileId !== doc.fileId) return;
+    // Each request once: a later view of the same file (a tab switched back to) keeps its own cursor.
+    if (store.revealApplied === reveal.seq) return;
+    store.revealApplied = reveal.seq;
     const text = editor.state.doc;
     const line = text.line(Math.min(Math.max(1, reveal.line), text.lines));
     const anchor = line.from + Math.min(Math.max(0, reveal.column - 1), line.length);
-    editor.dispatch({ selection: { anchor }, scrollIntoView: true });
+    const head = Math.min(anchor + Math.max(0, reveal.length), line.to);
+    editor.dispatch({ selection: { anchor, head }, scrollIntoView: true });
     editor.focus();
-  }, [reveal, doc]);
+  }, [store, reveal, doc]);
   return <div class="editor-host" ref={host} />;
 }

@@ -3,7 +3,7 @@ import type { TemplateSummary } from '@tandem/protocol';
 import { useEffect, useState } from 'preact/hooks';
 import { loadIdentity } from '../identity.js';
 import { rememberShard } from '../recent-shards.js';
-import { loadWebConfig } from '../session-token.js';
+import { loadWebConfig, readToken } from '../session-token.js';
 import { EditorStoreContext } from './editor-context.js';
 import { EditorStore } from './editor-store.js';
 import { Workspace } from './workspace.js';
@@ -59,6 +59,7 @@ export function EditorPage(props: EditorPageProps) {
         cdnBaseUrl: config.previewCdnUrl,
         previewOrigin: config.previewOrigin,
         identity: loadIdentity(token),
+        canCreate: readToken(token)?.canCreate ?? false,
       });
       store.start();
       setJoin({ kind: 'open', store });

@@ -65,10 +65,15 @@ export type EditorContext = {
   /** The origin the preview runs on, apart from the editor's (`/config.json`'s preview). */
   previewOrigin: string;
   identity: Identity;
+  /** The token may create projects (so it may fork this one). */
+  canCreate: boolean;
 };
 
-/** A place to put the cursor at (1-based), once its file is the open document; `seq` makes each request new. */
-export type RevealRequest = { fileId: FileId; line: number; column: number; seq: number };
+/**
+ * A place to put the cursor at (1-based), selecting `length` characters, once its file is the open
+ * document (a click on an error's place, a search result); `seq` makes each request new.
+ */
+export type RevealRequest = { fileId: FileId; line: number; column: number; length: number; seq: number };
 
 /**
  * The editor's state, fed by the SDK session's events into signals that components read
@@ -82,6 +87,14 @@ export class EditorStore {
   readonly template: TemplateSummary | undefined;
   readonly cdnBaseUrl: string;
   readonly previewOrigin: string;
+  readonly canCreate: boolean;
+
+  /** The project's name (follows renames by anyone). */
+  readonly shardName: Signal<string>;
+  /** The project was deleted while open: the editor says so and stops. */
+  readonly deleted = signal(false);
+  /** A panel someone asked to show (a shortcut): PanelArea switches to it. */
+  readonly panelRequest = signal<{ id: string; seq: number } | null>(null);
 
   /** The session's connection and save state. */
   readonly status = signal<SessionStatus>('connecting');
@@ -103,11 +116,15 @@ export class EditorStore {
   readonly notices = signal<Notice[]>([]);
   /** Where the code editor should put the cursor (a click on an error's place). */
   readonly reveal = signal<RevealRequest | null>(null);
+  /** The `seq` of the reveal request an editor view applied last (each is applied once). */
+  revealApplied = 0;
 
   /** Errors already shown as a refusal banner (the session reports them as both). */
   private readonly shownAsRefusal = new WeakSet<ErrorBody>();
   private readonly texts = new Map<FileId, OpenText>();
   private readonly detach: Array<() => void> = [];
+  /** This user's own renames and deletes (`rename:<from>`, `delete:<path>`), not announced back to them. */
+  private readonly ownOps = new Set<string>();
   private viewToken = 0;
 
   constructor(context: EditorContext) {
@@ -117,7 +134,9 @@ export class EditorStore {
     this.template = context.template;
     this.cdnBaseUrl = context.cdnBaseUrl;
     this.previewOrigin = context.previewOrigin;
+    this.canCreate = context.canCreate;
     this.identity = signal(context.identity);
+    this.shardName = signal(context.session.shard.name);
   }
 
   get canWrite(): boolean {
@@ -142,6 +161,11 @@ export class EditorStore {
         toast(error.message, 'error');
       }),
       this.client.on('error', (error) => toast(error.message, 'error')),
+      session.on('renamed', (name) => (this.shardName.value = name)),
+      session.on('deleted', () => {
+        this.viewToken++;
+        this.deleted.value = true;
+      }),
     );
     const onAwareness = () => {
       this.avoidColorClash();
@@ -196,8 +220,13 @@ export class EditorStore {
       toast(`${path} is not a file of this project`, 'error');
       return;
     }
-    await this.openTab(id);
-    this.reveal.value = { fileId: id, line, column, seq: (this.reveal.value?.seq ?? 0) + 1 };
+    await this.revealAt(id, line, column);
+  }
+
+  /** Shows a file and puts the cursor at a line and column (1-based), selecting `length` characters. */
+  async revealAt(fileId: FileId, line: number, column: number, length = 0): Promise<void> {
+    await this.openTab(fileId);
+    this.reveal.value = { fileId, line, column, length, seq: (this.reveal.value?.seq ?? 0) + 1 };
   }
 
   closeTab(id: FileId): void {
@@ -301,6 +330,7 @@ export class EditorStore {
   }
 
   private onTree(change: TreeChange | null): void {
+    this.tellAboutOpenFiles(change);
     const files = this.session.tree();
     const present = new Set(files.map((f) => f.id));
     batch(() => {
@@ -317,11 +347,68 @@ export class EditorStore {
     if (change?.kind === 'replaced' && change.file.id === active) void this.showDocument(active);
   }
 
+  /**
+   * Someone else renamed or deleted a file this user has open: say so (the tab follows a rename,
+   * since tabs hold file ids; a deleted file's tab closes). This user's own operations are quiet.
+   */
+  private tellAboutOpenFiles(change: TreeChange | null): void {
+    // A new file, or new bytes of a binary file, renames or deletes nothing.
+    if (change === null || change.kind === 'created' || change.kind === 'replaced') return;
+    const open = new Set(this.openTabs.value);
+    const kind = change.kind === 'renamed' ? 'rename' : 'delete';
+    const paths = change.kind === 'renamed' ? change.moves.map((m) => m.from) : change.files.map((f) => f.path);
+    const own = [...this.ownOps].find((op) => {
+      if (!op.startsWith(`${kind}:`)) return false;
+      const target = op.slice(kind.length + 1);
+      return paths.some((p) => p === target || p.startsWith(`${target}/`));
+    });
+    if (own !== undefined) {
+      this.ownOps.delete(own);
+      return;
+    }
+    if (change.kind === 'renamed') {
+      for (const move of change.moves) {
+        if (open.has(move.id))
+          toast(`${move.from} was renamed to ${move.to} by someone else; its tab follows it.`, 'info', 6000);
+      }
+    } else {
+      for (const file of change.files) {
+        if (open.has(file.id)) toast(`${file.path} was deleted by someone else; its tab was closed.`, 'error', 8000);
+      }
+    }
+  }
+
+  /** Switches the panel area that holds `id` to it. */
+  showPanel(id: string): void {
+    this.panelRequest.value = { id, seq: (this.panelRequest.value?.seq ?? 0) + 1 };
+  }
+
+  /** Copies this project into a new one this user owns (edits not yet saved included) and opens it. */
+  async fork(): Promise<void> {
+    try {
+      const { shard } = await this.rest.forkShard(this.session.shardId);
+      location.assign(`/s/${shard.id}`);
+    } catch (error) {
+      toast(messageOf(error), 'error');
+    }
+  }
+
   // ---- file operations ----------------------------------------------------------------------
 
   async createFile(prefix: string): Promise<void> {
-    const path = await promptText('New file (path from the project root)', prefix, 'Create');
-    if (path === null) return;
+    let path = await promptText('New file (path from the project root)', prefix, 'Create');
+    // A name that exists: ask again with what was typed, saying why (nothing typed is lost).
+    for (;;) {
+      if (path === null) return;
+      const wanted = normalizePath(path);
+      if (!wanted.ok || this.session.fileId(wanted.path) === undefined) break;
+      path = await promptText(
+        'New file (path from the project root)',
+        path,
+        'Create',
+        `${wanted.path} already exists. Choose another name, or cancel and open it from the tree.`,
+      );
+    }
     // The file is in the tree at once (also offline): open it now; the server applies it later.
     const applied = this.session.createFile(path);
     const canonical = normalizePath(path);
@@ -376,6 +463,7 @@ export class EditorStore {
       'Rename',
     );
     if (target === null || target === path) return;
+    this.ownOps.add(`rename:${path}`);
     await this.session.rename(path, target).catch((error: unknown) => this.upFront(error));
   }
 
@@ -384,6 +472,7 @@ export class EditorStore {
       kind === 'folder' ? `Delete the folder ${path} and every file in it?` : `Delete ${path}?`,
     );
     if (!ok) return;
+    this.ownOps.add(`delete:${path}`);
     await this.session.delete(path).catch((error: unknown) => this.upFront(error));
   }
 

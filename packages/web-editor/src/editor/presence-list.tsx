@@ -33,7 +33,8 @@ export function PresenceList() {
           >
             <Avatar user={user} />
             <span class="presence-text">
-              <span class="presence-name">{self ? `${user.name} (you)` : user.name}</span>
+              {/* Your own name is in the name field next to this list: shown once. */}
+              <span class="presence-name">{self ? 'You' : user.name}</span>
               <span class="presence-file">{file ?? '—'}</span>
             </span>
           </li>

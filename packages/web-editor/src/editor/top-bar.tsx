@@ -22,10 +22,10 @@ export function TopBar() {
         <span class="logo" aria-hidden="true" />
         Tandem
       </a>
-      <span class="shard-name" title={session.shardId}>
-        {session.shard.name}
+      <span class="shard-name" title={session.shardId} data-testid="shard-name">
+        {store.shardName.value}
       </span>
-      <span class="chip">{store.template?.title ?? session.shard.templateId}</span>
+      <span class="chip template-chip">{store.template?.title ?? session.shard.templateId}</span>
       {canWrite ? null : (
         <span class="chip chip-readonly" data-testid="read-only">
           View only
@@ -44,6 +44,17 @@ export function TopBar() {
       {canWrite ? (
         <button type="button" class="button" data-action="share-read" onClick={() => void share('read')}>
           Share view link
+        </button>
+      ) : null}
+      {store.canCreate ? (
+        <button
+          type="button"
+          class="button"
+          data-action="fork"
+          title="Copy this project, as it is now, into a new project of yours"
+          onClick={() => void store.fork()}
+        >
+          Fork
         </button>
       ) : null}
       <button type="button" class="button" data-action="download" onClick={() => void store.download()}>

@@ -1,4 +1,5 @@
 import { useEffect } from 'preact/hooks';
+import { useFindingShortcuts } from '../finding/index.js';
 import { PanelArea, PANELS } from '../panels/index.js';
 import { BinaryView } from './binary-view.js';
 import { CodeEditor } from './code-editor.js';
@@ -26,6 +27,9 @@ export function Workspace() {
       removeEventListener('drop', refuse);
     };
   }, []);
+  const store = useEditorStore();
+  useFindingShortcuts(store);
+  if (store.deleted.value) return <ProjectDeleted name={store.shardName.value} />;
   return (
     <div class="editor-page">
       <TopBar />
@@ -41,6 +45,21 @@ export function Workspace() {
         </div>
         <PanelArea area="side" panels={PANELS} />
       </div>
+    </div>
+  );
+}
+
+/** The project was deleted while open (by its owner or an admin): say so, and offer the way home. */
+function ProjectDeleted(props: { name: string }) {
+  return (
+    <div class="page-message" role="alert" data-testid="project-deleted">
+      <h1>This project was deleted</h1>
+      <p>{`${props.name} was deleted by its owner. Changes not yet saved are gone with it.`}</p>
+      <p>
+        <a href="/" class="button">
+          Back to projects
+        </a>
+      </p>
     </div>
   );
 }

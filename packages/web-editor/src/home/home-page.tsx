@@ -1,9 +1,9 @@
 import { TandemError, TandemRest } from '@tandem/client-sdk';
-import type { TemplateSummary } from '@tandem/protocol';
+import type { ShardSummary, TemplateSummary } from '@tandem/protocol';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { forgetShard, listRecent, rememberShard } from '../recent-shards.js';
 import { readToken } from '../session-token.js';
-import { toast } from '../ui/index.js';
+import { confirmAction, promptText, toast } from '../ui/index.js';
 
 export type HomePageProps = {
   token: string;
@@ -65,25 +65,36 @@ export function HomePage(props: HomePageProps) {
         {who === null ? null : <span class="chip">{`Signed in as ${who.name ?? who.sub}`}</span>}
       </header>
       <main class="home-main">
-        <section class="home-section">
-          <h2>Start a project</h2>
-          <div class="create-row">
-            <label for="shard-name">Name</label>
-            <input
-              ref={nameInput}
-              type="text"
-              class="input"
-              id="shard-name"
-              placeholder="Project name (optional)"
-              maxLength={120}
-            />
-          </div>
-          <div class="template-grid">
-            {load.templates.map((template) => (
-              <TemplateCard key={template.id} template={template} onCreate={() => create(template)} />
-            ))}
-          </div>
-        </section>
+        <YourProjects rest={rest} sub={who?.sub ?? ''} isAdmin={who?.role === 'admin'} />
+        {who?.canCreate === false ? (
+          <section class="home-section" data-testid="cannot-create">
+            <h2>Start a project</h2>
+            <p class="muted">
+              Your link opens the projects it was made for; it cannot create new ones. Ask the person who shared it for
+              an account if you want your own.
+            </p>
+          </section>
+        ) : (
+          <section class="home-section">
+            <h2>Start a project</h2>
+            <div class="create-row">
+              <label for="shard-name">Name</label>
+              <input
+                ref={nameInput}
+                type="text"
+                class="input"
+                id="shard-name"
+                placeholder="Project name (optional)"
+                maxLength={120}
+              />
+            </div>
+            <div class="template-grid">
+              {load.templates.map((template) => (
+                <TemplateCard key={template.id} template={template} onCreate={() => create(template)} />
+              ))}
+            </div>
+          </section>
+        )}
         <section class="home-section two-columns">
           <RecentProjects />
           <div>
@@ -103,6 +114,156 @@ export function HomePage(props: HomePageProps) {
       </main>
     </div>
   );
+}
+
+/** How long ago a moment was, in words ("5 minutes ago"). */
+function ago(iso: string): string {
+  const seconds = Math.round((Date.now() - new Date(iso).getTime()) / 1000);
+  const format = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
+  if (seconds < 60) return format.format(-seconds, 'second');
+  if (seconds < 3600) return format.format(-Math.round(seconds / 60), 'minute');
+  if (seconds < 86_400) return format.format(-Math.round(seconds / 3600), 'hour');
+  return format.format(-Math.round(seconds / 86_400), 'day');
+}
+
+type Projects =
+  | { kind: 'loading' }
+  | { kind: 'failed'; message: string }
+  | { kind: 'ready'; shards: ShardSummary[]; next: string | null };
+
+/** The projects this token may open (GET /shards), newest first, with rename and delete for the owner. */
+function YourProjects(props: { rest: TandemRest; sub: string; isAdmin: boolean }) {
+  const { rest } = props;
+  const [projects, setProjects] = useState<Projects>({ kind: 'loading' });
+  const [loadingMore, setLoadingMore] = useState(false);
+
+  useEffect(() => {
+    rest.listShards({ limit: 20 }).then(
+      (page) => setProjects({ kind: 'ready', shards: page.shards, next: page.nextCursor }),
+      (error: unknown) =>
+        setProjects({ kind: 'failed', message: error instanceof Error ? error.message : String(error) }),
+    );
+  }, [rest]);
+
+  const replace = (id: string, change: (shard: ShardSummary) => ShardSummary | null) =>
+    setProjects((current) =>
+      current.kind !== 'ready'
+        ? current
+        : {
+            ...current,
+            shards: current.shards.flatMap((s) => {
+              if (s.id !== id) return [s];
+              const next = change(s);
+              return next === null ? [] : [next];
+            }),
+          },
+    );
+
+  const rename = async (shard: ShardSummary) => {
+    const name = await promptText('Rename project', shard.name, 'Rename');
+    if (name === null || name === shard.name) return;
+    try {
+      const { shard: renamed } = await rest.renameShard(shard.id, name);
+      replace(shard.id, () => renamed);
+      rememberShardName(shard.id, renamed.name, renamed.templateId);
+    } catch (error) {
+      toast(error instanceof Error ? error.message : String(error), 'error');
+    }
+  };
+
+  const remove = async (shard: ShardSummary) => {
+    const ok = await confirmAction(
+      `Delete ${shard.name} for everyone? Its files are gone for good, and anyone editing it now is told.`,
+    );
+    if (!ok) return;
+    try {
+      await rest.deleteShard(shard.id);
+      forgetShard(shard.id);
+      replace(shard.id, () => null);
+      toast(`Deleted ${shard.name}`, 'info');
+    } catch (error) {
+      toast(error instanceof Error ? error.message : String(error), 'error');
+    }
+  };
+
+  const more = async () => {
+    if (projects.kind !== 'ready' || projects.next === null) return;
+    setLoadingMore(true);
+    try {
+      const page = await rest.listShards({ limit: 20, cursor: projects.next });
+      setProjects({ kind: 'ready', shards: [...projects.shards, ...page.shards], next: page.nextCursor });
+    } catch (error) {
+      toast(error instanceof Error ? error.message : String(error), 'error');
+    } finally {
+      setLoadingMore(false);
+    }
+  };
+
+  return (
+    <section class="home-section" data-testid="your-projects">
+      <h2>Your projects</h2>
+      {projects.kind === 'loading' ? <p class="muted">Loading your projects…</p> : null}
+      {projects.kind === 'failed' ? <p class="muted">{`Could not list your projects: ${projects.message}`}</p> : null}
+      {projects.kind === 'ready' && projects.shards.length === 0 ? (
+        <p class="muted">No projects yet. Start one from a template below.</p>
+      ) : null}
+      {projects.kind === 'ready' && projects.shards.length > 0 ? (
+        <ul class="project-list">
+          {projects.shards.map((shard) => {
+            const mine = shard.ownerId === props.sub;
+            const manage = mine || props.isAdmin;
+            return (
+              <li key={shard.id} class="project-row" data-shard-id={shard.id}>
+                <a class="project-name" href={`/s/${shard.id}`}>
+                  {shard.name}
+                </a>
+                <span class="chip">{shard.templateId}</span>
+                <span class="muted project-meta">
+                  {`${mine ? 'yours' : `by ${shard.ownerId ?? 'unknown'}`} · updated ${ago(shard.updatedAt)}`}
+                </span>
+                {manage ? (
+                  <span class="project-actions">
+                    <button
+                      type="button"
+                      class="button"
+                      data-action="rename-project"
+                      onClick={() => void rename(shard)}
+                    >
+                      Rename
+                    </button>
+                    <button
+                      type="button"
+                      class="button danger"
+                      data-action="delete-project"
+                      onClick={() => void remove(shard)}
+                    >
+                      Delete
+                    </button>
+                  </span>
+                ) : null}
+              </li>
+            );
+          })}
+        </ul>
+      ) : null}
+      {projects.kind === 'ready' && projects.next !== null ? (
+        <button
+          type="button"
+          class="button"
+          data-action="more-projects"
+          disabled={loadingMore}
+          onClick={() => void more()}
+        >
+          Show more
+        </button>
+      ) : null}
+    </section>
+  );
+}
+
+/** Keeps the browser's recent list in step with a rename (it shows names too). */
+function rememberShardName(id: string, name: string, templateId: string): void {
+  if (listRecent().some((s) => s.id === id)) rememberShard({ id, name, templateId });
 }
 
 function TemplateCard(props: { template: TemplateSummary; onCreate: () => Promise<void> }) {

@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { useEditorStore } from '../editor/editor-context.js';
 import type { PanelArea as Area, PanelDefinition } from './panel.js';
 
@@ -12,6 +12,10 @@ export function PanelArea(props: { area: Area; panels: readonly PanelDefinition[
     props.panels.filter((panel) => panel.area === props.area && (panel.isAvailable?.(store) ?? true)),
   );
   const [activeId, setActiveId] = useState(panels[0]?.id);
+  const request = store.panelRequest.value;
+  useEffect(() => {
+    if (request !== null && panels.some((panel) => panel.id === request.id)) setActiveId(request.id);
+  }, [request, panels]);
   if (panels.length === 0) return null;
   return (
     <section class={`panel-area panel-area-${props.area}`} data-area={props.area}>

@@ -57,7 +57,13 @@ export function Modal(props: { class?: string; onCancel: () => void; children: C
   );
 }
 
-function PromptDialog(props: { title: string; initial: string; okLabel: string; close: (v: string | null) => void }) {
+function PromptDialog(props: {
+  title: string;
+  initial: string;
+  okLabel: string;
+  problem?: string | undefined;
+  close: (v: string | null) => void;
+}) {
   const input = useRef<HTMLInputElement>(null);
   useEffect(() => {
     const element = input.current;
@@ -76,6 +82,11 @@ function PromptDialog(props: { title: string; initial: string; okLabel: string; 
         }}
       >
         <h2>{props.title}</h2>
+        {props.problem === undefined ? null : (
+          <p class="dialog-problem" role="alert">
+            {props.problem}
+          </p>
+        )}
         <input ref={input} type="text" class="input" value={props.initial} aria-label={props.title} />
         <div class="dialog-actions">
           <button type="button" class="button" onClick={() => props.close(null)}>
@@ -91,9 +102,9 @@ function PromptDialog(props: { title: string; initial: string; okLabel: string; 
 }
 
 /** A modal text prompt (window.prompt is blocked in some embeddings and cannot be styled). */
-export function promptText(title: string, initial = '', okLabel = 'OK'): Promise<string | null> {
+export function promptText(title: string, initial = '', okLabel = 'OK', problem?: string): Promise<string | null> {
   return openDialog<string | null>((close) => (
-    <PromptDialog title={title} initial={initial} okLabel={okLabel} close={close} />
+    <PromptDialog title={title} initial={initial} okLabel={okLabel} problem={problem} close={close} />
   ));
 }
 

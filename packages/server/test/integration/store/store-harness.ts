@@ -79,6 +79,8 @@ export async function createStore(
     treeChanged: (shardId, change, version) => broadcasts.push({ kind: 'tree', shardId, change, version }),
     reloaded: (shardId) => broadcasts.push({ kind: 'reloaded', shardId }),
     restored: (event) => broadcasts.push({ kind: 'restored', ...event }),
+    deleted: () => undefined,
+    renamed: () => undefined,
   };
   const syncDeps: SyncShardDeps = {
     store: cache.sync,
@@ -151,6 +153,7 @@ export async function createStore(
       await repository.save({
         id,
         name: 'store test',
+        ownerId: null,
         templateId: 'vanilla',
         templateRevision: 1,
         dependencies: {},
