@@ -156,8 +156,15 @@ describe('PostgresShardRepository upgrades a database of the previous release', 
         { name: '0001_create_shards' },
         { name: '0002_file_kind' },
         { name: '0003_tree_version' },
+        { name: '0004_create_checkpoints' },
         { name: '0005_shard_owner' },
       ]);
+      // The upgraded shard can have a history, and it goes with the shard.
+      await repo.createCheckpoint({ shardId: id, reason: 'created', authors: [] });
+      expect((await repo.listCheckpoints(id, { limit: 10 })).map((c) => c.seq)).toEqual([1]);
+      expect(await repo.delete(id)).toBe(true);
+      const left = await admin.query(`select count(*)::int as n from "${upgradeSchema}".shard_checkpoints`);
+      expect(left.rows).toEqual([{ n: 0 }]);
     } finally {
       await repo.close();
     }
