@@ -441,6 +441,46 @@ describe.each(['postgres', 'sqlite'] as const)('projects you own, fork and searc
     });
   });
 
+  describe('version history of owned, forked and deleted shards', () => {
+    it('the owner names and restores versions without a shards claim; a fork starts its own history; a deletion takes the history with it', async () => {
+      const alice = await user(`alice-history-${kind}`);
+      const { shard } = await alice.rest.createShard({ templateId: 'vanilla', name: 'with history' });
+      const original = (await alice.rest.readFile(shard.id, 'index.html')).content;
+      await alice.rest.writeFile(shard.id, 'index.html', '<p>changed</p>\n');
+      const named = await alice.rest.nameVersion(shard.id, 'changed');
+      expect(named.checkpoint.label).toBe('changed');
+      const { checkpoints } = await alice.rest.listCheckpoints(shard.id);
+      expect(checkpoints.map((c) => c.reason)).toEqual(['named', 'created']);
+
+      // Others as their token says: a reader browses but may not restore, a stranger sees nothing.
+      const reader = await user(`reader-history-${kind}`, { shards: { [shard.id]: 'read' } });
+      const stranger = await user(`stranger-history-${kind}`);
+      expect((await reader.rest.listCheckpoints(shard.id)).checkpoints).toHaveLength(2);
+      expect(await refusal(reader.rest.restoreCheckpoint(shard.id, 1))).toBe('READ_ONLY');
+      expect(await refusal(stranger.rest.listCheckpoints(shard.id))).toBe('FORBIDDEN');
+      expect(await refusal(stranger.rest.nameVersion(shard.id, 'x'))).toBe('FORBIDDEN');
+
+      const restored = await alice.rest.restoreCheckpoint(shard.id, 1);
+      expect(restored.checkpoint).toBe(1);
+      expect((await alice.rest.readFile(shard.id, 'index.html')).content).toBe(original);
+
+      // The fork holds the restored state and one checkpoint of its own.
+      const bob = await user(`bob-history-${kind}`, { shards: { [shard.id]: 'read' } });
+      const { shard: fork } = await bob.rest.forkShard(shard.id);
+      const forkHistory = await bob.rest.listCheckpoints(fork.id);
+      expect(forkHistory.checkpoints.map((c) => c.reason)).toEqual(['created']);
+      expect(forkHistory.checkpoints[0]?.authors).toEqual([{ userId: bob.sub, name: bob.sub }]);
+      expect((await bob.rest.readCheckpointFile(fork.id, 1, 'index.html')).content).toBe(original);
+
+      await alice.rest.deleteShard(shard.id);
+      const repository = t.apps[0]!.app.repository;
+      expect(await repository.listCheckpoints(shard.id as ShardId, { limit: 10 })).toEqual([]);
+      expect(await keysOf(shard.id as ShardId)).toEqual([]);
+      // The fork's history is its own.
+      expect((await bob.rest.listCheckpoints(fork.id)).checkpoints).toHaveLength(1);
+    });
+  });
+
   describe('GET /shards/:id/search', () => {
     it('finds text in every file, unopened and unsynced alike, by file and line, within the limit', async () => {
       const { shard } = await rest(admin).createShard({ templateId: 'vanilla', name: 'searchable' });
