@@ -6,7 +6,7 @@ import type { Faults } from './faults.js';
 
 const FaultPlanBody = z.strictObject({
   crashAfterStore: z
-    .strictObject({ kind: z.enum(['edit', 'tree']), nth: z.number().int().min(1).max(1_000_000) })
+    .strictObject({ kind: z.enum(['edit', 'tree', 'tree-broadcast']), nth: z.number().int().min(1).max(1_000_000) })
     .optional(),
   dropAcks: z
     .strictObject({ forMs: z.number().int().min(0).max(600_000), events: z.array(z.string()).optional() })

@@ -1,11 +1,16 @@
+/** Where a crash after a store can be asked for (see FaultPlan.crashAfterStore). */
+export type FaultStoreKind = 'edit' | 'tree' | 'tree-broadcast';
+
 /** What a test asks the server to do wrong (POST /__test/faults, or `Faults.set` in process). */
 export type FaultPlan = {
   /**
    * Die (SIGKILL, no cleanup) right after the n-th store of this kind from now — an edit or a
    * tree operation written to Redis — and before it is broadcast to the room or acknowledged:
    * the window in which an instance crash leaves a stored change nobody was told about.
+   * `tree-broadcast`: a tree operation stored and broadcast, before its tree is written to the
+   * database and acknowledged (shards/tree-write-through.ts).
    */
-  crashAfterStore?: { kind: 'edit' | 'tree'; nth: number };
+  crashAfterStore?: { kind: FaultStoreKind; nth: number };
   /** Process these events as usual but send no ack until this many ms from now (the client times out). */
   dropAcks?: { forMs: number; events?: string[] };
 };
@@ -16,7 +21,7 @@ export type FaultPlan = {
  * set; production code holds `undefined` and every call site is a no-op.
  */
 export class Faults {
-  private crash: { kind: 'edit' | 'tree'; left: number } | undefined;
+  private crash: { kind: FaultStoreKind; left: number } | undefined;
   private dropUntil = 0;
   private dropEvents: ReadonlySet<string> | undefined;
 
@@ -30,8 +35,8 @@ export class Faults {
     this.dropEvents = plan.dropAcks?.events === undefined ? undefined : new Set(plan.dropAcks.events);
   }
 
-  /** Called after a change is in Redis and before anyone is told about it. */
-  afterStore(kind: 'edit' | 'tree'): void {
+  /** Called after a change is in Redis and before anyone is told about it (`tree-broadcast`: before the database is). */
+  afterStore(kind: FaultStoreKind): void {
     if (this.crash === undefined || this.crash.kind !== kind) return;
     this.crash.left--;
     if (this.crash.left <= 0) {

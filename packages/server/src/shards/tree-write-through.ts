@@ -3,11 +3,14 @@ import { AppError } from '../errors/index.js';
 import type { Logger } from '../logging/index.js';
 import { CheckpointReason, type CreateCheckpointInput, type IShardRepository } from '../persistence/index.js';
 import { mergeToState, type ShardCache } from '../shard-cache/index.js';
+import type { Faults } from '../faults/index.js';
 
 export type TreeWriteThroughDeps = {
   cache: ShardCache;
   repository: IShardRepository;
   logger: Logger;
+  /** Test-only fault injection after the broadcast and before the database write. */
+  faults?: Faults | undefined;
 };
 
 type Slot = { current: Promise<void>; next?: Promise<void>; deleted?: Set<FileId> };
@@ -37,6 +40,7 @@ export class TreeWriteThrough {
    * answered with its first outcome and written through again.
    */
   write(shardId: ShardId, options: { deleted?: readonly FileId[] } = {}): Promise<void> {
+    this.deps.faults?.afterStore('tree-broadcast');
     const slot = this.slots.get(shardId);
     const deleted = new Set(options.deleted);
     if (slot === undefined) return this.start(shardId, deleted);

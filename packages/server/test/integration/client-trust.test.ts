@@ -337,3 +337,33 @@ describe('path 5: acknowledged file operations survive Redis losing the shard', 
     await typist.saved(10_000);
   });
 });
+
+describe('path 5b: an instance that fails after broadcasting a file operation, before writing it to the database', () => {
+  // In process, "dying" in that window throws instead: the operation is in Redis and broadcast,
+  // not in the database, and its author gets an error ack (the SIGKILL variant of the window
+  // before the broadcast runs in crash-window.test.ts).
+  const faults = new Faults(() => {
+    throw new Error('simulated crash between broadcast and database write');
+  });
+  const t = useTandem({ env: { SYNC_INTERVAL_MS: '3600000' }, faults, logs: new LogCapture() });
+
+  it('is not acknowledged until the database holds it; sent again, it is answered once and written', async () => {
+    const shardId = await createShard(t.url(), 'static');
+    const author = await (await client(t.url())).join(shardId);
+    const watcher = await (await client(t.url())).join(shardId);
+    const seen = statusLog(author);
+
+    faults.set({ crashAfterStore: { kind: 'tree-broadcast', nth: 1 } });
+    const created = author.createFile('in-the-window.js', '');
+    // Broadcast before the failure: the collaborator sees it at once.
+    await waitFor(() => watcher.fileId('in-the-window.js') !== undefined, 5000, 'the broadcast');
+    const file = await created;
+
+    // Acknowledged only after the retry (same opId: applied once) wrote it to the database.
+    expect(await storedPaths(t, shardId)).toContain('in-the-window.js');
+    expect(author.tree().filter((f) => f.path === 'in-the-window.js')).toEqual([file]);
+    expect(watcher.fileId('in-the-window.js')).toBe(file.id);
+    // The error ack was not taken for success: the session sent the operation again.
+    expect(seen).toContain('syncing');
+  });
+});
