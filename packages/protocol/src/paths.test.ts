@@ -300,6 +300,9 @@ describe('foldPath', () => {
     ['ſrc/main.js', 'SRC/MAIN.JS'],
     ['Straße.ts', 'STRASSE.ts'],
     ['straße.ts', 'strasse.ts'],
+    // Capital sharp s lower-cases to ß, which folds on to ss (a property-test find on Node 24).
+    ['STRAẞE.ts', 'strasse.ts'],
+    ['ẞ', 'ß'],
     ['ﬁle.js', 'FILE.js'],
     ['\u212aelvin.js', 'kelvin.js'],
     ['ΣΟΦΟΣ.md', 'σοφος.md'],
@@ -316,6 +319,11 @@ describe('foldPath', () => {
     ['resume.md', 'résumé.md'],
   ])('keeps %j and %j apart', (a, b) => {
     expect(foldPath(a)).not.toBe(foldPath(b));
+  });
+
+  it('folds capital sharp s all the way, so folding a folded path changes nothing', () => {
+    expect(foldPath('ẞ')).toBe('ss');
+    expect(foldPath(foldPath('STRAẞE'))).toBe('strasse');
   });
 
   it('is idempotent and keeps separators', () => {

@@ -135,7 +135,15 @@ export function describePathProblem(problem: PathProblem, limits: PathLimits = D
  * foldPath('ſrc/Straße.ts') === foldPath('src/STRASSE.ts') // true
  */
 export function foldPath(path: string): string {
-  return path.normalize('NFC').toUpperCase().toLowerCase().normalize('NFC');
+  // Case mapping is not closed for a few characters (`ẞ` lower-cases to `ß`, which upper-cases to
+  // `SS`): map again until nothing changes (two rounds at most for today's Unicode).
+  let folded = path.normalize('NFC');
+  for (let round = 0; round < 4; round++) {
+    const next = folded.toUpperCase().toLowerCase().normalize('NFC');
+    if (next === folded) break;
+    folded = next;
+  }
+  return folded;
 }
 
 /** The folder part of a canonical path ('' for a file at the root). */
