@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { io, type Socket } from 'socket.io-client';
 import * as Y from 'yjs';
 import { isErrorCode, normalizePath, type Ack, type FileEntry, type ShardDetail } from '@tandem/protocol';
-import { strFromU8, Unzip, UnzipInflate } from 'fflate';
+import yauzl from 'yauzl';
 import { httpStatusOf } from '../../src/errors/index.js';
 import { checkTextUpdate, integrateIntoState } from '../../src/shard-cache/index.js';
 import { adminToken } from '../support/test-app.js';
@@ -305,27 +305,37 @@ export async function checkAfterRun(url: string, shardId: string, controlBefore:
   }
   const zip = await adminGet(url, `/shards/${shardId}/zip`);
   expect(zip.status).toBe(200);
-  expect([...unzipToMap(zip.body).keys()].sort()).toEqual(files.map((f) => f.path).sort());
+  expect([...(await unzipToMap(zip.body)).keys()].sort()).toEqual(files.map((f) => f.path).sort());
 }
 
 /**
- * The entries of a zip, path → text, in a Map: fflate's unzipSync returns a plain object, where an
- * entry named `__proto__` would vanish.
+ * The entries of a zip, path → text, in a Map (an entry named `__proto__` stays an entry), read
+ * through its central directory as unzip tools do, with every entry's CRC checked. (A streaming
+ * reader that follows local headers can mistake bytes inside compressed data for the next
+ * header.)
  */
-export function unzipToMap(bytes: Uint8Array): Map<string, string> {
-  const out = new Map<string, string>();
-  const unzip = new Unzip((file) => {
-    const chunks: Uint8Array[] = [];
-    file.ondata = (error, chunk, final) => {
-      if (error !== null) throw error;
-      chunks.push(chunk);
-      if (final) out.set(file.name, strFromU8(Buffer.concat(chunks)));
-    };
-    file.start();
+export function unzipToMap(bytes: Uint8Array): Promise<Map<string, string>> {
+  return new Promise((resolve, reject) => {
+    yauzl.fromBuffer(Buffer.from(bytes), { lazyEntries: true, strictFileNames: true }, (openError, zip) => {
+      if (openError !== null) return reject(openError);
+      const out = new Map<string, string>();
+      zip.on('error', reject);
+      zip.on('end', () => resolve(out));
+      zip.on('entry', (entry: yauzl.Entry) => {
+        zip.openReadStream(entry, (streamError, stream) => {
+          if (streamError !== null) return reject(streamError);
+          const chunks: Buffer[] = [];
+          stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+          stream.on('error', reject);
+          stream.on('end', () => {
+            out.set(entry.fileName, Buffer.concat(chunks).toString('utf8'));
+            zip.readEntry();
+          });
+        });
+      });
+      zip.readEntry();
+    });
   });
-  unzip.register(UnzipInflate);
-  unzip.push(bytes, true);
-  return out;
 }
 
 async function ackOf(socket: Socket, event: string, payload: unknown): Promise<unknown> {

@@ -50,7 +50,7 @@ describe('zip of files named like Object.prototype members (issue 12 item 2)', (
     const { result: zip, stallMs } = await worstStall(() => request(t.url(), 'GET', `/shards/${shardId}/zip`, viewer));
     console.log(`[stall] zip with a 50 KB __proto__ file: worst event-loop stall ${stallMs.toFixed(1)} ms`);
     expect(zip.status).toBe(200);
-    const entries = unzipToMap(new Uint8Array(zip.bytes));
+    const entries = await unzipToMap(new Uint8Array(zip.bytes));
     const paths = [...entries.keys()];
     const shard = (await (
       await fetch(`${t.url()}/shards/${shardId}`, { headers: { authorization: `Bearer ${viewer}` } })
@@ -93,7 +93,7 @@ describe('zip streaming, size and concurrency limits (issue 12 item 9)', () => {
     const { result: zip, stallMs } = await worstStall(() => request(t.url(), 'GET', `/shards/${shardId}/zip`, viewer));
     console.log(`[stall] zip of a 24 MiB open shard: worst event-loop stall ${stallMs.toFixed(1)} ms`);
     expect(zip.status).toBe(200);
-    const entries = unzipToMap(new Uint8Array(zip.bytes));
+    const entries = await unzipToMap(new Uint8Array(zip.bytes));
     expect([...entries.keys()].filter((p) => p.startsWith('big/'))).toHaveLength(24);
     expect(entries.get('big/f3.txt')?.length).toBe(1024 * 1024);
     expect(stallMs).toBeLessThan(500);
