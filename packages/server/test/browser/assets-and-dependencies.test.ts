@@ -1,18 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
 import { zipSync } from 'fflate';
 import { TandemRest } from '@tandem/client-sdk';
 import { adminToken, connectClient, createShard, tokenFor } from '../support/test-app.js';
 import { waitFor } from '../support/wait-for.js';
-import { startLocalCdn, type LocalCdn } from './support/local-cdn.js';
-import {
-  artifactPath,
-  editorUrl,
-  launchBrowser,
-  newUserPage,
-  startWebServer,
-  type WebTestServer,
-} from './support/browser.js';
+import { artifactPath, editorUrl, newUserPage, useWebEditor } from './support/browser.js';
 
 /** A 4×4 opaque red PNG. */
 const RED_PNG = Buffer.from(
@@ -36,35 +28,22 @@ async function dropFiles(page: Page, selector: string, files: Array<{ name: stri
 
 /** The web editor with binary files, zip import and the Dependencies panel, in a real browser. */
 describe('binary files, project upload and dependencies in the web editor', () => {
-  let cdn: LocalCdn;
-  let server: WebTestServer;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    cdn = await startLocalCdn();
-    [server, browser] = await Promise.all([startWebServer({ previewCdnUrl: cdn.url }), launchBrowser()]);
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    await cdn?.close();
-  });
+  const web = useWebEditor({ cdn: true });
 
   it('uploads an image dropped on the file tree: it shows in the tree, as an image, in the preview and to others', async () => {
-    const shardId = await createShard(server.url, 'static', 'Drop an image');
-    const rest = new TandemRest({ url: server.url, token: await adminToken() });
+    const shardId = await createShard(web.server.url, 'static', 'Drop an image');
+    const rest = new TandemRest({ url: web.server.url, token: await adminToken() });
     const html = (await rest.readFile(shardId, 'index.html')).content;
     await rest.writeFile(
       shardId,
       'index.html',
       html.replace('<h1>Hello, Tandem</h1>', '<h1>Hello, Tandem</h1><img id="dropped" src="img/logo.png" alt="logo">'),
     );
-    const other = await (await connectClient(server.url)).join(shardId);
+    const other = await (await connectClient(web.server.url)).join(shardId);
     const token = await tokenFor({ sub: 'dropper', name: 'Dropper', shards: { [shardId]: 'write' } });
-    const { context, page, errors } = await newUserPage(browser);
+    const { context, page, errors } = await newUserPage(web.browser);
     try {
-      await page.goto(editorUrl(server.url, shardId, token));
+      await page.goto(editorUrl(web.server.url, shardId, token));
       await page.locator('.cm-content[data-path="index.html"]').waitFor({ timeout: 20_000 });
       await page.locator('.tree-row[data-path="index.html"]').waitFor();
       // Not loaded yet: the preview's <img> has no file behind it.
@@ -98,7 +77,7 @@ describe('binary files, project upload and dependencies in the web editor', () =
         const response = await fetch('/img/logo.png');
         return { origin: location.origin, bytes: [...new Uint8Array(await response.arrayBuffer())] };
       });
-      expect(seen.origin).not.toBe(new URL(server.url).origin);
+      expect(seen.origin).not.toBe(new URL(web.server.url).origin);
       expect(Buffer.from(seen.bytes).equals(RED_PNG)).toBe(true);
 
       // Opened, it shows as an image, not as text.
@@ -118,13 +97,13 @@ describe('binary files, project upload and dependencies in the web editor', () =
   });
 
   it('edits dependencies in the panel: package.json changes for everyone at once', async () => {
-    const shardId = await createShard(server.url, 'vanilla', 'Dependencies');
-    const other = await (await connectClient(server.url)).join(shardId);
+    const shardId = await createShard(web.server.url, 'vanilla', 'Dependencies');
+    const other = await (await connectClient(web.server.url)).join(shardId);
     const theirs = await other.openFile('package.json');
     const token = await tokenFor({ sub: 'deps', name: 'Deps', shards: { [shardId]: 'write' } });
-    const { context, page, errors } = await newUserPage(browser);
+    const { context, page, errors } = await newUserPage(web.browser);
     try {
-      await page.goto(editorUrl(server.url, shardId, token));
+      await page.goto(editorUrl(web.server.url, shardId, token));
       await page.locator('.cm-content').first().waitFor({ timeout: 20_000 });
       await page.locator('.panel-tab[data-panel="dependencies"]').click();
       const panel = page.locator('.dependencies');
@@ -166,15 +145,15 @@ describe('binary files, project upload and dependencies in the web editor', () =
   });
 
   it('creates a project from a zip uploaded on the home page', async () => {
-    const shardId = await createShard(server.url, 'static', 'Start here');
+    const shardId = await createShard(web.server.url, 'static', 'Start here');
     const token = await adminToken();
     const zip = zipSync({
       'site/index.html': new TextEncoder().encode('<h1>Imported</h1><img src="logo.png">'),
       'site/logo.png': new Uint8Array(RED_PNG),
     });
-    const { context, page, errors } = await newUserPage(browser);
+    const { context, page, errors } = await newUserPage(web.browser);
     try {
-      await page.goto(editorUrl(server.url, shardId, token));
+      await page.goto(editorUrl(web.server.url, shardId, token));
       await page.locator('.cm-content').first().waitFor({ timeout: 20_000 });
       await page.locator('.brand').click();
       await page.locator('.template-card').first().waitFor({ timeout: 20_000 });

@@ -1,71 +1,36 @@
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
 import type { ShardId } from '@tandem/protocol';
 import { adminToken, createShard, tokenFor } from '../support/test-app.js';
 import { waitFor } from '../support/wait-for.js';
-import {
-  artifactPath,
-  editorUrl,
-  launchBrowser,
-  newUserPage,
-  startWebServer,
-  type WebTestServer,
-} from './support/browser.js';
+import { artifactPath, editorUrl, newUserPage, useWebEditor, editorText, fileInDatabase } from './support/browser.js';
 
 /** The README's picture; rewritten when missing or with TANDEM_UPDATE_SCREENSHOT=1. */
 const README_SCREENSHOT = fileURLToPath(new URL('../../../../docs/screenshot.png', import.meta.url));
-
-/** The text of the editor's document (every line is rendered: template files are short), without remote carets. */
-async function editorText(page: Page): Promise<string> {
-  return page.locator('.cm-content .cm-line').evaluateAll((lines) =>
-    lines
-      .map((line) => {
-        const copy = line.cloneNode(true) as HTMLElement;
-        for (const widget of copy.querySelectorAll('.cm-ySelectionCaret, .cm-widgetBuffer')) widget.remove();
-        return copy.textContent ?? '';
-      })
-      .join('\n'),
-  );
-}
 
 async function openEditor(page: Page, url: string, path: string): Promise<void> {
   await page.goto(url);
   await page.locator(`.cm-content[data-path="${path}"]`).waitFor({ timeout: 20_000 });
 }
 
-async function fileInDatabase(server: WebTestServer, shardId: ShardId, path: string): Promise<string | undefined> {
-  const shard = await server.app.repository.findById(shardId);
-  return shard?.files.find((f) => f.path === path)?.content;
-}
-
 describe('the web editor, two users in a real browser', () => {
-  let server: WebTestServer;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    [server, browser] = await Promise.all([startWebServer(), launchBrowser()]);
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  const web = useWebEditor();
 
   it('merges simultaneous typing, shows the other caret and presence, and saves to the database', async () => {
-    const shardId = await createShard(server.url, 'vanilla', 'Pair programming');
-    const alice = await newUserPage(browser);
-    const bob = await newUserPage(browser);
+    const shardId = await createShard(web.server.url, 'vanilla', 'Pair programming');
+    const alice = await newUserPage(web.browser);
+    const bob = await newUserPage(web.browser);
     try {
       const [aliceToken, bobToken] = await Promise.all([
         tokenFor({ sub: 'alice', name: 'Alice', shards: { [shardId]: 'write' } }),
         tokenFor({ sub: 'bob', name: 'Bob', shards: { [shardId]: 'write' } }),
       ]);
       await Promise.all([
-        openEditor(alice.page, editorUrl(server.url, shardId, aliceToken), 'src/main.js'),
-        openEditor(bob.page, editorUrl(server.url, shardId, bobToken), 'src/main.js'),
+        openEditor(alice.page, editorUrl(web.server.url, shardId, aliceToken), 'src/main.js'),
+        openEditor(bob.page, editorUrl(web.server.url, shardId, bobToken), 'src/main.js'),
       ]);
       const original = await editorText(alice.page);
 
@@ -101,7 +66,7 @@ describe('the web editor, two users in a real browser', () => {
           .locator('.status-badge[data-status="saved"]', { hasText: 'All changes saved' })
           .waitFor({ timeout: 20_000 });
       }
-      expect(await fileInDatabase(server, shardId, 'src/main.js')).toBe(merged);
+      expect(await fileInDatabase(web.server, shardId, 'src/main.js')).toBe(merged);
 
       await alice.page.screenshot({ path: artifactPath('two-users-alice.png') });
       await bob.page.screenshot({ path: artifactPath('two-users-bob.png') });
@@ -118,17 +83,17 @@ describe('the web editor, two users in a real browser', () => {
   });
 
   it('shows files created, renamed and deleted by one user to the other', async () => {
-    const shardId = await createShard(server.url, 'vanilla', 'File operations');
-    const alice = await newUserPage(browser);
-    const bob = await newUserPage(browser);
+    const shardId = await createShard(web.server.url, 'vanilla', 'File operations');
+    const alice = await newUserPage(web.browser);
+    const bob = await newUserPage(web.browser);
     try {
       const [aliceToken, bobToken] = await Promise.all([
         tokenFor({ sub: 'alice', name: 'Alice', shards: { [shardId]: 'write' } }),
         tokenFor({ sub: 'bob', name: 'Bob', shards: { [shardId]: 'write' } }),
       ]);
       await Promise.all([
-        openEditor(alice.page, editorUrl(server.url, shardId, aliceToken), 'src/main.js'),
-        openEditor(bob.page, editorUrl(server.url, shardId, bobToken), 'src/main.js'),
+        openEditor(alice.page, editorUrl(web.server.url, shardId, aliceToken), 'src/main.js'),
+        openEditor(bob.page, editorUrl(web.server.url, shardId, bobToken), 'src/main.js'),
       ]);
 
       await alice.page.locator('[data-action="new-file"]').click();
@@ -161,7 +126,7 @@ describe('the web editor, two users in a real browser', () => {
       await bob.page.locator('.tab[data-path="src/lib/util.js"]').waitFor({ state: 'detached' });
 
       await waitFor(
-        async () => (await fileInDatabase(server, shardId, 'src/lib/util.js')) === undefined,
+        async () => (await fileInDatabase(web.server, shardId, 'src/lib/util.js')) === undefined,
         20_000,
         'the delete to be saved',
       );
@@ -173,9 +138,9 @@ describe('the web editor, two users in a real browser', () => {
   });
 
   it('creates a shard from a template on the home page', async () => {
-    const { context, page, errors } = await newUserPage(browser);
+    const { context, page, errors } = await newUserPage(web.browser);
     try {
-      await page.goto(`${server.url}/#token=${encodeURIComponent(await adminToken())}`);
+      await page.goto(`${web.server.url}/#token=${encodeURIComponent(await adminToken())}`);
       const card = page.locator('.template-card[data-template-id="react"]');
       await card.waitFor();
       expect(await card.textContent()).toContain('react 19.3.1');
@@ -186,12 +151,12 @@ describe('the web editor, two users in a real browser', () => {
       await expect(page.locator('.shard-name').textContent()).resolves.toBe('My React app');
 
       const shardId = new URL(page.url()).pathname.split('/').pop() as ShardId;
-      const stored = await server.app.repository.findById(shardId);
+      const stored = await web.server.app.repository.findById(shardId);
       expect(stored?.name).toBe('My React app');
       expect(stored?.templateId).toBe('react');
 
       // The home page lists it as a recent project.
-      await page.goto(server.url);
+      await page.goto(web.server.url);
       await page.locator(`.recent-list li[data-shard-id="${shardId}"]`).waitFor();
       expect(errors).toEqual([]);
     } finally {
@@ -200,12 +165,12 @@ describe('the web editor, two users in a real browser', () => {
   });
 
   it('gives a viewer link whose editor cannot type', async () => {
-    const shardId = await createShard(server.url, 'static', 'Read only');
-    const owner = await newUserPage(browser);
-    const viewer = await newUserPage(browser);
+    const shardId = await createShard(web.server.url, 'static', 'Read only');
+    const owner = await newUserPage(web.browser);
+    const viewer = await newUserPage(web.browser);
     try {
       const ownerToken = await tokenFor({ sub: 'owner', name: 'Owner', shards: { [shardId]: 'write' } });
-      await openEditor(owner.page, editorUrl(server.url, shardId, ownerToken), 'index.html');
+      await openEditor(owner.page, editorUrl(web.server.url, shardId, ownerToken), 'index.html');
       await owner.page.locator('[data-action="share-read"]').click();
       const link = await owner.page.locator('dialog .share-url').inputValue();
       expect(link).toMatch(new RegExp(`/s/${shardId}#token=`));
@@ -245,11 +210,11 @@ describe('the web editor, two users in a real browser', () => {
   });
 
   it('keeps edits made offline, says so, and merges them on reconnect', async () => {
-    const shardId = await createShard(server.url, 'static', 'Offline');
-    const alice = await newUserPage(browser);
+    const shardId = await createShard(web.server.url, 'static', 'Offline');
+    const alice = await newUserPage(web.browser);
     try {
       const token = await tokenFor({ sub: 'alice', name: 'Alice', shards: { [shardId]: 'write' } });
-      await openEditor(alice.page, editorUrl(server.url, shardId, token), 'index.html');
+      await openEditor(alice.page, editorUrl(web.server.url, shardId, token), 'index.html');
       await alice.page.locator('.status-badge[data-status="saved"]').waitFor({ timeout: 20_000 });
       await alice.context.setOffline(true);
       await alice.page.locator('.status-badge[data-status="offline"]').waitFor({ timeout: 20_000 });
@@ -260,7 +225,7 @@ describe('the web editor, two users in a real browser', () => {
       await alice.context.setOffline(false);
       await alice.page.locator('.status-badge[data-status="saved"]').waitFor({ timeout: 30_000 });
       await waitFor(
-        async () => (await fileInDatabase(server, shardId, 'index.html'))?.endsWith('<!-- written offline -->'),
+        async () => (await fileInDatabase(web.server, shardId, 'index.html'))?.endsWith('<!-- written offline -->'),
         20_000,
         'the offline edit to be saved',
       );
@@ -271,20 +236,20 @@ describe('the web editor, two users in a real browser', () => {
   });
 
   it('serves the editor for any app path but keeps API 404s as JSON', async () => {
-    const spa = await fetch(`${server.url}/s/not-a-shard`);
+    const spa = await fetch(`${web.server.url}/s/not-a-shard`);
     expect(spa.status).toBe(200);
     expect(spa.headers.get('content-type')).toContain('text/html');
-    const api = await fetch(`${server.url}/healthz/nope`);
+    const api = await fetch(`${web.server.url}/healthz/nope`);
     expect(api.status).toBe(404);
     expect(await api.json()).toMatchObject({ error: { code: 'NOT_FOUND' } });
-    const asset = await fetch(`${server.url}/assets/missing.js`);
+    const asset = await fetch(`${web.server.url}/assets/missing.js`);
     expect(asset.status).toBe(404);
-    const config = await fetch(`${server.url}/config.json`);
+    const config = await fetch(`${web.server.url}/config.json`);
     expect(await config.json()).toEqual({
       previewCdnUrl: 'http://127.0.0.1:9',
-      preview: { origin: server.previewUrl },
+      preview: { origin: web.server.previewUrl },
       devToken: false,
     });
-    expect((await fetch(`${server.url}/dev/token`)).status).toBe(404);
+    expect((await fetch(`${web.server.url}/dev/token`)).status).toBe(404);
   });
 });

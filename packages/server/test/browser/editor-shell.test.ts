@@ -1,15 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
 import { adminToken, createShard, tokenFor } from '../support/test-app.js';
 import { waitFor } from '../support/wait-for.js';
-import {
-  artifactPath,
-  editorUrl,
-  launchBrowser,
-  newUserPage,
-  startWebServer,
-  type WebTestServer,
-} from './support/browser.js';
+import { artifactPath, editorUrl, newUserPage, useWebEditor } from './support/browser.js';
 
 /** The paths of the open tabs, in order, and the active one. */
 async function tabs(page: Page): Promise<{ open: string[]; active: string | null }> {
@@ -20,24 +13,14 @@ async function tabs(page: Page): Promise<{ open: string[]; active: string | null
 }
 
 describe('the web editor shell (tabs, tree, dialogs, name, panels, recent projects)', () => {
-  let server: WebTestServer;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    [server, browser] = await Promise.all([startWebServer(), launchBrowser()]);
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  const web = useWebEditor();
 
   it('opens the template tabs, switches and closes them, and collapses folders', async () => {
-    const shardId = await createShard(server.url, 'vanilla', 'Shell tabs');
-    const { context, page, errors } = await newUserPage(browser);
+    const shardId = await createShard(web.server.url, 'vanilla', 'Shell tabs');
+    const { context, page, errors } = await newUserPage(web.browser);
     try {
       const token = await tokenFor({ sub: 'tess', name: 'Tess', shards: { [shardId]: 'write' } });
-      await page.goto(editorUrl(server.url, shardId, token));
+      await page.goto(editorUrl(web.server.url, shardId, token));
       await page.locator('.cm-content[data-path="src/main.js"]').waitFor({ timeout: 20_000 });
       expect(await tabs(page)).toEqual({ open: ['src/main.js', 'index.html', 'src/style.css'], active: 'src/main.js' });
       await page.screenshot({ path: artifactPath('editor-shell.png') });
@@ -76,16 +59,16 @@ describe('the web editor shell (tabs, tree, dialogs, name, panels, recent projec
   });
 
   it('cancels a dialog with Escape, renames the user for everyone, and shows the preview as a side panel', async () => {
-    const shardId = await createShard(server.url, 'vanilla', 'Shell dialogs');
-    const alice = await newUserPage(browser);
-    const bob = await newUserPage(browser);
+    const shardId = await createShard(web.server.url, 'vanilla', 'Shell dialogs');
+    const alice = await newUserPage(web.browser);
+    const bob = await newUserPage(web.browser);
     try {
       const [aliceToken, bobToken] = await Promise.all([
         tokenFor({ sub: 'alice', name: 'Alice', shards: { [shardId]: 'write' } }),
         tokenFor({ sub: 'bob', name: 'Bob', shards: { [shardId]: 'write' } }),
       ]);
-      await alice.page.goto(editorUrl(server.url, shardId, aliceToken));
-      await bob.page.goto(editorUrl(server.url, shardId, bobToken));
+      await alice.page.goto(editorUrl(web.server.url, shardId, aliceToken));
+      await bob.page.goto(editorUrl(web.server.url, shardId, bobToken));
       await alice.page.locator('.cm-content[data-path="src/main.js"]').waitFor({ timeout: 20_000 });
       await bob.page.locator('.cm-content[data-path="src/main.js"]').waitFor({ timeout: 20_000 });
 
@@ -123,11 +106,11 @@ describe('the web editor shell (tabs, tree, dialogs, name, panels, recent projec
   });
 
   it('lists opened projects on the home page, forgets one for good, and explains a missing project', async () => {
-    const shardId = await createShard(server.url, 'static', 'Shell recent');
-    const { context, page, errors } = await newUserPage(browser);
+    const shardId = await createShard(web.server.url, 'static', 'Shell recent');
+    const { context, page, errors } = await newUserPage(web.browser);
     try {
       const token = await tokenFor({ sub: 'rita', name: 'Rita', shards: { [shardId]: 'write' } });
-      await page.goto(editorUrl(server.url, shardId, token));
+      await page.goto(editorUrl(web.server.url, shardId, token));
       await page.locator('.cm-content').waitFor({ timeout: 20_000 });
       await page.locator('.brand').click();
       const item = page.locator(`.recent-list li[data-shard-id="${shardId}"]`);
@@ -142,7 +125,7 @@ describe('the web editor shell (tabs, tree, dialogs, name, panels, recent projec
       expect(await page.locator(`.recent-list li[data-shard-id="${shardId}"]`).count()).toBe(0);
 
       // A project that does not exist says so (to someone allowed to see every project) and leads back home.
-      await page.goto(editorUrl(server.url, '00000000-0000-4000-8000-000000000000', await adminToken()));
+      await page.goto(editorUrl(web.server.url, '00000000-0000-4000-8000-000000000000', await adminToken()));
       await page.getByRole('heading', { name: 'Project not found' }).waitFor({ timeout: 20_000 });
       await page.getByRole('link', { name: 'Back to projects' }).click();
       await page.locator('.template-card').first().waitFor({ timeout: 20_000 });

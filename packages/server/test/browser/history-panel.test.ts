@@ -1,16 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
 import { TandemRest } from '@tandem/client-sdk';
 import { adminToken, createShard, tokenFor } from '../support/test-app.js';
 import { waitFor } from '../support/wait-for.js';
-import {
-  artifactPath,
-  editorUrl,
-  launchBrowser,
-  newUserPage,
-  startWebServer,
-  type WebTestServer,
-} from './support/browser.js';
+import { artifactPath, editorUrl, newUserPage, useWebEditor } from './support/browser.js';
 
 async function openHistory(page: Page): Promise<void> {
   await page.locator('.panel-area-side [role="tab"][data-panel="history"]').click();
@@ -23,31 +16,21 @@ function sideText(page: Page, label: string): Promise<string> {
 }
 
 describe('the History panel', () => {
-  let server: WebTestServer;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    [server, browser] = await Promise.all([startWebServer(), launchBrowser()]);
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  const web = useWebEditor();
 
   it('shows the timeline, a side-by-side diff against now, names a version and restores a file and the whole project live', async () => {
-    const shardId = await createShard(server.url, 'vanilla', 'History panel');
-    const rest = new TandemRest({ url: server.url, token: await adminToken() });
+    const shardId = await createShard(web.server.url, 'vanilla', 'History panel');
+    const rest = new TandemRest({ url: web.server.url, token: await adminToken() });
     const original = (await rest.readFile(shardId, 'src/main.js')).content;
-    const alice = await newUserPage(browser);
-    const bob = await newUserPage(browser);
+    const alice = await newUserPage(web.browser);
+    const bob = await newUserPage(web.browser);
     try {
       const [aliceToken, bobToken] = await Promise.all([
         tokenFor({ sub: 'alice', name: 'Alice', shards: { [shardId]: 'write' } }),
         tokenFor({ sub: 'bob', name: 'Bob', shards: { [shardId]: 'write' } }),
       ]);
-      await alice.page.goto(editorUrl(server.url, shardId, aliceToken));
-      await bob.page.goto(editorUrl(server.url, shardId, bobToken));
+      await alice.page.goto(editorUrl(web.server.url, shardId, aliceToken));
+      await bob.page.goto(editorUrl(web.server.url, shardId, bobToken));
       await alice.page.locator('.cm-content[data-path="src/main.js"]').waitFor({ timeout: 20_000 });
       const bobMain = bob.page.locator('.editor-host .cm-content[data-path="src/main.js"]');
       await bobMain.waitFor({ timeout: 20_000 });
@@ -123,16 +106,16 @@ describe('the History panel', () => {
   });
 
   it('shows a binary file as changed instead of side by side, and restores its bytes', async () => {
-    const shardId = await createShard(server.url, 'vanilla', 'History binary');
-    const rest = new TandemRest({ url: server.url, token: await adminToken() });
+    const shardId = await createShard(web.server.url, 'vanilla', 'History binary');
+    const rest = new TandemRest({ url: web.server.url, token: await adminToken() });
     const first = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]);
     await rest.uploadFile(shardId, 'logo.png', first, 'image/png');
     const { checkpoint } = await rest.nameVersion(shardId, 'first logo');
     await rest.uploadFile(shardId, 'logo.png', new Uint8Array([0x89, 0x50, 0x4e, 0x47, 9, 9]), 'image/png');
-    const alice = await newUserPage(browser);
+    const alice = await newUserPage(web.browser);
     try {
       const token = await tokenFor({ sub: 'alice', name: 'Alice', shards: { [shardId]: 'write' } });
-      await alice.page.goto(editorUrl(server.url, shardId, token));
+      await alice.page.goto(editorUrl(web.server.url, shardId, token));
       await alice.page.locator('.cm-content[data-path="src/main.js"]').waitFor({ timeout: 20_000 });
       await openHistory(alice.page);
       await alice.page.locator(`.history-item[data-seq="${checkpoint.seq}"] button`).click();
@@ -158,11 +141,11 @@ describe('the History panel', () => {
   });
 
   it('lets a viewer browse the history without restore or naming buttons', async () => {
-    const shardId = await createShard(server.url, 'vanilla', 'History viewer');
-    const viewer = await newUserPage(browser);
+    const shardId = await createShard(web.server.url, 'vanilla', 'History viewer');
+    const viewer = await newUserPage(web.browser);
     try {
       const token = await tokenFor({ sub: 'vera', name: 'Vera', shards: { [shardId]: 'read' } });
-      await viewer.page.goto(editorUrl(server.url, shardId, token));
+      await viewer.page.goto(editorUrl(web.server.url, shardId, token));
       await viewer.page.locator('.cm-content[data-path="src/main.js"]').waitFor({ timeout: 20_000 });
       await openHistory(viewer.page);
       await viewer.page.locator('.history-item[data-reason="created"] button').click();

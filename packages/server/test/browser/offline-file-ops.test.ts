@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
 import type { ShardId } from '@tandem/protocol';
 import { createShard, tokenFor } from '../support/test-app.js';
 import { waitFor } from '../support/wait-for.js';
-import { editorUrl, launchBrowser, newUserPage, startWebServer, type WebTestServer } from './support/browser.js';
+import { editorUrl, newUserPage, type WebTestServer, useWebEditor } from './support/browser.js';
 
 async function fileInDatabase(server: WebTestServer, shardId: ShardId, path: string): Promise<string | undefined> {
   const shard = await server.app.repository.findById(shardId);
@@ -23,29 +23,19 @@ async function renameInTree(page: Page, from: string, to: string): Promise<void>
  * waiting, applied on reconnect; one that no longer applies is explained in plain words.
  */
 describe('the web editor, file operations made offline', () => {
-  let server: WebTestServer;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    [server, browser] = await Promise.all([startWebServer(), launchBrowser()]);
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  const web = useWebEditor();
 
   it('queues them, shows how many wait, applies them on reconnect and explains the one that failed', async () => {
-    const shardId = await createShard(server.url, 'vanilla', 'Offline file operations');
-    const alice = await newUserPage(browser);
-    const bob = await newUserPage(browser);
+    const shardId = await createShard(web.server.url, 'vanilla', 'Offline file operations');
+    const alice = await newUserPage(web.browser);
+    const bob = await newUserPage(web.browser);
     try {
       const [aliceToken, bobToken] = await Promise.all([
         tokenFor({ sub: 'alice', name: 'Alice', shards: { [shardId]: 'write' } }),
         tokenFor({ sub: 'bob', name: 'Bob', shards: { [shardId]: 'write' } }),
       ]);
-      await alice.page.goto(editorUrl(server.url, shardId, aliceToken));
-      await bob.page.goto(editorUrl(server.url, shardId, bobToken));
+      await alice.page.goto(editorUrl(web.server.url, shardId, aliceToken));
+      await bob.page.goto(editorUrl(web.server.url, shardId, bobToken));
       for (const p of [alice.page, bob.page])
         await p.locator('.status-badge[data-status="saved"]').waitFor({ timeout: 20_000 });
 
@@ -79,7 +69,7 @@ describe('the web editor, file operations made offline', () => {
       await alice.page.locator('.tree-row[data-path="ignored.txt"]').waitFor({ state: 'detached' });
       await bob.page.locator('.tree-row[data-path="src/offline.js"]').waitFor({ timeout: 10_000 });
       await waitFor(
-        async () => (await fileInDatabase(server, shardId, 'src/offline.js')) === '// typed offline',
+        async () => (await fileInDatabase(web.server, shardId, 'src/offline.js')) === '// typed offline',
         20_000,
         'the file created offline, with its text, in the database',
       );

@@ -1,17 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, FrameLocator, Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import type { FrameLocator, Page } from 'playwright-core';
 import { fileURLToPath } from 'node:url';
 import type { ShardSession } from '@tandem/client-sdk';
 import { connectClient, createShard, tokenFor } from '../support/test-app.js';
-import { startLocalCdn, type LocalCdn } from './support/local-cdn.js';
-import {
-  artifactPath,
-  editorUrl,
-  launchBrowser,
-  newUserPage,
-  startWebServer,
-  type WebTestServer,
-} from './support/browser.js';
+import { artifactPath, editorUrl, newUserPage, startWebServer, useWebEditor } from './support/browser.js';
 
 /**
  * Where a screenshot goes: test-artifacts/ (gitignored), or docs/ for the README when
@@ -30,20 +22,7 @@ function screenshotPath(name: string): string {
  * origin (a second port), so these tests also cover the editor ↔ preview messages.
  */
 describe('the live preview', () => {
-  let cdn: LocalCdn;
-  let server: WebTestServer;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    cdn = await startLocalCdn();
-    [server, browser] = await Promise.all([startWebServer({ previewCdnUrl: cdn.url }), launchBrowser()]);
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    await cdn?.close();
-  });
+  const web = useWebEditor({ cdn: true });
 
   /** The shard id of an editor page (`/s/<id>`). */
   function shardOf(page: Page): string {
@@ -52,7 +31,7 @@ describe('the live preview', () => {
 
   /** Writes files into a shard as another collaborator would (before the browser opens it). */
   async function editShard(shardId: string, files: Record<string, string>): Promise<void> {
-    const client = await connectClient(server.url);
+    const client = await connectClient(web.server.url);
     try {
       const session: ShardSession = await client.join(shardId);
       for (const [path, content] of Object.entries(files)) {
@@ -77,11 +56,11 @@ describe('the live preview', () => {
     activeFile: string,
     files: Record<string, string> = {},
   ): Promise<{ page: Page; preview: FrameLocator; errors: string[]; close(): Promise<void> }> {
-    const shardId = await createShard(server.url, templateId, `${templateId} preview`);
+    const shardId = await createShard(web.server.url, templateId, `${templateId} preview`);
     if (Object.keys(files).length > 0) await editShard(shardId, files);
     const token = await tokenFor({ sub: 'previewer', name: 'Previewer', shards: { [shardId]: 'write' } });
-    const { context, page, errors } = await newUserPage(browser);
-    await page.goto(editorUrl(server.url, shardId, token));
+    const { context, page, errors } = await newUserPage(web.browser);
+    await page.goto(editorUrl(web.server.url, shardId, token));
     await page.locator(`.cm-content[data-path="${activeFile}"]`).waitFor({ timeout: 20_000 });
     return { page, preview: page.frameLocator('iframe.preview-frame'), errors, close: () => context.close() };
   }
@@ -259,7 +238,7 @@ describe('the live preview', () => {
       const overlay = page.locator('.preview-overlay');
       await overlay
         .locator('.overlay-message', {
-          hasText: `Could not load the dependency "canvas-confetti" from ${cdn.url}/canvas-confetti@^1.9.3`,
+          hasText: `Could not load the dependency "canvas-confetti" from ${web.cdn.url}/canvas-confetti@^1.9.3`,
         })
         .waitFor({ timeout: 15_000 });
       expect(await overlay.locator('.overlay-message').count()).toBe(1);
@@ -384,7 +363,7 @@ describe('the live preview', () => {
       const { page, preview } = project;
       const text = await preview.locator('#report').textContent({ timeout: 20_000 });
       const report = JSON.parse(text ?? '{}') as Record<string, string>;
-      expect(report).toMatchObject({ local: '1', session: 'yes', editorToken: 'null', origin: server.previewUrl });
+      expect(report).toMatchObject({ local: '1', session: 'yes', editorToken: 'null', origin: web.server.previewUrl });
       expect(report['parentDocument']).toMatch(/^blocked: SecurityError/);
       expect(report['parentStorage']).toMatch(/^blocked: SecurityError/);
       expect(report['topLocation']).toMatch(/^blocked: SecurityError/);
@@ -405,7 +384,7 @@ describe('the live preview', () => {
     try {
       const shardId = await createShard(offline.url, 'react', 'offline preview');
       const token = await tokenFor({ sub: 'offline', name: 'Offline', shards: { [shardId]: 'write' } });
-      const { context, page, errors } = await newUserPage(browser);
+      const { context, page, errors } = await newUserPage(web.browser);
       try {
         await page.goto(editorUrl(offline.url, shardId, token));
         await page.locator('.cm-content[data-path="src/App.jsx"]').waitFor({ timeout: 20_000 });

@@ -1,16 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
 import { TandemRest } from '@tandem/client-sdk';
 import { adminToken, tokenFor } from '../support/test-app.js';
 import { waitFor } from '../support/wait-for.js';
-import {
-  artifactPath,
-  editorUrl,
-  launchBrowser,
-  newUserPage,
-  startWebServer,
-  type WebTestServer,
-} from './support/browser.js';
+import { artifactPath, editorUrl, newUserPage, useWebEditor } from './support/browser.js';
 
 /** The paths of the open tabs, in order, and the active one. */
 async function tabs(page: Page): Promise<{ open: string[]; active: string | null }> {
@@ -25,27 +18,17 @@ function homeUrl(base: string, token: string): string {
 }
 
 describe('projects in the web editor: dashboard, fork, quick open, search, files renamed under you', () => {
-  let server: WebTestServer;
-  let browser: Browser;
+  const web = useWebEditor();
 
-  beforeAll(async () => {
-    [server, browser] = await Promise.all([startWebServer(), launchBrowser()]);
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
-
-  const rest = (token: string) => new TandemRest({ url: server.url, token });
+  const rest = (token: string) => new TandemRest({ url: web.server.url, token });
 
   it('lists your projects on the home page, renames and deletes them; a link that cannot create is not offered Create', async () => {
     const token = await tokenFor({ sub: 'dana', name: 'Dana', create: true });
     const first = (await rest(token).createShard({ templateId: 'vanilla', name: 'Dana first' })).shard;
     const second = (await rest(token).createShard({ templateId: 'react', name: 'Dana second' })).shard;
-    const { context, page, errors } = await newUserPage(browser);
+    const { context, page, errors } = await newUserPage(web.browser);
     try {
-      await page.goto(homeUrl(server.url, token));
+      await page.goto(homeUrl(web.server.url, token));
       const rows = page.locator('[data-testid="your-projects"] .project-row');
       await rows.first().waitFor({ timeout: 20_000 });
       expect(await rows.locator('.project-name').allTextContents()).toEqual(['Dana second', 'Dana first']);
@@ -78,9 +61,9 @@ describe('projects in the web editor: dashboard, fork, quick open, search, files
 
     // A share link's guest: the shared project is listed, nothing to create.
     const { token: guest } = await rest(token).shareToken(first.id, 'read');
-    const visitor = await newUserPage(browser);
+    const visitor = await newUserPage(web.browser);
     try {
-      await visitor.page.goto(homeUrl(server.url, guest));
+      await visitor.page.goto(homeUrl(web.server.url, guest));
       await visitor.page.locator('[data-testid="cannot-create"]').waitFor({ timeout: 20_000 });
       expect(await visitor.page.locator('[data-action="create"]').count()).toBe(0);
       await visitor.page.locator(`.project-row[data-shard-id="${first.id}"]`).waitFor();
@@ -93,10 +76,10 @@ describe('projects in the web editor: dashboard, fork, quick open, search, files
   it('forks a project with edits not yet saved, and the fork opens as your own', async () => {
     const ownerToken = await tokenFor({ sub: 'olga', name: 'Olga', create: true });
     const { shard } = await rest(ownerToken).createShard({ templateId: 'vanilla', name: 'Original' });
-    const owner = await newUserPage(browser);
-    const forker = await newUserPage(browser);
+    const owner = await newUserPage(web.browser);
+    const forker = await newUserPage(web.browser);
     try {
-      await owner.page.goto(editorUrl(server.url, shard.id, ownerToken));
+      await owner.page.goto(editorUrl(web.server.url, shard.id, ownerToken));
       await owner.page.locator('.cm-content[data-path="src/main.js"]').waitFor({ timeout: 20_000 });
       await owner.page.locator('.cm-content').click();
       await owner.page.keyboard.press('Control+Home');
@@ -106,7 +89,7 @@ describe('projects in the web editor: dashboard, fork, quick open, search, files
       );
 
       const forkerToken = await tokenFor({ sub: 'felix', name: 'Felix', create: true, shards: { [shard.id]: 'read' } });
-      await forker.page.goto(editorUrl(server.url, shard.id, forkerToken));
+      await forker.page.goto(editorUrl(web.server.url, shard.id, forkerToken));
       await forker.page.locator('[data-testid="read-only"]').waitFor({ timeout: 20_000 });
       await forker.page.locator('[data-action="fork"]').click();
       await forker.page.waitForURL((url) => url.pathname.startsWith('/s/') && !url.pathname.includes(shard.id));
@@ -133,9 +116,9 @@ describe('projects in the web editor: dashboard, fork, quick open, search, files
       'src/deep/helpers.js',
       'export const a = 1;\n\nexport function findMe() {}\n',
     );
-    const { context, page, errors } = await newUserPage(browser);
+    const { context, page, errors } = await newUserPage(web.browser);
     try {
-      await page.goto(editorUrl(server.url, shard.id, token));
+      await page.goto(editorUrl(web.server.url, shard.id, token));
       await page.locator('.cm-content[data-path="src/main.js"]').waitFor({ timeout: 20_000 });
 
       await page.keyboard.press('Control+p');
@@ -174,12 +157,12 @@ describe('projects in the web editor: dashboard, fork, quick open, search, files
   it('tells you when someone renames or deletes your open file, the tab follows the rename, and the whole project going away', async () => {
     const token = await tokenFor({ sub: 'rita', name: 'Rita', create: true });
     const { shard } = await rest(token).createShard({ templateId: 'vanilla', name: 'Moving files' });
-    const { context, page, errors } = await newUserPage(browser);
+    const { context, page, errors } = await newUserPage(web.browser);
     try {
       // Files the preview does not load (renaming src/main.js would break index.html's script tag).
       await rest(token).writeFile(shard.id, 'notes.md', '# Notes\n');
       await rest(token).writeFile(shard.id, 'todo.txt', 'a list\n');
-      await page.goto(editorUrl(server.url, shard.id, token));
+      await page.goto(editorUrl(web.server.url, shard.id, token));
       await page.locator('.cm-content[data-path="src/main.js"]').waitFor({ timeout: 20_000 });
       await page.locator('.tree-row[data-path="todo.txt"]').click();
       await page.locator('.cm-content[data-path="todo.txt"]').waitFor();
@@ -192,7 +175,7 @@ describe('projects in the web editor: dashboard, fork, quick open, search, files
 
       // Someone else (REST here) renames the open, active file: the tab keeps its place under the new name.
       const admin = await adminToken();
-      const response = await fetch(`${server.url}/shards/${shard.id}/move`, {
+      const response = await fetch(`${web.server.url}/shards/${shard.id}/move`, {
         method: 'POST',
         headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
         body: JSON.stringify({ from: 'notes.md', to: 'docs/notes.md' }),
@@ -235,10 +218,10 @@ describe('projects in the web editor: dashboard, fork, quick open, search, files
   it('fits the header in 1024 px and lets you read and type on a phone-sized screen; your name shows once', async () => {
     const token = await tokenFor({ sub: 'pia', name: 'Pia', create: true });
     const { shard } = await rest(token).createShard({ templateId: 'vanilla', name: 'Small screens project' });
-    const { context, page, errors } = await newUserPage(browser);
+    const { context, page, errors } = await newUserPage(web.browser);
     try {
       await page.setViewportSize({ width: 1024, height: 700 });
-      await page.goto(editorUrl(server.url, shard.id, token));
+      await page.goto(editorUrl(web.server.url, shard.id, token));
       await page.locator('.cm-content[data-path="src/main.js"]').waitFor({ timeout: 20_000 });
       const overflow = await page
         .locator('.editor-page > .topbar')

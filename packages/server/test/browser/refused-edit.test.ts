@@ -1,28 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import type { ShardId } from '@tandem/protocol';
+import { describe, expect, it } from 'vitest';
 import { createShard, tokenFor } from '../support/test-app.js';
 import { waitFor } from '../support/wait-for.js';
-import { editorUrl, launchBrowser, newUserPage, startWebServer, type WebTestServer } from './support/browser.js';
-
-/** The editor's text, without remote carets. */
-async function editorText(page: Page): Promise<string> {
-  return page.locator('.cm-content .cm-line').evaluateAll((lines) =>
-    lines
-      .map((line) => {
-        const copy = line.cloneNode(true) as HTMLElement;
-        for (const widget of copy.querySelectorAll('.cm-ySelectionCaret, .cm-widgetBuffer')) widget.remove();
-        return copy.textContent ?? '';
-      })
-      .join('\n'),
-  );
-}
-
-async function fileInDatabase(server: WebTestServer, shardId: ShardId, path: string): Promise<string | undefined> {
-  const shard = await server.app.repository.findById(shardId);
-  return shard?.files.find((f) => f.path === path)?.content;
-}
+import { editorUrl, newUserPage, useWebEditor, editorText, fileInDatabase } from './support/browser.js';
 
 /**
  * Path 3b of the trust issue in the browser: a paste the server refuses for good is not silently
@@ -30,28 +10,15 @@ async function fileInDatabase(server: WebTestServer, shardId: ShardId, path: str
  * back, shows the server's text, and later typing is saved.
  */
 describe('the web editor when the server refuses an edit', () => {
-  let server: WebTestServer;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    // Small limits, so a paste of a few KiB is refused (PAYLOAD_TOO_LARGE).
-    [server, browser] = await Promise.all([
-      startWebServer({ env: { MAX_FILE_BYTES: '4096', MAX_UPDATE_BYTES: '5120', SYNC_INTERVAL_MS: '200' } }),
-      launchBrowser(),
-    ]);
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  // Small limits, so a paste of a few KiB is refused (PAYLOAD_TOO_LARGE).
+  const web = useWebEditor({ env: { MAX_FILE_BYTES: '4096', MAX_UPDATE_BYTES: '5120', SYNC_INTERVAL_MS: '200' } });
 
   it('shows a banner with the text to copy or download, returns to the server text, and saves later typing', async () => {
-    const shardId = await createShard(server.url, 'vanilla', 'Refusals');
-    const { context, page, errors } = await newUserPage(browser);
+    const shardId = await createShard(web.server.url, 'vanilla', 'Refusals');
+    const { context, page, errors } = await newUserPage(web.browser);
     try {
       const token = await tokenFor({ sub: 'alice', name: 'Alice', shards: { [shardId]: 'write' } });
-      await page.goto(editorUrl(server.url, shardId, token));
+      await page.goto(editorUrl(web.server.url, shardId, token));
       await page.locator('.cm-content[data-path="src/main.js"]').waitFor({ timeout: 20_000 });
       const original = await editorText(page);
       await page.locator('.status-badge[data-status="saved"]').waitFor({ timeout: 20_000 });
@@ -90,7 +57,7 @@ describe('the web editor when the server refuses an edit', () => {
       await page
         .locator('.status-badge[data-status="saved"]', { hasText: 'All changes saved' })
         .waitFor({ timeout: 20_000 });
-      expect(await fileInDatabase(server, shardId, 'src/main.js')).toBe(`// after\n${original}`);
+      expect(await fileInDatabase(web.server, shardId, 'src/main.js')).toBe(`// after\n${original}`);
       expect(errors).toEqual([]);
     } finally {
       await context.close();

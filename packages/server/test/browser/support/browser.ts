@@ -1,6 +1,8 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
+import type { ShardId } from '@tandem/protocol';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { createWebRoutes, startPreviewHost } from '../../../src/web/index.js';
 import {
@@ -11,6 +13,7 @@ import {
   type TestDatabase,
 } from '../../support/test-app.js';
 import { ensureWebBuild, WEB_DIST } from './web-build.js';
+import { startLocalCdn, type LocalCdn } from './local-cdn.js';
 
 /** Debian's Chromium (`.ci/install-browser` installs it); never a downloaded browser build. */
 export const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
@@ -46,6 +49,48 @@ export async function launchBrowser(): Promise<Browser> {
  * prefix, and the preview origin on a second port (`previewUrl`).
  */
 export type WebTestServer = RunningApp & { db: TestDatabase; previewUrl: string; close(): Promise<void> };
+
+/** What a describe block of browser tests runs against: see useWebEditor. */
+export type WebEditorHarness = { readonly server: WebTestServer; readonly browser: Browser; readonly cdn: LocalCdn };
+
+/**
+ * Starts the web server and Chromium before the block's tests (and the local CDN of the preview
+ * packages first, with `cdn: true`) and closes them after: browser, server, CDN. Read them inside
+ * tests (`web.server.url`, `newUserPage(web.browser)`).
+ */
+export function useWebEditor(options: { cdn?: boolean; env?: Record<string, string> } = {}): WebEditorHarness {
+  const held: { server?: WebTestServer; browser?: Browser; cdn?: LocalCdn } = {};
+  beforeAll(async () => {
+    if (options.cdn === true) held.cdn = await startLocalCdn();
+    [held.server, held.browser] = await Promise.all([
+      startWebServer({
+        ...(held.cdn === undefined ? {} : { previewCdnUrl: held.cdn.url }),
+        ...(options.env === undefined ? {} : { env: options.env }),
+      }),
+      launchBrowser(),
+    ]);
+  });
+  afterAll(async () => {
+    await held.browser?.close();
+    await held.server?.close();
+    await held.cdn?.close();
+  });
+  const started = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`${what} is not started: use it inside a test of the describe block`);
+    return value;
+  };
+  return {
+    get server() {
+      return started(held.server, 'the web server');
+    },
+    get browser() {
+      return started(held.browser, 'the browser');
+    },
+    get cdn() {
+      return started(held.cdn, 'the local CDN (useWebEditor({ cdn: true }))');
+    },
+  };
+}
 
 export async function startWebServer(
   options: { previewCdnUrl?: string; env?: Record<string, string> } = {},
@@ -95,4 +140,27 @@ export function editorUrl(baseUrl: string, shardId: string, token: string): stri
 export function artifactPath(name: string): string {
   mkdirSync(ARTIFACTS, { recursive: true });
   return join(ARTIFACTS, name);
+}
+
+/** The text of the editor's document (every rendered line), without remote carets. */
+export async function editorText(page: Page): Promise<string> {
+  return page.locator('.cm-content .cm-line').evaluateAll((lines) =>
+    lines
+      .map((line) => {
+        const copy = line.cloneNode(true) as HTMLElement;
+        for (const widget of copy.querySelectorAll('.cm-ySelectionCaret, .cm-widgetBuffer')) widget.remove();
+        return copy.textContent ?? '';
+      })
+      .join('\n'),
+  );
+}
+
+/** A file's text as the database holds it (undefined when it has no such file). */
+export async function fileInDatabase(
+  server: WebTestServer,
+  shardId: ShardId,
+  path: string,
+): Promise<string | undefined> {
+  const shard = await server.app.repository.findById(shardId);
+  return shard?.files.find((f) => f.path === path)?.content;
 }
