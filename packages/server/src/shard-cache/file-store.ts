@@ -59,18 +59,20 @@ export class FileStore {
    * The file tree with the clock value it is current at, read in one MULTI (so every file
    * operation up to that version is in it); null when the shard is not loaded.
    */
-  async treeAt(shardId: ShardId): Promise<{ version: number; files: FileEntry[] } | null> {
+  async treeAt(shardId: ShardId): Promise<{ version: number; loadId: string; files: FileEntry[] } | null> {
     const k = this.keys(shardId);
     const replies = await this.deps.redis
       .multi()
       .hget(k.meta, 'loaded')
+      .hget(k.meta, 'loadId')
       .get(k.seq)
       .hgetall(k.tree)
       .hgetall(k.kinds)
       .exec();
     if (replies === null) return null;
     for (const [error] of replies) if (error) throw error;
-    const [loaded, seq, tree, kinds] = replies.map(([, value]) => value) as [
+    const [loaded, loadId, seq, tree, kinds] = replies.map(([, value]) => value) as [
+      string | null,
       string | null,
       string | null,
       Record<string, string>,
@@ -80,7 +82,7 @@ export class FileStore {
     const files: FileEntry[] = [];
     for (const [id, path] of Object.entries(tree))
       files.push(kinds[id] === 'binary' ? { id: id as FileId, path, kind: 'binary' } : { id: id as FileId, path });
-    return { version: Number(seq ?? 0), files };
+    return { version: Number(seq ?? 0), loadId: loadId ?? '', files };
   }
 
   /** A binary file's bytes (the last entry of its list), or null when Redis holds none for it. */

@@ -66,9 +66,15 @@ export class ShardScripts {
       v: number;
       id: FileId;
       path: string;
+      load: string;
       replayed?: boolean;
     };
-    return { file: { id: reply.id, path: reply.path }, version: reply.v, replayed: reply.replayed === true };
+    return {
+      file: { id: reply.id, path: reply.path },
+      version: reply.v,
+      replayed: reply.replayed === true,
+      loadId: reply.load,
+    };
   }
 
   /** Creates a binary file at `path`, or replaces the bytes of the one there. */
@@ -83,29 +89,47 @@ export class ShardScripts {
       id: FileId;
       path: string;
       created: boolean;
+      load: string;
     };
-    return { file: { id: reply.id, path: reply.path, kind: 'binary' }, version: reply.v, created: reply.created };
+    return {
+      file: { id: reply.id, path: reply.path, kind: 'binary' },
+      version: reply.v,
+      created: reply.created,
+      loadId: reply.load,
+    };
   }
 
   async rename(k: ShardKeys, a: { from: string; to: string; opId?: string | undefined }): Promise<RenameResult> {
     const keys = [k.meta, k.tree, k.dirty, k.seq, k.ops, k.paths];
     const raw = await this.run('rename', keys, [a.from, a.to, a.opId ?? '', foldPath(a.from), foldPath(a.to)]);
-    const reply = JSON.parse(String(raw)) as { v: number; moves: Array<[FileId, string, string]>; replayed?: boolean };
+    const reply = JSON.parse(String(raw)) as {
+      v: number;
+      moves: Array<[FileId, string, string]>;
+      load: string;
+      replayed?: boolean;
+    };
     return {
       moves: reply.moves.map(([id, from, to]) => ({ id, from, to })),
       version: reply.v,
       replayed: reply.replayed === true,
+      loadId: reply.load,
     };
   }
 
   async delete(k: ShardKeys, a: { path: string; opId?: string | undefined }): Promise<DeleteResult> {
     const keys = [k.meta, k.tree, k.dirty, k.seq, k.ops, k.paths];
     const raw = await this.run('delete', keys, [a.path, a.opId ?? '', foldPath(a.path)]);
-    const reply = JSON.parse(String(raw)) as { v: number; files: Array<[FileId, string]>; replayed?: boolean };
+    const reply = JSON.parse(String(raw)) as {
+      v: number;
+      files: Array<[FileId, string]>;
+      load: string;
+      replayed?: boolean;
+    };
     return {
       files: reply.files.map(([id, path]) => ({ id, path })),
       version: reply.v,
       replayed: reply.replayed === true,
+      loadId: reply.load,
     };
   }
 

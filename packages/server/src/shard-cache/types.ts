@@ -55,13 +55,15 @@ export type ShardInspection = {
 export type TreeOpOptions = { opId?: string | undefined };
 
 /** `replayed`: the operation id was seen before; nothing was applied and this is the first outcome. */
-export type CreateFileResult = { file: FileEntry; version: number; replayed: boolean };
+/** `loadId`: the load of the shard the operation was stored in (see ShardLoader: a new one after Redis lost the shard). */
+export type CreateFileResult = { file: FileEntry; version: number; replayed: boolean; loadId: string };
 export type RenameResult = {
   moves: Array<{ id: FileId; from: string; to: string }>;
   version: number;
   replayed: boolean;
+  loadId: string;
 };
-export type DeleteResult = { files: FileEntry[]; version: number; replayed: boolean };
+export type DeleteResult = { files: FileEntry[]; version: number; replayed: boolean; loadId: string };
 
 /** The file sync handshake's read: the file's updates and the shard clock, in one atomic step. */
 export type FileSyncRead = {
@@ -74,4 +76,4 @@ export type FileSyncRead = {
 };
 
 /** A binary file put: `created` when the path held no file before. */
-export type PutBlobResult = { file: FileEntry; version: number; created: boolean };
+export type PutBlobResult = { file: FileEntry; version: number; created: boolean; loadId: string };

@@ -198,10 +198,10 @@ export class ShardService {
         );
       }
       if (existing === undefined) {
-        const { file, version } = await this.deps.cache.files.createFile(shardId, path, content);
+        const { file, version, loadId } = await this.deps.cache.files.createFile(shardId, path, content);
         this.deps.faults?.afterStore('tree');
         this.deps.events.treeChanged(shardId, { kind: 'created', file }, version);
-        await this.treeWrites.write(shardId);
+        await this.treeWrites.write(shardId, loadId);
         this.noteAuthor(principal, shardId);
         return { file, version, created: true };
       }
@@ -231,7 +231,7 @@ export class ShardService {
     await this.access.require(principal, shardId, 'write');
     const path = canonicalPath(rawPath, this.deps.limits);
     return this.membership.transiently(shardId, async () => {
-      const result = await this.deps.cache.files.putBlob(shardId, path, bytes);
+      const { loadId, ...result } = await this.deps.cache.files.putBlob(shardId, path, bytes);
       this.deps.faults?.afterStore('tree');
       this.deps.events.treeChanged(
         shardId,
@@ -240,7 +240,7 @@ export class ShardService {
       );
       this.noteAuthor(principal, shardId);
       // A new file is a file operation: in the database before the answer (its bytes come with the sync).
-      if (result.created) await this.treeWrites.write(shardId);
+      if (result.created) await this.treeWrites.write(shardId, loadId);
       return result;
     });
   }
@@ -312,14 +312,14 @@ export class ShardService {
     const path = canonicalPath(rawPath, this.deps.limits);
     this.checkFileSize(content);
     return this.membership.transiently(shardId, async () => {
-      const { replayed, ...created } = await this.deps.cache.files.createFile(shardId, path, content, options);
+      const { replayed, loadId, ...created } = await this.deps.cache.files.createFile(shardId, path, content, options);
       if (!replayed) {
         this.deps.faults?.afterStore('tree');
         this.deps.events.treeChanged(shardId, { kind: 'created', file: created.file }, created.version);
         this.noteAuthor(principal, shardId);
       }
       // Also for a replay: the first attempt may have died before its tree reached the database.
-      await this.treeWrites.write(shardId);
+      await this.treeWrites.write(shardId, loadId);
       return created;
     });
   }
@@ -340,13 +340,13 @@ export class ShardService {
       for (const file of await this.deps.cache.files.tree(shardId)) {
         if (file.path.startsWith(`${from}/`)) canonicalPath(to + file.path.slice(from.length), this.deps.limits);
       }
-      const { replayed, ...result } = await this.deps.cache.files.rename(shardId, from, to, options);
+      const { replayed, loadId, ...result } = await this.deps.cache.files.rename(shardId, from, to, options);
       if (!replayed) {
         this.deps.faults?.afterStore('tree');
         this.deps.events.treeChanged(shardId, { kind: 'renamed', moves: result.moves }, result.version);
         this.noteAuthor(principal, shardId);
       }
-      await this.treeWrites.write(shardId);
+      await this.treeWrites.write(shardId, loadId);
       return result;
     });
   }
@@ -360,13 +360,13 @@ export class ShardService {
     await this.access.require(principal, shardId, 'write');
     const path = canonicalPath(rawPath, this.deps.limits);
     return this.membership.transiently(shardId, async () => {
-      const { replayed, ...result } = await this.deps.cache.files.delete(shardId, path, options);
+      const { replayed, loadId, ...result } = await this.deps.cache.files.delete(shardId, path, options);
       if (!replayed) {
         this.deps.faults?.afterStore('tree');
         this.deps.events.treeChanged(shardId, { kind: 'deleted', files: result.files }, result.version);
         this.noteAuthor(principal, shardId);
       }
-      await this.treeWrites.write(shardId, { deleted: result.files.map((f) => f.id) });
+      await this.treeWrites.write(shardId, loadId, { deleted: result.files.map((f) => f.id) });
       return result;
     });
   }

@@ -13,7 +13,8 @@ export type TreeWriteThroughDeps = {
   faults?: Faults | undefined;
 };
 
-type Slot = { current: Promise<void>; next?: Promise<void>; deleted?: Set<FileId> };
+/** A write resolves with the load the written tree was read from. */
+type Slot = { current: Promise<string>; next?: Promise<string>; deleted?: Set<FileId> };
 
 const ignore = () => undefined;
 
@@ -39,10 +40,17 @@ export class TreeWriteThrough {
    * the operation is in the live state but not acknowledged; sent again with its opId, it is
    * answered with its first outcome and written through again.
    */
-  write(shardId: ShardId, options: { deleted?: readonly FileId[] } = {}): Promise<void> {
+  async write(shardId: ShardId, loadId: string, options: { deleted?: readonly FileId[] } = {}): Promise<void> {
     this.deps.faults?.afterStore('tree-broadcast');
+    const written = await this.enqueue(shardId, new Set(options.deleted));
+    // Redis lost the shard between the operation's store and the tree's read: the tree written is
+    // the reload's, without the operation. Not acknowledged; sent again, it is applied anew.
+    if (written !== loadId) throw reloadedError(shardId);
+  }
+
+  /** One write per shard at a time; resolves with the load of the tree it wrote. */
+  private enqueue(shardId: ShardId, deleted: Set<FileId>): Promise<string> {
     const slot = this.slots.get(shardId);
-    const deleted = new Set(options.deleted);
     if (slot === undefined) return this.start(shardId, deleted);
     if (slot.next === undefined) {
       const next = deleted;
@@ -54,7 +62,7 @@ export class TreeWriteThrough {
     return slot.next;
   }
 
-  private start(shardId: ShardId, deleted: ReadonlySet<FileId>): Promise<void> {
+  private start(shardId: ShardId, deleted: ReadonlySet<FileId>): Promise<string> {
     const current = this.writeOnce(shardId, deleted);
     const slot: Slot = { current };
     this.slots.set(shardId, slot);
@@ -64,7 +72,7 @@ export class TreeWriteThrough {
     return current;
   }
 
-  private async writeOnce(shardId: ShardId, deleted: ReadonlySet<FileId>): Promise<void> {
+  private async writeOnce(shardId: ShardId, deleted: ReadonlySet<FileId>): Promise<string> {
     const tree = await this.deps.cache.files.treeAt(shardId);
     if (tree === null) {
       // Deleted meanwhile (DELETE /shards/:id purged its keys): the operation fails for good.
@@ -72,9 +80,7 @@ export class TreeWriteThrough {
         throw new AppError(ErrorCode.SHARD_NOT_FOUND, `shard ${shardId} was deleted`, { details: { shardId } });
       }
       // Redis lost the shard right after the operation was stored: it may be gone with it.
-      throw new AppError(ErrorCode.SHARD_UNAVAILABLE, 'the project was reloaded while saving this change; retry', {
-        details: { shardId, reason: 'reloaded' },
-      });
+      throw reloadedError(shardId);
     }
     try {
       if (deleted.size > 0) await this.checkpointBeforeDelete(shardId, deleted);
@@ -87,6 +93,7 @@ export class TreeWriteThrough {
         cause: error,
       });
     }
+    return tree.loadId;
   }
 
   /**
@@ -116,4 +123,10 @@ export class TreeWriteThrough {
     // Cleared after the commit: a crash in between lists the same authors again next time, never fewer.
     if (checkpoint !== null) await this.deps.cache.authors.clear(shardId, notes);
   }
+}
+
+function reloadedError(shardId: ShardId): AppError {
+  return new AppError(ErrorCode.SHARD_UNAVAILABLE, 'the project was reloaded while saving this change; retry', {
+    details: { shardId, reason: 'reloaded' },
+  });
 }

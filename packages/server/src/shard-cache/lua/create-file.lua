@@ -6,7 +6,8 @@
   ARGV[1] fileId   ARGV[2] path (canonical)   ARGV[3] initial state (binary)   ARGV[4] maxFiles
   ARGV[5] opId or ''   ARGV[6] '1' when the client chose the file id, else ''
   ARGV[7] the folded path   ARGV[8] maxUnsyncedBytes (the shard's)
-  Reply: JSON { v = version, id, path, replayed = true when nothing was applied }.
+  Reply: JSON { v = version, id, path, load = the shard's loadId (which load the file is in),
+    replayed = true when nothing was applied }.
   A client-chosen id already in the tree at this very path is the same file: replayed, at the
   current clock.
   Errors: NOT_LOADED, NOT_INDEXED (no path index: rebuild it and retry), FILE_EXISTS (path
@@ -29,7 +30,7 @@ if ARGV[6] == '1' then
   local at = redis.call('HGET', KEYS[2], id)
   if at == path then
     local clock = tonumber(redis.call('GET', KEYS[5]) or '0')
-    return replayedReply(remember(KEYS[7], ARGV[5], { v = clock, id = id, path = path }))
+    return replayedReply(remember(KEYS[7], ARGV[5], { v = clock, id = id, path = path, load = redis.call('HGET', KEYS[1], 'loadId') }))
   end
   if at or redis.call('EXISTS', KEYS[3]) == 1 or redis.call('ZSCORE', KEYS[4], id) then
     return redis.error_reply('FILE_EXISTS')
@@ -59,4 +60,4 @@ redis.call('HDEL', KEYS[9], id)
 addShardBytes(KEYS[1], added - held, -base)
 redis.call('ZADD', KEYS[4], v, id)
 noteFirstDirty(KEYS[1])
-return remember(KEYS[7], ARGV[5], { v = v, id = id, path = path })
+return remember(KEYS[7], ARGV[5], { v = v, id = id, path = path, load = redis.call('HGET', KEYS[1], 'loadId') })

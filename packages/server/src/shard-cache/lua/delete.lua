@@ -3,7 +3,8 @@
   update lists stay until the sync that writes the deletion removes them (compact.lua).
   KEYS[1] meta   KEYS[2] tree   KEYS[3] dirty   KEYS[4] seq   KEYS[5] ops   KEYS[6] paths
   ARGV[1] path (canonical)   ARGV[2] opId or ''   ARGV[3] path, folded
-  Reply: JSON { v = version, files = { { id, path }, ... }, replayed = true when nothing was applied }
+  Reply: JSON { v = version, files = { { id, path }, ... }, load = the shard's loadId,
+    replayed = true when nothing was applied }
   Errors: NOT_LOADED, NOT_INDEXED, FILE_NOT_FOUND
   Cost: O(files deleted × log n).
 ]]
@@ -33,4 +34,4 @@ inChunks(found, 200, function(first, last)
   redis.call('ZADD', KEYS[3], unpack(dirty))
 end)
 noteFirstDirty(KEYS[1])
-return remember(KEYS[5], ARGV[2], { v = v, files = gone })
+return remember(KEYS[5], ARGV[2], { v = v, files = gone, load = redis.call('HGET', KEYS[1], 'loadId') })

@@ -6,7 +6,7 @@
   KEYS[7] basebytes   KEYS[8] gen   KEYS[9] kinds
   ARGV[1] docPrefix   ARGV[2] fileId for a new file   ARGV[3] path (canonical)   ARGV[4] path, folded
   ARGV[5] bytes (binary)   ARGV[6] maxFiles   ARGV[7] maxUnsyncedBytes (the shard's)
-  Reply: JSON { v = version, id, path, created = true when the file is new }
+  Reply: JSON { v = version, id, path, created = true when the file is new, load = the shard's loadId }
   Errors: NOT_LOADED, NOT_INDEXED, FILE_KIND_MISMATCH (a text file is at the path), FILE_EXISTS
     (the path taken in another case, a folder there, or a folder spelled otherwise), TOO_MANY_FILES,
     BACKLOG (the bytes would take the shard's unsynced bytes past maxUnsyncedBytes)
@@ -60,4 +60,4 @@ if created then
 end
 redis.call('ZADD', KEYS[3], v, id)
 noteFirstDirty(KEYS[1])
-return cjson.encode({ v = v, id = id, path = path, created = created })
+return cjson.encode({ v = v, id = id, path = path, created = created, load = redis.call('HGET', KEYS[1], 'loadId') })

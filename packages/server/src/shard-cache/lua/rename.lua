@@ -3,7 +3,8 @@
   KEYS[1] meta   KEYS[2] tree   KEYS[3] dirty   KEYS[4] seq   KEYS[5] ops   KEYS[6] paths
   ARGV[1] from (canonical)   ARGV[2] to (canonical)   ARGV[3] opId or ''
   ARGV[4] from, folded   ARGV[5] to, folded
-  Reply: JSON { v = version, moves = { { id, from, to }, ... }, replayed = true when nothing was applied }
+  Reply: JSON { v = version, moves = { { id, from, to }, ... }, load = the shard's loadId,
+    replayed = true when nothing was applied }
   Errors: NOT_LOADED, NOT_INDEXED, PATH_INVALID (a folder into itself, in any case), FILE_NOT_FOUND,
     FILE_EXISTS (a path taken in any case, or a folder spelled otherwise in the shard)
   Cost: O(depth × log n) for the checks, plus O(files moved × log n) to move them; a folder moved
@@ -68,4 +69,4 @@ inChunks(moving, 200, function(first, last)
   redis.call('ZADD', KEYS[3], unpack(dirty))
 end)
 noteFirstDirty(KEYS[1])
-return remember(KEYS[5], ARGV[3], { v = v, moves = moves })
+return remember(KEYS[5], ARGV[3], { v = v, moves = moves, load = redis.call('HGET', KEYS[1], 'loadId') })

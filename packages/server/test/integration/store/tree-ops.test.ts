@@ -43,7 +43,8 @@ describe('tree operations', () => {
     expect(treeBroadcasts(shardId)).toBe(1);
     // Even a retry whose path now collides returns the first outcome.
     const raw = await store.cache.files.createFile(shardId, 'new.js', 'x', { opId: 'create-op-1' });
-    expect(raw).toEqual({ ...first, replayed: true });
+    // The reply names the load it was stored in (a file operation is acknowledged only if its tree is written from that load).
+    expect(raw).toEqual({ ...first, replayed: true, loadId: expect.any(String) });
     expect((await store.cache.files.tree(shardId)).filter((f) => f.path === 'new.js')).toHaveLength(1);
   });
 
@@ -98,7 +99,12 @@ describe('tree operations', () => {
 
     // Same id at the same path: the same outcome at the current clock, no change, no broadcast.
     const same = await store.cache.files.createFile(shardId, 'mine.js', 'm', { fileId: chosen });
-    expect(same).toEqual({ file: { id: chosen, path: 'mine.js' }, version: clock, replayed: true });
+    expect(same).toEqual({
+      file: { id: chosen, path: 'mine.js' },
+      version: clock,
+      replayed: true,
+      loadId: expect.any(String),
+    });
     expect(treeBroadcasts(shardId)).toBe(1);
     // Same id elsewhere: refused.
     expect(await codeOf(store.shards.createFile(store.admin, shardId, 'other.js', '', { fileId: chosen }))).toBe(
