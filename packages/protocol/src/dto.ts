@@ -38,6 +38,10 @@ export type ShardMetaOf<Time> = {
   dependencies: DependencyMap;
   devDependencies: DependencyMap;
   createdAt: Time;
+  /**
+   * When the shard last changed: an edit, a file operation or upload (also not synced yet: written
+   * within about a second of the change, before any sync), a sync, or a rename.
+   */
   updatedAt: Time;
   /**
    * The sync watermark: the shard clock value up to which the database holds every change (the

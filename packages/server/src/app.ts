@@ -267,6 +267,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       },
     ]);
     closeSteps.push(['dirty marks', () => cache.marks.close()]);
+    closeSteps.push(['shard activity', () => cache.activity.close()]);
     closeSteps.push(['scheduler', () => scheduler.close()]);
     closeSteps.push(['worker', async () => worker?.close()]);
     closeSteps.push(['history', () => pruner.close()]);

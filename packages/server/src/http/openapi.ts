@@ -115,7 +115,7 @@ export function buildOpenApi(): Record<string, unknown> {
       '/shards': {
         get: {
           summary:
-            'List the shards you may read (your own, those your token names, all for admins), most recently updated first',
+            'List the shards you may read (your own, those your token names, all for admins), most recently updated first (a shard edited now counts as updated now, before its edits are synced)',
           parameters: [
             {
               name: 'limit',

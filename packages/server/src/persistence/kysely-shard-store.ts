@@ -505,6 +505,28 @@ export abstract class KyselyShardStore implements IShardRepository {
     return rows.map(toShardMeta);
   }
 
+  async touch(changes: ReadonlyMap<ShardId, Date>): Promise<number> {
+    this.#assertOpen();
+    if (changes.size === 0) return 0;
+    // One transaction: one commit (one fsync) for every shard a flush reports.
+    return this.withWriteLock(() =>
+      this.db.transaction().execute(async (trx) => {
+        let moved = 0n;
+        for (const [id, date] of changes) {
+          const at = this.#toDbTime(date);
+          const result = await trx
+            .updateTable('shards')
+            .set({ updated_at: at })
+            .where('id', '=', id)
+            .where('updated_at', '<', at)
+            .executeTakeFirstOrThrow();
+          moved += result.numUpdatedRows;
+        }
+        return Number(moved);
+      }),
+    );
+  }
+
   async rename(id: ShardId, name: string): Promise<ShardMeta | null> {
     this.#assertOpen();
     const row = await this.withWriteLock(() =>

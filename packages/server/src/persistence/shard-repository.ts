@@ -263,6 +263,12 @@ export interface IShardRepository {
    * two pages moves to the front and is not repeated on a later page.
    */
   list(filter: ShardListFilter, page: { limit: number; after?: ShardListCursor | undefined }): Promise<ShardMeta[]>;
+  /**
+   * Moves the updated time of shards changed live (edits and file operations not synced yet):
+   * each listed shard's updated_at becomes its time where the stored one is older (never
+   * backwards). Shards that do not exist are skipped, never created. Returns how many rows moved.
+   */
+  touch(changes: ReadonlyMap<ShardId, Date>): Promise<number>;
   /** Sets a shard's name (and updated_at = now); the updated row, or null when there is none. */
   rename(id: ShardId, name: string): Promise<ShardMeta | null>;
   /** Deletes a shard, its files and its checkpoints (FK cascade). Returns whether it existed. */

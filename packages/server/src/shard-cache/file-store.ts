@@ -8,6 +8,7 @@ import { pathIndexEntry } from './fold-path.js';
 import { scriptErrorCode } from './script-errors.js';
 import { ShardScripts } from './scripts.js';
 import type { DirtyMarks } from './dirty-marks.js';
+import type { ShardActivity } from './shard-activity.js';
 import type { ShardLoader } from './shard-loader.js';
 import type {
   CreateFileResult,
@@ -27,6 +28,8 @@ export type FileStoreDeps = {
   loader: ShardLoader;
   /** Where every stored change marks its shard for the scheduler. */
   marks: Pick<DirtyMarks, 'mark'>;
+  /** Where every stored change notes its shard's updated time. */
+  activity: Pick<ShardActivity, 'note'>;
 };
 
 /**
@@ -222,10 +225,11 @@ export class FileStore {
     return op();
   }
 
-  /** Marks the shard for the scheduler once the change is stored. */
+  /** Marks the shard for the scheduler, and notes its updated time, once the change is stored. */
   private async marked<T>(shardId: ShardId, stored: Promise<T>): Promise<T> {
     const result = await stored;
     this.deps.marks.mark(shardId);
+    this.deps.activity.note(shardId);
     return result;
   }
 

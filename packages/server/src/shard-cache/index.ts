@@ -14,6 +14,7 @@ export { Membership, type MembershipDeps, type InstanceDeath } from './membershi
 export { FileStore, newFileId, maxDocBytes, type FileStoreDeps } from './file-store.js';
 export { SyncStore, type SyncStoreDeps } from './sync-store.js';
 export { DirtyMarks, type DirtyMarksDeps } from './dirty-marks.js';
+export { ShardActivity, type ShardActivityDeps } from './shard-activity.js';
 export { HistoryAuthors, type HistoryAuthor, type AuthorNotes } from './history-authors.js';
 export type {
   CachedMeta,

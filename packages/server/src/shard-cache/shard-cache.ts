@@ -7,6 +7,7 @@ import { DirtyMarks } from './dirty-marks.js';
 import { FileStore } from './file-store.js';
 import { HistoryAuthors } from './history-authors.js';
 import { Membership } from './membership.js';
+import { ShardActivity } from './shard-activity.js';
 import { ShardLoader } from './shard-loader.js';
 import { SyncStore } from './sync-store.js';
 
@@ -27,8 +28,8 @@ export type ShardCacheDeps = {
  * The live state of open shards in Redis, as parts that each own one thing: `loader`
  * (single-flight loads, the loaded marker, meta), `members` (who is in a shard), `files` (tree,
  * clock, updates, the atomic file steps), `sync` (snapshot, compaction, eviction, inspection),
- * `marks` (the shards with changes, for the scheduler) and `authors` (who changed a shard since
- * its last checkpoint).
+ * `marks` (the shards with changes, for the scheduler), `activity` (their updated time, written to
+ * the database before any sync) and `authors` (who changed a shard since its last checkpoint).
  */
 export type ShardCache = {
   readonly loader: ShardLoader;
@@ -39,6 +40,8 @@ export type ShardCache = {
   readonly marks: DirtyMarks;
   /** Who changed a shard since its last checkpoint. */
   readonly authors: HistoryAuthors;
+  /** The updated time of shards changed now, written to their rows before any sync. */
+  readonly activity: ShardActivity;
 };
 
 export function createShardCache(deps: ShardCacheDeps): ShardCache {
@@ -61,7 +64,8 @@ export function createShardCache(deps: ShardCacheDeps): ShardCache {
     heartbeatMs: deps.cache.heartbeatMs,
   });
   const marks = new DirtyMarks({ redis, keyPrefix, logger });
-  const files = new FileStore({ redis, keyPrefix, limits: deps.limits, loader, marks });
+  const activity = new ShardActivity({ repository: deps.repository, logger });
+  const files = new FileStore({ redis, keyPrefix, limits: deps.limits, loader, marks, activity });
   const sync = new SyncStore({ redis, keyPrefix, logger, members, marks });
-  return { loader, members, files, sync, marks, authors: new HistoryAuthors({ redis, keyPrefix }) };
+  return { loader, members, files, sync, marks, activity, authors: new HistoryAuthors({ redis, keyPrefix }) };
 }

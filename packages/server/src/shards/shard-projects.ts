@@ -55,7 +55,8 @@ export class ShardProjects {
 
   /**
    * The shards the principal may read: every shard for admins and for a `shards` claim of `*`,
-   * else the ones they own plus those their `shards` claim names. Most recently updated first;
+   * else the ones they own plus those their `shards` claim names. Most recently updated first (live
+   * changes count: ShardActivity writes their time before any sync);
    * `cursor` is the previous page's `nextCursor`.
    */
   async list(
@@ -64,6 +65,9 @@ export class ShardProjects {
   ): Promise<ShardPage> {
     const limit = page.limit ?? DEFAULT_PAGE_SIZE;
     const after = page.cursor === undefined ? undefined : decodeCursor(page.cursor);
+    // Changes this instance stored but has not reported yet count too (other instances report
+    // theirs within a flush interval).
+    await this.deps.cache.activity.flush();
     const rows = await this.deps.repository.list(filterFor(principal), { limit: limit + 1, after });
     const shards = rows.slice(0, limit);
     const last = shards.at(-1);

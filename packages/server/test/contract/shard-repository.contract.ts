@@ -900,6 +900,33 @@ export function describeShardRepositoryContract(name: string, open: ShardReposit
         expect(again.files.map((f) => f.content)).toEqual(['a']);
         expect(await repo.rename(newShardId(), 'x')).toBeNull();
       });
+
+      it('touches shards changed live: their updated time moves forward only, unknown ids are skipped', async () => {
+        const owner = `owner-${randomUUID()}`;
+        const at = (minutes: number) => new Date(Date.UTC(2025, 6, 1, 12, minutes, 0, 123));
+        const shards = [1, 2, 3].map((m) => makeShard([makeFile('a.ts', 'a')], { ownerId: owner, updatedAt: at(m) }));
+        for (const shard of shards) await repo.save(shard);
+        const [old, mid, recent] = shards as [Shard, Shard, Shard];
+        const filter: ShardListFilter = { kind: 'visible', ownerId: owner, shardIds: [] };
+        const listed = async () => (await repo.list(filter, { limit: 10 })).map((s) => s.id);
+        expect(await listed()).toEqual([recent.id, mid.id, old.id]);
+
+        // `old` was edited after `recent`; `mid`'s report is older than its stored time.
+        const moved = await repo.touch(
+          new Map([
+            [old.id, at(4)],
+            [mid.id, at(0)],
+            [newShardId(), at(5)],
+          ]),
+        );
+        expect(moved).toBe(1);
+        expect(await listed()).toEqual([old.id, recent.id, mid.id]);
+        expect((await repo.findMetaById(old.id))?.updatedAt.getTime()).toBe(at(4).getTime());
+        expect((await repo.findMetaById(mid.id))?.updatedAt.getTime()).toBe(at(2).getTime());
+        expect(await repo.findMetaById(newShardId())).toBeNull();
+        expect((await stored(old.id)).files.map((f) => f.content)).toEqual(['a']);
+        expect(await repo.touch(new Map())).toBe(0);
+      });
     });
 
     describe('delete', () => {

@@ -160,6 +160,40 @@ describe.each(['postgres', 'sqlite'] as const)('projects you own, fork and searc
     });
   });
 
+  describe('the updated time of shards being changed now', () => {
+    it('moves with edits and file operations before any sync, on either instance, and sorts the shard first', async () => {
+      const alice = await user(`alice-live-${kind}-${Date.now()}`);
+      const older = (await alice.rest.createShard({ templateId: 'vanilla', name: 'edited now' })).shard;
+      await sleep(5);
+      const newer = (await alice.rest.createShard({ templateId: 'vanilla', name: 'left alone' })).shard;
+      const listed = async () => (await alice.rest.listShards()).shards;
+      expect((await listed()).map((s) => s.id)).toEqual([newer.id, older.id]);
+
+      // An edit on instance 0: listing there reports it at once (no sync runs in this file).
+      const session = await joined(await t.client(0, alice.token), older.id);
+      const beforeEdit = Date.now();
+      (await session.openFile('index.html')).insert(0, '<!-- now -->');
+      await session.flushed();
+      const afterEdit = await listed();
+      expect(afterEdit.map((s) => s.id)).toEqual([older.id, newer.id]);
+      const editedAt = Date.parse(afterEdit[0]!.updatedAt);
+      expect(editedAt).toBeGreaterThanOrEqual(beforeEdit);
+      expect(editedAt).toBeLessThanOrEqual(Date.now());
+      // Not synced: the row holds the template's text still.
+      const row = await t.apps[0]!.app.repository.findById(older.id);
+      expect(row?.files.find((f) => f.path === 'index.html')?.content).not.toContain('<!-- now -->');
+
+      // A file operation on instance 1, listed through instance 0: within instance 1's flush interval.
+      const other = await joined(await t.client(1, alice.token), newer.id);
+      await other.createFile('notes.md', 'hello');
+      const moved = await waitFor(async () => {
+        const shards = await listed();
+        return shards[0]?.id === newer.id ? shards : undefined;
+      });
+      expect(Date.parse(moved[0]!.updatedAt)).toBeGreaterThan(editedAt);
+    });
+  });
+
   describe('DELETE /shards/:id', () => {
     it('only the owner or an admin may delete', async () => {
       const alice = await user(`alice-del-${kind}`);
