@@ -154,6 +154,102 @@ describe('projects in the web editor: dashboard, fork, quick open, search, files
     }
   });
 
+  it('opens search, quick open and the other panels on a phone (390×844) and at 1024×768, by button and by shortcut', async () => {
+    const token = await tokenFor({ sub: 'nora', name: 'Nora', create: true });
+    const { shard } = await rest(token).createShard({ templateId: 'vanilla', name: 'Narrow screens' });
+    await rest(token).writeFile(
+      shard.id,
+      'src/deep/helpers.js',
+      'export const a = 1;\n\nexport function findMe() {}\n',
+    );
+    const { context, page, errors } = await newUserPage(web.browser);
+    const search = page.getByRole('searchbox', { name: 'Search all files' });
+    const sidePanels = page.locator('.panel-area-side');
+    const isFocused = () => search.evaluate((el) => el === document.activeElement);
+    const findAndJump = async (shot: string) => {
+      await search.fill('findMe');
+      await search.press('Enter');
+      await page.locator('[data-testid="search-summary"]', { hasText: '1 matches in 1 files' }).waitFor();
+      await page.screenshot({ path: artifactPath(shot) });
+      await page.locator('.search-file[data-path="src/deep/helpers.js"] .search-match[data-line="3"]').click();
+      await page.locator('.cm-content[data-path="src/deep/helpers.js"]').waitFor();
+      await waitFor(async () =>
+        (await page.locator('.cm-activeLine').textContent()) === 'export function findMe() {}' ? true : null,
+      );
+    };
+    const quickOpen = async (open: () => Promise<void>, path: string) => {
+      await open();
+      const field = page.getByRole('textbox', { name: 'Go to file' });
+      await field.waitFor();
+      await field.type(path === 'index.html' ? 'indexht' : 'dphelp');
+      await page.locator(`.quick-open-item.selected[data-path="${path}"]`).waitFor();
+      await field.press('Enter');
+      await page.locator(`.cm-content[data-path="${path}"]`).waitFor();
+      expect((await tabs(page)).active).toBe(path);
+    };
+    try {
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.goto(editorUrl(web.server.url, shard.id, token));
+      await page.locator('.cm-content[data-path="src/main.js"]').waitFor({ timeout: 20_000 });
+      // No room for the panels' column: they are closed, and the buttons are there.
+      expect(await sidePanels.isVisible()).toBe(false);
+      for (const action of ['search', 'quick-open', 'panels'])
+        expect(await page.locator(`[data-action="${action}"]`).isVisible(), action).toBe(true);
+
+      // The search button opens search as a drawer over the editor, focused; a result closes it.
+      await page.locator('[data-action="search"]').click();
+      await search.waitFor({ state: 'visible' });
+      await waitFor(isFocused);
+      const drawer = await sidePanels.boundingBox();
+      expect(drawer?.width ?? 0).toBeGreaterThan(300);
+      await findAndJump('search-phone.png');
+      await search.waitFor({ state: 'hidden' });
+
+      // The shortcut does the same; Escape and the close button close it.
+      await page.keyboard.press('Control+Shift+F');
+      await search.waitFor({ state: 'visible' });
+      await waitFor(isFocused);
+      await page.keyboard.press('Escape');
+      await search.waitFor({ state: 'hidden' });
+      // The other panels: Panels opens the drawer where it was, its tabs switch.
+      await page.locator('[data-action="panels"]').click();
+      await sidePanels.waitFor({ state: 'visible' });
+      await page.locator('.panel-area-side [role="tab"][data-panel="history"]').click();
+      await page.locator('.panel-area-side [role="tabpanel"][data-panel="history"]').waitFor({ state: 'visible' });
+      await page.locator('[data-action="close-panels"]').click();
+      await sidePanels.waitFor({ state: 'hidden' });
+
+      // Quick open, by button and by shortcut.
+      await quickOpen(() => page.locator('[data-action="quick-open"]').click(), 'index.html');
+      await quickOpen(() => page.keyboard.press('Control+p'), 'src/deep/helpers.js');
+
+      // 1024×768: the panels are a column again (no Panels button, no close button); shortcut and button still work.
+      await page.setViewportSize({ width: 1024, height: 768 });
+      await sidePanels.waitFor({ state: 'visible' });
+      expect(await page.locator('[data-action="panels"]').isVisible()).toBe(false);
+      expect(await page.locator('[data-action="close-panels"]').isVisible()).toBe(false);
+      const bar = await page
+        .locator('.editor-page > .topbar')
+        .evaluate((el) => ({ scroll: el.scrollWidth, client: el.clientWidth }));
+      expect(bar.scroll).toBeLessThanOrEqual(bar.client);
+      await page.locator('.panel-area-side [role="tab"][data-panel="preview"]').click();
+      await page.keyboard.press('Control+Shift+F');
+      await search.waitFor({ state: 'visible' });
+      await waitFor(isFocused);
+      await page.locator('.tree-row[data-path="index.html"]').click();
+      await page.locator('.panel-area-side [role="tab"][data-panel="preview"]').click();
+      await page.locator('[data-action="search"]').click();
+      await search.waitFor({ state: 'visible' });
+      await findAndJump('search-1024.png');
+      // The column stays after the jump.
+      expect(await search.isVisible()).toBe(true);
+      await quickOpen(() => page.locator('[data-action="quick-open"]').click(), 'index.html');
+      expect(errors, errors.join('\n')).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('tells you when someone renames or deletes your open file, the tab follows the rename, and the whole project going away', async () => {
     const token = await tokenFor({ sub: 'rita', name: 'Rita', create: true });
     const { shard } = await rest(token).createShard({ templateId: 'vanilla', name: 'Moving files' });

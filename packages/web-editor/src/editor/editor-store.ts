@@ -95,6 +95,13 @@ export class EditorStore {
   readonly deleted = signal(false);
   /** A panel someone asked to show (a shortcut): PanelArea switches to it. */
   readonly panelRequest = signal<{ id: string; seq: number } | null>(null);
+  /**
+   * Whether the side panels are shown as a drawer over the editor: below 900 px there is no room
+   * for their column, so they show only while this is true (a button, a shortcut or showPanel
+   * opens them; a jump to a place in a file and their close button close them). Wider screens
+   * always show the column and ignore it.
+   */
+  readonly sidePanelsOpen = signal(false);
 
   /** The session's connection and save state. */
   readonly status = signal<SessionStatus>('connecting');
@@ -226,6 +233,8 @@ export class EditorStore {
   /** Shows a file and puts the cursor at a line and column (1-based), selecting `length` characters. */
   async revealAt(fileId: FileId, line: number, column: number, length = 0): Promise<void> {
     await this.openTab(fileId);
+    // On a narrow screen the drawer would cover the place.
+    this.sidePanelsOpen.value = false;
     this.reveal.value = { fileId, line, column, length, seq: (this.reveal.value?.seq ?? 0) + 1 };
   }
 
@@ -378,9 +387,10 @@ export class EditorStore {
     }
   }
 
-  /** Switches the panel area that holds `id` to it. */
+  /** Switches the panel area that holds `id` to it (and opens the side panels' drawer on a narrow screen). */
   showPanel(id: string): void {
     this.panelRequest.value = { id, seq: (this.panelRequest.value?.seq ?? 0) + 1 };
+    this.sidePanelsOpen.value = true;
   }
 
   /** Copies this project into a new one this user owns (edits not yet saved included) and opens it. */

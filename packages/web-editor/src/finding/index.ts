@@ -4,5 +4,5 @@
  * server's search route, which reads the live state).
  */
 export { openQuickOpen } from './quick-open.js';
-export { searchPanel, SEARCH_PANEL_ID } from './search-panel.js';
+export { focusSearch, searchPanel, SEARCH_PANEL_ID } from './search-panel.js';
 export { useFindingShortcuts } from './shortcuts.js';
