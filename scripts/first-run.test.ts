@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -180,4 +180,73 @@ describe('browserPlan', () => {
     expect(run.stderr).toContain('sudo bash .ci/install-browser');
     expect(elapsedMs).toBeLessThan(budgetMs(500));
   });
+});
+
+describe('what npm start installs (npm ci --omit=dev: no devDependencies)', () => {
+  const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { dev?: boolean }>;
+  };
+  /** The lock entry npm resolves `name` to from a workspace (its own node_modules first). */
+  function lockEntry(workspace: string, name: string): [string, { dev?: boolean }] | undefined {
+    for (const path of [`packages/${workspace}/node_modules/${name}`, `node_modules/${name}`]) {
+      const entry = lock.packages[path];
+      if (entry !== undefined) return [path, entry];
+    }
+    return undefined;
+  }
+  /** Packages imported by name from a workspace's source (tests excluded). */
+  function bareImports(workspace: string): Set<string> {
+    const names = new Set<string>();
+    const walk = (dir: string) => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) walk(path);
+        // next-shims.ts holds the source of the preview's next/* modules in strings, imports and all.
+        else if (/\.(ts|tsx|mts)$/.test(entry.name) && !/\.test\.tsx?$|^next-shims\.ts$/.test(entry.name)) {
+          const text = readFileSync(path, 'utf8');
+          // Static imports and re-exports at the start of a line (code in strings is not an import).
+          for (const [, from, bare] of text.matchAll(
+            /^(?:import|export)\b[^'";]*?\bfrom\s+'([^'.][^']*)'|^import\s+'([^'.][^']*)'/gm,
+          )) {
+            const spec = from ?? bare;
+            if (spec === undefined || spec.startsWith('node:') || spec.startsWith('@tandem/')) continue;
+            const parts = spec.split('/');
+            names.add(spec.startsWith('@') ? `${parts[0]}/${parts[1]}` : (parts[0] as string));
+          }
+        }
+      }
+    };
+    walk(join(ROOT, 'packages', workspace, 'src'));
+    return names;
+  }
+  /** Whether an installed package ships its own type declarations (a .d.ts file near its top). */
+  function hasOwnTypes(path: string): boolean {
+    const manifest = JSON.parse(readFileSync(join(ROOT, path, 'package.json'), 'utf8')) as Record<string, unknown>;
+    if (manifest['types'] !== undefined || manifest['typings'] !== undefined) return true;
+    const find = (dir: string, depth: number): boolean =>
+      readdirSync(dir, { withFileTypes: true }).some((entry) =>
+        entry.isDirectory()
+          ? depth > 0 && entry.name !== 'node_modules' && find(join(dir, entry.name), depth - 1)
+          : /\.d\.[cm]?ts$/.test(entry.name),
+      );
+    return find(join(ROOT, path), 3);
+  }
+
+  it.each(['protocol', 'client-sdk', 'server', 'web-editor'])(
+    'has every package that %s imports, and the types tsc builds it with',
+    (workspace) => {
+      const problems: string[] = [];
+      for (const name of [...bareImports(workspace)].sort()) {
+        const found = lockEntry(workspace, name);
+        if (found === undefined) problems.push(`${name}: not in package-lock.json`);
+        else if (found[1].dev === true) problems.push(`${name}: a devDependency`);
+        // The web editor is bundled by vite, which does not type-check.
+        if (workspace === 'web-editor' || found === undefined || hasOwnTypes(found[0])) continue;
+        const types = lockEntry(workspace, `@types/${name.replace(/^@/, '').replace('/', '__')}`);
+        if (types === undefined) problems.push(`${name}: no type declarations`);
+        else if (types[1].dev === true) problems.push(`${name}: its @types package is a devDependency`);
+      }
+      expect(problems).toEqual([]);
+    },
+  );
 });
