@@ -1,4 +1,3 @@
-import { focusSearch, openQuickOpen, SEARCH_PANEL_ID } from '../finding/index.js';
 import { toast } from '../ui/index.js';
 import { useEditorStore } from './editor-context.js';
 import { messageOf } from './editor-store.js';
@@ -35,29 +34,6 @@ export function TopBar() {
       <StatusBadge />
       <QueueChip />
       <div class="spacer" />
-      <button
-        type="button"
-        class="button icon-only"
-        data-action="quick-open"
-        title="Go to file (Ctrl+P)"
-        aria-label="Go to file"
-        onClick={() => void openQuickOpen(store)}
-      >
-        <FileIcon />
-      </button>
-      <button
-        type="button"
-        class="button icon-only"
-        data-action="search"
-        title="Search all files (Ctrl+Shift+F)"
-        aria-label="Search all files"
-        onClick={() => {
-          store.showPanel(SEARCH_PANEL_ID);
-          focusSearch.value++;
-        }}
-      >
-        <SearchIcon />
-      </button>
       <button
         type="button"
         class="button narrow-only"
@@ -115,23 +91,5 @@ function NameInput() {
         if (name !== '') store.rename(name);
       }}
     />
-  );
-}
-
-function SearchIcon() {
-  return (
-    <svg class="icon" viewBox="0 0 16 16" width="16" height="16" aria-hidden="true">
-      <circle cx="6.5" cy="6.5" r="4.5" fill="none" stroke="currentColor" stroke-width="1.6" />
-      <path d="M10 10l4.5 4.5" stroke="currentColor" stroke-width="1.6" stroke-linecap="round" />
-    </svg>
-  );
-}
-
-function FileIcon() {
-  return (
-    <svg class="icon" viewBox="0 0 16 16" width="16" height="16" aria-hidden="true">
-      <path d="M3.5 1.5h6l3 3v10h-9z" fill="none" stroke="currentColor" stroke-width="1.4" stroke-linejoin="round" />
-      <path d="M9.5 1.5v3h3M5.5 8.5h5M5.5 11h5" fill="none" stroke="currentColor" stroke-width="1.2" />
-    </svg>
   );
 }

@@ -1,10 +1,11 @@
 import { useEffect } from 'preact/hooks';
-import { useFindingShortcuts } from '../finding/index.js';
+import { focusSearch, openQuickOpen, SEARCH_PANEL_ID, useFindingShortcuts } from '../finding/index.js';
 import { PanelArea, PANELS } from '../panels/index.js';
 import { BinaryView } from './binary-view.js';
 import { CodeEditor } from './code-editor.js';
 import { useEditorStore } from './editor-context.js';
 import { FileTree } from './file-tree.js';
+import { FileIcon, SearchIcon } from './icons.js';
 import { NoticeBoard } from './notice-board.js';
 import { TabBar } from './tab-bar.js';
 import { TopBar } from './top-bar.js';
@@ -70,30 +71,55 @@ function Sidebar() {
     <aside class="sidebar">
       <div class="pane-header">
         <span class="pane-title">Files</span>
-        {store.canWrite ? (
-          <span class="pane-actions">
-            <button
-              type="button"
-              class="icon-button"
-              data-action="new-file"
-              title="New file"
-              aria-label="New file"
-              onClick={() => void store.createFile('')}
-            >
-              +
-            </button>
-            <button
-              type="button"
-              class="icon-button"
-              data-action="new-folder"
-              title="New folder"
-              aria-label="New folder"
-              onClick={() => void store.createFolder()}
-            >
-              ⊞
-            </button>
-          </span>
-        ) : null}
+        <span class="pane-actions">
+          <button
+            type="button"
+            class="icon-button"
+            data-action="quick-open"
+            title="Go to file (Ctrl+P)"
+            aria-label="Go to file"
+            onClick={() => void openQuickOpen(store)}
+          >
+            <FileIcon />
+          </button>
+          <button
+            type="button"
+            class="icon-button"
+            data-action="search"
+            title="Search all files (Ctrl+Shift+F)"
+            aria-label="Search all files"
+            onClick={() => {
+              store.showPanel(SEARCH_PANEL_ID);
+              focusSearch.value++;
+            }}
+          >
+            <SearchIcon />
+          </button>
+          {store.canWrite ? (
+            <>
+              <button
+                type="button"
+                class="icon-button"
+                data-action="new-file"
+                title="New file"
+                aria-label="New file"
+                onClick={() => void store.createFile('')}
+              >
+                +
+              </button>
+              <button
+                type="button"
+                class="icon-button"
+                data-action="new-folder"
+                title="New folder"
+                aria-label="New folder"
+                onClick={() => void store.createFolder()}
+              >
+                ⊞
+              </button>
+            </>
+          ) : null}
+        </span>
       </div>
       <FileTree />
     </aside>
