@@ -223,6 +223,15 @@ describe('projects in the web editor: dashboard, fork, quick open, search, files
       await quickOpen(() => page.locator('[data-action="quick-open"]').click(), 'index.html');
       await quickOpen(() => page.keyboard.press('Control+p'), 'src/deep/helpers.js');
 
+      // A tablet (768×1024): still a drawer, and the header with its Panels button fits.
+      await page.setViewportSize({ width: 768, height: 1024 });
+      expect(await page.locator('[data-action="panels"]').isVisible()).toBe(true);
+      const tablet = await page
+        .locator('.editor-page > .topbar')
+        .evaluate((el) => ({ scroll: el.scrollWidth, client: el.clientWidth }));
+      expect(tablet.scroll).toBeLessThanOrEqual(tablet.client);
+      await page.screenshot({ path: artifactPath('tablet.png') });
+
       // 1024×768: the panels are a column again (no Panels button, no close button); shortcut and button still work.
       await page.setViewportSize({ width: 1024, height: 768 });
       await sidePanels.waitFor({ state: 'visible' });
