@@ -4,6 +4,7 @@ import * as Y from 'yjs';
 import { TandemError, TandemRest, type ShardSession } from '@tandem/client-sdk';
 import type { CheckpointSummary, RestoredEvent, ShardId } from '@tandem/protocol';
 import type { StoredFile } from '../../src/persistence/index.js';
+import { Faults } from '../../src/faults/index.js';
 import { adminToken, createShard, tokenFor } from '../support/test-app.js';
 import { useTandem, type Harness } from '../support/harness.js';
 import { waitFor } from '../support/wait-for.js';
@@ -358,6 +359,47 @@ describe('version history over REST, the SDK and the sync worker (PostgreSQL)', 
       `[history] 200-file shard: full checkpoint ${total} B of Yjs state; one file changed: ${one.checkpoint.storedBytes} B`,
     );
     expect((await rest.readCheckpointFile(shardId, one.checkpoint.seq, 'src/m8.js')).content).toBe(files[8]!.content);
+  });
+});
+
+describe('a restore and the edits stored while it runs (SQLite)', () => {
+  const faults = new Faults(() => {
+    throw new Error('this test crashes nothing');
+  });
+  const t = useTandem({ database: 'sqlite', faults });
+
+  it('keeps an edit and a new file stored after the pre-restore checkpoint: in the live document, or in that checkpoint', async () => {
+    const shardId = await createShard(t.url(0), 'static');
+    const rest = await adminRest(t);
+    const template = (await rest.readFile(shardId, 'script.js')).content;
+    const a = await t.session(shardId);
+    const b = await t.session(shardId);
+    const ta = await a.openFile('script.js');
+    const tb = await b.openFile('script.js');
+    ta.insert(0, 'BEFORE\n');
+    await a.flushed();
+
+    // Exactly inside the window: after the pre-restore checkpoint, before the restore reads the
+    // live state. Stored (acknowledged) edits, in no checkpoint.
+    faults.duringNextRestore(async () => {
+      ta.insert(ta.length, '\n// IN-WINDOW\n');
+      await a.flushed();
+      await b.createFile('window.txt', 'made in the window\n');
+    });
+    const result = await rest.restoreCheckpoint(shardId, 1);
+
+    const beforeText = (await rest.readCheckpointFile(shardId, result.before, 'script.js')).content;
+    expect(beforeText).toBe(`BEFORE\n${template}`);
+    await waitFor(
+      () => ta.toString() === tb.toString() && !ta.toString().includes('BEFORE'),
+      10_000,
+      'both see the restore',
+    );
+    expect(ta.toString()).toBe(`${template}\n// IN-WINDOW\n`);
+    expect((await rest.readFile(shardId, 'window.txt')).content).toBe('made in the window\n');
+    await t.apps[0]!.app.flush(shardId);
+    expect(await dbText(t, shardId, 'script.js')).toBe(ta.toString());
+    expect(await dbText(t, shardId, 'window.txt')).toBe('made in the window\n');
   });
 });
 
