@@ -19,7 +19,7 @@ import {
   SyncScheduler,
   type SyncShardDeps,
 } from './sync-jobs/index.js';
-import { ShardService } from './shards/index.js';
+import { createHistoryThreads, ShardService } from './shards/index.js';
 import { createRoomEvents, createSocketServer, NO_ROOM_EVENTS, SocketService } from './realtime/index.js';
 import { createHttpServer } from './http/index.js';
 import { Faults, registerFaultRoutes } from './faults/index.js';
@@ -127,6 +127,8 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     const flushShard = async (shardId: ShardId): Promise<void> => {
       await syncShard(syncDeps, shardId, { evict: false });
     };
+    // Starts no thread until the first merge or diff (nothing to close if the build fails).
+    const historyThreads = createHistoryThreads();
     const shardService = new ShardService({
       repository,
       cache,
@@ -155,6 +157,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       },
       ...(faults === undefined ? {} : { faults }),
       flush: flushShard,
+      threads: historyThreads,
       // Named versions and the state before a restore: flushed first, so unsynced edits are in it.
       checkpointNow: async (shardId, checkpoint) => {
         await flushShard(shardId);
@@ -266,6 +269,8 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
         }
       },
     ]);
+    // After the HTTP listener and the sockets: no request waits for a diff or a delete's merge.
+    closeSteps.push(['history threads', () => historyThreads.close()]);
     closeSteps.push(['dirty marks', () => cache.marks.close()]);
     closeSteps.push(['scheduler', () => scheduler.close()]);
     closeSteps.push(['worker', async () => worker?.close()]);

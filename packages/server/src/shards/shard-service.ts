@@ -31,6 +31,7 @@ import { zipStream } from './zip-stream.js';
 import { readZipArchive } from './zip-import.js';
 import { guessTemplateId, shardFromImport } from './shard-from-import.js';
 import { ShardHistory, type CheckpointNow } from './shard-history.js';
+import type { HistoryThreads } from './history-threads.js';
 import type { ShardEvents } from './shard-events.js';
 
 export type { ShardEvents } from './shard-events.js';
@@ -59,6 +60,8 @@ export type ShardServiceDeps = {
   checkpointNow: CheckpointNow;
   /** Syncs a shard to the database now. */
   flush: (shardId: ShardId) => Promise<void>;
+  /** Worker threads for version history's merges and diffs (createHistoryThreads). */
+  threads: HistoryThreads;
 };
 
 /**
