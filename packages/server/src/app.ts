@@ -10,6 +10,8 @@ import { createTemplateRegistry, packageJsonDependencies } from './templates/ind
 import { createAuthService, RedisShareLinkRegistry } from './auth/index.js';
 import { createShardCache, FileStateVectors } from './shard-cache/index.js';
 import {
+  announceCheckpoint,
+  checkpointsChannel,
   createSyncWorker,
   HistoryPruner,
   recordCheckpoint,
@@ -122,6 +124,9 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       publishSaved: async (event) => {
         await cacheRedis.publish(channel, JSON.stringify(event));
       },
+      publishCheckpoint: async (event) => {
+        await cacheRedis.publish(checkpointsChannel(config.redis.keyPrefix), JSON.stringify(event));
+      },
       dependenciesOf: packageJsonDependencies,
     };
     const flushShard = async (shardId: ShardId): Promise<void> => {
@@ -158,6 +163,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       ...(faults === undefined ? {} : { faults }),
       flush: flushShard,
       threads: historyThreads,
+      announceCheckpoint: (shardId, checkpoint) => announceCheckpoint(syncDeps, shardId, checkpoint),
       // Named versions and the state before a restore: flushed first, so unsynced edits are in it.
       checkpointNow: async (shardId, checkpoint) => {
         await flushShard(shardId);
@@ -221,7 +227,9 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       io.attach(http.server);
       // Presence client ids are claimed as long as their sockets' members live.
       cache.members.startHeartbeat((shardIds) => sockets.refreshPresence(shardIds));
-      await sockets.relaySaved(redisManager.getConnection(`${scope}:events`), channel);
+      const events = redisManager.getConnection(`${scope}:events`);
+      await sockets.relaySaved(events, channel);
+      await sockets.relayCheckpoints(events, checkpointsChannel(config.redis.keyPrefix));
     }
     const worker = runWorker
       ? createSyncWorker({

@@ -12,7 +12,13 @@ import {
 import { AppError } from '../errors/index.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
-import type { Checkpoint, CheckpointMeta, CheckpointReason, IShardRepository } from '../persistence/index.js';
+import {
+  toCheckpointSummary,
+  type Checkpoint,
+  type CheckpointMeta,
+  type CheckpointReason,
+  type IShardRepository,
+} from '../persistence/index.js';
 import { isBacklogRefusal, textFromUpdates, updateToText, type ShardCache } from '../shard-cache/index.js';
 import type { Principal } from '../auth/index.js';
 import type { Faults } from '../faults/index.js';
@@ -86,7 +92,7 @@ export class ShardHistory {
     const rows = await this.deps.repository.listCheckpoints(shardId, { limit: page.limit, beforeSeq: page.before });
     const last = rows.at(-1);
     return {
-      checkpoints: rows.map(toSummary),
+      checkpoints: rows.map(toCheckpointSummary),
       nextBefore: rows.length === page.limit && last !== undefined && last.seq > 1 ? last.seq : null,
     };
   }
@@ -95,7 +101,7 @@ export class ShardHistory {
     await this.access.require(principal, shardId, 'read');
     const checkpoint = await this.find(shardId, seq);
     return {
-      ...toSummary(checkpoint),
+      ...toCheckpointSummary(checkpoint),
       files: sortByPath(
         checkpoint.tree.map((e): FileEntry =>
           e.kind === 'binary' ? { id: e.id, path: e.path, kind: 'binary' } : { id: e.id, path: e.path },
@@ -111,7 +117,7 @@ export class ShardHistory {
     const checkpoint = await this.deps.checkpointNow(shardId, { reason: 'named', label, force: true });
     if (checkpoint === null) throw new AppError(ErrorCode.INTERNAL, 'the named checkpoint was not recorded');
     this.deps.logger.info({ shardId, seq: checkpoint.seq, userId: principal.userId }, 'version named');
-    return toSummary(checkpoint);
+    return toCheckpointSummary(checkpoint);
   }
 
   async readFile(principal: Principal, shardId: ShardId, seq: number, rawPath: string): Promise<FileRead> {
@@ -396,17 +402,4 @@ function missingState(checkpoint: Checkpoint, id: FileId): AppError {
 
 function inScope(path: string, scope: string | null): boolean {
   return scope === null || path === scope || path.startsWith(`${scope}/`);
-}
-
-function toSummary(meta: CheckpointMeta): CheckpointSummary {
-  return {
-    seq: meta.seq,
-    createdAt: meta.createdAt.toISOString(),
-    label: meta.label,
-    reason: meta.reason,
-    authors: meta.authors,
-    filesChanged: meta.filesChanged,
-    storedBytes: meta.storedBytes,
-    version: meta.version,
-  };
 }

@@ -1,7 +1,12 @@
 import { ErrorCode, type FileId, type ShardId } from '@tandem/protocol';
 import { AppError } from '../errors/index.js';
 import type { Logger } from '../logging/index.js';
-import { CheckpointReason, type CreateCheckpointInput, type IShardRepository } from '../persistence/index.js';
+import {
+  CheckpointReason,
+  type CheckpointMeta,
+  type CreateCheckpointInput,
+  type IShardRepository,
+} from '../persistence/index.js';
 import type { ShardCache } from '../shard-cache/index.js';
 import type { Faults } from '../faults/index.js';
 import type { HistoryThreads } from './history-threads.js';
@@ -14,6 +19,8 @@ export type TreeWriteThroughDeps = {
   faults?: Faults | undefined;
   /** Merges the dirty files' updates for a before-delete checkpoint, off the event loop. */
   threads: HistoryThreads;
+  /** Tells the room about the before-delete checkpoint; never rejects. */
+  announceCheckpoint: (shardId: ShardId, checkpoint: CheckpointMeta) => Promise<void>;
 };
 
 /** A write resolves with the load the written tree was read from. */
@@ -133,7 +140,9 @@ export class TreeWriteThrough {
       onlyIfStored: [...deleted],
     });
     // Cleared after the commit: a crash in between lists the same authors again next time, never fewer.
-    if (checkpoint !== null) await this.deps.cache.authors.clear(shardId, notes);
+    if (checkpoint === null) return;
+    await this.deps.cache.authors.clear(shardId, notes);
+    await this.deps.announceCheckpoint(shardId, checkpoint);
   }
 }
 

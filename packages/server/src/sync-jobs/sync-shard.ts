@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ErrorCode, type DependencyMap, type FileId, type ShardId } from '@tandem/protocol';
+import { ErrorCode, type CheckpointedEvent, type DependencyMap, type FileId, type ShardId } from '@tandem/protocol';
 import { AppError, toAppError } from '../errors/index.js';
 import type { Logger } from '../logging/index.js';
 import { CheckpointReason, type CheckpointMeta, type IShardRepository, type SyncBatch } from '../persistence/index.js';
@@ -20,6 +20,8 @@ export type SyncShardDeps = {
   logger: Logger;
   /** Tells collaborators which versions are now in the database. */
   publishSaved: (event: SavedEvent) => Promise<void>;
+  /** Tells collaborators that a checkpoint was recorded (see checkpointsChannel). */
+  publishCheckpoint: (event: CheckpointedEvent) => Promise<void>;
   /** Who changed each shard since its last checkpoint. */
   authors: HistoryAuthors;
   /** A changed shard gets a checkpoint when its last one is at least this old (HISTORY_INTERVAL_MS). */

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { TandemError, TandemRest, type ShardSession } from '@tandem/client-sdk';
-import type { CheckpointSummary, RestoredEvent, ShardId } from '@tandem/protocol';
+import type { CheckpointedEvent, CheckpointSummary, RestoredEvent, ShardId } from '@tandem/protocol';
 import type { StoredFile } from '../../src/persistence/index.js';
 import { Faults } from '../../src/faults/index.js';
 import { adminToken, createShard, tokenFor } from '../support/test-app.js';
@@ -103,6 +103,34 @@ describe('version history over REST, the SDK and the sync worker (PostgreSQL)', 
     const page2 = await rest.listCheckpoints(shardId, { limit: 50, before: page1.nextBefore ?? 0 });
     expect(page2.checkpoints.at(-1)?.seq).toBe(1);
     expect(page2.nextBefore).toBeNull();
+  });
+
+  it('tells the room on every instance about each checkpoint recorded: named, before a delete, before a restore', async () => {
+    const shardId = await createShard(t.url(0), 'static');
+    const rest = await adminRest(t);
+    const a = await t.session(shardId, 0);
+    const b = await t.session(shardId, 1);
+    const seen: CheckpointedEvent[] = [];
+    b.on('checkpointed', (event) => seen.push(event));
+    const seenBy = (seq: number) =>
+      waitFor(() => seen.find((e) => e.checkpoint.seq === seq), 5000, `checkpoint ${seq}`);
+
+    const { checkpoint: named } = await rest.nameVersion(shardId, 'shared');
+    expect(await seenBy(named.seq)).toEqual({ shardId, checkpoint: named });
+    (await a.openFile('script.js')).insert(0, '// gone soon\n');
+    await a.flushed();
+    await a.delete('script.js');
+    const beforeDelete = (await checkpoints(rest, shardId))[0]!;
+    expect(beforeDelete.reason).toBe('before-delete');
+    expect((await seenBy(beforeDelete.seq)).checkpoint).toEqual(beforeDelete);
+    await a.createFile('new.txt', 'new\n');
+    const restore = await rest.restoreCheckpoint(shardId, named.seq);
+    expect((await seenBy(restore.before)).checkpoint.reason).toBe('before-restore');
+    // Every checkpoint since the shard's creation was announced (the restore's own delete of
+    // new.txt records one too), once each, in order.
+    const recorded = (await checkpoints(rest, shardId)).filter((c) => c.seq > 1).reverse();
+    await waitFor(() => seen.length === recorded.length, 5000, 'every checkpoint announced');
+    expect(seen.map((e) => e.checkpoint)).toEqual(recorded);
   });
 
   it('restores one file while two people type in it on two instances: everyone converges, later edits survive, the database ends equal', async () => {
@@ -410,6 +438,8 @@ describe('checkpoints by interval (SQLite)', () => {
     const shardId = await createShard(t.url(0), 'static');
     const rest = await adminRest(t);
     const session = await t.session(shardId);
+    const seen: CheckpointedEvent[] = [];
+    session.on('checkpointed', (event) => seen.push(event));
     const text = await session.openFile('script.js');
     const started = Date.now();
     const interval = await waitFor(
@@ -428,6 +458,12 @@ describe('checkpoints by interval (SQLite)', () => {
     expect(interval.length).toBeLessThanOrEqual(Math.floor(elapsedMs / 1500) + 1);
     const times = interval.map((c) => Date.parse(c.createdAt)).sort();
     for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(1400);
+    // Recorded by the sync worker thread, announced to the room.
+    await waitFor(
+      () => interval.every((c) => seen.some((e) => e.checkpoint.seq === c.seq && e.checkpoint.reason === 'interval')),
+      5000,
+      'the interval checkpoints announced',
+    );
   });
 });
 

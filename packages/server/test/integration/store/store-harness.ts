@@ -87,6 +87,7 @@ export async function createStore(
     repository,
     logger,
     publishSaved: async () => undefined,
+    publishCheckpoint: async () => undefined,
     dependenciesOf: () => null,
     authors: cache.authors,
     historyIntervalMs: config.history.intervalMs,
@@ -107,6 +108,7 @@ export async function createStore(
     onBacklog: (shardId) => backlogs.push(shardId),
     flush,
     threads,
+    announceCheckpoint: async () => undefined,
     checkpointNow: async (shardId, options) => {
       await flush(shardId);
       return recordCheckpoint(syncDeps, shardId, options);
