@@ -429,6 +429,26 @@ describe('a restore and the edits stored while it runs (SQLite)', () => {
     expect(await dbText(t, shardId, 'script.js')).toBe(ta.toString());
     expect(await dbText(t, shardId, 'window.txt')).toBe('made in the window\n');
   });
+  it('keeps the bytes of a binary file replaced after the pre-restore checkpoint, and restores the others', async () => {
+    const shardId = await createShard(t.url(0), 'static');
+    const rest = await adminRest(t);
+    const png = (last: number) => new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, last]);
+    const bytesOf = async (path: string) => [...(await rest.readBinaryFile(shardId, path)).bytes];
+    await rest.uploadFile(shardId, 'a.png', png(1), 'image/png');
+    await rest.uploadFile(shardId, 'b.png', png(1), 'image/png');
+    const { checkpoint } = await rest.nameVersion(shardId, 'first images');
+    await rest.uploadFile(shardId, 'a.png', png(2), 'image/png');
+    await rest.uploadFile(shardId, 'b.png', png(2), 'image/png');
+
+    faults.duringNextRestore(async () => {
+      await rest.uploadFile(shardId, 'a.png', png(3), 'image/png');
+    });
+    await rest.restoreCheckpoint(shardId, checkpoint.seq);
+    // b.png was replaced before the restore's checkpoint (it is in it): restored.
+    expect(await bytesOf('b.png')).toEqual([...png(1)]);
+    // a.png was replaced after it: those bytes are in no checkpoint, so they stay.
+    expect(await bytesOf('a.png')).toEqual([...png(3)]);
+  });
 });
 
 describe('checkpoints by interval (SQLite)', () => {
