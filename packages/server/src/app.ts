@@ -114,6 +114,8 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
           .catch((error: unknown) => log.warn({ err: error, shardId }, 'could not announce the version of a shard'));
       },
     });
+    // Starts no thread until the first merge or diff (nothing to close if the build fails).
+    const historyThreads = createHistoryThreads();
     const channel = savedChannel(config.redis.keyPrefix);
     const syncDeps: SyncShardDeps = {
       store: cache.sync,
@@ -128,12 +130,13 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
         await cacheRedis.publish(checkpointsChannel(config.redis.keyPrefix), JSON.stringify(event));
       },
       dependenciesOf: packageJsonDependencies,
+      // A flush here runs on a request's path (named version, restore) or at shutdown: its merges
+      // go to the worker threads, not the event loop.
+      merge: (files) => historyThreads.merge(files),
     };
     const flushShard = async (shardId: ShardId): Promise<void> => {
       await syncShard(syncDeps, shardId, { evict: false });
     };
-    // Starts no thread until the first merge or diff (nothing to close if the build fails).
-    const historyThreads = createHistoryThreads();
     const shardService = new ShardService({
       repository,
       cache,

@@ -6,5 +6,5 @@ import { register } from 'tsx/esm/api';
 register();
 const thread = await import('./history-thread.ts');
 
-export const mergeStates = thread.mergeStates;
+export const merge = thread.merge;
 export const diff = thread.diff;

@@ -1,7 +1,8 @@
 /**
- * The entry of the history worker threads (HistoryThreads): the CPU work of version history that
- * grows with a shard's size or backlog — merging Yjs updates into states, decoding states into
- * text and diffing texts — done away from the event loop. Pure functions of their input: no
+ * The entry of the history worker threads (HistoryThreads): the CPU work of the API process that
+ * grows with a shard's size or backlog — merging Yjs updates into states (a flush before a named
+ * version or a restore, a before-delete checkpoint), decoding states into text and diffing texts —
+ * done away from the event loop. Pure functions of their input: no
  * Redis, no database, no server singletons.
  */
 import type { FileDiff, FileId } from '@tandem/protocol';
@@ -16,9 +17,9 @@ export type RawDiffSide = { id: FileId; path: string } & (
   { kind: 'updates'; updates: Uint8Array[] } | { kind: 'text'; content: string } | { kind: 'binary'; bytes: Uint8Array }
 );
 
-/** Each list of updates merged into one garbage-collected state, in order (see mergeToState). */
-export function mergeStates(files: Uint8Array[][]): Uint8Array[] {
-  return files.map((updates) => mergeToState(updates).state);
+/** Each list of updates merged into one garbage-collected state and its text, in order (see mergeToState). */
+export function merge(files: Uint8Array[][]): Array<{ state: Uint8Array; text: string }> {
+  return files.map((updates) => mergeToState(updates));
 }
 
 /** The changed files between two stored states of a shard (see diffTrees). */

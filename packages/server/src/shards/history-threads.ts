@@ -4,10 +4,10 @@ import { Piscina } from 'piscina';
 import type { FileDiff } from '@tandem/protocol';
 import type { RawDiffSide } from './history-thread.js';
 
-/** The CPU work of version history, in worker threads (see history-thread.ts). */
+/** The CPU work of history and flushes in the API process, in worker threads (see history-thread.ts). */
 export interface HistoryThreads {
-  /** Each list of Yjs updates merged into one state, in order. */
-  mergeStates(files: Uint8Array[][]): Promise<Uint8Array[]>;
+  /** Each list of Yjs updates merged into one garbage-collected state and its text, in order. */
+  merge(files: Uint8Array[][]): Promise<Array<{ state: Uint8Array; text: string }>>;
   /** The changed files between two states of a shard, `from` older, `to` newer. */
   diff(from: RawDiffSide[], to: RawDiffSide[]): Promise<FileDiff[]>;
   /** Waits for running tasks, then ends the threads. Idempotent. */
@@ -27,8 +27,9 @@ function threadFile(): { filename: string; execArgv: string[] | undefined } {
 
 /**
  * A small pool (piscina): two threads at most, started on first use and ended after a minute
- * idle. The work is occasional (a diff, a delete of a backlogged shard's files) and bounded per
- * request; two threads let one long diff not hold up a delete's acknowledgement.
+ * idle. The work is occasional (a diff, a flush before a named version or a restore, a delete of a
+ * backlogged shard's files) and bounded per request; two threads let one long diff not hold up a
+ * delete's acknowledgement.
  */
 export function createHistoryThreads(): HistoryThreads {
   const { filename, execArgv } = threadFile();
@@ -41,7 +42,7 @@ export function createHistoryThreads(): HistoryThreads {
   });
   let closing: Promise<void> | undefined;
   return {
-    mergeStates: (files) => pool.run(files, { name: 'mergeStates' }) as Promise<Uint8Array[]>,
+    merge: (files) => pool.run(files, { name: 'merge' }) as Promise<Array<{ state: Uint8Array; text: string }>>,
     diff: (from, to) => pool.run({ from, to }, { name: 'diff' }) as Promise<FileDiff[]>,
     close() {
       closing ??= pool.close();

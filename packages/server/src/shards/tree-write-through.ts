@@ -126,9 +126,9 @@ export class TreeWriteThrough {
     }
     // Merging a large unsynced backlog takes long: in a worker thread, not on this delete's
     // acknowledgement path on the event loop.
-    const states = await this.deps.threads.mergeStates(texts.map((f) => f.updates));
+    const merged = await this.deps.threads.merge(texts.map((f) => f.updates));
     texts.forEach((file, i) => {
-      const ydocState = states[i];
+      const ydocState = merged[i]?.state;
       if (ydocState !== undefined) pending.push({ id: file.id, version: file.version, ydocState });
     });
     const notes = await this.deps.cache.authors.read(shardId);
