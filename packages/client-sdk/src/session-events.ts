@@ -1,5 +1,5 @@
 import type * as Y from 'yjs';
-import type { ErrorBody, FileEntry, FileId, RestoredEvent, TreeChange } from '@tandem/protocol';
+import type { CheckpointedEvent, ErrorBody, FileEntry, FileId, RestoredEvent, TreeChange } from '@tandem/protocol';
 import type { TreeOp } from './tree-ops.js';
 
 /**
@@ -58,6 +58,12 @@ export type SessionEvents = {
    * files arrive as ordinary edits and tree changes.
    */
   restored: [RestoredEvent];
+  /**
+   * A checkpoint of the shard was recorded, by anyone: named ("Name this version", this user's
+   * too) or automatic (interval, last leave, before a delete or a restore). Its summary is what
+   * `TandemRest.listCheckpoints` would list first.
+   */
+  checkpointed: [CheckpointedEvent];
   /** The number of file operations waiting to be applied by the server changed. */
   queue: [number];
   /**

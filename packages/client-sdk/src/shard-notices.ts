@@ -1,4 +1,4 @@
-import type { ErrorBody, FileId, RestoredEvent, ShardId, TreeChange } from '@tandem/protocol';
+import type { CheckpointedEvent, ErrorBody, FileId, RestoredEvent, ShardId, TreeChange } from '@tandem/protocol';
 import type { TandemSocket } from './socket-types.js';
 
 /** What a session does with each server notice for its shard (protocol §6). */
@@ -12,6 +12,8 @@ export interface ShardNoticeHandlers {
   resync(): void;
   /** Someone restored (part of) the shard to a checkpoint (`shard:restored`). */
   restored(event: RestoredEvent): void;
+  /** A checkpoint of the shard was recorded (`shard:checkpointed`). */
+  checkpointed(event: CheckpointedEvent): void;
   /** The shard was deleted; the server already took this socket out of it. */
   deleted(): void;
   /** The shard was renamed. */
@@ -43,6 +45,9 @@ export function listenToShard(socket: TandemSocket, shardId: ShardId, handlers: 
   const onRestored = (e: RestoredEvent) => {
     if (e.shardId === shardId) handlers.restored(e);
   };
+  const onCheckpointed = (e: CheckpointedEvent) => {
+    if (e.shardId === shardId) handlers.checkpointed(e);
+  };
   const onDeleted = (e: { shardId: ShardId }) => {
     if (e.shardId === shardId) handlers.deleted();
   };
@@ -59,6 +64,7 @@ export function listenToShard(socket: TandemSocket, shardId: ShardId, handlers: 
   socket.on('shard:saved', onSaved);
   socket.on('shard:resync', onResync);
   socket.on('shard:restored', onRestored);
+  socket.on('shard:checkpointed', onCheckpointed);
   socket.on('shard:deleted', onDeleted);
   socket.on('shard:renamed', onRenamed);
   socket.on('shard:error', onError);
@@ -70,6 +76,7 @@ export function listenToShard(socket: TandemSocket, shardId: ShardId, handlers: 
     socket.off('shard:saved', onSaved);
     socket.off('shard:resync', onResync);
     socket.off('shard:restored', onRestored);
+    socket.off('shard:checkpointed', onCheckpointed);
     socket.off('shard:deleted', onDeleted);
     socket.off('shard:renamed', onRenamed);
     socket.off('shard:error', onError);

@@ -488,6 +488,7 @@ export class ShardSession extends Emitter<SessionEvents> {
         this.rejoiner.start();
       },
       restored: (event) => this.emit('restored', event),
+      checkpointed: (event) => this.emit('checkpointed', event),
       deleted: () => this.markDeleted(),
       renamed: (name) => {
         this.shard = { ...this.shard, name };

@@ -12,7 +12,7 @@ import {
   PresenceUpdatePayload,
 } from './schemas.js';
 import type { FileId, ShardId } from './ids.js';
-import type { RestoredEvent } from './history.js';
+import type { CheckpointedEvent, RestoredEvent } from './history.js';
 
 /** Callback shape of every acknowledged client event. */
 export type AckFn<T> = (ack: Ack<T>) => void;
@@ -111,6 +111,12 @@ export type ServerToClientEvents = {
    * undo it (restore checkpoint `before`).
    */
   'shard:restored': (event: RestoredEvent) => void;
+  /**
+   * A checkpoint of the shard was recorded: named by someone ("Name this version") or automatic
+   * (interval, last leave, before a delete or a restore), by any instance or sync worker. A
+   * history view adds it to its list without asking again.
+   */
+  'shard:checkpointed': (event: CheckpointedEvent) => void;
   /**
    * The shard was deleted (DELETE /shards/:id). The server has already taken this socket out of
    * the shard's room: nothing more arrives for it, and any edit not yet acknowledged is gone.

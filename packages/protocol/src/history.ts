@@ -104,6 +104,15 @@ export type RestoredEvent = {
   version: number;
 };
 
+/**
+ * The room notice `shard:checkpointed`: a checkpoint of the shard was recorded (named, or
+ * automatically: by interval, on the last leave, before a delete or a restore).
+ */
+export type CheckpointedEvent = {
+  shardId: ShardId;
+  checkpoint: CheckpointSummary;
+};
+
 const seq = z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
 
 /** `POST /shards/:id/checkpoints` body: name the current version. */

@@ -10,6 +10,8 @@ import { createTemplateRegistry, packageJsonDependencies } from './templates/ind
 import { createAuthService, RedisShareLinkRegistry } from './auth/index.js';
 import { createShardCache, FileStateVectors } from './shard-cache/index.js';
 import {
+  announceCheckpoint,
+  checkpointsChannel,
   createSyncWorker,
   HistoryPruner,
   recordCheckpoint,
@@ -19,7 +21,7 @@ import {
   SyncScheduler,
   type SyncShardDeps,
 } from './sync-jobs/index.js';
-import { ShardService } from './shards/index.js';
+import { createHistoryThreads, ShardService } from './shards/index.js';
 import { createRoomEvents, createSocketServer, NO_ROOM_EVENTS, SocketService } from './realtime/index.js';
 import { createHttpServer } from './http/index.js';
 import { Faults, registerFaultRoutes } from './faults/index.js';
@@ -112,6 +114,8 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
           .catch((error: unknown) => log.warn({ err: error, shardId }, 'could not announce the version of a shard'));
       },
     });
+    // Starts no thread until the first merge or diff (nothing to close if the build fails).
+    const historyThreads = createHistoryThreads();
     const channel = savedChannel(config.redis.keyPrefix);
     const syncDeps: SyncShardDeps = {
       store: cache.sync,
@@ -122,7 +126,13 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       publishSaved: async (event) => {
         await cacheRedis.publish(channel, JSON.stringify(event));
       },
+      publishCheckpoint: async (event) => {
+        await cacheRedis.publish(checkpointsChannel(config.redis.keyPrefix), JSON.stringify(event));
+      },
       dependenciesOf: packageJsonDependencies,
+      // A flush here runs on a request's path (named version, restore) or at shutdown: its merges
+      // go to the worker threads, not the event loop.
+      merge: (files) => historyThreads.merge(files),
     };
     const flushShard = async (shardId: ShardId): Promise<void> => {
       await syncShard(syncDeps, shardId, { evict: false });
@@ -155,6 +165,8 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       },
       ...(faults === undefined ? {} : { faults }),
       flush: flushShard,
+      threads: historyThreads,
+      announceCheckpoint: (shardId, checkpoint) => announceCheckpoint(syncDeps, shardId, checkpoint),
       // Named versions and the state before a restore: flushed first, so unsynced edits are in it.
       checkpointNow: async (shardId, checkpoint) => {
         await flushShard(shardId);
@@ -218,7 +230,9 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       io.attach(http.server);
       // Presence client ids are claimed as long as their sockets' members live.
       cache.members.startHeartbeat((shardIds) => sockets.refreshPresence(shardIds));
-      await sockets.relaySaved(redisManager.getConnection(`${scope}:events`), channel);
+      const events = redisManager.getConnection(`${scope}:events`);
+      await sockets.relaySaved(events, channel);
+      await sockets.relayCheckpoints(events, checkpointsChannel(config.redis.keyPrefix));
     }
     const worker = runWorker
       ? createSyncWorker({
@@ -266,6 +280,8 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
         }
       },
     ]);
+    // After the HTTP listener and the sockets: no request waits for a diff or a delete's merge.
+    closeSteps.push(['history threads', () => historyThreads.close()]);
     closeSteps.push(['dirty marks', () => cache.marks.close()]);
     closeSteps.push(['shard activity', () => cache.activity.close()]);
     closeSteps.push(['scheduler', () => scheduler.close()]);

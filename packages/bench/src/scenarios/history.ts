@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { TandemRest } from '@tandem/client-sdk';
 import { startTandem } from '../targets/deployments.js';
 import { signToken } from '../targets/jwt.js';
@@ -16,33 +18,99 @@ function fileText(i: number, edit: number): string {
   return `// file ${i}, edit ${edit}\n${LINE.repeat(LINES_PER_FILE)}`;
 }
 
-/** The stored history, read from the SQLite file: rows and bytes of checkpoints and their file states. */
-function storedHistory(databaseUrl: string, shardId: string) {
-  const db = new Database(databaseUrl.slice('sqlite:'.length), { readonly: true, fileMustExist: true });
-  try {
-    const cp = db
-      .prepare(
-        'select count(*) as n, sum(length(tree)) as tree, sum(length(authors)) as authors from shard_checkpoints where shard_id = ?',
-      )
-      .get(shardId) as { n: number; tree: number; authors: number };
-    const files = db
-      .prepare('select count(*) as n, sum(length(ydoc_state)) as bytes from checkpoint_files where shard_id = ?')
-      .get(shardId) as { n: number; bytes: number };
-    const live = db
-      .prepare('select count(*) as n, sum(length(ydoc_state)) as bytes from shard_files where shard_id = ?')
-      .get(shardId) as { n: number; bytes: number };
-    return {
-      checkpoints: cp.n,
-      treeBytes: cp.tree,
-      authorBytes: cp.authors,
-      stateRows: files.n,
-      stateBytes: files.bytes,
-      shardFiles: live.n,
-      shardStateBytes: live.bytes,
-    };
-  } finally {
-    db.close();
-  }
+type StoredHistory = {
+  checkpoints: number;
+  treeBytes: number;
+  authorBytes: number;
+  stateRows: number;
+  stateBytes: number;
+  shardFiles: number;
+  shardStateBytes: number;
+};
+
+/** The database one run of the scenario uses: its URL, how to read the stored history, how to drop it. */
+type BenchDatabase = {
+  label: 'SQLite' | 'PostgreSQL';
+  /** For startTandem; undefined: its own temp SQLite file. */
+  url: string | undefined;
+  storedHistory(databaseUrl: string, shardId: string): Promise<StoredHistory>;
+  drop(): Promise<void>;
+};
+
+const HISTORY_SQL = {
+  checkpoints:
+    'select count(*) as n, sum(LEN(tree)) as tree, sum(LEN(authors)) as authors from shard_checkpoints where shard_id = $1',
+  files: 'select count(*) as n, sum(LEN(ydoc_state)) as bytes from checkpoint_files where shard_id = $1',
+  live: 'select count(*) as n, sum(LEN(ydoc_state)) as bytes from shard_files where shard_id = $1',
+};
+
+function toStoredHistory(
+  cp: { n: unknown; tree: unknown; authors: unknown },
+  files: { n: unknown; bytes: unknown },
+  live: { n: unknown; bytes: unknown },
+): StoredHistory {
+  return {
+    checkpoints: Number(cp.n),
+    treeBytes: Number(cp.tree),
+    authorBytes: Number(cp.authors),
+    stateRows: Number(files.n),
+    stateBytes: Number(files.bytes),
+    shardFiles: Number(live.n),
+    shardStateBytes: Number(live.bytes),
+  };
+}
+
+/** The deployment's own temp SQLite file, read with better-sqlite3. */
+const sqlite: BenchDatabase = {
+  label: 'SQLite',
+  url: undefined,
+  storedHistory: async (databaseUrl, shardId) => {
+    const db = new Database(databaseUrl.slice('sqlite:'.length), { readonly: true, fileMustExist: true });
+    try {
+      const query = (sql: string) =>
+        db.prepare(sql.replaceAll('LEN(', 'length(').replace('$1', '?')).get(shardId) as Record<string, unknown>;
+      return toStoredHistory(
+        query(HISTORY_SQL.checkpoints) as { n: unknown; tree: unknown; authors: unknown },
+        query(HISTORY_SQL.files) as { n: unknown; bytes: unknown },
+        query(HISTORY_SQL.live) as { n: unknown; bytes: unknown },
+      );
+    } finally {
+      db.close();
+    }
+  },
+  drop: async () => undefined,
+};
+
+/** A throwaway schema in the PostgreSQL database at BENCH_DATABASE_URL (default: the test database), dropped after. */
+async function postgres(): Promise<BenchDatabase> {
+  const base = process.env['BENCH_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const schema = `bench_history_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+  const admin = async <T>(run: (client: pg.Client) => Promise<T>): Promise<T> => {
+    const client = new pg.Client({ connectionString: base });
+    await client.connect();
+    try {
+      return await run(client);
+    } finally {
+      await client.end();
+    }
+  };
+  await admin((c) => c.query(`create schema "${schema}"`));
+  return {
+    label: 'PostgreSQL',
+    url: `${base}?options=${encodeURIComponent(`-c search_path=${schema}`)}`,
+    storedHistory: (_url, shardId) =>
+      admin(async (c) => {
+        await c.query(`set search_path to "${schema}"`);
+        const query = async (sql: string) =>
+          (await c.query(sql.replaceAll('LEN(', 'octet_length('), [shardId])).rows[0] as Record<string, unknown>;
+        return toStoredHistory(
+          (await query(HISTORY_SQL.checkpoints)) as { n: unknown; tree: unknown; authors: unknown },
+          (await query(HISTORY_SQL.files)) as { n: unknown; bytes: unknown },
+          (await query(HISTORY_SQL.live)) as { n: unknown; bytes: unknown },
+        );
+      }),
+    drop: () => admin(async (c) => void (await c.query(`drop schema if exists "${schema}" cascade`))),
+  };
 }
 
 async function timed(samples: Samples, run: () => Promise<unknown>): Promise<void> {
@@ -52,17 +120,37 @@ async function timed(samples: Samples, run: () => Promise<unknown>): Promise<voi
 }
 
 /**
- * Version history of a 200-file, 2 MB shard (SQLite, one instance, over REST): 1,000 named
- * checkpoints (200 with --quick), each after one file changed; then the bytes each checkpoint
- * stored, and the time to list a page of checkpoints (newest and deep), read a file at a
- * checkpoint, diff a checkpoint against now and against another checkpoint, and restore a file.
+ * Version history of a 200-file, 2 MB shard (one instance, over REST), on SQLite and then on
+ * PostgreSQL (a throwaway schema): 1,000 named checkpoints (200 with --quick), each after one file
+ * changed; then the bytes each checkpoint stored, and the time to list a page of checkpoints
+ * (newest and deep), read a file at a checkpoint, diff a checkpoint against now and against
+ * another checkpoint, and restore a file.
  */
 export async function historyScenario(ctx: BenchContext, emit: (r: ScenarioResult) => void): Promise<void> {
+  await historyOn(ctx, emit, sqlite);
+  let pgDatabase: BenchDatabase;
+  try {
+    pgDatabase = await postgres();
+  } catch (error) {
+    ctx.log(`history: PostgreSQL not reachable (${String(error)}); set BENCH_DATABASE_URL. Skipped.`);
+    return;
+  }
+  try {
+    await historyOn(ctx, emit, pgDatabase);
+  } finally {
+    await pgDatabase.drop();
+  }
+}
+
+async function historyOn(ctx: BenchContext, emit: (r: ScenarioResult) => void, database: BenchDatabase): Promise<void> {
   const checkpoints = ctx.quick ? 200 : 1000;
   const reads = ctx.quick ? 50 : 200;
   const diffs = ctx.quick ? 10 : 30;
-  ctx.log(`history: ${FILES} files of 10 KB, ${checkpoints} checkpoints`);
-  const d = await startTandem(ctx, { name: 'history' });
+  ctx.log(`history (${database.label}): ${FILES} files of 10 KB, ${checkpoints} checkpoints`);
+  const d = await startTandem(ctx, {
+    name: `history-${database.label.toLowerCase()}`,
+    ...(database.url === undefined ? {} : { databaseUrl: database.url }),
+  });
   try {
     const url = d.urls[0]!;
     const token = signToken({ sub: 'bench-history', role: 'admin' });
@@ -83,7 +171,7 @@ export async function historyScenario(ctx: BenchContext, emit: (r: ScenarioResul
         perCheckpoint.push((await rest.nameVersion(id, `v${c}`)).checkpoint.storedBytes);
       });
     }
-    const stored = storedHistory(d.databaseUrl, id);
+    const stored = await database.storedHistory(d.databaseUrl, id);
     const last = (await rest.listCheckpoints(id, { limit: 1 })).checkpoints[0]!.seq;
 
     const listNewest = new Samples();
@@ -121,7 +209,7 @@ export async function historyScenario(ctx: BenchContext, emit: (r: ScenarioResul
     ].join('; ');
     emit({
       scenario: 'history',
-      case: `${FILES} files, 2 MB, ${stored.checkpoints} checkpoints`,
+      case: `${FILES} files, 2 MB, ${stored.checkpoints} checkpoints, ${database.label}`,
       target: d.label,
       // Every named checkpoint recorded, each storing about one file's state.
       ok: stored.checkpoints >= checkpoints && incremental < stored.shardStateBytes / 50,

@@ -39,14 +39,21 @@ export type TandemDeployment = Deployment & {
 /**
  * Tandem from its build (packages/server/dist): `instances` processes on their own ports, or one
  * `serve --workers N` process (node:cluster) when `workers` is given. All share the machine's
- * Redis (under a unique prefix) and one temp SQLite database.
+ * Redis (under a unique prefix) and one temp SQLite database, or the database at `databaseUrl`
+ * (the caller creates and drops it).
  */
 export async function startTandem(
   env: BenchEnv,
-  options: { instances?: number; workers?: number; name: string; serverEnv?: Record<string, string> },
+  options: {
+    instances?: number;
+    workers?: number;
+    name: string;
+    serverEnv?: Record<string, string>;
+    databaseUrl?: string;
+  },
 ): Promise<TandemDeployment> {
   const dir = mkdtempSync(join(tmpdir(), 'tandem-bench-'));
-  const databaseUrl = `sqlite:${join(dir, 'db.sqlite')}`;
+  const databaseUrl = options.databaseUrl ?? `sqlite:${join(dir, 'db.sqlite')}`;
   const prefix = `${env.prefix}:${options.name}`;
   const instances = options.workers === undefined ? (options.instances ?? 1) : 1;
   const processes: Spawned[] = [];

@@ -24,6 +24,7 @@ export class Faults {
   private crash: { kind: FaultStoreKind; left: number } | undefined;
   private dropUntil = 0;
   private dropEvents: ReadonlySet<string> | undefined;
+  private restoreHook: (() => Promise<void>) | undefined;
 
   /** `die` is what a crash does; a real SIGKILL of this process unless a test passes its own. */
   constructor(private readonly die: () => void = () => process.kill(process.pid, 'SIGKILL')) {}
@@ -43,6 +44,21 @@ export class Faults {
       this.crash = undefined;
       this.die();
     }
+  }
+
+  /**
+   * In process only: runs `hook` once, inside the next restore, after its pre-restore checkpoint
+   * is recorded and before it reads the live state it changes (a test stores an edit there).
+   */
+  duringNextRestore(hook: () => Promise<void>): void {
+    this.restoreHook = hook;
+  }
+
+  /** Called by a restore between its pre-restore checkpoint and its first change. */
+  async inRestoreWindow(): Promise<void> {
+    const hook = this.restoreHook;
+    this.restoreHook = undefined;
+    await hook?.();
   }
 
   /** True when the ack of this event must be swallowed. */

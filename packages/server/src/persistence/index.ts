@@ -7,6 +7,7 @@
  */
 export {
   toShardSummary,
+  toCheckpointSummary,
   CheckpointReason,
   type Checkpoint,
   type CheckpointAuthor,

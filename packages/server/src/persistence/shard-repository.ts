@@ -1,6 +1,7 @@
 import type {
   CheckpointAuthor,
   CheckpointReason as WireCheckpointReason,
+  CheckpointSummary,
   DependencyMap,
   FileId,
   ShardId,
@@ -143,6 +144,20 @@ export type CheckpointMeta = {
   /** Bytes of Yjs state stored for this checkpoint (its tree is not counted). */
   storedBytes: number;
 };
+
+/** The API's view of a checkpoint (`GET /shards/:id/checkpoints`, `shard:checkpointed`). */
+export function toCheckpointSummary(meta: CheckpointMeta): CheckpointSummary {
+  return {
+    seq: meta.seq,
+    createdAt: meta.createdAt.toISOString(),
+    label: meta.label,
+    reason: meta.reason,
+    authors: meta.authors,
+    filesChanged: meta.filesChanged,
+    storedBytes: meta.storedBytes,
+    version: meta.version,
+  };
+}
 
 /** A checkpoint with its file tree (sorted by path). */
 export type Checkpoint = CheckpointMeta & { tree: CheckpointTreeEntry[] };

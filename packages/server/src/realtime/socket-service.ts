@@ -1,5 +1,13 @@
 import type { Cluster, Redis } from 'ioredis';
-import { ErrorCode, isFileId, isShardId, type Ack, type FileId, type ShardId } from '@tandem/protocol';
+import {
+  CHECKPOINT_REASONS,
+  ErrorCode,
+  isFileId,
+  isShardId,
+  type Ack,
+  type FileId,
+  type ShardId,
+} from '@tandem/protocol';
 import { z } from 'zod';
 import { toAppError } from '../errors/index.js';
 import type { Config } from '../config/index.js';
@@ -127,6 +135,23 @@ export class SocketService {
       }
       const event = parsed.data;
       this.io.local.to(roomOf(event.shardId)).emit('shard:saved', event);
+    });
+    await subscriber.subscribe(channel);
+  }
+
+  /**
+   * Relays checkpoints recorded anywhere (sync worker threads, any API instance) to this
+   * instance's sockets in the shard's room as `shard:checkpointed`.
+   */
+  async relayCheckpoints(subscriber: Redis | Cluster, channel: string): Promise<void> {
+    subscriber.on('message', (from: string, message: string) => {
+      if (from !== channel) return;
+      const parsed = CheckpointedNotice.safeParse(safeJson(message));
+      if (!parsed.success) {
+        this.log.warn({ channel }, 'ignoring a malformed checkpoint notice');
+        return;
+      }
+      this.io.local.to(roomOf(parsed.data.shardId)).emit('shard:checkpointed', parsed.data);
     });
     await subscriber.subscribe(channel);
   }
@@ -298,6 +323,20 @@ const SavedNotice = z.object({
   shardId: z.custom<ShardId>(isShardId),
   version: z.number().int().nonnegative(),
   files: z.array(z.object({ id: z.custom<FileId>(isFileId), version: z.number().int().nonnegative() })),
+});
+
+const CheckpointedNotice = z.object({
+  shardId: z.custom<ShardId>(isShardId),
+  checkpoint: z.object({
+    seq: z.number().int().min(1),
+    createdAt: z.string(),
+    label: z.string().nullable(),
+    reason: z.enum(CHECKPOINT_REASONS),
+    authors: z.array(z.object({ userId: z.string(), name: z.string() })),
+    filesChanged: z.number().int().nonnegative(),
+    storedBytes: z.number().int().nonnegative(),
+    version: z.number().int().nonnegative(),
+  }),
 });
 
 function safeJson(text: string): unknown {

@@ -6,3 +6,4 @@
 export { ShardService, type ShardEvents, type ShardServiceDeps } from './shard-service.js';
 export type { FileRead } from './shard-reader.js';
 export { ShardHistory, type CheckpointNow } from './shard-history.js';
+export { createHistoryThreads, type HistoryThreads } from './history-threads.js';

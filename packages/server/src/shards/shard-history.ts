@@ -12,11 +12,20 @@ import {
 import { AppError } from '../errors/index.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
-import type { Checkpoint, CheckpointMeta, CheckpointReason, IShardRepository } from '../persistence/index.js';
+import {
+  toCheckpointSummary,
+  type Checkpoint,
+  type CheckpointMeta,
+  type CheckpointReason,
+  type IShardRepository,
+} from '../persistence/index.js';
 import { isBacklogRefusal, textFromUpdates, updateToText, type ShardCache } from '../shard-cache/index.js';
 import type { Principal } from '../auth/index.js';
+import type { Faults } from '../faults/index.js';
 import { canonicalPath, sortByPath } from './canonical-path.js';
-import { binaryDigest, diffTrees, type DiffSide } from './history-diff.js';
+import { binaryDigest, type DiffSide } from './history-diff.js';
+import type { HistoryThreads } from './history-threads.js';
+import type { RawDiffSide } from './history-thread.js';
 import type { ShardAccess } from './shard-access.js';
 import type { ShardEvents } from './shard-events.js';
 import type { ShardMembership } from './shard-membership.js';
@@ -37,6 +46,10 @@ export type ShardHistoryDeps = {
   checkpointNow: CheckpointNow;
   /** Syncs the shard now (a restore refused for the shard's unsynced backlog retries after it). */
   flush: (shardId: ShardId) => Promise<void>;
+  /** Worker threads: a diff is decoded and computed there. */
+  threads: HistoryThreads;
+  /** Test-only: a hook between the pre-restore checkpoint and the restore's changes. */
+  faults?: Faults | undefined;
 };
 
 /**
@@ -56,7 +69,7 @@ type CheckpointFile = DiffSide & { bytes?: Uint8Array };
 /**
  * Version history of a shard: list, read and diff checkpoints (anyone who may read the shard),
  * name the current version and restore a checkpoint (writers). A restore is applied through the
- * same cache steps as edits — Yjs updates computed from the current text, tree operations — and
+ * same cache steps as edits — Yjs updates computed from the pre-restore checkpoint, tree operations — and
  * each is broadcast like an edit, so open editors update live and sync saves it like any edit.
  */
 export class ShardHistory {
@@ -79,7 +92,7 @@ export class ShardHistory {
     const rows = await this.deps.repository.listCheckpoints(shardId, { limit: page.limit, beforeSeq: page.before });
     const last = rows.at(-1);
     return {
-      checkpoints: rows.map(toSummary),
+      checkpoints: rows.map(toCheckpointSummary),
       nextBefore: rows.length === page.limit && last !== undefined && last.seq > 1 ? last.seq : null,
     };
   }
@@ -88,7 +101,7 @@ export class ShardHistory {
     await this.access.require(principal, shardId, 'read');
     const checkpoint = await this.find(shardId, seq);
     return {
-      ...toSummary(checkpoint),
+      ...toCheckpointSummary(checkpoint),
       files: sortByPath(
         checkpoint.tree.map((e): FileEntry =>
           e.kind === 'binary' ? { id: e.id, path: e.path, kind: 'binary' } : { id: e.id, path: e.path },
@@ -104,7 +117,7 @@ export class ShardHistory {
     const checkpoint = await this.deps.checkpointNow(shardId, { reason: 'named', label, force: true });
     if (checkpoint === null) throw new AppError(ErrorCode.INTERNAL, 'the named checkpoint was not recorded');
     this.deps.logger.info({ shardId, seq: checkpoint.seq, userId: principal.userId }, 'version named');
-    return toSummary(checkpoint);
+    return toCheckpointSummary(checkpoint);
   }
 
   async readFile(principal: Principal, shardId: ShardId, seq: number, rawPath: string): Promise<FileRead> {
@@ -132,29 +145,31 @@ export class ShardHistory {
     await this.access.require(principal, shardId, 'read');
     const scope = options.path === undefined ? null : canonicalPath(options.path, this.deps.limits);
     const from = await this.find(shardId, seq);
-    const fromFiles = await this.texts(
+    const fromFiles = await this.states(
       from,
       from.tree.filter((e) => inScope(e.path, scope)).map((e) => e.id),
     );
-    let toFiles: DiffSide[];
+    let toFiles: RawDiffSide[];
     if (options.to === 'now') {
       toFiles = (await this.reader.currentFiles(shardId)).filter((f) => inScope(f.path, scope));
     } else {
       const to = await this.find(shardId, options.to);
-      toFiles = await this.texts(
+      toFiles = await this.states(
         to,
         to.tree.filter((e) => inScope(e.path, scope)).map((e) => e.id),
       );
     }
-    return { from: seq, to: options.to, files: diffTrees(fromFiles, toFiles) };
+    // Decoding and line-diffing a whole shard takes long (~150 ms for 2 MB): in a worker thread.
+    return { from: seq, to: options.to, files: await this.deps.threads.diff(fromFiles, toFiles) };
   }
 
   /**
    * Restores a file, a folder (`path`) or the whole shard to checkpoint `seq`. The state before
    * becomes a checkpoint first (flushed, so unsynced edits are in it). Then, within the scope:
    * files the checkpoint lacks are deleted, files it has at another path are moved back, and every
-   * file's text is set to the checkpoint's with a Yjs update computed from the current text (or
-   * created when missing). Concurrent edits merge with those updates like any two edits.
+   * file's text is set to the checkpoint's with a Yjs update computed from its state in the
+   * pre-restore checkpoint (or created when missing). Edits stored after that checkpoint merge
+   * with those updates like any two concurrent edits: each edit is in that checkpoint or survives.
    */
   async restore(
     principal: Principal,
@@ -190,15 +205,21 @@ export class ShardHistory {
         );
       }
     }
+    const recorded = await this.deps.checkpointNow(shardId, { reason: 'before-restore' });
+    // Nothing changed since the latest checkpoint: it is the state before the restore.
     const before =
-      (await this.deps.checkpointNow(shardId, { reason: 'before-restore' })) ??
-      (await this.deps.repository.latestCheckpoint(shardId));
+      recorded === null
+        ? await this.deps.repository.latestCheckpoint(shardId)
+        : await this.deps.repository.findCheckpoint(shardId, recorded.seq);
     if (before === null) throw new AppError(ErrorCode.INTERNAL, 'the state before the restore was not recorded');
+    await this.deps.faults?.inRestoreWindow();
     // The restorer changes the shard: an author of the next checkpoint, not of the one before.
     const author = { userId: principal.userId, name: principal.name };
     await this.deps.cache.authors.note(shardId, author);
 
-    const result = await this.membership.transiently(shardId, () => this.apply(principal, shardId, scope, texts));
+    const result = await this.membership.transiently(shardId, () =>
+      this.apply(principal, shardId, scope, texts, before),
+    );
     const outcome: RestoreResult = { checkpoint: seq, before: before.seq, path: scope, ...result };
     this.deps.events.restored({
       shardId,
@@ -217,10 +238,15 @@ export class ShardHistory {
     shardId: ShardId,
     scope: string | null,
     targets: readonly CheckpointFile[],
+    before: Checkpoint,
   ): Promise<Omit<RestoreResult, 'checkpoint' | 'before' | 'path'>> {
     const files = this.deps.cache.files;
     const counts = { written: 0, created: 0, deleted: 0, renamed: 0, version: 0 };
     const current = await files.tree(shardId);
+    // The restore changes the state of `before`, not the live state: what was stored after that
+    // checkpoint (edits, new files) is in no checkpoint, so it must survive the restore. Every
+    // change below is computed against `before`, and what came later merges with it.
+    const beforeIds = new Set(before.tree.map((e) => e.id));
     const targetPaths = new Set(targets.map((t) => t.path));
     const targetKinds = new Map(targets.map((t) => [t.path, t.bytes === undefined ? 'text' : 'binary']));
     const nowById = new Map(current.map((f) => [f.id, f]));
@@ -246,7 +272,9 @@ export class ShardHistory {
       (f) =>
         inScope(f.path, scope) &&
         !moving.has(f.id) &&
-        (!targetPaths.has(f.path) || targetKinds.get(f.path) !== (f.kind === 'binary' ? 'binary' : 'text')),
+        (!targetPaths.has(f.path) || targetKinds.get(f.path) !== (f.kind === 'binary' ? 'binary' : 'text')) &&
+        // A file created after the pre-restore checkpoint is in none: it stays.
+        beforeIds.has(f.id),
     );
 
     // Tree operations go through ShardService: stored, broadcast and written through to the database.
@@ -261,14 +289,25 @@ export class ShardHistory {
       counts.renamed++;
     }
     const byPath = new Map((await files.tree(shardId)).map((f) => [f.path, f]));
+    const existingIds = targets.flatMap((t) => {
+      const id = byPath.get(t.path)?.id;
+      return id !== undefined && beforeIds.has(id) ? [id] : [];
+    });
+    const beforeStates = await this.deps.repository.readCheckpointFiles(shardId, before.seq, existingIds);
     for (const target of targets) {
       const existing = byPath.get(target.path);
+      const beforeState = existing === undefined ? undefined : beforeStates.get(existing.id);
+      // Of the other kind, it was created after the pre-restore checkpoint (the removals above
+      // took those from before): it stays.
+      if (existing !== undefined && (existing.kind === 'binary') !== (target.bytes !== undefined)) continue;
       if (target.bytes !== undefined) {
         const bytes = target.bytes;
-        // A binary file: its bytes put back (created, or replaced when they differ).
+        // A binary file: its bytes put back (created, or replaced when they differ). Bytes put
+        // after the pre-restore checkpoint (or a file created since) are in none: they stay.
         if (existing !== undefined) {
           const now = await files.blob(shardId, existing.id);
           if (now !== null && binaryDigest(now) === target.content) continue;
+          if (now !== null && (beforeState === undefined || binaryDigest(now) !== binaryDigest(beforeState))) continue;
         }
         await this.retrying(shardId, () => this.treeOps.putBlob(principal, shardId, target.path, bytes));
         if (existing === undefined) counts.created++;
@@ -280,9 +319,10 @@ export class ShardHistory {
         counts.created++;
         continue;
       }
-      // The update is computed from the text Redis holds now; an edit that lands in between
-      // merges with it like two concurrent edits (CRDT), so nobody's later typing is lost.
-      const update = updateToText(await files.updates(shardId, existing.id), target.content);
+      // The update is computed from the file's state in the pre-restore checkpoint (a file created
+      // since: from nothing), so every edit stored after it, before or while this is applied,
+      // merges with it like two concurrent edits (CRDT): nobody's later typing is lost.
+      const update = updateToText(beforeState === undefined ? [] : [beforeState], target.content);
       if (update === null) continue;
       const version = await this.retrying(shardId, () => files.appendUpdate(shardId, existing.id, update));
       this.deps.events.fileEdited(shardId, existing.id, update, version);
@@ -303,6 +343,21 @@ export class ShardHistory {
     }
   }
 
+  /** Each listed file at a checkpoint as stored (a text file's Yjs state, a binary file's bytes). */
+  private async states(checkpoint: Checkpoint, ids: readonly FileId[]): Promise<RawDiffSide[]> {
+    const states = await this.deps.repository.readCheckpointFiles(checkpoint.shardId, checkpoint.seq, ids);
+    const entries = new Map(checkpoint.tree.map((e) => [e.id, e]));
+    return ids.map((id): RawDiffSide => {
+      const state = states.get(id);
+      if (state === undefined) throw missingState(checkpoint, id);
+      const entry = entries.get(id);
+      const path = entry?.path ?? '';
+      return entry?.kind === 'binary'
+        ? { id, path, kind: 'binary', bytes: state }
+        : { id, path, kind: 'updates', updates: [state] };
+    });
+  }
+
   /**
    * Each listed file at a checkpoint, in the order given: its text, or a binary file's bytes
    * (with their digest as `content`, which is what a diff compares).
@@ -312,12 +367,7 @@ export class ShardHistory {
     const entries = new Map(checkpoint.tree.map((e) => [e.id, e]));
     return ids.map((id): CheckpointFile => {
       const state = states.get(id);
-      if (state === undefined) {
-        throw new AppError(
-          ErrorCode.INTERNAL,
-          `checkpoint ${checkpoint.seq} of shard ${checkpoint.shardId} lists file ${id} but no state of it is stored`,
-        );
-      }
+      if (state === undefined) throw missingState(checkpoint, id);
       const entry = entries.get(id);
       const path = entry?.path ?? '';
       if (entry?.kind === 'binary') return { id, path, kind: 'binary', content: binaryDigest(state), bytes: state };
@@ -343,19 +393,13 @@ export class ShardHistory {
   }
 }
 
-function inScope(path: string, scope: string | null): boolean {
-  return scope === null || path === scope || path.startsWith(`${scope}/`);
+function missingState(checkpoint: Checkpoint, id: FileId): AppError {
+  return new AppError(
+    ErrorCode.INTERNAL,
+    `checkpoint ${checkpoint.seq} of shard ${checkpoint.shardId} lists file ${id} but no state of it is stored`,
+  );
 }
 
-function toSummary(meta: CheckpointMeta): CheckpointSummary {
-  return {
-    seq: meta.seq,
-    createdAt: meta.createdAt.toISOString(),
-    label: meta.label,
-    reason: meta.reason,
-    authors: meta.authors,
-    filesChanged: meta.filesChanged,
-    storedBytes: meta.storedBytes,
-    version: meta.version,
-  };
+function inScope(path: string, scope: string | null): boolean {
+  return scope === null || path === scope || path.startsWith(`${scope}/`);
 }

@@ -13,7 +13,7 @@ import type { Config } from '../config/index.js';
 import { toShardSummary, type IShardRepository, type Shard, type StoredFile } from '../persistence/index.js';
 import { mergeUpdatesBalanced, textFromUpdates, type ShardCache } from '../shard-cache/index.js';
 import { sortByPath } from './canonical-path.js';
-import { binaryDigest, type DiffSide } from './history-diff.js';
+import type { RawDiffSide } from './history-thread.js';
 import type { ZipSourceFile } from './zip-stream.js';
 
 /** One file as read: a text file's text, or a binary file's bytes. */
@@ -122,19 +122,41 @@ export class ShardReader {
   }
 
   /**
-   * Every file with its id and text as it is now (a binary file by the digest of its bytes): the
-   * live tree and text when the shard is open (unsynced edits included), else the stored shard.
-   * What history diffs compare a checkpoint with.
+   * Every file with its id as it is now, undecoded (a text file's Yjs updates or stored text, a
+   * binary file's bytes): the live tree and updates when the shard is open (unsynced edits
+   * included), else the stored shard. What history diffs compare a checkpoint with, in a thread.
    */
-  async currentFiles(shardId: ShardId): Promise<DiffSide[]> {
-    const { files } = await this.texts(shardId);
-    const sides: DiffSide[] = [];
-    for await (const file of files) {
-      sides.push(
-        file.kind === 'binary'
-          ? { id: file.id, path: file.path, kind: 'binary', content: binaryDigest(file.bytes) }
-          : { id: file.id, path: file.path, content: file.content },
-      );
+  async currentFiles(shardId: ShardId): Promise<RawDiffSide[]> {
+    const cached = await this.deps.cache.loader.meta(shardId);
+    if (cached !== null) {
+      const tree = await this.deps.cache.files.tree(shardId);
+      // Re-check: an eviction between the two reads would show an empty tree.
+      if (await this.deps.cache.loader.isLoaded(shardId)) return this.cachedRaw(shardId, tree);
+    }
+    return (await this.find(shardId)).files.map(rawOf);
+  }
+
+  private async cachedRaw(shardId: ShardId, tree: readonly FileEntry[]): Promise<RawDiffSide[]> {
+    let stored: Map<FileId, StoredFile> | undefined;
+    const sides: RawDiffSide[] = [];
+    for (const file of tree) {
+      if (file.kind === 'binary') {
+        const bytes = await this.deps.cache.files.blob(shardId, file.id);
+        if (bytes !== null) {
+          sides.push({ id: file.id, path: file.path, kind: 'binary', bytes });
+          continue;
+        }
+      } else {
+        const updates = await this.deps.cache.files.updates(shardId, file.id);
+        if (updates.length > 0) {
+          sides.push({ id: file.id, path: file.path, kind: 'updates', updates });
+          continue;
+        }
+      }
+      // Evicted while we read (only after a flush): the database holds the text or bytes.
+      stored ??= new Map((await this.find(shardId)).files.map((f) => [f.id, f]));
+      const found = stored.get(file.id);
+      if (found !== undefined) sides.push({ ...rawOf(found), path: file.path });
     }
     return sides;
   }
@@ -256,4 +278,10 @@ function zipSourceOf(file: StoredFile): ZipSourceFile {
 
 function fileNotFound(path: string): AppError {
   return new AppError(ErrorCode.FILE_NOT_FOUND, `no file at "${path}"`, { details: { path } });
+}
+
+function rawOf(file: StoredFile): RawDiffSide {
+  return file.kind === 'binary'
+    ? { id: file.id, path: file.path, kind: 'binary', bytes: file.ydocState }
+    : { id: file.id, path: file.path, kind: 'text', content: file.content };
 }

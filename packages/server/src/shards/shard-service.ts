@@ -13,7 +13,7 @@ import {
 import { AppError } from '../errors/index.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
-import { toShardSummary, type IShardRepository } from '../persistence/index.js';
+import { toShardSummary, type CheckpointMeta, type IShardRepository } from '../persistence/index.js';
 import type { TemplateRegistry } from '../templates/index.js';
 import { updateToText, type FileStateVectors, type ShardCache, type TreeOpOptions } from '../shard-cache/index.js';
 import type { Access, Principal } from '../auth/index.js';
@@ -31,6 +31,7 @@ import { zipStream } from './zip-stream.js';
 import { readZipArchive } from './zip-import.js';
 import { guessTemplateId, shardFromImport } from './shard-from-import.js';
 import { ShardHistory, type CheckpointNow } from './shard-history.js';
+import type { HistoryThreads } from './history-threads.js';
 import type { ShardEvents } from './shard-events.js';
 
 export type { ShardEvents } from './shard-events.js';
@@ -59,6 +60,10 @@ export type ShardServiceDeps = {
   checkpointNow: CheckpointNow;
   /** Syncs a shard to the database now. */
   flush: (shardId: ShardId) => Promise<void>;
+  /** Worker threads for version history's merges and diffs (createHistoryThreads). */
+  threads: HistoryThreads;
+  /** Tells the shard's room on every instance that a checkpoint was recorded; never rejects. */
+  announceCheckpoint: (shardId: ShardId, checkpoint: CheckpointMeta) => Promise<void>;
 };
 
 /**

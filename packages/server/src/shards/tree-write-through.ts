@@ -1,9 +1,15 @@
 import { ErrorCode, type FileId, type ShardId } from '@tandem/protocol';
 import { AppError } from '../errors/index.js';
 import type { Logger } from '../logging/index.js';
-import { CheckpointReason, type CreateCheckpointInput, type IShardRepository } from '../persistence/index.js';
-import { mergeToState, type ShardCache } from '../shard-cache/index.js';
+import {
+  CheckpointReason,
+  type CheckpointMeta,
+  type CreateCheckpointInput,
+  type IShardRepository,
+} from '../persistence/index.js';
+import type { ShardCache } from '../shard-cache/index.js';
 import type { Faults } from '../faults/index.js';
+import type { HistoryThreads } from './history-threads.js';
 
 export type TreeWriteThroughDeps = {
   cache: ShardCache;
@@ -11,6 +17,10 @@ export type TreeWriteThroughDeps = {
   logger: Logger;
   /** Test-only fault injection after the broadcast and before the database write. */
   faults?: Faults | undefined;
+  /** Merges the dirty files' updates for a before-delete checkpoint, off the event loop. */
+  threads: HistoryThreads;
+  /** Tells the room about the before-delete checkpoint; never rejects. */
+  announceCheckpoint: (shardId: ShardId, checkpoint: CheckpointMeta) => Promise<void>;
 };
 
 /** A write resolves with the load the written tree was read from. */
@@ -106,12 +116,21 @@ export class TreeWriteThrough {
   private async checkpointBeforeDelete(shardId: ShardId, deleted: ReadonlySet<FileId>): Promise<void> {
     const snapshot = await this.deps.cache.sync.snapshot(shardId);
     const pending: NonNullable<CreateCheckpointInput['pending']>[number][] = [];
+    const texts: typeof snapshot.files = [];
     for (const file of snapshot.files) {
       if (file.updates.length === 0 || (file.path === null && !deleted.has(file.id))) continue;
       // A binary file's bytes are its last entry; a text file's state is its merged updates.
-      const ydocState = file.kind === 'binary' ? file.updates.at(-1) : mergeToState(file.updates).state;
-      if (ydocState !== undefined) pending.push({ id: file.id, version: file.version, ydocState });
+      const bytes = file.updates.at(-1);
+      if (file.kind !== 'binary') texts.push(file);
+      else if (bytes !== undefined) pending.push({ id: file.id, version: file.version, ydocState: bytes });
     }
+    // Merging a large unsynced backlog takes long: in a worker thread, not on this delete's
+    // acknowledgement path on the event loop.
+    const merged = await this.deps.threads.merge(texts.map((f) => f.updates));
+    texts.forEach((file, i) => {
+      const ydocState = merged[i]?.state;
+      if (ydocState !== undefined) pending.push({ id: file.id, version: file.version, ydocState });
+    });
     const notes = await this.deps.cache.authors.read(shardId);
     const checkpoint = await this.deps.repository.createCheckpoint({
       shardId,
@@ -121,7 +140,9 @@ export class TreeWriteThrough {
       onlyIfStored: [...deleted],
     });
     // Cleared after the commit: a crash in between lists the same authors again next time, never fewer.
-    if (checkpoint !== null) await this.deps.cache.authors.clear(shardId, notes);
+    if (checkpoint === null) return;
+    await this.deps.cache.authors.clear(shardId, notes);
+    await this.deps.announceCheckpoint(shardId, checkpoint);
   }
 }
 

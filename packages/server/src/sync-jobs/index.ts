@@ -8,6 +8,11 @@ export { syncShard, type SyncShardDeps, type SyncShardResult, type SavedEvent } 
 export { SyncQueue, SYNC_QUEUE_NAME, bullPrefix } from './sync-queue.js';
 export { createSyncWorker, processorFile, type SyncWorkerEvents } from './sync-worker.js';
 export { SyncScheduler } from './sync-scheduler.js';
-export { SyncJobData, savedChannel, type SyncJobResult } from './sync-job-data.js';
-export { recordCheckpoint, type RecordCheckpointDeps, type RecordCheckpointOptions } from './record-checkpoint.js';
+export { SyncJobData, checkpointsChannel, savedChannel, type SyncJobResult } from './sync-job-data.js';
+export {
+  announceCheckpoint,
+  recordCheckpoint,
+  type RecordCheckpointDeps,
+  type RecordCheckpointOptions,
+} from './record-checkpoint.js';
 export { HistoryPruner, HISTORY_QUEUE_NAME } from './history-pruner.js';

@@ -15,7 +15,7 @@ import { createRedisConnection } from '../redis/index.js';
 import { DirtyMarks, HistoryAuthors, Membership, SyncStore } from '../shard-cache/index.js';
 import { packageJsonDependencies } from '../templates/index.js';
 import { syncShard, type SyncShardDeps } from './sync-shard.js';
-import { savedChannel, SyncJobData, type SyncJobResult } from './sync-job-data.js';
+import { checkpointsChannel, savedChannel, SyncJobData, type SyncJobResult } from './sync-job-data.js';
 
 let deps: SyncShardDeps | undefined;
 
@@ -48,6 +48,9 @@ function build(): SyncShardDeps {
     historyIntervalMs: config.history.intervalMs,
     publishSaved: async (event) => {
       await redis.publish(channel, JSON.stringify(event));
+    },
+    publishCheckpoint: async (event) => {
+      await redis.publish(checkpointsChannel(keyPrefix), JSON.stringify(event));
     },
     dependenciesOf: packageJsonDependencies,
   };

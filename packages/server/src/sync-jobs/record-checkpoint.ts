@@ -1,15 +1,20 @@
-import type { ShardId } from '@tandem/protocol';
-import type {
-  CheckpointMeta,
-  CheckpointReason,
-  CreateCheckpointInput,
-  IShardRepository,
+import type { CheckpointedEvent, ShardId } from '@tandem/protocol';
+import {
+  toCheckpointSummary,
+  type CheckpointMeta,
+  type CheckpointReason,
+  type CreateCheckpointInput,
+  type IShardRepository,
 } from '../persistence/index.js';
+import type { Logger } from '../logging/index.js';
 import type { HistoryAuthors } from '../shard-cache/index.js';
 
 export type RecordCheckpointDeps = {
   repository: IShardRepository;
   authors: HistoryAuthors;
+  logger: Logger;
+  /** Tells the shard's room, on every instance, that a checkpoint was recorded (see checkpointsChannel). */
+  publishCheckpoint: (event: CheckpointedEvent) => Promise<void>;
 };
 
 export type RecordCheckpointOptions = {
@@ -47,6 +52,24 @@ export async function recordCheckpoint(
     authors: notes.authors,
   });
   // Cleared after the commit: a crash in between lists the same authors again next time, never fewer.
-  if (checkpoint !== null) await deps.authors.clear(shardId, notes);
+  if (checkpoint === null) return null;
+  await deps.authors.clear(shardId, notes);
+  await announceCheckpoint(deps, shardId, checkpoint);
   return checkpoint;
+}
+
+/**
+ * Publishes `shard:checkpointed` for a recorded checkpoint. A notice: when it cannot be sent, the
+ * checkpoint stays recorded and is listed on the next read of the history (logged, not thrown).
+ */
+export async function announceCheckpoint(
+  deps: Pick<RecordCheckpointDeps, 'logger' | 'publishCheckpoint'>,
+  shardId: ShardId,
+  checkpoint: CheckpointMeta,
+): Promise<void> {
+  try {
+    await deps.publishCheckpoint({ shardId, checkpoint: toCheckpointSummary(checkpoint) });
+  } catch (error) {
+    deps.logger.warn({ err: error, shardId, seq: checkpoint.seq }, 'could not announce a checkpoint');
+  }
 }

@@ -26,6 +26,14 @@ export type SyncJobResult = {
   durationMs: number;
 };
 
+/**
+ * Name of the pub/sub channel on which whoever records a checkpoint (a sync worker thread, an API
+ * instance) announces it to every API instance, which tells its sockets in the room.
+ */
+export function checkpointsChannel(keyPrefix: string): string {
+  return `${keyPrefix}:checkpoints`;
+}
+
 /** Name of the pub/sub channel on which sync announces saved versions to every API instance. */
 export function savedChannel(keyPrefix: string): string {
   return `${keyPrefix}:saved`;

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ErrorCode, type DependencyMap, type FileId, type ShardId } from '@tandem/protocol';
+import { ErrorCode, type CheckpointedEvent, type DependencyMap, type FileId, type ShardId } from '@tandem/protocol';
 import { AppError, toAppError } from '../errors/index.js';
 import type { Logger } from '../logging/index.js';
 import { CheckpointReason, type CheckpointMeta, type IShardRepository, type SyncBatch } from '../persistence/index.js';
@@ -20,10 +20,18 @@ export type SyncShardDeps = {
   logger: Logger;
   /** Tells collaborators which versions are now in the database. */
   publishSaved: (event: SavedEvent) => Promise<void>;
+  /** Tells collaborators that a checkpoint was recorded (see checkpointsChannel). */
+  publishCheckpoint: (event: CheckpointedEvent) => Promise<void>;
   /** Who changed each shard since its last checkpoint. */
   authors: HistoryAuthors;
   /** A changed shard gets a checkpoint when its last one is at least this old (HISTORY_INTERVAL_MS). */
   historyIntervalMs: number;
+  /**
+   * Merges each text file's updates into its state and text (mergeToState), in order. The API
+   * process, which flushes a shard on a request's path (a named version, a restore), passes its
+   * worker threads; a sync worker thread leaves it out and merges in place.
+   */
+  merge?: ((files: Uint8Array[][]) => Promise<Array<{ state: Uint8Array; text: string }>>) | undefined;
   /** Reads the dependency maps out of package.json text (null when it does not parse). */
   dependenciesOf: (packageJson: string) => { dependencies: DependencyMap; devDependencies: DependencyMap } | null;
 };
@@ -93,17 +101,27 @@ export async function syncShard(
     const compact: CompactEntry[] = [];
     // Deleted files' last edits, which only Redis holds: the checkpoint before the delete keeps them.
     const pendingDeleted: Array<{ id: FileId; version: number; ydocState: Uint8Array }> = [];
+    // Every text file that is written, or deleted with edits the database lacks, merged in one go.
+    const toMerge = snapshot.files.filter(
+      (f) => f.kind !== 'binary' && (f.path !== null || (f.updates.length > 1 && f.version > meta.lastSyncTimestamp)),
+    );
+    const mergedList = await (deps.merge ?? mergeInPlace)(toMerge.map((f) => f.updates));
+    const mergedById = new Map(toMerge.map((f, i) => [f.id, mergedList[i]]));
+    const mergedOf = (id: FileId): { state: Uint8Array; text: string } => {
+      const merged = mergedById.get(id);
+      if (merged === undefined) throw new AppError(ErrorCode.INTERNAL, `file ${id} was not merged`);
+      return merged;
+    };
     for (const file of snapshot.files) {
       // A binary file is not merged: its bytes are the last entry of its list, written as they are.
       const bytes = file.kind === 'binary' ? file.updates.at(-1) : undefined;
       // (A binary file always has its one entry; without it there is nothing to write, not a deletion.)
       if (file.path !== null && file.kind === 'binary' && bytes === undefined) continue;
-      const merged =
-        file.path === null ? null : bytes !== undefined ? { state: bytes, text: '' } : mergeToState(file.updates);
+      const merged = file.path === null ? null : bytes !== undefined ? { state: bytes, text: '' } : mergedOf(file.id);
       if (file.path === null && file.updates.length > 1 && file.version > meta.lastSyncTimestamp) {
         // A binary file's bytes are its last entry; a text file's state is its merged updates.
         const last = file.kind === 'binary' ? file.updates.at(-1) : undefined;
-        const ydocState = file.kind === 'binary' ? last : mergeToState(file.updates).state;
+        const ydocState = file.kind === 'binary' ? last : mergedOf(file.id).state;
         if (ydocState !== undefined) pendingDeleted.push({ id: file.id, version: file.version, ydocState });
       }
       compact.push({
@@ -197,6 +215,10 @@ export async function syncShard(
   result.durationMs = Math.round((performance.now() - started) * 10) / 10;
   deps.logger.debug({ ...result }, 'shard synced');
   return result;
+}
+
+function mergeInPlace(files: Uint8Array[][]): Promise<Array<{ state: Uint8Array; text: string }>> {
+  return Promise.resolve(files.map((updates) => mergeToState(updates)));
 }
 
 /** A checkpoint that may fail without failing the sync (logged; the next one covers it). */

@@ -45,7 +45,8 @@ describe('the History panel', () => {
         "bob's edit reaches the server",
       );
 
-      // Alice names this version from the panel.
+      // Bob has his History panel open; Alice names this version from hers.
+      await openHistory(bob.page);
       await openHistory(alice.page);
       await alice.page.locator('[data-action="name-version"]').click();
       await alice.page.locator('dialog input').fill('Bob was here');
@@ -55,6 +56,10 @@ describe('the History panel', () => {
         .waitFor();
       const named = alice.page.locator('.history-item[data-reason="named"]');
       expect(await named.locator('.history-authors').innerText()).toContain('Bob');
+      // Bob's panel shows it without a refresh (the room's shard:checkpointed notice).
+      await bob.page
+        .locator('.history-item[data-reason="named"] .history-title', { hasText: 'Bob was here' })
+        .waitFor({ timeout: 10_000 });
 
       // Selecting the first version lists its files with how they differ now; one shows side by side.
       await alice.page.locator('.history-item[data-reason="created"] button').click();

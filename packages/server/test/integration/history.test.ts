@@ -2,8 +2,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { TandemError, TandemRest, type ShardSession } from '@tandem/client-sdk';
-import type { CheckpointSummary, RestoredEvent, ShardId } from '@tandem/protocol';
+import type { CheckpointedEvent, CheckpointSummary, RestoredEvent, ShardId } from '@tandem/protocol';
 import type { StoredFile } from '../../src/persistence/index.js';
+import { Faults } from '../../src/faults/index.js';
 import { adminToken, createShard, tokenFor } from '../support/test-app.js';
 import { useTandem, type Harness } from '../support/harness.js';
 import { waitFor } from '../support/wait-for.js';
@@ -102,6 +103,34 @@ describe('version history over REST, the SDK and the sync worker (PostgreSQL)', 
     const page2 = await rest.listCheckpoints(shardId, { limit: 50, before: page1.nextBefore ?? 0 });
     expect(page2.checkpoints.at(-1)?.seq).toBe(1);
     expect(page2.nextBefore).toBeNull();
+  });
+
+  it('tells the room on every instance about each checkpoint recorded: named, before a delete, before a restore', async () => {
+    const shardId = await createShard(t.url(0), 'static');
+    const rest = await adminRest(t);
+    const a = await t.session(shardId, 0);
+    const b = await t.session(shardId, 1);
+    const seen: CheckpointedEvent[] = [];
+    b.on('checkpointed', (event) => seen.push(event));
+    const seenBy = (seq: number) =>
+      waitFor(() => seen.find((e) => e.checkpoint.seq === seq), 5000, `checkpoint ${seq}`);
+
+    const { checkpoint: named } = await rest.nameVersion(shardId, 'shared');
+    expect(await seenBy(named.seq)).toEqual({ shardId, checkpoint: named });
+    (await a.openFile('script.js')).insert(0, '// gone soon\n');
+    await a.flushed();
+    await a.delete('script.js');
+    const beforeDelete = (await checkpoints(rest, shardId))[0]!;
+    expect(beforeDelete.reason).toBe('before-delete');
+    expect((await seenBy(beforeDelete.seq)).checkpoint).toEqual(beforeDelete);
+    await a.createFile('new.txt', 'new\n');
+    const restore = await rest.restoreCheckpoint(shardId, named.seq);
+    expect((await seenBy(restore.before)).checkpoint.reason).toBe('before-restore');
+    // Every checkpoint since the shard's creation was announced (the restore's own delete of
+    // new.txt records one too), once each, in order.
+    const recorded = (await checkpoints(rest, shardId)).filter((c) => c.seq > 1).reverse();
+    await waitFor(() => seen.length === recorded.length, 5000, 'every checkpoint announced');
+    expect(seen.map((e) => e.checkpoint)).toEqual(recorded);
   });
 
   it('restores one file while two people type in it on two instances: everyone converges, later edits survive, the database ends equal', async () => {
@@ -361,6 +390,67 @@ describe('version history over REST, the SDK and the sync worker (PostgreSQL)', 
   });
 });
 
+describe('a restore and the edits stored while it runs (SQLite)', () => {
+  const faults = new Faults(() => {
+    throw new Error('this test crashes nothing');
+  });
+  const t = useTandem({ database: 'sqlite', faults });
+
+  it('keeps an edit and a new file stored after the pre-restore checkpoint: in the live document, or in that checkpoint', async () => {
+    const shardId = await createShard(t.url(0), 'static');
+    const rest = await adminRest(t);
+    const template = (await rest.readFile(shardId, 'script.js')).content;
+    const a = await t.session(shardId);
+    const b = await t.session(shardId);
+    const ta = await a.openFile('script.js');
+    const tb = await b.openFile('script.js');
+    ta.insert(0, 'BEFORE\n');
+    await a.flushed();
+
+    // Exactly inside the window: after the pre-restore checkpoint, before the restore reads the
+    // live state. Stored (acknowledged) edits, in no checkpoint.
+    faults.duringNextRestore(async () => {
+      ta.insert(ta.length, '\n// IN-WINDOW\n');
+      await a.flushed();
+      await b.createFile('window.txt', 'made in the window\n');
+    });
+    const result = await rest.restoreCheckpoint(shardId, 1);
+
+    const beforeText = (await rest.readCheckpointFile(shardId, result.before, 'script.js')).content;
+    expect(beforeText).toBe(`BEFORE\n${template}`);
+    await waitFor(
+      () => ta.toString() === tb.toString() && !ta.toString().includes('BEFORE'),
+      10_000,
+      'both see the restore',
+    );
+    expect(ta.toString()).toBe(`${template}\n// IN-WINDOW\n`);
+    expect((await rest.readFile(shardId, 'window.txt')).content).toBe('made in the window\n');
+    await t.apps[0]!.app.flush(shardId);
+    expect(await dbText(t, shardId, 'script.js')).toBe(ta.toString());
+    expect(await dbText(t, shardId, 'window.txt')).toBe('made in the window\n');
+  });
+  it('keeps the bytes of a binary file replaced after the pre-restore checkpoint, and restores the others', async () => {
+    const shardId = await createShard(t.url(0), 'static');
+    const rest = await adminRest(t);
+    const png = (last: number) => new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, last]);
+    const bytesOf = async (path: string) => [...(await rest.readBinaryFile(shardId, path)).bytes];
+    await rest.uploadFile(shardId, 'a.png', png(1), 'image/png');
+    await rest.uploadFile(shardId, 'b.png', png(1), 'image/png');
+    const { checkpoint } = await rest.nameVersion(shardId, 'first images');
+    await rest.uploadFile(shardId, 'a.png', png(2), 'image/png');
+    await rest.uploadFile(shardId, 'b.png', png(2), 'image/png');
+
+    faults.duringNextRestore(async () => {
+      await rest.uploadFile(shardId, 'a.png', png(3), 'image/png');
+    });
+    await rest.restoreCheckpoint(shardId, checkpoint.seq);
+    // b.png was replaced before the restore's checkpoint (it is in it): restored.
+    expect(await bytesOf('b.png')).toEqual([...png(1)]);
+    // a.png was replaced after it: those bytes are in no checkpoint, so they stay.
+    expect(await bytesOf('a.png')).toEqual([...png(3)]);
+  });
+});
+
 describe('checkpoints by interval (SQLite)', () => {
   const t = useTandem({ database: 'sqlite', env: { HISTORY_INTERVAL_MS: '1500' } });
 
@@ -368,6 +458,8 @@ describe('checkpoints by interval (SQLite)', () => {
     const shardId = await createShard(t.url(0), 'static');
     const rest = await adminRest(t);
     const session = await t.session(shardId);
+    const seen: CheckpointedEvent[] = [];
+    session.on('checkpointed', (event) => seen.push(event));
     const text = await session.openFile('script.js');
     const started = Date.now();
     const interval = await waitFor(
@@ -386,6 +478,12 @@ describe('checkpoints by interval (SQLite)', () => {
     expect(interval.length).toBeLessThanOrEqual(Math.floor(elapsedMs / 1500) + 1);
     const times = interval.map((c) => Date.parse(c.createdAt)).sort();
     for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(1400);
+    // Recorded by the sync worker thread, announced to the room.
+    await waitFor(
+      () => interval.every((c) => seen.some((e) => e.checkpoint.seq === c.seq && e.checkpoint.reason === 'interval')),
+      5000,
+      'the interval checkpoints announced',
+    );
   });
 });
 

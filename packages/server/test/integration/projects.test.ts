@@ -356,6 +356,7 @@ describe.each(['postgres', 'sqlite'] as const)('projects you own, fork and searc
         }),
         logger: pino({ level: 'silent' }),
         publishSaved: async () => undefined,
+        publishCheckpoint: async () => undefined,
         dependenciesOf: packageJsonDependencies,
         authors: app.cache.authors,
         historyIntervalMs: app.config.history.intervalMs,

@@ -1,6 +1,6 @@
 import { batch, signal } from '@preact/signals';
 import { TandemError } from '@tandem/client-sdk';
-import type { CheckpointDetail, CheckpointSummary, FileDiff, RestoredEvent } from '@tandem/protocol';
+import type { CheckpointDetail, CheckpointedEvent, CheckpointSummary, FileDiff, RestoredEvent } from '@tandem/protocol';
 import type { EditorStore } from '../editor/editor-store.js';
 import { confirmAction, promptText, toast } from '../ui/index.js';
 
@@ -51,7 +51,8 @@ export function checkpointTitle(cp: CheckpointSummary): string {
  * The History panel's state: the timeline of checkpoints (newest first, page by page), the
  * selected one with its files and how each differs from now, and the file shown side by side.
  * Restores and "Name this version" go through the REST API; the room's `restored` notice
- * refreshes every open panel.
+ * refreshes every open panel, and its `checkpointed` notice adds each new checkpoint (anyone's
+ * named version, an automatic one) to the timeline as it is recorded.
  */
 export class HistoryModel {
   readonly checkpoints = signal<CheckpointSummary[]>([]);
@@ -61,7 +62,7 @@ export class HistoryModel {
   readonly comparison = signal<Comparison | null>(null);
   readonly busy = signal(false);
   readonly error = signal<string | null>(null);
-  private detach: (() => void) | undefined;
+  private detach: Array<() => void> = [];
 
   constructor(private readonly store: EditorStore) {}
 
@@ -70,12 +71,16 @@ export class HistoryModel {
   }
 
   start(): void {
-    this.detach = this.store.session.on('restored', (event) => this.onRestored(event));
+    this.detach = [
+      this.store.session.on('restored', (event) => this.onRestored(event)),
+      this.store.session.on('checkpointed', (event) => this.onCheckpointed(event)),
+    ];
     void this.refresh();
   }
 
   dispose(): void {
-    this.detach?.();
+    for (const stop of this.detach) stop();
+    this.detach = [];
   }
 
   private get shardId(): string {
@@ -220,6 +225,13 @@ export class HistoryModel {
     const what = event.path ?? 'the whole project';
     toast(`${event.by.name} restored ${what} to version ${event.checkpoint} (undo: restore version ${event.before})`);
     void this.refresh();
+  }
+
+  /** A checkpoint recorded anywhere: into the timeline, newest first (once, whoever listed it first). */
+  private onCheckpointed(event: CheckpointedEvent): void {
+    const checkpoint = event.checkpoint;
+    const others = this.checkpoints.value.filter((c) => c.seq !== checkpoint.seq);
+    this.checkpoints.value = [checkpoint, ...others].sort((a, b) => b.seq - a.seq);
   }
 
   /** Runs one action with the busy flag; a refusal is shown in the panel and as a toast. */

@@ -20,6 +20,7 @@ describe('binary files in the store', () => {
       repository: store.repository,
       logger: pino({ level: 'silent' }),
       publishSaved: async () => undefined,
+      publishCheckpoint: async () => undefined,
       dependenciesOf: () => null,
       authors: store.cache.authors,
       historyIntervalMs: store.config.history.intervalMs,

@@ -29,6 +29,7 @@ describe('shard backlog', () => {
       repository: store.repository,
       logger: pino({ level: 'silent' }),
       publishSaved: async () => undefined,
+      publishCheckpoint: async () => undefined,
       dependenciesOf: () => null,
       authors: store.cache.authors,
       historyIntervalMs: 600_000,

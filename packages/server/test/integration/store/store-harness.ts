@@ -12,7 +12,7 @@ import {
   type ShardCache,
 } from '../../../src/shard-cache/index.js';
 import { shardKeys, type ShardKeys } from '../../../src/redis/index.js';
-import { ShardService, type ShardEvents } from '../../../src/shards/index.js';
+import { createHistoryThreads, ShardService, type ShardEvents } from '../../../src/shards/index.js';
 import { recordCheckpoint, syncShard, type SyncShardDeps } from '../../../src/sync-jobs/index.js';
 import type { Principal } from '../../../src/auth/index.js';
 import { createTestDatabase, testConfig, testTemplates, type TestDatabase } from '../../support/test-app.js';
@@ -87,6 +87,7 @@ export async function createStore(
     repository,
     logger,
     publishSaved: async () => undefined,
+    publishCheckpoint: async () => undefined,
     dependenciesOf: () => null,
     authors: cache.authors,
     historyIntervalMs: config.history.intervalMs,
@@ -94,6 +95,7 @@ export async function createStore(
   const flush = async (shardId: ShardId): Promise<void> => {
     await syncShard(syncDeps, shardId, { evict: false });
   };
+  const threads = createHistoryThreads();
   const shards = new ShardService({
     repository,
     cache,
@@ -105,6 +107,8 @@ export async function createStore(
     onLastLeave: () => undefined,
     onBacklog: (shardId) => backlogs.push(shardId),
     flush,
+    threads,
+    announceCheckpoint: async () => undefined,
     checkpointNow: async (shardId, options) => {
       await flush(shardId);
       return recordCheckpoint(syncDeps, shardId, options);
@@ -168,6 +172,7 @@ export async function createStore(
     async close() {
       for (const key of await testRedisKeys(redis, `${prefix}:*`)) await redis.del(key);
       redis.disconnect();
+      await threads.close();
       await repository.close();
       await db.drop();
     },
