@@ -1,10 +1,12 @@
 import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
 import type { Transport } from './transports.js';
-import type { DeliveryTracker } from './delivery-tracker.js';
+import { TRACKED_CLIENT_BASE, type DeliveryLog } from './delivery-log.js';
 
 const TEXT = 'content';
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz';
+/** The Yjs client id of seed text: not a tracked edit. */
+const SEED_CLIENT_ID = 0x7fff_fff0;
 
 /**
  * A simulated editor: a Y.Doc of the shared file, kept up to date lazily (remote updates are
@@ -16,17 +18,22 @@ export class BenchClient {
   private readonly text = this.doc.getText(TEXT);
   private pending: Uint8Array[] = [];
   private awarenessClock = 0;
-  readonly awarenessId = (Math.random() * 0x7fffffff) >>> 0;
+  /** Its awareness client id, as an editor would use its Y.Doc's client id. */
+  readonly awarenessId: number;
 
   constructor(
     readonly transport: Transport,
-    private readonly tracker: DeliveryTracker,
+    private readonly log: DeliveryLog,
+    /** This client's number in the run (over all generator processes): its Yjs client id follows from it. */
+    index: number,
     /** Other clients in the room (who should receive each edit). */
     private readonly peers: number,
     private readonly onAwareness?: (update: Uint8Array, self: BenchClient) => void,
   ) {
+    this.doc.clientID = TRACKED_CLIENT_BASE + index;
+    this.awarenessId = this.doc.clientID;
     transport.onUpdate = (update) => {
-      if (this.tracker.delivered(update, this.doc.clientID)) this.pending.push(update);
+      if (this.log.received(update, this.doc.clientID)) this.pending.push(update);
     };
     transport.onAwareness = (update) => this.onAwareness?.(update, this);
   }
@@ -56,17 +63,20 @@ export class BenchClient {
     this.doc.once('update', capture);
     this.text.insert(Math.floor(Math.random() * (this.text.length + 1)), ALPHABET[Math.floor(Math.random() * 26)]!);
     if (update === undefined) return;
-    this.tracker.sentItem(this.doc.clientID, clock, this.peers);
+    this.log.sentItem(this.doc.clientID, clock, this.peers);
     this.transport.send(update);
   }
 
-  /** Inserts a text (a seed) without tracking. */
+  /** Inserts a text (a seed) without tracking: under another client id, so receivers skip it. */
   insertUntracked(text: string): void {
     let update: Uint8Array | undefined;
     this.doc.once('update', (u: Uint8Array) => {
       update = u;
     });
+    const own = this.doc.clientID;
+    this.doc.clientID = SEED_CLIENT_ID;
     this.text.insert(0, text);
+    this.doc.clientID = own;
     if (update !== undefined) this.transport.send(update);
   }
 

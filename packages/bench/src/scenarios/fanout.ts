@@ -1,5 +1,5 @@
 import { CpuWindow, redisPid } from '../proc.js';
-import { GeneratorProcess } from '../generator-process.js';
+import { runFanoutGenerators } from '../fanout-generators.js';
 import { adminToken, BENCH_JWT_SECRET } from '../targets/jwt.js';
 import { createShards, metricValue } from '../targets/tandem-rest.js';
 import type { Deployment, TandemDeployment } from '../targets/deployments.js';
@@ -51,29 +51,29 @@ export async function runFanoutCase(
   };
   const usesRedis = deployment.kind === 'tandem' || deployment.urls.length > 1;
   const redis = usesRedis ? redisPid(ctx.redisUrl) : null;
-  const generator = new GeneratorProcess();
   const window = new CpuWindow({
     servers: () => deployment.pids(),
     redis: () => (redis === null ? [] : [redis]),
   });
   let usage: ReturnType<CpuWindow['stop']> | undefined;
-  let result: FanoutResult;
   // Tandem's own event-loop delay over the window (prom-client resets its histogram per scrape).
   const metrics = deployment.kind === 'tandem' ? (deployment as TandemDeployment).metrics : undefined;
   let scrape: Promise<string | null> = Promise.resolve(null);
-  try {
-    result = await generator.fanout(job, (phase) => {
-      if (phase === 'measuring') {
-        window.start();
-        if (metrics !== undefined) void metrics().catch(() => null);
-      } else {
-        usage = window.stop();
-        if (metrics !== undefined) scrape = metrics().catch(() => null);
-      }
-    });
-  } finally {
-    generator.stop();
-  }
+  const generators = {
+    processes: ctx.cores.generatorProcesses,
+    cores: ctx.cores.generatorCores,
+    cpus: ctx.cores.generator,
+    profileDir: ctx.generatorProfileDir,
+  };
+  const result: FanoutResult = await runFanoutGenerators(job, generators, (phase) => {
+    if (phase === 'measuring') {
+      window.start();
+      if (metrics !== undefined) void metrics().catch(() => null);
+    } else {
+      usage = window.stop();
+      if (metrics !== undefined) scrape = metrics().catch(() => null);
+    }
+  });
   const scraped = await scrape;
   const serverLoop =
     scraped === null
@@ -107,11 +107,19 @@ export async function runFanoutCase(
   if (result.refusedEdits > 0) notes.push(`${result.refusedEdits} edits refused by the server`);
   if (result.disconnects > 0) notes.push(`${result.disconnects} disconnects`);
   if (result.serverStateMatches === false) notes.push('server state differs from the clients');
+  if (result.unmatched > 0) notes.push(`${result.unmatched} received items nobody sent`);
+  if (result.negativeLatencies > 0) notes.push(`${result.negativeLatencies} deliveries timed before their send`);
   return {
     scenario,
     case: label,
     target: deployment.label,
-    ok: result.lost === 0 && result.converged && result.serverStateMatches !== false && result.refusedEdits === 0,
+    ok:
+      result.lost === 0 &&
+      result.converged &&
+      result.serverStateMatches !== false &&
+      result.refusedEdits === 0 &&
+      result.unmatched === 0 &&
+      result.negativeLatencies === 0,
     latency: result.latency,
     deliveriesPerSecond: result.deliveriesPerSecond,
     editsPerSecond: result.editsPerSecond,
@@ -126,6 +134,8 @@ export async function runFanoutCase(
       duplicates: result.duplicates,
       connectMs: result.connectMs,
       windowSeconds: result.windowSeconds,
+      generatorProcesses: result.generatorProcesses,
+      clockCheckMs: result.clockCheckMs,
       ...(result.presence === null ? {} : { presence: result.presence }),
       ...(result.serverStateMatches === null ? {} : { serverStateMatches: result.serverStateMatches }),
       ...(serverLoop === null ? {} : { serverEventLoopDelay: serverLoop }),
