@@ -18,7 +18,7 @@ export type BenchOptions = {
   targets?: TargetName[];
   quick?: boolean;
   redisUrl?: string;
-  /** Workers for the `serve --workers N` row of scale-out. Default: the number of server cores. */
+  /** Workers for the `serve --workers N` row of scale-out. Default: the number of server cores, at least 2. */
   workers?: number;
   /** The core split (`coreSplit`); default: servers on the lower half of the cores, the generator on the upper. */
   cores?: CoreSplit;
@@ -83,7 +83,7 @@ export async function runBench(options: BenchOptions = {}): Promise<ScenarioResu
           await fanoutScenario(ctx, targets, emit);
           break;
         case 'scaleout':
-          await scaleoutScenario(ctx, targets, options.workers ?? cores.serverCores, emit);
+          await scaleoutScenario(ctx, targets, options.workers ?? Math.max(2, cores.serverCores), emit);
           break;
         case 'presence':
           if (targets.includes('tandem')) await presenceScenario(ctx, emit);

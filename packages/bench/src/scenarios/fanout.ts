@@ -101,7 +101,7 @@ export async function runFanoutCase(
   const notes: string[] = [];
   if (result.generator.bottleneck) {
     notes.push(
-      `generator saturated (CPU ${result.generator.cpuPercent}% of a core, event-loop p99 ${result.generator.eventLoopDelayP99Ms} ms): not measured (n/m: its latency and CPU per update are the generator's)`,
+      `generator saturated (CPU ${result.generator.cpuPercent}% of a core in ${result.generatorProcesses} process(es) on ${ctx.cores.generatorCores} core(s), event-loop p99 ${result.generator.eventLoopDelayP99Ms} ms): not measured (n/m: its latency and CPU per update are the generator's)`,
     );
   }
   if (result.refusedEdits > 0) notes.push(`${result.refusedEdits} edits refused by the server`);
