@@ -64,7 +64,6 @@ export class DeliveryLog {
   /** Deliveries this process's clients expect to see in all (for the drain), and have seen. */
   expectedTotal = 0;
   receivedTotal = 0;
-  sentInWindow = 0;
   /** Per-call state of `received` (kept on the instance so the visitor is one bound function). */
   private self = 0;
   private now = 0;
@@ -94,7 +93,6 @@ export class DeliveryLog {
     this.sentExpected.push(receivers);
     this.sentMeasured.push(this.measuring ? 1 : 0);
     this.expectedTotal += receivers;
-    if (this.measuring) this.sentInWindow++;
   }
 
   /** `update` reached a client whose own Yjs client id is `self`. Returns false when it only holds own items. */
