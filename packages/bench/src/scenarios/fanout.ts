@@ -100,8 +100,15 @@ export async function runFanoutCase(
   const totalCpu = server.cpuSeconds + (server.redisCpuSeconds ?? 0);
   const notes: string[] = [];
   if (result.generator.bottleneck) {
+    const g = result.generator;
+    const where = `${result.generatorProcesses} process(es) on ${ctx.cores.generatorCores} core(s)`;
+    // Lagging while using well under its cores: other processes had them (a loaded machine).
+    const starved =
+      g.cpuPercent < 50 * ctx.cores.generatorCores && (g.processes ?? [g]).every((p) => p.cpuPercent < 85);
     notes.push(
-      `generator saturated (CPU ${result.generator.cpuPercent}% of a core in ${result.generatorProcesses} process(es) on ${ctx.cores.generatorCores} core(s), event-loop p99 ${result.generator.eventLoopDelayP99Ms} ms): not measured (n/m: its latency and CPU per update are the generator's)`,
+      starved
+        ? `generator starved (event-loop p99 ${g.eventLoopDelayP99Ms} ms while it used ${g.cpuPercent}% of a core in ${where}: other processes had its cores): not measured (n/m)`
+        : `generator saturated (CPU ${g.cpuPercent}% of a core in ${where}, event-loop p99 ${g.eventLoopDelayP99Ms} ms): not measured (n/m: its latency and CPU per update are the generator's)`,
     );
   }
   if (result.refusedEdits > 0) notes.push(`${result.refusedEdits} edits refused by the server`);
