@@ -18,6 +18,7 @@ export type FanoutJob = {
   editIntervalMs: number;
   /** When set, every client also moves its cursor (presence) at this interval. */
   presenceIntervalMs?: number;
+  /** Timed by the orchestrator, which runs the steps on every generator process. */
   warmupMs: number;
   durationMs: number;
   drainMs: number;
