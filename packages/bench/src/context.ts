@@ -1,4 +1,5 @@
 import type { BenchEnv } from './targets/deployments.js';
+import type { CoreSplit } from './cores.js';
 
 /** What every scenario gets: where Redis is, the run's key prefix, timings, quick mode. */
 export type BenchContext = BenchEnv & {
@@ -11,4 +12,8 @@ export type BenchContext = BenchEnv & {
   caseFilter: string[] | undefined;
   /** The idle scenario's checkpoints (open connections), when not the default. */
   idleConnections?: number[] | undefined;
+  /** Which cores the servers and the generator run on, and how many generator processes. */
+  cores: CoreSplit;
+  /** Write V8 CPU profiles of the generator processes here (--generator-profile), else undefined. */
+  generatorProfileDir: string | undefined;
 };

@@ -1,6 +1,7 @@
 /**
  * `npm run bench [-- --quick] [--scenario fanout,scaleout,presence,idle,join,sync,history]
- *  [--target tandem,relay,hocuspocus,hocuspocus-db] [--workers N] [--profile DIR] [--duration MS] [--cases 1x25x50ms,...] [--connections 1000,5000] [--out DIR] [--docs]`
+ *  [--target tandem,relay,hocuspocus,hocuspocus-db] [--workers N] [--profile DIR] [--duration MS] [--cases 1x25x50ms,...] [--connections 1000,5000] [--out DIR] [--docs]
+ *  [--server-cores LIST|all] [--generator-cores LIST|all] [--generators N] [--generator-profile DIR]`
  *
  * Starts every server it measures on 127.0.0.1 (Tandem from packages/server/dist, the
  * y-websocket relay, Hocuspocus), drives them from forked generator processes, prints one JSON
@@ -14,6 +15,7 @@ import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { runBench, SCENARIOS, type ScenarioName } from './run-bench.js';
 import { machineDescription, markdownTable } from './report.js';
+import { coreSplit, describeSplit } from './cores.js';
 import { REPO_ROOT } from './targets/processes.js';
 import type { TargetName } from './scenarios/fanout-scenarios.js';
 
@@ -29,6 +31,10 @@ const { values } = parseArgs({
     docs: { type: 'boolean' },
     cases: { type: 'string' },
     connections: { type: 'string' },
+    'server-cores': { type: 'string' },
+    'generator-cores': { type: 'string' },
+    generators: { type: 'string' },
+    'generator-profile': { type: 'string' },
   },
   strict: true,
 });
@@ -41,12 +47,19 @@ if (!existsSync(join(REPO_ROOT, 'packages/server/dist/main.js'))) {
   throw new Error('packages/server/dist is missing: run `npm run build` (npm run bench builds the server first)');
 }
 
+const cores = coreSplit({
+  ...(values['server-cores'] === undefined ? {} : { servers: values['server-cores'] }),
+  ...(values['generator-cores'] === undefined ? {} : { generator: values['generator-cores'] }),
+  ...(values.generators === undefined ? {} : { processes: Number(values.generators) }),
+});
 const load = loadavg();
 const started = new Date();
 const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
 const results = await runBench({
   scenarios,
   quick: values.quick,
+  cores,
+  ...(values['generator-profile'] === undefined ? {} : { generatorProfileDir: values['generator-profile'] }),
   ...(targets === undefined ? {} : { targets }),
   ...(values.workers === undefined ? {} : { workers: Number(values.workers) }),
   ...(values.profile === undefined ? {} : { profileDir: values.profile }),
@@ -64,6 +77,8 @@ const block = [
   `Run ${started.toISOString()} (${minutes} min): \`${command}\``,
   '',
   `Machine: ${machine}.`,
+  '',
+  `Cores: ${describeSplit(cores)}.`,
   '',
   table,
 ].join('\n');

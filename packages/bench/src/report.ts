@@ -17,9 +17,16 @@ export function markdownTable(results: readonly ScenarioResult[]): string {
     const flag = saturated ? ' ⚠' : '';
     // A case whose generator saturated measured the generator: its timings are not reported.
     const timed = (v: number | null | undefined, digits = 1) => (saturated && v != null ? 'n/m' : num(v, digits));
-    return `| ${r.scenario} | ${r.case} | ${r.target} | ${r.ok ? 'yes' : '**no**'} | ${timed(l?.p50Ms)} | ${timed(l?.p90Ms)} | ${timed(l?.p99Ms)} | ${timed(l?.maxMs)} | ${num(r.deliveriesPerSecond, 0)} | ${num(r.lost, 0)} | ${r.server === undefined ? dash : `${r.server.cpuPercent} (${r.server.mainThreadCpuPercent})`} | ${num(r.server?.redisCpuSeconds, 2)} | ${timed(r.cpuPerUpdateUs, 0)} | ${r.server?.rssMiB.join('+') ?? dash} | ${r.generator === undefined ? dash : `${r.generator.cpuPercent}${flag}`} | ${describeExtra(r)} |`;
+    return `| ${r.scenario} | ${r.case} | ${r.target} | ${r.ok ? 'yes' : '**no**'} | ${timed(l?.p50Ms)} | ${timed(l?.p90Ms)} | ${timed(l?.p99Ms)} | ${timed(l?.maxMs)} | ${num(r.deliveriesPerSecond, 0)} | ${num(r.lost, 0)} | ${r.server === undefined ? dash : `${r.server.cpuPercent} (${r.server.mainThreadCpuPercent})`} | ${num(r.server?.redisCpuSeconds, 2)} | ${timed(r.cpuPerUpdateUs, 0)} | ${r.server?.rssMiB.join('+') ?? dash} | ${r.generator === undefined ? dash : `${generatorCpu(r.generator)}${flag}`} | ${describeExtra(r)} |`;
   });
   return [head, rule, ...rows].join('\n');
+}
+
+/** The generator's CPU, % of one core: the sum, and each process's when there are several. */
+function generatorCpu(g: NonNullable<ScenarioResult['generator']>): string {
+  return g.processes === undefined
+    ? String(g.cpuPercent)
+    : `${g.cpuPercent} (${g.processes.map((p) => p.cpuPercent).join('+')})`;
 }
 
 /** The scenario-specific figures, short. */
@@ -59,6 +66,7 @@ function describeExtra(r: ScenarioResult): string {
     parts.push(`server event-loop delay p99 ${d.p99Ms} / max ${d.maxMs} ms`);
   }
   if (typeof e['summary'] === 'string') parts.push(e['summary']);
+  if (r.generator?.usPerDelivery !== undefined) parts.push(`generator ${r.generator.usPerDelivery} µs/delivery`);
   for (const n of r.notes ?? []) parts.push(n);
   return parts.join('; ').replaceAll('|', '/');
 }

@@ -1,5 +1,6 @@
 import type { LatencySummary } from './stats.js';
 import type { GeneratorUsage } from './generator/jobs.js';
+import type { CoreSplit } from './cores.js';
 
 /** Server-side resources over a measured window. */
 export type ServerUsage = {
@@ -31,6 +32,8 @@ export type ScenarioResult = {
   /** (server + Redis CPU) per delivered update, in µs. */
   cpuPerUpdateUs?: number | null;
   generator?: GeneratorUsage;
+  /** The cores the servers and the generator were pinned to (Redis is not pinned). */
+  cores?: CoreSplit;
   /** Scenario-specific figures. */
   extra?: Record<string, unknown>;
   notes?: string[];

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import type { BenchContext } from './context.js';
 import type { ScenarioResult } from './results.js';
 import { killAll } from './targets/processes.js';
+import { coreSplit, type CoreSplit } from './cores.js';
 import { fanoutScenario, presenceScenario, scaleoutScenario, type TargetName } from './scenarios/fanout-scenarios.js';
 import { idleScenario } from './scenarios/idle.js';
 import { joinScenario } from './scenarios/join.js';
@@ -17,8 +18,12 @@ export type BenchOptions = {
   targets?: TargetName[];
   quick?: boolean;
   redisUrl?: string;
-  /** Workers for the `serve --workers N` row of scale-out. Default: the number of cores. */
+  /** Workers for the `serve --workers N` row of scale-out. Default: the number of server cores, at least 2. */
   workers?: number;
+  /** The core split (`coreSplit`); default: servers on the lower half of the cores, the generator on the upper. */
+  cores?: CoreSplit;
+  /** Write V8 CPU profiles of the generator processes here. */
+  generatorProfileDir?: string;
   /** Write V8 CPU profiles of the server processes here. */
   profileDir?: string;
   /** Override the measured window (ms). */
@@ -41,6 +46,8 @@ export async function runBench(options: BenchOptions = {}): Promise<ScenarioResu
     mkdirSync(options.profileDir, { recursive: true });
     nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${options.profileDir}`);
   }
+  const cores = options.cores ?? coreSplit({});
+  if (options.generatorProfileDir !== undefined) mkdirSync(options.generatorProfileDir, { recursive: true });
   const ctx: BenchContext = {
     redisUrl: options.redisUrl ?? process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379',
     prefix: `bench:${randomUUID().slice(0, 8)}`,
@@ -53,9 +60,13 @@ export async function runBench(options: BenchOptions = {}): Promise<ScenarioResu
     log: options.log ?? (() => undefined),
     caseFilter: options.cases,
     idleConnections: options.idleConnections,
+    cores,
+    serverCpus: cores.servers,
+    generatorProfileDir: options.generatorProfileDir,
   };
   const results: ScenarioResult[] = [];
   const emit = (r: ScenarioResult) => {
+    r.cores = cores;
     results.push(r);
     options.onResult?.(r);
   };
@@ -72,12 +83,7 @@ export async function runBench(options: BenchOptions = {}): Promise<ScenarioResu
           await fanoutScenario(ctx, targets, emit);
           break;
         case 'scaleout':
-          await scaleoutScenario(
-            ctx,
-            targets,
-            options.workers ?? (await import('node:os')).availableParallelism(),
-            emit,
-          );
+          await scaleoutScenario(ctx, targets, options.workers ?? Math.max(2, cores.serverCores), emit);
           break;
         case 'presence':
           if (targets.includes('tandem')) await presenceScenario(ctx, emit);

@@ -1,10 +1,12 @@
 import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
 import type { Transport } from './transports.js';
-import type { DeliveryTracker } from './delivery-tracker.js';
+import { TRACKED_CLIENT_BASE, type DeliveryLog } from './delivery-log.js';
 
 const TEXT = 'content';
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz';
+/** The Yjs client id of seed text: not a tracked edit. */
+const SEED_CLIENT_ID = 0x7fff_fff0;
 
 /**
  * A simulated editor: a Y.Doc of the shared file, kept up to date lazily (remote updates are
@@ -16,17 +18,22 @@ export class BenchClient {
   private readonly text = this.doc.getText(TEXT);
   private pending: Uint8Array[] = [];
   private awarenessClock = 0;
-  readonly awarenessId = (Math.random() * 0x7fffffff) >>> 0;
+  /** Its awareness client id, as an editor would use its Y.Doc's client id. */
+  readonly awarenessId: number;
 
   constructor(
     readonly transport: Transport,
-    private readonly tracker: DeliveryTracker,
+    private readonly log: DeliveryLog,
+    /** This client's number in the run (over all generator processes): its Yjs client id follows from it. */
+    index: number,
     /** Other clients in the room (who should receive each edit). */
     private readonly peers: number,
     private readonly onAwareness?: (update: Uint8Array, self: BenchClient) => void,
   ) {
+    this.doc.clientID = TRACKED_CLIENT_BASE + index;
+    this.awarenessId = this.doc.clientID;
     transport.onUpdate = (update) => {
-      if (this.tracker.delivered(update, this.doc.clientID)) this.pending.push(update);
+      if (this.log.received(update, this.doc.clientID)) this.pending.push(update);
     };
     transport.onAwareness = (update) => this.onAwareness?.(update, this);
   }
@@ -45,7 +52,14 @@ export class BenchClient {
     });
   }
 
-  /** Inserts one character at a random position and sends the update. */
+  /**
+   * Inserts one character at a random position and sends the update. The position is in or right
+   * after a random item of the text, found in the struct store: an index (`text.insert(i, …)`) would
+   * walk the text from its start, because every batch of remote updates clears Yjs's search
+   * markers — O(items) per keystroke, a full core at 1×50×50ms once the text holds 15,000 items.
+   * The update is the one `insert` makes at that index (origin = the item's last id, right origin
+   * = its right neighbour): the servers get the same work.
+   */
   edit(): void {
     this.flush();
     const clock = Y.getState(this.doc.store, this.doc.clientID);
@@ -54,19 +68,58 @@ export class BenchClient {
       update = u;
     };
     this.doc.once('update', capture);
-    this.text.insert(Math.floor(Math.random() * (this.text.length + 1)), ALPHABET[Math.floor(Math.random() * 26)]!);
+    const letter = ALPHABET[Math.floor(Math.random() * 26)]!;
+    const at = this.randomItem();
+    if (at === null) {
+      this.text.insert(Math.floor(Math.random() * (this.text.length + 1)), letter);
+    } else {
+      this.doc.transact((transaction) => {
+        // Inside the item (split it there, as an index would) or right after it.
+        const offset = 1 + Math.floor(Math.random() * at.length);
+        const left =
+          offset < at.length
+            ? Y.getItemCleanStart(transaction, Y.createID(at.id.client, at.id.clock + offset)).left!
+            : at;
+        const right = left.right;
+        new Y.Item(
+          Y.createID(this.doc.clientID, clock),
+          left,
+          left.lastId,
+          right,
+          right === null ? null : right.id,
+          this.text,
+          null,
+          new Y.ContentString(letter),
+        ).integrate(transaction, 0);
+      });
+    }
     if (update === undefined) return;
-    this.tracker.sentItem(this.doc.clientID, clock, this.peers);
+    this.log.sentItem(this.doc.clientID, clock, this.peers);
     this.transport.send(update);
   }
 
-  /** Inserts a text (a seed) without tracking. */
+  /** A random live item of the text (null when a few draws found none: then an index is used). */
+  private randomItem(): Y.Item | null {
+    const lists = [...this.doc.store.clients.values()];
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const structs = lists[Math.floor(Math.random() * lists.length)];
+      if (structs === undefined || structs.length === 0) continue;
+      const s = structs[Math.floor(Math.random() * structs.length)];
+      if (s instanceof Y.Item && !s.deleted && s.parent === this.text && s.content instanceof Y.ContentString) return s;
+    }
+    return null;
+  }
+
+  /** Inserts a text (a seed) without tracking: under another client id, so receivers skip it. */
   insertUntracked(text: string): void {
     let update: Uint8Array | undefined;
     this.doc.once('update', (u: Uint8Array) => {
       update = u;
     });
+    const own = this.doc.clientID;
+    this.doc.clientID = SEED_CLIENT_ID;
     this.text.insert(0, text);
+    this.doc.clientID = own;
     if (update !== undefined) this.transport.send(update);
   }
 

@@ -1,5 +1,6 @@
 import type { TargetKind } from '../targets/deployments.js';
 import type { LatencySummary } from '../stats.js';
+import type { DeliveryRecords } from './delivery-log.js';
 
 /** What the orchestrator asks a generator process to do. */
 export type FanoutJob = {
@@ -17,6 +18,7 @@ export type FanoutJob = {
   editIntervalMs: number;
   /** When set, every client also moves its cursor (presence) at this interval. */
   presenceIntervalMs?: number;
+  /** Timed by the orchestrator, which runs the steps on every generator process. */
   warmupMs: number;
   durationMs: number;
   drainMs: number;
@@ -37,8 +39,6 @@ export type IdleJob = {
   connectConcurrency: number;
 };
 
-export type Job = FanoutJob | IdleJob;
-
 export type GeneratorUsage = {
   cpuSeconds: number;
   /** CPU time over wall time of the measured window, % of one core. */
@@ -48,7 +48,36 @@ export type GeneratorUsage = {
   rssMiB: number;
   /** Its own CPU near a full core, or its event loop lagging: its numbers are a floor, not the server's. */
   bottleneck: boolean;
+  /** Several generator processes: each one's usage (the fields above are their sum, or their worst). */
+  processes?: GeneratorUsage[];
+  /** Generator CPU per tracked delivery received in the window, µs. */
+  usPerDelivery?: number;
 };
+
+/** Which share of a fan-out job one generator process runs: part `index` of `count`. */
+export type FanoutPart = { index: number; count: number };
+
+/** What one generator process reports at the end of a fan-out job, merged by the orchestrator. */
+export type FanoutPartResult = {
+  clients: number;
+  records: DeliveryRecords;
+  presence: {
+    sent: { keys: Float64Array; times: Float64Array; measured: Float64Array };
+    received: { keys: Float64Array; times: Float64Array };
+    messages: number;
+    bytes: number;
+  };
+  /** Per room this process has clients in: the distinct texts its clients ended with. */
+  rooms: Array<{ room: number; texts: string[] }>;
+  /** Tandem: its checked rooms' server states equal its clients' text (null: none checked here). */
+  serverStateMatches: boolean | null;
+  refusedEdits: number;
+  disconnects: number;
+  connectMs: number[];
+};
+
+/** The steps of a fan-out job; the orchestrator runs each on every process before the next. */
+export type FanoutStep = 'connect-first' | 'connect-rest' | 'type' | 'measure' | 'stop' | 'progress' | 'finish';
 
 export type FanoutResult = {
   kind: 'fanout';
@@ -71,6 +100,13 @@ export type FanoutResult = {
   disconnects: number;
   connectMs: LatencySummary;
   generator: GeneratorUsage;
+  /** Generator processes the clients were split over (rooms whole when there are enough rooms). */
+  generatorProcesses: number;
+  /** Received tracked items no process sent (0), and deliveries timed before their send (0: one clock). */
+  unmatched: number;
+  negativeLatencies: number;
+  /** The widest round trip within which each process's shared clock was checked against the orchestrator's, ms. */
+  clockCheckMs: number;
 };
 
 export type IdleCheckpoint = { connected: number; failed: number; connectMs: LatencySummary; elapsedMs: number };
@@ -83,10 +119,18 @@ export type IdleResult = {
 };
 
 /** Messages between the orchestrator and a generator process. */
-export type ToGenerator = { type: 'run'; job: Job } | { type: 'continue' } | { type: 'stop' };
+export type ToGenerator =
+  | { type: 'run'; job: IdleJob }
+  | { type: 'fanout'; job: FanoutJob; part: FanoutPart }
+  | { type: 'step'; step: FanoutStep }
+  | { type: 'clock' }
+  | { type: 'continue' }
+  | { type: 'stop' };
 export type FromGenerator =
   | { type: 'ready' }
-  | { type: 'phase'; phase: 'measuring' | 'draining' }
+  | { type: 'clock'; now: number }
+  | { type: 'created' }
+  | { type: 'done'; step: FanoutStep; data: unknown }
   | { type: 'checkpoint'; checkpoint: IdleCheckpoint }
-  | { type: 'result'; result: FanoutResult | IdleResult }
+  | { type: 'result'; result: IdleResult }
   | { type: 'error'; message: string };

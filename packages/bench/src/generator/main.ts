@@ -1,25 +1,41 @@
 /**
- * The load generator process: the orchestrator forks it, sends one job over IPC, and gets
- * phases, checkpoints and the result back. Runs clients only; servers are other processes.
+ * A load generator process: the orchestrator forks one or several, sends each its share of a job
+ * over IPC, runs the job's steps on all of them, and gets phases, checkpoints and results back.
+ * Runs clients only; servers are other processes.
  */
-import { runFanout } from './run-fanout.js';
+import { sharedNow } from './clock.js';
+import { FanoutRun } from './run-fanout.js';
 import { runIdle } from './run-idle.js';
 import type { FromGenerator, ToGenerator } from './jobs.js';
 
 const send = (m: FromGenerator) => process.send?.(m);
+const fail = (error: unknown) =>
+  send({ type: 'error', message: error instanceof Error ? (error.stack ?? error.message) : String(error) });
 let resume: (() => void) | undefined;
+let fanout: FanoutRun | undefined;
 
 process.on('message', (message: ToGenerator) => {
   switch (message.type) {
-    case 'run': {
-      const job = message.job;
-      const run =
-        job.kind === 'fanout' ? runFanout(job, send) : runIdle(job, send, () => new Promise<void>((r) => (resume = r)));
-      run.then(
+    case 'clock':
+      send({ type: 'clock', now: sharedNow() });
+      break;
+    case 'run':
+      runIdle(message.job, send, () => new Promise<void>((r) => (resume = r))).then(
         (result) => send({ type: 'result', result }),
-        (error: unknown) =>
-          send({ type: 'error', message: error instanceof Error ? (error.stack ?? error.message) : String(error) }),
+        fail,
       );
+      break;
+    case 'fanout':
+      try {
+        fanout = new FanoutRun(message.job, message.part);
+        send({ type: 'created' });
+      } catch (error) {
+        fail(error);
+      }
+      break;
+    case 'step': {
+      const { step } = message;
+      fanout!.step(step).then((data) => send({ type: 'done', step, data }), fail);
       break;
     }
     case 'continue':
@@ -27,6 +43,7 @@ process.on('message', (message: ToGenerator) => {
       resume = undefined;
       break;
     case 'stop':
+      fanout?.close();
       process.exit(0);
   }
 });

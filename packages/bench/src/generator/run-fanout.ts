@@ -1,13 +1,13 @@
 import * as decoding from 'lib0/decoding';
 import * as Y from 'yjs';
 import type { ShardId } from '@tandem/protocol';
-import { Samples } from '../stats.js';
 import { BenchClient } from './bench-client.js';
-import { DeliveryTracker } from './delivery-tracker.js';
+import { sharedNow } from './clock.js';
+import { Column, DeliveryLog, itemKey } from './delivery-log.js';
 import { TandemTransport, YProtocolTransport, type Transport } from './transports.js';
 import { UsageMeter } from './usage-meter.js';
 import { signToken } from '../targets/jwt.js';
-import type { FanoutJob, FanoutResult, FromGenerator } from './jobs.js';
+import type { FanoutJob, FanoutPart, FanoutPartResult, FanoutStep, GeneratorUsage } from './jobs.js';
 
 /** A token for bench user `n`: write access to every shard (one user per client, as in real use). */
 export function userToken(secret: string | undefined, n: number): string {
@@ -43,27 +43,93 @@ export async function pool<T>(items: readonly T[], limit: number, run: (item: T)
   await Promise.all(workers);
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/**
+ * Which generator process runs client `c` of room `r`: whole rooms round-robin when there are at
+ * least as many rooms as processes, else each room's clients spread over the processes.
+ */
+export function partOf(job: Pick<FanoutJob, 'rooms' | 'clientsPerRoom'>, r: number, c: number, count: number): number {
+  return job.rooms.length >= count ? r % count : (r * job.clientsPerRoom + c) % count;
+}
+
+type RoomClients = { room: number; clients: Array<{ c: number; client: BenchClient }> };
 
 /**
- * R rooms × C clients; each typist inserts a character at a random position every T ms.
- * Latency is measured per delivered update by item id; presence (when on) per awareness entry.
+ * One generator process's share of a fan-out job: R rooms × C clients over all processes, each
+ * typist inserting a character at a random position every T ms. The orchestrator runs the steps
+ * (connect, type, measure, stop, drain, finish) on every process in turn; latency is matched by
+ * item id across processes afterwards (`mergeDeliveries`), on the shared clock.
  */
-export async function runFanout(job: FanoutJob, report: (m: FromGenerator) => void): Promise<FanoutResult> {
-  const tracker = new DeliveryTracker();
-  const C = job.clientsPerRoom;
-  const typists = Math.min(C, job.typistsPerRoom ?? C);
-  const presenceSent = new Map<number, { t: number; measured: boolean }>();
-  const presenceLatency = new Samples();
-  let presenceMessages = 0;
-  let presenceBytes = 0;
-  let measuringPresence = false;
-  const onAwareness = (update: Uint8Array, self: BenchClient) => {
-    if (measuringPresence) {
-      presenceMessages++;
-      presenceBytes += update.byteLength;
+export class FanoutRun {
+  private readonly log: DeliveryLog;
+  private readonly rooms: RoomClients[] = [];
+  private readonly all: BenchClient[] = [];
+  private readonly typists: number;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly connectMs: number[] = [];
+  private readonly presenceSentKeys = new Column();
+  private readonly presenceSentTimes = new Column();
+  private readonly presenceSentMeasured = new Column();
+  private readonly presenceReceivedKeys = new Column();
+  private readonly presenceReceivedTimes = new Column();
+  private presenceMessages = 0;
+  private presenceBytes = 0;
+  private usage: UsageMeter | undefined;
+
+  constructor(
+    private readonly job: FanoutJob,
+    part: FanoutPart,
+  ) {
+    const C = job.clientsPerRoom;
+    this.typists = Math.min(C, job.typistsPerRoom ?? C);
+    this.log = new DeliveryLog(job.rooms.length * C);
+    job.rooms.forEach((room, r) => {
+      const mine: RoomClients = { room: r, clients: [] };
+      for (let c = 0; c < C; c++) {
+        if (partOf(job, r, c, part.count) !== part.index) continue;
+        const k = r * C + c;
+        const url = job.urls[k % job.urls.length]!;
+        const client = new BenchClient(
+          makeTransport(job, url, room.room, k, room.path),
+          this.log,
+          k,
+          C - 1,
+          (u, self) => this.onAwareness(u, self),
+        );
+        mine.clients.push({ c, client });
+        this.all.push(client);
+      }
+      if (mine.clients.length > 0) this.rooms.push(mine);
+    });
+  }
+
+  async step(step: FanoutStep): Promise<unknown> {
+    switch (step) {
+      case 'connect-first':
+        return this.connectFirst();
+      case 'connect-rest':
+        return this.connectRest();
+      case 'type':
+        return this.startTyping();
+      case 'measure':
+        this.usage = new UsageMeter();
+        this.usage.start();
+        this.log.measuring = true;
+        return null;
+      case 'stop':
+        return this.stop();
+      case 'progress':
+        return { expected: this.log.expectedTotal, received: this.log.receivedTotal };
+      case 'finish':
+        return this.finish();
     }
-    const now = performance.now();
+  }
+
+  private onAwareness(update: Uint8Array, self: BenchClient): void {
+    const now = sharedNow();
+    if (this.log.measuring) {
+      this.presenceMessages++;
+      this.presenceBytes += update.byteLength;
+    }
     const decoder = decoding.createDecoder(update);
     const count = decoding.readVarUint(decoder);
     for (let i = 0; i < count; i++) {
@@ -71,137 +137,114 @@ export async function runFanout(job: FanoutJob, report: (m: FromGenerator) => vo
       const clock = decoding.readVarUint(decoder);
       decoding.readVarString(decoder);
       if (id === self.awarenessId) continue;
-      const sent = presenceSent.get(id * 2_097_152 + clock);
-      if (sent?.measured === true) presenceLatency.add(now - sent.t);
+      this.presenceReceivedKeys.push(itemKey(id, clock));
+      this.presenceReceivedTimes.push(now);
     }
-  };
-
-  const rooms: BenchClient[][] = [];
-  let k = 0;
-  for (const room of job.rooms) {
-    const clients: BenchClient[] = [];
-    for (let c = 0; c < C; c++) {
-      const url = job.urls[k % job.urls.length]!;
-      clients.push(new BenchClient(makeTransport(job, url, room.room, k, room.path), tracker, C - 1, onAwareness));
-      k++;
-    }
-    rooms.push(clients);
   }
-  const all = rooms.flat();
-  const connectMs = new Samples();
-  const open = async (client: BenchClient) => {
+
+  private async open(client: BenchClient): Promise<void> {
     const t = performance.now();
     await client.open();
-    connectMs.add(performance.now() - t);
-  };
-  try {
-    // First client of each room (and the seed), then everyone else.
-    await pool(rooms, job.connectConcurrency, async (clients) => {
-      const first = clients[0]!;
-      await open(first);
-      if (job.seedText !== undefined) {
-        first.insertUntracked(job.seedText);
+    this.connectMs.push(performance.now() - t);
+  }
+
+  /** The first client of each room (and its seed), before anyone else joins it. */
+  private async connectFirst(): Promise<null> {
+    const firsts = this.rooms.flatMap((r) => r.clients.filter((x) => x.c === 0).map((x) => x.client));
+    await pool(firsts, this.job.connectConcurrency, async (first) => {
+      await this.open(first);
+      if (this.job.seedText !== undefined) {
+        first.insertUntracked(this.job.seedText);
         await first.transport.settled(5000);
       }
     });
-    if (job.seedText !== undefined) await sleep(300);
-    await pool(
-      rooms.flatMap((clients) => clients.slice(1)),
-      job.connectConcurrency,
-      open,
-    );
+    return null;
+  }
 
-    const timers: NodeJS.Timeout[] = [];
-    for (const clients of rooms) {
-      clients.slice(0, typists).forEach((client) => {
-        const start = setTimeout(() => {
-          client.edit();
-          timers.push(setInterval(() => client.edit(), job.editIntervalMs));
-        }, Math.random() * job.editIntervalMs);
-        timers.push(start);
-      });
-      if (job.presenceIntervalMs !== undefined) {
-        for (const client of clients) {
+  private async connectRest(): Promise<null> {
+    const rest = this.rooms.flatMap((r) => r.clients.filter((x) => x.c !== 0).map((x) => x.client));
+    await pool(rest, this.job.connectConcurrency, (client) => this.open(client));
+    return null;
+  }
+
+  private startTyping(): null {
+    const { editIntervalMs, presenceIntervalMs } = this.job;
+    for (const { clients } of this.rooms) {
+      for (const { c, client } of clients) {
+        if (c < this.typists) {
+          const start = setTimeout(() => {
+            client.edit();
+            this.timers.push(setInterval(() => client.edit(), editIntervalMs));
+          }, Math.random() * editIntervalMs);
+          this.timers.push(start);
+        }
+        if (presenceIntervalMs !== undefined) {
           const start = setTimeout(() => {
             const move = () => {
               const clock = client.moveCursor();
-              presenceSent.set(client.awarenessId * 2_097_152 + clock, {
-                t: performance.now(),
-                measured: measuringPresence,
-              });
+              this.presenceSentKeys.push(itemKey(client.awarenessId, clock));
+              this.presenceSentTimes.push(sharedNow());
+              this.presenceSentMeasured.push(this.log.measuring ? 1 : 0);
             };
             move();
-            timers.push(setInterval(move, job.presenceIntervalMs));
-          }, Math.random() * job.presenceIntervalMs);
-          timers.push(start);
+            this.timers.push(setInterval(move, presenceIntervalMs));
+          }, Math.random() * presenceIntervalMs);
+          this.timers.push(start);
         }
       }
     }
+    return null;
+  }
 
-    await sleep(job.warmupMs);
-    const usage = new UsageMeter();
-    usage.start();
-    tracker.measuring = true;
-    measuringPresence = true;
-    report({ type: 'phase', phase: 'measuring' });
-    const windowStart = performance.now();
-    await sleep(job.durationMs);
-    tracker.measuring = false;
-    measuringPresence = false;
-    for (const t of timers) clearTimeout(t);
-    const windowSeconds = (performance.now() - windowStart) / 1000;
-    const generator = usage.stop();
-    report({ type: 'phase', phase: 'draining' });
+  private stop(): GeneratorUsage {
+    this.log.measuring = false;
+    for (const t of this.timers) clearTimeout(t);
+    return this.usage!.stop();
+  }
 
-    const drainDeadline = Date.now() + job.drainMs;
-    while (tracker.outstanding > 0 && Date.now() < drainDeadline) await sleep(20);
-    await Promise.all(all.map((c) => c.transport.settled(Math.max(0, drainDeadline - Date.now()))));
-
-    let divergentRooms = 0;
-    for (const clients of rooms) {
-      const first = clients[0]!.textValue();
-      if (clients.some((c) => c.textValue() !== first)) divergentRooms++;
-    }
+  private async finish(): Promise<FanoutPartResult> {
+    const deadline = Date.now() + 5000;
+    await Promise.all(this.all.map((c) => c.transport.settled(Math.max(0, deadline - Date.now()))));
+    const rooms = this.rooms.map(({ room, clients }) => ({
+      room,
+      texts: [...new Set(clients.map(({ client }) => client.textValue()))],
+    }));
     let serverStateMatches: boolean | null = null;
-    if (job.target === 'tandem') {
-      serverStateMatches = true;
-      for (const clients of rooms.slice(0, 20)) {
+    if (this.job.target === 'tandem') {
+      // The first 20 rooms' server state, checked by the process that has the room's first client.
+      for (const { room, clients } of this.rooms) {
+        const first = clients.find((x) => x.c === 0);
+        if (room >= 20 || first === undefined) continue;
         const doc = new Y.Doc();
-        Y.applyUpdate(doc, await clients[0]!.transport.serverState!());
-        if (doc.getText('content').toString() !== clients[0]!.textValue()) serverStateMatches = false;
+        Y.applyUpdate(doc, await first.client.transport.serverState!());
+        const same = doc.getText('content').toString() === first.client.textValue();
+        serverStateMatches = (serverStateMatches ?? true) && same;
         doc.destroy();
       }
     }
-    const deliveriesExpected = tracker.expectedMeasured;
     return {
-      kind: 'fanout',
-      clients: all.length,
-      windowSeconds: Math.round(windowSeconds * 100) / 100,
-      editsSent: tracker.sentMeasured,
-      editsPerSecond: Math.round(tracker.sentMeasured / windowSeconds),
-      deliveriesExpected,
-      delivered: tracker.deliveredMeasured,
-      deliveriesPerSecond: Math.round(tracker.deliveredMeasured / windowSeconds),
-      lost: deliveriesExpected - tracker.deliveredMeasured,
-      duplicates: tracker.duplicates,
-      latency: tracker.latency.summary(),
-      presence:
-        job.presenceIntervalMs === undefined
-          ? null
-          : {
-              ...presenceLatency.summary(),
-              messagesPerSecond: Math.round(presenceMessages / windowSeconds),
-              bytesPerSecond: Math.round(presenceBytes / windowSeconds),
-            },
-      converged: divergentRooms === 0,
-      divergentRooms,
+      clients: this.all.length,
+      records: this.log.records(),
+      presence: {
+        sent: {
+          keys: this.presenceSentKeys.values(),
+          times: this.presenceSentTimes.values(),
+          measured: this.presenceSentMeasured.values(),
+        },
+        received: { keys: this.presenceReceivedKeys.values(), times: this.presenceReceivedTimes.values() },
+        messages: this.presenceMessages,
+        bytes: this.presenceBytes,
+      },
+      rooms,
       serverStateMatches,
-      refusedEdits: all.reduce((n, c) => n + c.transport.stats.refused, 0),
-      disconnects: all.reduce((n, c) => n + c.transport.stats.disconnects, 0),
-      connectMs: connectMs.summary(),
-      generator,
+      refusedEdits: this.all.reduce((n, c) => n + c.transport.stats.refused, 0),
+      disconnects: this.all.reduce((n, c) => n + c.transport.stats.disconnects, 0),
+      connectMs: this.connectMs,
     };
-  } finally {
-    for (const c of all) c.transport.close();
+  }
+
+  close(): void {
+    for (const t of this.timers) clearTimeout(t);
+    for (const c of this.all) c.transport.close();
   }
 }

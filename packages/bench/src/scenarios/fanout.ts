@@ -1,5 +1,5 @@
 import { CpuWindow, redisPid } from '../proc.js';
-import { GeneratorProcess } from '../generator-process.js';
+import { runFanoutGenerators } from '../fanout-generators.js';
 import { adminToken, BENCH_JWT_SECRET } from '../targets/jwt.js';
 import { createShards, metricValue } from '../targets/tandem-rest.js';
 import type { Deployment, TandemDeployment } from '../targets/deployments.js';
@@ -51,29 +51,29 @@ export async function runFanoutCase(
   };
   const usesRedis = deployment.kind === 'tandem' || deployment.urls.length > 1;
   const redis = usesRedis ? redisPid(ctx.redisUrl) : null;
-  const generator = new GeneratorProcess();
   const window = new CpuWindow({
     servers: () => deployment.pids(),
     redis: () => (redis === null ? [] : [redis]),
   });
   let usage: ReturnType<CpuWindow['stop']> | undefined;
-  let result: FanoutResult;
   // Tandem's own event-loop delay over the window (prom-client resets its histogram per scrape).
   const metrics = deployment.kind === 'tandem' ? (deployment as TandemDeployment).metrics : undefined;
   let scrape: Promise<string | null> = Promise.resolve(null);
-  try {
-    result = await generator.fanout(job, (phase) => {
-      if (phase === 'measuring') {
-        window.start();
-        if (metrics !== undefined) void metrics().catch(() => null);
-      } else {
-        usage = window.stop();
-        if (metrics !== undefined) scrape = metrics().catch(() => null);
-      }
-    });
-  } finally {
-    generator.stop();
-  }
+  const generators = {
+    processes: ctx.cores.generatorProcesses,
+    cores: ctx.cores.generatorCores,
+    cpus: ctx.cores.generator,
+    profileDir: ctx.generatorProfileDir,
+  };
+  const result: FanoutResult = await runFanoutGenerators(job, generators, (phase) => {
+    if (phase === 'measuring') {
+      window.start();
+      if (metrics !== undefined) void metrics().catch(() => null);
+    } else {
+      usage = window.stop();
+      if (metrics !== undefined) scrape = metrics().catch(() => null);
+    }
+  });
   const scraped = await scrape;
   const serverLoop =
     scraped === null
@@ -100,18 +100,33 @@ export async function runFanoutCase(
   const totalCpu = server.cpuSeconds + (server.redisCpuSeconds ?? 0);
   const notes: string[] = [];
   if (result.generator.bottleneck) {
+    const g = result.generator;
+    const where = `${result.generatorProcesses} process(es) on ${ctx.cores.generatorCores} core(s)`;
+    // Lagging while using well under its cores: other processes had them (a loaded machine).
+    const starved =
+      g.cpuPercent < 50 * ctx.cores.generatorCores && (g.processes ?? [g]).every((p) => p.cpuPercent < 85);
     notes.push(
-      `generator saturated (CPU ${result.generator.cpuPercent}% of a core, event-loop p99 ${result.generator.eventLoopDelayP99Ms} ms): not measured (n/m: its latency and CPU per update are the generator's)`,
+      starved
+        ? `generator starved (event-loop p99 ${g.eventLoopDelayP99Ms} ms while it used ${g.cpuPercent}% of a core in ${where}: other processes had its cores): not measured (n/m)`
+        : `generator saturated (CPU ${g.cpuPercent}% of a core in ${where}, event-loop p99 ${g.eventLoopDelayP99Ms} ms): not measured (n/m: its latency and CPU per update are the generator's)`,
     );
   }
   if (result.refusedEdits > 0) notes.push(`${result.refusedEdits} edits refused by the server`);
   if (result.disconnects > 0) notes.push(`${result.disconnects} disconnects`);
   if (result.serverStateMatches === false) notes.push('server state differs from the clients');
+  if (result.unmatched > 0) notes.push(`${result.unmatched} received items nobody sent`);
+  if (result.negativeLatencies > 0) notes.push(`${result.negativeLatencies} deliveries timed before their send`);
   return {
     scenario,
     case: label,
     target: deployment.label,
-    ok: result.lost === 0 && result.converged && result.serverStateMatches !== false && result.refusedEdits === 0,
+    ok:
+      result.lost === 0 &&
+      result.converged &&
+      result.serverStateMatches !== false &&
+      result.refusedEdits === 0 &&
+      result.unmatched === 0 &&
+      result.negativeLatencies === 0,
     latency: result.latency,
     deliveriesPerSecond: result.deliveriesPerSecond,
     editsPerSecond: result.editsPerSecond,
@@ -126,6 +141,8 @@ export async function runFanoutCase(
       duplicates: result.duplicates,
       connectMs: result.connectMs,
       windowSeconds: result.windowSeconds,
+      generatorProcesses: result.generatorProcesses,
+      clockCheckMs: result.clockCheckMs,
       ...(result.presence === null ? {} : { presence: result.presence }),
       ...(result.serverStateMatches === null ? {} : { serverStateMatches: result.serverStateMatches }),
       ...(serverLoop === null ? {} : { serverEventLoopDelay: serverLoop }),

@@ -135,7 +135,7 @@ export async function idleScenario(
         : target === 'relay'
           ? await startRelay(ctx)
           : await startHocuspocus(ctx, { name: 'idle', persist: target === 'hocuspocus-db' });
-    const generator = new GeneratorProcess();
+    const generator = new GeneratorProcess({ cpus: ctx.cores.generator, profileDir: ctx.generatorProfileDir });
     try {
       const token = adminToken();
       let setupMs = 0;

@@ -26,6 +26,8 @@ export type BenchEnv = {
   prefix: string;
   /** Extra node flags for server processes (e.g. --cpu-prof). */
   nodeFlags: string[];
+  /** Pin server processes to these CPUs (`taskset -c` list); undefined: not pinned. */
+  serverCpus?: string | undefined;
 };
 
 export type TandemDeployment = Deployment & {
@@ -63,17 +65,22 @@ export async function startTandem(
       const port = await freePort();
       const args = [...env.nodeFlags, 'packages/server/dist/main.js', 'serve'];
       if (options.workers !== undefined) args.push('--workers', String(options.workers));
-      const spawned = spawnServer(`tandem-${i}`, args, {
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        REDIS_URL: env.redisUrl,
-        REDIS_KEY_PREFIX: prefix,
-        DATABASE_URL: databaseUrl,
-        AUTH_JWT_SECRET: BENCH_JWT_SECRET,
-        LOG_LEVEL: 'warn',
-        WEB_ENABLED: 'false',
-        ...options.serverEnv,
-      });
+      const spawned = spawnServer(
+        `tandem-${i}`,
+        args,
+        {
+          PORT: String(port),
+          HOST: '127.0.0.1',
+          REDIS_URL: env.redisUrl,
+          REDIS_KEY_PREFIX: prefix,
+          DATABASE_URL: databaseUrl,
+          AUTH_JWT_SECRET: BENCH_JWT_SECRET,
+          LOG_LEVEL: 'warn',
+          WEB_ENABLED: 'false',
+          ...options.serverEnv,
+        },
+        env.serverCpus,
+      );
       processes.push(spawned);
       urls.push(`http://127.0.0.1:${port}`);
       // One at a time: the first one migrates the database.
@@ -109,9 +116,12 @@ export async function startTandem(
 /** The in-memory y-websocket relay (one process; it cannot share rooms between instances). */
 export async function startRelay(env: BenchEnv): Promise<Deployment> {
   const port = await freePort();
-  const spawned = spawnServer('relay', [...env.nodeFlags, 'packages/bench/src/servers/relay-server.mjs'], {
-    PORT: String(port),
-  });
+  const spawned = spawnServer(
+    'relay',
+    [...env.nodeFlags, 'packages/bench/src/servers/relay-server.mjs'],
+    { PORT: String(port) },
+    env.serverCpus,
+  );
   await waitForHttp(`http://127.0.0.1:${port}/`, spawned);
   return {
     kind: 'relay',
@@ -144,6 +154,7 @@ export async function startHocuspocus(
           ...(instances > 1 ? { REDIS_URL: env.redisUrl, REDIS_PREFIX: prefix } : {}),
           ...(dbDir === undefined ? {} : { SQLITE_PATH: join(dbDir, 'hocuspocus.sqlite') }),
         },
+        env.serverCpus,
       );
       processes.push(spawned);
       urls.push(`ws://127.0.0.1:${port}`);

@@ -30,8 +30,11 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export function spawnServer(name: string, args: string[], env: Record<string, string>): Spawned {
-  const child = spawn(process.execPath, args, {
+/** Starts `node args…`; with `cpus`, through `taskset -c cpus` (it execs node: same pid, every thread pinned). */
+export function spawnServer(name: string, args: string[], env: Record<string, string>, cpus?: string): Spawned {
+  const [command, argv] =
+    cpus === undefined ? [process.execPath, args] : ['taskset', ['-c', cpus, process.execPath, ...args]];
+  const child = spawn(command, argv, {
     cwd: REPO_ROOT,
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
