@@ -110,7 +110,7 @@ export type AuthServiceDeps = {
 
 export function createAuthService(config: Config['auth'], deps: AuthServiceDeps = {}): AuthService {
   // Imported once: given raw bytes, jose imports the key into WebCrypto on every verify and sign,
-  // which was most of a connection's handshake CPU (docs/benchmarks.md, optimisation 12).
+  // about half of a verify's CPU (docs/benchmarks.md, optimisation 12).
   const secret =
     config.jwtSecret === undefined
       ? undefined
