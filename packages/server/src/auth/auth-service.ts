@@ -109,7 +109,18 @@ export type AuthServiceDeps = {
 };
 
 export function createAuthService(config: Config['auth'], deps: AuthServiceDeps = {}): AuthService {
-  const secret = config.jwtSecret === undefined ? undefined : new TextEncoder().encode(config.jwtSecret);
+  // Imported once: given raw bytes, jose imports the key into WebCrypto on every verify and sign,
+  // about half of a verify's CPU (docs/benchmarks.md, optimisation 12).
+  const secret =
+    config.jwtSecret === undefined
+      ? undefined
+      : crypto.subtle.importKey(
+          'raw',
+          new TextEncoder().encode(config.jwtSecret),
+          { name: 'HMAC', hash: 'SHA-256' },
+          false,
+          ['sign', 'verify'],
+        );
   const jwks: JWTVerifyGetKey | undefined =
     config.jwksUrl === undefined ? undefined : createRemoteJWKSet(new URL(config.jwksUrl));
   if (secret === undefined && jwks === undefined) {
@@ -127,7 +138,7 @@ export function createAuthService(config: Config['auth'], deps: AuthServiceDeps 
     // With both configured, HS256 tokens are the ones this server minted (share links) and
     // everything else comes from the host's JWKS. The secret only ever verifies HS256.
     if (secret !== undefined && (jwks === undefined || decodeProtectedHeader(token).alg === 'HS256')) {
-      return (await jwtVerify(token, secret, { ...verifyOptions, algorithms: ['HS256'] })).payload;
+      return (await jwtVerify(token, await secret, { ...verifyOptions, algorithms: ['HS256'] })).payload;
     }
     // jwks is defined here: the constructor refuses to build without one of the two.
     return (await jwtVerify(token, jwks as JWTVerifyGetKey, verifyOptions)).payload;
@@ -148,7 +159,7 @@ export function createAuthService(config: Config['auth'], deps: AuthServiceDeps 
     const jwt = new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuedAt();
     if (config.issuer !== undefined) jwt.setIssuer(config.issuer);
     if (config.audience !== undefined) jwt.setAudience(config.audience);
-    return jwt.setExpirationTime(expiresAtSeconds).sign(secret);
+    return jwt.setExpirationTime(expiresAtSeconds).sign(await secret);
   }
 
   return {

@@ -11,6 +11,7 @@ import {
   type DatabaseConnection,
   type DialectAdapter,
   type Driver,
+  type SqliteDatabase,
   type SqliteDialectConfig,
   type TransactionSettings,
 } from 'kysely';
@@ -47,7 +48,9 @@ export class SqliteShardRepository extends KyselyShardStore {
   constructor(options: SqliteShardRepositoryOptions) {
     super(
       new Kysely<ShardDatabase>({
-        dialect: new SqliteShardDialect({ database: () => Promise.resolve(openDatabase(options.file)) }),
+        dialect: new SqliteShardDialect({
+          database: () => Promise.resolve(withStatementCache(openDatabase(options.file))),
+        }),
       }),
       'sqlite',
     );
@@ -83,6 +86,37 @@ function openDatabase(file: string): Database.Database {
     db.close();
     throw error;
   }
+}
+
+/** Statements kept per handle (Kysely's queries are a few dozen texts; `in (?, ?, …)` lists vary). */
+const STATEMENT_CACHE_SIZE = 256;
+
+/**
+ * The handle Kysely's driver uses, with its prepared statements kept: the driver prepares every
+ * query's text again, and preparing cost more than running the query (docs/benchmarks.md,
+ * optimisation 13). A statement still busy (a streamed select) is not shared. Least recently
+ * used texts are dropped beyond STATEMENT_CACHE_SIZE.
+ */
+export function withStatementCache(db: Database.Database): SqliteDatabase {
+  const statements = new Map<string, Database.Statement>();
+  return {
+    close: () => db.close(),
+    prepare: (sql) => {
+      const cached = statements.get(sql);
+      if (cached !== undefined && !cached.busy) {
+        // Re-inserted: Map order is the recency order.
+        statements.delete(sql);
+        statements.set(sql, cached);
+        return cached;
+      }
+      const statement = db.prepare(sql);
+      if (cached === undefined) {
+        statements.set(sql, statement);
+        if (statements.size > STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value as string);
+      }
+      return statement;
+    },
+  };
 }
 
 /** Tail of the write queue of each database file used in this thread, while writes are pending. */

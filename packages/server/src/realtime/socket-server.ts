@@ -59,6 +59,25 @@ export function createSocketServer(deps: SocketServerDeps): TandemServer {
   // One system call per event and receiver (an event with an attachment is two packets).
   io.on('connection', (socket) => {
     batchWrites(socket.conn);
+    releaseHandshake(socket);
   });
   return io;
+}
+
+/** What a connected socket's handshake holds instead of headers, query and auth (shared). */
+const RELEASED = Object.freeze({});
+
+/**
+ * Lets go of what the handshake kept for the connection's whole life once the middleware used it
+ * (origin checked, token verified): the handshake's headers, query and auth (the bearer token),
+ * and engine.io's reference to the upgrade request (socket.io's memory guide). Nothing reads them
+ * after `connection`. engine.io 6.6 still holds the request of a websocket connection elsewhere
+ * (its upgrade response listens for the TCP socket's close), so that part frees nothing today.
+ */
+function releaseHandshake(socket: TandemSocket): void {
+  (socket.conn as { request: unknown }).request = null;
+  const handshake = socket.handshake as { headers: unknown; query: unknown; auth: unknown };
+  handshake.headers = RELEASED;
+  handshake.query = RELEASED;
+  handshake.auth = RELEASED;
 }

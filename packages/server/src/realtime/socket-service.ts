@@ -186,12 +186,13 @@ export class SocketService {
   }
 
   private onConnection(socket: TandemSocket): void {
-    const log = this.log.child({ socketId: socket.id, userId: socket.data.principal.userId });
-    log.debug('socket connected');
+    // Made when something is logged: a child logger per idle socket is memory for nothing.
+    const log = () => this.log.child({ socketId: socket.id, userId: socket.data.principal.userId });
+    if (this.log.isLevelEnabled('debug')) log().debug('socket connected');
     const expiresAt = socket.data.principal.expiresAtMs;
     const expiry = expiresAt === null ? undefined : disconnectWhenExpired(socket, expiresAt);
     const link = socket.data.principal.link;
-    if (link !== undefined) this.watchShareLink(socket, link, log);
+    if (link !== undefined) this.watchShareLink(socket, link, log());
 
     // Every client event goes through this one middleware (no per-event listeners): expiry and
     // the rate limit first, then the dispatcher (schema, handler, ack).
@@ -223,12 +224,12 @@ export class SocketService {
 
     socket.on('disconnect', (reason) => {
       expiry?.cancel();
-      log.debug({ reason }, 'socket disconnected');
+      if (this.log.isLevelEnabled('debug')) log().debug({ reason }, 'socket disconnected');
       for (const shardId of socket.data.joined) {
         this.dispatcher
           .leaveShard(socket, shardId)
           .catch((error: unknown) =>
-            log.warn({ err: error, shardId }, 'leave on disconnect failed; the member will expire'),
+            log().warn({ err: error, shardId }, 'leave on disconnect failed; the member will expire'),
           );
       }
     });

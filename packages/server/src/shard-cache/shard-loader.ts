@@ -208,19 +208,31 @@ export class ShardLoader {
     // Every stored state is synced: the shard starts with no backlog (lua/includes/shard-bytes.lua).
     let heldBytes = 0;
     for (let i = 0; i < shard.files.length; i += CHUNK) {
+      const chunk = shard.files.slice(i, i + CHUNK);
+      // One command per key and chunk (the keys share the shard's hash tag), one RPUSH per file.
       const pipeline = redis.pipeline();
-      for (const f of shard.files.slice(i, i + CHUNK)) {
-        pipeline.del(k.doc(f.id));
+      pipeline.del(...chunk.map((f) => k.doc(f.id)));
+      const tree: Record<string, string> = {};
+      const sizes: Record<string, number> = {};
+      const paths: Array<string | number> = [];
+      const textIds: string[] = [];
+      const binary: Record<string, string> = {};
+      for (const f of chunk) {
         pipeline.rpush(k.doc(f.id), Buffer.from(f.ydocState));
-        pipeline.hset(k.tree, f.id, f.path);
+        tree[f.id] = f.path;
+        sizes[f.id] = f.ydocState.byteLength;
+        paths.push(0, pathIndexEntry(f.path, f.id));
         // A binary file's list holds its bytes (see put-blob.lua).
-        if (f.kind === 'binary') pipeline.hset(k.kinds, f.id, 'binary');
-        else pipeline.hdel(k.kinds, f.id);
-        pipeline.zadd(k.paths, 0, pathIndexEntry(f.path, f.id));
-        pipeline.hset(k.docbytes, f.id, f.ydocState.byteLength);
-        pipeline.hset(k.basebytes, f.id, f.ydocState.byteLength);
+        if (f.kind === 'binary') binary[f.id] = 'binary';
+        else textIds.push(f.id);
         heldBytes += f.ydocState.byteLength;
       }
+      pipeline.hset(k.tree, tree);
+      if (textIds.length > 0) pipeline.hdel(k.kinds, ...textIds);
+      if (Object.keys(binary).length > 0) pipeline.hset(k.kinds, binary);
+      pipeline.zadd(k.paths, ...paths);
+      pipeline.hset(k.docbytes, sizes);
+      pipeline.hset(k.basebytes, sizes);
       await execOrThrow(pipeline);
     }
     const tx = redis.multi();

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import type { ShardId } from '@tandem/protocol';
@@ -6,6 +7,7 @@ import type { IShardRepository } from '../../../src/persistence/index.js';
 import { openShardsKey } from '../../../src/redis/index.js';
 import { ShardLoader } from '../../../src/shard-cache/index.js';
 import { createTestRedis, testRedisKeys } from '../../support/services.js';
+import { makeBinaryFile } from '../../contract/shard-repository.contract.js';
 import { createStore, type Store } from './store-harness.js';
 
 /** The load path: single-flight, the lock, the loaded marker written last, failed loads leave the shard closed. */
@@ -86,6 +88,35 @@ describe('shard load', () => {
     await loader(other).ensureLoaded(shardId);
     await pending;
     expect(waiting.length + other.length).toBe(1);
+  });
+
+  it('writes every file in a load (chunks of 100, text and binary), replacing what an earlier load left', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 150; i++) files[`src/f${i}.js`] = `// ${i}`;
+    const seeded = await store.seed(files);
+    const shard = (await store.repository.findById(seeded))!;
+    // One file binary (its bytes are its state), saved under a new id.
+    const shardId = randomUUID() as ShardId;
+    const logo = makeBinaryFile('logo.png', [137, 80, 78, 71]);
+    await store.repository.save({ ...shard, id: shardId, files: [...shard.files, logo] });
+    const k = store.keys(shardId);
+    const text = shard.files[120]!;
+    // Left by an earlier load (Redis kept some keys): replaced, not appended to.
+    await store.redis.rpush(k.doc(text.id), 'stale');
+    await store.redis.hset(k.kinds, text.id, 'binary');
+    await loader([]).ensureLoaded(shardId);
+    const all = [...shard.files, logo];
+    expect(await store.redis.hlen(k.tree)).toBe(151);
+    expect(await store.redis.zcard(k.paths)).toBe(151);
+    for (const f of all) {
+      expect(await store.redis.lrangeBuffer(k.doc(f.id), 0, -1)).toEqual([Buffer.from(f.ydocState)]);
+      expect(await store.redis.hget(k.tree, f.id)).toBe(f.path);
+      expect(await store.redis.hget(k.docbytes, f.id)).toBe(String(f.ydocState.byteLength));
+      expect(await store.redis.hget(k.basebytes, f.id)).toBe(String(f.ydocState.byteLength));
+    }
+    expect(await store.redis.hgetall(k.kinds)).toEqual({ [logo.id]: 'binary' });
+    const held = all.reduce((n, f) => n + f.ydocState.byteLength, 0);
+    expect(await store.redis.hmget(k.meta, 'heldBytes', 'syncedBytes')).toEqual([String(held), String(held)]);
   });
 
   it('writes the loaded marker last: whoever sees it loaded sees every file and the clock', async () => {
