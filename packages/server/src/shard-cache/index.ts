@@ -46,3 +46,4 @@ export {
 } from './ydoc.js';
 export { FileStateVectors } from './file-state-vectors.js';
 export { isBacklogRefusal } from './script-errors.js';
+export type { StoredEdit } from './scripts.js';

@@ -429,9 +429,12 @@ export class ShardService {
     exceptSocketId?: string,
   ): Promise<number> {
     await this.access.require(principal, shardId, 'write');
-    const version = await this.editGate.admit(shardId, fileId, update);
+    // From a socket of this instance: the store also tells whether any other instance has a
+    // socket in the shard; when none has, the broadcast stays on this instance.
+    const fromInstance = exceptSocketId === undefined ? undefined : this.deps.cache.members.instanceId;
+    const { version, othersPresent } = await this.editGate.admit(shardId, fileId, update, fromInstance);
     this.deps.faults?.afterStore('edit');
-    this.deps.events.fileEdited(shardId, fileId, update, version, exceptSocketId);
+    this.deps.events.fileEdited(shardId, fileId, update, version, exceptSocketId, !othersPresent);
     this.noteAuthor(principal, shardId);
     this.deps.onEdit?.();
     return version;
