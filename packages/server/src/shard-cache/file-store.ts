@@ -3,11 +3,12 @@ import type { Cluster, Redis } from 'ioredis';
 import { comparePaths, ErrorCode, type FileEntry, type FileId, type ShardId } from '@tandem/protocol';
 import { AppError } from '../errors/index.js';
 import type { Config } from '../config/index.js';
-import { shardKeys, type ShardKeys } from '../redis/index.js';
+import { historyAuthorsKey, shardKeys, type ShardKeys } from '../redis/index.js';
 import { pathIndexEntry } from './fold-path.js';
 import { scriptErrorCode } from './script-errors.js';
 import { ShardScripts, type StoredEdit } from './scripts.js';
 import type { DirtyMarks } from './dirty-marks.js';
+import type { AuthorNote } from './history-authors.js';
 import type { ShardLoader } from './shard-loader.js';
 import type {
   CreateFileResult,
@@ -142,8 +143,14 @@ export class FileStore {
    * appendUpdate, also telling whether an instance other than `fromInstance` (the instance whose
    * socket sent the edit) may have a socket in the shard, in the same atomic step: when none has,
    * the edit's broadcast need not be published to other instances (includes/member-instances.lua).
+   * `author`: noted for the shard's next checkpoint in the same step (HistoryAuthors.noteOf).
    */
-  appendEdit(shardId: ShardId, fileId: FileId, update: Uint8Array, fromInstance?: string): Promise<StoredEdit> {
+  appendEdit(
+    shardId: ShardId,
+    fileId: FileId,
+    update: Uint8Array,
+    options: { fromInstance?: string | undefined; author?: AuthorNote | undefined } = {},
+  ): Promise<StoredEdit> {
     const k = this.keys(shardId);
     return this.marked(
       shardId,
@@ -153,7 +160,9 @@ export class FileStore {
           update,
           maxDocBytes: maxDocBytes(this.deps.limits),
           maxUnsyncedBytes: this.deps.limits.maxShardUnsyncedBytes,
-          ...(fromInstance === undefined ? {} : { instanceId: fromInstance }),
+          instanceId: options.fromInstance,
+          authorsKey: historyAuthorsKey(this.deps.keyPrefix, shardId),
+          author: options.author,
         }),
       ),
     );

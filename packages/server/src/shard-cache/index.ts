@@ -14,7 +14,7 @@ export { Membership, type MembershipDeps, type InstanceDeath } from './membershi
 export { FileStore, newFileId, maxDocBytes, type FileStoreDeps } from './file-store.js';
 export { SyncStore, type SyncStoreDeps } from './sync-store.js';
 export { DirtyMarks, type DirtyMarksDeps } from './dirty-marks.js';
-export { HistoryAuthors, type HistoryAuthor, type AuthorNotes } from './history-authors.js';
+export { HistoryAuthors, type HistoryAuthor, type AuthorNote, type AuthorNotes } from './history-authors.js';
 export type {
   CachedMeta,
   ShardSnapshot,

@@ -2,6 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import type { FileId } from '@tandem/protocol';
 import type { ShardKeys } from '../redis/index.js';
 import { foldPath } from './fold-path.js';
+import type { AuthorNote } from './history-authors.js';
 import { luaSource } from './lua-loader.js';
 import type {
   CompactEntry,
@@ -38,10 +39,38 @@ export class ShardScripts {
    */
   async edit(
     k: ShardKeys,
-    a: { fileId: FileId; update: Uint8Array; maxDocBytes: number; maxUnsyncedBytes: number; instanceId?: string },
+    a: {
+      fileId: FileId;
+      update: Uint8Array;
+      maxDocBytes: number;
+      maxUnsyncedBytes: number;
+      instanceId?: string | undefined;
+      /** The shard's history authors key (historyAuthorsKey), and the note to write there. */
+      authorsKey: string;
+      author?: AuthorNote | undefined;
+    },
   ): Promise<StoredEdit> {
-    const keys = [k.meta, k.tree, k.doc(a.fileId), k.dirty, k.seq, k.docbytes, k.kinds, k.memberInstances];
-    const args = [a.fileId, toBuffer(a.update), a.maxDocBytes, a.maxUnsyncedBytes, a.instanceId ?? ''];
+    const keys = [
+      k.meta,
+      k.tree,
+      k.doc(a.fileId),
+      k.dirty,
+      k.seq,
+      k.docbytes,
+      k.kinds,
+      k.memberInstances,
+      a.authorsKey,
+    ];
+    const args = [
+      a.fileId,
+      toBuffer(a.update),
+      a.maxDocBytes,
+      a.maxUnsyncedBytes,
+      a.instanceId ?? '',
+      a.author?.userId ?? '',
+      a.author?.value ?? '',
+      a.author?.ttlMs ?? 0,
+    ];
     const [version, others] = (await this.run('edit', keys, args)) as [number, number];
     return { version: Number(version), othersPresent: Number(others) === 1 };
   }

@@ -5,6 +5,7 @@ import { syncOnBacklog } from './backlog.js';
 import type { Config } from '../config/index.js';
 import {
   checkTextUpdate,
+  type AuthorNote,
   type FileStateVectors,
   type ShardCache,
   type StoredEdit,
@@ -33,9 +34,14 @@ export class EditGate {
 
   /**
    * Checks an update and stores it; the returned version means it is in Redis. `fromInstance`:
-   * the instance whose socket sent it (see FileStore.appendEdit).
+   * the instance whose socket sent it; `author`: noted with it (see FileStore.appendEdit).
    */
-  async admit(shardId: ShardId, fileId: FileId, update: Uint8Array, fromInstance?: string): Promise<StoredEdit> {
+  async admit(
+    shardId: ShardId,
+    fileId: FileId,
+    update: Uint8Array,
+    options: { fromInstance?: string | undefined; author?: AuthorNote | undefined } = {},
+  ): Promise<StoredEdit> {
     if (update.byteLength > this.deps.limits.maxUpdateBytes) {
       throw new AppError(
         ErrorCode.PAYLOAD_TOO_LARGE,
@@ -57,7 +63,7 @@ export class EditGate {
     return this.serially(`${shardId}/${fileId}`, async () => {
       await this.requireDependencies(shardId, fileId, parsed);
       const stored = await syncOnBacklog(shardId, this.deps.onBacklog, () =>
-        this.deps.cache.files.appendEdit(shardId, fileId, update, fromInstance),
+        this.deps.cache.files.appendEdit(shardId, fileId, update, options),
       );
       this.deps.stateVectors.noteStored(shardId, fileId, parsed);
       return stored;

@@ -431,11 +431,13 @@ export class ShardService {
     await this.access.require(principal, shardId, 'write');
     // From a socket of this instance: the store also tells whether any other instance has a
     // socket in the shard; when none has, the broadcast stays on this instance.
-    const fromInstance = exceptSocketId === undefined ? undefined : this.deps.cache.members.instanceId;
-    const { version, othersPresent } = await this.editGate.admit(shardId, fileId, update, fromInstance);
+    // The author is noted for the next checkpoint in the same step.
+    const { version, othersPresent } = await this.editGate.admit(shardId, fileId, update, {
+      fromInstance: exceptSocketId === undefined ? undefined : this.deps.cache.members.instanceId,
+      author: this.deps.cache.authors.noteOf({ userId: principal.userId, name: principal.name }),
+    });
     this.deps.faults?.afterStore('edit');
     this.deps.events.fileEdited(shardId, fileId, update, version, exceptSocketId, !othersPresent);
-    this.noteAuthor(principal, shardId);
     this.deps.onEdit?.();
     return version;
   }

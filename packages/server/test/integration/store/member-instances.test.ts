@@ -29,7 +29,7 @@ describe('member instances', () => {
   async function edit(shardId: ShardId, id: FileId, from: string | null = self): Promise<boolean> {
     const update = updateToText(await store.cache.files.updates(shardId, id), `${'x'.repeat(++n)}`);
     if (update === null) throw new Error('no change');
-    return (await store.cache.files.appendEdit(shardId, id, update, from ?? undefined)).othersPresent;
+    return (await store.cache.files.appendEdit(shardId, id, update, { fromInstance: from ?? undefined })).othersPresent;
   }
 
   it('an edit is for this instance alone only while no other instance has a live socket member', async () => {
