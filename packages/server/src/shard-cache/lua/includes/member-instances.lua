@@ -13,7 +13,8 @@
   member, or when this instance's own entry is missing (Redis lost the set: then nothing is known).
 ]]
 local function noteInstance(key, instanceId, expiry)
-  redis.call('ZADD', key, 'GT', expiry, instanceId)
+  local held = tonumber(redis.call('ZSCORE', key, instanceId))
+  if held == nil or held < expiry then redis.call('ZADD', key, expiry, instanceId) end
   local latest = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
   redis.call('PEXPIREAT', key, latest[2])
 end
