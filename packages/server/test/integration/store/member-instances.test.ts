@@ -17,7 +17,7 @@ describe('member instances', () => {
     store = await createStore();
     const deps = { redis: store.redis, keyPrefix: store.prefix, logger: pino({ level: 'silent' }) };
     other = new Membership({ ...deps, instanceId: 'other', memberTtlMs: 60_000, heartbeatMs: 10_000 });
-    shortLived = new Membership({ ...deps, instanceId: 'brief', memberTtlMs: 150, heartbeatMs: 50 });
+    shortLived = new Membership({ ...deps, instanceId: 'brief', memberTtlMs: 1000, heartbeatMs: 50 });
   });
   afterAll(async () => {
     await store.close();
@@ -70,7 +70,7 @@ describe('member instances', () => {
     members.addLocal(shardId, mine);
     await shortLived.add(shardId, shortLived.socketMember('u1'));
     expect(await edit(shardId, id)).toBe(true);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await new Promise((resolve) => setTimeout(resolve, 1100));
     expect(await edit(shardId, id)).toBe(false);
     // Lost (a flush): this instance's own entry is missing, so nothing is known.
     await store.redis.del(store.keys(shardId).memberInstances);
@@ -88,7 +88,7 @@ describe('member instances', () => {
     const k = store.keys(shardId);
     await shortLived.add(shardId, shortLived.socketMember('u1'));
     expect(await store.redis.exists(k.memberInstances)).toBe(1);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await new Promise((resolve) => setTimeout(resolve, 1100));
     await store.redis.zadd(k.memberInstances, Date.now() + 60_000, 'stale');
     expect(await store.cache.sync.evict(shardId)).toBe('EVICTED');
     expect(await store.redis.exists(k.memberInstances)).toBe(0);
