@@ -18,8 +18,17 @@ export type RoomEvents = Omit<ShardEvents, 'deleted'> & {
 /** The room broadcasts, through the socket server (and its adapter, to every instance). */
 export function createRoomEvents(io: TandemServer): RoomEvents {
   return {
-    fileEdited: (shardId: ShardId, fileId: FileId, update: Uint8Array, version: number, exceptSocketId?: string) => {
-      const room = io.to(roomOf(shardId));
+    fileEdited: (
+      shardId: ShardId,
+      fileId: FileId,
+      update: Uint8Array,
+      version: number,
+      exceptSocketId?: string,
+      onlyHere?: boolean,
+    ) => {
+      // onlyHere: no other instance has a socket in the shard (the edit script said so), so the
+      // adapter does not publish (socket.io's local flag).
+      const room = onlyHere === true ? io.local.to(roomOf(shardId)) : io.to(roomOf(shardId));
       (exceptSocketId === undefined ? room : room.except(exceptSocketId)).emit('file:edited', {
         shardId,
         fileId,

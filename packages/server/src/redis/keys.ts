@@ -5,7 +5,9 @@ import { isShardId, type FileId, type ShardId } from '@tandem/protocol';
  * dependencies, firstDirtyAt), `tree` (hash fileId → path; a rename changes one field),
  * `doc:<fileId>` (list of Yjs updates, oldest first; after population or compaction the first
  * is the merged state), `dirty` (zset fileId → shard clock of its last unsynced change),
- * `members` (zset `<instance>:<socket>` → expiry ms), `lock` (populate lock), `seq` (the shard
+ * `members` (zset `<instance>:<socket>` → expiry ms), `member-instances` (zset instance → the
+ * latest expiry of its socket members: which instances have sockets in the shard, see
+ * member-add.lua), `lock` (populate lock), `seq` (the shard
  * clock), `gen` (hash fileId → compaction generation), `docbytes` (hash fileId → bytes held),
  * `basebytes` (hash fileId → bytes of the state a load or a sync left at the head of its list),
  * `ops` (hash opId → the JSON reply of a tree operation, for idempotent retries; expires 24 h
@@ -22,6 +24,7 @@ export type ShardKeyPart =
   | 'tree'
   | 'dirty'
   | 'members'
+  | 'member-instances'
   | 'lock'
   | 'seq'
   | 'gen'
@@ -37,6 +40,7 @@ export type ShardKeys = {
   tree: string;
   dirty: string;
   members: string;
+  memberInstances: string;
   lock: string;
   seq: string;
   gen: string;
@@ -57,6 +61,7 @@ export function shardKeys(prefix: string, shardId: ShardId): ShardKeys {
     tree: `${base}:tree`,
     dirty: `${base}:dirty`,
     members: `${base}:members`,
+    memberInstances: `${base}:member-instances`,
     lock: `${base}:lock`,
     seq: `${base}:seq`,
     gen: `${base}:gen`,
@@ -145,6 +150,7 @@ export function parseShardKey(prefix: string, key: string): { shardId: ShardId; 
     'tree',
     'dirty',
     'members',
+    'member-instances',
     'lock',
     'seq',
     'gen',

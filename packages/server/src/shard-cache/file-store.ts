@@ -3,12 +3,13 @@ import type { Cluster, Redis } from 'ioredis';
 import { comparePaths, ErrorCode, type FileEntry, type FileId, type ShardId } from '@tandem/protocol';
 import { AppError } from '../errors/index.js';
 import type { Config } from '../config/index.js';
-import { shardKeys, type ShardKeys } from '../redis/index.js';
+import { historyAuthorsKey, shardKeys, type ShardKeys } from '../redis/index.js';
 import { pathIndexEntry } from './fold-path.js';
 import { scriptErrorCode } from './script-errors.js';
-import { ShardScripts } from './scripts.js';
+import { ShardScripts, type StoredEdit } from './scripts.js';
 import type { DirtyMarks } from './dirty-marks.js';
 import type { ShardActivity } from './shard-activity.js';
+import type { AuthorNote } from './history-authors.js';
 import type { ShardLoader } from './shard-loader.js';
 import type {
   CreateFileResult,
@@ -137,7 +138,22 @@ export class FileStore {
    * Throws FILE_TOO_LARGE, and SHARD_UNAVAILABLE with reason `backlog` when the shard's unsynced
    * bytes would pass MAX_SHARD_UNSYNCED_BYTES (see isBacklogRefusal).
    */
-  appendUpdate(shardId: ShardId, fileId: FileId, update: Uint8Array): Promise<number> {
+  async appendUpdate(shardId: ShardId, fileId: FileId, update: Uint8Array): Promise<number> {
+    return (await this.appendEdit(shardId, fileId, update)).version;
+  }
+
+  /**
+   * appendUpdate, also telling whether an instance other than `fromInstance` (the instance whose
+   * socket sent the edit) may have a socket in the shard, in the same atomic step: when none has,
+   * the edit's broadcast need not be published to other instances (includes/member-instances.lua).
+   * `author`: noted for the shard's next checkpoint in the same step (HistoryAuthors.noteOf).
+   */
+  appendEdit(
+    shardId: ShardId,
+    fileId: FileId,
+    update: Uint8Array,
+    options: { fromInstance?: string | undefined; author?: AuthorNote | undefined } = {},
+  ): Promise<StoredEdit> {
     const k = this.keys(shardId);
     return this.marked(
       shardId,
@@ -147,6 +163,9 @@ export class FileStore {
           update,
           maxDocBytes: maxDocBytes(this.deps.limits),
           maxUnsyncedBytes: this.deps.limits.maxShardUnsyncedBytes,
+          instanceId: options.fromInstance,
+          authorsKey: historyAuthorsKey(this.deps.keyPrefix, shardId),
+          author: options.author,
         }),
       ),
     );

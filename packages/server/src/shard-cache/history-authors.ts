@@ -12,6 +12,16 @@ export type AuthorNotes = { authors: HistoryAuthor[]; tokens: Map<string, string
 /** Authors are kept this long after their last change when no checkpoint consumes them. */
 const AUTHORS_TTL_MS = 30 * 24 * 60 * 60 * 1000;
 
+/**
+ * A note as the edit script writes it (in the same step as the edit): the author's field and its
+ * value, a token unique to this note followed by the author's name.
+ */
+export type AuthorNote = { userId: string; value: string; ttlMs: number };
+
+/** Note tokens: unique per process (a random prefix) and per note in it (a counter). */
+const TOKEN_PREFIX = randomBytes(6).toString('base64url');
+let tokens = 0;
+
 /** Deletes each listed field only while it still holds the value read (a later note wins). */
 const CLEAR_SCRIPT = `
 local n = 0
@@ -33,8 +43,17 @@ export class HistoryAuthors {
   /** Notes a change by this author (one HSET and a TTL refresh, pipelined). */
   async note(shardId: ShardId, author: HistoryAuthor): Promise<void> {
     const key = historyAuthorsKey(this.deps.keyPrefix, shardId);
-    const value = `${randomBytes(6).toString('base64url')}\n${author.name}`;
+    const { value } = this.noteOf(author);
     await this.deps.redis.pipeline().hset(key, author.userId, value).pexpire(key, AUTHORS_TTL_MS).exec();
+  }
+
+  /** A note of this author for a script to write (an edit notes its author in its own step). */
+  noteOf(author: HistoryAuthor): AuthorNote {
+    return {
+      userId: author.userId,
+      value: `${TOKEN_PREFIX}.${(tokens++).toString(36)}\n${author.name}`,
+      ttlMs: AUTHORS_TTL_MS,
+    };
   }
 
   /** Everyone noted since the last clear. */

@@ -15,7 +15,7 @@ export { FileStore, newFileId, maxDocBytes, type FileStoreDeps } from './file-st
 export { SyncStore, type SyncStoreDeps } from './sync-store.js';
 export { DirtyMarks, type DirtyMarksDeps } from './dirty-marks.js';
 export { ShardActivity, type ShardActivityDeps } from './shard-activity.js';
-export { HistoryAuthors, type HistoryAuthor, type AuthorNotes } from './history-authors.js';
+export { HistoryAuthors, type HistoryAuthor, type AuthorNote, type AuthorNotes } from './history-authors.js';
 export type {
   CachedMeta,
   ShardSnapshot,
@@ -47,3 +47,4 @@ export {
 } from './ydoc.js';
 export { FileStateVectors } from './file-state-vectors.js';
 export { isBacklogRefusal } from './script-errors.js';
+export type { StoredEdit } from './scripts.js';

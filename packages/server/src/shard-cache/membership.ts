@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { ShardId } from '@tandem/protocol';
 import type { Logger } from '../logging/index.js';
-import { emptySinceKey, instancesKey, shardKeys } from '../redis/index.js';
+import { emptySinceKey, instancesKey, shardKeys, type ShardKeys } from '../redis/index.js';
 import { ShardScripts } from './scripts.js';
 
 export type MembershipDeps = {
@@ -56,17 +56,30 @@ export class Membership {
    * live for the member lease; others (a REST write's) for the member TTL.
    */
   add(shardId: ShardId, member: string): Promise<number> {
-    return this.scripts.memberAdd(this.membersKey(shardId), { member, ttlMs: this.ttlOf(member) });
+    const own = this.isOwn(member);
+    return this.scripts.memberAdd(this.keys(shardId), {
+      member,
+      ttlMs: own ? this.leaseMs : this.deps.memberTtlMs,
+      ...(own ? { instanceId: this.deps.instanceId } : {}),
+    });
   }
 
   /** Removes a member; returns how many live members are left in the whole cluster. */
   remove(shardId: ShardId, member: string): Promise<number> {
-    return this.scripts.memberRemove(this.membersKey(shardId), { member });
+    return this.scripts.memberRemove(this.keys(shardId), {
+      member,
+      ...(this.isOwn(member) ? { instanceId: this.deps.instanceId } : {}),
+    });
+  }
+
+  /** This instance's id (the first half of its socket members' names). */
+  get instanceId(): string {
+    return this.deps.instanceId;
   }
 
   /** Live members in the cluster. */
   count(shardId: ShardId): Promise<number> {
-    return this.scripts.memberCount(this.membersKey(shardId));
+    return this.scripts.memberCount(this.keys(shardId).members);
   }
 
   // ---- this instance's members and their heartbeat ------------------------------------------
@@ -188,15 +201,20 @@ export class Membership {
 
   private async refresh(shardId: ShardId, members: readonly string[]): Promise<void> {
     if (members.length === 0) return;
-    await this.scripts.memberRefresh(this.membersKey(shardId), { members, ttlMs: this.leaseMs });
+    await this.scripts.memberRefresh(this.keys(shardId), {
+      members,
+      ttlMs: this.leaseMs,
+      instanceId: this.deps.instanceId,
+    });
   }
 
-  private ttlOf(member: string): number {
-    return member.startsWith(`${this.deps.instanceId}:`) ? this.leaseMs : this.deps.memberTtlMs;
+  /** A member of one of this instance's sockets (not a REST write's). */
+  private isOwn(member: string): boolean {
+    return member.startsWith(`${this.deps.instanceId}:`);
   }
 
-  private membersKey(shardId: ShardId): string {
-    return shardKeys(this.deps.keyPrefix, shardId).members;
+  private keys(shardId: ShardId): ShardKeys {
+    return shardKeys(this.deps.keyPrefix, shardId);
   }
 }
 

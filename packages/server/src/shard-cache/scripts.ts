@@ -2,6 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import type { FileId } from '@tandem/protocol';
 import type { ShardKeys } from '../redis/index.js';
 import { foldPath } from './fold-path.js';
+import type { AuthorNote } from './history-authors.js';
 import { luaSource } from './lua-loader.js';
 import type {
   CompactEntry,
@@ -19,6 +20,9 @@ import type {
 
 type Arg = string | Buffer | number;
 
+/** An edit in Redis: its version, and whether another instance may have to be told of it. */
+export type StoredEdit = { version: number; othersPresent: boolean };
+
 /**
  * One typed wrapper per Lua script of lua/ (each file's header names its KEYS, ARGV and reply):
  * an arguments object in, a decoded object out. Scripts are registered on the connection on
@@ -29,14 +33,46 @@ type Arg = string | Buffer | number;
 export class ShardScripts {
   constructor(private readonly redis: Redis | Cluster) {}
 
-  /** → the new shard clock (the edit's version). */
+  /**
+   * → the new shard clock (the edit's version), and whether another instance than `instanceId`
+   * may have a socket in the shard (always true without `instanceId`).
+   */
   async edit(
     k: ShardKeys,
-    a: { fileId: FileId; update: Uint8Array; maxDocBytes: number; maxUnsyncedBytes: number },
-  ): Promise<number> {
-    const keys = [k.meta, k.tree, k.doc(a.fileId), k.dirty, k.seq, k.docbytes, k.kinds];
-    const args = [a.fileId, toBuffer(a.update), a.maxDocBytes, a.maxUnsyncedBytes];
-    return Number(await this.run('edit', keys, args));
+    a: {
+      fileId: FileId;
+      update: Uint8Array;
+      maxDocBytes: number;
+      maxUnsyncedBytes: number;
+      instanceId?: string | undefined;
+      /** The shard's history authors key (historyAuthorsKey), and the note to write there. */
+      authorsKey: string;
+      author?: AuthorNote | undefined;
+    },
+  ): Promise<StoredEdit> {
+    const keys = [
+      k.meta,
+      k.tree,
+      k.doc(a.fileId),
+      k.dirty,
+      k.seq,
+      k.docbytes,
+      k.kinds,
+      k.memberInstances,
+      a.authorsKey,
+    ];
+    const args = [
+      a.fileId,
+      toBuffer(a.update),
+      a.maxDocBytes,
+      a.maxUnsyncedBytes,
+      a.instanceId ?? '',
+      a.author?.userId ?? '',
+      a.author?.value ?? '',
+      a.author?.ttlMs ?? 0,
+    ];
+    const [version, others] = (await this.run('edit', keys, args)) as [number, number];
+    return { version: Number(version), othersPresent: Number(others) === 1 };
   }
 
   async createFile(
@@ -133,19 +169,26 @@ export class ShardScripts {
     };
   }
 
-  /** → live members after adding (or refreshing) one. */
-  async memberAdd(membersKey: string, a: { member: string; ttlMs: number }): Promise<number> {
-    return Number(await this.run('member-add', [membersKey], [a.member, a.ttlMs]));
+  /** → live members after adding (or refreshing) one. `instanceId`: the socket member's instance. */
+  async memberAdd(k: ShardKeys, a: { member: string; ttlMs: number; instanceId?: string }): Promise<number> {
+    return Number(
+      await this.run('member-add', [k.members, k.memberInstances], [a.member, a.ttlMs, a.instanceId ?? '']),
+    );
   }
 
-  /** → live members left in the whole cluster. */
-  async memberRemove(membersKey: string, a: { member: string }): Promise<number> {
-    return Number(await this.run('member-remove', [membersKey], [a.member]));
+  /** → live members left in the whole cluster. `instanceId`: the socket member's instance. */
+  async memberRemove(k: ShardKeys, a: { member: string; instanceId?: string }): Promise<number> {
+    return Number(await this.run('member-remove', [k.members, k.memberInstances], [a.member, a.instanceId ?? '']));
   }
 
-  /** → how many members were added or changed. */
-  async memberRefresh(membersKey: string, a: { members: readonly string[]; ttlMs: number }): Promise<number> {
-    return Number(await this.run('member-refresh', [membersKey], [a.ttlMs, ...a.members]));
+  /** → how many members were added or changed (all of them `instanceId`'s). */
+  async memberRefresh(
+    k: ShardKeys,
+    a: { members: readonly string[]; ttlMs: number; instanceId: string },
+  ): Promise<number> {
+    return Number(
+      await this.run('member-refresh', [k.members, k.memberInstances], [a.ttlMs, a.instanceId, ...a.members]),
+    );
   }
 
   async memberCount(membersKey: string): Promise<number> {
@@ -237,13 +280,27 @@ export class ShardScripts {
       k.paths,
       k.basebytes,
       k.kinds,
+      k.memberInstances,
     ];
     return String(await this.run('evict', keys, [k.docPrefix])) as EvictOutcome;
   }
 
   /** → how many keys were deleted. */
   async purge(k: ShardKeys): Promise<number> {
-    const keys = [k.meta, k.tree, k.dirty, k.members, k.seq, k.gen, k.docbytes, k.ops, k.paths, k.basebytes, k.kinds];
+    const keys = [
+      k.meta,
+      k.tree,
+      k.dirty,
+      k.members,
+      k.seq,
+      k.gen,
+      k.docbytes,
+      k.ops,
+      k.paths,
+      k.basebytes,
+      k.kinds,
+      k.memberInstances,
+    ];
     return Number(await this.run('purge', keys, [k.docPrefix]));
   }
 

@@ -3,7 +3,14 @@ import { ErrorCode } from '@tandem/protocol';
 import { AppError } from '../errors/index.js';
 import { syncOnBacklog } from './backlog.js';
 import type { Config } from '../config/index.js';
-import { checkTextUpdate, type FileStateVectors, type ShardCache, type TextUpdate } from '../shard-cache/index.js';
+import {
+  checkTextUpdate,
+  type AuthorNote,
+  type FileStateVectors,
+  type ShardCache,
+  type StoredEdit,
+  type TextUpdate,
+} from '../shard-cache/index.js';
 
 export type EditGateDeps = {
   cache: ShardCache;
@@ -25,8 +32,16 @@ export class EditGate {
 
   constructor(private readonly deps: EditGateDeps) {}
 
-  /** Checks an update and stores it; the returned version means it is in Redis. */
-  async admit(shardId: ShardId, fileId: FileId, update: Uint8Array): Promise<number> {
+  /**
+   * Checks an update and stores it; the returned version means it is in Redis. `fromInstance`:
+   * the instance whose socket sent it; `author`: noted with it (see FileStore.appendEdit).
+   */
+  async admit(
+    shardId: ShardId,
+    fileId: FileId,
+    update: Uint8Array,
+    options: { fromInstance?: string | undefined; author?: AuthorNote | undefined } = {},
+  ): Promise<StoredEdit> {
     if (update.byteLength > this.deps.limits.maxUpdateBytes) {
       throw new AppError(
         ErrorCode.PAYLOAD_TOO_LARGE,
@@ -48,7 +63,7 @@ export class EditGate {
     return this.serially(`${shardId}/${fileId}`, async () => {
       await this.requireDependencies(shardId, fileId, parsed);
       const stored = await syncOnBacklog(shardId, this.deps.onBacklog, () =>
-        this.deps.cache.files.appendUpdate(shardId, fileId, update),
+        this.deps.cache.files.appendEdit(shardId, fileId, update, options),
       );
       this.deps.stateVectors.noteStored(shardId, fileId, parsed);
       return stored;

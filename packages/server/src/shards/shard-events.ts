@@ -2,7 +2,18 @@ import type { FileId, RestoredEvent, ShardId, TreeChange } from '@tandem/protoco
 
 /** Where the service announces changes so live collaborators see them (the socket rooms). */
 export interface ShardEvents {
-  fileEdited(shardId: ShardId, fileId: FileId, update: Uint8Array, version: number, exceptSocketId?: string): void;
+  /**
+   * `onlyHere`: the store found no other instance with a socket in the shard, so only this
+   * instance's sockets are told (no publish to the other instances).
+   */
+  fileEdited(
+    shardId: ShardId,
+    fileId: FileId,
+    update: Uint8Array,
+    version: number,
+    exceptSocketId?: string,
+    onlyHere?: boolean,
+  ): void;
   treeChanged(shardId: ShardId, change: TreeChange, version: number): void;
   /** The shard was (re)loaded from the database; anyone already in it should resync. */
   reloaded(shardId: ShardId): void;

@@ -434,10 +434,15 @@ export class ShardService {
     exceptSocketId?: string,
   ): Promise<number> {
     await this.access.require(principal, shardId, 'write');
-    const version = await this.editGate.admit(shardId, fileId, update);
+    // From a socket of this instance: the store also tells whether any other instance has a
+    // socket in the shard; when none has, the broadcast stays on this instance.
+    // The author is noted for the next checkpoint in the same step.
+    const { version, othersPresent } = await this.editGate.admit(shardId, fileId, update, {
+      fromInstance: exceptSocketId === undefined ? undefined : this.deps.cache.members.instanceId,
+      author: this.deps.cache.authors.noteOf({ userId: principal.userId, name: principal.name }),
+    });
     this.deps.faults?.afterStore('edit');
-    this.deps.events.fileEdited(shardId, fileId, update, version, exceptSocketId);
-    this.noteAuthor(principal, shardId);
+    this.deps.events.fileEdited(shardId, fileId, update, version, exceptSocketId, !othersPresent);
     this.deps.onEdit?.();
     return version;
   }

@@ -76,6 +76,29 @@ describe('file scripts', () => {
       expect(await codeOf(store.cache.files.appendUpdate(shardId, id, edit(updates, 'ab')))).toBe('SHARD_NOT_FOUND');
       expect(await store.cache.files.version(shardId)).toBe(clock);
     });
+
+    it("notes the edit's author for the next checkpoint in the same step, and only when the edit is stored", async () => {
+      const shardId = await open({ 'a.js': 'a' });
+      const id = await idOf(shardId, 'a.js');
+      const authors = store.cache.authors;
+      const updates = await store.cache.files.updates(shardId, id);
+      const refused = authors.noteOf({ userId: 'u1', name: 'Refused' });
+      expect(
+        await codeOf(store.cache.files.appendEdit(shardId, id, edit(updates, 'a'.repeat(4200)), { author: refused })),
+      ).toBe('FILE_TOO_LARGE');
+      expect((await authors.read(shardId)).authors).toEqual([]);
+      await store.cache.files.appendEdit(shardId, id, edit(updates, 'ab'), {
+        author: authors.noteOf({ userId: 'u1', name: 'Ada' }),
+      });
+      const notes = await authors.read(shardId);
+      expect(notes.authors).toEqual([{ userId: 'u1', name: 'Ada' }]);
+      // A later edit by the same author writes a new note: a checkpoint that read the first keeps it.
+      await store.cache.files.appendEdit(shardId, id, edit(await store.cache.files.updates(shardId, id), 'abc'), {
+        author: authors.noteOf({ userId: 'u1', name: 'Ada' }),
+      });
+      await authors.clear(shardId, notes);
+      expect((await authors.read(shardId)).authors).toEqual([{ userId: 'u1', name: 'Ada' }]);
+    });
   });
 
   describe('create', () => {
