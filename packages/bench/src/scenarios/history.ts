@@ -1,4 +1,4 @@
-import Database from 'better-sqlite3';
+import Database from 'libsql';
 import { TandemRest } from '@tandem/client-sdk';
 import { startTandem } from '../targets/deployments.js';
 import { signToken } from '../targets/jwt.js';
@@ -18,7 +18,7 @@ function fileText(i: number, edit: number): string {
 
 /** The stored history, read from the SQLite file: rows and bytes of checkpoints and their file states. */
 function storedHistory(databaseUrl: string, shardId: string) {
-  const db = new Database(databaseUrl.slice('sqlite:'.length), { readonly: true, fileMustExist: true });
+  const db = new Database(databaseUrl.slice('sqlite:'.length));
   try {
     const cp = db
       .prepare(

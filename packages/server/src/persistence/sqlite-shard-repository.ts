@@ -1,7 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ErrorCode } from '@tandem/protocol';
-import Database from 'better-sqlite3';
 import {
   CompiledQuery,
   Kysely,
@@ -11,9 +10,12 @@ import {
   type DatabaseConnection,
   type DialectAdapter,
   type Driver,
+  type SqliteDatabase,
   type SqliteDialectConfig,
+  type SqliteStatement,
   type TransactionSettings,
 } from 'kysely';
+import Database from 'libsql';
 import { AppError } from '../errors/index.js';
 import { KyselyShardStore } from './kysely-shard-store.js';
 import type { ShardDatabase } from './migrations.js';
@@ -31,13 +33,14 @@ export type SqliteShardRepositoryOptions = {
 };
 
 /**
- * IShardRepository on an embedded SQLite file (better-sqlite3), the zero-setup default.
+ * IShardRepository on an embedded SQLite file (libsql, SQLite with prebuilt binaries shipped as npm
+ * packages), the zero-setup default.
  *
  * Each instance opens its own handle on first use, in WAL mode with `busy_timeout` 5000 and
  * `foreign_keys=ON`. Several handles may use one file at once, from this thread, worker
  * threads or other processes: write transactions start with `BEGIN IMMEDIATE`, so a writer
  * waits (up to the busy timeout) for the write lock instead of failing halfway, and readers
- * never wait for writers. better-sqlite3 is synchronous, so that wait blocks the calling
+ * never wait for writers. libsql is synchronous, so that wait blocks the calling
  * thread; handles of one file in the same thread therefore queue their writes in this module
  * instead, because a blocked thread could never let the current writer finish.
  */
@@ -63,26 +66,71 @@ function isInMemory(file: string): boolean {
   return file === ':memory:' || file === '';
 }
 
-function openDatabase(file: string): Database.Database {
+function openDatabase(file: string): SqliteDatabase {
   const inMemory = isInMemory(file);
   if (!inMemory) mkdirSync(dirname(resolve(file)), { recursive: true });
-  // `timeout` is busy_timeout, set before anything else so that even the switch to WAL waits
-  // for a handle that is opening the same file in another process.
-  const db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
+  // `timeout` is busy_timeout, set on open before anything else so that even the switch to WAL
+  // waits for a handle that is opening the same file in another process.
+  const db = new Database(inMemory ? ':memory:' : file, { timeout: BUSY_TIMEOUT_MS });
   try {
-    const mode: unknown = db.pragma('journal_mode = WAL', { simple: true });
+    const mode = pragma(db, 'journal_mode = WAL');
     if (!inMemory && mode !== 'wal') {
       throw new AppError(
         ErrorCode.INTERNAL,
         `SQLite could not switch ${file} to WAL mode (it reports "${String(mode)}"); put the database on a local filesystem`,
       );
     }
-    db.pragma('foreign_keys = ON');
-    return db;
+    pragma(db, 'foreign_keys = ON');
+    return new BufferBlobDatabase(db);
   } catch (error) {
     db.close();
     throw error;
   }
+}
+
+/** The first column of a pragma's first row (libsql's `pragma(…, { simple: true })` returns the row). */
+function pragma(db: Database.Database, source: string): unknown {
+  const row = db.prepare(`pragma ${source}`).all([])[0];
+  return row === undefined ? undefined : Object.values(row as Record<string, unknown>)[0];
+}
+
+/**
+ * A libsql handle as Kysely's SqliteDialect takes it, reading BLOBs back as Buffers: libsql
+ * returns a non-empty BLOB as an ArrayBuffer (an empty one as a Buffer), where better-sqlite3 and
+ * pg return Buffers, which is what the store and its callers take.
+ */
+class BufferBlobDatabase implements SqliteDatabase {
+  readonly #db: Database.Database;
+
+  constructor(db: Database.Database) {
+    this.#db = db;
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+
+  prepare(sql: string): SqliteStatement {
+    const statement = this.#db.prepare(sql);
+    return {
+      reader: statement.reader,
+      // One array argument binds its elements, as better-sqlite3 does.
+      all: (parameters) => statement.all([...parameters]).map(withBufferBlobs),
+      run: (parameters) => statement.run([...parameters]),
+      iterate: function* (parameters) {
+        for (const row of statement.iterate([...parameters])) yield withBufferBlobs(row);
+      },
+    };
+  }
+}
+
+function withBufferBlobs(row: unknown): unknown {
+  if (typeof row !== 'object' || row === null) return row;
+  const record = row as Record<string, unknown>;
+  for (const [column, value] of Object.entries(record)) {
+    if (value instanceof ArrayBuffer) record[column] = Buffer.from(value);
+  }
+  return record;
 }
 
 /** Tail of the write queue of each database file used in this thread, while writes are pending. */
