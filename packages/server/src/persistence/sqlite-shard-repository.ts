@@ -15,7 +15,7 @@ import {
   type SqliteStatement,
   type TransactionSettings,
 } from 'kysely';
-import Database from 'libsql';
+import type Database from 'libsql';
 import { AppError } from '../errors/index.js';
 import { KyselyShardStore } from './kysely-shard-store.js';
 import type { ShardDatabase } from './migrations.js';
@@ -50,7 +50,7 @@ export class SqliteShardRepository extends KyselyShardStore {
   constructor(options: SqliteShardRepositoryOptions) {
     super(
       new Kysely<ShardDatabase>({
-        dialect: new SqliteShardDialect({ database: () => Promise.resolve(openDatabase(options.file)) }),
+        dialect: new SqliteShardDialect({ database: () => openDatabase(options.file) }),
       }),
       'sqlite',
     );
@@ -66,12 +66,15 @@ function isInMemory(file: string): boolean {
   return file === ':memory:' || file === '';
 }
 
-function openDatabase(file: string): SqliteDatabase {
+async function openDatabase(file: string): Promise<SqliteDatabase> {
+  // Loaded here, on first use: libsql loads its native binary when imported, and a server on
+  // PostgreSQL needs neither.
+  const { default: Libsql } = await import('libsql');
   const inMemory = isInMemory(file);
   if (!inMemory) mkdirSync(dirname(resolve(file)), { recursive: true });
   // `timeout` is busy_timeout, set on open before anything else so that even the switch to WAL
   // waits for a handle that is opening the same file in another process.
-  const db = new Database(inMemory ? ':memory:' : file, { timeout: BUSY_TIMEOUT_MS });
+  const db = new Libsql(inMemory ? ':memory:' : file, { timeout: BUSY_TIMEOUT_MS });
   try {
     const mode = pragma(db, 'journal_mode = WAL');
     if (!inMemory && mode !== 'wal') {
