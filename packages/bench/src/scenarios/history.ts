@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import Database from 'better-sqlite3';
+import Database from 'libsql';
 import pg from 'pg';
 import { TandemRest } from '@tandem/client-sdk';
 import { startTandem } from '../targets/deployments.js';
@@ -60,12 +60,12 @@ function toStoredHistory(
   };
 }
 
-/** The deployment's own temp SQLite file, read with better-sqlite3. */
+/** The deployment's own temp SQLite file, read with libsql. */
 const sqlite: BenchDatabase = {
   label: 'SQLite',
   url: undefined,
   storedHistory: async (databaseUrl, shardId) => {
-    const db = new Database(databaseUrl.slice('sqlite:'.length), { readonly: true, fileMustExist: true });
+    const db = new Database(databaseUrl.slice('sqlite:'.length));
     try {
       const query = (sql: string) =>
         db.prepare(sql.replaceAll('LEN(', 'length(').replace('$1', '?')).get(shardId) as Record<string, unknown>;

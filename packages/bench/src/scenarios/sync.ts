@@ -1,4 +1,4 @@
-import Database from 'better-sqlite3';
+import Database from 'libsql';
 import * as Y from 'yjs';
 import type { Socket } from 'socket.io-client';
 import { startTandem, type TandemDeployment } from '../targets/deployments.js';
@@ -56,7 +56,7 @@ function fileIdOf(files: Array<{ id: string; path: string }>, path: string): str
 
 /** Shards whose database watermark reached the version each was edited to (read from the SQLite file). */
 function storedUpTo(d: TandemDeployment, expected: Map<string, number>): number {
-  const db = new Database(d.databaseUrl.slice('sqlite:'.length), { readonly: true, fileMustExist: true });
+  const db = new Database(d.databaseUrl.slice('sqlite:'.length));
   try {
     const rows = db.prepare('select id, last_sync_timestamp as v from shards').all() as Array<{
       id: string;

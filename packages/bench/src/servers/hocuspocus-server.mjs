@@ -3,8 +3,8 @@
  * set (the way Hocuspocus scales to several instances). With SQLITE_PATH, also its Database
  * extension (@hocuspocus/extension-database) storing each document's state in a SQLite file with
  * Hocuspocus's default debounce (2 s, at most 10 s): the table and queries of
- * @hocuspocus/extension-sqlite, on better-sqlite3 (which Tandem's SQLite store uses too) instead
- * of the sqlite3 package. Without it, it stores nothing. Plain JavaScript run by plain node:
+ * @hocuspocus/extension-sqlite, on libsql (which Tandem's SQLite store uses too; SQLite 3.45.1)
+ * instead of the sqlite3 package. Without it, it stores nothing. Plain JavaScript run by plain node:
  * Hocuspocus's package.json maps the `source` export condition (which the bench itself runs
  * with) to its TypeScript sources.
  * Env: PORT, REDIS_URL (optional), REDIS_PREFIX, SQLITE_PATH (optional).
@@ -15,9 +15,9 @@ const port = Number(process.env.PORT);
 const extensions = [];
 if (process.env.SQLITE_PATH) {
   const { Database } = await import('@hocuspocus/extension-database');
-  const { default: SQLite } = await import('better-sqlite3');
+  const { default: SQLite } = await import('libsql');
   const db = new SQLite(process.env.SQLITE_PATH);
-  db.pragma('journal_mode = WAL');
+  db.exec('PRAGMA journal_mode = WAL');
   db.exec('CREATE TABLE IF NOT EXISTS "documents" ("name" varchar(255) NOT NULL, "data" blob NOT NULL, UNIQUE(name))');
   const select = db.prepare('SELECT data FROM "documents" WHERE name = ? ORDER BY rowid DESC');
   const upsert = db.prepare(
@@ -25,7 +25,11 @@ if (process.env.SQLITE_PATH) {
   );
   extensions.push(
     new Database({
-      fetch: async ({ documentName }) => select.get(documentName)?.data ?? null,
+      // libsql reads a BLOB as an ArrayBuffer; Hocuspocus applies a Uint8Array.
+      fetch: async ({ documentName }) => {
+        const data = select.get(documentName)?.data;
+        return data == null ? null : new Uint8Array(data);
+      },
       store: async ({ documentName, state }) => {
         upsert.run(documentName, state);
       },

@@ -1,7 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ErrorCode } from '@tandem/protocol';
-import Database from 'better-sqlite3';
 import {
   CompiledQuery,
   Kysely,
@@ -13,8 +12,10 @@ import {
   type Driver,
   type SqliteDatabase,
   type SqliteDialectConfig,
+  type SqliteStatement,
   type TransactionSettings,
 } from 'kysely';
+import type Database from 'libsql';
 import { AppError } from '../errors/index.js';
 import { KyselyShardStore } from './kysely-shard-store.js';
 import type { ShardDatabase } from './migrations.js';
@@ -32,13 +33,14 @@ export type SqliteShardRepositoryOptions = {
 };
 
 /**
- * IShardRepository on an embedded SQLite file (better-sqlite3), the zero-setup default.
+ * IShardRepository on an embedded SQLite file (libsql, SQLite with prebuilt binaries shipped as npm
+ * packages), the zero-setup default.
  *
  * Each instance opens its own handle on first use, in WAL mode with `busy_timeout` 5000 and
  * `foreign_keys=ON`. Several handles may use one file at once, from this thread, worker
  * threads or other processes: write transactions start with `BEGIN IMMEDIATE`, so a writer
  * waits (up to the busy timeout) for the write lock instead of failing halfway, and readers
- * never wait for writers. better-sqlite3 is synchronous, so that wait blocks the calling
+ * never wait for writers. libsql is synchronous, so that wait blocks the calling
  * thread; handles of one file in the same thread therefore queue their writes in this module
  * instead, because a blocked thread could never let the current writer finish.
  */
@@ -49,7 +51,7 @@ export class SqliteShardRepository extends KyselyShardStore {
     super(
       new Kysely<ShardDatabase>({
         dialect: new SqliteShardDialect({
-          database: () => Promise.resolve(withStatementCache(openDatabase(options.file))),
+          database: async () => withStatementCache(await openDatabase(options.file)),
         }),
       }),
       'sqlite',
@@ -66,26 +68,74 @@ function isInMemory(file: string): boolean {
   return file === ':memory:' || file === '';
 }
 
-function openDatabase(file: string): Database.Database {
+async function openDatabase(file: string): Promise<SqliteDatabase> {
+  // Loaded here, on first use: libsql loads its native binary when imported, and a server on
+  // PostgreSQL needs neither.
+  const { default: Libsql } = await import('libsql');
   const inMemory = isInMemory(file);
   if (!inMemory) mkdirSync(dirname(resolve(file)), { recursive: true });
-  // `timeout` is busy_timeout, set before anything else so that even the switch to WAL waits
-  // for a handle that is opening the same file in another process.
-  const db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
+  // `timeout` is busy_timeout, set on open before anything else so that even the switch to WAL
+  // waits for a handle that is opening the same file in another process.
+  const db = new Libsql(inMemory ? ':memory:' : file, { timeout: BUSY_TIMEOUT_MS });
   try {
-    const mode: unknown = db.pragma('journal_mode = WAL', { simple: true });
+    const mode = pragma(db, 'journal_mode = WAL');
     if (!inMemory && mode !== 'wal') {
       throw new AppError(
         ErrorCode.INTERNAL,
         `SQLite could not switch ${file} to WAL mode (it reports "${String(mode)}"); put the database on a local filesystem`,
       );
     }
-    db.pragma('foreign_keys = ON');
-    return db;
+    pragma(db, 'foreign_keys = ON');
+    return new BufferBlobDatabase(db);
   } catch (error) {
     db.close();
     throw error;
   }
+}
+
+/** The first column of a pragma's first row (libsql's `pragma(…, { simple: true })` returns the row). */
+function pragma(db: Database.Database, source: string): unknown {
+  const row = db.prepare(`pragma ${source}`).all([])[0];
+  return row === undefined ? undefined : Object.values(row as Record<string, unknown>)[0];
+}
+
+/**
+ * A libsql handle as Kysely's SqliteDialect takes it, reading BLOBs back as Buffers: libsql
+ * returns a non-empty BLOB as an ArrayBuffer (an empty one as a Buffer), where better-sqlite3 and
+ * pg return Buffers, which is what the store and its callers take.
+ */
+class BufferBlobDatabase implements SqliteDatabase {
+  readonly #db: Database.Database;
+
+  constructor(db: Database.Database) {
+    this.#db = db;
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+
+  prepare(sql: string): SqliteStatement {
+    const statement = this.#db.prepare(sql);
+    return {
+      reader: statement.reader,
+      // One array argument binds its elements, as better-sqlite3 does.
+      all: (parameters) => statement.all([...parameters]).map(withBufferBlobs),
+      run: (parameters) => statement.run([...parameters]),
+      iterate: function* (parameters) {
+        for (const row of statement.iterate([...parameters])) yield withBufferBlobs(row);
+      },
+    };
+  }
+}
+
+function withBufferBlobs(row: unknown): unknown {
+  if (typeof row !== 'object' || row === null) return row;
+  const record = row as Record<string, unknown>;
+  for (const [column, value] of Object.entries(record)) {
+    if (value instanceof ArrayBuffer) record[column] = Buffer.from(value);
+  }
+  return record;
 }
 
 /** Statements kept per handle (Kysely's queries are a few dozen texts; `in (?, ?, …)` lists vary). */
@@ -94,11 +144,11 @@ const STATEMENT_CACHE_SIZE = 256;
 /**
  * The handle Kysely's driver uses, with its prepared statements kept: the driver prepares every
  * query's text again, and preparing cost more than running the query (docs/benchmarks.md,
- * optimisation 13). A statement still busy (a streamed select) is not shared. Least recently
- * used texts are dropped beyond STATEMENT_CACHE_SIZE.
+ * optimisation 14). A statement still iterating (a streamed select) is not handed out again.
+ * Least recently used texts are dropped beyond STATEMENT_CACHE_SIZE.
  */
-export function withStatementCache(db: Database.Database): SqliteDatabase {
-  const statements = new Map<string, Database.Statement>();
+export function withStatementCache(db: SqliteDatabase): SqliteDatabase {
+  const statements = new Map<string, CachedStatement>();
   return {
     close: () => db.close(),
     prepare: (sql) => {
@@ -109,7 +159,7 @@ export function withStatementCache(db: Database.Database): SqliteDatabase {
         statements.set(sql, cached);
         return cached;
       }
-      const statement = db.prepare(sql);
+      const statement = new CachedStatement(db.prepare(sql));
       if (cached === undefined) {
         statements.set(sql, statement);
         if (statements.size > STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value as string);
@@ -117,6 +167,35 @@ export function withStatementCache(db: Database.Database): SqliteDatabase {
       return statement;
     },
   };
+}
+
+/** A prepared statement that knows whether one of its iterations is still open. */
+class CachedStatement implements SqliteStatement {
+  readonly reader: boolean;
+  busy = false;
+  readonly #statement: SqliteStatement;
+
+  constructor(statement: SqliteStatement) {
+    this.#statement = statement;
+    this.reader = statement.reader;
+  }
+
+  all(parameters: ReadonlyArray<unknown>): unknown[] {
+    return this.#statement.all(parameters);
+  }
+
+  run(parameters: ReadonlyArray<unknown>): { changes: number | bigint; lastInsertRowid: number | bigint } {
+    return this.#statement.run(parameters);
+  }
+
+  *iterate(parameters: ReadonlyArray<unknown>): IterableIterator<unknown> {
+    this.busy = true;
+    try {
+      yield* this.#statement.iterate(parameters);
+    } finally {
+      this.busy = false;
+    }
+  }
 }
 
 /** Tail of the write queue of each database file used in this thread, while writes are pending. */

@@ -1,4 +1,4 @@
-import Database from 'better-sqlite3';
+import Database from 'libsql';
 import { afterEach, describe, expect, it } from 'vitest';
 import { withStatementCache } from './sqlite-shard-repository.js';
 
@@ -7,10 +7,22 @@ describe('withStatementCache', () => {
   afterEach(() => db?.close());
 
   function open() {
-    db = new Database(':memory:');
-    db.exec('create table t (n integer)');
-    db.prepare('insert into t values (1), (2), (3)').run();
-    return withStatementCache(db);
+    const handle = new Database(':memory:');
+    db = handle;
+    handle.exec('create table t (n integer)');
+    handle.prepare('insert into t values (1), (2), (3)').run();
+    return withStatementCache({
+      close: () => handle.close(),
+      prepare: (sql) => {
+        const statement = handle.prepare(sql);
+        return {
+          reader: statement.reader,
+          all: (parameters) => statement.all([...parameters]),
+          run: (parameters) => statement.run([...parameters]),
+          iterate: (parameters) => statement.iterate([...parameters]),
+        };
+      },
+    });
   }
 
   it('prepares a query text once and reuses its statement', () => {

@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { FileId, ShardId } from '@tandem/protocol';
-import Database from 'better-sqlite3';
+import Database from 'libsql';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createShardRepository, type IShardRepository, type SyncResult } from '../../src/persistence/index.js';
 import {
@@ -120,9 +120,9 @@ describe('SqliteShardRepository', () => {
     const repo = openRepository(file);
     try {
       await repo.migrate();
-      const probe = new Database(file, { readonly: true });
+      const probe = new Database(file);
       try {
-        expect(probe.pragma('journal_mode', { simple: true })).toBe('wal');
+        expect(probe.prepare('pragma journal_mode').all([])).toEqual([{ journal_mode: 'wal' }]);
       } finally {
         probe.close();
       }
@@ -191,6 +191,86 @@ describe('SqliteShardRepository', () => {
   });
 });
 
+describe('SqliteShardRepository in several worker threads', () => {
+  it('three worker threads and this thread migrate and write one file at once: every write lands, none fails busy', async () => {
+    const file = join(dir, 'workers', 'shards.db');
+    const scriptPath = join(dir, 'repository-workers.mjs');
+    writeFileSync(scriptPath, WORKER_SCRIPT);
+    const workers = Array.from(
+      { length: 3 },
+      () =>
+        new Worker(scriptPath, {
+          execArgv: ['--conditions=source'],
+          workerData: {
+            file,
+            tsxApiUrl: import.meta.resolve('tsx/esm/api'),
+            moduleUrl: new URL('../../src/persistence/sqlite-shard-repository.ts', import.meta.url).href,
+          },
+        }),
+    );
+    const repo = openRepository(file);
+    try {
+      await Promise.all([
+        repo.migrate(),
+        ...workers.map((worker) => nextMessage(worker, 'migrated', budgetMs(20_000))),
+      ]);
+      const shared = makeFile('shared.ts', 'v0', 0);
+      const shard = makeShard([shared]);
+      await repo.save(shard);
+
+      const rounds = 15;
+      const threads = workers.length + 1;
+      // Thread k (the workers 0..2, this thread 3) takes the versions k + 1, k + 1 + threads, …
+      const batches = (k: number) =>
+        Array.from({ length: rounds }, (_, i) => {
+          const version = threads * i + k + 1;
+          const own = newFileId();
+          return {
+            shardId: shard.id,
+            lastSyncTimestamp: version,
+            upserts: [
+              { id: shared.id, path: shared.path, content: `v${version}`, ydocState: yjsState(`v${version}`), version },
+              {
+                id: own,
+                path: `own/${own}.ts`,
+                content: `by ${version}`,
+                ydocState: yjsState(`by ${version}`),
+                version,
+              },
+            ],
+            deletes: [],
+          };
+        });
+      const workersDone = workers.map((worker, k) => {
+        const done = nextMessage(worker, 'done', budgetMs(20_000));
+        worker.postMessage({ batches: batches(k) });
+        return done;
+      });
+      const mainResults: SyncResult[] = [];
+      for (const b of batches(workers.length)) {
+        mainResults.push(await repo.applySync(b));
+        await pace();
+      }
+      const workerResults = (await Promise.all(workersDone)).flatMap((m) => m.results);
+
+      const last = threads * rounds;
+      const after = await repo.findById(shard.id);
+      expect(after?.lastSyncTimestamp).toBe(last);
+      expect(after?.files).toHaveLength(1 + threads * rounds);
+      const sharedAfter = after?.files.find((f) => f.id === shared.id);
+      expect(sharedAfter).toMatchObject({ version: last, content: `v${last}` });
+      expect(textOf(sharedAfter?.ydocState ?? new Uint8Array())).toBe(`v${last}`);
+      for (const result of [...mainResults, ...workerResults]) {
+        expect(result.written + result.skipped).toBe(2);
+        expect(result.written).toBeGreaterThanOrEqual(1);
+      }
+    } finally {
+      await repo.close();
+      await Promise.all(workers.map((worker) => worker.terminate()));
+    }
+  });
+});
+
 describe('SqliteShardRepository upgrades a database of the previous release', () => {
   it('adds the owner (null for existing shards) and keeps their rows and files', async () => {
     const file = join(dir, 'upgrade.db');
@@ -234,6 +314,59 @@ describe('SqliteShardRepository upgrades a database of the previous release', ()
       expect((await repo.findMetaById(shardId))?.ownerId).toBe('adopter');
     } finally {
       await repo.close();
+    }
+  });
+});
+
+describe('SqliteShardRepository reads a database file written by better-sqlite3', () => {
+  it("opens the previous release's file (SQLite 3.53.2, WAL) and reads and writes its shard, files, blobs and history", async () => {
+    // Written by test/fixtures/make-better-sqlite3-db.ts with better-sqlite3 12.9 (see there).
+    const file = join(dir, 'better-sqlite3', 'shards.db');
+    rmSync(dirname(file), { recursive: true, force: true });
+    mkdirSync(dirname(file), { recursive: true });
+    copyFileSync(new URL('../fixtures/better-sqlite3-shards.db', import.meta.url), file);
+    const shardId = '3f1c2b4a-0000-4000-8000-0000000000aa' as ShardId;
+    const textId = 'f-text-0001' as FileId;
+    const binaryId = 'f-binary-0001' as FileId;
+    const repo = openRepository(file);
+    try {
+      await repo.migrate(); // nothing pending: it was at the current schema
+      const shard = await repo.findById(shardId);
+      expect(shard).toMatchObject({
+        name: 'written by better-sqlite3',
+        ownerId: 'fixture-owner',
+        dependencies: { lodash: '^4.17.21' },
+        lastSyncTimestamp: Number.MAX_SAFE_INTEGER,
+        createdAt: new Date(Date.UTC(2026, 10, 30, 12, 0, 0, 123)),
+      });
+      const text = shard?.files.find((f) => f.id === textId);
+      expect(text).toMatchObject({ path: 'src/main.ts', content: 'v2: ünïcödé ✓', version: 2 });
+      expect(textOf(text?.ydocState ?? new Uint8Array())).toBe('v2: ünïcödé ✓');
+      const binary = shard?.files.find((f) => f.id === binaryId);
+      expect(binary?.kind).toBe('binary');
+      expect(Buffer.isBuffer(binary?.ydocState)).toBe(true);
+      expect(Array.from(binary?.ydocState ?? [])).toEqual([0x89, 0x50, 0x4e, 0x47, 0x00, 0xff]);
+
+      const [checkpoint] = await repo.listCheckpoints(shardId, { limit: 10 });
+      expect(checkpoint).toMatchObject({ seq: expect.any(Number) as number, label: 'first', reason: 'named' });
+      const states = await repo.readCheckpointFiles(shardId, checkpoint?.seq ?? -1, [textId]);
+      expect(textOf(states.get(textId) ?? new Uint8Array())).toBe('v1');
+
+      await repo.applySync({
+        shardId,
+        lastSyncTimestamp: Number.MAX_SAFE_INTEGER,
+        upserts: [{ id: textId, path: 'src/main.ts', content: 'v3', ydocState: yjsState('v3'), version: 3 }],
+        deletes: [],
+      });
+      expect((await repo.findById(shardId))?.files.find((f) => f.id === textId)?.content).toBe('v3');
+    } finally {
+      await repo.close();
+    }
+    const check = new Database(file);
+    try {
+      expect(check.prepare('pragma integrity_check').all([])).toEqual([{ integrity_check: 'ok' }]);
+    } finally {
+      check.close();
     }
   });
 });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import Database from 'better-sqlite3';
+import Database from 'libsql';
 import { jwtVerify } from 'jose';
 import { TEST_REDIS_URL } from '../support/services.js';
 import { budgetMs } from '../support/time-budget.js';
@@ -163,7 +163,7 @@ describe('tandem CLI', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain('database schema is up to date (sqlite)');
     expect(existsSync(file)).toBe(true);
-    const db = new Database(file, { readonly: true });
+    const db = new Database(file);
     try {
       const tables = (
         db.prepare("select name from sqlite_master where type = 'table'").all() as Array<{ name: string }>

@@ -1,7 +1,7 @@
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import Database from 'better-sqlite3';
+import Database from 'libsql';
 import { Redis } from 'ioredis';
 import { strFromU8, unzipSync } from 'fflate';
 import { decodeJwt, SignJWT } from 'jose';
@@ -459,7 +459,7 @@ describe('REST API refuses bad input and changes nothing', () => {
   let baseline: Awaited<ReturnType<typeof snapshot>>;
 
   function shardCount(): number {
-    const sqlite = new Database(t.db.url.slice('sqlite:'.length), { readonly: true, fileMustExist: true });
+    const sqlite = new Database(t.db.url.slice('sqlite:'.length));
     try {
       return (sqlite.prepare('select count(*) as n from shards').get() as { n: number }).n;
     } finally {
