@@ -4,7 +4,7 @@ import type { ShardSession } from '@tandem/client-sdk';
 import type { ShardId } from '@tandem/protocol';
 import { createShard } from '../support/test-app.js';
 import { useTandem } from '../support/harness.js';
-import { TEST_REDIS_CLUSTER_NODES, TEST_REDIS_URL } from '../support/services.js';
+import { createTestRedis, testRedisKeys, TEST_REDIS_CLUSTER_NODES, TEST_REDIS_URL } from '../support/services.js';
 import { waitFor } from '../support/wait-for.js';
 
 /**
@@ -100,5 +100,37 @@ describe('join notices published only when another instance has sockets in the s
       );
       for (let i = 0; i < texts.length; i++) expect(texts[0]!.toString()).toContain(`[${i}]`);
     }
+  });
+});
+
+describe('after Redis lost a shard, a reload announced only on the instance that made it', () => {
+  const t = useTandem({
+    instances: 2,
+    env: { CACHE_HEARTBEAT_MS: '200', CACHE_MEMBER_TTL_MS: '2000', CACHE_MEMBER_LEASE_MS: '2000' },
+  });
+  const redis = createTestRedis();
+  afterAll(() => {
+    redis.disconnect();
+  });
+
+  it('still reaches the sockets of the other instance (its heartbeat finds its entry gone and resyncs them)', async () => {
+    const shardId = await createShard(t.url(0));
+    const b = await t.session(shardId, 1);
+    const textB = await b.openFile('index.html');
+    textB.insert(0, 'acked-then-lost;');
+    await b.flushed();
+
+    // Everything the app had in Redis disappears (as after FLUSHALL or a restart without AOF).
+    for (const key of await testRedisKeys(redis, `${t.prefix}:*`)) await redis.del(key);
+
+    // A join on instance 0 loads the shard again; instance 1's entry is gone, so the load is
+    // announced on instance 0 only.
+    const a = await t.session(shardId, 0);
+    const textA = await a.openFile('index.html');
+    await waitFor(
+      () => textA.toString() === textB.toString() && textA.toString().includes('acked-then-lost;'),
+      undefined,
+      "the edit only instance 1's client still held is back, and both converge",
+    );
   });
 });
