@@ -83,14 +83,15 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       instanceId,
       cache: config.cache,
       limits: config.limits,
-      onLoad: (shardId) => {
+      onLoad: (shardId, _durationMs, announce) => {
         metrics.shardLoads.inc();
         // A reload after Redis lost the shard lost its members too: this instance's come back now
         // (other instances' with their next refresh; until then it may look empty, and an
         // eviction only flushes and drops what the next request loads again).
         void cache.members.refreshShards([shardId]);
-        // After Redis lost a shard, people still in it hold edits the reload lacks.
-        rooms.reloaded(shardId);
+        // After Redis lost a shard, people still in it hold edits the reload lacks. A join that
+        // loaded it tells the room itself once it knows who is there (ShardMembership.join).
+        if (announce) rooms.reloaded(shardId);
       },
     });
     const queue = new SyncQueue(redisManager.getConnection(`${scope}:queue`), config.redis.keyPrefix, config.jobs);
@@ -229,7 +230,14 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     if (io !== undefined && sockets !== undefined) {
       io.attach(http.server);
       // Presence client ids are claimed as long as their sockets' members live.
-      cache.members.startHeartbeat((shardIds) => sockets.refreshPresence(shardIds));
+      cache.members.startHeartbeat(
+        (shardIds) => sockets.refreshPresence(shardIds),
+        // This instance's sockets were invisible to the others (its entries were gone): a shard
+        // loaded meanwhile by a join elsewhere was announced only there, so these resync now.
+        (shardIds) => {
+          for (const shardId of shardIds) rooms.reloaded(shardId, true);
+        },
+      );
       const events = redisManager.getConnection(`${scope}:events`);
       await sockets.relaySaved(events, channel);
       await sockets.relayCheckpoints(events, checkpointsChannel(config.redis.keyPrefix));

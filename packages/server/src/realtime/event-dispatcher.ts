@@ -161,9 +161,9 @@ export class EventDispatcher {
     // In the room before the tree is read: a change made meanwhile is either in the tree we
     // return or in a tree:changed event with a higher version (the SDK keeps those).
     await socket.join(roomOf(shardId));
-    let result;
+    let joined;
     try {
-      result = await this.deps.shards.join(socket.data.principal, shardId, member);
+      joined = await this.deps.shards.join(socket.data.principal, shardId, member, this.deps.members.instanceId);
     } catch (error) {
       if (!wasJoined) await socket.leave(roomOf(shardId));
       throw error;
@@ -175,7 +175,8 @@ export class EventDispatcher {
     }
     socket.data.joined.add(shardId);
     this.deps.members.addLocal(shardId, member);
-    this.deps.presenceRequests.request(shardId, socket.id, result.version);
+    const { result, othersPresent } = joined;
+    this.deps.presenceRequests.request(shardId, socket.id, result.version, !othersPresent);
     return result;
   }
 }

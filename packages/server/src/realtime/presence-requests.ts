@@ -14,18 +14,30 @@ const PRESENCE_REQUEST_WINDOW_MS = 250;
  * shard clock as of the latest join it answers (clients check it for missed notices).
  */
 export class PresenceRequests {
-  private readonly windows = new Map<ShardId, { joiners: Set<string>; version: number; timer: NodeJS.Timeout }>();
+  private readonly windows = new Map<
+    ShardId,
+    { joiners: Set<string>; version: number; onlyHere: boolean; timer: NodeJS.Timeout }
+  >();
 
   constructor(private readonly io: TandemServer) {}
 
-  request(shardId: ShardId, joinerId: string, version: number): void {
+  /**
+   * `onlyHere`: the join found no other instance that may have a socket in the shard, so only
+   * this instance's sockets are asked (no publish); a window's request is published when any of
+   * the joins it answers was not sure.
+   */
+  request(shardId: ShardId, joinerId: string, version: number, onlyHere = false): void {
     const open = this.windows.get(shardId);
     if (open !== undefined) {
       open.joiners.add(joinerId);
       open.version = Math.max(open.version, version);
+      open.onlyHere &&= onlyHere;
       return;
     }
-    this.io.to(roomOf(shardId)).except(joinerId).emit('presence:requested', { shardId, version });
+    (onlyHere ? this.io.local : this.io)
+      .to(roomOf(shardId))
+      .except(joinerId)
+      .emit('presence:requested', { shardId, version });
     this.openWindow(shardId, version);
   }
 
@@ -39,7 +51,7 @@ export class PresenceRequests {
       const window = this.windows.get(shardId);
       this.windows.delete(shardId);
       if (window === undefined || window.joiners.size === 0) return;
-      this.io
+      (window.onlyHere ? this.io.local : this.io)
         .to(roomOf(shardId))
         .except([...window.joiners])
         .emit('presence:requested', { shardId, version: window.version });
@@ -47,6 +59,6 @@ export class PresenceRequests {
       this.openWindow(shardId, window.version);
     }, PRESENCE_REQUEST_WINDOW_MS);
     timer.unref();
-    this.windows.set(shardId, { joiners: new Set(), version, timer });
+    this.windows.set(shardId, { joiners: new Set(), version, onlyHere: true, timer });
   }
 }

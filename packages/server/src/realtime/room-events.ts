@@ -39,8 +39,8 @@ export function createRoomEvents(io: TandemServer): RoomEvents {
     treeChanged: (shardId: ShardId, change: TreeChange, version: number) => {
       io.to(roomOf(shardId)).emit('tree:changed', { shardId, change, version });
     },
-    reloaded: (shardId: ShardId) => {
-      io.to(roomOf(shardId)).emit('shard:resync', { shardId });
+    reloaded: (shardId: ShardId, onlyHere?: boolean) => {
+      (onlyHere === true ? io.local : io).to(roomOf(shardId)).emit('shard:resync', { shardId });
     },
     renamed: (shardId: ShardId, name: string) => {
       io.to(roomOf(shardId)).emit('shard:renamed', { shardId, name });

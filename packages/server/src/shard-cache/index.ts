@@ -9,7 +9,7 @@
  * Imports persistence, redis, config, logging, errors and protocol; never realtime or http.
  */
 export { createShardCache, type ShardCache, type ShardCacheDeps } from './shard-cache.js';
-export { ShardLoader, type ShardLoaderDeps } from './shard-loader.js';
+export { ShardLoader, type ShardLoaderDeps, type JoinView } from './shard-loader.js';
 export { Membership, type MembershipDeps, type InstanceDeath } from './membership.js';
 export { FileStore, newFileId, maxDocBytes, type FileStoreDeps } from './file-store.js';
 export { SyncStore, type SyncStoreDeps } from './sync-store.js';

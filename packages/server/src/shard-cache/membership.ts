@@ -113,16 +113,28 @@ export class Membership {
    * TTL). When the instance's entry was gone (Redis lost it, or the scheduler took the instance
    * for dead and pruned its members), every shard's members are written again at once.
    * `alsoOnBeat` runs with the same slice of shards (what lives as long as those members, e.g.
-   * their presence client ids); its failures are logged.
+   * their presence client ids); its failures are logged. `onLost` runs with every shard this
+   * instance has members in when its entry was found gone (Redis lost it, or this instance was
+   * taken for dead): other instances could not see its sockets meanwhile, so a reload of one of
+   * those shards may not have been published to them (docs/internals.md, "Joins nobody else needs
+   * to hear of").
    */
-  startHeartbeat(alsoOnBeat?: (shardIds: readonly ShardId[]) => Promise<void>): void {
+  startHeartbeat(
+    alsoOnBeat?: (shardIds: readonly ShardId[]) => Promise<void>,
+    onLost?: (shardIds: readonly ShardId[]) => void,
+  ): void {
     if (this.heartbeat !== undefined) return;
     const beat = () => {
       const slice = this.beats++ % this.slices;
       const due = [...this.local.keys()].filter((id) => sliceOf(id, this.slices) === slice);
       void this.refreshShards(due)
         .then(() => this.beatInstance())
-        .then((lost) => (lost ? this.refreshLocal() : undefined));
+        .then(async (lost) => {
+          if (!lost) return;
+          const shardIds = this.localShards();
+          await this.refreshShards(shardIds);
+          onLost?.(shardIds);
+        });
       alsoOnBeat?.(due).catch((error: unknown) =>
         this.deps.logger.warn({ err: error }, 'heartbeat of what lives with the members failed'),
       );

@@ -23,6 +23,15 @@ type Arg = string | Buffer | number;
 /** An edit in Redis: its version, and whether another instance may have to be told of it. */
 export type StoredEdit = { version: number; othersPresent: boolean };
 
+/** A loaded shard as a join reads it: the hashes as field → value records, and the shard clock. */
+export type JoinRead = {
+  version: number;
+  othersPresent: boolean;
+  meta: Record<string, string>;
+  tree: Record<string, string>;
+  kinds: Record<string, string>;
+};
+
 /**
  * One typed wrapper per Lua script of lua/ (each file's header names its KEYS, ARGV and reply):
  * an arguments object in, a decoded object out. Scripts are registered on the connection on
@@ -225,6 +234,36 @@ export class ShardScripts {
   }
 
   /** → whether the lock was ours and is released. */
+  /** A load's first step: 'loaded', 'locked' (the caller now holds the lock) or 'busy'. */
+  async loadLock(k: ShardKeys, a: { token: string; ttlMs: number }): Promise<'loaded' | 'locked' | 'busy'> {
+    return (await this.run('load-lock', [k.meta, k.lock], [a.token, a.ttlMs])) as 'loaded' | 'locked' | 'busy';
+  }
+
+  /**
+   * The join's read of a loaded shard (meta, tree, kinds, clock) and whether an instance other than
+   * `instanceId` may have a socket in it (always true without `instanceId`); null when not loaded.
+   */
+  async joinRead(k: ShardKeys, a: { instanceId?: string | undefined }): Promise<JoinRead | null> {
+    const keys = [k.meta, k.tree, k.kinds, k.seq, k.memberInstances];
+    const raw = (await this.run('join-read', keys, [a.instanceId ?? ''])) as [
+      string,
+      string,
+      string,
+      string[]?,
+      string[]?,
+      string[]?,
+    ];
+    const [loaded, version, others, meta = [], tree = [], kinds = []] = raw;
+    if (loaded !== '1') return null;
+    return {
+      version: Number(version),
+      othersPresent: others === '1',
+      meta: pairs(meta),
+      tree: pairs(tree),
+      kinds: pairs(kinds),
+    };
+  }
+
   async unlock(lockKey: string, a: { token: string }): Promise<boolean> {
     return Number(await this.run('unlock', [lockKey], [a.token])) === 1;
   }
@@ -361,4 +400,11 @@ function toBuffer(bytes: Uint8Array): Buffer {
 
 function nullIfZero(n: number): number | null {
   return n === 0 ? null : n;
+}
+
+/** A flat HGETALL reply (field, value, field, value, …) as a record. */
+function pairs(flat: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!;
+  return out;
 }

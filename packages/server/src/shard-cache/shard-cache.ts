@@ -21,7 +21,7 @@ export type ShardCacheDeps = {
   cache: Config['cache'];
   limits: Config['limits'];
   /** Called after this process loaded a shard from the database (metrics, resync notices). */
-  onLoad?: (shardId: ShardId, durationMs: number) => void;
+  onLoad?: (shardId: ShardId, durationMs: number, announce: boolean) => void;
 };
 
 /**

@@ -1,7 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Cluster, Redis } from 'ioredis';
-import { ErrorCode, type DependencyMap, type ShardClock, type ShardId } from '@tandem/protocol';
+import {
+  comparePaths,
+  ErrorCode,
+  type DependencyMap,
+  type FileEntry,
+  type FileId,
+  type ShardClock,
+  type ShardId,
+  type ShardSummary,
+} from '@tandem/protocol';
 import { AppError } from '../errors/index.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
@@ -26,8 +35,21 @@ export type ShardLoaderDeps = {
   logger: Logger;
   keyPrefix: string;
   cache: Pick<Config['cache'], 'lockTtlMs'>;
-  /** Called after this process loaded a shard from the database (metrics, resync notices). */
-  onLoad?: (shardId: ShardId, durationMs: number) => void;
+  /**
+   * Called after this process loaded a shard from the database (metrics, resync notices);
+   * `announce` false: the caller that started the load tells the room itself.
+   */
+  onLoad?: (shardId: ShardId, durationMs: number, announce: boolean) => void;
+};
+
+/** A loaded shard as a join answers with it (ShardLoader.joinView). */
+export type JoinView = {
+  shard: ShardSummary;
+  files: FileEntry[];
+  version: number;
+  clock: ShardClock | null;
+  /** Whether an instance other than the joiner's may have a socket in the shard. */
+  othersPresent: boolean;
 };
 
 /**
@@ -37,7 +59,7 @@ export type ShardLoaderDeps = {
  */
 export class ShardLoader {
   private readonly scripts: ShardScripts;
-  private readonly loading = new Map<ShardId, Promise<void>>();
+  private readonly loading = new Map<ShardId, Promise<boolean>>();
 
   constructor(private readonly deps: ShardLoaderDeps) {
     this.scripts = new ShardScripts(deps.redis);
@@ -50,12 +72,14 @@ export class ShardLoader {
   /**
    * Makes sure the shard is in Redis, loading it from the database exactly once across the
    * cluster: concurrent callers in this process share one promise, other processes wait for
-   * the lock holder.
+   * the lock holder. Resolves true when this call's load populated the shard. A load is
+   * announced through `onLoad` (which tells the room to resync), unless the caller that started
+   * it passed `announce: false` and announces it itself (a join, once it knows who is in the room).
    */
-  ensureLoaded(shardId: ShardId): Promise<void> {
+  ensureLoaded(shardId: ShardId, options: { announce?: boolean } = {}): Promise<boolean> {
     const inFlight = this.loading.get(shardId);
-    if (inFlight !== undefined) return inFlight;
-    const promise = this.load(shardId).finally(() => this.loading.delete(shardId));
+    if (inFlight !== undefined) return inFlight.then(() => false);
+    const promise = this.load(shardId, options.announce ?? true).finally(() => this.loading.delete(shardId));
     this.loading.set(shardId, promise);
     return promise;
   }
@@ -82,18 +106,30 @@ export class ShardLoader {
   /** The cached description of a loaded shard, or null when it is not loaded. */
   async meta(shardId: ShardId): Promise<CachedMeta | null> {
     const m = await this.deps.redis.hgetall(this.keys(shardId).meta);
-    if (m['loaded'] !== '1') return null;
+    return m['loaded'] === '1' ? metaFrom(shardId, m) : null;
+  }
+
+  /**
+   * What a join answers with, read in one atomic step (one round trip): the meta, the sorted tree,
+   * the shard clock and the load's clock run, and whether an instance other than `instanceId` may
+   * have a socket in the shard (includes/member-instances.lua; always true without `instanceId`).
+   * Null when the shard is not loaded.
+   */
+  async joinView(shardId: ShardId, instanceId?: string): Promise<JoinView | null> {
+    const read = await this.scripts.joinRead(this.keys(shardId), { instanceId });
+    if (read === null) return null;
+    const files = Object.entries(read.tree)
+      .map(([id, path]): FileEntry =>
+        read.kinds[id] === 'binary' ? { id: id as FileId, path, kind: 'binary' } : { id: id as FileId, path },
+      )
+      .sort((a, b) => comparePaths(a.path, b.path));
+    const loadId = read.meta['loadId'];
     return {
-      id: shardId,
-      name: m['name'] ?? '',
-      ownerId: m['ownerId'] === undefined || m['ownerId'] === '' ? null : m['ownerId'],
-      templateId: m['templateId'] ?? '',
-      templateRevision: Number(m['templateRevision'] ?? 0),
-      dependencies: JSON.parse(m['dependencies'] ?? '{}') as DependencyMap,
-      devDependencies: JSON.parse(m['devDependencies'] ?? '{}') as DependencyMap,
-      createdAt: m['createdAt'] ?? '',
-      updatedAt: m['updatedAt'] ?? '',
-      lastSyncTimestamp: Number(m['lastSyncTimestamp'] ?? 0),
+      shard: metaFrom(shardId, read.meta),
+      files,
+      version: read.version,
+      clock: loadId === undefined ? null : { id: loadId, base: Number(read.meta['loadVersion'] ?? 0) },
+      othersPresent: read.othersPresent,
     };
   }
 
@@ -155,20 +191,19 @@ export class ShardLoader {
     return shardKeys(this.deps.keyPrefix, shardId);
   }
 
-  private async load(shardId: ShardId): Promise<void> {
+  private async load(shardId: ShardId, announce: boolean): Promise<boolean> {
     const k = this.keys(shardId);
     const deadline = Date.now() + this.deps.cache.lockTtlMs * 2;
     let waitMs = 5;
     while (Date.now() < deadline) {
-      if (await this.isLoaded(shardId)) return;
       const token = randomUUID();
-      const locked = await this.deps.redis.set(k.lock, token, 'PX', this.deps.cache.lockTtlMs, 'NX');
-      if (locked === 'OK') {
+      // Loaded already, or the lock, in one step (so no second look after taking it).
+      const step = await this.scripts.loadLock(k, { token, ttlMs: this.deps.cache.lockTtlMs });
+      if (step === 'loaded') return false;
+      if (step === 'locked') {
         try {
-          // Another instance may have finished loading between our check and the lock.
-          if (await this.isLoaded(shardId)) return;
-          await this.populate(shardId, k);
-          return;
+          await this.populate(shardId, k, announce);
+          return true;
         } finally {
           await this.scripts.unlock(k.lock, { token });
         }
@@ -184,7 +219,7 @@ export class ShardLoader {
   }
 
   /** Writes the shard's files, then its clock and meta with the loaded marker last. */
-  private async populate(shardId: ShardId, k: ShardKeys): Promise<void> {
+  private async populate(shardId: ShardId, k: ShardKeys, announce: boolean): Promise<void> {
     let shard;
     try {
       shard = await this.deps.repository.findById(shardId);
@@ -198,8 +233,11 @@ export class ShardLoader {
       throw new AppError(ErrorCode.SHARD_NOT_FOUND, 'no shard with this id', { details: { shardId } });
     const started = Date.now();
     const redis = this.deps.redis;
-    // Registered first, so the sweep can clean up after a populate that dies half-way.
-    await redis.zadd(openShardsKey(this.deps.keyPrefix), Date.now(), shardId);
+    // Registered first, so the sweep can clean up after a populate that dies half-way. On one
+    // connection the commands below run after it without waiting for its reply (one round trip
+    // less); a cluster may serve the key from another node, so there it is awaited first.
+    const registered = redis.zadd(openShardsKey(this.deps.keyPrefix), Date.now(), shardId);
+    if (redis.isCluster) await registered;
     // Above every tree written through too (IShardRepository.writeTree): a later tree must be
     // newer than the database's, and clients learn from `loadVersion` which of their file
     // operations the database already holds.
@@ -233,7 +271,7 @@ export class ShardLoader {
       pipeline.zadd(k.paths, ...paths);
       pipeline.hset(k.docbytes, sizes);
       pipeline.hset(k.basebytes, sizes);
-      await execOrThrow(pipeline);
+      await Promise.all([registered, execOrThrow(pipeline)]);
     }
     const tx = redis.multi();
     // The clock never moves back: after a Redis flush it restarts from the database watermark.
@@ -256,10 +294,10 @@ export class ShardLoader {
       // Where this load's clock started: versions of earlier loads up to it are in the database.
       loadVersion: String(clock),
     });
-    await execOrThrow(tx);
+    await Promise.all([registered, execOrThrow(tx)]);
     const durationMs = Date.now() - started;
     this.deps.logger.info({ shardId, files: shard.files.length, durationMs }, 'shard loaded into cache');
-    this.deps.onLoad?.(shardId, durationMs);
+    this.deps.onLoad?.(shardId, durationMs, announce);
   }
 }
 
@@ -267,4 +305,19 @@ async function execOrThrow(pipeline: { exec(): Promise<Array<[Error | null, unkn
   const results = await pipeline.exec();
   if (results === null) throw new Error('Redis transaction was aborted');
   for (const [error] of results) if (error !== null) throw error;
+}
+
+function metaFrom(shardId: ShardId, m: Record<string, string>): CachedMeta {
+  return {
+    id: shardId,
+    name: m['name'] ?? '',
+    ownerId: m['ownerId'] === undefined || m['ownerId'] === '' ? null : m['ownerId'],
+    templateId: m['templateId'] ?? '',
+    templateRevision: Number(m['templateRevision'] ?? 0),
+    dependencies: JSON.parse(m['dependencies'] ?? '{}') as DependencyMap,
+    devDependencies: JSON.parse(m['devDependencies'] ?? '{}') as DependencyMap,
+    createdAt: m['createdAt'] ?? '',
+    updatedAt: m['updatedAt'] ?? '',
+    lastSyncTimestamp: Number(m['lastSyncTimestamp'] ?? 0),
+  };
 }

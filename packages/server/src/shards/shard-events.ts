@@ -15,8 +15,11 @@ export interface ShardEvents {
     onlyHere?: boolean,
   ): void;
   treeChanged(shardId: ShardId, change: TreeChange, version: number): void;
-  /** The shard was (re)loaded from the database; anyone already in it should resync. */
-  reloaded(shardId: ShardId): void;
+  /**
+   * The shard was (re)loaded from the database; anyone already in it should resync. `onlyHere`:
+   * no other instance may have a socket in the shard, so only this instance's sockets are told.
+   */
+  reloaded(shardId: ShardId, onlyHere?: boolean): void;
   /** Someone restored (part of) the shard to a checkpoint. */
   restored(event: RestoredEvent): void;
   /** The shard was deleted: tell everyone in it and take them out of it, on every instance. */

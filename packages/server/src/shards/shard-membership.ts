@@ -3,9 +3,12 @@ import { ErrorCode, type FileEntry, type ShardId, type ShardClock, type ShardSum
 import { AppError } from '../errors/index.js';
 import type { ShardCache } from '../shard-cache/index.js';
 import { syncOnBacklog } from './backlog.js';
+import type { ShardEvents } from './shard-events.js';
 
 export type ShardMembershipDeps = {
   cache: ShardCache;
+  /** Where a join that loaded the shard tells the room to resync. */
+  events: Pick<ShardEvents, 'reloaded'>;
   /** Called when the last member anywhere in the cluster left a shard. */
   onLastLeave: (shardId: ShardId) => void;
   /** A write was refused for the shard's unsynced backlog: sync that shard now. */
@@ -19,27 +22,43 @@ export type ShardMembershipDeps = {
 export class ShardMembership {
   constructor(private readonly deps: ShardMembershipDeps) {}
 
-  /** Adds a member and loads the shard if needed. On failure the member is removed again. */
+  /**
+   * Adds a member and loads the shard if needed. On failure the member is removed again.
+   * `instanceId`: the joining socket's instance; `othersPresent` tells whether an instance other
+   * than it may have a socket in the shard (read after the load, with the join's snapshot).
+   */
   async join(
     shardId: ShardId,
     member: string,
-  ): Promise<{ shard: ShardSummary; files: FileEntry[]; version: number; clock?: ShardClock }> {
+    instanceId?: string,
+  ): Promise<{
+    shard: ShardSummary;
+    files: FileEntry[];
+    version: number;
+    clock?: ShardClock;
+    othersPresent: boolean;
+  }> {
     // Member first, then load: an eviction that runs after this point sees the member and
     // backs off; one that ran before leaves nothing, and the load below starts afresh.
     await this.deps.cache.members.add(shardId, member);
+    let loaded = false;
+    let othersPresent = true;
     try {
-      await this.deps.cache.loader.ensureLoaded(shardId);
-      const meta = await this.deps.cache.loader.meta(shardId);
-      if (meta === null) throw new AppError(ErrorCode.SHARD_UNAVAILABLE, 'the shard is not loaded; retry');
-      const [files, version, clock] = await Promise.all([
-        this.deps.cache.files.tree(shardId),
-        this.deps.cache.files.version(shardId),
-        this.deps.cache.loader.clock(shardId),
-      ]);
-      return { shard: meta, files, version, ...(clock === null ? {} : { clock }) };
+      // A load this join makes is announced below, once the read says who may be in the room.
+      loaded = await this.deps.cache.loader.ensureLoaded(shardId, { announce: false });
+      const view = await this.deps.cache.loader.joinView(shardId, instanceId);
+      if (view === null) throw new AppError(ErrorCode.SHARD_UNAVAILABLE, 'the shard is not loaded; retry');
+      othersPresent = view.othersPresent;
+      const { shard, files, version, clock } = view;
+      return { shard, files, version, ...(clock === null ? {} : { clock }), othersPresent };
     } catch (error) {
       await this.leaveAfterFailedLoad(shardId, member, error);
       throw error;
+    } finally {
+      // Sockets already in the room (after Redis lost the shard) resync; when no other instance
+      // may have one there, only this instance's are told (docs/internals.md, "Joins nobody else
+      // needs to hear of"). A failed read tells everyone.
+      if (loaded) this.deps.events.reloaded(shardId, !othersPresent);
     }
   }
 

@@ -391,16 +391,28 @@ export class ShardService {
 
   // ---- realtime ----------------------------------------------------------------------------
 
-  /** Adds a member and loads the shard if needed. On failure the member is removed again. */
-  async join(principal: Principal, shardId: ShardId, member: string): Promise<JoinResult> {
+  /**
+   * Adds a member and loads the shard if needed. On failure the member is removed again.
+   * `instanceId`: the joining socket's instance; `othersPresent`: whether an instance other than
+   * it may have a socket in the shard (then what the join tells the room is published).
+   */
+  async join(
+    principal: Principal,
+    shardId: ShardId,
+    member: string,
+    instanceId?: string,
+  ): Promise<{ result: JoinResult; othersPresent: boolean }> {
     await this.access.require(principal, shardId, 'read');
-    const { shard, files, version, clock } = await this.membership.join(shardId, member);
+    const { shard, files, version, clock, othersPresent } = await this.membership.join(shardId, member, instanceId);
     return {
-      shard,
-      files,
-      canWrite: (await this.access.level(principal, shardId)) === 'write',
-      version,
-      ...(clock === undefined ? {} : { clock }),
+      result: {
+        shard,
+        files,
+        canWrite: (await this.access.level(principal, shardId)) === 'write',
+        version,
+        ...(clock === undefined ? {} : { clock }),
+      },
+      othersPresent,
     };
   }
 

@@ -5,7 +5,7 @@ import type { ShardId } from '@tandem/protocol';
 import { AppError } from '../../../src/errors/index.js';
 import type { IShardRepository } from '../../../src/persistence/index.js';
 import { openShardsKey } from '../../../src/redis/index.js';
-import { ShardLoader } from '../../../src/shard-cache/index.js';
+import { Membership, ShardLoader } from '../../../src/shard-cache/index.js';
 import { createTestRedis, testRedisKeys } from '../../support/services.js';
 import { makeBinaryFile } from '../../contract/shard-repository.contract.js';
 import { createStore, type Store } from './store-harness.js';
@@ -88,6 +88,43 @@ describe('shard load', () => {
     await loader(other).ensureLoaded(shardId);
     await pending;
     expect(waiting.length + other.length).toBe(1);
+  });
+
+  it('the join read answers the loaded shard (meta, sorted tree, clock run) and whether another instance may be in it', async () => {
+    const shardId = await store.seed({ 'b.js': 'b', 'a.js': 'a' });
+    const l = loader([]);
+    expect(await l.joinView(shardId, 'inst-a')).toBeNull();
+    expect(await l.ensureLoaded(shardId)).toBe(true);
+    expect(await l.ensureLoaded(shardId)).toBe(false);
+    const membership = (instanceId: string) =>
+      new Membership({
+        redis: store.redis,
+        keyPrefix: store.prefix,
+        logger: pino({ level: 'silent' }),
+        instanceId,
+        memberTtlMs: 60_000,
+        heartbeatMs: 10_000,
+      });
+    const members = membership('inst-a');
+    // No entry of its own: nothing is known, so others count as present.
+    expect((await l.joinView(shardId, 'inst-a'))!.othersPresent).toBe(true);
+    await members.add(shardId, members.socketMember('s1'));
+    const view = (await l.joinView(shardId, 'inst-a'))!;
+    expect(view).toMatchObject({
+      shard: { id: shardId, name: (await l.meta(shardId))!.name },
+      version: Number(await store.redis.get(store.keys(shardId).seq)),
+      othersPresent: false,
+    });
+    expect(view.files.map((f) => f.path)).toEqual(['a.js', 'b.js']);
+    expect(view.clock).toEqual({
+      id: await store.redis.hget(store.keys(shardId).meta, 'loadId'),
+      base: Number(await store.redis.hget(store.keys(shardId).meta, 'loadVersion')),
+    });
+    // Without an instance (not a socket's join) it publishes.
+    expect((await l.joinView(shardId))!.othersPresent).toBe(true);
+    const other = membership('inst-b');
+    await other.add(shardId, other.socketMember('s2'));
+    expect((await l.joinView(shardId, 'inst-a'))!.othersPresent).toBe(true);
   });
 
   it('writes every file in a load (chunks of 100, text and binary), replacing what an earlier load left', async () => {
