@@ -335,30 +335,31 @@ async function finish(
 /**
  * The checkpoint by interval (HISTORY_INTERVAL_MS) after a sync that wrote something. When this
  * thread knows the shard's latest checkpoint is younger than the interval, nothing is asked of
- * the database: createCheckpoint would take the write lock only to find it not due. A later
+ * the database: createCheckpoint would take the write lock only to find it not due. A shard this
+ * thread has not seen yet has its latest checkpoint's time read (a read, no write lock). A later
  * checkpoint (recorded anywhere) only makes the next one due later, so a known time is a safe
- * bound; when the database says "not due", the latest checkpoint's time is read once.
+ * bound; createCheckpoint still checks the interval itself.
  */
 async function recordIntervalCheckpoint(deps: SyncShardDeps, shardId: ShardId): Promise<CheckpointMeta | null> {
   const times = deps.checkpointTimes;
-  const now = Date.now();
-  const known = times?.get(shardId);
-  if (known !== undefined && now - known < deps.historyIntervalMs) return null;
-  const recorded = await recordQuietly(deps, shardId, {
-    reason: CheckpointReason.INTERVAL,
-    minIntervalMs: deps.historyIntervalMs,
-  });
-  if (times === undefined) return recorded;
-  if (recorded !== null) {
-    rememberCheckpoint(times, shardId, recorded.createdAt.getTime());
-  } else {
+  let known = times?.get(shardId);
+  if (times !== undefined && known === undefined) {
     try {
       const [latest] = await deps.repository.listCheckpoints(shardId, { limit: 1 });
-      if (latest !== undefined) rememberCheckpoint(times, shardId, latest.createdAt.getTime());
+      if (latest !== undefined) {
+        known = latest.createdAt.getTime();
+        rememberCheckpoint(times, shardId, known);
+      }
     } catch (error) {
       deps.logger.debug({ err: error, shardId }, 'could not read the latest checkpoint');
     }
   }
+  if (known !== undefined && Date.now() - known < deps.historyIntervalMs) return null;
+  const recorded = await recordQuietly(deps, shardId, {
+    reason: CheckpointReason.INTERVAL,
+    minIntervalMs: deps.historyIntervalMs,
+  });
+  if (times !== undefined && recorded !== null) rememberCheckpoint(times, shardId, recorded.createdAt.getTime());
   return recorded;
 }
 

@@ -97,11 +97,20 @@ describe('syncShards (group commit)', () => {
         shards.map((shardId) => ({ shardId, evict: false })),
       );
       expect(outcomes.every((o) => o.ok)).toBe(true);
-      // Round 1: each shard's interval checkpoint is recorded (its first after creation is due
+      // Round 1: each shard’s interval checkpoint is recorded (its first after creation is due
       // when the creation recorded none) or found not due and its time read; later rounds skip it.
       if (round === 1)
         expect((calls.get('createCheckpoint') ?? 0) + (calls.get('listCheckpoints') ?? 0)).toBeGreaterThan(0);
       else expect([calls.get('createCheckpoint'), calls.get('listCheckpoints')]).toEqual([undefined, undefined]);
     }
+    // Another thread (nothing known yet) reads each shard's latest checkpoint, and takes no write lock.
+    for (const shardId of shards) await type(shardId, await store.idOf(shardId, 'a.ts'), 'another thread');
+    calls.clear();
+    const outcomes = await syncShards(
+      { ...sync, checkpointTimes: new Map() },
+      shards.map((shardId) => ({ shardId, evict: false })),
+    );
+    expect(outcomes.every((o) => o.ok)).toBe(true);
+    expect([calls.get('createCheckpoint'), calls.get('listCheckpoints')]).toEqual([undefined, 2]);
   });
 });
