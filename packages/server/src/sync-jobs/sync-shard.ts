@@ -97,10 +97,10 @@ export type ShardSyncOutcome = { ok: true; result: SyncShardResult } | { ok: fal
 
 /**
  * syncShard for several shards, with one database transaction for all their writes (a group
- * commit: one commit, one fsync, instead of one per shard): every shard is snapshotted and merged
- * first, then the batches are written with applySyncs, a savepoint each, so a shard that fails
- * fails alone; then each shard that committed is compacted, announced and evicted as syncShard
- * does. A shard whose batch deletes files is written alone (its checkpoint goes between two
+ * commit: one commit instead of one per shard): every shard is snapshotted and merged first (the
+ * shards at once, so their Redis round trips overlap), then the batches are written with
+ * applySyncs, a savepoint each, so a shard that fails fails alone; then each shard that committed
+ * is compacted, announced and evicted as syncShard does (again all at once). A shard whose batch deletes files is written alone (its checkpoint goes between two
  * writes). Outcomes are in the order of `shards`; this throws only for a programming error.
  */
 export async function syncShards(
@@ -108,14 +108,18 @@ export async function syncShards(
   shards: ReadonlyArray<{ shardId: ShardId; evict: boolean }>,
 ): Promise<ShardSyncOutcome[]> {
   const outcomes: Array<ShardSyncOutcome | undefined> = shards.map(() => undefined);
+  // The shards are independent (their own keys and rows): their reads and round trips overlap.
   const prepared: Array<{ index: number; shard: Prepared }> = [];
-  for (const [index, { shardId, evict }] of shards.entries()) {
-    try {
-      prepared.push({ index, shard: await prepare(deps, shardId, evict) });
-    } catch (error) {
-      outcomes[index] = { ok: false, error };
-    }
-  }
+  await Promise.all(
+    shards.map(async ({ shardId, evict }, index) => {
+      try {
+        prepared.push({ index, shard: await prepare(deps, shardId, evict) });
+      } catch (error) {
+        outcomes[index] = { ok: false, error };
+      }
+    }),
+  );
+  prepared.sort((a, b) => a.index - b.index);
   const grouped = prepared.filter(({ shard }) => isGroupable(shard.batch));
   const written = new Map<number, SyncOutcome>();
   // One shard alone is written by applySync, exactly as before.
@@ -131,14 +135,16 @@ export async function syncShards(
       for (const { index } of grouped) outcomes[index] = { ok: false, error };
     }
   }
-  for (const { index, shard } of prepared) {
-    if (outcomes[index] !== undefined) continue;
-    try {
-      outcomes[index] = { ok: true, result: await finish(deps, shard, written.get(index)) };
-    } catch (error) {
-      outcomes[index] = { ok: false, error };
-    }
-  }
+  await Promise.all(
+    prepared.map(async ({ index, shard }) => {
+      if (outcomes[index] !== undefined) return;
+      try {
+        outcomes[index] = { ok: true, result: await finish(deps, shard, written.get(index)) };
+      } catch (error) {
+        outcomes[index] = { ok: false, error };
+      }
+    }),
+  );
   return outcomes.map((o) => o ?? { ok: false, error: new AppError(ErrorCode.INTERNAL, 'shard not synced') });
 }
 
