@@ -97,8 +97,9 @@ export type ShardSyncOutcome = { ok: true; result: SyncShardResult } | { ok: fal
 
 /**
  * syncShard for several shards, with one database transaction for all their writes (a group
- * commit: one commit instead of one per shard): every shard is snapshotted and merged first (the
- * shards at once, so their Redis round trips overlap), then the batches are written with
+ * commit: one commit instead of one per shard): every shard is snapshotted and merged first (a
+ * few shards at once, so their Redis round trips overlap; a group ends at `groupBytes` of
+ * updates read, and the next one starts), then the batches are written with
  * applySyncs, a savepoint each, so a shard that fails fails alone; then each shard that committed
  * is compacted, announced and evicted as syncShard does (again all at once). A shard whose batch deletes files is written alone (its checkpoint goes between two
  * writes). Outcomes are in the order of `shards`; this throws only for a programming error.
@@ -106,20 +107,47 @@ export type ShardSyncOutcome = { ok: true; result: SyncShardResult } | { ok: fal
 export async function syncShards(
   deps: SyncShardDeps,
   shards: ReadonlyArray<{ shardId: ShardId; evict: boolean }>,
+  limits: { groupBytes: number } = { groupBytes: GROUP_BYTES },
 ): Promise<ShardSyncOutcome[]> {
   const outcomes: Array<ShardSyncOutcome | undefined> = shards.map(() => undefined);
-  // The shards are independent (their own keys and rows): their reads and round trips overlap.
-  const prepared: Array<{ index: number; shard: Prepared }> = [];
-  await Promise.all(
-    shards.map(async ({ shardId, evict }, index) => {
-      try {
-        prepared.push({ index, shard: await prepare(deps, shardId, evict) });
-      } catch (error) {
-        outcomes[index] = { ok: false, error };
-      }
-    }),
-  );
-  prepared.sort((a, b) => a.index - b.index);
+  let next = 0;
+  while (next < shards.length) {
+    // A group grows by waves of shards read at once (independent keys and rows: their round trips
+    // overlap) until it holds `groupBytes` of updates, so a few huge backlogs are not all in memory.
+    const prepared: Array<{ index: number; shard: Prepared }> = [];
+    let bytes = 0;
+    while (next < shards.length && bytes < limits.groupBytes) {
+      const wave = shards.slice(next, next + PREPARE_WAVE).map((shard, i) => ({ ...shard, index: next + i }));
+      next += wave.length;
+      await Promise.all(
+        wave.map(async ({ shardId, evict, index }) => {
+          try {
+            const shard = await prepare(deps, shardId, evict);
+            bytes += shard.snapshotBytes;
+            prepared.push({ index, shard });
+          } catch (error) {
+            outcomes[index] = { ok: false, error };
+          }
+        }),
+      );
+    }
+    prepared.sort((a, b) => a.index - b.index);
+    await writeGroup(deps, prepared, outcomes);
+  }
+  return outcomes.map((o) => o ?? { ok: false, error: new AppError(ErrorCode.INTERNAL, 'shard not synced') });
+}
+
+/** Shards of a group read at once. */
+const PREPARE_WAVE = 8;
+
+/** Updates a group holds before it is written (each shard's snapshot counts whole). */
+const GROUP_BYTES = 16 * 1024 * 1024;
+
+async function writeGroup(
+  deps: SyncShardDeps,
+  prepared: Array<{ index: number; shard: Prepared }>,
+  outcomes: Array<ShardSyncOutcome | undefined>,
+): Promise<void> {
   const grouped = prepared.filter(({ shard }) => isGroupable(shard.batch));
   const written = new Map<number, SyncOutcome>();
   // One shard alone is written by applySync, exactly as before.
@@ -145,7 +173,6 @@ export async function syncShards(
       }
     }),
   );
-  return outcomes.map((o) => o ?? { ok: false, error: new AppError(ErrorCode.INTERNAL, 'shard not synced') });
 }
 
 /** A shard snapshotted and merged, its batch ready to write. */
@@ -155,6 +182,8 @@ type Prepared = {
   started: number;
   snapshotTimeMs: number;
   snapshot: ShardSnapshot;
+  /** Bytes of the updates the snapshot read. */
+  snapshotBytes: number;
   /** The stored watermark when the snapshot was read (0 when nothing was dirty). */
   storedWatermark: number;
   /** null when nothing was dirty. */
@@ -179,6 +208,7 @@ async function prepare(deps: SyncShardDeps, shardId: ShardId, evict: boolean): P
     started,
     snapshotTimeMs,
     snapshot,
+    snapshotBytes: snapshot.files.reduce((n, f) => n + f.updates.reduce((m, u) => m + u.byteLength, 0), 0),
     storedWatermark: 0,
     batch: null,
     compact: [],

@@ -87,6 +87,22 @@ describe('syncShards (group commit)', () => {
     expect((await store.cache.sync.inspect(lost, [])).dirtyFiles).toBe(1);
   });
 
+  it('ends a group once it holds groupBytes of updates, and writes the rest in the next one', async () => {
+    const shards: ShardId[] = [];
+    for (let i = 0; i < 10; i++) shards.push(await store.open({ 'a.ts': 'a' }));
+    for (const shardId of shards) await type(shardId, await store.idOf(shardId, 'a.ts'), 'b');
+    calls.clear();
+    // Any shard's updates exceed one byte: the first wave (8 shards read at once) is a group.
+    const outcomes = await syncShards(
+      sync,
+      shards.map((shardId) => ({ shardId, evict: false })),
+      { groupBytes: 1 },
+    );
+    expect(outcomes.every((o) => o.ok)).toBe(true);
+    expect(calls.get('applySyncs')).toBe(2);
+    for (const shardId of shards) expect(await textIn(shardId, 'a.ts')).toBe('b');
+  });
+
   it('asks the database for a checkpoint by interval only when one may be due', async () => {
     const shards = [await store.open({ 'a.ts': 'a' }), await store.open({ 'a.ts': 'a' })];
     for (const round of [1, 2, 3]) {
