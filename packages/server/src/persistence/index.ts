@@ -23,6 +23,7 @@ export {
   type ShardMeta,
   type StoredFile,
   type SyncBatch,
+  type SyncOutcome,
   type SyncResult,
   type TreeWrite,
   type TreeWriteResult,

@@ -1,6 +1,6 @@
 import { ErrorCode, type FileId, type ShardId } from '@tandem/protocol';
 import { sql, type Insertable, type Kysely, type Transaction } from 'kysely';
-import { AppError } from '../errors/index.js';
+import { AppError, toAppError } from '../errors/index.js';
 import {
   migrateToLatest,
   type DbTime,
@@ -21,6 +21,7 @@ import type {
   ShardListFilter,
   ShardMeta,
   SyncBatch,
+  SyncOutcome,
   SyncResult,
   TreeWrite,
   TreeWriteResult,
@@ -156,6 +157,49 @@ export abstract class KyselyShardStore implements IShardRepository {
   async applySync(batch: SyncBatch): Promise<SyncResult> {
     this.#assertOpen();
     assertSyncBatch(batch);
+    return this.withWriteLock(() => this.db.transaction().execute((trx) => this.#applySyncIn(trx, batch)));
+  }
+
+  async applySyncs(batches: readonly SyncBatch[]): Promise<SyncOutcome[]> {
+    this.#assertOpen();
+    const outcomes: Array<SyncOutcome | undefined> = batches.map((batch) => {
+      try {
+        assertSyncBatch(batch);
+        return undefined;
+      } catch (error) {
+        return { ok: false, error: toAppError(error) };
+      }
+    });
+    // Shards in id order, so two groups never lock shard rows (PostgreSQL) in opposite orders.
+    const order = batches
+      .map((batch, index) => ({ batch, index }))
+      .filter(({ index }) => outcomes[index] === undefined)
+      .sort((a, b) => (a.batch.shardId < b.batch.shardId ? -1 : a.batch.shardId > b.batch.shardId ? 1 : 0));
+    if (order.length > 0) {
+      await this.withWriteLock(() =>
+        this.db.transaction().execute(async (trx) => {
+          for (const { batch, index } of order) {
+            // A savepoint per batch: one that fails is undone alone, the others still commit.
+            await sql`savepoint tandem_sync`.execute(trx);
+            try {
+              const result = await this.#applySyncIn(trx, batch);
+              await sql`release savepoint tandem_sync`.execute(trx);
+              outcomes[index] = { ok: true, result };
+            } catch (error) {
+              // When this fails too (the connection is gone), the whole group fails: nothing committed.
+              await sql`rollback to savepoint tandem_sync`.execute(trx);
+              await sql`release savepoint tandem_sync`.execute(trx);
+              outcomes[index] = { ok: false, error: toAppError(error) };
+            }
+          }
+        }),
+      );
+    }
+    return outcomes.map((o) => o ?? { ok: false, error: new AppError(ErrorCode.INTERNAL, 'sync batch not applied') });
+  }
+
+  /** One sync batch inside a transaction (see applySync). */
+  async #applySyncIn(trx: Transaction<ShardDatabase>, batch: SyncBatch): Promise<SyncResult> {
     const upserts = latestPerFile(batch.upserts);
     const dependencies =
       batch.dependencies === undefined
@@ -164,51 +208,46 @@ export abstract class KyselyShardStore implements IShardRepository {
             dependencies: JSON.stringify(batch.dependencies.dependencies),
             dev_dependencies: JSON.stringify(batch.dependencies.devDependencies),
           };
-    return this.withWriteLock(() =>
-      this.db.transaction().execute(async (trx) => {
-        const stored = await this.#readShardForUpdate(trx, batch.shardId);
-        if (stored === undefined) {
-          throw new AppError(
-            ErrorCode.SHARD_NOT_FOUND,
-            `shard ${batch.shardId} does not exist; create it before syncing its files`,
-            { details: { shardId: batch.shardId } },
-          );
-        }
-        const now = new Date();
-        // A tree written through after this batch's snapshot holds newer paths and a newer set
-        // of files: the batch brings only the text of files that still exist.
-        const behindTree = batch.lastSyncTimestamp < Number(stored.tree_version);
-        let written = 0;
-        for (const chunk of chunkFiles(upserts)) {
-          written += behindTree
-            ? await this.#updateTextIfNotNewer(trx, batch.shardId, chunk, now)
-            : await this.#upsertIfNotNewer(trx, batch.shardId, chunk, now);
-        }
-        let deleted = 0;
-        if (!behindTree)
-          for (const chunk of chunkRows(batch.deletes)) deleted += await deleteIfNotNewer(trx, batch.shardId, chunk);
+    const stored = await this.#readShardForUpdate(trx, batch.shardId);
+    if (stored === undefined) {
+      throw new AppError(
+        ErrorCode.SHARD_NOT_FOUND,
+        `shard ${batch.shardId} does not exist; create it before syncing its files`,
+        { details: { shardId: batch.shardId } },
+      );
+    }
+    const now = new Date();
+    // A tree written through after this batch's snapshot holds newer paths and a newer set
+    // of files: the batch brings only the text of files that still exist.
+    const behindTree = batch.lastSyncTimestamp < Number(stored.tree_version);
+    let written = 0;
+    for (const chunk of chunkFiles(upserts)) {
+      written += behindTree
+        ? await this.#updateTextIfNotNewer(trx, batch.shardId, chunk, now)
+        : await this.#upsertIfNotNewer(trx, batch.shardId, chunk, now);
+    }
+    let deleted = 0;
+    if (!behindTree)
+      for (const chunk of chunkRows(batch.deletes)) deleted += await deleteIfNotNewer(trx, batch.shardId, chunk);
 
-        const advances = batch.lastSyncTimestamp > stored.last_sync_timestamp;
-        const dependenciesChange =
-          dependencies !== undefined &&
-          (dependencies.dependencies !== stored.dependencies ||
-            dependencies.dev_dependencies !== stored.dev_dependencies);
-        // A batch that changes nothing leaves the row alone too, so replaying it is a true no-op.
-        if (written + deleted > 0 || advances || dependenciesChange) {
-          await trx
-            .updateTable('shards')
-            .set({
-              ...dependencies,
-              updated_at: this.#toDbTime(now),
-              // Safe to compute here: the row is locked (PostgreSQL) or the database is (SQLite).
-              last_sync_timestamp: Math.max(stored.last_sync_timestamp, batch.lastSyncTimestamp),
-            })
-            .where('id', '=', batch.shardId)
-            .execute();
-        }
-        return { written, deleted, skipped: batch.upserts.length + batch.deletes.length - written - deleted };
-      }),
-    );
+    const advances = batch.lastSyncTimestamp > stored.last_sync_timestamp;
+    const dependenciesChange =
+      dependencies !== undefined &&
+      (dependencies.dependencies !== stored.dependencies || dependencies.dev_dependencies !== stored.dev_dependencies);
+    // A batch that changes nothing leaves the row alone too, so replaying it is a true no-op.
+    if (written + deleted > 0 || advances || dependenciesChange) {
+      await trx
+        .updateTable('shards')
+        .set({
+          ...dependencies,
+          updated_at: this.#toDbTime(now),
+          // Safe to compute here: the row is locked (PostgreSQL) or the database is (SQLite).
+          last_sync_timestamp: Math.max(stored.last_sync_timestamp, batch.lastSyncTimestamp),
+        })
+        .where('id', '=', batch.shardId)
+        .execute();
+    }
+    return { written, deleted, skipped: batch.upserts.length + batch.deletes.length - written - deleted };
   }
 
   async writeTree(write: TreeWrite): Promise<TreeWriteResult> {

@@ -8,6 +8,7 @@ import type {
   ShardMetaOf,
   ShardSummary,
 } from '@tandem/protocol';
+import type { AppError } from '../errors/index.js';
 
 /** One file as the database stores it. */
 export type StoredFile = {
@@ -103,6 +104,9 @@ export type TreeWriteResult = { applied: boolean; inserted: number; moved: numbe
  * reports everything as skipped.
  */
 export type SyncResult = { written: number; deleted: number; skipped: number };
+
+/** What became of one batch of a group (applySyncs). */
+export type SyncOutcome = { ok: true; result: SyncResult } | { ok: false; error: AppError };
 
 /** Why a checkpoint was recorded. */
 export const CheckpointReason = {
@@ -235,6 +239,15 @@ export interface IShardRepository {
    * exist (checked inside the transaction).
    */
   applySync(batch: SyncBatch): Promise<SyncResult>;
+  /**
+   * Writes several sync batches (of different shards) in one transaction, one commit for all (a
+   * group commit), each batch in its own savepoint: a batch that fails (SHARD_NOT_FOUND, an
+   * invalid batch, a constraint) is undone alone and reported in its outcome, the others commit,
+   * each with its own watermark, exactly as applySync would write it. Outcomes are in the order of
+   * `batches`. Throws (nothing committed) when the transaction itself fails, e.g. the database is
+   * unreachable.
+   */
+  applySyncs(batches: readonly SyncBatch[]): Promise<SyncOutcome[]>;
   /**
    * Writes a shard's file tree, in one transaction, unless the stored tree_version or watermark
    * is at least `write.version` (the rows hold a tree that new already): files not stored yet are inserted empty (version 0: their text comes with the

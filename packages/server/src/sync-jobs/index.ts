@@ -4,7 +4,14 @@
  * Imports shard-cache, persistence, redis, config, logging, errors, protocol; never realtime
  * or http (saved versions are announced on a Redis channel the realtime module relays).
  */
-export { syncShard, type SyncShardDeps, type SyncShardResult, type SavedEvent } from './sync-shard.js';
+export {
+  syncShard,
+  syncShards,
+  type ShardSyncOutcome,
+  type SyncShardDeps,
+  type SyncShardResult,
+  type SavedEvent,
+} from './sync-shard.js';
 export { SyncQueue, SYNC_QUEUE_NAME, bullPrefix } from './sync-queue.js';
 export { createSyncWorker, processorFile, type SyncWorkerEvents } from './sync-worker.js';
 export { SyncScheduler } from './sync-scheduler.js';

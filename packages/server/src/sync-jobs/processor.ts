@@ -2,7 +2,7 @@
  * The sync job processor: the entry file BullMQ loads in a worker thread (a sandboxed
  * processor with useWorkerThreads). Its own small composition root: it builds its own logger,
  * Redis connection and database pool from the config handed over in workerData, imports no
- * server singletons of the main thread, and only calls syncShard().
+ * server singletons of the main thread, and only calls syncShards().
  */
 import { threadId, workerData } from 'node:worker_threads';
 import { UnrecoverableError, type Job } from 'bullmq';
@@ -14,10 +14,16 @@ import { createShardRepository } from '../persistence/index.js';
 import { createRedisConnection } from '../redis/index.js';
 import { DirtyMarks, HistoryAuthors, Membership, SyncStore } from '../shard-cache/index.js';
 import { packageJsonDependencies } from '../templates/index.js';
-import { syncShard, type SyncShardDeps } from './sync-shard.js';
+import { syncShards, type SyncShardDeps } from './sync-shard.js';
 import { checkpointsChannel, savedChannel, SyncJobData, type SyncJobResult } from './sync-job-data.js';
 
 let deps: SyncShardDeps | undefined;
+
+/**
+ * Most shards written in one database transaction: bounds how long a group holds SQLite's write
+ * lock and how many merged states it keeps in memory (the default SYNC_BATCH_SIZE is 100).
+ */
+const GROUP_MAX = 100;
 
 function build(): SyncShardDeps {
   const handed = (workerData as { config?: Config } | null)?.config;
@@ -53,6 +59,7 @@ function build(): SyncShardDeps {
       await redis.publish(checkpointsChannel(keyPrefix), JSON.stringify(event));
     },
     dependenciesOf: packageJsonDependencies,
+    checkpointTimes: new Map(),
   };
 }
 
@@ -63,16 +70,22 @@ export default async function processSyncJob(job: Job): Promise<SyncJobResult> {
   if (!parsed.success) throw new UnrecoverableError(`malformed sync job data: ${parsed.error.message}`);
   const result: SyncJobResult = { threadId, synced: 0, written: 0, deleted: 0, evicted: 0, failed: [], durationMs: 0 };
   let transient: unknown;
-  for (const { shardId, evict } of parsed.data.shards) {
-    try {
-      const r = await syncShard(deps, shardId, { evict });
-      result.synced++;
-      result.written += r.written;
-      result.deleted += r.deleted;
-      if (r.evicted === 'EVICTED') result.evicted++;
-      // Keep the job's lock alive across a long batch (a stalled check must not run it twice).
-      await job.updateProgress(result.synced);
-    } catch (error) {
+  const shards = parsed.data.shards;
+  // The shards of a group share one database transaction (see syncShards).
+  for (let start = 0; start < shards.length; start += GROUP_MAX) {
+    const group = shards.slice(start, start + GROUP_MAX);
+    const outcomes = await syncShards(deps, group);
+    for (const [i, outcome] of outcomes.entries()) {
+      const shardId = group[i]?.shardId ?? '';
+      if (outcome.ok) {
+        const r = outcome.result;
+        result.synced++;
+        result.written += r.written;
+        result.deleted += r.deleted;
+        if (r.evicted === 'EVICTED') result.evicted++;
+        continue;
+      }
+      const { error } = outcome;
       const appError = toAppError(error);
       result.failed.push({ shardId, code: appError.code });
       if (appError.code === ErrorCode.SHARD_NOT_FOUND) {
@@ -83,6 +96,8 @@ export default async function processSyncJob(job: Job): Promise<SyncJobResult> {
         transient ??= error;
       }
     }
+    // Keep the job's lock alive across a long batch (a stalled check must not run it twice).
+    await job.updateProgress(result.synced);
   }
   result.durationMs = Math.round(performance.now() - started);
   // A transient failure (database or Redis unavailable) fails the whole job so BullMQ retries it

@@ -2,7 +2,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, type CheckpointedEvent, type DependencyMap, type FileId, type ShardId } from '@tandem/protocol';
 import { AppError, toAppError } from '../errors/index.js';
 import type { Logger } from '../logging/index.js';
-import { CheckpointReason, type CheckpointMeta, type IShardRepository, type SyncBatch } from '../persistence/index.js';
+import {
+  CheckpointReason,
+  type CheckpointMeta,
+  type IShardRepository,
+  type SyncBatch,
+  type SyncOutcome,
+  type SyncResult,
+} from '../persistence/index.js';
 import { recordCheckpoint, type RecordCheckpointOptions } from './record-checkpoint.js';
 import {
   mergeToState,
@@ -34,6 +41,11 @@ export type SyncShardDeps = {
   merge?: ((files: Uint8Array[][]) => Promise<Array<{ state: Uint8Array; text: string }>>) | undefined;
   /** Reads the dependency maps out of package.json text (null when it does not parse). */
   dependenciesOf: (packageJson: string) => { dependencies: DependencyMap; devDependencies: DependencyMap } | null;
+  /**
+   * The latest checkpoint time this process knows per shard (a sync worker thread keeps one), so
+   * that a sync does not ask the database for a checkpoint by interval that is not due yet.
+   */
+  checkpointTimes?: Map<ShardId, number> | undefined;
 };
 
 export type SavedEvent = { shardId: ShardId; version: number; files: Array<{ id: FileId; version: number }> };
@@ -75,107 +87,245 @@ export async function syncShard(
   shardId: ShardId,
   options: { evict: boolean },
 ): Promise<SyncShardResult> {
+  const [outcome] = await syncShards(deps, [{ shardId, evict: options.evict }]);
+  if (outcome === undefined) throw new AppError(ErrorCode.INTERNAL, `shard ${shardId} was not synced`);
+  if (!outcome.ok) throw outcome.error;
+  return outcome.result;
+}
+
+export type ShardSyncOutcome = { ok: true; result: SyncShardResult } | { ok: false; error: unknown };
+
+/**
+ * syncShard for several shards, with one database transaction for all their writes (a group
+ * commit: one commit instead of one per shard): every shard is snapshotted and merged first (a
+ * few shards at once, so their Redis round trips overlap; a group ends at `groupBytes` of
+ * updates read, and the next one starts), then the batches are written with
+ * applySyncs, a savepoint each, so a shard that fails fails alone; then each shard that committed
+ * is compacted, announced and evicted as syncShard does (again all at once). A shard whose batch deletes files is written alone (its checkpoint goes between two
+ * writes). Outcomes are in the order of `shards`; this throws only for a programming error.
+ */
+export async function syncShards(
+  deps: SyncShardDeps,
+  shards: ReadonlyArray<{ shardId: ShardId; evict: boolean }>,
+  limits: { groupBytes: number } = { groupBytes: GROUP_BYTES },
+): Promise<ShardSyncOutcome[]> {
+  const outcomes: Array<ShardSyncOutcome | undefined> = shards.map(() => undefined);
+  let next = 0;
+  while (next < shards.length) {
+    // A group grows by waves of shards read at once (independent keys and rows: their round trips
+    // overlap) until it holds `groupBytes` of updates, so a few huge backlogs are not all in memory.
+    const prepared: Array<{ index: number; shard: Prepared }> = [];
+    let bytes = 0;
+    while (next < shards.length && bytes < limits.groupBytes) {
+      const wave = shards.slice(next, next + PREPARE_WAVE).map((shard, i) => ({ ...shard, index: next + i }));
+      next += wave.length;
+      await Promise.all(
+        wave.map(async ({ shardId, evict, index }) => {
+          try {
+            const shard = await prepare(deps, shardId, evict);
+            bytes += shard.snapshotBytes;
+            prepared.push({ index, shard });
+          } catch (error) {
+            outcomes[index] = { ok: false, error };
+          }
+        }),
+      );
+    }
+    prepared.sort((a, b) => a.index - b.index);
+    await writeGroup(deps, prepared, outcomes);
+  }
+  return outcomes.map((o) => o ?? { ok: false, error: new AppError(ErrorCode.INTERNAL, 'shard not synced') });
+}
+
+/** Shards of a group read at once. */
+const PREPARE_WAVE = 8;
+
+/** Updates a group holds before it is written (each shard's snapshot counts whole). */
+const GROUP_BYTES = 16 * 1024 * 1024;
+
+async function writeGroup(
+  deps: SyncShardDeps,
+  prepared: Array<{ index: number; shard: Prepared }>,
+  outcomes: Array<ShardSyncOutcome | undefined>,
+): Promise<void> {
+  const grouped = prepared.filter(({ shard }) => isGroupable(shard.batch));
+  const written = new Map<number, SyncOutcome>();
+  // One shard alone is written by applySync, exactly as before.
+  if (grouped.length > 1) {
+    try {
+      const results = await deps.repository.applySyncs(grouped.map(({ shard }) => shard.batch as SyncBatch));
+      for (const [i, { index }] of grouped.entries()) {
+        const result = results[i];
+        if (result !== undefined) written.set(index, result);
+      }
+    } catch (error) {
+      // Nothing of the group committed (the database is unreachable): every shard in it failed.
+      for (const { index } of grouped) outcomes[index] = { ok: false, error };
+    }
+  }
+  await Promise.all(
+    prepared.map(async ({ index, shard }) => {
+      if (outcomes[index] !== undefined) return;
+      try {
+        outcomes[index] = { ok: true, result: await finish(deps, shard, written.get(index)) };
+      } catch (error) {
+        outcomes[index] = { ok: false, error };
+      }
+    }),
+  );
+}
+
+/** A shard snapshotted and merged, its batch ready to write. */
+type Prepared = {
+  shardId: ShardId;
+  evict: boolean;
+  started: number;
+  snapshotTimeMs: number;
+  snapshot: ShardSnapshot;
+  /** Bytes of the updates the snapshot read. */
+  snapshotBytes: number;
+  /** The stored watermark when the snapshot was read (0 when nothing was dirty). */
+  storedWatermark: number;
+  /** null when nothing was dirty. */
+  batch: SyncBatch | null;
+  compact: CompactEntry[];
+  /** Deleted files' last edits, which only Redis holds: the checkpoint before the delete keeps them. */
+  pendingDeleted: Array<{ id: FileId; version: number; ydocState: Uint8Array }>;
+  alreadyStored: number;
+};
+
+function isGroupable(batch: SyncBatch | null): boolean {
+  return batch !== null && batch.deletes.length === 0 && batch.upserts.length > 0;
+}
+
+async function prepare(deps: SyncShardDeps, shardId: ShardId, evict: boolean): Promise<Prepared> {
   const started = performance.now();
   const snapshotTimeMs = Date.now();
   const snapshot = await deps.store.snapshot(shardId);
+  const prepared: Prepared = {
+    shardId,
+    evict,
+    started,
+    snapshotTimeMs,
+    snapshot,
+    snapshotBytes: snapshot.files.reduce((n, f) => n + f.updates.reduce((m, u) => m + u.byteLength, 0), 0),
+    storedWatermark: 0,
+    batch: null,
+    compact: [],
+    pendingDeleted: [],
+    alreadyStored: 0,
+  };
+  if (snapshot.files.length === 0) return prepared;
+  const meta = await deps.repository.findMetaById(shardId);
+  if (meta === null) {
+    throw new AppError(ErrorCode.SHARD_NOT_FOUND, 'the shard no longer exists in the database', {
+      details: { shardId },
+    });
+  }
+  prepared.storedWatermark = meta.lastSyncTimestamp;
+  const batch: SyncBatch = { shardId, lastSyncTimestamp: snapshot.version, upserts: [], deletes: [] };
+  prepared.batch = batch;
+  const { compact, pendingDeleted } = prepared;
+  // Every text file that is written, or deleted with edits the database lacks, merged in one go.
+  const toMerge = snapshot.files.filter(
+    (f) => f.kind !== 'binary' && (f.path !== null || (f.updates.length > 1 && f.version > meta.lastSyncTimestamp)),
+  );
+  const mergedList = await (deps.merge ?? mergeInPlace)(toMerge.map((f) => f.updates));
+  const mergedById = new Map(toMerge.map((f, i) => [f.id, mergedList[i]]));
+  const mergedOf = (id: FileId): { state: Uint8Array; text: string } => {
+    const merged = mergedById.get(id);
+    if (merged === undefined) throw new AppError(ErrorCode.INTERNAL, `file ${id} was not merged`);
+    return merged;
+  };
+  for (const file of snapshot.files) {
+    // A binary file is not merged: its bytes are the last entry of its list, written as they are.
+    const bytes = file.kind === 'binary' ? file.updates.at(-1) : undefined;
+    // (A binary file always has its one entry; without it there is nothing to write, not a deletion.)
+    if (file.path !== null && file.kind === 'binary' && bytes === undefined) continue;
+    const merged = file.path === null ? null : bytes !== undefined ? { state: bytes, text: '' } : mergedOf(file.id);
+    if (file.path === null && file.updates.length > 1 && file.version > meta.lastSyncTimestamp) {
+      // A binary file's bytes are its last entry; a text file's state is its merged updates.
+      const last = file.kind === 'binary' ? file.updates.at(-1) : undefined;
+      const ydocState = file.kind === 'binary' ? last : mergedOf(file.id).state;
+      if (ydocState !== undefined) pendingDeleted.push({ id: file.id, version: file.version, ydocState });
+    }
+    compact.push({
+      id: file.id,
+      version: file.version,
+      gen: file.gen,
+      count: file.updates.length,
+      state: merged?.state ?? new Uint8Array(0),
+    });
+    if (file.version <= meta.lastSyncTimestamp) {
+      prepared.alreadyStored++;
+      continue;
+    }
+    if (file.path === null || merged === null) {
+      batch.deletes.push({ id: file.id, version: file.version });
+      continue;
+    }
+    batch.upserts.push({
+      id: file.id,
+      path: file.path,
+      content: merged.text,
+      ydocState: merged.state,
+      ...(file.kind === 'binary' ? { kind: 'binary' as const } : {}),
+      version: file.version,
+    });
+    if (file.path === 'package.json' && file.kind !== 'binary') {
+      const dependencies = deps.dependenciesOf(merged.text);
+      if (dependencies !== null) batch.dependencies = dependencies;
+    }
+  }
+  return prepared;
+}
+
+/**
+ * Writes the batch (unless the group wrote it: `written`), then the checkpoints, compaction, the
+ * "saved" notice and the eviction.
+ */
+async function finish(
+  deps: SyncShardDeps,
+  prepared: Prepared,
+  written: SyncOutcome | undefined,
+): Promise<SyncShardResult> {
+  const { shardId, snapshot, batch } = prepared;
   const result: SyncShardResult = {
     shardId,
     written: 0,
     deleted: 0,
-    alreadyStored: 0,
+    alreadyStored: prepared.alreadyStored,
     version: 0,
     evicted: null,
     checkpoints: [],
     stale: false,
     durationMs: 0,
   };
-
-  if (snapshot.files.length > 0) {
-    const meta = await deps.repository.findMetaById(shardId);
-    if (meta === null) {
-      throw new AppError(ErrorCode.SHARD_NOT_FOUND, 'the shard no longer exists in the database', {
-        details: { shardId },
-      });
-    }
-    const batch: SyncBatch = { shardId, lastSyncTimestamp: snapshot.version, upserts: [], deletes: [] };
-    const compact: CompactEntry[] = [];
-    // Deleted files' last edits, which only Redis holds: the checkpoint before the delete keeps them.
-    const pendingDeleted: Array<{ id: FileId; version: number; ydocState: Uint8Array }> = [];
-    // Every text file that is written, or deleted with edits the database lacks, merged in one go.
-    const toMerge = snapshot.files.filter(
-      (f) => f.kind !== 'binary' && (f.path !== null || (f.updates.length > 1 && f.version > meta.lastSyncTimestamp)),
-    );
-    const mergedList = await (deps.merge ?? mergeInPlace)(toMerge.map((f) => f.updates));
-    const mergedById = new Map(toMerge.map((f, i) => [f.id, mergedList[i]]));
-    const mergedOf = (id: FileId): { state: Uint8Array; text: string } => {
-      const merged = mergedById.get(id);
-      if (merged === undefined) throw new AppError(ErrorCode.INTERNAL, `file ${id} was not merged`);
-      return merged;
-    };
-    for (const file of snapshot.files) {
-      // A binary file is not merged: its bytes are the last entry of its list, written as they are.
-      const bytes = file.kind === 'binary' ? file.updates.at(-1) : undefined;
-      // (A binary file always has its one entry; without it there is nothing to write, not a deletion.)
-      if (file.path !== null && file.kind === 'binary' && bytes === undefined) continue;
-      const merged = file.path === null ? null : bytes !== undefined ? { state: bytes, text: '' } : mergedOf(file.id);
-      if (file.path === null && file.updates.length > 1 && file.version > meta.lastSyncTimestamp) {
-        // A binary file's bytes are its last entry; a text file's state is its merged updates.
-        const last = file.kind === 'binary' ? file.updates.at(-1) : undefined;
-        const ydocState = file.kind === 'binary' ? last : mergedOf(file.id).state;
-        if (ydocState !== undefined) pendingDeleted.push({ id: file.id, version: file.version, ydocState });
-      }
-      compact.push({
-        id: file.id,
-        version: file.version,
-        gen: file.gen,
-        count: file.updates.length,
-        state: merged?.state ?? new Uint8Array(0),
-      });
-      if (file.version <= meta.lastSyncTimestamp) {
-        result.alreadyStored++;
-        continue;
-      }
-      if (file.path === null || merged === null) {
-        batch.deletes.push({ id: file.id, version: file.version });
-        continue;
-      }
-      batch.upserts.push({
-        id: file.id,
-        path: file.path,
-        content: merged.text,
-        ydocState: merged.state,
-        ...(file.kind === 'binary' ? { kind: 'binary' as const } : {}),
-        version: file.version,
-      });
-      if (file.path === 'package.json' && file.kind !== 'binary') {
-        const dependencies = deps.dependenciesOf(merged.text);
-        if (dependencies !== null) batch.dependencies = dependencies;
-      }
-    }
-    if (batch.deletes.length > 0) {
+  if (batch !== null) {
+    if (written === undefined && batch.deletes.length > 0) {
       // The state before the deletion, edits of this batch included, becomes a checkpoint. The
       // watermark stays: a job that dies after this point still sees the deletes as unsynced.
       if (batch.upserts.length > 0) {
-        await deps.repository.applySync({ ...batch, deletes: [], lastSyncTimestamp: meta.lastSyncTimestamp });
+        await deps.repository.applySync({ ...batch, deletes: [], lastSyncTimestamp: prepared.storedWatermark });
       }
       // Only while the database still holds a deleted file: a delete written through already
       // (see shards/tree-write-through.ts) had its checkpoint recorded before.
       const before = await recordCheckpoint(deps, shardId, {
         reason: CheckpointReason.BEFORE_DELETE,
-        pending: pendingDeleted,
+        pending: prepared.pendingDeleted,
         onlyIfStored: batch.deletes.map((d) => d.id),
       });
       if (before !== null) result.checkpoints.push(before.seq);
     }
     if (batch.upserts.length > 0 || batch.deletes.length > 0) {
-      const written = await deps.repository.applySync(batch);
-      result.written = written.written;
-      result.deleted = written.deleted;
-      if (written.written + written.deleted > 0 && !options.evict) {
-        const due = await recordQuietly(deps, shardId, {
-          reason: CheckpointReason.INTERVAL,
-          minIntervalMs: deps.historyIntervalMs,
-        });
+      let applied: SyncResult;
+      if (written === undefined) applied = await deps.repository.applySync(batch);
+      else if (written.ok) applied = written.result;
+      else throw written.error;
+      result.written = applied.written;
+      result.deleted = applied.deleted;
+      if (applied.written + applied.deleted > 0 && !prepared.evict) {
+        const due = await recordIntervalCheckpoint(deps, shardId);
         if (due !== null) result.checkpoints.push(due.seq);
       }
     }
@@ -183,8 +333,8 @@ export async function syncShard(
     const outcome = await compactAfterCommit(
       deps,
       shardId,
-      { timeMs: snapshotTimeMs, loadId: snapshot.loadId, version: snapshot.version },
-      compact,
+      { timeMs: prepared.snapshotTimeMs, loadId: snapshot.loadId, version: snapshot.version },
+      prepared.compact,
     );
     if (outcome.kind === 'compacted') {
       await deps.store.setSynced(shardId, snapshot.version, batch.dependencies);
@@ -205,16 +355,57 @@ export async function syncShard(
     }
   }
 
-  if (options.evict) {
+  if (prepared.evict) {
     // A checkpoint of what the last collaborator left, if it differs from the previous one. Best
     // effort: a failure here must not keep the shard in Redis.
     const left = await recordQuietly(deps, shardId, { reason: CheckpointReason.LEAVE });
     if (left !== null) result.checkpoints.push(left.seq);
+    deps.checkpointTimes?.delete(shardId);
     result.evicted = await deps.store.evict(shardId);
   }
-  result.durationMs = Math.round((performance.now() - started) * 10) / 10;
+  result.durationMs = Math.round((performance.now() - prepared.started) * 10) / 10;
   deps.logger.debug({ ...result }, 'shard synced');
   return result;
+}
+
+/**
+ * The checkpoint by interval (HISTORY_INTERVAL_MS) after a sync that wrote something. When this
+ * thread knows the shard's latest checkpoint is younger than the interval, nothing is asked of
+ * the database: createCheckpoint would take the write lock only to find it not due. A shard this
+ * thread has not seen yet has its latest checkpoint's time read (a read, no write lock). A later
+ * checkpoint (recorded anywhere) only makes the next one due later, so a known time is a safe
+ * bound; createCheckpoint still checks the interval itself.
+ */
+async function recordIntervalCheckpoint(deps: SyncShardDeps, shardId: ShardId): Promise<CheckpointMeta | null> {
+  const times = deps.checkpointTimes;
+  let known = times?.get(shardId);
+  if (times !== undefined && known === undefined) {
+    try {
+      const [latest] = await deps.repository.listCheckpoints(shardId, { limit: 1 });
+      if (latest !== undefined) {
+        known = latest.createdAt.getTime();
+        rememberCheckpoint(times, shardId, known);
+      }
+    } catch (error) {
+      deps.logger.debug({ err: error, shardId }, 'could not read the latest checkpoint');
+    }
+  }
+  if (known !== undefined && Date.now() - known < deps.historyIntervalMs) return null;
+  const recorded = await recordQuietly(deps, shardId, {
+    reason: CheckpointReason.INTERVAL,
+    minIntervalMs: deps.historyIntervalMs,
+  });
+  if (times !== undefined && recorded !== null) rememberCheckpoint(times, shardId, recorded.createdAt.getTime());
+  return recorded;
+}
+
+/** Shards whose checkpoint time a thread keeps at most (one number each; the oldest entries go). */
+const CHECKPOINT_TIMES_MAX = 100_000;
+
+function rememberCheckpoint(times: Map<ShardId, number>, shardId: ShardId, at: number): void {
+  times.delete(shardId);
+  times.set(shardId, at);
+  if (times.size > CHECKPOINT_TIMES_MAX) times.delete(times.keys().next().value as ShardId);
 }
 
 function mergeInPlace(files: Uint8Array[][]): Promise<Array<{ state: Uint8Array; text: string }>> {

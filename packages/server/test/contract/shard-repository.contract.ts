@@ -434,6 +434,81 @@ export function describeShardRepositoryContract(name: string, open: ShardReposit
       });
     });
 
+    describe('applySyncs (a group of batches in one transaction)', () => {
+      it('writes each batch as applySync would, with its own watermark, and reports outcomes in order', async () => {
+        const [a, b] = [makeFile('a.ts', 'a', 1), makeFile('b.ts', 'b', 1)];
+        const first = makeShard([a], { lastSyncTimestamp: 1 });
+        const second = makeShard([b], { lastSyncTimestamp: 1 });
+        await repo.save(first);
+        await repo.save(second);
+        const batches: SyncBatch[] = [
+          {
+            shardId: second.id,
+            lastSyncTimestamp: 7,
+            upserts: [toUpsert({ ...b, content: 'b7', ydocState: yjsState('b7'), version: 7 })],
+            deletes: [],
+          },
+          {
+            shardId: first.id,
+            lastSyncTimestamp: 3,
+            upserts: [toUpsert({ ...a, content: 'a3', ydocState: yjsState('a3'), version: 3 })],
+            deletes: [],
+          },
+        ];
+
+        const outcomes = await repo.applySyncs(batches);
+
+        expect(outcomes).toEqual([
+          { ok: true, result: { written: 1, deleted: 0, skipped: 0 } },
+          { ok: true, result: { written: 1, deleted: 0, skipped: 0 } },
+        ]);
+        const [afterFirst, afterSecond] = [await stored(first.id), await stored(second.id)];
+        expect(afterFirst.lastSyncTimestamp).toBe(3);
+        expect(fileOf(afterFirst, a.id)).toMatchObject({ content: 'a3', version: 3 });
+        expect(afterSecond.lastSyncTimestamp).toBe(7);
+        expect(fileOf(afterSecond, b.id)).toMatchObject({ content: 'b7', version: 7 });
+        // Replayed, the group changes nothing.
+        expect(await repo.applySyncs(batches)).toEqual([
+          { ok: true, result: { written: 0, deleted: 0, skipped: 1 } },
+          { ok: true, result: { written: 0, deleted: 0, skipped: 1 } },
+        ]);
+      });
+
+      it('fails a batch alone: an unknown shard, an invalid batch and a batch failing halfway leave the others written', async () => {
+        const kept = makeFile('kept.ts', 'kept', 1);
+        const broken = makeShard([kept], { lastSyncTimestamp: 1 });
+        const good = makeShard([makeFile('g.ts', 'g', 1)], { lastSyncTimestamp: 1 });
+        await repo.save(broken);
+        await repo.save(good);
+        const brokenBefore = comparable(await repo.findById(broken.id));
+        const unknown = newShardId();
+        const created = makeFile('new.ts', 'new', 2);
+        // Enough rows for several statements; the last one violates NOT NULL in the database.
+        const valid = Array.from({ length: 250 }, (_, i) => toUpsert(makeFile(`gen/f${i}.ts`, `// ${i}`, 2)));
+        const nullPath = { ...toUpsert(makeFile('broken.ts', 'x', 2)), path: null as unknown as string };
+
+        const outcomes = await repo.applySyncs([
+          { shardId: unknown, lastSyncTimestamp: 2, upserts: [toUpsert(makeFile('a.ts', 'a'))], deletes: [] },
+          { shardId: broken.id, lastSyncTimestamp: 2, upserts: [...valid, nullPath], deletes: [] },
+          { shardId: good.id, lastSyncTimestamp: 2, upserts: [toUpsert(created)], deletes: [] },
+          { shardId: good.id, lastSyncTimestamp: 1.5, upserts: [], deletes: [] },
+        ]);
+
+        expect(outcomes.map((o) => (o.ok ? 'ok' : o.error.code))).toEqual([
+          ErrorCode.SHARD_NOT_FOUND,
+          expect.any(String),
+          'ok',
+          ErrorCode.VALIDATION_FAILED,
+        ]);
+        expect(outcomes[1]?.ok).toBe(false);
+        expect(await repo.findById(unknown)).toBeNull();
+        expect(comparable(await repo.findById(broken.id))).toEqual(brokenBefore);
+        const after = await stored(good.id);
+        expect(after.lastSyncTimestamp).toBe(2);
+        expect(fileOf(after, created.id)).toMatchObject({ content: 'new', version: 2 });
+      });
+    });
+
     describe('writeTree', () => {
       it('inserts new files empty, moves and deletes stored ones, and keeps every text', async () => {
         const [a, b, c] = [makeFile('a.ts', 'a', 1), makeFile('b.ts', 'b', 1), makeFile('c.ts', 'c', 1)];
