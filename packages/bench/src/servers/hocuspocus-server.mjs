@@ -16,7 +16,8 @@ const extensions = [];
 if (process.env.SQLITE_PATH) {
   const { Database } = await import('@hocuspocus/extension-database');
   const { default: SQLite } = await import('libsql');
-  const db = new SQLite(process.env.SQLITE_PATH);
+  // Wait for another instance's write lock as better-sqlite3 did by default (libsql does not wait).
+  const db = new SQLite(process.env.SQLITE_PATH, { timeout: 5000 });
   db.exec('PRAGMA journal_mode = WAL');
   db.exec('CREATE TABLE IF NOT EXISTS "documents" ("name" varchar(255) NOT NULL, "data" blob NOT NULL, UNIQUE(name))');
   const select = db.prepare('SELECT data FROM "documents" WHERE name = ? ORDER BY rowid DESC');

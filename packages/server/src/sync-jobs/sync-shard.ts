@@ -101,7 +101,7 @@ export type ShardSyncOutcome = { ok: true; result: SyncShardResult } | { ok: fal
  * few shards at once, so their Redis round trips overlap; a group ends at `groupBytes` of
  * updates read, and the next one starts), then the batches are written with
  * applySyncs, a savepoint each, so a shard that fails fails alone; then each shard that committed
- * is compacted, announced and evicted as syncShard does (again all at once). A shard whose batch deletes files is written alone (its checkpoint goes between two
+ * is compacted, announced and evicted as syncShard does (a wave at a time again). A shard whose batch deletes files is written alone (its checkpoint goes between two
  * writes). Outcomes are in the order of `shards`; this throws only for a programming error.
  */
 export async function syncShards(
@@ -163,16 +163,21 @@ async function writeGroup(
       for (const { index } of grouped) outcomes[index] = { ok: false, error };
     }
   }
-  await Promise.all(
-    prepared.map(async ({ index, shard }) => {
-      if (outcomes[index] !== undefined) return;
-      try {
-        outcomes[index] = { ok: true, result: await finish(deps, shard, written.get(index)) };
-      } catch (error) {
-        outcomes[index] = { ok: false, error };
-      }
-    }),
-  );
+  // Finished a wave at a time, as they were read: every compaction is a script that Redis runs
+  // while the edits of every shard wait behind it, and up to a hundred sent at once would hold
+  // typing up for their whole burst.
+  for (let start = 0; start < prepared.length; start += PREPARE_WAVE) {
+    await Promise.all(
+      prepared.slice(start, start + PREPARE_WAVE).map(async ({ index, shard }) => {
+        if (outcomes[index] !== undefined) return;
+        try {
+          outcomes[index] = { ok: true, result: await finish(deps, shard, written.get(index)) };
+        } catch (error) {
+          outcomes[index] = { ok: false, error };
+        }
+      }),
+    );
+  }
 }
 
 /** A shard snapshotted and merged, its batch ready to write. */
