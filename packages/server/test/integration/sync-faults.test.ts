@@ -217,6 +217,57 @@ describe('a sync worker killed in the middle of a job', () => {
   });
 });
 
+describe('a sync worker killed inside a group commit', () => {
+  const t = useTandem({ database: 'postgres', role: 'api', env: FAST_JOBS });
+  const prefix = t.prefix;
+
+  it('commits nothing of the group, and the job run again writes every shard in it', async () => {
+    const workerEnv = { ...FAST_JOBS, SYNC_LOCK_DURATION_MS: '2000', SYNC_STALLED_INTERVAL_MS: '1000' };
+    const api = t.apps[0]!;
+    const first = await createShard(api.url);
+    const second = await createShard(api.url);
+    const c = await t.client();
+    const sessions = await Promise.all([first, second].map((id) => c.join(id)));
+    const texts = await Promise.all(sessions.map((session) => session.openFile('index.html')));
+    const queue = new Queue(SYNC_QUEUE_NAME, {
+      connection: createTestRedis(),
+      prefix: bullPrefix(prefix, TEST_REDIS_CLUSTER_NODES !== undefined),
+    });
+    // Hold the files table so the job blocks inside its one transaction for both shards.
+    const blocker = new pg.Client({ connectionString: t.db.url });
+    await blocker.connect();
+    await blocker.query('begin');
+    await blocker.query('lock table shard_files in access exclusive mode');
+    let worker: ServerProcess | undefined;
+    try {
+      // Both edits are stored before the worker (and its scheduler) starts: its first job holds both.
+      for (const [i, text] of texts.entries()) text.insert(0, `<!-- group ${i} -->`);
+      await Promise.all(sessions.map((session) => session.flushed()));
+      worker = await t.startProcess({ args: ['--role', 'worker'], env: workerEnv });
+      await waitFor(async () => (await queue.getActiveCount()) > 0, budgetMs(10_000), 'job active');
+      const [active] = await queue.getActive();
+      expect(active?.data.shards.map((s: { shardId: string }) => s.shardId).sort()).toEqual([first, second].sort());
+      await worker.kill('SIGKILL');
+      worker = undefined;
+    } finally {
+      await blocker.query('rollback');
+      await blocker.end();
+    }
+    // Nothing of the killed transaction is in the database.
+    for (const id of [first, second])
+      expect(await storedContent(t.db.url, id, 'index.html')).not.toContain('<!-- group');
+    await t.startProcess({ args: ['--role', 'worker'], env: workerEnv });
+    for (const [i, id] of [first, second].entries()) {
+      await waitFor(
+        async () => (await storedContent(t.db.url, id, 'index.html')) === texts[i]!.toString(),
+        budgetMs(15_000),
+        `shard ${i} written by the job run again`,
+      );
+    }
+    await queue.close();
+  });
+});
+
 describe('SIGTERM with unsynced edits', () => {
   const t = useTandem({ instances: 0, database: 'postgres' });
 
