@@ -24,6 +24,7 @@ import {
 import { newFileId, stateFromText, type ShardCache } from '../shard-cache/index.js';
 import { packageJsonDependencies } from '../templates/index.js';
 import { sortByPath } from './canonical-path.js';
+import { storeNewShard } from './new-shard.js';
 import type { ShardAccess } from './shard-access.js';
 import { entryOfStored, type ShardReader, type ShardText } from './shard-reader.js';
 import { searchFiles, type SearchOptions } from './text-search.js';
@@ -163,14 +164,7 @@ export class ShardProjects {
       lastSyncTimestamp: 0,
       files,
     };
-    await this.deps.repository.save(shard);
-    // The fork's history starts here: the source's checkpoints are not copied.
-    await this.deps.repository.createCheckpoint({
-      shardId: shard.id,
-      reason: 'created',
-      authors: [{ userId: principal.userId, name: principal.name }],
-    });
-    this.deps.access.noteOwner(principal, shard.id);
+    await storeNewShard({ repository: this.deps.repository, access: this.deps.access }, shard, principal);
     this.deps.logger.info({ shardId: shard.id, forkedFrom: shardId, userId: principal.userId }, 'shard forked');
     return { ...toShardSummary(shard), files: sortByPath(files.map(entryOfStored)) };
   }

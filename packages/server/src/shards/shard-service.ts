@@ -19,6 +19,7 @@ import { updateToText, type FileStateVectors, type ShardCache, type TreeOpOption
 import type { Access, Principal } from '../auth/index.js';
 import type { Faults } from '../faults/index.js';
 import { canonicalPath, sortByPath } from './canonical-path.js';
+import { storeNewShard } from './new-shard.js';
 import { EditGate } from './edit-gate.js';
 import { shardFromTemplate } from './shard-from-template.js';
 import { ShardMembership } from './shard-membership.js';
@@ -124,14 +125,7 @@ export class ShardService {
       );
     }
     const shard = shardFromTemplate(template, input.name, principal.userId);
-    await this.deps.repository.save(shard);
-    // The template state is the first version of the history.
-    await this.deps.repository.createCheckpoint({
-      shardId: shard.id,
-      reason: 'created',
-      authors: [{ userId: principal.userId, name: principal.name }],
-    });
-    this.access.noteOwner(principal, shard.id);
+    await storeNewShard({ repository: this.deps.repository, access: this.access }, shard, principal);
     this.deps.logger.info({ shardId: shard.id, templateId: template.id, userId: principal.userId }, 'shard created');
     return { ...toShardSummary(shard), files: sortByPath(shard.files.map(entryOfStored)) };
   }
@@ -287,14 +281,7 @@ export class ShardService {
       templateId: template.id,
       templateRevision: template.revision,
     });
-    await this.deps.repository.save(shard);
-    // The imported files are the first version of the history.
-    await this.deps.repository.createCheckpoint({
-      shardId: shard.id,
-      reason: 'created',
-      authors: [{ userId: principal.userId, name: principal.name }],
-    });
-    this.access.noteOwner(principal, shard.id);
+    await storeNewShard({ repository: this.deps.repository, access: this.access }, shard, principal);
     this.deps.logger.info(
       { shardId: shard.id, templateId: template.id, files: files.length, skipped, userId: principal.userId },
       'shard imported',
