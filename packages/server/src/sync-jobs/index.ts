@@ -12,7 +12,7 @@ export {
   type SyncShardResult,
   type SavedEvent,
 } from './sync-shard.js';
-export { SyncQueue, SYNC_QUEUE_NAME, bullPrefix } from './sync-queue.js';
+export { SyncQueue, SYNC_QUEUE_NAME, bullPrefix, syncPartitionOf } from './sync-queue.js';
 export { createSyncWorker, processorFile, type SyncWorkerEvents } from './sync-worker.js';
 export { SyncScheduler } from './sync-scheduler.js';
 export { SyncJobData, checkpointsChannel, savedChannel, type SyncJobResult } from './sync-job-data.js';

@@ -44,9 +44,7 @@ export class SyncQueue {
 
   /** The partition a shard belongs to (stable across processes). */
   partitionOf(shardId: ShardId): number {
-    let h = 0;
-    for (let i = 0; i < shardId.length; i++) h = (h * 31 + shardId.charCodeAt(i)) | 0;
-    return Math.abs(h) % this.jobs.concurrency;
+    return syncPartitionOf(shardId, this.jobs.concurrency);
   }
 
   /** Enqueues one job per non-empty partition; a partition with a job still pending is skipped. */
@@ -77,4 +75,14 @@ export class SyncQueue {
     this.closing ??= this.queue.close();
     return this.closing;
   }
+}
+
+/**
+ * The partition of a shard among `partitions` (the job concurrency): one sync job per partition
+ * is pending at a time, so shards of one partition share a job.
+ */
+export function syncPartitionOf(shardId: ShardId, partitions: number): number {
+  let h = 0;
+  for (let i = 0; i < shardId.length; i++) h = (h * 31 + shardId.charCodeAt(i)) | 0;
+  return Math.abs(h) % partitions;
 }

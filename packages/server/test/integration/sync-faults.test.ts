@@ -9,7 +9,7 @@ import { TcpProxy } from '../support/tcp-proxy.js';
 import { createTestRedis, TEST_POSTGRES_URL, TEST_REDIS_CLUSTER_NODES } from '../support/services.js';
 import { waitFor } from '../support/wait-for.js';
 import { budgetMs, evictBudgetMs, syncBudgetMs } from '../support/time-budget.js';
-import { bullPrefix, SYNC_QUEUE_NAME } from '../../src/sync-jobs/index.js';
+import { bullPrefix, SYNC_QUEUE_NAME, syncPartitionOf } from '../../src/sync-jobs/index.js';
 import { createShardRepository } from '../../src/persistence/index.js';
 import type { ShardId } from '@tandem/protocol';
 
@@ -224,8 +224,10 @@ describe('a sync worker killed inside a group commit', () => {
   it('commits nothing of the group, and the job run again writes every shard in it', async () => {
     const workerEnv = { ...FAST_JOBS, SYNC_LOCK_DURATION_MS: '2000', SYNC_STALLED_INTERVAL_MS: '1000' };
     const api = t.apps[0]!;
+    // Two shards of one partition (of the default SYNC_CONCURRENCY, 3): one sync job holds both.
     const first = await createShard(api.url);
-    const second = await createShard(api.url);
+    let second = await createShard(api.url);
+    while (syncPartitionOf(second, 3) !== syncPartitionOf(first, 3)) second = await createShard(api.url);
     const c = await t.client();
     const sessions = await Promise.all([first, second].map((id) => c.join(id)));
     const texts = await Promise.all(sessions.map((session) => session.openFile('index.html')));
