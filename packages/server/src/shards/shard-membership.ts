@@ -42,23 +42,23 @@ export class ShardMembership {
     // backs off; one that ran before leaves nothing, and the load below starts afresh.
     await this.deps.cache.members.add(shardId, member);
     let loaded = false;
-    let othersPresent = true;
     try {
       // A load this join makes is announced below, once the read says who may be in the room.
       loaded = await this.deps.cache.loader.ensureLoaded(shardId, { announce: false });
       const view = await this.deps.cache.loader.joinView(shardId, instanceId);
       if (view === null) throw new AppError(ErrorCode.SHARD_UNAVAILABLE, 'the shard is not loaded; retry');
-      othersPresent = view.othersPresent;
-      const { shard, files, version, clock } = view;
+      const { shard, files, version, clock, othersPresent } = view;
       return { shard, files, version, ...(clock === null ? {} : { clock }), othersPresent };
     } catch (error) {
       await this.leaveAfterFailedLoad(shardId, member, error);
       throw error;
     } finally {
-      // Sockets already in the room (after Redis lost the shard) resync; when no other instance
-      // may have one there, only this instance's are told (docs/internals.md, "Joins nobody else
-      // needs to hear of"). A failed read tells everyone.
-      if (loaded) this.deps.events.reloaded(shardId, !othersPresent);
+      // Sockets already in the room (after Redis lost the shard) resync, on every instance: the
+      // member-instances entries are lost with the shard too, so "no other instance" cannot be
+      // trusted here, and a socket not told at once may take a "saved" of the new load for its
+      // lost edits (the likely cause of a false "saved" in the model test, seed 1429217084).
+      // Presence requests may stay local.
+      if (loaded) this.deps.events.reloaded(shardId);
     }
   }
 
