@@ -16,8 +16,9 @@ export interface ShardEvents {
   ): void;
   treeChanged(shardId: ShardId, change: TreeChange, version: number): void;
   /**
-   * The shard was (re)loaded from the database; anyone already in it should resync. `onlyHere`:
-   * no other instance may have a socket in the shard, so only this instance's sockets are told.
+   * The shard was (re)loaded from the database, or this instance found that Redis lost its record
+   * of its sockets: anyone already in it should resync. `onlyHere`: only this instance's sockets
+   * are told (the heartbeat's case; a load is always told to every instance).
    */
   reloaded(shardId: ShardId, onlyHere?: boolean): void;
   /** Someone restored (part of) the shard to a checkpoint. */
