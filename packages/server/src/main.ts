@@ -2,17 +2,20 @@
 import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { Redis } from 'ioredis';
 import { loadConfig, withDevSecret, type Config, type Role } from './config/index.js';
-import { createLogger, type Logger } from './logging/index.js';
-import { createApp } from './app.js';
+import type { Logger } from './logging/index.js';
+import type * as Web from './web/index.js';
 import { createAuthService, loadOrCreateDevSecret } from './auth/index.js';
-import { createShardRepository } from './persistence/index.js';
-import { createRedisConnection, RedisManager } from './redis/index.js';
 import { toAppError } from './errors/index.js';
-import { createWebRoutes, defaultWebDistDir, hasWebDist, startPreviewHost } from './web/index.js';
 import { clusterWorkerId, isClusterPrimary, runClusterPrimary, takeWorkersFlag } from './cluster-primary.js';
 import { insecureDevBlock, readyLine } from './startup-banner.js';
+
+/**
+ * The server's own modules (app, persistence, Redis, web) are imported by the command that needs
+ * them: loading them all takes over a second, which `--help` and `token` should not wait for.
+ */
+const loadServer = () =>
+  Promise.all([import('./app.js'), import('./logging/index.js'), import('./redis/index.js'), import('./web/index.js')]);
 
 const SERVE_USAGE = `usage: tandem serve [--role all|api|worker] [--insecure-dev] [--workers [N|auto]]
 
@@ -111,6 +114,7 @@ async function serve(rawArgs: string[]): Promise<number> {
   const role = values.role as Role;
   if (!['all', 'api', 'worker'].includes(role)) throw new Error(`--role must be all, api or worker (got "${role}")`);
   const config = readConfig(values['insecure-dev'] ? { ...process.env, TANDEM_INSECURE_DEV: 'true' } : process.env);
+  const [{ createApp }, { createLogger }, { RedisManager }, web] = await loadServer();
   const logger = createLogger({ level: config.log.level, pretty: config.log.pretty });
   await ensureRedis(config, logger);
   if (workers > 1 && isClusterPrimary()) {
@@ -120,10 +124,10 @@ async function serve(rawArgs: string[]): Promise<number> {
   const previewHost =
     role === 'worker' || !config.http.webEnabled
       ? undefined
-      : await startPreviewHost({ host: config.http.host, port: config.http.previewPort });
+      : await web.startPreviewHost({ host: config.http.host, port: config.http.previewPort });
   let app: Awaited<ReturnType<typeof createApp>>;
   try {
-    const extraRoutes = role === 'worker' ? undefined : webRoutes(config, logger, previewHost?.port ?? 0);
+    const extraRoutes = role === 'worker' ? undefined : webRoutes(web, config, logger, previewHost?.port ?? 0);
     app = await createApp(config, logger, { role, ...(extraRoutes === undefined ? {} : { extraRoutes }) });
   } catch (error) {
     // A listening preview origin would keep the process alive after the error.
@@ -200,17 +204,18 @@ function announce(config: Config, port: number, logger: Logger): void {
 
 /** The browser editor's routes when WEB_ENABLED and the editor is built; otherwise the API only. */
 function webRoutes(
+  web: typeof Web,
   config: Config,
   logger: Logger,
   previewPort: number,
-): ReturnType<typeof createWebRoutes> | undefined {
+): ReturnType<(typeof web)['createWebRoutes']> | undefined {
   if (!config.http.webEnabled) return undefined;
-  const distDir = defaultWebDistDir();
-  if (!hasWebDist(distDir)) {
+  const distDir = web.defaultWebDistDir();
+  if (!web.hasWebDist(distDir)) {
     logger.warn({ distDir }, 'the web editor is not built (npm run build -w @tandem/web-editor); serving the API only');
     return undefined;
   }
-  return createWebRoutes({
+  return web.createWebRoutes({
     distDir,
     previewCdnUrl: config.http.previewCdnUrl,
     preview: config.http.previewOrigin === undefined ? { port: previewPort } : { origin: config.http.previewOrigin },
@@ -252,6 +257,7 @@ async function ensureRedis(config: Config, logger: Logger): Promise<void> {
 }
 
 async function pingRedis(url: string): Promise<boolean> {
+  const { Redis } = await import('ioredis');
   const redis = new Redis(url, {
     lazyConnect: true,
     maxRetriesPerRequest: 0,
@@ -273,6 +279,7 @@ async function pingRedis(url: string): Promise<boolean> {
 
 /** Whether the cluster answers and reports `cluster_state:ok` (every slot served). */
 async function pingCluster(config: Config): Promise<boolean> {
+  const { createRedisConnection } = await import('./redis/index.js');
   const cluster = createRedisConnection(config.redis, 'tandem:startup-check', {
     redisOptions: { maxRetriesPerRequest: 0, connectTimeout: 2000 },
     clusterOptions: { lazyConnect: true, clusterRetryStrategy: () => null },
@@ -301,6 +308,7 @@ function redactUrl(url: string): string {
 async function migrate(args: string[]): Promise<number> {
   parseArgs({ args, options: {}, strict: true });
   const config = loadConfig(process.env);
+  const { createShardRepository } = await import('./persistence/index.js');
   const repository = createShardRepository(config.database);
   try {
     await repository.migrate();
