@@ -6,6 +6,7 @@ import {
   checkTextUpdate,
   integrateIntoState,
   isValidUpdate,
+  mergeToState,
   mergeUpdatesBalanced,
   stateVectorOfState,
   textFromUpdates,
@@ -199,5 +200,37 @@ describe('mergeUpdatesBalanced', () => {
     expect(textFromUpdates([mergeUpdatesBalanced(updates)])).toBe(read);
     // One flat Y.mergeUpdates of these takes seconds; balanced, well under one.
     expect(ms).toBeLessThan(1000);
+  });
+});
+
+describe('mergeToState', () => {
+  it('gives what one document holding everything gives: a stored state, then updates in any order', () => {
+    const a = new Y.Doc();
+    const b = new Y.Doc();
+    a.getText(TEXT_NAME).insert(0, 'stored text\n'.repeat(50));
+    Y.applyUpdate(b, Y.encodeStateAsUpdate(a));
+    const state = Y.encodeStateAsUpdate(a);
+    const later: Uint8Array[] = [];
+    a.on('update', (u: Uint8Array) => later.push(u));
+    b.on('update', (u: Uint8Array) => later.push(u));
+    for (let i = 0; i < 30; i++) {
+      a.getText(TEXT_NAME).insert(i * 3, 'a');
+      b.getText(TEXT_NAME).delete(100 + i, 1);
+      b.getText(TEXT_NAME).insert(200, 'b');
+    }
+    const whole = new Y.Doc();
+    for (const u of [state, ...later]) Y.applyUpdate(whole, u);
+    const expected = whole.getText(TEXT_NAME).toString();
+    // Updates that build on each other, listed after what they build on and before it.
+    for (const order of [later, [...later].reverse()]) {
+      const merged = mergeToState([state, ...order]);
+      expect(merged.text).toBe(expected);
+      const check = new Y.Doc();
+      Y.applyUpdate(check, merged.state);
+      expect(check.getText(TEXT_NAME).toString()).toBe(expected);
+      expect(Y.encodeStateVector(check)).toEqual(Y.encodeStateVector(whole));
+    }
+    expect(mergeToState([]).text).toBe('');
+    expect(mergeToState([state]).text).toBe('stored text\n'.repeat(50));
   });
 });
