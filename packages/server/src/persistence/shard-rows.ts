@@ -11,8 +11,14 @@ import type { Shard, ShardMeta, StoredFile, SyncBatch, TreeWrite } from './shard
 
 /** Rows per multi-row statement: far below both databases' bind-parameter limits (7 per file row). */
 const MAX_ROWS_PER_STATEMENT = 100;
-/** Text and Yjs state per multi-row statement, so a batch of large files never becomes one huge message. */
-const MAX_BYTES_PER_STATEMENT = 8 * 1024 * 1024;
+/**
+ * Text and Yjs state per multi-row statement, so a batch of large files never becomes one huge
+ * message: the driver serializes a statement's parameters in one go on the calling thread (pg
+ * grows its message buffer by copying), which blocked the event loop for 24 ms per 2 MB statement
+ * on a quiet machine and for over 100 ms on a loaded one (history-event-loop.test.ts). A larger
+ * file still goes alone.
+ */
+const MAX_BYTES_PER_STATEMENT = 512 * 1024;
 
 export type FileInput = Omit<StoredFile, 'updatedAt'>;
 
@@ -30,17 +36,22 @@ export function latestPerFile(files: readonly FileInput[]): FileInput[] {
   return [...byId.values()];
 }
 
-export function* chunkFiles<T extends { content: string; ydocState: Uint8Array }>(files: readonly T[]): Generator<T[]> {
+export function chunkFiles<T extends { content: string; ydocState: Uint8Array }>(files: readonly T[]): Generator<T[]> {
+  return chunkBySize(files, (file) => Buffer.byteLength(file.content, 'utf8') + file.ydocState.byteLength);
+}
+
+/** Rows for multi-row statements: at most MAX_ROWS_PER_STATEMENT and MAX_BYTES_PER_STATEMENT (by `sizeOf`) each. */
+export function* chunkBySize<T>(rows: readonly T[], sizeOf: (row: T) => number): Generator<T[]> {
   let chunk: T[] = [];
   let bytes = 0;
-  for (const file of files) {
-    const size = Buffer.byteLength(file.content, 'utf8') + file.ydocState.byteLength;
+  for (const row of rows) {
+    const size = sizeOf(row);
     if (chunk.length > 0 && (chunk.length >= MAX_ROWS_PER_STATEMENT || bytes + size > MAX_BYTES_PER_STATEMENT)) {
       yield chunk;
       chunk = [];
       bytes = 0;
     }
-    chunk.push(file);
+    chunk.push(row);
     bytes += size;
   }
   if (chunk.length > 0) yield chunk;

@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { FileDiff } from '@tandem/protocol';
-import type { RawDiffSide } from './history-thread.js';
+import type { PostedDiffSide, RawDiffSide } from './history-thread.js';
+import { packUpdateLists, transferListOf } from './update-lists.js';
 
 /** The CPU work of history and flushes in the API process, in worker threads (see history-thread.ts). */
 export interface HistoryThreads {
@@ -42,8 +43,23 @@ export function createHistoryThreads(): HistoryThreads {
   });
   let closing: Promise<void> | undefined;
   return {
-    merge: (files) => pool.run(files, { name: 'merge' }) as Promise<Array<{ state: Uint8Array; text: string }>>,
-    diff: (from, to) => pool.run({ from, to }, { name: 'diff' }) as Promise<FileDiff[]>,
+    // Updates go packed and transferred (update-lists.ts): cloning them one by one blocked the event loop.
+    merge: (files) => {
+      const packed = packUpdateLists(files);
+      return pool.run(packed, { name: 'merge', transferList: transferListOf(packed) }) as Promise<
+        Array<{ state: Uint8Array; text: string }>
+      >;
+    },
+    diff: (from, to) => {
+      const lists: Uint8Array[][] = [];
+      const post = (side: RawDiffSide): PostedDiffSide => {
+        if (side.kind !== 'updates') return side;
+        lists.push(side.updates);
+        return { id: side.id, path: side.path, kind: 'packed', list: lists.length - 1 };
+      };
+      const task = { from: from.map(post), to: to.map(post), lists: packUpdateLists(lists) };
+      return pool.run(task, { name: 'diff', transferList: transferListOf(task.lists) }) as Promise<FileDiff[]>;
+    },
     close() {
       closing ??= pool.close();
       return closing;
