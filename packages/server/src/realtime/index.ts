@@ -5,6 +5,7 @@
  * (types), auth, config, logging, errors, protocol; never http.
  */
 export {
+  attachSocketServer,
   createSocketServer,
   roomOf,
   type SocketServerDeps,

@@ -1,9 +1,16 @@
-import { createServer, type Server as HttpServer } from 'node:http';
+import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { io as connect, type Socket } from 'socket.io-client';
 import type { Cluster, Redis } from 'ioredis';
-import { createSocketServer, type TandemServer, type TandemSocket } from '../../src/realtime/index.js';
+import {
+  attachSocketServer,
+  createSocketServer,
+  type TandemServer,
+  type TandemSocket,
+} from '../../src/realtime/index.js';
 import { testConfig } from '../support/test-app.js';
 import { createTestRedis, uniquePrefix } from '../support/services.js';
 
@@ -16,6 +23,7 @@ describe('socket handshake', () => {
   let url: string;
   const tokens: unknown[] = [];
   const connected: TandemSocket[] = [];
+  const upgrades: Array<WeakRef<IncomingMessage>> = [];
 
   beforeAll(async () => {
     pub = createTestRedis();
@@ -39,7 +47,8 @@ describe('socket handshake', () => {
       socket.on('shard:leave', (_payload, ack) => ack({ ok: true, data: null }));
     });
     http = createServer();
-    io.attach(http);
+    http.on('upgrade', (request: IncomingMessage) => upgrades.push(new WeakRef(request)));
+    attachSocketServer(io, http);
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
   });
@@ -68,6 +77,28 @@ describe('socket handshake', () => {
       expect(socket.handshake.headers).toEqual({});
       expect(socket.handshake.query).toEqual({});
       expect(socket.handshake.auth).toEqual({});
+      const ack = (await client.timeout(5000).emitWithAck('shard:leave', { shardId: 'x' })) as unknown;
+      expect(ack).toEqual({ ok: true, data: null });
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('lets the upgrade request be collected while the connection stays open', async () => {
+    const client: Socket = connect(url, { transports: ['websocket'], auth: { token: 't' }, reconnection: false });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        client.once('connect', () => resolve());
+        client.once('connect_error', reject);
+      });
+      const upgrade = upgrades[upgrades.length - 1]!;
+      // A full collection (the flag exposes gc to a new context only: the worker keeps its flags).
+      setFlagsFromString('--expose-gc');
+      const gc = runInNewContext('gc') as () => void;
+      await new Promise((resolve) => setImmediate(resolve));
+      gc();
+      expect(upgrade.deref()).toBeUndefined();
+      // Still connected and answering.
       const ack = (await client.timeout(5000).emitWithAck('shard:leave', { shardId: 'x' })) as unknown;
       expect(ack).toEqual({ ok: true, data: null });
     } finally {
