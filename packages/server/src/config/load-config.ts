@@ -84,6 +84,8 @@ export type Config = Readonly<{
     batchSize: number;
     lockDurationMs: number;
     stalledIntervalMs: number;
+    /** SYNC_THREAD_NICE. */
+    threadNice: number;
   }>;
   history: Readonly<{
     /** See HISTORY_INTERVAL_MS. */
@@ -96,7 +98,7 @@ export type Config = Readonly<{
   }>;
   log: Readonly<{ level: Env['LOG_LEVEL']; pretty: boolean }>;
   shutdown: Readonly<{ timeoutMs: number }>;
-  testing: Readonly<{ faults: boolean }>;
+  testing: Readonly<{ faults: boolean; syncCrash?: 'after-commit' | undefined }>;
 }>;
 
 /**
@@ -185,6 +187,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       batchSize: e.SYNC_BATCH_SIZE,
       lockDurationMs: e.SYNC_LOCK_DURATION_MS,
       stalledIntervalMs: e.SYNC_STALLED_INTERVAL_MS,
+      threadNice: e.SYNC_THREAD_NICE,
     },
     history: {
       intervalMs: e.HISTORY_INTERVAL_MS,
@@ -195,7 +198,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     // Development mode logs for people (npm start); JSON lines stay the production default.
     log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY ?? e.TANDEM_INSECURE_DEV },
     shutdown: { timeoutMs: e.SHUTDOWN_TIMEOUT_MS },
-    testing: { faults: e.TANDEM_TEST_FAULTS },
+    testing: {
+      faults: e.TANDEM_TEST_FAULTS,
+      ...(e.TANDEM_TEST_FAULTS && e.TANDEM_TEST_SYNC_CRASH !== undefined
+        ? { syncCrash: e.TANDEM_TEST_SYNC_CRASH }
+        : {}),
+    },
   });
 }
 

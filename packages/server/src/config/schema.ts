@@ -205,10 +205,21 @@ export const envSchema = z.object({
   SYNC_FULL_SCAN_MS: int(1000, 86_400_000).default(300_000),
   /** Most shards one sync job flushes. Default 100. */
   SYNC_BATCH_SIZE: int(1, 10_000).default(100),
-  /** How long a running job's lock lasts without renewal before the job counts as stalled, in ms. Default 30000. */
-  SYNC_LOCK_DURATION_MS: int(1000, 3_600_000).default(30_000),
-  /** How often workers look for stalled jobs (their worker died) to run them again, in ms. Default 30000. */
-  SYNC_STALLED_INTERVAL_MS: int(500, 3_600_000).default(30_000),
+  /**
+   * How long a running job's lock lasts without renewal before the job counts as stalled, in ms
+   * (renewed every half of it). Default 10000.
+   */
+  SYNC_LOCK_DURATION_MS: int(1000, 3_600_000).default(10_000),
+  /**
+   * How often workers look for stalled jobs (their worker died) to run them again, in ms. Until
+   * then the job's partition syncs nothing. Default 5000.
+   */
+  SYNC_STALLED_INTERVAL_MS: int(500, 3_600_000).default(5_000),
+  /**
+   * Nice value of the sync worker threads (Linux; 0 to 19): background work that yields a shared
+   * core to the event loop handling edits. 0 runs them at the event loop's priority. Default 10.
+   */
+  SYNC_THREAD_NICE: int(0, 19).default(10),
 
   // history
   /** A changed shard gets an automatic checkpoint when its last one is at least this old, in ms. Default 600000 (10 minutes). */
@@ -236,6 +247,12 @@ export const envSchema = z.object({
    * Never set this in production. Default false.
    */
   TANDEM_TEST_FAULTS: bool.default(false),
+  /**
+   * Test-only, and only with TANDEM_TEST_FAULTS: `after-commit` makes a sync thread SIGKILL its
+   * process right after its first database commit of a sync and before the compaction (the window
+   * a kill test aims at). Never set this in production.
+   */
+  TANDEM_TEST_SYNC_CRASH: z.enum(['after-commit']).optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;

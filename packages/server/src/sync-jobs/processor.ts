@@ -16,6 +16,7 @@ import { DirtyMarks, HistoryAuthors, Membership, SyncStore } from '../shard-cach
 import { packageJsonDependencies } from '../templates/index.js';
 import { syncShards, type SyncShardDeps } from './sync-shard.js';
 import { checkpointsChannel, savedChannel, SyncJobData, type SyncJobResult } from './sync-job-data.js';
+import { lowerThreadPriority } from './thread-priority.js';
 
 let deps: SyncShardDeps | undefined;
 
@@ -32,6 +33,13 @@ function build(): SyncShardDeps {
     module: 'sync-jobs',
     threadId,
   });
+  // Once per thread, before its first job's work: see SYNC_THREAD_NICE.
+  const priority = lowerThreadPriority(config.jobs.threadNice);
+  if (priority.applied)
+    logger.debug({ tid: priority.tid, nice: priority.nice }, 'sync thread runs at a lower priority');
+  else if (config.jobs.threadNice !== 0 && process.platform === 'linux') {
+    logger.warn({ reason: priority.reason }, "sync thread runs at the event loop's priority");
+  }
   const redis = createRedisConnection(config.redis, `tandem:sync-thread:${threadId}`);
   const repository = createShardRepository(config.database);
   const keyPrefix = config.redis.keyPrefix;
@@ -60,6 +68,9 @@ function build(): SyncShardDeps {
     },
     dependenciesOf: packageJsonDependencies,
     checkpointTimes: new Map(),
+    // A kill test's window (TANDEM_TEST_SYNC_CRASH, only with TANDEM_TEST_FAULTS): the whole
+    // process dies, as with kill -9, between the commit and the compaction.
+    afterCommit: config.testing.syncCrash === 'after-commit' ? () => process.kill(process.pid, 'SIGKILL') : undefined,
   };
 }
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Cluster, Redis } from 'ioredis';
 import pg from 'pg';
 import { Queue } from 'bullmq';
-import { createShard, type RunningApp } from '../support/test-app.js';
+import { LogCapture, adminToken, createShard, type RunningApp } from '../support/test-app.js';
 import { useTandem } from '../support/harness.js';
 import type { ServerProcess } from '../support/server-process.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
@@ -11,9 +11,12 @@ import { waitFor } from '../support/wait-for.js';
 import { budgetMs, evictBudgetMs, syncBudgetMs } from '../support/time-budget.js';
 import { bullPrefix, SYNC_QUEUE_NAME, syncPartitionOf } from '../../src/sync-jobs/index.js';
 import { createShardRepository } from '../../src/persistence/index.js';
+import { shardKeys } from '../../src/redis/index.js';
 import type { ShardId } from '@tandem/protocol';
 
 const FAST_JOBS = { SYNC_BACKOFF_MS: '100', SYNC_ATTEMPTS: '50' };
+/** Sync workers whose stalled jobs run again within about 3 s (lock 2 s, stalled check 1 s). */
+const KILL_JOBS = { ...FAST_JOBS, SYNC_LOCK_DURATION_MS: '2000', SYNC_STALLED_INTERVAL_MS: '1000' };
 
 async function storedContent(databaseUrl: string, shardId: ShardId, path: string): Promise<string | undefined> {
   const repo = createShardRepository({ kind: 'postgres', url: databaseUrl, poolSize: 1 });
@@ -158,15 +161,13 @@ describe('a sync worker killed in the middle of a job', () => {
   const prefix = t.prefix;
   let api: RunningApp;
   let worker: ServerProcess | undefined;
-  let replacement: ServerProcess | undefined;
 
   beforeAll(() => {
     api = t.apps[0]!;
   });
 
   it('is run again after its lock expires, and the result is consistent', async () => {
-    const workerEnv = { ...FAST_JOBS, SYNC_LOCK_DURATION_MS: '2000', SYNC_STALLED_INTERVAL_MS: '1000' };
-    worker = await t.startProcess({ args: ['--role', 'worker'], env: workerEnv });
+    worker = await t.startProcess({ args: ['--role', 'worker'], env: KILL_JOBS });
     const shardId = await createShard(api.url);
     const c = await t.client();
     const session = await c.join(shardId);
@@ -195,7 +196,7 @@ describe('a sync worker killed in the middle of a job', () => {
       await blocker.query('rollback');
       await blocker.end();
     }
-    replacement = await t.startProcess({ args: ['--role', 'worker'], env: workerEnv });
+    const restarted = await t.startProcess({ args: ['--role', 'worker'], env: KILL_JOBS });
     await waitFor(
       async () =>
         (await storedContent(t.db.url, shardId, 'index.html'))?.includes('<!-- written while the worker dies -->'),
@@ -203,34 +204,46 @@ describe('a sync worker killed in the middle of a job', () => {
       'job re-run after stall',
     );
     expect(await storedContent(t.db.url, shardId, 'index.html')).toBe(text.toString());
-    const stalledLog = /stalled|moved to wait/i.test(replacement.output());
     const queue = new Queue(SYNC_QUEUE_NAME, {
       connection: createTestRedis(),
       prefix: bullPrefix(prefix, TEST_REDIS_CLUSTER_NODES !== undefined),
     });
     try {
-      const done = await queue.getCompleted();
-      expect(done.some((j) => j.stalledCounter >= 1) || stalledLog).toBe(true);
+      // The text is in the database from inside the job; BullMQ marks it completed after it returns.
+      await waitFor(
+        async () =>
+          /stalled|moved to wait/i.test(restarted.output()) ||
+          (await queue.getCompleted()).some((j) => j.stalledCounter >= 1),
+        budgetMs(5_000),
+        'the re-run job completed after its stall',
+      );
     } finally {
       await queue.close();
     }
   });
 });
 
+/**
+ * Two shards of one sync partition (of the default SYNC_CONCURRENCY, 3), so one sync job holds
+ * both, each joined by one client with index.html open.
+ */
+async function twoShardsOfOnePartition(t: ReturnType<typeof useTandem>) {
+  const api = t.apps[0]!;
+  const first = await createShard(api.url);
+  let second = await createShard(api.url);
+  while (syncPartitionOf(second, 3) !== syncPartitionOf(first, 3)) second = await createShard(api.url);
+  const c = await t.client();
+  const sessions = await Promise.all([first, second].map((id) => c.join(id)));
+  const texts = await Promise.all(sessions.map((session) => session.openFile('index.html')));
+  return { first, second, sessions, texts };
+}
+
 describe('a sync worker killed inside a group commit', () => {
   const t = useTandem({ database: 'postgres', role: 'api', env: FAST_JOBS });
   const prefix = t.prefix;
 
   it('commits nothing of the group, and the job run again writes every shard in it', async () => {
-    const workerEnv = { ...FAST_JOBS, SYNC_LOCK_DURATION_MS: '2000', SYNC_STALLED_INTERVAL_MS: '1000' };
-    const api = t.apps[0]!;
-    // Two shards of one partition (of the default SYNC_CONCURRENCY, 3): one sync job holds both.
-    const first = await createShard(api.url);
-    let second = await createShard(api.url);
-    while (syncPartitionOf(second, 3) !== syncPartitionOf(first, 3)) second = await createShard(api.url);
-    const c = await t.client();
-    const sessions = await Promise.all([first, second].map((id) => c.join(id)));
-    const texts = await Promise.all(sessions.map((session) => session.openFile('index.html')));
+    const { first, second, sessions, texts } = await twoShardsOfOnePartition(t);
     const queue = new Queue(SYNC_QUEUE_NAME, {
       connection: createTestRedis(),
       prefix: bullPrefix(prefix, TEST_REDIS_CLUSTER_NODES !== undefined),
@@ -245,7 +258,7 @@ describe('a sync worker killed inside a group commit', () => {
       // Both edits are stored before the worker (and its scheduler) starts: its first job holds both.
       for (const [i, text] of texts.entries()) text.insert(0, `<!-- group ${i} -->`);
       await Promise.all(sessions.map((session) => session.flushed()));
-      worker = await t.startProcess({ args: ['--role', 'worker'], env: workerEnv });
+      worker = await t.startProcess({ args: ['--role', 'worker'], env: KILL_JOBS });
       await waitFor(async () => (await queue.getActiveCount()) > 0, budgetMs(10_000), 'job active');
       const [active] = await queue.getActive();
       expect(active?.data.shards.map((s: { shardId: string }) => s.shardId).sort()).toEqual([first, second].sort());
@@ -258,7 +271,7 @@ describe('a sync worker killed inside a group commit', () => {
     // Nothing of the killed transaction is in the database.
     for (const id of [first, second])
       expect(await storedContent(t.db.url, id, 'index.html')).not.toContain('<!-- group');
-    await t.startProcess({ args: ['--role', 'worker'], env: workerEnv });
+    await t.startProcess({ args: ['--role', 'worker'], env: KILL_JOBS });
     for (const [i, id] of [first, second].entries()) {
       await waitFor(
         async () => (await storedContent(t.db.url, id, 'index.html')) === texts[i]!.toString(),
@@ -267,6 +280,52 @@ describe('a sync worker killed inside a group commit', () => {
       );
     }
     await queue.close();
+  });
+});
+
+describe('a sync worker killed between its commit and the compaction', () => {
+  const t = useTandem({ database: 'postgres', role: 'api', env: FAST_JOBS });
+  const prefix = t.prefix;
+
+  it('leaves the changes dirty and unannounced, and the job run again compacts them and says saved', async () => {
+    // One job holds both shards, and commits them as a group.
+    const { first, second, sessions, texts } = await twoShardsOfOnePartition(t);
+    for (const [i, text] of texts.entries()) text.insert(0, `<!-- committed ${i} -->`);
+    await Promise.all(sessions.map((session) => session.flushed()));
+    // Its sync thread kills the process right after the group's commit (TANDEM_TEST_SYNC_CRASH).
+    const doomed = await t.startProcess({
+      args: ['--role', 'worker'],
+      env: { ...KILL_JOBS, TANDEM_TEST_FAULTS: 'true', TANDEM_TEST_SYNC_CRASH: 'after-commit' },
+    });
+    await waitFor(
+      () => doomed.child.exitCode !== null || doomed.child.signalCode !== null,
+      budgetMs(15_000),
+      'the worker killed after its commit',
+    );
+    expect(doomed.child.signalCode).toBe('SIGKILL');
+    const redis = createTestRedis();
+    try {
+      // Committed, not compacted: the database holds both texts, Redis still has both dirty, and
+      // nobody was told "saved".
+      for (const [i, id] of [first, second].entries()) {
+        expect(await storedContent(t.db.url, id, 'index.html')).toBe(texts[i]!.toString());
+        expect(await redis.zcard(shardKeys(prefix, id).dirty)).toBeGreaterThan(0);
+      }
+      expect(sessions.map((session) => session.status)).not.toContain('saved');
+      // The job run again finds the rows written, compacts, and announces.
+      await t.startProcess({ args: ['--role', 'worker'], env: KILL_JOBS });
+      await waitFor(
+        () => sessions.every((session) => session.status === 'saved'),
+        budgetMs(20_000),
+        'both sessions saved',
+      );
+      for (const [i, id] of [first, second].entries()) {
+        expect(await redis.zcard(shardKeys(prefix, id).dirty)).toBe(0);
+        expect(await storedContent(t.db.url, id, 'index.html')).toBe(texts[i]!.toString());
+      }
+    } finally {
+      redis.disconnect();
+    }
   });
 });
 
@@ -288,5 +347,38 @@ describe('SIGTERM with unsynced edits', () => {
     expect(code).toBe(0);
     expect(await storedContent(t.db.url, shardId, 'src/main.js')).toBe(text.toString());
     expect(proc.output()).toContain('shutdown complete');
+  });
+});
+
+describe('a REST read during a database outage', () => {
+  let pgProxy: TcpProxy;
+  // Registered before the harness, so it runs after the harness closed the app.
+  afterAll(async () => {
+    pgProxy?.resume();
+    await pgProxy?.close();
+  });
+  const logs = new LogCapture();
+  const t = useTandem({
+    database: 'postgres',
+    logs,
+    appDatabaseUrl: async (url) => {
+      pgProxy = await TcpProxy.start(Number(new URL(TEST_POSTGRES_URL).port || 5432));
+      return url.replace(/127\.0\.0\.1:\d+/, `127.0.0.1:${pgProxy.port}`);
+    },
+  });
+  it('is 503 SHARD_UNAVAILABLE, and the server logs what failed underneath', async () => {
+    const shardId = await createShard(t.url());
+    const admin = await adminToken();
+    pgProxy.pause();
+    const res = await fetch(`${t.url()}/shards/${shardId}`, { headers: { authorization: `Bearer ${admin}` } });
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('SHARD_UNAVAILABLE');
+    const line = logs.lines.find((l) => l['msg'] === 'request failed; retryable');
+    expect(line).toMatchObject({ level: 40, code: 'SHARD_UNAVAILABLE', url: `/shards/${shardId}` });
+    expect((line?.['err'] as { message?: string } | undefined)?.message).toEqual(expect.any(String));
+
+    pgProxy.resume();
+    const again = await fetch(`${t.url()}/shards/${shardId}`, { headers: { authorization: `Bearer ${admin}` } });
+    expect(again.status).toBe(200);
   });
 });
