@@ -17,6 +17,7 @@ export {
   instancesKey,
   emptySinceKey,
   schedulerLockKey,
+  syncStartsKey,
   lastScanKey,
   restRateLimitPrefix,
   presenceOwnersKey,

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type { Cluster, Redis } from 'ioredis';
 import type { ShardId } from '@tandem/protocol';
@@ -47,8 +48,11 @@ export class SyncQueue {
     return syncPartitionOf(shardId, this.jobs.concurrency);
   }
 
-  /** Enqueues one job per non-empty partition; a partition with a job still pending is skipped. */
-  async enqueue(shards: SyncJobData['shards']): Promise<number> {
+  /**
+   * The shards split by partition (each cut at the batch size), partitions in the order their
+   * first shard comes in `shards`: oldest changes first in, oldest partition first out.
+   */
+  partitioned(shards: SyncJobData['shards']): Array<{ partition: number; shards: SyncJobData['shards'] }> {
     const partitions = new Map<number, SyncJobData['shards']>();
     for (const entry of shards) {
       const p = this.partitionOf(entry.shardId);
@@ -56,11 +60,29 @@ export class SyncQueue {
       if (list.length < this.jobs.batchSize) list.push(entry);
       partitions.set(p, list);
     }
+    return [...partitions].map(([partition, list]) => ({ partition, shards: list }));
+  }
+
+  /**
+   * Adds a partition's job, to start after `delayMs`; false when the partition already has a job
+   * waiting, delayed or running (deduplication dropped this one).
+   */
+  async add(partition: number, shards: SyncJobData['shards'], delayMs = 0): Promise<boolean> {
+    // Our own id, so that a deduplicated add (which answers with the pending job's id) is told apart.
+    const jobId = randomUUID();
+    const job = await this.queue.add(
+      'sync',
+      { shards },
+      { jobId, deduplication: { id: `partition-${partition}` }, ...(delayMs > 0 ? { delay: Math.ceil(delayMs) } : {}) },
+    );
+    return job.id === jobId;
+  }
+
+  /** Enqueues one job per non-empty partition, at once; a partition with a job still pending is skipped. */
+  async enqueue(shards: SyncJobData['shards']): Promise<number> {
     let added = 0;
-    for (const [p, list] of partitions) {
-      if (list.length === 0) continue;
-      await this.queue.add('sync', { shards: list }, { deduplication: { id: `partition-${p}` } });
-      added++;
+    for (const { partition, shards: list } of this.partitioned(shards)) {
+      if (await this.add(partition, list)) added++;
     }
     return added;
   }

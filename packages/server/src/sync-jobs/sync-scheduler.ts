@@ -4,9 +4,11 @@ import type { ShardId } from '@tandem/protocol';
 import type { Config } from '../config/index.js';
 import { ScanSummarySchema, type ScanSummary } from '../metrics/index.js';
 import type { Logger } from '../logging/index.js';
-import { lastScanKey, schedulerLockKey } from '../redis/index.js';
+import { lastScanKey, schedulerLockKey, syncStartsKey } from '../redis/index.js';
 import type { DirtyMarks, InstanceDeath, Membership, SyncStore } from '../shard-cache/index.js';
 import type { SyncQueue } from './sync-queue.js';
+import type { SyncJobData } from './sync-job-data.js';
+import { SyncPacer, SyncPacerState } from './sync-pacer.js';
 
 /**
  * The cluster's one periodic scheduler (a leader lock per tick): enqueues a sync for every shard
@@ -27,6 +29,8 @@ export class SyncScheduler {
   private lastFullScanAt: number | undefined;
   /** Dead instances whose members a failed tick may not have pruned yet: the next tick tries again. */
   private pendingDead: InstanceDeath[] = [];
+  /** Starts of the jobs this instance enqueued as leader, paced to the limiter (see SyncPacer). */
+  private readonly pacer: SyncPacer;
   lastScan: ScanSummary | undefined;
 
   constructor(
@@ -46,7 +50,9 @@ export class SyncScheduler {
       /** Called when members of a shard expired (their instance died) while others are still in it. */
       onMembersExpired?: (shardId: ShardId) => void;
     },
-  ) {}
+  ) {
+    this.pacer = new SyncPacer({ max: deps.jobs.limitMax, durationMs: deps.jobs.limitDurationMs });
+  }
 
   start(): void {
     const loop = () => {
@@ -145,9 +151,7 @@ export class SyncScheduler {
     // Oldest changes first, so a batch cut by the batch size never starves a shard.
     candidates.sort((a, b) => a.firstDirtyAt - b.firstDirtyAt);
     if (candidates.length > 0) {
-      summary.enqueuedJobs = await this.deps.queue.enqueue(
-        candidates.map(({ shardId, evict }) => ({ shardId, evict })),
-      );
+      summary.enqueuedJobs = await this.enqueuePaced(candidates.map(({ shardId, evict }) => ({ shardId, evict })));
     }
     // Marks of shards found clean go, unless a change marked them again meanwhile.
     await this.deps.marks.unmark(clean);
@@ -163,6 +167,34 @@ export class SyncScheduler {
     return summary;
   }
 
+  /**
+   * One job per partition with candidates, oldest partition first, each started when the pacer
+   * allows (BullMQ's `delay`; a full batch is not spaced, see SyncPacer). A partition whose start
+   * would come after the next tick waits for that tick (its candidates are found again), so a
+   * delayed job never holds its shards for long. A partition that still has a job pending takes
+   * no start.
+   */
+  private async enqueuePaced(shards: SyncJobData['shards']): Promise<number> {
+    // The leader may have been another instance: its starts count too.
+    const key = syncStartsKey(this.deps.keyPrefix);
+    const stored = parsePacerState(await this.deps.redis.get(key));
+    if (stored !== null) this.pacer.restore(stored);
+    let added = 0;
+    for (const { partition, shards: list } of this.deps.queue.partitioned(shards)) {
+      const now = Date.now();
+      const at = this.pacer.next(now, { spaced: list.length < this.deps.jobs.batchSize });
+      if (at - now >= this.deps.jobs.intervalMs) continue;
+      if (!(await this.deps.queue.add(partition, list, at - now))) continue;
+      this.pacer.commit(at);
+      added++;
+    }
+    if (added > 0) {
+      const ttl = this.deps.jobs.limitDurationMs + this.deps.jobs.intervalMs;
+      await this.deps.redis.set(key, JSON.stringify(this.pacer.state()), 'PX', ttl);
+    }
+    return added;
+  }
+
   /** The latest scan of any instance (the leader changes), or null when none is recent. */
   async latestScan(): Promise<ScanSummary | null> {
     const raw = await this.deps.redis.get(lastScanKey(this.deps.keyPrefix));
@@ -176,4 +208,17 @@ export class SyncScheduler {
     if (this.timer !== undefined) clearTimeout(this.timer);
     await this.running;
   }
+}
+
+/** The shared pacer state, or null when there is none or it is not one (then this leader's own counts). */
+function parsePacerState(raw: string | null): SyncPacerState | null {
+  if (raw === null) return null;
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    return null;
+  }
+  const parsed = SyncPacerState.safeParse(json);
+  return parsed.success ? parsed.data : null;
 }

@@ -1,4 +1,3 @@
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ShardId } from '@tandem/protocol';
 import { syncShard, type SyncShardDeps } from '../../../src/sync-jobs/index.js';
@@ -15,16 +14,7 @@ describe('binary files in the store', () => {
   let sync: SyncShardDeps;
   beforeAll(async () => {
     store = await createStore({ MAX_FILES_PER_SHARD: '3' });
-    sync = {
-      store: store.cache.sync,
-      repository: store.repository,
-      logger: pino({ level: 'silent' }),
-      publishSaved: async () => undefined,
-      publishCheckpoint: async () => undefined,
-      dependenciesOf: () => null,
-      authors: store.cache.authors,
-      historyIntervalMs: store.config.history.intervalMs,
-    };
+    sync = store.syncDeps;
   });
   afterAll(async () => {
     await store.close();

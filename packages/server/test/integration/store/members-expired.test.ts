@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pino } from 'pino';
 import type { ShardId } from '@tandem/protocol';
-import { SyncQueue, SyncScheduler } from '../../../src/sync-jobs/index.js';
-import { createStore, type Store } from './store-harness.js';
+import { SyncQueue } from '../../../src/sync-jobs/index.js';
+import { createScheduler, createStore, type Store } from './store-harness.js';
 
 /** The scheduler notices members that expired (their instance died) and says so once. */
 describe('expired members', () => {
@@ -29,17 +28,8 @@ describe('expired members', () => {
     expect(await store.cache.members.count(shardId)).toBe(1);
 
     const expired: ShardId[] = [];
-    const scheduler = new SyncScheduler({
-      redis: store.redis,
-      sync: store.cache.sync,
-      members: store.cache.members,
-      marks: store.cache.marks,
-      queue,
-      logger: pino({ level: 'silent' }),
-      keyPrefix: store.prefix,
-      jobs: store.config.jobs,
+    const scheduler = createScheduler(store, queue, {
       evictGraceMs: 60_000,
-      fullScanMs: 3_600_000,
       onMembersExpired: (id) => expired.push(id),
     });
     await scheduler.tick();

@@ -1,4 +1,3 @@
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FileId, ShardId } from '@tandem/protocol';
 import { AppError } from '../../../src/errors/index.js';
@@ -24,16 +23,7 @@ describe('shard backlog', () => {
       MAX_SHARD_UNSYNCED_BYTES: String(BOUND),
       MAX_FILES_PER_SHARD: '8',
     });
-    sync = {
-      store: store.cache.sync,
-      repository: store.repository,
-      logger: pino({ level: 'silent' }),
-      publishSaved: async () => undefined,
-      publishCheckpoint: async () => undefined,
-      dependenciesOf: () => null,
-      authors: store.cache.authors,
-      historyIntervalMs: 600_000,
-    };
+    sync = store.syncDeps;
   });
   afterAll(async () => {
     await store.close();

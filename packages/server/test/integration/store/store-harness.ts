@@ -13,7 +13,13 @@ import {
 } from '../../../src/shard-cache/index.js';
 import { shardKeys, type ShardKeys } from '../../../src/redis/index.js';
 import { createHistoryThreads, ShardService, type ShardEvents } from '../../../src/shards/index.js';
-import { recordCheckpoint, syncShard, type SyncShardDeps } from '../../../src/sync-jobs/index.js';
+import {
+  recordCheckpoint,
+  syncShard,
+  SyncScheduler,
+  type SyncQueue,
+  type SyncShardDeps,
+} from '../../../src/sync-jobs/index.js';
 import type { Principal } from '../../../src/auth/index.js';
 import { createTestDatabase, testConfig, testTemplates, type TestDatabase } from '../../support/test-app.js';
 import { createTestRedis, testRedisKeys, uniquePrefix } from '../../support/services.js';
@@ -42,22 +48,29 @@ export type Store = {
   backlogs: ShardId[];
   admin: Principal;
   keys(shardId: ShardId): ShardKeys;
+  /** Redis loses every key of the shard (FLUSHALL, a failover to a replica without them). */
+  lose(shardId: ShardId): Promise<void>;
   /** Saves a shard with these files (path → text) in the database; not loaded yet. */
   seed(files: Record<string, string>): Promise<ShardId>;
   /** Saves a shard with these files and loads it into Redis. */
   open(files: Record<string, string>): Promise<ShardId>;
   /** The id of the file at `path` in the cached tree (throws when there is none). */
   idOf(shardId: ShardId, path: string): Promise<FileId>;
+  /** What a sync job gets (no publishing), over this store's cache and database. */
+  syncDeps: SyncShardDeps;
   close(): Promise<void>;
 };
 
-/** `redis`: a connection to use instead of the test Redis (closed by close()). */
+/**
+ * `redis`: a connection to use instead of the test Redis (closed by close()); `database`: SQLite
+ * (a temporary file) unless PostgreSQL (a schema of its own) is asked for.
+ */
 export async function createStore(
   env: Record<string, string> = {},
-  options: { redis?: Redis | Cluster } = {},
+  options: { redis?: Redis | Cluster; database?: 'sqlite' | 'postgres' } = {},
 ): Promise<Store> {
   const prefix = uniquePrefix();
-  const db: TestDatabase = await createTestDatabase('sqlite');
+  const db: TestDatabase = await createTestDatabase(options.database ?? 'sqlite');
   const config = testConfig(prefix, db.url, env);
   const redis = options.redis ?? createTestRedis();
   const repository = createShardRepository(config.database);
@@ -133,6 +146,11 @@ export async function createStore(
     backlogs,
     admin,
     keys: (shardId) => shardKeys(prefix, shardId),
+    lose: async (shardId) => {
+      const keys = await redis.keys(`${shardKeys(prefix, shardId).meta.slice(0, -':meta'.length)}:*`);
+      if (keys.length > 0) await redis.del(...keys);
+    },
+    syncDeps,
     async open(files) {
       const shardId = await store.seed(files);
       await cache.loader.ensureLoaded(shardId);
@@ -178,4 +196,28 @@ export async function createStore(
     },
   };
   return store;
+}
+
+/**
+ * A scheduler over the store's cache and `queue` that never evicts nor runs a backstop full scan
+ * by itself (both an hour away) unless `options` says otherwise. Not started: tests call tick().
+ */
+export function createScheduler(
+  store: Store,
+  queue: SyncQueue,
+  options: Partial<ConstructorParameters<typeof SyncScheduler>[0]> = {},
+): SyncScheduler {
+  return new SyncScheduler({
+    redis: store.redis,
+    sync: store.cache.sync,
+    members: store.cache.members,
+    marks: store.cache.marks,
+    queue,
+    logger: pino({ level: 'silent' }),
+    keyPrefix: store.prefix,
+    jobs: store.config.jobs,
+    evictGraceMs: 3_600_000,
+    fullScanMs: 3_600_000,
+    ...options,
+  });
 }

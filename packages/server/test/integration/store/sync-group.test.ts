@@ -1,4 +1,3 @@
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, type FileId, type ShardId } from '@tandem/protocol';
 import { toAppError } from '../../../src/errors/index.js';
@@ -29,14 +28,8 @@ describe('syncShards (group commit)', () => {
       },
     }) as IShardRepository;
     sync = {
-      store: store.cache.sync,
+      ...store.syncDeps,
       repository: counted,
-      logger: pino({ level: 'silent' }),
-      publishSaved: async () => undefined,
-      publishCheckpoint: async () => undefined,
-      dependenciesOf: () => null,
-      authors: store.cache.authors,
-      historyIntervalMs: 600_000,
       checkpointTimes: new Map(),
     };
   });
@@ -128,5 +121,43 @@ describe('syncShards (group commit)', () => {
     );
     expect(outcomes.every((o) => o.ok)).toBe(true);
     expect([calls.get('createCheckpoint'), calls.get('listCheckpoints')]).toEqual([undefined, 2]);
+  });
+
+  it('writes a shard whose load Redis lost before the commit as text only: no paths the new load lacks', async () => {
+    const kept = await store.open({ 'a.ts': 'a', 'old.ts': 'o' });
+    const lost = await store.open({ 'a.ts': 'a', 'old.ts': 'o' });
+    for (const shardId of [kept, lost]) {
+      await type(shardId, await store.idOf(shardId, 'a.ts'), 'typed');
+      // A rename stored whose tree never reached the database (its instance died first).
+      await store.cache.files.rename(shardId, 'old.ts', 'new.ts', { opId: `rename-${shardId}` });
+    }
+    const before = (await store.repository.findMetaById(lost))!.lastSyncTimestamp;
+    // Exactly between the snapshots and the group's commit, Redis loses one shard and a join loads it again.
+    const losing = new Proxy(sync.repository, {
+      get(target, prop, receiver) {
+        const value: unknown = Reflect.get(target, prop, receiver);
+        if (prop !== 'applySyncs' || typeof value !== 'function') return value;
+        return async (...args: unknown[]) => {
+          await store.lose(lost);
+          await store.cache.loader.ensureLoaded(lost);
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    }) as IShardRepository;
+    const outcomes = await syncShards(
+      { ...sync, repository: losing },
+      [kept, lost].map((shardId) => ({ shardId, evict: false })),
+    );
+    expect(outcomes.map((o) => (o.ok ? 'ok' : String(o.error)))).toEqual(['ok', 'ok']);
+    const paths = async (shardId: ShardId) => (await store.repository.findById(shardId))!.files.map((f) => f.path);
+    expect(await paths(kept)).toEqual(['a.ts', 'new.ts']);
+    // The new load has old.ts (it read the rows before this commit): the rows keep it too
+    // (new.ts before: the two disagreed for good, and a tree written later inserted old.ts empty).
+    expect((await store.cache.files.tree(lost)).map((f) => f.path)).toEqual(['a.ts', 'old.ts']);
+    expect(await paths(lost)).toEqual(['a.ts', 'old.ts']);
+    expect(await store.repository.recentOpReplies(lost)).toEqual([]);
+    // Its text is written; its watermark, of the lost load, is not.
+    expect(await textIn(lost, 'a.ts')).toBe('typed');
+    expect((await store.repository.findMetaById(lost))!.lastSyncTimestamp).toBe(before);
   });
 });
