@@ -22,7 +22,13 @@ import {
   type SyncShardDeps,
 } from './sync-jobs/index.js';
 import { createHistoryThreads, ShardService } from './shards/index.js';
-import { createRoomEvents, createSocketServer, NO_ROOM_EVENTS, SocketService } from './realtime/index.js';
+import {
+  attachSocketServer,
+  createRoomEvents,
+  createSocketServer,
+  NO_ROOM_EVENTS,
+  SocketService,
+} from './realtime/index.js';
 import { createHttpServer } from './http/index.js';
 import { Faults, registerFaultRoutes } from './faults/index.js';
 import type { App, AppOptions } from './app-types.js';
@@ -74,7 +80,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
           corsOrigins: config.http.corsOrigins,
         })
       : undefined;
-    const rooms = io === undefined ? NO_ROOM_EVENTS : createRoomEvents(io);
+    const rooms = io === undefined ? NO_ROOM_EVENTS : createRoomEvents(io, faults);
     const cache = createShardCache({
       redis: cacheRedis,
       repository,
@@ -153,7 +159,10 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
           .catch((error: unknown) => log.warn({ err: error, shardId }, 'could not record last leave'));
         options.onLastLeave?.(shardId);
       },
-      onEdit: () => metrics.edits.inc(),
+      onEdit: (seconds) => {
+        metrics.edits.inc();
+        metrics.editStore.observe(seconds);
+      },
       // The shard holds MAX_SHARD_UNSYNCED_BYTES unsynced: sync it now, not at the next scan
       // (a job already waiting for its partition covers it).
       onBacklog: (shardId) => {
@@ -228,7 +237,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       disconnectShareLinks: async (linkIds) => sockets?.disconnectShareLinks(linkIds),
     });
     if (io !== undefined && sockets !== undefined) {
-      io.attach(http.server);
+      attachSocketServer(io, http.server);
       // Presence client ids are claimed as long as their sockets' members live.
       cache.members.startHeartbeat(
         (shardIds) => sockets.refreshPresence(shardIds),

@@ -11,6 +11,7 @@ const FaultPlanBody = z.strictObject({
   dropAcks: z
     .strictObject({ forMs: z.number().int().min(0).max(600_000), events: z.array(z.string()).optional() })
     .optional(),
+  holdNextEdit: z.literal(true).optional(),
 });
 
 /** `POST /__test/faults {plan}`: replaces the fault plan (authenticated like every API route). */
@@ -29,7 +30,10 @@ export function registerFaultRoutes(app: FastifyInstance, faults: Faults): void 
               ...(plan.dropAcks.events === undefined ? {} : { events: plan.dropAcks.events }),
             },
           }),
+      ...(plan.holdNextEdit === undefined ? {} : { holdNextEdit: true }),
     });
     return { ok: true };
   });
+  /** `GET /__test/faults`: whether an edit is held now (FaultPlan.holdNextEdit). */
+  app.get('/__test/faults', async () => ({ holdingEdit: faults.holdingEdit }));
 }

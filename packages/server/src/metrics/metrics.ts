@@ -10,6 +10,7 @@ export class Metrics {
   readonly connectedSockets: Gauge;
   readonly openShards: Gauge;
   readonly edits: Counter;
+  readonly editStore: Histogram;
   readonly syncJobs: Counter<'status'>;
   readonly syncJobDuration: Histogram;
   readonly syncLagSeconds: Gauge;
@@ -36,6 +37,12 @@ export class Metrics {
     this.edits = new Counter({
       name: 'tandem_edits_total',
       help: 'Edits (Yjs updates) accepted by this instance',
+      registers,
+    });
+    this.editStore = new Histogram({
+      name: 'tandem_edit_store_seconds',
+      help: "Time from an edit's arrival to its store in Redis and its broadcast: the checks, the wait for its sender's previous edit, the store",
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     });
     this.syncJobs = new Counter({

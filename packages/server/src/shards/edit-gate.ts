@@ -2,6 +2,7 @@ import type { FileId, ShardId } from '@tandem/protocol';
 import { ErrorCode } from '@tandem/protocol';
 import { AppError } from '../errors/index.js';
 import { syncOnBacklog } from './backlog.js';
+import type { Faults } from '../faults/index.js';
 import type { Config } from '../config/index.js';
 import {
   checkTextUpdate,
@@ -19,28 +20,35 @@ export type EditGateDeps = {
   limits: Config['limits'];
   /** A write was refused for the shard's unsynced backlog: sync that shard now. */
   onBacklog?: (shardId: ShardId) => void;
+  /** Test-only fault injection (an edit held before its store). */
+  faults?: Faults | undefined;
 };
 
 /**
  * What a Yjs update passes before it is stored: a size cap, a plain-text check (a file is one
  * Y.Text named `content` and nothing else) and a dependency check against what Redis holds of the
- * file. Updates to one file are checked and stored one after another on this instance.
+ * file. Updates of one sender to one file are checked and stored one after another.
  */
 export class EditGate {
-  /** Per file (`shardId/fileId`): the tail of this instance's edits to it, run one after another. */
+  /** Per file and sender (`shardId/fileId/socketId`): the tail of its edits on this instance, run one after another. */
   private readonly editChains = new Map<string, Promise<void>>();
 
   constructor(private readonly deps: EditGateDeps) {}
 
   /**
    * Checks an update and stores it; the returned version means it is in Redis. `fromInstance`:
-   * the instance whose socket sent it; `author`: noted with it (see FileStore.appendEdit).
+   * the instance whose socket sent it; `author`: noted with it (see FileStore.appendEdit);
+   * `sender`: the socket that sent it (none for REST).
    */
   async admit(
     shardId: ShardId,
     fileId: FileId,
     update: Uint8Array,
-    options: { fromInstance?: string | undefined; author?: AuthorNote | undefined } = {},
+    options: {
+      fromInstance?: string | undefined;
+      author?: AuthorNote | undefined;
+      sender?: string | undefined;
+    } = {},
   ): Promise<StoredEdit> {
     if (update.byteLength > this.deps.limits.maxUpdateBytes) {
       throw new AppError(
@@ -58,9 +66,15 @@ export class EditGate {
         `a file holds plain text only: the update puts something else (an embed, formatting, another shared type) into it or writes outside its "content" text`,
       );
     }
-    // One at a time per file on this instance: an editor's next keystroke builds on the previous
-    // one, whose check and store must be done before the next one is checked.
-    return this.serially(`${shardId}/${fileId}`, async () => {
+    // One at a time per file and sender: an editor's next keystroke builds on the previous one,
+    // whose check and store must be done before the next one is checked. Edits of different
+    // senders do not wait for each other: what one builds on of another's it received in a
+    // broadcast, which comes after the store (and after noteStored below, in the same step).
+    // A chain per file made every collaborator's keystrokes wait for each other's Redis round
+    // trips, so a short slowdown of Redis or of the event loop queued a busy file's edits for
+    // up to a second (docs/benchmarks.md, change 28).
+    return this.serially(`${shardId}/${fileId}/${options.sender ?? ''}`, async () => {
+      if (this.deps.faults !== undefined) await this.deps.faults.beforeEditStore();
       await this.requireDependencies(shardId, fileId, parsed);
       const stored = await syncOnBacklog(shardId, this.deps.onBacklog, () =>
         this.deps.cache.files.appendEdit(shardId, fileId, update, options),

@@ -49,7 +49,7 @@ export type ShardServiceDeps = {
   /** Called when the last member anywhere in the cluster left a shard. */
   onLastLeave: (shardId: ShardId) => void;
   /** Called after each accepted edit (metrics). */
-  onEdit?: () => void;
+  onEdit?: (seconds: number) => void;
   /**
    * Called when a write was refused because the shard holds MAX_SHARD_UNSYNCED_BYTES of unsynced
    * changes: sync the shard now, so the writer's retry finds room.
@@ -432,6 +432,7 @@ export class ShardService {
     update: Uint8Array,
     exceptSocketId?: string,
   ): Promise<number> {
+    const started = performance.now();
     await this.access.require(principal, shardId, 'write');
     // From a socket of this instance: the store also tells whether any other instance has a
     // socket in the shard; when none has, the broadcast stays on this instance.
@@ -439,10 +440,11 @@ export class ShardService {
     const { version, othersPresent } = await this.editGate.admit(shardId, fileId, update, {
       fromInstance: exceptSocketId === undefined ? undefined : this.deps.cache.members.instanceId,
       author: this.deps.cache.authors.noteOf({ userId: principal.userId, name: principal.name }),
+      sender: exceptSocketId,
     });
     this.deps.faults?.afterStore('edit');
     this.deps.events.fileEdited(shardId, fileId, update, version, exceptSocketId, !othersPresent);
-    this.deps.onEdit?.();
+    this.deps.onEdit?.((performance.now() - started) / 1000);
     return version;
   }
 

@@ -1,6 +1,8 @@
 import { dirname, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Queue } from 'bullmq';
 import type * as Y from 'yjs';
 import type { ShardId } from '@tandem/protocol';
 import { TandemRest, type ShardSession, type TandemClient } from '@tandem/client-sdk';
@@ -17,6 +19,9 @@ import {
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { waitFor } from '../support/wait-for.js';
+import { budgetMs } from '../support/time-budget.js';
+import { createTestRedis, testRedisKeys, TEST_REDIS_CLUSTER_NODES } from '../support/services.js';
+import { bullPrefix, SYNC_QUEUE_NAME } from '../../src/sync-jobs/index.js';
 import { freshDistEntry } from '../../chaos/fresh-dist.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
@@ -33,6 +38,12 @@ const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..'
  * watcher W is on A from the start.
  */
 const CONVERGE_MS = 5_000;
+/**
+ * X's sync worker may hold the shard's partition job when X dies: it runs again once its lock
+ * expires, at the next stalled check (docs/operations.md). Short here, so the database check
+ * waits for that, not for the production defaults.
+ */
+const JOBS = { SYNC_LOCK_DURATION_MS: '2000', SYNC_STALLED_INTERVAL_MS: '1000' };
 const FILE = 'src/main.js';
 
 describe('an instance killed between storing a change and broadcasting it', () => {
@@ -50,7 +61,7 @@ describe('an instance killed between storing a change and broadcasting it', () =
   beforeAll(async () => {
     entry = await freshDistEntry(REPO_ROOT);
     db = await createTestDatabase('postgres');
-    a = await startTestApp({ prefix, databaseUrl: db.url });
+    a = await startTestApp({ prefix, databaseUrl: db.url, env: JOBS });
     token = await adminToken();
     rest = new TandemRest({ url: a.url, token });
   }, 300_000);
@@ -70,7 +81,7 @@ describe('an instance killed between storing a change and broadcasting it', () =
 
   /** Starts instance X (fault hook on) behind its balancer. */
   async function startX(): Promise<{ x: ServerProcess; proxy: TcpProxy }> {
-    x = await startServerProcess({ prefix, databaseUrl: db.url, env: { TANDEM_TEST_FAULTS: 'true' }, entry });
+    x = await startServerProcess({ prefix, databaseUrl: db.url, env: { ...JOBS, TANDEM_TEST_FAULTS: 'true' }, entry });
     proxy = await TcpProxy.start(x.port);
     return { x, proxy };
   }
@@ -89,6 +100,37 @@ describe('an instance killed between storing a change and broadcasting it', () =
     clients.push(client);
     const session = await client.join(shardId);
     return { session, text: await session.openFile(FILE) };
+  }
+
+  /** What the sync queue and the database look like, for a failure message. */
+  async function syncState(shardId: ShardId): Promise<string> {
+    const queue = new Queue(SYNC_QUEUE_NAME, {
+      connection: createTestRedis(),
+      prefix: bullPrefix(prefix, TEST_REDIS_CLUSTER_NODES !== undefined),
+    });
+    try {
+      const now = Date.now();
+      const jobs = await queue.getJobs(['active', 'waiting', 'delayed', 'failed'], 0, 20);
+      const states = await Promise.all(jobs.map(async (j) => `${await j.getState()} ${now - j.timestamp} ms old`));
+      const shard = await a.app.repository.findById(shardId);
+      return `sync jobs: ${states.join(', ') || 'none'}; database lastSyncTimestamp ${shard?.lastSyncTimestamp}`;
+    } finally {
+      await queue.close();
+    }
+  }
+
+  /** Waits for the database to hold `expected` as FILE's text; says what the sync queue holds if it does not. */
+  async function databaseHolds(shardId: ShardId, expected: string): Promise<void> {
+    try {
+      await waitFor(
+        async () =>
+          (await a.app.repository.findById(shardId))?.files.find((f) => f.path === FILE)?.content === expected,
+        budgetMs(10_000),
+        'database equal to the converged text',
+      );
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\n${await syncState(shardId)}`, { cause: error });
+    }
   }
 
   const dead = (p: ServerProcess) => p.child.exitCode !== null || p.child.signalCode !== null;
@@ -152,12 +194,64 @@ describe('an instance killed between storing a change and broadcasting it', () =
     expect(convergedMs).toBeLessThanOrEqual(CONVERGE_MS);
 
     // And the database ends up with the same text.
-    const expected = watcher.text.toString();
+    await databaseHolds(shardId, watcher.text.toString());
+  });
+
+  it("keeps an edit that was held before its store when the instance died, while another sender's edits went on", async () => {
+    const { x, proxy } = await startX();
+    const shardId = await createShard(a.url);
+    const watcher = await joined(a.url, shardId);
+    const [held, other] = await Promise.all([0, 1].map(() => joined(proxy.url, shardId)));
+    held!.text.insert(0, '<warm-held>');
+    other!.text.insert(0, '<warm-other>');
     await waitFor(
-      async () => (await a.app.repository.findById(shardId))?.files.find((f) => f.path === FILE)?.content === expected,
-      10_000,
-      'database equal to the converged text',
+      () => ['<warm-held>', '<warm-other>'].every((t) => watcher.text.toString().includes(t)),
+      5000,
+      'warm-up edits at the watcher',
     );
+
+    // X holds the next edit it checks (before its dependency check and store) until it dies.
+    await arm(x, { holdNextEdit: true });
+    proxy.retarget(a.port);
+    held!.text.insert(0, '<held>');
+    await waitFor(
+      async () =>
+        (
+          (await (await fetch(`${x.url}/__test/faults`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
+            holdingEdit: boolean;
+          }
+        ).holdingEdit,
+      5000,
+      'the edit held at X',
+    );
+    // Another sender's edits to the same file do not wait for it (per-sender order, protocol §7):
+    // stored and broadcast while it is held.
+    for (const n of [1, 2, 3]) other!.text.insert(other!.text.length, `[other${n}]`);
+    await waitFor(
+      () => [1, 2, 3].every((n) => watcher.text.toString().includes(`[other${n}]`)),
+      5000,
+      "the other sender's edits at the watcher",
+    );
+    expect(watcher.text.toString()).not.toContain('<held>');
+
+    await x.kill('SIGKILL');
+    proxy.dropAll();
+    // The held edit was never stored or acknowledged: its sender sends it again on A.
+    const serverText = async () => (await rest.readFile(shardId, FILE)).content;
+    await waitFor(
+      async () => {
+        const server = await serverText();
+        return (
+          server.includes('<held>') &&
+          [1, 2, 3].every((n) => server.includes(`[other${n}]`)) &&
+          [watcher, held!, other!].every((c) => c.text.toString() === server) &&
+          live(held!.session)
+        );
+      },
+      budgetMs(CONVERGE_MS),
+      'every client and the server with the held edit and the others',
+    );
+    await databaseHolds(shardId, watcher.text.toString());
   });
 
   it('every client sees a file whose creation was stored right before the crash', async () => {
@@ -212,4 +306,69 @@ describe('an instance killed between storing a change and broadcasting it', () =
     );
     await create;
   });
+
+  // The delete reaches the database either with another operation's tree (written through) or,
+  // when no other operation comes, with the next sync (the reply in its batch).
+  it.each(['another operation', 'the sync'] as const)(
+    'tells the writer its delete was applied when Redis lost the shard before the delete was sent again (written by %s)',
+    async (writtenBy) => {
+      const { x, proxy } = await startX();
+      const shardId = await createShard(a.url);
+      const watcher = await joined(a.url, shardId);
+      const writer = await joined(proxy.url, shardId);
+      await writer.session.createFile('src/doomed.js');
+      await waitFor(() => watcher.session.fileId('src/doomed.js') !== undefined, 5000, 'the file at the watcher');
+
+      // X stores the delete and dies before writing its tree through, broadcasting or acking it.
+      await arm(x, { crashAfterStore: { kind: 'tree', nth: 1 } });
+      const deletion = writer.session.delete('src/doomed.js').then(
+        () => 'deleted',
+        (error: unknown) => `refused: ${String(error)}`,
+      );
+      await waitFor(() => dead(x), 10_000, 'X killed by its fault hook');
+      // The writer stays away (its balancer refuses it) while, on A, another file operation writes
+      // the tree (with the stored delete) through, or a sync writes the delete with its reply; then
+      // Redis loses the shard.
+      proxy.pause();
+      proxy.retarget(a.port);
+      if (writtenBy === 'another operation') await watcher.session.createFile('src/other.js');
+      else {
+        try {
+          await waitFor(
+            async () => (await a.app.repository.findById(shardId))?.files.every((f) => f.path !== 'src/doomed.js'),
+            budgetMs(15_000),
+            'the delete synced to the database',
+          );
+        } catch (error) {
+          throw new Error(`${(error as Error).message}\n${await syncState(shardId)}`, { cause: error });
+        }
+      }
+      const redis = createTestRedis();
+      try {
+        const keys = await testRedisKeys(redis, `${prefix}:shard:{${shardId}}:*`);
+        await redis.del(...keys);
+      } finally {
+        redis.disconnect();
+      }
+
+      // The writer comes back to A, which loads the shard from the database, and sends the delete
+      // again with its op id: the first outcome, not "src/doomed.js no longer exists".
+      proxy.resume();
+      const outcome = await Promise.race([deletion, sleep(budgetMs(15_000)).then(() => 'no answer')]);
+      expect(outcome).toBe('deleted');
+      const paths = (s: ShardSession) => s.tree().map((f) => f.path);
+      await waitFor(
+        async () => {
+          const server = (await rest.getShard(shardId)).shard.files.map((f) => f.path).sort();
+          return (
+            !server.includes('src/doomed.js') &&
+            JSON.stringify(paths(writer.session)) === JSON.stringify(server) &&
+            JSON.stringify(paths(watcher.session)) === JSON.stringify(server)
+          );
+        },
+        CONVERGE_MS,
+        'every tree equal to the stored one, without the deleted file',
+      );
+    },
+  );
 });
