@@ -37,21 +37,26 @@ export function checkPath(path: string): string {
 /**
  * Applies `op` to a path map as the server would if it still applies; an op that no longer
  * applies (its source is gone, its target taken) changes nothing. Used to show queued and
- * not-yet-broadcast operations in the local tree.
+ * not-yet-broadcast operations in the local tree. `mayChange` leaves out files the op must not
+ * touch (a newer notice changed them already).
  */
-export function applyTreeOp(files: Map<FileId, string>, op: TreeOp): void {
+export function applyTreeOp(
+  files: Map<FileId, string>,
+  op: TreeOp,
+  mayChange: (id: FileId) => boolean = () => true,
+): void {
   switch (op.kind) {
     case 'create':
-      if (!files.has(op.fileId) && !hasPath(files, op.path)) files.set(op.fileId, op.path);
+      if (!files.has(op.fileId) && !hasPath(files, op.path) && mayChange(op.fileId)) files.set(op.fileId, op.path);
       return;
     case 'rename': {
-      const moving = [...files].filter(([, path]) => isInside(path, op.from));
+      const moving = [...files].filter(([id, path]) => isInside(path, op.from) && mayChange(id));
       if (moving.length === 0 || hasPath(files, op.to)) return;
       for (const [id, path] of moving) files.set(id, op.to + path.slice(op.from.length));
       return;
     }
     case 'delete':
-      for (const [id, path] of [...files]) if (isInside(path, op.path)) files.delete(id);
+      for (const [id, path] of [...files]) if (isInside(path, op.path) && mayChange(id)) files.delete(id);
       return;
   }
 }

@@ -1,4 +1,5 @@
 import type { FileId, RestoredEvent, ShardId, TreeChange } from '@tandem/protocol';
+import type { Faults } from '../faults/index.js';
 import type { ShardEvents } from '../shards/index.js';
 import { roomOf, type TandemServer } from './socket-server.js';
 
@@ -15,8 +16,11 @@ export type RoomEvents = Omit<ShardEvents, 'deleted'> & {
   versionAnnounced(shardId: ShardId, version: number): void;
 };
 
-/** The room broadcasts, through the socket server (and its adapter, to every instance). */
-export function createRoomEvents(io: TandemServer): RoomEvents {
+/**
+ * The room broadcasts, through the socket server (and its adapter, to every instance). `faults`
+ * (tests only) may hold a tree notice back.
+ */
+export function createRoomEvents(io: TandemServer, faults?: Faults): RoomEvents {
   return {
     fileEdited: (
       shardId: ShardId,
@@ -37,7 +41,10 @@ export function createRoomEvents(io: TandemServer): RoomEvents {
       });
     },
     treeChanged: (shardId: ShardId, change: TreeChange, version: number) => {
-      io.to(roomOf(shardId)).emit('tree:changed', { shardId, change, version });
+      const emit = () => io.to(roomOf(shardId)).emit('tree:changed', { shardId, change, version });
+      const hold = faults?.takeTreeNoticeHold();
+      if (hold === undefined) emit();
+      else void hold.then(emit);
     },
     reloaded: (shardId: ShardId, onlyHere?: boolean) => {
       (onlyHere === true ? io.local : io).to(roomOf(shardId)).emit('shard:resync', { shardId });
