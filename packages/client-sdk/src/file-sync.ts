@@ -1,4 +1,4 @@
-import type * as Y from 'yjs';
+import * as Y from 'yjs';
 import { isRetryableError, type Ack, type ErrorBody, type FileId } from '@tandem/protocol';
 import { OpenFile } from './open-file.js';
 import type { Refusal } from './session-events.js';
@@ -27,6 +27,8 @@ export interface FileSyncHooks {
  */
 export class FileSync {
   private readonly open = new Map<FileId, OpenFile>();
+  /** The state of open files a notice deleted, until a "saved" covers the deletion (reviveDeleted). */
+  private readonly deletedUnsaved = new Map<FileId, { state: Uint8Array; version: number }>();
   /** `file:edit` requests awaiting their ack. */
   private unacked = 0;
   private readonly refusals = new Map<FileId, Refusal>();
@@ -71,12 +73,14 @@ export class FileSync {
   }
 
   /**
-   * A notice deleted the file. Edits the server has not confirmed (on their way, or kept for a
-   * handshake) are given back like a refusal: they may never have reached the file.
+   * A notice deleted the file (at `version`). Edits the server has not confirmed (on their way,
+   * or kept for a handshake) are given back like a refusal: they may never have reached the file.
+   * The document's state is kept until a "saved" covers the deletion (see reviveDeleted).
    */
-  deletedRemotely(id: FileId): void {
+  deletedRemotely(id: FileId, version: number): void {
     const file = this.open.get(id);
     if (file === undefined) return;
+    this.deletedUnsaved.set(id, { state: Y.encodeStateAsUpdate(file.doc), version });
     if (file.unconfirmed > 0 || file.inFlight > 0) {
       file.unconfirmed = Math.max(file.unconfirmed, 1);
       this.fileGone(file, { code: 'FILE_NOT_FOUND', message: 'someone deleted this file' });
@@ -85,10 +89,39 @@ export class FileSync {
     }
   }
 
+  /** The database holds every version up to `version`: deletions up to it are durable. */
+  forgetSaved(version: number): void {
+    for (const [id, kept] of this.deletedUnsaved) if (kept.version <= version) this.deletedUnsaved.delete(id);
+  }
+
+  /**
+   * After a join, before the handshakes. A deletion is broadcast before it reaches the database:
+   * if Redis lost the shard first (its instance died before writing the tree), the file is back,
+   * loaded from the database without the edits acknowledged since its last sync, which only the
+   * clients had and dropped with the file. A kept document whose file `inTree` again is opened,
+   * so the handshake sends what the reload lacks. One not in the tree of a restarted clock is
+   * gone for good; in the same clock it waits for its "saved".
+   */
+  reviveDeleted(inTree: (id: FileId) => boolean, clockRestarted: boolean): void {
+    for (const [id, kept] of this.deletedUnsaved) {
+      if (inTree(id)) {
+        if (!this.open.has(id)) {
+          const file = this.openDoc(id);
+          file.applyRemote(kept.state);
+          file.unconfirmed = 1;
+        }
+        this.deletedUnsaved.delete(id);
+      } else if (clockRestarted) {
+        this.deletedUnsaved.delete(id);
+      }
+    }
+  }
+
   /** Frees every document (the session was left). */
   closeAll(): void {
     for (const file of this.open.values()) file.destroy();
     this.open.clear();
+    this.deletedUnsaved.clear();
   }
 
   /** A create failed for good: closes the file and returns its text, if it was open. */

@@ -178,7 +178,9 @@ export class ShardSession extends Emitter<SessionEvents> {
       },
       failed: (error) => this.emit('error', error),
     });
-    this.fileTree = new FileTree(joined.files, joined.version, this.ops, (id) => this.files.deletedRemotely(id));
+    this.fileTree = new FileTree(joined.files, joined.version, this.ops, (id, version) =>
+      this.files.deletedRemotely(id, version),
+    );
     for (const e of early) {
       if (e.version <= joined.version) continue;
       this.gaps.record(e.version);
@@ -427,6 +429,7 @@ export class ShardSession extends Emitter<SessionEvents> {
       this.ops.clockRestarted(before !== undefined && after !== undefined ? after.base : 0);
     } else {
       this.saves.markSaved(joined.shard.lastSyncTimestamp);
+      this.files.forgetSaved(joined.shard.lastSyncTimestamp);
     }
     this.gaps.reset(joined.version);
     this.ops.forgetSaved(joined.shard.lastSyncTimestamp);
@@ -436,6 +439,9 @@ export class ShardSession extends Emitter<SessionEvents> {
     // File operations before the handshakes (§10 steps 3, 4): a file created again after Redis
     // lost the shard must exist, with its id, before its handshake restores its text.
     await this.ops.resend();
+    // A file deleted by a notice whose deletion Redis lost with the shard is back in the tree:
+    // its document (with edits the reload may lack) is open again for the handshakes.
+    this.files.reviveDeleted((id) => this.fileTree.has(id), restarted);
     await this.files.syncAll();
     this.caughtUp = true;
     this.presence.sendFull();
@@ -473,6 +479,7 @@ export class ShardSession extends Emitter<SessionEvents> {
         if (this.reloaded) return;
         this.saves.markSaved(version);
         this.ops.forgetSaved(version);
+        this.files.forgetSaved(version);
         this.emit('saved', this.saves.saved);
         this.saves.update();
       },
