@@ -9,6 +9,7 @@ export {
   toShardSummary,
   toCheckpointSummary,
   CheckpointReason,
+  OP_REPLY_TTL_MS,
   type Checkpoint,
   type CheckpointAuthor,
   type CheckpointMeta,
@@ -17,6 +18,7 @@ export {
   type PruneResult,
   type RetentionPolicy,
   type IShardRepository,
+  type OpReply,
   type Shard,
   type ShardListCursor,
   type ShardListFilter,
@@ -25,8 +27,10 @@ export {
   type SyncBatch,
   type SyncOutcome,
   type SyncResult,
+  type SyncWriteOptions,
   type TreeWrite,
   type TreeWriteResult,
+  type TreeWriteOptions,
 } from './shard-repository.js';
 export { createShardRepository, type CreateShardRepositoryOptions } from './create-shard-repository.js';
 export { PostgresShardRepository, type PostgresShardRepositoryOptions } from './postgres-shard-repository.js';

@@ -9,22 +9,27 @@ import {
   type ShardsTable,
   type SqlDialectKind,
 } from './migrations.js';
-import type {
-  Checkpoint,
-  CheckpointMeta,
-  CreateCheckpointInput,
-  IShardRepository,
-  PruneResult,
-  RetentionPolicy,
-  Shard,
-  ShardListCursor,
-  ShardListFilter,
-  ShardMeta,
-  SyncBatch,
-  SyncOutcome,
-  SyncResult,
-  TreeWrite,
-  TreeWriteResult,
+import {
+  OP_REPLIES_LOADED_MAX,
+  OP_REPLY_TTL_MS,
+  type Checkpoint,
+  type CheckpointMeta,
+  type CreateCheckpointInput,
+  type IShardRepository,
+  type OpReply,
+  type PruneResult,
+  type RetentionPolicy,
+  type Shard,
+  type ShardListCursor,
+  type ShardListFilter,
+  type ShardMeta,
+  type SyncBatch,
+  type SyncOutcome,
+  type SyncResult,
+  type SyncWriteOptions,
+  type TreeWrite,
+  type TreeWriteResult,
+  type TreeWriteOptions,
 } from './shard-repository.js';
 import {
   changesSince,
@@ -42,6 +47,7 @@ import {
   assertSyncBatch,
   assertTreeWrite,
   byPath,
+  chunkBySize,
   chunkFiles,
   chunkRows,
   latestPerFile,
@@ -92,20 +98,52 @@ export abstract class KyselyShardStore implements IShardRepository {
   async findById(id: ShardId): Promise<Shard | null> {
     this.#assertOpen();
     // One snapshot for the row and its files, so a concurrent save or sync is seen whole or not at all.
+    return this.#readSnapshot((trx) => this.#readShard(trx, id));
+  }
+
+  async findForLoad(id: ShardId): Promise<{ shard: Shard; opReplies: OpReply[] } | null> {
+    this.#assertOpen();
+    return this.#readForLoad(id, async (trx) => {
+      const shard = await this.#readShard(trx, id);
+      if (shard === null) return null;
+      // Only a shard that had a tree written (or replies synced) has replies: a fresh one skips the query.
+      const opReplies = (shard.treeVersion ?? 0) > 0 ? await this.#recentOpRepliesIn(trx, id) : [];
+      return { shard, opReplies };
+    });
+  }
+
+  #readSnapshot<T>(read: (trx: Transaction<ShardDatabase>) => Promise<T>): Promise<T> {
+    return this.db.transaction().setAccessMode('read only').setIsolationLevel('repeatable read').execute(read);
+  }
+
+  /**
+   * findForLoad's read. PostgreSQL: the shard row is read FOR SHARE first, which waits for a
+   * writer holding it (every writer of a shard's rows locks its row first) and keeps others out
+   * until the read ends, so the statements after it see one state, the newest, of this shard.
+   * (A repeatable-read snapshot would be taken before the wait and miss the writer's commit.)
+   * SQLite: the read takes the write lock (BEGIN IMMEDIATE, writing nothing), which waits for a
+   * writer of another connection or process, and is a snapshot.
+   */
+  #readForLoad<T>(id: ShardId, read: (trx: Transaction<ShardDatabase>) => Promise<T>): Promise<T> {
+    if (this.#dialect !== 'postgres') return this.withWriteLock(() => this.db.transaction().execute(read));
     return this.db
       .transaction()
-      .setAccessMode('read only')
-      .setIsolationLevel('repeatable read')
+      .setIsolationLevel('read committed')
       .execute(async (trx) => {
-        const row = await trx.selectFrom('shards').selectAll().where('id', '=', id).executeTakeFirst();
-        if (row === undefined) return null;
-        const files = await trx.selectFrom('shard_files').selectAll().where('shard_id', '=', id).execute();
-        return {
-          ...toShardMeta(row),
-          treeVersion: Number(row.tree_version),
-          files: files.map(toStoredFile).sort(byPath),
-        };
+        await trx.selectFrom('shards').select('id').where('id', '=', id).forShare().execute();
+        return read(trx);
       });
+  }
+
+  async #readShard(trx: Transaction<ShardDatabase>, id: ShardId): Promise<Shard | null> {
+    const row = await trx.selectFrom('shards').selectAll().where('id', '=', id).executeTakeFirst();
+    if (row === undefined) return null;
+    const files = await trx.selectFrom('shard_files').selectAll().where('shard_id', '=', id).execute();
+    return {
+      ...toShardMeta(row),
+      treeVersion: Number(row.tree_version),
+      files: files.map(toStoredFile).sort(byPath),
+    };
   }
 
   async save(shard: Shard): Promise<void> {
@@ -154,13 +192,35 @@ export abstract class KyselyShardStore implements IShardRepository {
     );
   }
 
-  async applySync(batch: SyncBatch): Promise<SyncResult> {
+  async applySync(batch: SyncBatch, options: SyncWriteOptions = {}): Promise<SyncResult> {
     this.#assertOpen();
     assertSyncBatch(batch);
-    return this.withWriteLock(() => this.db.transaction().execute((trx) => this.#applySyncIn(trx, batch)));
+    return this.withWriteLock(() =>
+      this.db.transaction().execute(async (trx) => {
+        const current = await this.#currentShards(trx, [batch.shardId], options);
+        return this.#applySyncIn(trx, batch, !current.has(batch.shardId));
+      }),
+    );
   }
 
-  async applySyncs(batches: readonly SyncBatch[]): Promise<SyncOutcome[]> {
+  /**
+   * SyncWriteOptions.current, asked with the rows of `shardIds` (sorted) locked: every shard
+   * when there is no question.
+   */
+  async #currentShards(
+    trx: Transaction<ShardDatabase>,
+    shardIds: readonly ShardId[],
+    options: SyncWriteOptions,
+  ): Promise<ReadonlySet<ShardId>> {
+    if (options.current === undefined || shardIds.length === 0) return new Set(shardIds);
+    // SQLite: BEGIN IMMEDIATE excludes every other writer already.
+    if (this.#dialect === 'postgres') {
+      await trx.selectFrom('shards').select('id').where('id', 'in', shardIds).orderBy('id').forUpdate().execute();
+    }
+    return options.current(shardIds);
+  }
+
+  async applySyncs(batches: readonly SyncBatch[], options: SyncWriteOptions = {}): Promise<SyncOutcome[]> {
     this.#assertOpen();
     const outcomes: Array<SyncOutcome | undefined> = batches.map((batch) => {
       try {
@@ -178,11 +238,13 @@ export abstract class KyselyShardStore implements IShardRepository {
     if (order.length > 0) {
       await this.withWriteLock(() =>
         this.db.transaction().execute(async (trx) => {
+          const ids = order.map(({ batch }) => batch.shardId);
+          const current = await this.#currentShards(trx, ids, options);
           for (const { batch, index } of order) {
             // A savepoint per batch: one that fails is undone alone, the others still commit.
             await sql`savepoint tandem_sync`.execute(trx);
             try {
-              const result = await this.#applySyncIn(trx, batch);
+              const result = await this.#applySyncIn(trx, batch, !current.has(batch.shardId));
               await sql`release savepoint tandem_sync`.execute(trx);
               outcomes[index] = { ok: true, result };
             } catch (error) {
@@ -198,8 +260,8 @@ export abstract class KyselyShardStore implements IShardRepository {
     return outcomes.map((o) => o ?? { ok: false, error: new AppError(ErrorCode.INTERNAL, 'sync batch not applied') });
   }
 
-  /** One sync batch inside a transaction (see applySync). */
-  async #applySyncIn(trx: Transaction<ShardDatabase>, batch: SyncBatch): Promise<SyncResult> {
+  /** One sync batch inside a transaction (see applySync); `stale`: see SyncWriteOptions. */
+  async #applySyncIn(trx: Transaction<ShardDatabase>, batch: SyncBatch, stale: boolean): Promise<SyncResult> {
     const upserts = latestPerFile(batch.upserts);
     const dependencies =
       batch.dependencies === undefined
@@ -219,7 +281,8 @@ export abstract class KyselyShardStore implements IShardRepository {
     const now = new Date();
     // A tree written through after this batch's snapshot holds newer paths and a newer set
     // of files: the batch brings only the text of files that still exist.
-    const behindTree = batch.lastSyncTimestamp < Number(stored.tree_version);
+    // So does a batch of a load Redis lost (stale): the rows may be a newer load's.
+    const behindTree = stale || batch.lastSyncTimestamp < Number(stored.tree_version);
     let written = 0;
     for (const chunk of chunkFiles(upserts)) {
       written += behindTree
@@ -230,19 +293,26 @@ export abstract class KyselyShardStore implements IShardRepository {
     if (!behindTree)
       for (const chunk of chunkRows(batch.deletes)) deleted += await deleteIfNotNewer(trx, batch.shardId, chunk);
 
-    const advances = batch.lastSyncTimestamp > stored.last_sync_timestamp;
+    const advances = !stale && batch.lastSyncTimestamp > stored.last_sync_timestamp;
     const dependenciesChange =
       dependencies !== undefined &&
       (dependencies.dependencies !== stored.dependencies || dependencies.dev_dependencies !== stored.dev_dependencies);
+    // Replies of operations whose tree was never written through: after this batch the database
+    // holds the tree as of its watermark, so tree_version may rise to it, and a load (which looks
+    // for replies only when tree_version is above 0) answers them again.
+    const ops = stale ? [] : (batch.ops ?? []);
+    await this.#storeOpReplies(trx, batch.shardId, ops);
+    const raisesTree = ops.length > 0 && Number(stored.tree_version) < batch.lastSyncTimestamp;
     // A batch that changes nothing leaves the row alone too, so replaying it is a true no-op.
-    if (written + deleted > 0 || advances || dependenciesChange) {
+    if (written + deleted > 0 || advances || dependenciesChange || raisesTree) {
       await trx
         .updateTable('shards')
         .set({
           ...dependencies,
           updated_at: this.#toDbTime(now),
           // Safe to compute here: the row is locked (PostgreSQL) or the database is (SQLite).
-          last_sync_timestamp: Math.max(stored.last_sync_timestamp, batch.lastSyncTimestamp),
+          last_sync_timestamp: advances ? batch.lastSyncTimestamp : stored.last_sync_timestamp,
+          ...(raisesTree ? { tree_version: batch.lastSyncTimestamp } : {}),
         })
         .where('id', '=', batch.shardId)
         .execute();
@@ -250,7 +320,7 @@ export abstract class KyselyShardStore implements IShardRepository {
     return { written, deleted, skipped: batch.upserts.length + batch.deletes.length - written - deleted };
   }
 
-  async writeTree(write: TreeWrite): Promise<TreeWriteResult> {
+  async writeTree(write: TreeWrite, options: TreeWriteOptions = {}): Promise<TreeWriteResult> {
     this.#assertOpen();
     assertTreeWrite(write);
     return this.withWriteLock(() =>
@@ -262,9 +332,22 @@ export abstract class KyselyShardStore implements IShardRepository {
           });
         }
         const result: TreeWriteResult = { applied: false, inserted: 0, moved: 0, deleted: 0 };
+        // With the row locked: a load that reads after this check waits for the commit.
+        if (options.current !== undefined && !(await options.current())) return { ...result, stale: true };
+        await this.#storeOpReplies(trx, write.shardId, write.ops ?? []);
         // A tree read before the newest one written, or before the last sync's snapshot (whose
         // tree the rows hold since), is older than what is stored.
-        if (write.version <= Math.max(Number(stored.tree_version), stored.last_sync_timestamp)) return result;
+        if (write.version <= Math.max(Number(stored.tree_version), stored.last_sync_timestamp)) {
+          // The rows hold a tree at least this new (a sync's): saying so marks the shard as one
+          // with operation replies, which a load reads only then (recentOpReplies).
+          if ((write.ops?.length ?? 0) > 0 && Number(stored.tree_version) < write.version)
+            await trx
+              .updateTable('shards')
+              .set({ tree_version: write.version })
+              .where('id', '=', write.shardId)
+              .execute();
+          return result;
+        }
         result.applied = true;
         const rows = await trx
           .selectFrom('shard_files')
@@ -314,6 +397,49 @@ export abstract class KyselyShardStore implements IShardRepository {
         return result;
       }),
     );
+  }
+
+  async recentOpReplies(shardId: ShardId): Promise<OpReply[]> {
+    this.#assertOpen();
+    return this.#recentOpRepliesIn(this.db, shardId);
+  }
+
+  async #recentOpRepliesIn(db: Kysely<ShardDatabase>, shardId: ShardId): Promise<OpReply[]> {
+    const rows = await db
+      .selectFrom('shard_ops')
+      .select(['op_id', 'reply'])
+      .where('shard_id', '=', shardId)
+      .where('created_at', '>=', this.#toDbTime(new Date(Date.now() - OP_REPLY_TTL_MS)))
+      .orderBy('created_at', 'desc')
+      .limit(OP_REPLIES_LOADED_MAX)
+      .execute();
+    return rows.map((r) => ({ opId: r.op_id, reply: r.reply }));
+  }
+
+  async pruneOpReplies(now = new Date()): Promise<number> {
+    this.#assertOpen();
+    const cutoff = this.#toDbTime(new Date(now.getTime() - OP_REPLY_TTL_MS));
+    // In a transaction, as every write here: on SQLite its BEGIN IMMEDIATE is what waits for the
+    // write lock without holding the thread (SqliteShardRepository).
+    const result = await this.withWriteLock(() =>
+      this.db
+        .transaction()
+        .execute((trx) => trx.deleteFrom('shard_ops').where('created_at', '<', cutoff).executeTakeFirst()),
+    );
+    return Number(result.numDeletedRows);
+  }
+
+  /** Stores operation replies; a reply stored already stays as it is. */
+  async #storeOpReplies(trx: Transaction<ShardDatabase>, shardId: ShardId, ops: readonly OpReply[]): Promise<void> {
+    if (ops.length === 0) return;
+    const now = this.#toDbTime(new Date());
+    const rows = ops.map((op) => ({ shard_id: shardId, op_id: op.opId, reply: op.reply, created_at: now }));
+    for (const chunk of chunkRows(rows))
+      await trx
+        .insertInto('shard_ops')
+        .values(chunk)
+        .onConflict((oc) => oc.columns(['shard_id', 'op_id']).doNothing())
+        .execute();
   }
 
   async createCheckpoint(input: CreateCheckpointInput): Promise<CheckpointMeta | null> {
@@ -372,7 +498,7 @@ export abstract class KyselyShardStore implements IShardRepository {
         };
         await trx.insertInto('shard_checkpoints').values(row).execute();
         const fromPending = changed.filter((id) => pending.has(id));
-        for (const chunk of chunkRows(fromPending)) {
+        for (const chunk of chunkBySize(fromPending, (id) => pending.get(id)?.ydocState.byteLength ?? 0)) {
           await trx
             .insertInto('checkpoint_files')
             .values(
@@ -544,7 +670,7 @@ export abstract class KyselyShardStore implements IShardRepository {
     return rows.map(toShardMeta);
   }
 
-  async touch(changes: ReadonlyMap<ShardId, Date>): Promise<number> {
+  async touch(changes: ReadonlyMap<ShardId, Date>, _options?: { wait?: boolean }): Promise<number | null> {
     this.#assertOpen();
     if (changes.size === 0) return 0;
     // One transaction: one commit (one fsync) for every shard a flush reports.
@@ -569,12 +695,14 @@ export abstract class KyselyShardStore implements IShardRepository {
   async rename(id: ShardId, name: string): Promise<ShardMeta | null> {
     this.#assertOpen();
     const row = await this.withWriteLock(() =>
-      this.db
-        .updateTable('shards')
-        .set({ name, updated_at: this.#toDbTime(new Date()) })
-        .where('id', '=', id)
-        .returningAll()
-        .executeTakeFirst(),
+      this.db.transaction().execute((trx) =>
+        trx
+          .updateTable('shards')
+          .set({ name, updated_at: this.#toDbTime(new Date()) })
+          .where('id', '=', id)
+          .returningAll()
+          .executeTakeFirst(),
+      ),
     );
     return row === undefined ? null : toShardMeta(row);
   }
@@ -583,7 +711,7 @@ export abstract class KyselyShardStore implements IShardRepository {
     this.#assertOpen();
     // Files go with the row: shard_files.shard_id is ON DELETE CASCADE.
     const result = await this.withWriteLock(() =>
-      this.db.deleteFrom('shards').where('id', '=', id).executeTakeFirstOrThrow(),
+      this.db.transaction().execute((trx) => trx.deleteFrom('shards').where('id', '=', id).executeTakeFirstOrThrow()),
     );
     return result.numDeletedRows > 0n;
   }

@@ -84,12 +84,25 @@ export type CheckpointFilesTable = {
   ydoc_state: Uint8Array;
 };
 
+/**
+ * The `shard_ops` table: the reply an idempotent file operation got, keyed by (shard_id, op_id),
+ * written with the tree that holds the operation (IShardRepository.writeTree); migration 0006.
+ */
+export type ShardOpsTable = {
+  shard_id: string;
+  op_id: string;
+  /** JSON text of the reply (lua/includes/ops.lua). */
+  reply: string;
+  created_at: DbTime;
+};
+
 /** The tables the migrations below create, as Kysely sees them. */
 export type ShardDatabase = {
   shards: ShardsTable;
   shard_files: ShardFilesTable;
   shard_checkpoints: ShardCheckpointsTable;
   checkpoint_files: CheckpointFilesTable;
+  shard_ops: ShardOpsTable;
 };
 
 /** Kysely's bookkeeping tables get our own names so another Kysely app in the same schema keeps its history. */
@@ -235,6 +248,23 @@ function createMigrations(dialect: SqlDialectKind): Record<string, Migration> {
         await db.schema.dropIndex('shards_updated_idx').execute();
         await db.schema.dropIndex('shards_owner_updated_idx').execute();
         await db.schema.alterTable('shards').dropColumn('owner_id').execute();
+      },
+    },
+    '0006_shard_ops': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .createTable('shard_ops')
+          .addColumn('shard_id', 'text', (col) => col.notNull().references('shards.id').onDelete('cascade'))
+          .addColumn('op_id', 'text', (col) => col.notNull())
+          .addColumn('reply', 'text', (col) => col.notNull())
+          .addColumn('created_at', types.time, (col) => col.notNull())
+          .addPrimaryKeyConstraint('shard_ops_pkey', ['shard_id', 'op_id'])
+          .execute();
+        // The history pruner's job drops expired replies of every shard (pruneOpReplies).
+        await db.schema.createIndex('shard_ops_created_at_idx').on('shard_ops').columns(['created_at']).execute();
+      },
+      async down(db: Kysely<unknown>): Promise<void> {
+        await db.schema.dropTable('shard_ops').execute();
       },
     },
   };

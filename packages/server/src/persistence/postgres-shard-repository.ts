@@ -56,6 +56,11 @@ export class PostgresShardRepository extends KyselyShardStore {
     // Without a listener, an idle connection's error would be an unhandled 'error' event
     // and end the process; pg has already removed that connection from the pool.
     pool.on('error', options.onIdleConnectionError ?? ignoreIdleConnectionError);
+    // The pool's listener is on idle connections only: a checked-out connection that dies (a
+    // restart or a network cut while a query runs or a transaction is open) emits 'error' with no
+    // listener, an uncaught exception that ended the server. Its queries are already rejected
+    // with the error and the pool drops it when it comes back, so the listener has nothing to do.
+    pool.on('connect', (client) => client.on('error', ignoreCheckedOutConnectionError));
     super(
       new Kysely<ShardDatabase>({
         dialect: new PostgresDialect({
@@ -89,6 +94,10 @@ export class PostgresShardRepository extends KyselyShardStore {
 }
 
 function ignoreIdleConnectionError(): void {
+  // Nothing to do: see the comment where this listener is attached.
+}
+
+function ignoreCheckedOutConnectionError(): void {
   // Nothing to do: see the comment where this listener is attached.
 }
 

@@ -75,6 +75,12 @@ export type SyncBatch = {
   deletes: Array<{ id: FileId; version: number }>;
   /** New dependency maps (from an edited package.json), if they changed. */
   dependencies?: { dependencies: DependencyMap; devDependencies: DependencyMap };
+  /**
+   * Replies of file operations whose tree was never written through (TreeWrite.ops): stored like
+   * writeTree's (the first reply of an opId is kept), and `tree_version` rises to the watermark,
+   * since after the batch the database holds the tree as of it, so a load looks for replies.
+   */
+  ops?: ReadonlyArray<OpReply> | undefined;
 };
 
 /**
@@ -88,13 +94,59 @@ export type TreeWrite = {
   version: number;
   /** Every file of the shard and its path; binary files (see StoredFile.kind) say so. */
   files: Array<{ id: FileId; path: string; kind?: 'binary' | undefined }>;
+  /**
+   * The replies of idempotent file operations (by their client-chosen opId) in `files` that the
+   * database may not hold yet. Stored with the tree, kept OP_REPLY_TTL_MS, so that after Redis
+   * lost the shard an operation sent again is still answered with its first outcome
+   * (recentOpReplies).
+   */
+  ops?: ReadonlyArray<OpReply> | undefined;
+};
+
+/** The reply a file operation got, as JSON, under the id its client chose. */
+export type OpReply = { opId: string; reply: string };
+
+/** How long the database keeps an operation's reply: as long as Redis does (lua/includes/ops.lua). */
+export const OP_REPLY_TTL_MS = 24 * 60 * 60 * 1000;
+
+/** Most operation replies a load takes back into Redis (the newest). */
+export const OP_REPLIES_LOADED_MAX = 1000;
+
+/**
+ * `current`: asked inside the transaction, once the shard's row is locked and before anything is
+ * written, whether the load the tree was read from still holds the shard in Redis. When it says
+ * no, nothing is written and the result is `stale`: Redis lost that load, and a new load that read
+ * the database earlier lacks this tree. A load reads the database only after every writer that
+ * passed the check has committed (findForLoad waits for the row), so a tree written is in every
+ * later load.
+ */
+export type TreeWriteOptions = { current?: (() => Promise<boolean>) | undefined };
+
+/**
+ * `current`: asked once inside the transaction, with the shards' rows locked and before anything
+ * is written, which of these shards are still held in Redis by the load their batch was read from.
+ * The batch of a shard not in the answer is stale: Redis lost that load, and a new load may have
+ * read the rows before this commit, so the batch's files, paths and deletions are not the new
+ * load's. It writes only the text of stored files (as a batch behind the stored tree), and not its
+ * replies, tree_version or watermark; the sync's compaction then finds the shard reloaded and
+ * hands its edits to the new load (lua/compact.lua). A load waits for the rows (findForLoad).
+ */
+export type SyncWriteOptions = {
+  current?: ((shardIds: readonly ShardId[]) => Promise<ReadonlySet<ShardId>>) | undefined;
 };
 
 /**
  * What writeTree changed. `applied` is false when the database already held a tree at least as
  * new (a write from another instance, or a sync, got there first): nothing was written.
  */
-export type TreeWriteResult = { applied: boolean; inserted: number; moved: number; deleted: number };
+export type TreeWriteResult = {
+  applied: boolean;
+  inserted: number;
+  moved: number;
+  deleted: number;
+  /** TreeWriteOptions.current said no: nothing was written. */
+  stale?: true;
+};
 
 /**
  * Rows a sync actually changed. `skipped` counts the batch entries (upserts and deletes) that
@@ -220,6 +272,15 @@ export interface IShardRepository {
   migrate(): Promise<void>;
   /** The shard with all files (sorted by path, in code-unit order), read from one snapshot; or null. */
   findById(id: ShardId): Promise<Shard | null>;
+  /**
+   * What a load into Redis reads, from one snapshot: the shard with all files (as findById) and
+   * its operation replies (as recentOpReplies; not read when treeVersion is 0). One snapshot,
+   * because a tree written between two reads would bring a reply whose operation the files
+   * lack: a create answered "created" again to a client while the loaded tree has no such file.
+   * It waits for the writers of the shard holding its row (a tree write that passed its
+   * TreeWriteOptions.current check commits before the load reads).
+   */
+  findForLoad(id: ShardId): Promise<{ shard: Shard; opReplies: OpReply[] } | null>;
   /** The shard's row without files, or null. */
   findMetaById(id: ShardId): Promise<ShardMeta | null>;
   /**
@@ -236,27 +297,38 @@ export interface IShardRepository {
    * running the same batch twice, or an older batch after a newer one, changes nothing
    * further. The shard row (watermark, dependencies, updated_at = now) is written only when
    * the batch changed something. Throws AppError SHARD_NOT_FOUND when the shard does not
-   * exist (checked inside the transaction).
+   * exist (checked inside the transaction). See SyncWriteOptions for `options.current`.
    */
-  applySync(batch: SyncBatch): Promise<SyncResult>;
+  applySync(batch: SyncBatch, options?: SyncWriteOptions): Promise<SyncResult>;
   /**
    * Writes several sync batches (of different shards) in one transaction, one commit for all (a
    * group commit), each batch in its own savepoint: a batch that fails (SHARD_NOT_FOUND, an
    * invalid batch, a constraint) is undone alone and reported in its outcome, the others commit,
    * each with its own watermark, exactly as applySync would write it. Outcomes are in the order of
    * `batches`. Throws (nothing committed) when the transaction itself fails, e.g. the database is
-   * unreachable.
+   * unreachable. `options.current` is asked once for the whole group (SyncWriteOptions).
    */
-  applySyncs(batches: readonly SyncBatch[]): Promise<SyncOutcome[]>;
+  applySyncs(batches: readonly SyncBatch[], options?: SyncWriteOptions): Promise<SyncOutcome[]>;
   /**
    * Writes a shard's file tree, in one transaction, unless the stored tree_version or watermark
    * is at least `write.version` (the rows hold a tree that new already): files not stored yet are inserted empty (version 0: their text comes with the
    * next sync, or from clients after a reload), stored ones take their path, and stored files the
-   * tree lacks are deleted; tree_version becomes `write.version`. A sync batch older than the
+   * tree lacks are deleted; tree_version becomes `write.version`. `write.ops` are stored in any
+   * case (a newer stored tree holds them too; tree_version then rises to `write.version` if
+   * below, so a shard with replies always has a tree_version above 0). A sync batch older than the
    * stored tree then writes only the text of files that still exist (see applySync). Throws
-   * SHARD_NOT_FOUND when the shard does not exist.
+   * SHARD_NOT_FOUND when the shard does not exist. With `options.current`, nothing at all is
+   * written when it says the tree's load is gone (see TreeWriteOptions).
    */
-  writeTree(write: TreeWrite): Promise<TreeWriteResult>;
+  writeTree(write: TreeWrite, options?: TreeWriteOptions): Promise<TreeWriteResult>;
+  /**
+   * The operation replies stored with trees (TreeWrite.ops) in the last OP_REPLY_TTL_MS, newest
+   * first, at most OP_REPLIES_LOADED_MAX: what a load puts back into Redis. None when the shard's
+   * treeVersion is 0 (a load need not ask).
+   */
+  recentOpReplies(shardId: ShardId): Promise<OpReply[]>;
+  /** Deletes every shard's operation replies older than OP_REPLY_TTL_MS; returns how many. */
+  pruneOpReplies(now?: Date): Promise<number>;
   /**
    * Records a checkpoint of the shard as the database holds it now, in one transaction: the
    * whole tree, the Yjs state of only the files whose version differs from the previous
@@ -295,8 +367,13 @@ export interface IShardRepository {
    * Moves the updated time of shards changed live (edits and file operations not synced yet):
    * each listed shard's updated_at becomes its time where the stored one is older (never
    * backwards). Shards that do not exist are skipped, never created. Returns how many rows moved.
+   *
+   * With `wait: false` the write is given up at once, resolving to null with nothing written,
+   * when it would have to wait for another connection's write lock (SQLite: a sync thread's
+   * transaction holds the file's lock, and libsql would wait for it blocking the calling thread).
+   * PostgreSQL waits without blocking the thread, so it ignores the option.
    */
-  touch(changes: ReadonlyMap<ShardId, Date>): Promise<number>;
+  touch(changes: ReadonlyMap<ShardId, Date>, options?: { wait?: boolean }): Promise<number | null>;
   /** Sets a shard's name (and updated_at = now); the updated row, or null when there is none. */
   rename(id: ShardId, name: string): Promise<ShardMeta | null>;
   /** Deletes a shard, its files and its checkpoints (FK cascade). Returns whether it existed. */

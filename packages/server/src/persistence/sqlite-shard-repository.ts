@@ -1,5 +1,7 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode } from '@tandem/protocol';
 import {
   CompiledQuery,
@@ -16,12 +18,15 @@ import {
   type TransactionSettings,
 } from 'kysely';
 import type Database from 'libsql';
+import type { ShardId } from '@tandem/protocol';
 import { AppError } from '../errors/index.js';
 import { KyselyShardStore } from './kysely-shard-store.js';
 import type { ShardDatabase } from './migrations.js';
 
-/** How long a statement waits for another connection's write lock before failing with SQLITE_BUSY. */
+/** How long a write waits for another connection's write lock before failing with SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5000;
+/** The longest pause between two tries of a write whose BEGIN found the lock held. */
+const BUSY_RETRY_MAX_MS = 20;
 
 /** Options of SqliteShardRepository. */
 export type SqliteShardRepositoryOptions = {
@@ -39,10 +44,12 @@ export type SqliteShardRepositoryOptions = {
  * Each instance opens its own handle on first use, in WAL mode with `busy_timeout` 5000 and
  * `foreign_keys=ON`. Several handles may use one file at once, from this thread, worker
  * threads or other processes: write transactions start with `BEGIN IMMEDIATE`, so a writer
- * waits (up to the busy timeout) for the write lock instead of failing halfway, and readers
- * never wait for writers. libsql is synchronous, so that wait blocks the calling
- * thread; handles of one file in the same thread therefore queue their writes in this module
- * instead, because a blocked thread could never let the current writer finish.
+ * waits for the write lock instead of failing halfway, and readers never wait for writers.
+ * libsql is synchronous, and SQLite's own wait (busy_timeout) would block the calling thread:
+ * the event loop, for as long as a sync thread's group commit holds the lock. So a write's
+ * BEGIN IMMEDIATE does not wait (busy_timeout 0 for that statement) and the write is tried again
+ * after a pause (1 ms, doubling to 20 ms, up to 5 s in all) without holding the thread. Handles
+ * of one file in the same thread also queue their writes in this module.
  */
 export class SqliteShardRepository extends KyselyShardStore {
   readonly #writeQueueKey: string | undefined;
@@ -59,8 +66,26 @@ export class SqliteShardRepository extends KyselyShardStore {
     this.#writeQueueKey = isInMemory(options.file) ? undefined : resolve(options.file);
   }
 
+  /**
+   * `wait: false` (ShardActivity's timed flush on the event loop): BEGIN IMMEDIATE with
+   * busy_timeout 0, so a sync thread's group commit holding the write lock makes it give up
+   * (null) instead of blocking the event loop for as long as that transaction lasts; sync
+   * threads run at a lower priority (SYNC_THREAD_NICE), so that could be long.
+   */
+  override async touch(changes: ReadonlyMap<ShardId, Date>, options?: { wait?: boolean }): Promise<number | null> {
+    if (options?.wait !== false) return super.touch(changes);
+    try {
+      return await giveUpWhenBusy.run(true, () => super.touch(changes));
+    } catch (error) {
+      if (isBusy(error)) return null;
+      throw error;
+    }
+  }
+
   protected override withWriteLock<T>(write: () => Promise<T>): Promise<T> {
-    return this.#writeQueueKey === undefined ? write() : runExclusive(this.#writeQueueKey, write);
+    const once = () => beginWithoutWaiting.run(true, write);
+    const tries = giveUpWhenBusy.getStore() === true ? once : () => retryWhileBusy(once);
+    return this.#writeQueueKey === undefined ? tries() : runExclusive(this.#writeQueueKey, tries);
   }
 }
 
@@ -121,7 +146,27 @@ class BufferBlobDatabase implements SqliteDatabase {
     this.#db.close();
   }
 
+  #control(sql: string): SqliteStatement {
+    const db = this.#db;
+    return {
+      reader: false,
+      all: () => {
+        db.exec(sql);
+        return [];
+      },
+      run: () => {
+        db.exec(sql);
+        return { changes: 0, lastInsertRowid: 0 };
+      },
+      iterate: () => {
+        db.exec(sql);
+        return [][Symbol.iterator]();
+      },
+    };
+  }
+
   prepare(sql: string): SqliteStatement {
+    if (TRANSACTION_CONTROL.test(sql)) return this.#control(sql);
     const statement = this.#db.prepare(sql);
     return {
       reader: statement.reader,
@@ -134,6 +179,16 @@ class BufferBlobDatabase implements SqliteDatabase {
     };
   }
 }
+
+/**
+ * BEGIN, COMMIT, ROLLBACK, SAVEPOINT and RELEASE, run through `exec`. A prepared statement that
+ * failed with SQLITE_BUSY (a BEGIN IMMEDIATE that gave up waiting for the write lock) stays "in
+ * progress" until it is stepped again, and libsql has no reset: every COMMIT on the handle then
+ * failed with "cannot commit transaction - SQL statements in progress" (read transactions
+ * included: findById answered SHARD_UNAVAILABLE). `exec` finalizes its statement even when it
+ * fails. These statements take no parameters and return no rows.
+ */
+const TRANSACTION_CONTROL = /^\s*(begin|commit|end|rollback|savepoint|release)\b/i;
 
 function withBufferBlobs(row: unknown): unknown {
   if (typeof row !== 'object' || row === null) return row;
@@ -224,6 +279,32 @@ async function runExclusive<T>(key: string, task: () => Promise<T>): Promise<T> 
   }
 }
 
+/** Set inside withWriteLock: a write transaction's BEGIN IMMEDIATE fails at once when the lock is held. */
+const beginWithoutWaiting = new AsyncLocalStorage<boolean>();
+/** Set while a write must not be tried again when the lock is held (see SqliteShardRepository.touch). */
+const giveUpWhenBusy = new AsyncLocalStorage<boolean>();
+
+function isBusy(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === 'SQLITE_BUSY';
+}
+
+/**
+ * Runs `attempt` until it does not fail with SQLITE_BUSY, pausing between tries (1 ms, doubling
+ * to BUSY_RETRY_MAX_MS) for up to BUSY_TIMEOUT_MS. Safe because a write's transaction fails at its
+ * BEGIN IMMEDIATE, before any statement ran, or is rolled back whole.
+ */
+async function retryWhileBusy<T>(attempt: () => Promise<T>): Promise<T> {
+  const deadline = performance.now() + BUSY_TIMEOUT_MS;
+  for (let pauseMs = 1; ; pauseMs = Math.min(pauseMs * 2, BUSY_RETRY_MAX_MS)) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!isBusy(error) || performance.now() + pauseMs > deadline) throw error;
+      await sleep(pauseMs);
+    }
+  }
+}
+
 /** Kysely's SQLite dialect with the transaction behaviour described on SqliteShardRepository. */
 class SqliteShardDialect extends SqliteDialect {
   readonly #config: SqliteDialectConfig;
@@ -248,7 +329,18 @@ class ImmediateTransactionSqliteDriver extends SqliteDriver {
     // another handle committed after its first read, SQLite fails it at once (SQLITE_BUSY,
     // busy_timeout does not apply). Taking the lock at BEGIN makes writers queue instead.
     const begin = settings?.accessMode === 'read only' ? 'begin' : 'begin immediate';
-    await connection.executeQuery(CompiledQuery.raw(begin));
+    if (begin !== 'begin immediate' || beginWithoutWaiting.getStore() !== true) {
+      await connection.executeQuery(CompiledQuery.raw(begin));
+      return;
+    }
+    // Fails at once with SQLITE_BUSY when another connection holds the lock. The handle is this
+    // thread's only one and Kysely lends it to one query at a time, so nothing else runs with 0.
+    await connection.executeQuery(CompiledQuery.raw('pragma busy_timeout = 0'));
+    try {
+      await connection.executeQuery(CompiledQuery.raw(begin));
+    } finally {
+      await connection.executeQuery(CompiledQuery.raw(`pragma busy_timeout = ${BUSY_TIMEOUT_MS}`));
+    }
   }
 }
 

@@ -11,7 +11,8 @@ import { isShardId, type FileId, type ShardId } from '@tandem/protocol';
  * clock), `gen` (hash fileId → compaction generation), `docbytes` (hash fileId → bytes held),
  * `basebytes` (hash fileId → bytes of the state a load or a sync left at the head of its list),
  * `ops` (hash opId → the JSON reply of a tree operation, for idempotent retries; expires 24 h
- * after its last write), `paths` (zset, all scores 0, members `<folded path>\0<fileId>`: the
+ * after its last write), `ops-pending` (the entries of `ops` not yet written to the database
+ * with a tree, see IShardRepository.writeTree; same expiry), `paths` (zset, all scores 0, members `<folded path>\0<fileId>`: the
  * index of case-folded paths that collision checks and folder moves query by prefix), `kinds`
  * (hash fileId → `binary` for a binary file, whose update list holds its bytes as one entry;
  * absent for text files).
@@ -31,6 +32,7 @@ export type ShardKeyPart =
   | 'docbytes'
   | 'basebytes'
   | 'ops'
+  | 'ops-pending'
   | 'paths'
   | 'kinds'
   | { doc: FileId };
@@ -47,6 +49,7 @@ export type ShardKeys = {
   docbytes: string;
   basebytes: string;
   ops: string;
+  opsPending: string;
   paths: string;
   kinds: string;
   doc(fileId: FileId): string;
@@ -68,6 +71,7 @@ export function shardKeys(prefix: string, shardId: ShardId): ShardKeys {
     docbytes: `${base}:docbytes`,
     basebytes: `${base}:basebytes`,
     ops: `${base}:ops`,
+    opsPending: `${base}:ops-pending`,
     paths: `${base}:paths`,
     kinds: `${base}:kinds`,
     doc: (fileId) => `${base}:doc:${fileId}`,
@@ -106,6 +110,14 @@ export function instancesKey(prefix: string): string {
 /** The last scheduler scan (JSON), so every instance reports the same cluster-wide gauges. */
 export function lastScanKey(prefix: string): string {
   return `${prefix}:last-scan`;
+}
+
+/**
+ * The starts the scheduler gave its latest sync jobs (JSON, the last limiter window; see
+ * SyncPacer): whichever instance leads the next tick paces from them.
+ */
+export function syncStartsKey(prefix: string): string {
+  return `${prefix}:sync-starts`;
 }
 
 /** The scheduler's leader lock: one scheduler tick at a time in the whole cluster. */

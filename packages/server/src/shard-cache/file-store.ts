@@ -61,9 +61,15 @@ export class FileStore {
 
   /**
    * The file tree with the clock value it is current at, read in one MULTI (so every file
-   * operation up to that version is in it); null when the shard is not loaded.
+   * operation up to that version is in it), with the replies of the operations whose ids the
+   * database does not hold yet (see includes/ops.lua); null when the shard is not loaded.
    */
-  async treeAt(shardId: ShardId): Promise<{ version: number; loadId: string; files: FileEntry[] } | null> {
+  async treeAt(shardId: ShardId): Promise<{
+    version: number;
+    loadId: string;
+    files: FileEntry[];
+    ops: Array<{ opId: string; reply: string }>;
+  } | null> {
     const k = this.keys(shardId);
     const replies = await this.deps.redis
       .multi()
@@ -72,13 +78,15 @@ export class FileStore {
       .get(k.seq)
       .hgetall(k.tree)
       .hgetall(k.kinds)
+      .hgetall(k.opsPending)
       .exec();
     if (replies === null) return null;
     for (const [error] of replies) if (error) throw error;
-    const [loaded, loadId, seq, tree, kinds] = replies.map(([, value]) => value) as [
+    const [loaded, loadId, seq, tree, kinds, pending] = replies.map(([, value]) => value) as [
       string | null,
       string | null,
       string | null,
+      Record<string, string>,
       Record<string, string>,
       Record<string, string>,
     ];
@@ -86,7 +94,13 @@ export class FileStore {
     const files: FileEntry[] = [];
     for (const [id, path] of Object.entries(tree))
       files.push(kinds[id] === 'binary' ? { id: id as FileId, path, kind: 'binary' } : { id: id as FileId, path });
-    return { version: Number(seq ?? 0), loadId: loadId ?? '', files };
+    const ops = Object.entries(pending).map(([opId, reply]) => ({ opId, reply }));
+    return { version: Number(seq ?? 0), loadId: loadId ?? '', files, ops };
+  }
+
+  /** Forgets pending operation replies (treeAt) once the database holds them. */
+  async opsWritten(shardId: ShardId, opIds: readonly string[]): Promise<void> {
+    if (opIds.length > 0) await this.deps.redis.hdel(this.keys(shardId).opsPending, ...opIds);
   }
 
   /** A binary file's bytes (the last entry of its list), or null when Redis holds none for it. */

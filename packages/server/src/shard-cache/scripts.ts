@@ -23,6 +23,9 @@ type Arg = string | Buffer | number;
 /** An edit in Redis: its version, and whether another instance may have to be told of it. */
 export type StoredEdit = { version: number; othersPresent: boolean };
 
+/** A file as a load writes it (ShardScripts.populate): its path index entry is pathIndexEntry's. */
+export type PopulateFile = { id: string; path: string; pathEntry: string; binary: boolean; state: Uint8Array };
+
 /** A loaded shard as a join reads it: the hashes as field → value records, and the shard clock. */
 export type JoinRead = {
   version: number;
@@ -96,7 +99,18 @@ export class ShardScripts {
       maxUnsyncedBytes: number;
     },
   ): Promise<CreateFileResult> {
-    const keys = [k.meta, k.tree, k.doc(a.fileId), k.dirty, k.seq, k.docbytes, k.ops, k.paths, k.basebytes];
+    const keys = [
+      k.meta,
+      k.tree,
+      k.doc(a.fileId),
+      k.dirty,
+      k.seq,
+      k.docbytes,
+      k.ops,
+      k.paths,
+      k.basebytes,
+      k.opsPending,
+    ];
     const args = [
       a.fileId,
       a.path,
@@ -108,7 +122,7 @@ export class ShardScripts {
       a.maxUnsyncedBytes,
     ];
     const reply = JSON.parse(String(await this.run('create-file', keys, args))) as {
-      v: number;
+      v: number | string;
       id: FileId;
       path: string;
       load: string;
@@ -116,7 +130,7 @@ export class ShardScripts {
     };
     return {
       file: { id: reply.id, path: reply.path },
-      version: reply.v,
+      version: Number(reply.v),
       replayed: reply.replayed === true,
       loadId: reply.load,
     };
@@ -130,7 +144,7 @@ export class ShardScripts {
     const keys = [k.meta, k.tree, k.dirty, k.seq, k.docbytes, k.paths, k.basebytes, k.gen, k.kinds];
     const args = [k.docPrefix, a.fileId, a.path, foldPath(a.path), toBuffer(a.bytes), a.maxFiles, a.maxUnsyncedBytes];
     const reply = JSON.parse(String(await this.run('put-blob', keys, args))) as {
-      v: number;
+      v: number | string;
       id: FileId;
       path: string;
       created: boolean;
@@ -138,41 +152,41 @@ export class ShardScripts {
     };
     return {
       file: { id: reply.id, path: reply.path, kind: 'binary' },
-      version: reply.v,
+      version: Number(reply.v),
       created: reply.created,
       loadId: reply.load,
     };
   }
 
   async rename(k: ShardKeys, a: { from: string; to: string; opId?: string | undefined }): Promise<RenameResult> {
-    const keys = [k.meta, k.tree, k.dirty, k.seq, k.ops, k.paths];
+    const keys = [k.meta, k.tree, k.dirty, k.seq, k.ops, k.paths, k.opsPending];
     const raw = await this.run('rename', keys, [a.from, a.to, a.opId ?? '', foldPath(a.from), foldPath(a.to)]);
     const reply = JSON.parse(String(raw)) as {
-      v: number;
+      v: number | string;
       moves: Array<[FileId, string, string]>;
       load: string;
       replayed?: boolean;
     };
     return {
       moves: reply.moves.map(([id, from, to]) => ({ id, from, to })),
-      version: reply.v,
+      version: Number(reply.v),
       replayed: reply.replayed === true,
       loadId: reply.load,
     };
   }
 
   async delete(k: ShardKeys, a: { path: string; opId?: string | undefined }): Promise<DeleteResult> {
-    const keys = [k.meta, k.tree, k.dirty, k.seq, k.ops, k.paths];
+    const keys = [k.meta, k.tree, k.dirty, k.seq, k.ops, k.paths, k.opsPending];
     const raw = await this.run('delete', keys, [a.path, a.opId ?? '', foldPath(a.path)]);
     const reply = JSON.parse(String(raw)) as {
-      v: number;
+      v: number | string;
       files: Array<[FileId, string]>;
       load: string;
       replayed?: boolean;
     };
     return {
       files: reply.files.map(([id, path]) => ({ id, path })),
-      version: reply.v,
+      version: Number(reply.v),
       replayed: reply.replayed === true,
       loadId: reply.load,
     };
@@ -264,13 +278,40 @@ export class ShardScripts {
     };
   }
 
+  /**
+   * Writes one chunk of a load's files and, with `meta` (the last chunk), the shard clock
+   * (`clock` unless it has one) and the meta with its loaded marker, then releases the populate
+   * lock if `token` still holds it (lua/populate.lua).
+   */
+  async populate(
+    k: ShardKeys,
+    a: { files: readonly PopulateFile[]; clock: number; token: string; meta?: Record<string, string> | undefined },
+  ): Promise<void> {
+    const keys = [k.tree, k.kinds, k.paths, k.docbytes, k.basebytes, k.seq, k.meta, k.lock];
+    const args: Arg[] = [k.docPrefix, a.files.length, a.meta === undefined ? '' : '1', a.clock, a.token];
+    for (const f of a.files) args.push(f.id, f.path, f.pathEntry, f.binary ? 'binary' : 'text', toBuffer(f.state));
+    if (a.meta !== undefined) for (const [field, value] of Object.entries(a.meta)) args.push(field, value);
+    await this.run('populate', keys, args);
+  }
+
   async unlock(lockKey: string, a: { token: string }): Promise<boolean> {
     return Number(await this.run('unlock', [lockKey], [a.token])) === 1;
   }
 
   async snapshot(k: ShardKeys): Promise<ShardSnapshot> {
-    const raw = await this.run('snapshot', [k.meta, k.tree, k.dirty, k.seq, k.gen, k.kinds], [k.docPrefix], true);
-    const [loaded, clock, firstDirtyAt, loadId, ...entries] = raw as [Buffer, Buffer, Buffer, Buffer, ...Buffer[][]];
+    const keys = [k.meta, k.tree, k.dirty, k.seq, k.gen, k.kinds, k.opsPending];
+    const raw = await this.run('snapshot', keys, [k.docPrefix], true);
+    const [loaded, clock, firstDirtyAt, loadId, pending, ...entries] = raw as [
+      Buffer,
+      Buffer,
+      Buffer,
+      Buffer,
+      Buffer[],
+      ...Buffer[][],
+    ];
+    const ops: Array<{ opId: string; reply: string }> = [];
+    for (let i = 0; i + 1 < pending.length; i += 2)
+      ops.push({ opId: pending[i]!.toString('utf8'), reply: pending[i + 1]!.toString('utf8') });
     const files = entries.map((entry): SnapshotFile => {
       const [id, version, path, gen, kind, ...updates] = entry as [Buffer, Buffer, Buffer, Buffer, Buffer, ...Buffer[]];
       const p = path.toString('utf8');
@@ -288,6 +329,7 @@ export class ShardScripts {
       version: Number(clock.toString()),
       firstDirtyAt: nullIfZero(Number(firstDirtyAt.toString())),
       loadId: loadId.toString(),
+      ops,
       files,
     };
   }
@@ -320,6 +362,7 @@ export class ShardScripts {
       k.basebytes,
       k.kinds,
       k.memberInstances,
+      k.opsPending,
     ];
     return String(await this.run('evict', keys, [k.docPrefix])) as EvictOutcome;
   }
@@ -339,6 +382,7 @@ export class ShardScripts {
       k.basebytes,
       k.kinds,
       k.memberInstances,
+      k.opsPending,
     ];
     return Number(await this.run('purge', keys, [k.docPrefix]));
   }

@@ -32,21 +32,32 @@ export class ShardActivity {
     this.schedule();
   }
 
-  /** Writes what is noted. A failure keeps the notes for the next flush; never rejects. */
-  flush(): Promise<void> {
+  /**
+   * Writes what is noted. A failure keeps the notes for the next flush; never rejects. The timed
+   * flush passes `wait: false`: it runs on the event loop, so when the database's write lock is
+   * held (SQLite: a sync thread's commit) it gives up and tries again a flush later rather than
+   * block every socket of the instance until the lock is free. A caller that needs the write
+   * (the shard list) waits.
+   */
+  flush(options: { wait?: boolean } = {}): Promise<void> {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.flushing !== undefined) return this.flushing.then(() => this.flush());
+    if (this.flushing !== undefined) return this.flushing.then(() => this.flush(options));
     if (this.pending.size === 0) return Promise.resolve();
     const batch = this.pending;
     this.pending = new Map();
+    // A newer note of the same shard wins over the one not written.
+    const keep = () => {
+      for (const [id, ms] of batch) if (!this.pending.has(id)) this.pending.set(id, ms);
+    };
     this.flushing = this.deps.repository
-      .touch(new Map([...batch].map(([id, ms]) => [id, new Date(ms)])))
+      .touch(new Map([...batch].map(([id, ms]) => [id, new Date(ms)])), { wait: options.wait ?? true })
       .then(
-        () => undefined,
+        (moved) => {
+          if (moved === null) keep();
+        },
         (error: unknown) => {
-          // A newer note of the same shard wins over the failed one.
-          for (const [id, ms] of batch) if (!this.pending.has(id)) this.pending.set(id, ms);
+          keep();
           this.deps.logger.warn({ err: error, shards: batch.size }, 'could not record the updated time of shards');
         },
       )
@@ -68,7 +79,7 @@ export class ShardActivity {
 
   private schedule(): void {
     if (this.closed || this.timer !== undefined || this.flushing !== undefined) return;
-    this.timer = setTimeout(() => void this.flush(), this.deps.flushDelayMs ?? 1000);
+    this.timer = setTimeout(() => void this.flush({ wait: false }), this.deps.flushDelayMs ?? 1000);
     this.timer.unref();
   }
 }

@@ -14,7 +14,7 @@ import {
 import { AppError } from '../errors/index.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../logging/index.js';
-import type { IShardRepository } from '../persistence/index.js';
+import { OP_REPLY_TTL_MS, type IShardRepository, type OpReply, type Shard } from '../persistence/index.js';
 import {
   dirtyShardsKey,
   emptySinceKey,
@@ -201,11 +201,14 @@ export class ShardLoader {
       const step = await this.scripts.loadLock(k, { token, ttlMs: this.deps.cache.lockTtlMs });
       if (step === 'loaded') return false;
       if (step === 'locked') {
+        // A complete populate releases the lock with its last write; anything short of it here.
+        let released = false;
         try {
-          await this.populate(shardId, k, announce);
+          await this.populate(shardId, k, announce, token);
+          released = true;
           return true;
         } finally {
-          await this.scripts.unlock(k.lock, { token });
+          if (!released) await this.scripts.unlock(k.lock, { token });
         }
       }
       await sleep(waitMs);
@@ -218,19 +221,20 @@ export class ShardLoader {
     );
   }
 
-  /** Writes the shard's files, then its clock and meta with the loaded marker last. */
-  private async populate(shardId: ShardId, k: ShardKeys, announce: boolean): Promise<void> {
-    let shard;
+  /** Writes the shard's files, then its clock and meta with the loaded marker last, and releases the lock `token` holds. */
+  private async populate(shardId: ShardId, k: ShardKeys, announce: boolean, token: string): Promise<void> {
+    let read: { shard: Shard; opReplies: OpReply[] } | null;
     try {
-      shard = await this.deps.repository.findById(shardId);
+      // The files and the operation replies from one snapshot (IShardRepository.findForLoad).
+      read = await this.deps.repository.findForLoad(shardId);
     } catch (error) {
       throw new AppError(ErrorCode.SHARD_UNAVAILABLE, 'the shard could not be loaded from the database; retry', {
         details: { shardId },
         cause: error,
       });
     }
-    if (shard === null)
-      throw new AppError(ErrorCode.SHARD_NOT_FOUND, 'no shard with this id', { details: { shardId } });
+    if (read === null) throw new AppError(ErrorCode.SHARD_NOT_FOUND, 'no shard with this id', { details: { shardId } });
+    const { shard, opReplies: ops } = read;
     const started = Date.now();
     const redis = this.deps.redis;
     // Registered first, so the sweep can clean up after a populate that dies half-way. On one
@@ -242,41 +246,9 @@ export class ShardLoader {
     // newer than the database's, and clients learn from `loadVersion` which of their file
     // operations the database already holds.
     const clock = Math.max(shard.lastSyncTimestamp, shard.treeVersion ?? 0, ...shard.files.map((f) => f.version));
-    const CHUNK = 100;
     // Every stored state is synced: the shard starts with no backlog (lua/includes/shard-bytes.lua).
-    let heldBytes = 0;
-    for (let i = 0; i < shard.files.length; i += CHUNK) {
-      const chunk = shard.files.slice(i, i + CHUNK);
-      // One command per key and chunk (the keys share the shard's hash tag), one RPUSH per file.
-      const pipeline = redis.pipeline();
-      pipeline.del(...chunk.map((f) => k.doc(f.id)));
-      const tree: Record<string, string> = {};
-      const sizes: Record<string, number> = {};
-      const paths: Array<string | number> = [];
-      const textIds: string[] = [];
-      const binary: Record<string, string> = {};
-      for (const f of chunk) {
-        pipeline.rpush(k.doc(f.id), Buffer.from(f.ydocState));
-        tree[f.id] = f.path;
-        sizes[f.id] = f.ydocState.byteLength;
-        paths.push(0, pathIndexEntry(f.path, f.id));
-        // A binary file's list holds its bytes (see put-blob.lua).
-        if (f.kind === 'binary') binary[f.id] = 'binary';
-        else textIds.push(f.id);
-        heldBytes += f.ydocState.byteLength;
-      }
-      pipeline.hset(k.tree, tree);
-      if (textIds.length > 0) pipeline.hdel(k.kinds, ...textIds);
-      if (Object.keys(binary).length > 0) pipeline.hset(k.kinds, binary);
-      pipeline.zadd(k.paths, ...paths);
-      pipeline.hset(k.docbytes, sizes);
-      pipeline.hset(k.basebytes, sizes);
-      await Promise.all([registered, execOrThrow(pipeline)]);
-    }
-    const tx = redis.multi();
-    // The clock never moves back: after a Redis flush it restarts from the database watermark.
-    tx.set(k.seq, String(clock), 'NX');
-    tx.hset(k.meta, {
+    const heldBytes = shard.files.reduce((sum, f) => sum + f.ydocState.byteLength, 0);
+    const meta = {
       name: shard.name,
       ownerId: shard.ownerId ?? '',
       templateId: shard.templateId,
@@ -291,21 +263,75 @@ export class ShardLoader {
       loaded: '1',
       // Tells a sync that snapshotted an earlier load (before Redis lost the shard) from this one.
       loadId: randomUUID(),
-      // Where this load's clock started: versions of earlier loads up to it are in the database.
+      // The database's highest version: versions of earlier loads up to it are in the database.
+      // This load's clock starts above it (at the Redis time in microseconds, lua/populate.lua).
       loadVersion: String(clock),
-    });
-    await Promise.all([registered, execOrThrow(tx)]);
+    };
+    // The replies of file operations the database holds (written with their trees), before the
+    // loaded marker: an operation whose ack was lost, sent again now, gets its first outcome.
+    // Under this load's id, which the tree write-through of a replay compares.
+    if (ops.length > 0) {
+      const fields = ops.flatMap((op) => {
+        const reply = replyUnderLoad(op.reply, meta.loadId);
+        return reply === undefined ? [] : [op.opId, reply];
+      });
+      if (fields.length > 0) {
+        const replies = await redis
+          .multi()
+          .hset(k.ops, ...fields)
+          .pexpire(k.ops, OP_REPLY_TTL_MS)
+          .exec();
+        for (const [error] of replies ?? []) if (error) throw error;
+      }
+    }
+    // One script call per chunk of files (lua/populate.lua): at most 100 files and, unless one file
+    // is larger alone, POPULATE_CHUNK_BYTES of states (a script's arguments are copied into Lua).
+    // The last call also writes the clock and the meta with the loaded marker, after the files, and
+    // releases the lock.
+    const chunks: Array<typeof shard.files> = [[]];
+    let chunkBytes = 0;
+    for (const f of shard.files) {
+      const size = f.ydocState.byteLength;
+      const current = chunks[chunks.length - 1]!;
+      if (current.length > 0 && (current.length === 100 || chunkBytes + size > POPULATE_CHUNK_BYTES)) {
+        chunks.push([f]);
+        chunkBytes = size;
+      } else {
+        current.push(f);
+        chunkBytes += size;
+      }
+    }
+    for (let c = 0; c < chunks.length; c++) {
+      const files = chunks[c]!.map((f) => ({
+        id: f.id,
+        path: f.path,
+        pathEntry: pathIndexEntry(f.path, f.id),
+        // A binary file's list holds its bytes (see put-blob.lua).
+        binary: f.kind === 'binary',
+        state: f.ydocState,
+      }));
+      const last = c === chunks.length - 1;
+      await Promise.all([registered, this.scripts.populate(k, { files, clock, token, meta: last ? meta : undefined })]);
+    }
     const durationMs = Date.now() - started;
     this.deps.logger.info({ shardId, files: shard.files.length, durationMs }, 'shard loaded into cache');
     this.deps.onLoad?.(shardId, durationMs, announce);
   }
 }
 
-async function execOrThrow(pipeline: { exec(): Promise<Array<[Error | null, unknown]> | null> }): Promise<void> {
-  const results = await pipeline.exec();
-  if (results === null) throw new Error('Redis transaction was aborted');
-  for (const [error] of results) if (error !== null) throw error;
+/** An operation reply (JSON, lua/includes/ops.lua) naming `loadId` as its load; undefined when unreadable. */
+function replyUnderLoad(reply: string, loadId: string): string | undefined {
+  try {
+    const parsed: unknown = JSON.parse(reply);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+    return JSON.stringify({ ...parsed, load: loadId });
+  } catch {
+    return undefined;
+  }
 }
+
+/** The states one populate call carries at most (a larger file goes alone). */
+const POPULATE_CHUNK_BYTES = 8 * 1024 * 1024;
 
 function metaFrom(shardId: ShardId, m: Record<string, string>): CachedMeta {
   return {

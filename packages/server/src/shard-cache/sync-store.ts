@@ -52,6 +52,20 @@ export class SyncStore {
     return this.deps.redis.zcard(this.keys(shardId).dirty);
   }
 
+  /**
+   * Which of these shards are still held by the load named (a snapshot's or a tree's `loadId`):
+   * not lost, nor loaded again since. One HMGET each, sent together.
+   */
+  async loadsHeld(loads: ReadonlyMap<ShardId, string>): Promise<Set<ShardId>> {
+    const entries = [...loads];
+    const answers = await Promise.all(
+      entries.map(([shardId]) => this.deps.redis.hmget(this.keys(shardId).meta, 'loaded', 'loadId')),
+    );
+    return new Set(
+      entries.filter(([, loadId], i) => answers[i]?.[0] === '1' && answers[i]?.[1] === loadId).map(([id]) => id),
+    );
+  }
+
   /** Atomic read of the shard clock and every dirty file's updates. */
   snapshot(shardId: ShardId): Promise<ShardSnapshot> {
     return this.scripts.snapshot(this.keys(shardId));
@@ -78,6 +92,11 @@ export class SyncStore {
     // A stale compaction marks files of the new load dirty: the scheduler must see the shard.
     if (outcome.kind === 'stale') await this.deps.marks.markNow([shardId]);
     return outcome;
+  }
+
+  /** Forgets pending operation replies (ShardSnapshot.ops) once the database holds them. */
+  async opsWritten(shardId: ShardId, opIds: readonly string[]): Promise<void> {
+    if (opIds.length > 0) await this.deps.redis.hdel(this.keys(shardId).opsPending, ...opIds);
   }
 
   /** Records what a sync wrote, so later reads of the meta show it. */

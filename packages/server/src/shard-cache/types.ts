@@ -23,6 +23,11 @@ export type ShardSnapshot = {
   firstDirtyAt: number | null;
   /** Which load of the shard into Redis the snapshot read ('' for none). */
   loadId: string;
+  /**
+   * Replies of file operations stored in Redis whose tree was not written through (the instance
+   * died first): the sync writes them with its batch (SyncBatch.ops).
+   */
+  ops: Array<{ opId: string; reply: string }>;
   files: SnapshotFile[];
 };
 

@@ -35,6 +35,9 @@ const ignore = () => undefined;
  * which keeps only the newest tree. So no acknowledged file operation depends on Redis keeping it
  * until the next sync, and after Redis lost a shard its reload has every file and path (the text
  * of files not synced yet comes back from the clients' handshakes, as for any unsynced edit).
+ * The tree carries the replies of the operations in it that the database does not hold yet
+ * (under their opIds), so the reload also answers an operation sent again with its first outcome
+ * (a "deleted" whose ack was lost stays a success, not "no longer exists").
  *
  * One write per shard at a time in this process; operations stored while one runs share the
  * next, which reads the tree after all of them.
@@ -92,9 +95,17 @@ export class TreeWriteThrough {
       // Redis lost the shard right after the operation was stored: it may be gone with it.
       throw reloadedError(shardId);
     }
+    let stale: boolean;
     try {
       if (deleted.size > 0) await this.checkpointBeforeDelete(shardId, deleted);
-      await this.deps.repository.writeTree({ shardId, version: tree.version, files: tree.files });
+      // Redis may lose the shard while this write waits: a load of the database before the commit
+      // would lack the tree, and the operation must then not be acknowledged (the client sends
+      // it again, to the new load). So the transaction checks that the load is still there.
+      const written = await this.deps.repository.writeTree(
+        { shardId, version: tree.version, files: tree.files, ops: tree.ops },
+        { current: async () => (await this.deps.cache.sync.loadsHeld(new Map([[shardId, tree.loadId]]))).has(shardId) },
+      );
+      stale = written.stale === true;
     } catch (error) {
       if (error instanceof AppError && error.code === ErrorCode.SHARD_NOT_FOUND) throw error;
       this.deps.logger.warn({ shardId, err: error }, 'could not write the file tree to the database');
@@ -103,6 +114,16 @@ export class TreeWriteThrough {
         cause: error,
       });
     }
+    if (stale) throw reloadedError(shardId);
+    // Kept in Redis when this fails: the next tree written takes them along.
+    await this.deps.cache.files
+      .opsWritten(
+        shardId,
+        tree.ops.map((op) => op.opId),
+      )
+      .catch((error: unknown) => {
+        this.deps.logger.warn({ shardId, err: error }, 'could not forget operation replies the database holds');
+      });
     return tree.loadId;
   }
 

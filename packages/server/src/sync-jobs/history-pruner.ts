@@ -6,6 +6,9 @@ import type { IShardRepository, PruneResult } from '../persistence/index.js';
 import { bullPrefix } from './sync-queue.js';
 
 export const HISTORY_QUEUE_NAME = 'history';
+
+/** What a pruning pass deleted: checkpoints (PruneResult) and operation replies. */
+export type HistoryPruneResult = PruneResult & { opReplies: number };
 const PRUNE_SCHEDULER_ID = 'prune-checkpoints';
 
 /**
@@ -16,7 +19,7 @@ const PRUNE_SCHEDULER_ID = 'prune-checkpoints';
  */
 export class HistoryPruner {
   readonly queue: Queue;
-  private worker: Worker<unknown, PruneResult> | undefined;
+  private worker: Worker<unknown, HistoryPruneResult> | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -53,7 +56,7 @@ export class HistoryPruner {
     const consumer = this.deps.consumer;
     if (consumer === undefined) return;
     const log = this.deps.logger.child({ module: 'history-pruner' });
-    this.worker = new Worker<unknown, PruneResult>(HISTORY_QUEUE_NAME, () => this.pruneNow(), {
+    this.worker = new Worker<unknown, HistoryPruneResult>(HISTORY_QUEUE_NAME, () => this.pruneNow(), {
       connection: consumer,
       prefix: bullPrefix(this.deps.keyPrefix, consumer.isCluster),
       concurrency: 1,
@@ -65,12 +68,16 @@ export class HistoryPruner {
     this.worker.on('error', (error) => log.error({ err: error }, 'history pruner error'));
   }
 
-  /** One pruning pass over every shard (what the scheduled job runs). */
-  pruneNow(): Promise<PruneResult> {
-    return this.deps.repository.pruneCheckpoints({
+  /**
+   * One pruning pass over every shard (what the scheduled job runs): checkpoints past their
+   * retention, and file operations' replies past a day (IShardRepository.pruneOpReplies).
+   */
+  async pruneNow(): Promise<HistoryPruneResult> {
+    const checkpoints = await this.deps.repository.pruneCheckpoints({
       keepAllMs: this.deps.history.keepAllMs,
       keepDailyMs: this.deps.history.keepDailyMs,
     });
+    return { ...checkpoints, opReplies: await this.deps.repository.pruneOpReplies() };
   }
 
   close(): Promise<void> {

@@ -9,6 +9,7 @@ import {
   type SyncBatch,
   type SyncOutcome,
   type SyncResult,
+  type SyncWriteOptions,
 } from '../persistence/index.js';
 import { recordCheckpoint, type RecordCheckpointOptions } from './record-checkpoint.js';
 import {
@@ -46,6 +47,8 @@ export type SyncShardDeps = {
    * that a sync does not ask the database for a checkpoint by interval that is not due yet.
    */
   checkpointTimes?: Map<ShardId, number> | undefined;
+  /** Test-only (TANDEM_TEST_SYNC_CRASH): called right after a sync's batch is committed, before compaction. */
+  afterCommit?: (() => void) | undefined;
 };
 
 export type SavedEvent = { shardId: ShardId; version: number; files: Array<{ id: FileId; version: number }> };
@@ -137,6 +140,16 @@ export async function syncShards(
   return outcomes.map((o) => o ?? { ok: false, error: new AppError(ErrorCode.INTERNAL, 'shard not synced') });
 }
 
+/**
+ * The write's check that Redis still holds each shard by the load its snapshot read (see
+ * SyncWriteOptions): a batch of a lost load does not bring its files, paths and deletions into
+ * rows a new load may have read already.
+ */
+function currentLoads(deps: SyncShardDeps, shards: readonly Prepared[]): SyncWriteOptions {
+  const loads = new Map(shards.map((shard) => [shard.shardId, shard.snapshot.loadId]));
+  return { current: () => deps.store.loadsHeld(loads) };
+}
+
 /** Shards of a group read at once. */
 const PREPARE_WAVE = 8;
 
@@ -153,7 +166,14 @@ async function writeGroup(
   // One shard alone is written by applySync, exactly as before.
   if (grouped.length > 1) {
     try {
-      const results = await deps.repository.applySyncs(grouped.map(({ shard }) => shard.batch as SyncBatch));
+      const results = await deps.repository.applySyncs(
+        grouped.map(({ shard }) => shard.batch as SyncBatch),
+        currentLoads(
+          deps,
+          grouped.map(({ shard }) => shard),
+        ),
+      );
+      deps.afterCommit?.();
       for (const [i, { index }] of grouped.entries()) {
         const result = results[i];
         if (result !== undefined) written.set(index, result);
@@ -220,7 +240,7 @@ async function prepare(deps: SyncShardDeps, shardId: ShardId, evict: boolean): P
     pendingDeleted: [],
     alreadyStored: 0,
   };
-  if (snapshot.files.length === 0) return prepared;
+  if (snapshot.files.length === 0 && snapshot.ops.length === 0) return prepared;
   const meta = await deps.repository.findMetaById(shardId);
   if (meta === null) {
     throw new AppError(ErrorCode.SHARD_NOT_FOUND, 'the shard no longer exists in the database', {
@@ -229,6 +249,9 @@ async function prepare(deps: SyncShardDeps, shardId: ShardId, evict: boolean): P
   }
   prepared.storedWatermark = meta.lastSyncTimestamp;
   const batch: SyncBatch = { shardId, lastSyncTimestamp: snapshot.version, upserts: [], deletes: [] };
+  // Replies of operations whose instance died before writing their tree through: with the batch,
+  // so an operation sent again after an eviction or a Redis loss still gets its first outcome.
+  if (snapshot.ops.length > 0) batch.ops = snapshot.ops;
   prepared.batch = batch;
   const { compact, pendingDeleted } = prepared;
   // Every text file that is written, or deleted with edits the database lacks, merged in one go.
@@ -311,7 +334,10 @@ async function finish(
       // The state before the deletion, edits of this batch included, becomes a checkpoint. The
       // watermark stays: a job that dies after this point still sees the deletes as unsynced.
       if (batch.upserts.length > 0) {
-        await deps.repository.applySync({ ...batch, deletes: [], lastSyncTimestamp: prepared.storedWatermark });
+        await deps.repository.applySync(
+          { ...batch, deletes: [], ops: undefined, lastSyncTimestamp: prepared.storedWatermark },
+          currentLoads(deps, [prepared]),
+        );
       }
       // Only while the database still holds a deleted file: a delete written through already
       // (see shards/tree-write-through.ts) had its checkpoint recorded before.
@@ -322,10 +348,12 @@ async function finish(
       });
       if (before !== null) result.checkpoints.push(before.seq);
     }
-    if (batch.upserts.length > 0 || batch.deletes.length > 0) {
+    if (batch.upserts.length > 0 || batch.deletes.length > 0 || (batch.ops?.length ?? 0) > 0) {
       let applied: SyncResult;
-      if (written === undefined) applied = await deps.repository.applySync(batch);
-      else if (written.ok) applied = written.result;
+      if (written === undefined) {
+        applied = await deps.repository.applySync(batch, currentLoads(deps, [prepared]));
+        deps.afterCommit?.();
+      } else if (written.ok) applied = written.result;
       else throw written.error;
       result.written = applied.written;
       result.deleted = applied.deleted;
@@ -342,6 +370,15 @@ async function finish(
       prepared.compact,
     );
     if (outcome.kind === 'compacted') {
+      // Only for the load that stored them (a stale batch's were not written, and the new load
+      // may hold a reply of its own under the same opId, sent again). Kept in Redis when this
+      // fails: the next sync or tree written through takes them along.
+      await deps.store
+        .opsWritten(
+          shardId,
+          (batch.ops ?? []).map((op) => op.opId),
+        )
+        .catch((error: unknown) => deps.logger.warn({ shardId, err: error }, 'could not forget operation replies'));
       await deps.store.setSynced(shardId, snapshot.version, batch.dependencies);
       await deps.publishSaved({
         shardId,

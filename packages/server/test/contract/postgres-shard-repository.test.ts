@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors/index.js';
 import { createShardRepository, type IShardRepository } from '../../src/persistence/index.js';
 import { TEST_POSTGRES_URL } from '../support/services.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
+import { waitFor } from '../support/wait-for.js';
 import { describeShardRepositoryContract, makeFile, makeShard } from './shard-repository.contract.js';
 
 // Each test file owns its schemas: created here, dropped after, so parallel files never meet.
@@ -56,6 +58,7 @@ describe('PostgresShardRepository', () => {
       'checkpoint_files',
       'shard_checkpoints',
       'shard_files',
+      'shard_ops',
       'shards',
       'tandem_migration',
       'tandem_migration_lock',
@@ -104,10 +107,49 @@ describe('PostgresShardRepository', () => {
         { name: '0003_tree_version' },
         { name: '0004_create_checkpoints' },
         { name: '0005_shard_owner' },
+        { name: '0006_shard_ops' },
       ]);
       expect(await tablesIn(freshSchema)).toContain('shard_files');
     } finally {
       await Promise.all(repos.map((repo) => repo.close()));
+    }
+  });
+
+  it('fails the query, not the process, when the connection dies while the query waits', async () => {
+    // pg leaves a checked-out connection with no 'error' listener: its loss while a query was in
+    // flight (a database restart, a network cut) was an uncaught exception that ended the server.
+    const proxy = await TcpProxy.start(Number(new URL(TEST_POSTGRES_URL).port || 5432));
+    const url = new URL(TEST_POSTGRES_URL);
+    url.host = `127.0.0.1:${proxy.port}`;
+    const repo = openRepository({ schema, url: url.toString() });
+    const locker = new pg.Client({ connectionString: TEST_POSTGRES_URL });
+    await locker.connect();
+    try {
+      await repo.migrate();
+      const shard = makeShard([makeFile('a.ts', 'a')]);
+      await repo.save(shard);
+      await locker.query('begin');
+      await locker.query(`lock table "${schema}".shards in access exclusive mode`);
+      const read = repo.findById(shard.id).then(
+        () => 'answered',
+        (error: unknown) => error,
+      );
+      // The read is in flight: its backend waits for the lock.
+      await waitFor(async () => {
+        const { rows } = await admin.query(
+          `select 1 from pg_stat_activity where wait_event_type = 'Lock' and query like '%"shards"%' and pid <> $1`,
+          [(locker as unknown as { processID: number }).processID],
+        );
+        return rows.length > 0;
+      });
+      proxy.dropAll();
+      expect(await read).toBeInstanceOf(Error);
+      await locker.query('rollback');
+      expect((await repo.findById(shard.id))?.id).toBe(shard.id);
+    } finally {
+      await locker.end();
+      await repo.close();
+      await proxy.close();
     }
   });
 
@@ -158,6 +200,7 @@ describe('PostgresShardRepository upgrades a database of the previous release', 
         { name: '0003_tree_version' },
         { name: '0004_create_checkpoints' },
         { name: '0005_shard_owner' },
+        { name: '0006_shard_ops' },
       ]);
       // The upgraded shard can have a history, and it goes with the shard.
       await repo.createCheckpoint({ shardId: id, reason: 'created', authors: [] });

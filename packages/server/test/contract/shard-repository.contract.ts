@@ -1,16 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, type FileId, type ShardId } from '@tandem/protocol';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as Y from 'yjs';
 import { AppError } from '../../src/errors/index.js';
-import type {
-  IShardRepository,
-  Shard,
-  ShardListCursor,
-  ShardListFilter,
-  ShardMeta,
-  StoredFile,
-  SyncBatch,
+import {
+  OP_REPLY_TTL_MS,
+  type IShardRepository,
+  type Shard,
+  type ShardListCursor,
+  type ShardListFilter,
+  type ShardMeta,
+  type StoredFile,
+  type SyncBatch,
 } from '../../src/persistence/index.js';
 
 /** One open repository on the suite's store, and how to close it. */
@@ -298,6 +299,45 @@ export function describeShardRepositoryContract(name: string, open: ShardReposit
         expect((await stored(shard.id)).files.map((f) => f.id)).toEqual([b.id]);
       });
 
+      it('writes a batch whose load is gone (its current check) as text only, alone or in a group', async () => {
+        const [a, b] = [makeFile('a.ts', 'a', 5), makeFile('b.ts', 'b', 5)];
+        const shard = makeShard([a, b], { lastSyncTimestamp: 5 });
+        const other = makeShard([makeFile('o.ts', 'o', 5)], { lastSyncTimestamp: 5 });
+        await repo.save(shard);
+        await repo.save(other);
+        const batch = (shardId: ShardId, files: StoredFile[]): SyncBatch => ({
+          shardId,
+          lastSyncTimestamp: 9,
+          upserts: files.map((f) => toUpsert({ ...f, path: `moved/${f.path}`, content: `${f.content}9`, version: 9 })),
+          deletes: [],
+          ops: [{ opId: `op-${shardId}`, reply: '{}' }],
+        });
+        const asked: string[][] = [];
+        const onlyOther = async (ids: readonly ShardId[]) => (asked.push([...ids]), new Set([other.id]));
+
+        const result = await repo.applySync(
+          { ...batch(shard.id, [a]), deletes: [{ id: b.id, version: 9 }] },
+          { current: onlyOther },
+        );
+        expect(result).toEqual({ written: 1, deleted: 0, skipped: 1 });
+        const outcomes = await repo.applySyncs([batch(shard.id, [a, b]), batch(other.id, other.files)], {
+          current: onlyOther,
+        });
+        expect(outcomes.every((o) => o.ok)).toBe(true);
+        expect(asked).toEqual([[shard.id], [shard.id, other.id].sort()]);
+
+        const after = await stored(shard.id);
+        expect(after.files.map((f) => [f.path, f.content])).toEqual([
+          ['a.ts', 'a9'],
+          ['b.ts', 'b9'],
+        ]);
+        expect(after).toMatchObject({ lastSyncTimestamp: 5, treeVersion: 0 });
+        expect(await repo.recentOpReplies(shard.id)).toEqual([]);
+        // The other shard's load is there: written whole.
+        expect((await stored(other.id)).files.map((f) => f.path)).toEqual(['moved/o.ts']);
+        expect((await stored(other.id)).lastSyncTimestamp).toBe(9);
+      });
+
       it('never moves the watermark back', async () => {
         const shard = makeShard([]);
         await repo.save(shard);
@@ -553,6 +593,181 @@ export function describeShardRepositoryContract(name: string, open: ShardReposit
         const after = await stored(shard.id);
         expect(after.files.map((f) => f.path)).toEqual(['b.ts']);
         expect(after.treeVersion).toBe(6);
+      });
+
+      it('writes nothing, replies included, when its load check says the load is gone', async () => {
+        const a = makeFile('a.ts', 'a', 1);
+        const shard = makeShard([a], { lastSyncTimestamp: 1 });
+        await repo.save(shard);
+        let asked = 0;
+        const result = await repo.writeTree(
+          {
+            shardId: shard.id,
+            version: 6,
+            files: [{ id: a.id, path: 'b.ts' }],
+            ops: [{ opId: 'op-gone', reply: '{}' }],
+          },
+          { current: async () => (asked++, false) },
+        );
+        expect(result).toEqual({ applied: false, inserted: 0, moved: 0, deleted: 0, stale: true });
+        expect(asked).toBe(1);
+        const after = await stored(shard.id);
+        expect(after.files.map((f) => f.path)).toEqual(['a.ts']);
+        expect(after.treeVersion).toBe(0);
+        expect(await repo.recentOpReplies(shard.id)).toEqual([]);
+        // Said yes, the same write goes in.
+        const written = await repo.writeTree(
+          { shardId: shard.id, version: 6, files: [{ id: a.id, path: 'b.ts' }] },
+          { current: async () => true },
+        );
+        expect(written).toMatchObject({ applied: true, moved: 1 });
+      });
+
+      it('stores the replies of file operations with a tree, even an older one, and keeps the first of each', async () => {
+        const a = makeFile('a.ts', 'a', 1);
+        const shard = makeShard([a], { lastSyncTimestamp: 1 });
+        await repo.save(shard);
+        expect(await repo.recentOpReplies(shard.id)).toEqual([]);
+        await repo.writeTree({
+          shardId: shard.id,
+          version: 3,
+          files: [{ id: a.id, path: 'b.ts' }],
+          ops: [{ opId: 'op-rename-1', reply: '{"v":3}' }],
+        });
+        // An older tree (another instance's, late) still brings its replies; a reply stored
+        // already stays as it was.
+        const late = await repo.writeTree({
+          shardId: shard.id,
+          version: 2,
+          files: [{ id: a.id, path: 'a.ts' }],
+          ops: [
+            { opId: 'op-create-2', reply: '{"v":2}' },
+            { opId: 'op-rename-1', reply: '{"v":99}' },
+          ],
+        });
+        expect(late.applied).toBe(false);
+        const replies = await repo.recentOpReplies(shard.id);
+        expect(replies.map((r) => [r.opId, r.reply]).sort()).toEqual([
+          ['op-create-2', '{"v":2}'],
+          ['op-rename-1', '{"v":3}'],
+        ]);
+        // Per shard.
+        const other = makeShard([makeFile('x.ts', 'x', 1)], { lastSyncTimestamp: 5 });
+        await repo.save(other);
+        expect(await repo.recentOpReplies(other.id)).toEqual([]);
+        // A tree older than the last sync writes nothing; with replies, tree_version says the rows
+        // hold a tree that new (a load reads replies only when it is above 0).
+        await repo.writeTree({ shardId: other.id, version: 4, files: [] });
+        expect((await stored(other.id)).treeVersion).toBe(0);
+        expect(
+          await repo.writeTree({ shardId: other.id, version: 4, files: [], ops: [{ opId: 'op-x', reply: '{}' }] }),
+        ).toEqual({ applied: false, inserted: 0, moved: 0, deleted: 0 });
+        expect(await stored(other.id)).toMatchObject({ treeVersion: 4, lastSyncTimestamp: 5 });
+        expect((await stored(other.id)).files.map((f) => f.path)).toEqual(['x.ts']);
+        expect((await repo.recentOpReplies(other.id)).map((r) => r.opId)).toEqual(['op-x']);
+        // They go with the shard.
+        expect(await repo.delete(shard.id)).toBe(true);
+        await repo.save({ ...shard, files: [] });
+        expect(await repo.recentOpReplies(shard.id)).toEqual([]);
+      });
+
+      it('stores the replies a sync batch carries, raising tree_version to its watermark when below', async () => {
+        const a = makeFile('a.ts', 'a', 1);
+        const shard = makeShard([a], { lastSyncTimestamp: 1 });
+        await repo.save(shard);
+        // Replies of operations whose tree was never written through come with the sync instead.
+        const withText = await repo.applySync({
+          shardId: shard.id,
+          lastSyncTimestamp: 5,
+          upserts: [toUpsert({ ...a, path: 'moved.ts', content: 'a2', ydocState: yjsState('a2'), version: 5 })],
+          deletes: [],
+          ops: [{ opId: 'op-moved', reply: '{"v":"5"}' }],
+        });
+        expect(withText.written).toBe(1);
+        expect(await stored(shard.id)).toMatchObject({ lastSyncTimestamp: 5, treeVersion: 5 });
+        expect((await repo.recentOpReplies(shard.id)).map((r) => [r.opId, r.reply])).toEqual([
+          ['op-moved', '{"v":"5"}'],
+        ]);
+        // A batch with nothing but replies (its files written already); the first reply of an opId stays.
+        const onlyReplies = await repo.applySync({
+          shardId: shard.id,
+          lastSyncTimestamp: 7,
+          upserts: [],
+          deletes: [],
+          ops: [
+            { opId: 'op-moved', reply: '{"v":"99"}' },
+            { opId: 'op-later', reply: '{"v":"7"}' },
+          ],
+        });
+        expect(onlyReplies).toEqual({ written: 0, deleted: 0, skipped: 0 });
+        expect(await stored(shard.id)).toMatchObject({ lastSyncTimestamp: 7, treeVersion: 7 });
+        expect((await repo.recentOpReplies(shard.id)).map((r) => [r.opId, r.reply]).sort()).toEqual([
+          ['op-later', '{"v":"7"}'],
+          ['op-moved', '{"v":"5"}'],
+        ]);
+        // A late batch (below the stored tree) still brings its replies and leaves tree_version.
+        await repo.writeTree({ shardId: shard.id, version: 9, files: [{ id: a.id, path: 'moved.ts' }] });
+        await repo.applySync({
+          shardId: shard.id,
+          lastSyncTimestamp: 8,
+          upserts: [],
+          deletes: [],
+          ops: [{ opId: 'op-late', reply: '{"v":"8"}' }],
+        });
+        expect(await stored(shard.id)).toMatchObject({ lastSyncTimestamp: 8, treeVersion: 9 });
+        expect((await repo.recentOpReplies(shard.id)).map((r) => r.opId).sort()).toEqual([
+          'op-late',
+          'op-later',
+          'op-moved',
+        ]);
+        // Without replies a sync leaves tree_version alone.
+        await repo.applySync({ shardId: shard.id, lastSyncTimestamp: 12, upserts: [], deletes: [] });
+        expect(await stored(shard.id)).toMatchObject({ lastSyncTimestamp: 12, treeVersion: 9 });
+      });
+
+      it('reads a shard for a load with its operation replies, from one snapshot', async () => {
+        const a = makeFile('a.ts', 'a', 1);
+        const shard = makeShard([a], { lastSyncTimestamp: 1 });
+        await repo.save(shard);
+        expect(await repo.findForLoad(newShardId())).toBeNull();
+        // No tree written yet: no replies to read.
+        expect(await repo.findForLoad(shard.id)).toMatchObject({
+          shard: { id: shard.id, treeVersion: 0 },
+          opReplies: [],
+        });
+        await repo.writeTree({
+          shardId: shard.id,
+          version: 3,
+          files: [{ id: a.id, path: 'b.ts' }],
+          ops: [{ opId: 'op-load', reply: '{"v":"3"}' }],
+        });
+        const read = await repo.findForLoad(shard.id);
+        expect(read?.shard).toEqual(await repo.findById(shard.id));
+        expect(read?.shard.files.map((f) => f.path)).toEqual(['b.ts']);
+        expect(read?.opReplies).toEqual([{ opId: 'op-load', reply: '{"v":"3"}' }]);
+      });
+
+      it('forgets operation replies after a day', async () => {
+        const a = makeFile('a.ts', 'a', 1);
+        const shard = makeShard([a], { lastSyncTimestamp: 1 });
+        await repo.save(shard);
+        const started = Date.now();
+        vi.useFakeTimers({ toFake: ['Date'], now: started });
+        try {
+          await repo.writeTree({ shardId: shard.id, version: 2, files: [], ops: [{ opId: 'op-old', reply: '{}' }] });
+          vi.setSystemTime(started + OP_REPLY_TTL_MS - 60_000);
+          await repo.writeTree({ shardId: shard.id, version: 3, files: [], ops: [{ opId: 'op-new', reply: '{}' }] });
+          expect((await repo.recentOpReplies(shard.id)).map((r) => r.opId)).toEqual(['op-new', 'op-old']);
+          vi.setSystemTime(started + OP_REPLY_TTL_MS + 60_000);
+          // Past a day: not loaded any more, and deleted by the pruning pass.
+          expect((await repo.recentOpReplies(shard.id)).map((r) => r.opId)).toEqual(['op-new']);
+          expect(await repo.pruneOpReplies()).toBeGreaterThanOrEqual(1);
+          expect(await repo.pruneOpReplies()).toBe(0);
+          vi.setSystemTime(started);
+          expect((await repo.recentOpReplies(shard.id)).map((r) => r.opId)).toEqual(['op-new']);
+        } finally {
+          vi.useRealTimers();
+        }
       });
 
       it('lets a sync batch older than the stored tree write only the text of files that still exist', async () => {

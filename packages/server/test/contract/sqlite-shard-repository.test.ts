@@ -1,9 +1,11 @@
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { FileId, ShardId } from '@tandem/protocol';
 import Database from 'libsql';
+import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createShardRepository, type IShardRepository, type SyncResult } from '../../src/persistence/index.js';
 import {
@@ -15,6 +17,8 @@ import {
   yjsState,
 } from './shard-repository.contract.js';
 import { budgetMs } from '../support/time-budget.js';
+import { waitFor } from '../support/wait-for.js';
+import { ShardActivity } from '../../src/shard-cache/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tandem-sqlite-'));
 // A folder that does not exist yet: the repository creates it.
@@ -26,6 +30,29 @@ afterAll(() => {
 
 function openRepository(file: string): IShardRepository {
   return createShardRepository({ kind: 'sqlite', file });
+}
+
+/**
+ * A repository on a fresh, migrated file at `name` and a second libsql handle on the same file (a
+ * sync thread's connection, as another handle sees it); the handle's transaction is rolled back
+ * and both are closed after `body`.
+ */
+async function withSecondHandle(
+  name: string,
+  body: (scene: { file: string; repo: IShardRepository; other: Database.Database }) => Promise<void>,
+): Promise<void> {
+  const file = join(dir, name, 'shards.db');
+  const repo = openRepository(file);
+  let other: Database.Database | undefined;
+  try {
+    await repo.migrate();
+    other = new Database(file, { timeout: 5000 });
+    await body({ file, repo, other });
+  } finally {
+    if (other?.inTransaction === true) other.exec('rollback');
+    other?.close();
+    await repo.close();
+  }
 }
 
 describeShardRepositoryContract('SqliteShardRepository', () => {
@@ -129,6 +156,112 @@ describe('SqliteShardRepository', () => {
     } finally {
       await repo.close();
     }
+  });
+
+  it('touch without waiting gives up at once while another handle holds the write lock, and waits when asked', async () => {
+    await withSecondHandle('touch-busy', async ({ file, repo, other }) => {
+      const shard = makeShard([makeFile('a.ts', 'a')], { updatedAt: new Date(Date.UTC(2025, 0, 1)) });
+      await repo.save(shard);
+      const later = new Date(Date.UTC(2025, 0, 2));
+      // A sync thread's group commit, as another connection sees it.
+      other.exec('begin immediate');
+      let started = performance.now();
+      expect(await repo.touch(new Map([[shard.id, later]]), { wait: false })).toBeNull();
+      // libsql waits synchronously: the elapsed time is how long this thread was blocked.
+      expect(performance.now() - started).toBeLessThan(1000);
+      expect((await repo.findMetaById(shard.id))?.updatedAt.getTime()).toBe(Date.UTC(2025, 0, 1));
+      // The BEGIN that gave up left nothing running on the handle: a read transaction commits.
+      // (A failed prepared BEGIN stays "in progress" in libsql, and every COMMIT on the handle
+      // failed with "cannot commit transaction - SQL statements in progress" until it ran again.)
+      expect((await repo.findById(shard.id))?.files.map((f) => f.path)).toEqual(['a.ts']);
+      other.exec('commit');
+      // The handle's busy timeout is back: a waiting write waits for a lock another thread holds
+      // for 300 ms, then lands.
+      const holder = new Worker(
+        `const { parentPort, workerData } = require('node:worker_threads');
+         const db = new (require(workerData.libsql))(workerData.file, { timeout: 5000 });
+         db.exec('begin immediate');
+         parentPort.postMessage('locked');
+         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+         db.exec('commit');
+         db.close();`,
+        { eval: true, workerData: { file, libsql: createRequire(import.meta.url).resolve('libsql') } },
+      );
+      await new Promise((resolveLocked) => holder.once('message', resolveLocked));
+      started = performance.now();
+      expect(await repo.touch(new Map([[shard.id, later]]))).toBe(1);
+      expect(performance.now() - started).toBeGreaterThanOrEqual(100);
+      await holder.terminate();
+      expect(await repo.touch(new Map([[shard.id, new Date(Date.UTC(2025, 0, 3))]]), { wait: false })).toBe(1);
+    });
+  });
+
+  it("a write waits for another handle's write lock without holding the thread, then lands", async () => {
+    await withSecondHandle('write-busy', async ({ repo, other }) => {
+      const a = makeFile('a.ts', 'a', 1);
+      const shard = makeShard([a], { lastSyncTimestamp: 1 });
+      await repo.save(shard);
+      // A sync thread's group commit, as another connection sees it, held for 300 ms. Released by
+      // a timer of this thread: a write that waited inside SQLite (busy_timeout) would hold the
+      // thread, the timer could not fire, and the write would fail after 5 s.
+      other.exec('begin immediate');
+      const released = new Promise<void>((resolveReleased) =>
+        setTimeout(() => {
+          other.exec('commit');
+          resolveReleased();
+        }, 300),
+      );
+      let longestGapMs = 0;
+      let last = performance.now();
+      const ticker = setInterval(() => {
+        const now = performance.now();
+        longestGapMs = Math.max(longestGapMs, now - last);
+        last = now;
+      }, 5);
+      const started = performance.now();
+      try {
+        // A file operation's tree written through, and a shard rename (a lone statement before).
+        const [tree, renamed] = await Promise.all([
+          repo.writeTree({ shardId: shard.id, version: 2, files: [{ id: a.id, path: 'b.ts' }] }),
+          repo.rename(shard.id, 'renamed while locked'),
+        ]);
+        expect(tree.applied).toBe(true);
+        expect(renamed?.name).toBe('renamed while locked');
+      } finally {
+        clearInterval(ticker);
+      }
+      await released;
+      expect(performance.now() - started).toBeGreaterThanOrEqual(250);
+      // The thread went on meanwhile (the ticker's longest gap, not the 300 ms of the lock).
+      expect(longestGapMs).toBeLessThan(budgetMs(100));
+      expect((await repo.findById(shard.id))?.files.map((f) => f.path)).toEqual(['b.ts']);
+    });
+  });
+
+  it("ShardActivity's timed flush does not wait for a held write lock: it keeps its notes and writes them once the lock is free", async () => {
+    await withSecondHandle('activity-busy', async ({ repo, other }) => {
+      const activity = new ShardActivity({ repository: repo, logger: pino({ level: 'silent' }), flushDelayMs: 50 });
+      try {
+        const shard = makeShard([makeFile('a.ts', 'a')], { updatedAt: new Date(Date.UTC(2025, 0, 1)) });
+        await repo.save(shard);
+        other.exec('begin immediate');
+        const started = performance.now();
+        activity.note(shard.id);
+        // Several timed flushes run and give up meanwhile; none blocks this thread (the timer below
+        // would fire late by as long as a flush waited).
+        await new Promise((resolveLater) => setTimeout(resolveLater, 300));
+        expect(performance.now() - started).toBeLessThan(1000);
+        expect((await repo.findMetaById(shard.id))?.updatedAt.getTime()).toBe(Date.UTC(2025, 0, 1));
+        other.exec('commit');
+        await waitFor(
+          async () => ((await repo.findMetaById(shard.id))?.updatedAt.getTime() ?? 0) > Date.UTC(2025, 0, 1),
+          budgetMs(5000),
+          'the kept note written',
+        );
+      } finally {
+        await activity.close();
+      }
+    });
   });
 
   it('shares one file with a worker thread that migrates and writes at the same time', async () => {

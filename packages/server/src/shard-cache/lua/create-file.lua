@@ -2,7 +2,7 @@
   Creates a file, idempotently when given an operation id.
   KEYS[1] meta   KEYS[2] tree   KEYS[3] doc (the new file's update list)   KEYS[4] dirty
   KEYS[5] seq   KEYS[6] docbytes   KEYS[7] ops   KEYS[8] paths (the folded path index)
-  KEYS[9] basebytes
+  KEYS[9] basebytes   KEYS[10] ops-pending (replies not yet in the database, see includes/ops.lua)
   ARGV[1] fileId   ARGV[2] path (canonical)   ARGV[3] initial state (binary)   ARGV[4] maxFiles
   ARGV[5] opId or ''   ARGV[6] '1' when the client chose the file id, else ''
   ARGV[7] the folded path   ARGV[8] maxUnsyncedBytes (the shard's)
@@ -30,7 +30,7 @@ if ARGV[6] == '1' then
   local at = redis.call('HGET', KEYS[2], id)
   if at == path then
     local clock = tonumber(redis.call('GET', KEYS[5]) or '0')
-    return replayedReply(remember(KEYS[7], ARGV[5], { v = clock, id = id, path = path, load = redis.call('HGET', KEYS[1], 'loadId') }))
+    return replayedReply(remember(KEYS[7], KEYS[10], ARGV[5], { v = clock, id = id, path = path, load = redis.call('HGET', KEYS[1], 'loadId') }))
   end
   if at or redis.call('EXISTS', KEYS[3]) == 1 or redis.call('ZSCORE', KEYS[4], id) then
     return redis.error_reply('FILE_EXISTS')
@@ -60,4 +60,4 @@ redis.call('HDEL', KEYS[9], id)
 addShardBytes(KEYS[1], added - held, -base)
 redis.call('ZADD', KEYS[4], v, id)
 noteFirstDirty(KEYS[1])
-return remember(KEYS[7], ARGV[5], { v = v, id = id, path = path, load = redis.call('HGET', KEYS[1], 'loadId') })
+return remember(KEYS[7], KEYS[10], ARGV[5], { v = v, id = id, path = path, load = redis.call('HGET', KEYS[1], 'loadId') })

@@ -2,6 +2,7 @@
   Deletes a file, or every file of a folder, idempotently when given an operation id. The
   update lists stay until the sync that writes the deletion removes them (compact.lua).
   KEYS[1] meta   KEYS[2] tree   KEYS[3] dirty   KEYS[4] seq   KEYS[5] ops   KEYS[6] paths
+  KEYS[7] ops-pending (replies not yet in the database, see includes/ops.lua)
   ARGV[1] path (canonical)   ARGV[2] opId or ''   ARGV[3] path, folded
   Reply: JSON { v = version, files = { { id, path }, ... }, load = the shard's loadId,
     replayed = true when nothing was applied }
@@ -34,4 +35,4 @@ inChunks(found, 200, function(first, last)
   redis.call('ZADD', KEYS[3], unpack(dirty))
 end)
 noteFirstDirty(KEYS[1])
-return remember(KEYS[5], ARGV[2], { v = v, files = gone, load = redis.call('HGET', KEYS[1], 'loadId') })
+return remember(KEYS[5], KEYS[7], ARGV[2], { v = v, files = gone, load = redis.call('HGET', KEYS[1], 'loadId') })

@@ -60,4 +60,5 @@ if created then
 end
 redis.call('ZADD', KEYS[3], v, id)
 noteFirstDirty(KEYS[1])
-return cjson.encode({ v = v, id = id, path = path, created = created, load = redis.call('HGET', KEYS[1], 'loadId') })
+-- The version as a string: cjson writes numbers with 14 significant digits (see includes/ops.lua).
+return cjson.encode({ v = string.format('%d', v), id = id, path = path, created = created, load = redis.call('HGET', KEYS[1], 'loadId') })

@@ -1,6 +1,7 @@
 --[[
   Renames a file, or moves every file of a folder, idempotently when given an operation id.
   KEYS[1] meta   KEYS[2] tree   KEYS[3] dirty   KEYS[4] seq   KEYS[5] ops   KEYS[6] paths
+  KEYS[7] ops-pending (replies not yet in the database, see includes/ops.lua)
   ARGV[1] from (canonical)   ARGV[2] to (canonical)   ARGV[3] opId or ''
   ARGV[4] from, folded   ARGV[5] to, folded
   Reply: JSON { v = version, moves = { { id, from, to }, ... }, load = the shard's loadId,
@@ -69,4 +70,4 @@ inChunks(moving, 200, function(first, last)
   redis.call('ZADD', KEYS[3], unpack(dirty))
 end)
 noteFirstDirty(KEYS[1])
-return remember(KEYS[5], ARGV[3], { v = v, moves = moves, load = redis.call('HGET', KEYS[1], 'loadId') })
+return remember(KEYS[5], KEYS[7], ARGV[3], { v = v, moves = moves, load = redis.call('HGET', KEYS[1], 'loadId') })

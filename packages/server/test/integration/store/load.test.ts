@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import type { ShardId } from '@tandem/protocol';
+import type { FileId, ShardId } from '@tandem/protocol';
 import { AppError } from '../../../src/errors/index.js';
 import type { IShardRepository } from '../../../src/persistence/index.js';
 import { openShardsKey } from '../../../src/redis/index.js';
@@ -31,11 +31,17 @@ describe('shard load', () => {
       onLoad: (shardId) => loads.push(shardId),
     });
   }
-  /** The database, but findById answers with `find`. */
-  function failing(find: IShardRepository['findById']): IShardRepository {
-    const repository = Object.create(store.repository) as IShardRepository;
-    repository.findById = find;
-    return repository;
+  /** The database, but a load's read (findForLoad) answers with `find`. */
+  function failing(find: IShardRepository['findForLoad']): IShardRepository {
+    const real = store.repository;
+    // Every other method on the real repository (its private fields need it as `this`).
+    return new Proxy(real, {
+      get: (target, key) => {
+        if (key === 'findForLoad') return find;
+        const value: unknown = Reflect.get(target, key);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
   }
   async function keysOf(shardId: ShardId): Promise<string[]> {
     return testRedisKeys(store.redis, `${store.prefix}:shard:{${shardId}}:*`);
@@ -60,21 +66,30 @@ describe('shard load', () => {
     expect(await store.redis.exists(store.keys(shardId).lock)).toBe(0);
   });
 
-  it('names each run of the shard clock: a new id and the clock it started at after Redis lost the shard', async () => {
+  it('names each run of the shard clock: a new id, the database version it started from, and a clock above the lost run', async () => {
     const shardId = await store.seed({ 'a.js': 'a' });
+    const stored = (await store.repository.findById(shardId))!;
+    const databaseVersion = Math.max(stored.lastSyncTimestamp, ...stored.files.map((f) => f.version));
     const l = loader([]);
+    const [seconds, micros] = await store.redis.time();
     await l.ensureLoaded(shardId);
     const first = await l.clock(shardId);
-    expect(first).toEqual({ id: expect.any(String), base: Number(await store.redis.get(store.keys(shardId).seq)) });
+    expect(first).toEqual({ id: expect.any(String), base: databaseVersion });
+    // The clock starts at the Redis time in microseconds (lua/populate.lua), far above the base.
+    const firstClock = Number(await store.redis.get(store.keys(shardId).seq));
+    expect(firstClock).toBeGreaterThanOrEqual(Number(seconds) * 1_000_000 + Number(micros));
+    expect(Number.isSafeInteger(firstClock)).toBe(true);
     await store.redis.incrby(store.keys(shardId).seq, 5);
-    // Redis loses the shard (a flush): the next load starts the clock again from the database.
+    // Redis loses the shard (a flush): the next load starts from the database again, and its
+    // clock above every version the lost run handed out.
     const keys = await keysOf(shardId);
     await store.redis.del(...keys);
     expect(await l.clock(shardId)).toBeNull();
     await l.ensureLoaded(shardId);
     const second = await l.clock(shardId);
     expect(second?.id).not.toBe(first?.id);
-    expect(second?.base).toBe(first?.base);
+    expect(second?.base).toBe(databaseVersion);
+    expect(Number(await store.redis.get(store.keys(shardId).seq))).toBeGreaterThan(firstClock + 5);
   });
 
   it('waits while another instance holds the lock and uses what it loaded', async () => {
@@ -154,6 +169,8 @@ describe('shard load', () => {
     expect(await store.redis.hgetall(k.kinds)).toEqual({ [logo.id]: 'binary' });
     const held = all.reduce((n, f) => n + f.ydocState.byteLength, 0);
     expect(await store.redis.hmget(k.meta, 'heldBytes', 'syncedBytes')).toEqual([String(held), String(held)]);
+    // The last write released the populate lock.
+    expect(await store.redis.exists(k.lock)).toBe(0);
   });
 
   it('writes the loaded marker last: whoever sees it loaded sees every file and the clock', async () => {
@@ -176,6 +193,48 @@ describe('shard load', () => {
     watcher.disconnect();
     for (const s of seen.filter((x) => x.loaded)) expect(s).toEqual({ loaded: true, files: 600, clock: true });
     expect(seen.some((x) => !x.loaded)).toBe(true);
+  });
+
+  it('a tree written while a load reads the database is in the load whole or not at all: its file and its reply', async () => {
+    const shardId = await store.seed({ 'a.js': 'a' });
+    const stored = (await store.repository.findById(shardId))!;
+    const tree = stored.files.map((f) => ({ id: f.id, path: f.path }));
+    // A tree written through before: the shard has replies to read.
+    await store.repository.writeTree({ shardId, version: 10, files: tree, ops: [{ opId: 'race-old', reply: '{}' }] });
+    // Right after the load's first read of the database, another instance writes a tree with a
+    // created file and the create's reply (its write-through, which raced the load).
+    const created = { id: 'race-created-file-id' as FileId, path: 'new.js' };
+    let raced = false;
+    const racing = new Proxy(store.repository, {
+      get: (target, key) => {
+        const value: unknown = Reflect.get(target, key);
+        if (typeof value !== 'function') return value;
+        const bound = (value as (...args: unknown[]) => Promise<unknown>).bind(target);
+        if (key !== 'findById' && key !== 'findForLoad') return bound;
+        return async (...args: unknown[]) => {
+          const result = await bound(...args);
+          if (!raced) {
+            raced = true;
+            await target.writeTree({
+              shardId,
+              version: 20,
+              files: [...tree, created],
+              ops: [{ opId: 'race-create', reply: JSON.stringify({ v: '20', id: created.id, path: created.path }) }],
+            });
+          }
+          return result;
+        };
+      },
+    });
+    await loader([], racing).ensureLoaded(shardId);
+    expect(raced).toBe(true);
+    const k = store.keys(shardId);
+    const hasFile = (await store.redis.hget(k.tree, created.id)) !== null;
+    const hasReply = (await store.redis.hget(k.ops, 'race-create')) !== null;
+    // Neither here (the load read before the write): a create sent again is applied anew. A reply
+    // without its file answered "created" for a file the shard did not have (model test, seed 2117025563).
+    expect({ hasFile, hasReply }).toEqual({ hasFile: false, hasReply: false });
+    expect(await store.redis.hget(k.ops, 'race-old')).not.toBeNull();
   });
 
   it('a load whose database read fails leaves the shard closed and unlocked; the next one loads it', async () => {
@@ -201,11 +260,12 @@ describe('shard load', () => {
     const shardId = await store.seed(files);
     // The second chunk of files cannot be written.
     const broken = failing(async (id) => {
-      const shard = await store.repository.findById(id);
-      if (shard === null) return null;
-      const victim = shard.files[150];
-      if (victim !== undefined) (victim as { ydocState: unknown }).ydocState = undefined;
-      return shard;
+      const read = await store.repository.findForLoad(id);
+      if (read === null) return null;
+      const victim = read.shard.files[150];
+      // Its size reads, its bytes do not: the write of its chunk throws.
+      if (victim !== undefined) (victim as { ydocState: unknown }).ydocState = { byteLength: 1 };
+      return read;
     });
     expect(await codeOf(loader([], broken).ensureLoaded(shardId))).not.toBe('OK');
     const k = store.keys(shardId);
