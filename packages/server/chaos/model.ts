@@ -51,6 +51,8 @@ export type ModelSettings = {
   faultKinds: readonly ModelFaultKind[];
   /** How long clients, server and database may take to agree once everything stopped. */
   settleTimeoutMs: number;
+  /** Log every operation, ack, tree change heard, status and saved check too (MODEL_TRACE=1). */
+  trace?: boolean;
 };
 
 /** A seed from MODEL_SEED, else a fresh one (printed by the caller so a run can be replayed). */
@@ -174,7 +176,8 @@ class ModelClient {
   /** Tokens this client typed and acknowledged (append-only, so a length is a snapshot). */
   readonly typed: Array<{ token: string; fileId: FileId }> = [];
   readonly acked: Array<{ token: string; fileId: FileId }> = [];
-  readonly ackedTree: Array<{ fileId: FileId; stamp: Stamp }> = [];
+  /** `version`: the shard clock the operation was stored at (its ack's), 0 when unknown. */
+  readonly ackedTree: Array<{ fileId: FileId; stamp: Stamp; version: number }> = [];
   readonly texts = new Map<FileId, Y.Text>();
   /** Tokens an edit refusal handed back to the user (in its `localText`). */
   readonly handedBack = new Set<string>();
@@ -303,11 +306,18 @@ export class Ledger {
    * Whether the database's state of a file shows a tree operation stamped `stamp`: the file is
    * where that operation or a later one put it. A state nobody reported (an operation whose ack
    * and broadcast were both lost) counts as later; an absent file counts only if a deletion
-   * was reported. `heardBy`: judge with what the ledger had heard by that mark.
+   * was reported. `heardBy`: judge with what the ledger had heard by that mark. `version` (the
+   * operation's shard clock, 0 when unknown): a report stored at a higher version is later too,
+   * whatever order the reports came in. Stamps follow the order reports arrive in, and an
+   * operation nobody heard broadcast (its room learned it from a rejoin's tree) is first reported
+   * by its ack, which may come after a later operation's (a rename acked after the deletion that
+   * followed it). A later clock run starts above every version of an earlier one (the Redis
+   * time), so versions order reports across a flush too.
    */
-  shows(fileId: FileId, dbState: TreeState, stamp: Stamp, heardBy = Infinity): boolean {
+  shows(fileId: FileId, dbState: TreeState, stamp: Stamp, heardBy = Infinity, version = 0): boolean {
     const list = (this.history.get(fileId) ?? []).filter((h) => h.heard <= heardBy);
-    if (list.some((h) => h.state === dbState && h.stamp >= stamp)) return true;
+    const later = (h: { stamp: Stamp; version: number }) => h.stamp >= stamp || (version > 0 && h.version > version);
+    if (list.some((h) => h.state === dbState && later(h))) return true;
     if (dbState === null) return false;
     return !list.some((h) => h.state === dbState);
   }
@@ -320,8 +330,15 @@ export class Ledger {
    * was stored at a version the read's sync covered. Versions of a clock restarted after a flush
    * start above every sync before it, so they never explain an earlier read.
    */
-  showsBySync(fileId: FileId, dbState: TreeState, stamp: Stamp, savedUpTo: number, heardBy: number): boolean {
-    if (this.shows(fileId, dbState, stamp, heardBy)) return true;
+  showsBySync(
+    fileId: FileId,
+    dbState: TreeState,
+    stamp: Stamp,
+    savedUpTo: number,
+    heardBy: number,
+    version = 0,
+  ): boolean {
+    if (this.shows(fileId, dbState, stamp, heardBy, version)) return true;
     const list = this.history.get(fileId) ?? [];
     return list.some(
       (h) => h.heard > heardBy && h.state === dbState && h.stamp >= stamp && h.version > 0 && h.version <= savedUpTo,
@@ -338,9 +355,44 @@ export class Ledger {
   }
 }
 
+/**
+ * The shard clock value up to which a database read holds the file tree: its last sync, or the
+ * newer tree written through by a file operation (IShardRepository.writeTree writes the whole
+ * live tree, so it also holds operations stored by others whose broadcasts nobody heard yet).
+ */
+function treeCoveredUpTo(shard: Shard | null): number {
+  return Math.max(shard?.lastSyncTimestamp ?? 0, shard?.treeVersion ?? 0);
+}
+
+const TRACE_MARK = '· ';
+
+/**
+ * The log lines that explain a failed run: every line that is not a trace line, and the trace
+ * lines that name a file id or path the failure samples name, and the saved checks (a whole
+ * trace runs to thousands of lines; `all` keeps them all).
+ */
+export function traceFor(lines: readonly string[], samples: readonly string[], all = false): string[] {
+  if (all) return [...lines];
+  const names = new Set<string>();
+  for (const sample of samples) {
+    for (const [name] of sample.matchAll(/[A-Za-z0-9_-]{16}|[\w.-]+(?:\/[\w.-]+)*\.\w+/g)) names.add(name);
+  }
+  return lines.filter((line) => {
+    const at = line.indexOf(TRACE_MARK);
+    if (at === -1) return true;
+    const message = line.slice(at + TRACE_MARK.length);
+    return message.startsWith('saved-check') || [...names].some((name) => message.includes(name));
+  });
+}
+
 /** Runs the model on a running cluster and returns its figures. Closes every client it opened. */
 export async function runModel(settings: ModelSettings, options: ModelOptions): Promise<ModelReport> {
-  const { cluster, repository, log } = options;
+  const { cluster, repository } = options;
+  // Each line with the milliseconds since the start, to line faults up with a trace.
+  const started = Date.now();
+  const log = (message: string) => options.log(`${Date.now() - started} ${message}`);
+  // Trace lines start with TRACE_MARK, so that a report can pick out the ones it needs (traceFor).
+  const trace = settings.trace === true ? (message: string) => log(`${TRACE_MARK}${message}`) : () => undefined;
   const signal = options.signal ?? new AbortController().signal;
   const rng = new Rng(settings.seed);
   const ledger = new Ledger();
@@ -409,7 +461,7 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
    */
   const holds = (shard: Shard | null, token: string, fileId: FileId, heardBy = Infinity) => {
     const file = shard?.files.find((f) => f.id === fileId);
-    if (file === undefined) return ledger.deletedBySync(fileId, shard?.lastSyncTimestamp ?? 0, heardBy);
+    if (file === undefined) return ledger.deletedBySync(fileId, treeCoveredUpTo(shard), heardBy);
     return file.content.includes(token);
   };
   const whereIs = (shard: Shard | null, fileId: FileId) => {
@@ -437,6 +489,9 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
         return;
       }
       savedChecks++;
+      trace(
+        `saved-check c${c.index} lastSync=${shard?.lastSyncTimestamp} treeVersion=${shard?.treeVersion} paths=${shard?.files.map((f) => f.path).join(',')}`,
+      );
       const handedBack = new Set(c.handedBack);
       const heardBy = ledger.mark();
       savedVerdicts.push(() => {
@@ -444,10 +499,12 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
         for (const { token, fileId } of acked)
           if (!holds(shard, token, fileId, heardBy))
             missingAcked.push(`${token} in ${fileId} (${whereIs(shard, fileId)})`);
-        for (const { fileId, stamp } of ackedTree) {
+        for (const { fileId, stamp, version } of ackedTree) {
           const dbState = shard?.files.find((f) => f.id === fileId)?.path ?? null;
-          if (!ledger.showsBySync(fileId, dbState, stamp, shard?.lastSyncTimestamp ?? 0, heardBy))
+          if (!ledger.showsBySync(fileId, dbState, stamp, treeCoveredUpTo(shard), heardBy, version))
             missingAcked.push(`tree op on ${fileId} (${whereIs(shard, fileId)})`);
+          else if (!ledger.showsBySync(fileId, dbState, stamp, shard?.lastSyncTimestamp ?? 0, heardBy, version))
+            sample('explained by a tree written through', `client ${c.index}: ${fileId} (${whereIs(shard, fileId)})`);
         }
         const missingTyped: string[] = [];
         for (const { token, fileId } of typed)
@@ -487,9 +544,10 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
         const opId = (args[0] as { opId?: string } | undefined)?.opId;
         const version = typeof data['version'] === 'number' ? data['version'] : 0;
         const { stamps, first } = ledger.recordChange(change, version, `ack c${c.index}`, opId);
+        trace(`ack c${c.index} ${event} v${version} ${JSON.stringify(change)} first=${first}`);
         if (first) {
           ledger.ackedTreeOps++;
-          fileIdsOf(change).forEach((fileId, i) => c.ackedTree.push({ fileId, stamp: stamps[i] as Stamp }));
+          fileIdsOf(change).forEach((fileId, i) => c.ackedTree.push({ fileId, stamp: stamps[i] as Stamp, version }));
         }
       }
       return result;
@@ -523,8 +581,10 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
           // Marked when it arrives while the session (re)joins: before the join's ack.
           const joining = holder.model?.session.status === 'connecting' ? ' while joining' : '';
           if (e.shardId === shardId) ledger.recordChange(e.change, e.version, `c${i}${joining}`);
+          if (e.shardId === shardId) trace(`heard c${i}${joining} v${e.version} ${JSON.stringify(e.change)}`);
         });
         session.on('status', (status) => {
+          trace(`status c${i} ${status}`);
           if (status === 'saved') onSaved(c);
         });
         // Unhandled 'error' events are only reported by the SDK; the model counts outcomes itself.
@@ -590,7 +650,8 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
         })(),
       );
 
-    const inject = async (kind: ModelFaultKind, step: number) => {
+    /** `spared`: instances not to arm (one that stored nothing in time: its clients may be stuck). */
+    const inject = async (kind: ModelFaultKind, step: number, spared: readonly number[] = []): Promise<void> => {
       // Its own generator: what one fault draws does not shift the rest of the script.
       const rng = Rng.derive(settings.seed, -1 - step);
       switch (kind) {
@@ -608,7 +669,7 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
         case 'crash-after-store': {
           await Promise.allSettled([...restarts]);
           const live = liveInstances();
-          const victim = rng.pick(live.filter((i) => !armed.has(i)));
+          const victim = rng.pick(live.filter((i) => !armed.has(i) && !spared.includes(i)));
           const process = victim === undefined ? undefined : cluster.instances[victim]?.process;
           if (victim === undefined || process === undefined || live.length < 2) break;
           const store = rng.chance(0.5) ? 'edit' : 'tree';
@@ -629,6 +690,9 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
               if (alive()) {
                 await postFaults(process.url, options.adminToken, {});
                 log(`model: instance ${victim} stored no ${store} in time; disarmed`);
+                // Its clients may all wait out an ack an earlier fault dropped (the SDK's request
+                // timeout): another instance is armed instead, while the script runs.
+                if (!scriptDone) await inject(kind, step + settings.operations, [...spared, victim]);
                 return;
               }
               const target = await cluster.killInstance(victim);
@@ -663,12 +727,14 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
     const treeOp = (c: ModelClient, kind: TreeOpKind, what: string, run: () => Promise<unknown>) => {
       const offline = !c.online;
       count(`${kind}${offline ? ' (offline)' : ''}`);
+      trace(`op c${c.index} ${kind} ${what}${offline ? ' offline' : ''}`);
       const op = run().then(
         () => undefined,
         (error: unknown) => {
           const code = error instanceof TandemError ? error.code : 'DISCONNECTED';
           if (error instanceof TandemError && !isRetryableError(code)) {
             refusedTreeOps++;
+            trace(`refused c${c.index} ${kind} ${what} ${code}`);
             sample('refused tree op', `client ${c.index} ${kind} ${what}: ${code} (${error.message})`);
             return;
           }
@@ -797,9 +863,9 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
     }
     for (const c of clients) {
       const shard = final.get(c.shardId) ?? null;
-      for (const { fileId, stamp } of c.ackedTree) {
+      for (const { fileId, stamp, version } of c.ackedTree) {
         const dbState = shard?.files.find((f) => f.id === fileId)?.path ?? null;
-        if (!ledger.shows(fileId, dbState, stamp)) {
+        if (!ledger.shows(fileId, dbState, stamp, Infinity, version)) {
           lostTreeOps++;
           sample(
             'lost tree op',

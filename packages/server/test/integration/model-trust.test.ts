@@ -6,7 +6,14 @@ import { TEST_REDIS_CLUSTER_NODES } from '../support/services.js';
 import { createShardRepository, type IShardRepository } from '../../src/persistence/index.js';
 import { ChaosCluster } from '../../chaos/cluster.js';
 import { freshDistEntry } from '../../chaos/fresh-dist.js';
-import { modelFaultKinds, modelOperations, modelSeed, runModel, type ModelSettings } from '../../chaos/model.js';
+import {
+  modelFaultKinds,
+  modelOperations,
+  modelSeed,
+  runModel,
+  traceFor,
+  type ModelSettings,
+} from '../../chaos/model.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 
@@ -19,7 +26,9 @@ const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..'
  * moment later), Redis flushed. Then everything stops and clients, server and database must
  * agree; at every "saved" a session claimed, what it had acknowledged (and typed) must have been
  * in the database. Replay a run with MODEL_SEED=<the printed seed>; MODEL_FAULTS=<kind,…> limits
- * the faults to those kinds (see chaos/model.ts); MODEL_OPERATIONS=<n> runs a longer script.
+ * the faults to those kinds (see chaos/model.ts); MODEL_OPERATIONS=<n> runs a longer script;
+ * A failure prints the faults and the trace (operations, acks, tree changes heard, saved checks)
+ * of the files it names; MODEL_TRACE=1 prints the whole trace, MODEL_TRACE=0 records none.
  */
 const faultKinds = modelFaultKinds(process.env);
 const operations = modelOperations(350);
@@ -32,6 +41,8 @@ const settings: ModelSettings = {
   faults: Math.max(faultKinds.length, Math.round(operations / 150)),
   faultKinds,
   settleTimeoutMs: 30_000,
+  // Always traced; a failure prints the trace lines about the files it names (MODEL_TRACE=1: all).
+  trace: process.env['MODEL_TRACE'] !== '0',
 };
 
 // It runs its own single redis-server (it flushes it); under `npm run test:cluster` there is nothing to add.
@@ -75,7 +86,8 @@ describe.skipIf(TEST_REDIS_CLUSTER_NODES !== undefined)('the trust promise under
         `dropped tree ops ${JSON.stringify(report.droppedTreeOps)}; refused ${report.refusedTreeOps} tree ops, ${report.refusedEdits} edits; ` +
         `settled ${report.settleSeconds === null ? 'never' : `in ${report.settleSeconds.toFixed(1)} s`}`;
       process.stdout.write(`model-trust: ${figures}\n${report.samples.map((line) => `  ${line}\n`).join('')}`);
-      const explain = `\n${figures}\n${report.samples.join('\n')}\n${lines.join('\n')}`;
+      const explained = traceFor(lines, report.samples, process.env['MODEL_TRACE'] === '1');
+      const explain = `\n${figures}\n${report.samples.join('\n')}\n${explained.join('\n')}`;
       for (const kind of faultKinds) expect(report.faults[kind], `${kind} injected${explain}`).toBeGreaterThan(0);
       expect(report.divergences, `divergences${explain}`).toBe(0);
       expect(report.falseSaved, `false "saved"${explain}`).toBe(0);
