@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- --quick] [--scenario fanout,scaleout,presence,idle,join,sync,history]
  *  [--target tandem,relay,hocuspocus,hocuspocus-db] [--workers N] [--profile DIR] [--duration MS] [--cases 1x25x50ms,...] [--connections 1000,5000] [--out DIR] [--docs]
- *  [--server-cores LIST|all] [--generator-cores LIST|all] [--generators N] [--generator-profile DIR]`
+ *  [--server-cores LIST|all] [--generator-cores LIST|all] [--generators N] [--generator-profile DIR] [--tandem-env K=V,...]`
  *
  * Starts every server it measures on 127.0.0.1 (Tandem from packages/server/dist, the
  * y-websocket relay, Hocuspocus), drives them from forked generator processes, prints one JSON
@@ -35,6 +35,7 @@ const { values } = parseArgs({
     'generator-cores': { type: 'string' },
     generators: { type: 'string' },
     'generator-profile': { type: 'string' },
+    'tandem-env': { type: 'string' },
   },
   strict: true,
 });
@@ -52,6 +53,16 @@ const cores = coreSplit({
   ...(values['generator-cores'] === undefined ? {} : { generator: values['generator-cores'] }),
   ...(values.generators === undefined ? {} : { processes: Number(values.generators) }),
 });
+const tandemEnv =
+  values['tandem-env'] === undefined
+    ? undefined
+    : Object.fromEntries(
+        values['tandem-env'].split(',').map((pair) => {
+          const eq = pair.indexOf('=');
+          if (eq <= 0) throw new Error(`--tandem-env takes KEY=VALUE pairs separated by commas, not "${pair}"`);
+          return [pair.slice(0, eq), pair.slice(eq + 1)];
+        }),
+      );
 const load = loadavg();
 const started = new Date();
 const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
@@ -63,6 +74,7 @@ const results = await runBench({
   ...(targets === undefined ? {} : { targets }),
   ...(values.workers === undefined ? {} : { workers: Number(values.workers) }),
   ...(values.profile === undefined ? {} : { profileDir: values.profile }),
+  ...(tandemEnv === undefined ? {} : { tandemEnv }),
   ...(values.duration === undefined ? {} : { durationMs: Number(values.duration) }),
   ...(values.cases === undefined ? {} : { cases: values.cases.replaceAll('x', '×').split(',') }),
   ...(values.connections === undefined ? {} : { idleConnections: values.connections.split(',').map(Number) }),

@@ -40,6 +40,8 @@ function describeExtra(r: ScenarioResult): string {
       `connect p50/p99 ${fmtLatency(e['connectMs'])}`,
       `all in ${String(e['connectAllSeconds'])} s`,
     );
+    if (e['joinsPerSecond'] !== undefined)
+      parts.push(`connect + join ${(e['joinsPerSecond'] as number[]).join(', ')} /s per step`);
     if (e['redisKiBPerAddedConnection'] !== undefined)
       parts.push(`Redis ${String(e['redisKiBPerAddedConnection'])} KiB/added conn`);
     for (const w of (e['idle'] ?? []) as Array<{

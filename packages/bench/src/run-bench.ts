@@ -26,6 +26,8 @@ export type BenchOptions = {
   generatorProfileDir?: string;
   /** Write V8 CPU profiles of the server processes here. */
   profileDir?: string;
+  /** Extra environment of every Tandem server (A/B runs of a setting), e.g. { SYNC_THREAD_NICE: '0' }. */
+  tandemEnv?: Record<string, string>;
   /** Override the measured window (ms). */
   durationMs?: number;
   /** Only these fan-out cases, e.g. ["1×25×50ms"]. */
@@ -62,6 +64,7 @@ export async function runBench(options: BenchOptions = {}): Promise<ScenarioResu
     idleConnections: options.idleConnections,
     cores,
     serverCpus: cores.servers,
+    tandemEnv: options.tandemEnv,
     generatorProfileDir: options.generatorProfileDir,
   };
   const results: ScenarioResult[] = [];

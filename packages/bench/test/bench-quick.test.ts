@@ -15,7 +15,12 @@ describe('npm run bench -- --quick', () => {
   it('loses no update and converges in every scenario', { timeout: 420_000 }, async () => {
     if (!existsSync(DIST_MAIN))
       throw new Error('packages/server/dist is missing: run `npm run build` first (npm test does)');
-    const results = await runBench({ quick: true });
+    // The sync threads at the event loop's priority: this file runs beside the rest of the suite,
+    // which keeps both cores busy, and a thread at nice 10 (the default) then gets a tenth of a
+    // core's share: the likely cause (not proven) of a scenario's wait for an eviction running out
+    // when this file ran beside the browser tests (docs/operations.md: on a saturated machine,
+    // SYNC_THREAD_NICE=0).
+    const results = await runBench({ quick: true, tandemEnv: { SYNC_THREAD_NICE: '0' } });
     expect(results.map((r) => r.scenario)).toEqual(
       expect.arrayContaining(['fanout', 'scaleout', 'presence', 'idle', 'join', 'sync']),
     );

@@ -109,7 +109,15 @@ export type FanoutResult = {
   clockCheckMs: number;
 };
 
-export type IdleCheckpoint = { connected: number; failed: number; connectMs: LatencySummary; elapsedMs: number };
+export type IdleCheckpoint = {
+  connected: number;
+  failed: number;
+  connectMs: LatencySummary;
+  /** Since the first connection, pauses at earlier checkpoints included. */
+  elapsedMs: number;
+  /** This step's connections alone: from its first connect to its last join. */
+  stepMs: number;
+};
 
 export type IdleResult = {
   kind: 'idle';

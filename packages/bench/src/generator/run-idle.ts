@@ -33,6 +33,7 @@ export async function runIdle(
         .slice(from, target)
         .map((room, i) => ({ room, n: from + i, url: job.urls[(from + i) % job.urls.length]! }));
       from = target;
+      const stepStarted = performance.now();
       await pool(rooms, job.connectConcurrency, async ({ room, url, n }) => {
         const t = performance.now();
         try {
@@ -49,6 +50,7 @@ export async function runIdle(
         failed,
         connectMs: connectMs.summary(),
         elapsedMs: Math.round(performance.now() - started),
+        stepMs: Math.round(performance.now() - stepStarted),
       };
       checkpoints.push(checkpoint);
       report({ type: 'checkpoint', checkpoint });

@@ -196,6 +196,10 @@ export async function idleScenario(
           failed,
           connectMs: result.checkpoints.map((c) => c.connectMs),
           connectAllSeconds: Math.round(last.elapsedMs / 100) / 10,
+          // Connections per second of each step alone (the pauses at checkpoints left out).
+          joinsPerSecond: result.checkpoints.map((c, i) =>
+            Math.round((c.connected - (result.checkpoints[i - 1]?.connected ?? 0)) / (c.stepMs / 1000)),
+          ),
           idle,
           ...(setupMs > 0 ? { shardSetupSeconds: Math.round(setupMs / 100) / 10 } : {}),
         },

@@ -15,7 +15,13 @@ async function waitEvicted(redis: Redis, d: TandemDeployment, shardIds: string[]
   const deadline = Date.now() + timeoutMs;
   for (const id of shardIds) {
     while ((await redis.exists(`${d.prefix}:shard:{${id}}:meta`)) === 1) {
-      if (Date.now() > deadline) throw new Error(`shard ${id} was not evicted in ${timeoutMs} ms`);
+      if (Date.now() > deadline) {
+        const sync = (await d.metrics())
+          .split('\n')
+          .filter((line) => /^tandem_(sync|open_shards|unsynced)/.test(line))
+          .join('\n');
+        throw new Error(`shard ${id} was not evicted in ${timeoutMs} ms\n${sync}\n${d.logs()}`);
+      }
       await sleep(50);
     }
   }

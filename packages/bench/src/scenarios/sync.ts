@@ -108,7 +108,13 @@ export async function syncScenario(ctx: BenchContext, emit: (r: ScenarioResult) 
       const t = performance.now();
       await Promise.race([watch.until(id!, version), sleep(120_000)]);
       const savedMs = performance.now() - t;
-      const m = await d.metrics();
+      // The job's duration is observed when its completion event reaches this process, which
+      // may be after the room heard "saved": wait for it (a few seconds at most).
+      let m = await d.metrics();
+      for (let i = 0; i < 50 && (metricValue(m, 'tandem_sync_job_duration_seconds_count') ?? 0) <= countBefore; i++) {
+        await sleep(100);
+        m = await d.metrics();
+      }
       const jobSeconds = (metricValue(m, 'tandem_sync_job_duration_seconds_sum') ?? 0) - jobsBefore;
       const jobs = (metricValue(m, 'tandem_sync_job_duration_seconds_count') ?? 0) - countBefore;
       const stored = storedUpTo(d, new Map([[id!, version]]));

@@ -28,6 +28,8 @@ export type BenchEnv = {
   nodeFlags: string[];
   /** Pin server processes to these CPUs (`taskset -c` list); undefined: not pinned. */
   serverCpus?: string | undefined;
+  /** Extra environment of every Tandem server process (--tandem-env), after the bench's own. */
+  tandemEnv?: Record<string, string> | undefined;
 };
 
 export type TandemDeployment = Deployment & {
@@ -36,6 +38,8 @@ export type TandemDeployment = Deployment & {
   databaseUrl: string;
   /** /metrics of instance i, as text. */
   metrics(i?: number): Promise<string>;
+  /** The last of what the server processes logged (LOG_LEVEL warn), for an error message. */
+  logs(): string;
 };
 
 /**
@@ -78,6 +82,7 @@ export async function startTandem(
           LOG_LEVEL: 'warn',
           WEB_ENABLED: 'false',
           ...options.serverEnv,
+          ...env.tandemEnv,
         },
         env.serverCpus,
       );
@@ -105,6 +110,7 @@ export async function startTandem(
     databaseUrl,
     pids: () => processes.flatMap((p) => processTree(p.pid)),
     metrics: async (i = 0) => (await fetch(`${urls[i]}/metrics`)).text(),
+    logs: () => processes.map((p) => `${p.name}:\n${p.output().slice(-8_000)}`).join('\n'),
     stop: async () => {
       await Promise.all(processes.map((p) => p.stop()));
       await deleteKeys(env.redisUrl, prefix);
