@@ -1,10 +1,12 @@
 import { defineConfig } from 'vitest/config';
 import { budgetMs } from './packages/server/test/support/time-budget.js';
+import LongFilesFirst from './packages/server/test/support/long-files-first.js';
 
 export default defineConfig({
   resolve: { conditions: ['source'] },
   ssr: { resolve: { conditions: ['source'], externalConditions: ['source'] } },
   test: {
+    sequence: { sequencer: LongFilesFirst },
     projects: [
       {
         extends: true,

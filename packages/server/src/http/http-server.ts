@@ -71,6 +71,10 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     const status = httpStatusOf(appError.code);
     if (status >= 500 && appError.code !== ErrorCode.UNAVAILABLE && appError.code !== ErrorCode.SHARD_UNAVAILABLE) {
       request.log.error({ err: appError.cause ?? error, url: request.url }, 'request failed');
+    } else if (status >= 500 && appError.cause !== undefined) {
+      // Retryable (a database or Redis outage, a reload), but what failed underneath is worth a
+      // line: without it a failed read under load leaves no trace.
+      request.log.warn({ err: appError.cause, code: appError.code, url: request.url }, 'request failed; retryable');
     } else {
       request.log.debug({ code: appError.code, url: request.url }, 'request refused');
     }

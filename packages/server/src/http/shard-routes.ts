@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { Readable } from 'node:stream';
 import { z } from 'zod';
 import {
@@ -101,7 +101,7 @@ export function registerShardRoutes(app: FastifyInstance, deps: ShardRoutesDeps,
       return await reply
         .type('application/zip')
         .header('content-disposition', `attachment; filename="${filename}"`)
-        .send(Readable.from(stream, { objectMode: false }));
+        .send(Readable.from(logFailure(stream, request.log, shardIdOf(request)), { objectMode: false }));
     } catch (error) {
       release();
       throw error;
@@ -192,4 +192,22 @@ export function registerShardRoutes(app: FastifyInstance, deps: ShardRoutesDeps,
     const body = parseBody(MoveBody, request.body);
     return deps.shards.renameFile(principalOf(request), shardIdOf(request), body.from, body.to);
   });
+}
+
+/**
+ * A download cut after its first bytes can only end the connection (the client sees a truncated
+ * archive); Fastify notes that at info level. Logged here as a warning with its cause, so that an
+ * operator (or a failing test) can tell a limit (PAYLOAD_TOO_LARGE) from a failed read.
+ */
+async function* logFailure(
+  stream: AsyncIterable<Uint8Array>,
+  log: FastifyBaseLogger,
+  shardId: string,
+): AsyncGenerator<Uint8Array> {
+  try {
+    yield* stream;
+  } catch (error) {
+    log.warn({ err: error, shardId }, 'zip download cut short');
+    throw error;
+  }
 }

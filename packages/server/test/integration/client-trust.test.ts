@@ -12,6 +12,7 @@ import type { ShardId } from '@tandem/protocol';
 import { adminToken, createShard, LogCapture } from '../support/test-app.js';
 import { useTandem, type Harness } from '../support/harness.js';
 import { waitFor } from '../support/wait-for.js';
+import { budgetMs } from '../support/time-budget.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { createTestRedis, testRedisKeys } from '../support/services.js';
 import { Faults } from '../../src/faults/index.js';
@@ -29,12 +30,16 @@ afterAll(async () => {
   await Promise.all(openClients.map((c) => c.close()));
 });
 
-/** An SDK client with a short ack timeout (the faults below drop acks for about a second). */
+/**
+ * An SDK client with a short ack timeout (the faults below drop acks for about a second): 400 ms
+ * on an idle machine, longer in proportion to the load, or every request of a loaded CI runner
+ * would time out too and the session would never settle.
+ */
 async function client(url: string): Promise<TandemClient> {
   const c = new TandemClient({
     url,
     token: await adminToken(),
-    ackTimeoutMs: 400,
+    ackTimeoutMs: budgetMs(200),
     gapWaitMs: 300,
     socketOptions: { reconnectionDelay: 50, reconnectionDelayMax: 200 },
   });
@@ -84,7 +89,7 @@ describe('path 1: a change stored but never broadcast (the instance failed in be
     text.insert(0, '// stored, never broadcast\n');
     await waitFor(
       async () => (await liveText(t.url(), shardId, 'script.js')).startsWith('// stored, never broadcast'),
-      5000,
+      budgetMs(2_500),
       'the first edit stored',
     );
     // The next edit reaches the watcher, but depends on the one it never got.
@@ -94,11 +99,11 @@ describe('path 1: a change stored but never broadcast (the instance failed in be
         const live = await liveText(t.url(), shardId, 'script.js');
         return live.startsWith('// the next one\n// stored, never broadcast\n') ? live : undefined;
       },
-      5000,
+      budgetMs(2_500),
       'both edits stored',
     );
     const noticed = Date.now();
-    await waitFor(() => seen.toString() === stored, 5000, 'the watcher converges');
+    await waitFor(() => seen.toString() === stored, budgetMs(2_500), 'the watcher converges');
     expect(Date.now() - noticed).toBeLessThan(2000);
     expect(text.toString()).toBe(stored);
   });
@@ -118,7 +123,7 @@ describe('path 2: an edit whose ack never came is not saved', () => {
     const text = await editor.openFile('script.js');
     const seen = await watcher.openFile('script.js');
     await t.apps[0]!.app.flush(shardId);
-    await editor.saved(10_000);
+    await editor.saved(budgetMs(5_000));
 
     const statuses = statusLog(editor);
     faults.set({ dropAcks: { forMs: 1500, events: ['file:edit'] } });
@@ -126,15 +131,15 @@ describe('path 2: an edit whose ack never came is not saved', () => {
     text.insert(0, '// ack lost 2\n');
     // The server stores the edits; their acks never come. The session times out, runs the
     // handshake for the file, and waits for a sync that covers the version the handshake read.
-    await waitFor(() => editor.status === 'live', 10_000, 'the handshake after the lost acks');
+    await waitFor(() => editor.status === 'live', budgetMs(5_000), 'the handshake after the lost acks');
     expect(await liveText(t.url(), shardId, 'script.js')).toBe(text.toString());
     expect(statuses).not.toContain('saved');
     expect(await storedText(t, shardId, 'script.js')).not.toContain('// ack lost');
 
     await t.apps[0]!.app.flush(shardId);
-    await editor.saved(10_000);
+    await editor.saved(budgetMs(5_000));
     expect(await storedText(t, shardId, 'script.js')).toBe(text.toString());
-    await waitFor(() => seen.toString() === text.toString(), 5000, 'the watcher converges');
+    await waitFor(() => seen.toString() === text.toString(), budgetMs(2_500), 'the watcher converges');
   });
 });
 
@@ -156,7 +161,7 @@ describe('path 3b: an edit refused for good', () => {
 
     const paste = `// pasted\n${'x'.repeat(6000)}\n`;
     text.insert(0, paste);
-    await waitFor(() => resets.length === 1, 10_000, 'the file to return to the server state');
+    await waitFor(() => resets.length === 1, budgetMs(5_000), 'the file to return to the server state');
     expect(refusals).toHaveLength(1);
     expect(refusals[0]).toMatchObject({ path: 'script.js', error: { code: 'PAYLOAD_TOO_LARGE' } });
     expect(refusals[0]!.localText).toBe(paste + before);
@@ -166,15 +171,19 @@ describe('path 3b: an edit refused for good', () => {
     fresh.insert(0, '// after the refusal\n');
     await waitFor(
       async () => (await liveText(t.url(), shardId, 'script.js')) === fresh.toString(),
-      10_000,
+      budgetMs(5_000),
       'the later edit on the server',
     );
-    await waitFor(() => seen.toString() === fresh.toString(), 5000, 'the watcher sees the later edit');
+    await waitFor(() => seen.toString() === fresh.toString(), budgetMs(2_500), 'the watcher sees the later edit');
     // Not "saved" while the refusal is not dismissed, even once the database has everything.
-    await waitFor(async () => (await storedText(t, shardId, 'script.js')) === fresh.toString(), 10_000, 'synced');
+    await waitFor(
+      async () => (await storedText(t, shardId, 'script.js')) === fresh.toString(),
+      budgetMs(5_000),
+      'synced',
+    );
     expect(editor.status).toBe('live');
     editor.dismissRefusal(refusals[0]!.fileId);
-    await editor.saved(10_000);
+    await editor.saved(budgetMs(5_000));
   });
 });
 
@@ -192,7 +201,7 @@ describe('path 4: file operations made offline', () => {
     offline.on('op-failed', (f) => failures.push(f));
 
     proxy.pause();
-    await waitFor(() => offline.status === 'offline', 5000, 'offline');
+    await waitFor(() => offline.status === 'offline', budgetMs(2_500), 'offline');
     const created = offline.createFile('notes/todo.md', '# made offline\n');
     const id = offline.fileId('notes/todo.md');
     expect(id).toBeDefined();
@@ -229,10 +238,10 @@ describe('path 4: file operations made offline', () => {
           .tree()
           .map((f) => f.path)
           .join() === expected.join(),
-      5000,
+      budgetMs(2_500),
       'both trees show the server tree',
     );
-    await offline.saved(10_000);
+    await offline.saved(budgetMs(5_000));
     expect(await storedPaths(t, shardId)).toEqual(expected);
     expect(await storedText(t, shardId, 'notes/todo.md')).toBe('# made offline\n- typed offline\n');
   });
@@ -261,7 +270,7 @@ describe('path 5: acknowledged file operations survive Redis losing the shard', 
     const created = await a.createFile('lib/util.js', 'export const util = 1;\n');
     await a.rename('script.js', 'main.js');
     await a.delete('style.css');
-    await a.flushed(10_000);
+    await a.flushed(budgetMs(5_000));
     const expected = [
       ...initial.filter((p) => p !== 'style.css').map((p) => (p === 'script.js' ? 'main.js' : p)),
       'lib/util.js',
@@ -277,7 +286,7 @@ describe('path 5: acknowledged file operations survive Redis losing the shard', 
     page.insert(0, '<!-- after the loss -->\n');
     await waitFor(
       async () => (await liveText(t.url(), shardId, 'lib/util.js')) === 'export const util = 1;\n',
-      10_000,
+      budgetMs(5_000),
       "the created file's text restored by its author",
     );
     const rest = new TandemRest({ url: t.url(), token: await adminToken() });
@@ -290,14 +299,14 @@ describe('path 5: acknowledged file operations survive Redis losing the shard', 
           .tree()
           .map((f) => f.path)
           .join() === expected.join(),
-      5000,
+      budgetMs(2_500),
       "b's tree",
     );
 
     await t.apps[0]!.app.flush(shardId);
     expect(await storedPaths(t, shardId)).toEqual(expected);
     expect(await storedText(t, shardId, 'lib/util.js')).toBe('export const util = 1;\n');
-    await Promise.all([a.saved(10_000), b.saved(10_000)]);
+    await Promise.all([a.saved(budgetMs(5_000)), b.saved(budgetMs(5_000))]);
   });
 
   it("keeps another client's file and what was typed into it, and a deletion, when the creator never comes back", async () => {
@@ -308,14 +317,14 @@ describe('path 5: acknowledged file operations survive Redis losing the shard', 
     // The creator makes two files and leaves for good (its tab closed): nobody can replay them.
     const kept = await creator.createFile('notes/kept.md', '');
     await creator.createFile('notes/doomed.md', '');
-    await creator.flushed(10_000);
+    await creator.flushed(budgetMs(5_000));
     await creatorClient.close();
     // The typist writes into one and deletes the other.
-    await waitFor(() => typist.fileId('notes/kept.md') !== undefined, 5000, 'the typist sees the files');
+    await waitFor(() => typist.fileId('notes/kept.md') !== undefined, budgetMs(2_500), 'the typist sees the files');
     const text = await typist.openFile(kept.id);
     text.insert(0, 'typed into the creator file');
     await typist.delete('notes/doomed.md');
-    await typist.flushed(10_000);
+    await typist.flushed(budgetMs(5_000));
 
     await loseShard(shardId);
 
@@ -324,7 +333,7 @@ describe('path 5: acknowledged file operations survive Redis losing the shard', 
     text.insert(text.length, '!');
     await waitFor(
       async () => (await liveText(t.url(), shardId, 'notes/kept.md')) === 'typed into the creator file!',
-      10_000,
+      budgetMs(5_000),
       'the text restored into the file',
     );
     const paths = (await new TandemRest({ url: t.url(), token: await adminToken() }).getShard(shardId)).shard.files.map(
@@ -334,7 +343,7 @@ describe('path 5: acknowledged file operations survive Redis losing the shard', 
     expect(paths).not.toContain('notes/doomed.md');
     await t.apps[0]!.app.flush(shardId);
     expect(await storedText(t, shardId, 'notes/kept.md')).toBe('typed into the creator file!');
-    await typist.saved(10_000);
+    await typist.saved(budgetMs(5_000));
   });
 });
 
@@ -356,7 +365,7 @@ describe('path 5b: an instance that fails after broadcasting a file operation, b
     faults.set({ crashAfterStore: { kind: 'tree-broadcast', nth: 1 } });
     const created = author.createFile('in-the-window.js', '');
     // Broadcast before the failure: the collaborator sees it at once.
-    await waitFor(() => watcher.fileId('in-the-window.js') !== undefined, 5000, 'the broadcast');
+    await waitFor(() => watcher.fileId('in-the-window.js') !== undefined, budgetMs(2_500), 'the broadcast');
     const file = await created;
 
     // Acknowledged only after the retry (same opId: applied once) wrote it to the database.

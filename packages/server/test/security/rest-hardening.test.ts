@@ -6,10 +6,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { worstStall } from '../support/event-loop-stall.js';
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { ShardId } from '@tandem/protocol';
 import { useTandem } from '../support/harness.js';
-import { adminToken, createShard, tokenFor } from '../support/test-app.js';
+import { budgetMs } from '../support/time-budget.js';
+import { waitFor } from '../support/wait-for.js';
+import { LogCapture, adminToken, createShard, tokenFor } from '../support/test-app.js';
 import { unzipToMap } from '../fuzz/fuzz-support.js';
 
 type Reply = { status: number; code: string | undefined; bytes: Buffer };
@@ -63,7 +65,9 @@ describe('zip of files named like Object.prototype members (issue 12 item 2)', (
 
 describe('zip streaming, size and concurrency limits (issue 12 item 9)', () => {
   const MiB = 1024 * 1024;
+  const logs = new LogCapture();
   const t = useTandem({
+    logs,
     env: {
       HTTP_BODY_LIMIT_BYTES: String(4 * MiB),
       MAX_FILE_BYTES: String(2 * MiB),
@@ -73,6 +77,14 @@ describe('zip streaming, size and concurrency limits (issue 12 item 9)', () => {
   });
   let shardId: ShardId;
   let viewer: string;
+  // A download cut short says why only in the server's log (a warning): shown when a test fails.
+  beforeEach(({ onTestFailed }) => {
+    const from = logs.lines.length;
+    onTestFailed(() => {
+      const warnings = logs.lines.slice(from).filter((l) => Number(l['level']) >= 40);
+      console.error(`[server warnings during the test]\n${warnings.map((l) => JSON.stringify(l)).join('\n')}`);
+    });
+  });
 
   /** A shard of `count` files of 1 MiB of poorly compressible text. */
   async function bigShard(count: number): Promise<ShardId> {
@@ -121,6 +133,12 @@ describe('zip streaming, size and concurrency limits (issue 12 item 9)', () => {
         r.arrayBuffer(),
       ),
     ).rejects.toThrow();
+    // The server says why it cut the download.
+    await waitFor(
+      () => logs.lines.some((l) => l['msg'] === 'zip download cut short' && l['shardId'] === big),
+      budgetMs(5_000),
+      'the warning',
+    );
     const app = t.apps[0]!.app;
     await app.flush(big, { evict: true });
     expect(await app.cache.loader.isLoaded(big)).toBe(false);

@@ -13,6 +13,10 @@ import {
 } from './test-app.js';
 import { startServerProcess, type ServerProcess } from './server-process.js';
 import { budgetMs } from './time-budget.js';
+import { waitFor } from './wait-for.js';
+
+/** A SYNC_INTERVAL_MS at least this long makes the harness wait for the scheduler's first tick. */
+const LONG_SYNC_INTERVAL_MS = 60_000;
 
 /** What a server process of the harness may add to the harness's own env. */
 export type HarnessProcessOptions = {
@@ -75,6 +79,16 @@ export function useTandem(
     db = await createTestDatabase(database);
     const databaseUrl = await appDatabaseUrl(db.url);
     for (let i = 0; i < instances; i++) apps.push(await startTestApp({ ...appOptions, prefix, databaseUrl }));
+    // A scheduler ticks first 100 ms after its start, then every SYNC_INTERVAL_MS. A file that sets
+    // a long interval means "no sync runs on its own": on a loaded machine the first tick could
+    // come late enough to sync what the first test just wrote, so it is waited for here.
+    if (apps.length > 0 && Number(appOptions.env?.SYNC_INTERVAL_MS ?? 0) >= LONG_SYNC_INTERVAL_MS) {
+      await waitFor(
+        () => apps.some((a) => a.app.scheduler.lastScan !== undefined),
+        budgetMs(10_000),
+        "the scheduler's first tick",
+      );
+    }
     await Promise.all(Array.from({ length: processCount }, () => harness.startProcess(processOptions)));
   });
 
