@@ -374,14 +374,22 @@ const TRACE_MARK = '· ';
 export function traceFor(lines: readonly string[], samples: readonly string[], all = false): string[] {
   if (all) return [...lines];
   const names = new Set<string>();
+  const clients = new Set<string>();
   for (const sample of samples) {
     for (const [name] of sample.matchAll(/[A-Za-z0-9_-]{16}|[\w.-]+(?:\/[\w.-]+)*\.\w+/g)) names.add(name);
+    for (const [, index] of sample.matchAll(/client (\d+)/g)) clients.add(`c${index}`);
   }
   return lines.filter((line) => {
     const at = line.indexOf(TRACE_MARK);
     if (at === -1) return true;
     const message = line.slice(at + TRACE_MARK.length);
-    return message.startsWith('saved-check') || [...names].some((name) => message.includes(name));
+    // Lines about a named client (its joins, acks, statuses, notices) name it as `c<index>`.
+    const client = /^\S+ (c\d+)\b/.exec(message)?.[1];
+    return (
+      message.startsWith('saved-check') ||
+      (client !== undefined && clients.has(client)) ||
+      [...names].some((name) => message.includes(name))
+    );
   });
 }
 
@@ -531,14 +539,29 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
     const original = target.emitWithAck.bind(socket);
     target.emitWithAck = async (event: string, ...args: unknown[]) => {
       const result = await original(event, ...args);
-      if (!isOkAck(result)) return result;
+      const fileId = (args[0] as { fileId?: string } | undefined)?.fileId ?? '';
+      if (!isOkAck(result)) {
+        const code = (result as { error?: { code?: string } } | undefined)?.error?.code;
+        trace(`nack c${c.index} ${event} ${fileId} ${code ?? 'no ack'}`);
+        return result;
+      }
       const data = result.data as Record<string, unknown>;
       if (event === 'file:edit') {
         const payload = args[0] as { fileId: FileId; update: Uint8Array };
-        for (const token of tokensInUpdate(payload.update)) {
+        const tokens = tokensInUpdate(payload.update);
+        for (const token of tokens) {
           c.acked.push({ token, fileId: payload.fileId });
           ledger.ackedTokens.set(token, { fileId: payload.fileId, shardId: c.shardId });
         }
+        trace(`ack c${c.index} file:edit ${fileId} v${String(data['version'])} ${tokens.join('')}`);
+      } else if (event === 'file:sync') {
+        trace(`ack c${c.index} file:sync ${fileId} v${String(data['version'])}`);
+      } else if (event === 'shard:join') {
+        const clock = data['clock'] as { id?: string; base?: number } | undefined;
+        const shard = data['shard'] as { lastSyncTimestamp?: number } | undefined;
+        trace(
+          `ack c${c.index} shard:join v${String(data['version'])} clock=${clock?.id}:${clock?.base} lastSync=${shard?.lastSyncTimestamp}`,
+        );
       } else if (event === 'file:create' || event === 'file:rename' || event === 'file:delete') {
         const change = ackedChange(event, data);
         const opId = (args[0] as { opId?: string } | undefined)?.opId;
@@ -582,6 +605,12 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
           const joining = holder.model?.session.status === 'connecting' ? ' while joining' : '';
           if (e.shardId === shardId) ledger.recordChange(e.change, e.version, `c${i}${joining}`);
           if (e.shardId === shardId) trace(`heard c${i}${joining} v${e.version} ${JSON.stringify(e.change)}`);
+        });
+        client.socket.on('shard:resync', (e) => {
+          if (e.shardId === shardId) trace(`heard c${i} shard:resync`);
+        });
+        client.socket.on('shard:saved', (e) => {
+          if (e.shardId === shardId) trace(`heard c${i} shard:saved v${e.version}`);
         });
         session.on('status', (status) => {
           trace(`status c${i} ${status}`);
@@ -786,6 +815,7 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
           const token = `{m${c.index}.${++c.sequence}}`;
           c.typed.push({ token, fileId });
           text.insert(itemBoundary(text, rng), token);
+          trace(`type c${c.index} ${fileId} ${token}${c.online ? '' : ' offline'}`);
           count(c.online ? 'type' : 'type (offline)');
         }
       } else if (roll < 0.67) {

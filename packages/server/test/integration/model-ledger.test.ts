@@ -87,7 +87,7 @@ describe('the model ledger (chaos/model.ts)', () => {
     expect(other.shows(FILE, null, late.stamps[0]!, Infinity, 47)).toBe(false);
   });
 
-  it('a failure report keeps the log and the trace lines about the files its samples name', () => {
+  it('a failure report keeps the log and the trace lines about the files and clients its samples name', () => {
     const lines = [
       '10 api-1 started',
       '20 · op c1 delete public/favicon.svg',
@@ -95,12 +95,14 @@ describe('the model ledger (chaos/model.ts)', () => {
       '40 · heard c3 v7 {"kind":"deleted","files":[{"id":"NYChAhfu2y_rbKlB","path":"public/favicon.svg"}]}',
       '50 · saved-check c1 lastSync=7',
       '60 · status c2 saved',
+      '62 · ack c1 shard:join v9 clock=abc:7 lastSync=7',
+      '64 · status c12 live',
       '70 model: FLUSHALL',
     ];
     const samples = [
       'false saved: client 1 said saved; missing acked tree op on NYChAhfu2y_rbKlB (database: public/favicon.svg)',
     ];
-    expect(traceFor(lines, samples)).toEqual([lines[0], lines[1], lines[3], lines[4], lines[6]]);
+    expect(traceFor(lines, samples)).toEqual([lines[0], lines[1], lines[3], lines[4], lines[6], lines[8]]);
     expect(traceFor(lines, samples, true)).toEqual(lines);
   });
 });
