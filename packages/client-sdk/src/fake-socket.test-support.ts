@@ -35,6 +35,8 @@ export class FakeServer {
   hook: (event: string, payload: Payload) => Verdict = () => 'default';
   /** Delay of the ack of an event, in ms (notices sent meanwhile overtake it). */
   readonly ackDelayMs = new Map<string, number>();
+  /** Delay before the server handles an event, in ms (as a request waiting for a load). */
+  readonly handleDelayMs = new Map<string, number>();
   private nextId = 0;
 
   constructor(files: Record<string, string> = {}) {
@@ -51,6 +53,17 @@ export class FakeServer {
 
   text(path: string): string | undefined {
     for (const [id, p] of this.tree) if (p === path) return this.docs.get(id)?.getText(TEXT_NAME).toString();
+    return undefined;
+  }
+
+  /** A file's text as the database holds it (the last save()). */
+  savedText(path: string): string | undefined {
+    for (const { path: p, state } of this.stored.values()) {
+      if (p !== path) continue;
+      const doc = new Y.Doc();
+      Y.applyUpdate(doc, state);
+      return doc.getText(TEXT_NAME).toString();
+    }
     return undefined;
   }
 
@@ -281,20 +294,23 @@ export class FakeSocket {
           this.pending.add(fail);
           // Sent while disconnected: socket.io buffers it; the fake loses it (the ack times out).
           if (!this.connected) return;
-          setTimeout(() => {
-            if (!this.connected) return;
-            const ack = this.server.handle(this, event, payload);
-            if (ack === 'drop') return;
-            setTimeout(
-              () => {
-                if (!this.pending.has(fail)) return;
-                clearTimeout(timer);
-                this.pending.delete(fail);
-                resolve(ack);
-              },
-              this.server.ackDelayMs.get(event) ?? 0,
-            );
-          }, 0);
+          setTimeout(
+            () => {
+              if (!this.connected) return;
+              const ack = this.server.handle(this, event, payload);
+              if (ack === 'drop') return;
+              setTimeout(
+                () => {
+                  if (!this.pending.has(fail)) return;
+                  clearTimeout(timer);
+                  this.pending.delete(fail);
+                  resolve(ack);
+                },
+                this.server.ackDelayMs.get(event) ?? 0,
+              );
+            },
+            this.server.handleDelayMs.get(event) ?? 0,
+          );
         }),
     };
   }

@@ -23,6 +23,8 @@ export interface StatusInputs {
 export class SaveTracker {
   /** The version the database must reach before everything acknowledged is saved. */
   private requiredVersion = 0;
+  /** The highest version required since the current (re)join was sent (see restart). */
+  private requiredSinceJoin = 0;
   private savedVersion: number;
   private current: SessionStatus = 'connecting';
   private readonly watchers = new Set<() => void>();
@@ -49,6 +51,12 @@ export class SaveTracker {
   /** A change of this client was stored with `version`: not saved before the database holds it. */
   require(version: number): void {
     this.requiredVersion = Math.max(this.requiredVersion, version);
+    this.requiredSinceJoin = Math.max(this.requiredSinceJoin, version);
+  }
+
+  /** A (re)join is being sent: acks from now on may be of the clock run its answer names. */
+  joining(): void {
+    this.requiredSinceJoin = 0;
   }
 
   /** `shard:saved` or a join said the database holds everything up to `version`. */
@@ -58,10 +66,14 @@ export class SaveTracker {
 
   /**
    * The shard clock restarted at `version` (Redis lost the shard and it was reloaded from the
-   * database): versions from before are meaningless now.
+   * database): versions from before are meaningless now. Except those acknowledged while the
+   * join was on its way: an edit sent before the reload was noticed may be stored in the new run
+   * after the join read its `version`, and acknowledged before the join is. Its version counts;
+   * an older run's version among them is below the new run's (a new run starts above every
+   * version of a lost one, protocol §8), so it changes nothing.
    */
   restart(version: number, savedVersion: number): void {
-    this.requiredVersion = version;
+    this.requiredVersion = Math.max(version, this.requiredSinceJoin);
     this.savedVersion = savedVersion;
   }
 

@@ -460,6 +460,33 @@ describe('file operations', () => {
     ).toBe(true);
   });
 
+  it('after Redis lost the shard, counts an edit stored after its rejoin was read and acknowledged before it', async () => {
+    const server = new FakeServer({ 'a.js': 'a' });
+    const { session } = await connect(server);
+    const text = await session.openFile('a.js');
+    server.save();
+    await session.saved(1000);
+    const claims: string[] = [];
+    session.on('status', (status) => {
+      if (status === 'saved') claims.push(server.savedText('a.js') ?? '');
+    });
+    // The user types and closes the file (so no handshake after the rejoin reads it again). The
+    // edit waits at the server (for the reload, say) while Redis loses the shard; the rejoin that
+    // follows is read before the edit is stored, and answered after the edit's ack.
+    server.handleDelayMs.set('file:edit', 20);
+    server.ackDelayMs.set('shard:join', 45);
+    text.insert(1, 'X');
+    session.closeFile('a.js');
+    server.loseToSaved();
+    await until(() => server.text('a.js') === 'aX', 'the edit stored in the reloaded shard');
+    await until(() => session.status !== 'connecting' && session.status !== 'syncing', 'the rejoin');
+    await sleep(GAP_MS * 3);
+    expect(claims, 'saved before the database had the edit').toEqual([]);
+    server.save();
+    await session.saved(1000);
+    expect(claims.every((t) => t === 'aX')).toBe(true);
+  });
+
   it('never sends again a create whose file someone deleted since (after Redis lost the shard it would come back)', async () => {
     const server = new FakeServer({ 'a.js': 'a' });
     server.save();

@@ -396,6 +396,7 @@ export class ShardSession extends Emitter<SessionEvents> {
     this.joined = false;
     this.caughtUp = false;
     this.fileTree.startJoin();
+    this.saves.joining();
     this.saves.update();
     this.joinPending = true;
     const ack = await this.request('shard:join', { shardId: this.shardId }).finally(() => {
