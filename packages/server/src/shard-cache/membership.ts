@@ -64,6 +64,30 @@ export class Membership {
     });
   }
 
+  /**
+   * Keeps a member that is not one of this instance's sockets (a REST write's) alive while it
+   * runs: added again every third of the member TTL until the returned function is called (it
+   * resolves once no refresh is in flight, so a later remove is not undone). Added once, a write
+   * that outlived the TTL (a delete's checkpoint on a loaded machine) had its shard evicted under
+   * it and failed as "reloaded".
+   */
+  keepAlive(shardId: ShardId, member: string): () => Promise<void> {
+    let refreshing: Promise<unknown> = Promise.resolve();
+    const timer = setInterval(
+      () => {
+        refreshing = this.add(shardId, member).catch((error: unknown) =>
+          this.deps.logger.warn({ err: error, shardId }, 'could not refresh a member'),
+        );
+      },
+      Math.max(50, Math.floor(this.deps.memberTtlMs / 3)),
+    );
+    timer.unref();
+    return async () => {
+      clearInterval(timer);
+      await refreshing;
+    };
+  }
+
   /** Removes a member; returns how many live members are left in the whole cluster. */
   remove(shardId: ShardId, member: string): Promise<number> {
     return this.scripts.memberRemove(this.keys(shardId), {

@@ -72,15 +72,19 @@ export class ShardMembership {
   async transiently<T>(shardId: ShardId, op: () => Promise<T>): Promise<T> {
     const member = `rest:${randomUUID()}`;
     await this.deps.cache.members.add(shardId, member);
+    // However long the write takes (a restore, a delete's checkpoint), the shard stays open.
+    const stopKeepAlive = this.deps.cache.members.keepAlive(shardId, member);
     try {
       await this.deps.cache.loader.ensureLoaded(shardId);
     } catch (error) {
+      await stopKeepAlive();
       await this.leaveAfterFailedLoad(shardId, member, error);
       throw error;
     }
     try {
       return await syncOnBacklog(shardId, this.deps.onBacklog, op);
     } finally {
+      await stopKeepAlive();
       await this.leave(shardId, member);
     }
   }
