@@ -12,7 +12,7 @@ const DIST_MAIN = fileURLToPath(new URL('../../server/dist/main.js', import.meta
  * timings, which depend on the machine.
  */
 describe('npm run bench -- --quick', () => {
-  it('loses no update and converges in every scenario', { timeout: 420_000 }, async () => {
+  it('loses no update and converges in every scenario', { timeout: 420_000 }, async ({ onTestFailed }) => {
     if (!existsSync(DIST_MAIN))
       throw new Error('packages/server/dist is missing: run `npm run build` first (npm test does)');
     // The sync threads at the event loop's priority: this file runs beside the rest of the suite,
@@ -20,7 +20,18 @@ describe('npm run bench -- --quick', () => {
     // core's share: the likely cause (not proven) of a scenario's wait for an eviction running out
     // when this file ran beside the browser tests (docs/operations.md: on a saturated machine,
     // SYNC_THREAD_NICE=0).
-    const results = await runBench({ quick: true, tandemEnv: { SYNC_THREAD_NICE: '0' } });
+    // Which scenario ran when: shown if the test fails or runs out of time (a CI run hit the
+    // timeout once, at about twice the usual duration, without a word of where).
+    const started = Date.now();
+    const progress: string[] = [];
+    onTestFailed(() => {
+      console.error(`bench --quick progress:\n${progress.join('\n')}`);
+    });
+    const results = await runBench({
+      quick: true,
+      tandemEnv: { SYNC_THREAD_NICE: '0' },
+      log: (line) => progress.push(`${((Date.now() - started) / 1000).toFixed(1)} s ${line}`),
+    });
     expect(results.map((r) => r.scenario)).toEqual(
       expect.arrayContaining(['fanout', 'scaleout', 'presence', 'idle', 'join', 'sync']),
     );
