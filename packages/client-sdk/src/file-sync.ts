@@ -109,6 +109,8 @@ export class FileSync {
           const file = this.openDoc(id);
           file.applyRemote(kept.state);
           file.unconfirmed = 1;
+          // An editor that still holds the document the deletion closed binds to this one.
+          this.link.emit('reset', { fileId: id, text: file.text });
         }
         this.deletedUnsaved.delete(id);
       } else if (clockRestarted) {

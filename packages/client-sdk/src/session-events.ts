@@ -48,7 +48,11 @@ export type SessionEvents = {
    * `localText` is the user's text as it was. `status` is not `saved` until dismissRefusal().
    */
   refused: [Refusal];
-  /** A file's document was replaced (after a refusal): editors must bind to the new `text`. */
+  /**
+   * A file's document was replaced: after a refusal, or when a file a notice deleted is back
+   * after a rejoin (its deletion was lost with the server's live state) and its kept state is
+   * open again. Editors still holding the old document must bind to the new `text`.
+   */
   reset: [{ fileId: FileId; text: Y.Text }];
   /** A file operation no longer applies; the tree shows the server's state again. */
   'op-failed': [TreeOpFailure];

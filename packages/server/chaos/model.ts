@@ -198,8 +198,13 @@ class ModelClient {
   }
 
   /** Files this client has open and still in its tree. */
+  /**
+   * The texts the user has open and the session still syncs: a document the session closed (a
+   * deletion) or replaced ('reset') is dead, and typing into it would go nowhere; an editor
+   * drops it (the file leaves the tree) or binds to the replacement ('reset', below).
+   */
   openFiles(): Array<[FileId, Y.Text]> {
-    return [...this.texts].filter(([id]) => this.session.doc(id) !== undefined);
+    return [...this.texts].filter(([id, text]) => this.session.doc(id) === text.doc);
   }
 
   /** Runs monitor checks one at a time per client. */
@@ -611,6 +616,10 @@ export async function runModel(settings: ModelSettings, options: ModelOptions): 
         });
         client.socket.on('shard:saved', (e) => {
           if (e.shardId === shardId) trace(`heard c${i} shard:saved v${e.version}`);
+        });
+        session.on('reset', ({ fileId, text }) => {
+          trace(`reset c${i} ${fileId}`);
+          holder.model?.texts.set(fileId, text);
         });
         session.on('status', (status) => {
           trace(`status c${i} ${status}`);

@@ -1,6 +1,7 @@
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Text as YText } from 'yjs';
 import { TandemRest, type TandemClient } from '@tandem/client-sdk';
 import {
   adminToken,
@@ -85,6 +86,10 @@ describe('a file whose deletion Redis lost before it reached the database', () =
     text.insert(0, '/* typed before the delete */\n');
     await typist.flushed();
     const fileId = typist.fileId(FILE)!;
+    // The document the typist's editor holds is closed by the delete; when the file is back, the
+    // session says which document replaces it.
+    const resets: Array<{ fileId: string; text: YText }> = [];
+    typist.on('reset', (reset) => resets.push(reset));
 
     // X stores the delete, broadcasts it (the typist closes the file) and dies before writing
     // its tree through; its writer never comes back to send it again.
@@ -121,6 +126,17 @@ describe('a file whose deletion Redis lost before it reached the database', () =
       () => readerText.toString().startsWith('/* typed before the delete */'),
       5000,
       'the text at another client',
+    );
+
+    // The editor binds to the revived document (the 'reset' event) and goes on typing there.
+    expect(resets.map((r) => r.fileId)).toEqual([fileId]);
+    const revived = resets[0]!.text;
+    expect(revived.doc).toBe(typist.doc(fileId));
+    revived.insert(0, '// typed after it came back\n');
+    await waitFor(
+      () => readerText.toString().startsWith('// typed after it came back'),
+      5000,
+      'the typing after the revival at another client',
     );
   });
 });
