@@ -4,9 +4,12 @@ import type { FileId, ShardId } from '@tandem/protocol';
 import { shardKeys } from '../redis/index.js';
 import { advanceState, integrateIntoState, stateVectorOfState, type StateVector, type TextUpdate } from './ydoc.js';
 
-type Entry = { loadId: string; gen: string; length: number; state: StateVector; readAtMs: number };
+type Entry = { loadId: string; gen: string; length: number; state: StateVector; checkedAtMs: number };
 
-/** How long an entry is trusted without reading Redis (see `check`). */
+/** What `check` found: `ok` with the clocks the update moves (for noteStored). */
+export type DependencyCheck = { found: 'ok'; advanced: StateVector } | { found: 'missing' | 'unknown' };
+
+/** How long an entry is trusted without asking Redis whether the shard is still the same load (see `check`). */
 const FRESH_MS = 5_000;
 
 /** Files whose state vectors one instance keeps (least recently used ones are dropped). */
@@ -20,39 +23,64 @@ const DEFAULT_MAX_ENTRIES = 10_000;
  * or history; a new load or a compaction (the list was rewritten) starts again from the list's
  * first entry, which is then a full state whose vector Yjs reads without building a document.
  *
- * Most edits need no Redis read at all: the vector only ever grows (updates are never taken back
- * while a shard stays loaded), so what this instance read or stored itself is a lower bound of
- * what Redis holds. An edit that integrates into the lower bound integrates into the real state;
- * only one that does not (another instance stored what it builds on, or it really lacks
- * something) pays for a refresh. Entries are refreshed at least every FRESH_MS anyway, so a
- * shard that Redis lost and loaded again is seen within that time.
+ * Most edits need no Redis read at all: the vector only ever grows while a shard stays loaded
+ * (updates are never taken back; a compaction merges them, keeping every clock), so what this
+ * instance read or stored itself is a lower bound of what Redis holds. An edit that integrates
+ * into the lower bound integrates into the real state; only one that does not (another instance
+ * stored what it builds on, or it really lacks something) pays for a refresh. The bound holds only
+ * for one load of the shard: an entry older than FRESH_MS is used again only after a read of the
+ * shard's load id finds the same load (a shard that Redis lost and loaded again may hold less), so
+ * a reload is seen within that time. That read is one HGET, not the file's updates: reading and
+ * decoding every update since the last refresh, every 5 s per file being typed in, was a fifth of
+ * what the event loop allocated under load (docs/benchmarks.md, change 30).
  */
 export class FileStateVectors {
   private readonly entries = new Map<string, Entry>();
   private readonly maxEntries: number;
+  private readonly freshMs: number;
 
-  constructor(private readonly deps: { redis: Redis | Cluster; keyPrefix: string; maxEntries?: number }) {
+  constructor(
+    private readonly deps: {
+      redis: Redis | Cluster;
+      keyPrefix: string;
+      maxEntries?: number;
+      /** How long an entry is trusted without reading the load id (FRESH_MS; tests shorten it). */
+      freshMs?: number;
+    },
+  ) {
     this.maxEntries = deps.maxEntries ?? DEFAULT_MAX_ENTRIES;
+    this.freshMs = deps.freshMs ?? FRESH_MS;
   }
 
   /**
    * Whether `update` integrates into what Redis holds of the file: `unknown` when the shard is not
-   * loaded or holds no updates for the file.
+   * loaded or holds no updates for the file. With `ok`, the clocks it moves, for noteStored.
    */
-  async check(shardId: ShardId, fileId: FileId, update: TextUpdate): Promise<'ok' | 'missing' | 'unknown'> {
+  async check(shardId: ShardId, fileId: FileId, update: TextUpdate): Promise<DependencyCheck> {
     const cached = this.entries.get(`${shardId}/${fileId}`);
-    if (cached !== undefined && Date.now() - cached.readAtMs < FRESH_MS) {
-      if (integrateIntoState(cached.state, update).complete) return 'ok';
+    if (cached !== undefined && (await this.stillLoaded(shardId, cached))) {
+      const integrated = integrateIntoState(cached.state, update);
+      if (integrated.complete) return { found: 'ok', advanced: integrated.advanced };
     }
     const state = await this.refresh(shardId, fileId);
-    if (state === null) return 'unknown';
-    return integrateIntoState(state, update).complete ? 'ok' : 'missing';
+    if (state === null) return { found: 'unknown' };
+    const integrated = integrateIntoState(state, update);
+    return integrated.complete ? { found: 'ok', advanced: integrated.advanced } : { found: 'missing' };
   }
 
-  /** Records that this instance stored `update` for the file (after a successful append). */
-  noteStored(shardId: ShardId, fileId: FileId, update: TextUpdate): void {
+  /** Records that this instance stored an update that `check` found `ok` (after a successful append). */
+  noteStored(shardId: ShardId, fileId: FileId, advanced: StateVector): void {
     const entry = this.entries.get(`${shardId}/${fileId}`);
-    if (entry !== undefined) advanceState(entry.state, integrateIntoState(entry.state, update).advanced);
+    if (entry !== undefined) advanceState(entry.state, advanced);
+  }
+
+  /** Whether `entry` is still of the shard's current load: trusted for FRESH_MS, then asked of Redis. */
+  private async stillLoaded(shardId: ShardId, entry: Entry): Promise<boolean> {
+    if (Date.now() - entry.checkedAtMs < this.freshMs) return true;
+    const loadId = await this.deps.redis.hget(shardKeys(this.deps.keyPrefix, shardId).meta, 'loadId');
+    if (loadId !== entry.loadId) return false;
+    entry.checkedAtMs = Date.now();
+    return true;
   }
 
   /**
@@ -77,7 +105,7 @@ export class FileStateVectors {
       entry = cached;
       fold(entry.state, read.tail);
       entry.length = read.length;
-      entry.readAtMs = Date.now();
+      entry.checkedAtMs = Date.now();
     } else {
       if (cached !== undefined && cached.length > 0) read = await this.read(shardId, fileId, 0);
       if (read === null) {
@@ -88,7 +116,7 @@ export class FileStateVectors {
       if (first === undefined) return null;
       const state = stateVectorOfState(first);
       fold(state, rest);
-      entry = { loadId: read.loadId, gen: read.gen, length: read.length, state, readAtMs: Date.now() };
+      entry = { loadId: read.loadId, gen: read.gen, length: read.length, state, checkedAtMs: Date.now() };
     }
     // Most recently used last: re-inserting moves the key to the end of the Map's order.
     this.entries.delete(key);

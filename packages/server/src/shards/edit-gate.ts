@@ -9,6 +9,7 @@ import {
   type AuthorNote,
   type FileStateVectors,
   type ShardCache,
+  type StateVector,
   type StoredEdit,
   type TextUpdate,
 } from '../shard-cache/index.js';
@@ -75,11 +76,11 @@ export class EditGate {
     // up to a second (docs/benchmarks.md, change 28).
     return this.serially(`${shardId}/${fileId}/${options.sender ?? ''}`, async () => {
       if (this.deps.faults !== undefined) await this.deps.faults.beforeEditStore();
-      await this.requireDependencies(shardId, fileId, parsed);
+      const advanced = await this.requireDependencies(shardId, fileId, parsed);
       const stored = await syncOnBacklog(shardId, this.deps.onBacklog, () =>
         this.deps.cache.files.appendEdit(shardId, fileId, update, options),
       );
-      this.deps.stateVectors.noteStored(shardId, fileId, parsed);
+      if (advanced !== undefined) this.deps.stateVectors.noteStored(shardId, fileId, advanced);
       return stored;
     });
   }
@@ -89,23 +90,30 @@ export class EditGate {
    * an earlier item of its client or a deleted item is missing): stored, it would stay pending in
    * every document built from the file, forever if the missing part never comes. The code is one
    * the SDK retries by running the sync handshake again (docs/protocol.md §7), which sends the
-   * server everything it lacks, the missing part included.
+   * server everything it lacks, the missing part included. Returns the clocks the update moves
+   * (none when the file is unknown: the store refuses it).
    */
-  private async requireDependencies(shardId: ShardId, fileId: FileId, update: TextUpdate): Promise<void> {
-    let found = await this.deps.stateVectors.check(shardId, fileId, update);
-    if (found === 'unknown') {
+  private async requireDependencies(
+    shardId: ShardId,
+    fileId: FileId,
+    update: TextUpdate,
+  ): Promise<StateVector | undefined> {
+    let checked = await this.deps.stateVectors.check(shardId, fileId, update);
+    if (checked.found === 'unknown') {
       await this.deps.cache.loader.ensureLoaded(shardId);
-      found = await this.deps.stateVectors.check(shardId, fileId, update);
+      checked = await this.deps.stateVectors.check(shardId, fileId, update);
     }
     // 'unknown' again: no updates for this file even with the shard loaded; the store refuses
     // the edit with FILE_NOT_FOUND.
-    if (found === 'missing') {
+    if (checked.found === 'ok') return checked.advanced;
+    if (checked.found === 'missing') {
       throw new AppError(
         ErrorCode.SHARD_UNAVAILABLE,
         'the update depends on edits the server does not have; run file:sync for this file and send what the server lacks',
         { details: { fileId, reason: 'missing-dependencies' } },
       );
     }
+    return undefined;
   }
 
   private serially<T>(key: string, op: () => Promise<T>): Promise<T> {
