@@ -73,8 +73,11 @@ export abstract class KyselyShardStore implements IShardRepository {
     this.#dialect = dialect;
   }
 
-  /** Runs one write transaction (or the migration). The default runs it as is; SQLite queues it per file. */
-  protected withWriteLock<T>(write: () => Promise<T>): Promise<T> {
+  /**
+   * Runs one write transaction (or the migration). The default runs it as is; SQLite queues it per
+   * file and, with `wait: false`, gives up at once when another handle holds the write lock.
+   */
+  protected withWriteLock<T>(write: () => Promise<T>, _options?: { wait?: boolean | undefined }): Promise<T> {
     return write();
   }
 
@@ -670,25 +673,27 @@ export abstract class KyselyShardStore implements IShardRepository {
     return rows.map(toShardMeta);
   }
 
-  async touch(changes: ReadonlyMap<ShardId, Date>, _options?: { wait?: boolean }): Promise<number | null> {
+  async touch(changes: ReadonlyMap<ShardId, Date>, options?: { wait?: boolean }): Promise<number | null> {
     this.#assertOpen();
     if (changes.size === 0) return 0;
     // One transaction: one commit (one fsync) for every shard a flush reports.
-    return this.withWriteLock(() =>
-      this.db.transaction().execute(async (trx) => {
-        let moved = 0n;
-        for (const [id, date] of changes) {
-          const at = this.#toDbTime(date);
-          const result = await trx
-            .updateTable('shards')
-            .set({ updated_at: at })
-            .where('id', '=', id)
-            .where('updated_at', '<', at)
-            .executeTakeFirstOrThrow();
-          moved += result.numUpdatedRows;
-        }
-        return Number(moved);
-      }),
+    return this.withWriteLock(
+      () =>
+        this.db.transaction().execute(async (trx) => {
+          let moved = 0n;
+          for (const [id, date] of changes) {
+            const at = this.#toDbTime(date);
+            const result = await trx
+              .updateTable('shards')
+              .set({ updated_at: at })
+              .where('id', '=', id)
+              .where('updated_at', '<', at)
+              .executeTakeFirstOrThrow();
+            moved += result.numUpdatedRows;
+          }
+          return Number(moved);
+        }),
+      { wait: options?.wait },
     );
   }
 

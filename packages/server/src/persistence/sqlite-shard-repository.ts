@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -75,16 +74,15 @@ export class SqliteShardRepository extends KyselyShardStore {
   override async touch(changes: ReadonlyMap<ShardId, Date>, options?: { wait?: boolean }): Promise<number | null> {
     if (options?.wait !== false) return super.touch(changes);
     try {
-      return await giveUpWhenBusy.run(true, () => super.touch(changes));
+      return await super.touch(changes, options);
     } catch (error) {
       if (isBusy(error)) return null;
       throw error;
     }
   }
 
-  protected override withWriteLock<T>(write: () => Promise<T>): Promise<T> {
-    const once = () => beginWithoutWaiting.run(true, write);
-    const tries = giveUpWhenBusy.getStore() === true ? once : () => retryWhileBusy(once);
+  protected override withWriteLock<T>(write: () => Promise<T>, options?: { wait?: boolean | undefined }): Promise<T> {
+    const tries = options?.wait === false ? write : () => retryWhileBusy(write);
     return this.#writeQueueKey === undefined ? tries() : runExclusive(this.#writeQueueKey, tries);
   }
 }
@@ -279,11 +277,6 @@ async function runExclusive<T>(key: string, task: () => Promise<T>): Promise<T> 
   }
 }
 
-/** Set inside withWriteLock: a write transaction's BEGIN IMMEDIATE fails at once when the lock is held. */
-const beginWithoutWaiting = new AsyncLocalStorage<boolean>();
-/** Set while a write must not be tried again when the lock is held (see SqliteShardRepository.touch). */
-const giveUpWhenBusy = new AsyncLocalStorage<boolean>();
-
 function isBusy(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === 'SQLITE_BUSY';
 }
@@ -328,16 +321,19 @@ class ImmediateTransactionSqliteDriver extends SqliteDriver {
     // A deferred transaction that reads and then writes cannot wait for the write lock: if
     // another handle committed after its first read, SQLite fails it at once (SQLITE_BUSY,
     // busy_timeout does not apply). Taking the lock at BEGIN makes writers queue instead.
-    const begin = settings?.accessMode === 'read only' ? 'begin' : 'begin immediate';
-    if (begin !== 'begin immediate' || beginWithoutWaiting.getStore() !== true) {
-      await connection.executeQuery(CompiledQuery.raw(begin));
+    if (settings?.accessMode === 'read only') {
+      await connection.executeQuery(CompiledQuery.raw('begin'));
       return;
     }
-    // Fails at once with SQLITE_BUSY when another connection holds the lock. The handle is this
-    // thread's only one and Kysely lends it to one query at a time, so nothing else runs with 0.
+    // Fails at once with SQLITE_BUSY when another connection holds the lock: every write
+    // transaction (the migration's too) begins inside withWriteLock, which tries it again after a
+    // pause instead of blocking the thread in SQLite's wait. The handle is this thread's only one
+    // and Kysely lends it to one query at a time, so nothing else runs with 0. (This was said with
+    // an AsyncLocalStorage; on Node 20 one in use puts a hook on every promise of the thread, 6 %
+    // of what the event loop allocated under load: docs/benchmarks.md, change 30.)
     await connection.executeQuery(CompiledQuery.raw('pragma busy_timeout = 0'));
     try {
-      await connection.executeQuery(CompiledQuery.raw(begin));
+      await connection.executeQuery(CompiledQuery.raw('begin immediate'));
     } finally {
       await connection.executeQuery(CompiledQuery.raw(`pragma busy_timeout = ${BUSY_TIMEOUT_MS}`));
     }

@@ -1,4 +1,5 @@
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { executionAsyncId } from 'node:async_hooks';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -194,6 +195,31 @@ describe('SqliteShardRepository', () => {
       await holder.terminate();
       expect(await repo.touch(new Map([[shard.id, new Date(Date.UTC(2025, 0, 3))]]), { wait: false })).toBe(1);
     });
+  });
+
+  it("puts no hook on the thread's promises (no AsyncLocalStorage), writes and a touch that gave up included", async () => {
+    // On Node 20 an AsyncLocalStorage once used runs a hook on every promise the thread makes
+    // from then on (an async id each); the repository runs on the event loop, so its writes were
+    // a cost of every edit (docs/benchmarks.md, change 30). Without hooks a promise continuation
+    // has no async id of its own.
+    const ids = async (): Promise<number[]> => {
+      const seen: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        await null;
+        seen.push(executionAsyncId());
+      }
+      return seen;
+    };
+    expect(new Set(await ids()).size).toBe(1);
+    await withSecondHandle('no-promise-hooks', async ({ repo, other }) => {
+      const shard = makeShard([makeFile('a.ts', 'a')], { updatedAt: new Date(Date.UTC(2025, 0, 1)) });
+      await repo.save(shard);
+      other.exec('begin immediate');
+      expect(await repo.touch(new Map([[shard.id, new Date(Date.UTC(2025, 0, 2))]]), { wait: false })).toBeNull();
+      other.exec('commit');
+      expect(await repo.touch(new Map([[shard.id, new Date(Date.UTC(2025, 0, 2))]]))).toBe(1);
+    });
+    expect(new Set(await ids()).size).toBe(1);
   });
 
   it("a write waits for another handle's write lock without holding the thread, then lands", async () => {
