@@ -306,5 +306,6 @@ export async function migrateToLatest(
     failed === undefined
       ? 'database migration could not start; check that the database is reachable and the user may create tables'
       : `database migration ${failed.migrationName} failed and was rolled back; fix the cause and start again`;
-  throw new AppError(ErrorCode.INTERNAL, message, { cause: error });
+  const why = error instanceof Error ? `: ${error.message}` : '';
+  throw new AppError(ErrorCode.INTERNAL, `${message}${why}`, { cause: error });
 }

@@ -277,8 +277,18 @@ async function runExclusive<T>(key: string, task: () => Promise<T>): Promise<T> 
   }
 }
 
+/**
+ * SQLITE_BUSY, also as the cause of another error: Kysely's migrator reports a BEGIN that found
+ * the lock held as its result's error, which migrateToLatest wraps. Unseen, a server whose
+ * cluster workers migrated a new database at once failed to start one of them ("database
+ * migration could not start: database is locked") instead of trying again.
+ */
 function isBusy(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === 'SQLITE_BUSY';
+  for (let e = error, depth = 0; e !== null && typeof e === 'object' && depth < 5; depth++) {
+    if ((e as { code?: unknown }).code === 'SQLITE_BUSY') return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 /**

@@ -222,6 +222,37 @@ describe('SqliteShardRepository', () => {
     expect(new Set(await ids()).size).toBe(1);
   });
 
+  it("a migration waits for another handle's write lock and then runs (two cluster workers migrating one file)", async () => {
+    const file = join(dir, 'migrate-busy', 'shards.db');
+    const first = openRepository(file);
+    await first.migrate();
+    await first.close();
+    // Another process's migration, as this one sees it: the write lock held for 300 ms. The
+    // migrator's reads find its tables; its transaction's BEGIN finds the lock held.
+    const holder = new Worker(
+      `const { parentPort, workerData } = require('node:worker_threads');
+       const db = new (require(workerData.libsql))(workerData.file, { timeout: 5000 });
+       db.exec('begin immediate');
+       parentPort.postMessage('locked');
+       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+       db.exec('commit');
+       db.close();`,
+      { eval: true, workerData: { file, libsql: createRequire(import.meta.url).resolve('libsql') } },
+    );
+    await new Promise((resolveLocked) => holder.once('message', resolveLocked));
+    const second = openRepository(file);
+    try {
+      const started = performance.now();
+      // Failed with "database migration could not start …: database is locked" before.
+      await second.migrate();
+      expect(performance.now() - started).toBeGreaterThanOrEqual(100);
+      expect(await second.findById('00000000-0000-4000-8000-000000000000' as ShardId)).toBeNull();
+    } finally {
+      await holder.terminate();
+      await second.close();
+    }
+  });
+
   it("a write waits for another handle's write lock without holding the thread, then lands", async () => {
     await withSecondHandle('write-busy', async ({ repo, other }) => {
       const a = makeFile('a.ts', 'a', 1);
