@@ -390,5 +390,10 @@ main(process.argv.slice(2)).then(
         : '';
     process.stderr.write(`tandem: ${message}${hint}\n`);
     process.exitCode = 1;
+    // A server that failed to start may still hold connections or timers (Redis, a database
+    // handle being retried) that keep the process alive: a cluster worker that never listens
+    // and never exits is neither restarted by its primary nor noticed. The message is written;
+    // leave after a moment for it to drain.
+    setTimeout(() => process.exit(1), 500).unref();
   },
 );

@@ -223,4 +223,47 @@ describe('tandem CLI', () => {
     expect(run.stderr).toContain('unknown command "frobnicate"');
     expect(run.stderr).toContain('usage: tandem');
   });
+
+  it('a cluster worker that fails to start exits (its primary restarts it) instead of hanging on', async () => {
+    // A database that cannot be opened: each worker's startup fails. A worker keeps its IPC
+    // channel to the primary open, so it stayed alive after its message and was never restarted.
+    const database = mkdtempSync(join(dir, 'not-a-file-'));
+    const child = spawn(
+      process.execPath,
+      ['--conditions=source', '--import', 'tsx', 'packages/server/src/main.ts', 'serve', '--workers', '2'],
+      {
+        cwd: repoRoot,
+        env: {
+          PATH: process.env['PATH'] ?? '',
+          HOME: process.env['HOME'] ?? tmpdir(),
+          PORT: '0',
+          HOST: '127.0.0.1',
+          REDIS_URL: TEST_REDIS_URL,
+          REDIS_KEY_PREFIX: `cli-worker-fail-${process.pid}`,
+          DATABASE_URL: `sqlite:${database}`,
+          AUTH_JWT_SECRET: 'a-test-secret-of-at-least-32-characters!!',
+          LOG_PRETTY: 'false',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    try {
+      const deadline = Date.now() + budgetMs(20_000);
+      while (!output.includes('worker exited unexpectedly') && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(output).toContain('database migration could not start');
+      expect(output).toContain('worker exited unexpectedly');
+    } finally {
+      // The primary stops its workers on SIGTERM; SIGKILL if it does not exit in time.
+      const closed = new Promise((r) => child.once('close', r));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), budgetMs(10_000));
+      await closed;
+      clearTimeout(timer);
+    }
+  });
 });
