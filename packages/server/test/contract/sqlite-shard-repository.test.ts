@@ -34,6 +34,26 @@ function openRepository(file: string): IShardRepository {
 }
 
 /**
+ * Another thread's connection to `file` takes the write lock and holds it for `ms` (blocking that
+ * thread, as a sync thread's commit or another process's migration would); resolves once it is
+ * held. Terminate the worker afterwards.
+ */
+async function holdWriteLock(file: string, ms: number): Promise<Worker> {
+  const holder = new Worker(
+    `const { parentPort, workerData } = require('node:worker_threads');
+     const db = new (require(workerData.libsql))(workerData.file, { timeout: 5000 });
+     db.exec('begin immediate');
+     parentPort.postMessage('locked');
+     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, workerData.ms);
+     db.exec('commit');
+     db.close();`,
+    { eval: true, workerData: { file, ms, libsql: createRequire(import.meta.url).resolve('libsql') } },
+  );
+  await new Promise((resolveLocked) => holder.once('message', resolveLocked));
+  return holder;
+}
+
+/**
  * A repository on a fresh, migrated file at `name` and a second libsql handle on the same file (a
  * sync thread's connection, as another handle sees it); the handle's transaction is rolled back
  * and both are closed after `body`.
@@ -178,17 +198,7 @@ describe('SqliteShardRepository', () => {
       other.exec('commit');
       // The handle's busy timeout is back: a waiting write waits for a lock another thread holds
       // for 300 ms, then lands.
-      const holder = new Worker(
-        `const { parentPort, workerData } = require('node:worker_threads');
-         const db = new (require(workerData.libsql))(workerData.file, { timeout: 5000 });
-         db.exec('begin immediate');
-         parentPort.postMessage('locked');
-         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
-         db.exec('commit');
-         db.close();`,
-        { eval: true, workerData: { file, libsql: createRequire(import.meta.url).resolve('libsql') } },
-      );
-      await new Promise((resolveLocked) => holder.once('message', resolveLocked));
+      const holder = await holdWriteLock(file, 300);
       started = performance.now();
       expect(await repo.touch(new Map([[shard.id, later]]))).toBe(1);
       expect(performance.now() - started).toBeGreaterThanOrEqual(100);
@@ -229,17 +239,7 @@ describe('SqliteShardRepository', () => {
     await first.close();
     // Another process's migration, as this one sees it: the write lock held for 300 ms. The
     // migrator's reads find its tables; its transaction's BEGIN finds the lock held.
-    const holder = new Worker(
-      `const { parentPort, workerData } = require('node:worker_threads');
-       const db = new (require(workerData.libsql))(workerData.file, { timeout: 5000 });
-       db.exec('begin immediate');
-       parentPort.postMessage('locked');
-       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
-       db.exec('commit');
-       db.close();`,
-      { eval: true, workerData: { file, libsql: createRequire(import.meta.url).resolve('libsql') } },
-    );
-    await new Promise((resolveLocked) => holder.once('message', resolveLocked));
+    const holder = await holdWriteLock(file, 300);
     const second = openRepository(file);
     try {
       const started = performance.now();
